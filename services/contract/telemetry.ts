@@ -1,0 +1,239 @@
+// The telemetry contract (ARCHITECTURE.md section 2): topic, message schemas, VIN rules and the reason code
+// of every rejection. It imports nothing of the project's: everything else imports it.
+import { z } from 'zod';
+import { checkSignal, NON_FINITE, type SignalRejection, type SignalValue } from './signals.ts';
+
+export const MAX_PAYLOAD_BYTES = 256 * 1024;
+export const MAX_BATCH_SAMPLES = 1000;
+export const MAX_PAST_MS = 7 * 24 * 3600 * 1000;
+export const MAX_FUTURE_MS = 5 * 60 * 1000;
+/** How much of a rejected payload a dead letter keeps. */
+export const DEAD_LETTER_RAW_BYTES = 4096;
+
+/** ISO 3779: 17 characters, digits and capitals without I, O and Q. */
+export const VIN_PATTERN = /^[A-HJ-NPR-Z0-9]{17}$/;
+export const VinSchema = z
+  .string()
+  .regex(VIN_PATTERN, 'a VIN is 17 characters of A-H, J-N, P, R-Z and 0-9 (ISO 3779)')
+  .describe('Vehicle identification number (ISO 3779)');
+export type Vin = z.infer<typeof VinSchema>;
+
+export const TOPIC_FILTER = 'vehicles/+/telemetry';
+export const telemetryTopic = (vin: string): string => `vehicles/${vin}/telemetry`;
+const TOPIC_PATTERN = /^vehicles\/([^/]+)\/telemetry$/;
+
+export const SignalValueSchema = z.union([z.number(), z.boolean(), z.string()]);
+export const SignalsSchema = z
+  .record(z.string(), SignalValueSchema)
+  .describe('VSS path -> value, from the signal catalog');
+
+export const TelemetrySampleSchema = z.object({
+  ts: z.number().int().describe('sample time at the vehicle, ms since the epoch'),
+  seq: z.number().int().min(0).describe('per-vehicle sample counter'),
+  signals: SignalsSchema,
+});
+export const SingleSampleMessageSchema = TelemetrySampleSchema.extend({ vin: VinSchema });
+export const BatchMessageSchema = z.object({
+  vin: VinSchema,
+  samples: z.array(z.unknown()).max(MAX_BATCH_SAMPLES),
+});
+/** What a vehicle publishes: one sample, or a batch of at most 1,000 (store-and-forward). */
+export const TelemetryMessageSchema = z.union([
+  SingleSampleMessageSchema,
+  z.object({ vin: VinSchema, samples: z.array(TelemetrySampleSchema).max(MAX_BATCH_SAMPLES) }),
+]);
+
+export interface TelemetrySample {
+  ts: number;
+  seq: number;
+  signals: Record<string, SignalValue>;
+}
+
+/** Every reason a message or a sample is turned away, as stored with its dead letter and counted in /metrics. */
+export const REJECT_REASONS = [
+  'payload_too_large',
+  'malformed_json',
+  'invalid_topic',
+  'invalid_message',
+  'invalid_vin',
+  'vin_mismatch',
+  'batch_too_large',
+  'unregistered_vehicle',
+  'unauthorized_publisher',
+  'invalid_sample',
+  'empty_signals',
+  'ts_out_of_range',
+  'unknown_signal',
+  'invalid_signal_type',
+  'non_finite_value',
+  'out_of_range_value',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+export interface Rejection {
+  reason: RejectReason;
+  detail: string;
+}
+
+export interface SampleRejection extends Rejection {
+  /** Index of the sample in its batch (0 for a single-sample message). */
+  index: number;
+  sample: unknown;
+}
+
+export interface DecodedMessage {
+  vin: Vin;
+  samples: TelemetrySample[];
+  rejected: SampleRejection[];
+}
+
+export type DecodeResult = ({ ok: true } & DecodedMessage) | ({ ok: false } & Rejection);
+
+export function vinFromTopic(topic: string): string | undefined {
+  return TOPIC_PATTERN.exec(topic)?.[1];
+}
+
+/**
+ * Decode and validate one MQTT (or HTTP) telemetry message. A whole-message problem gives `ok: false`;
+ * otherwise the valid samples are returned next to the rejected ones with their reasons.
+ */
+export function decodeTelemetry(topic: string | undefined, payload: Buffer | string, now = Date.now()): DecodeResult {
+  const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  if (size > MAX_PAYLOAD_BYTES) {
+    return { ok: false, reason: 'payload_too_large', detail: `payload is ${size} bytes, the limit is ${MAX_PAYLOAD_BYTES}` };
+  }
+  let topicVin: string | undefined;
+  if (topic !== undefined) {
+    topicVin = vinFromTopic(topic);
+    if (topicVin === undefined) return { ok: false, reason: 'invalid_topic', detail: `topic must be vehicles/{vin}/telemetry, got ${topic.slice(0, 128)}` };
+  }
+  const text = typeof payload === 'string' ? payload : payload.toString('utf8');
+  const parsed = parseJson(text);
+  if (parsed === PARSE_FAILED) return { ok: false, reason: 'malformed_json', detail: 'payload is not valid UTF-8 JSON' };
+  return validateTelemetry(parsed, topicVin, now);
+}
+
+/** Validate an already parsed message (the HTTP route's body). */
+export function validateTelemetry(body: unknown, topicVin: string | undefined, now = Date.now()): DecodeResult {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return { ok: false, reason: 'invalid_message', detail: 'a message is a JSON object with vin and either ts/seq/signals or samples' };
+  }
+  const vin = (body as { vin?: unknown }).vin;
+  if (typeof vin !== 'string' || !VIN_PATTERN.test(vin)) {
+    return { ok: false, reason: 'invalid_vin', detail: 'vin must be 17 characters of A-H, J-N, P, R-Z and 0-9 (ISO 3779)' };
+  }
+  if (topicVin !== undefined && topicVin !== vin) {
+    return { ok: false, reason: 'vin_mismatch', detail: `message vin ${vin} differs from the topic's ${topicVin.slice(0, 32)}` };
+  }
+  const rawSamples = 'samples' in body ? (body as { samples: unknown }).samples : undefined;
+  let candidates: unknown[];
+  if (rawSamples === undefined) {
+    candidates = [body];
+  } else if (!Array.isArray(rawSamples)) {
+    return { ok: false, reason: 'invalid_message', detail: 'samples must be an array' };
+  } else if (rawSamples.length > MAX_BATCH_SAMPLES) {
+    return { ok: false, reason: 'batch_too_large', detail: `batch has ${rawSamples.length} samples, the limit is ${MAX_BATCH_SAMPLES}` };
+  } else if (rawSamples.length === 0) {
+    return { ok: false, reason: 'invalid_message', detail: 'samples is empty' };
+  } else {
+    candidates = rawSamples;
+  }
+  const samples: TelemetrySample[] = [];
+  const rejected: SampleRejection[] = [];
+  candidates.forEach((candidate, index) => {
+    const result = validateSample(candidate, now);
+    if ('reason' in result) {
+      const sample = rawSamples === undefined ? stripVin(candidate) : candidate;
+      rejected.push({ ...result, index, sample });
+    } else samples.push(result);
+  });
+  return { ok: true, vin, samples, rejected };
+}
+
+function validateSample(candidate: unknown, now: number): TelemetrySample | Rejection {
+  const parsed = TelemetrySampleSchema.safeParse(candidate);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? issue.path.join('.') : 'sample';
+    return { reason: 'invalid_sample', detail: `${where}: ${issue?.message ?? 'invalid'}` };
+  }
+  const { ts, seq, signals } = parsed.data;
+  if (ts < now - MAX_PAST_MS || ts > now + MAX_FUTURE_MS) {
+    return { reason: 'ts_out_of_range', detail: `ts ${ts} is outside [now - 7 days, now + 5 minutes]` };
+  }
+  const paths = Object.keys(signals);
+  if (paths.length === 0) return { reason: 'empty_signals', detail: 'a sample carries at least one signal' };
+  for (const path of paths) {
+    const problem: SignalRejection | undefined = checkSignal(path, signals[path]);
+    if (problem) return { reason: problem, detail: `${path.slice(0, 128)}: ${SIGNAL_PROBLEMS[problem]}` };
+  }
+  return { ts, seq, signals };
+}
+
+const SIGNAL_PROBLEMS: Record<SignalRejection, string> = {
+  unknown_signal: 'not in the signal catalog',
+  invalid_signal_type: 'wrong type for this signal',
+  non_finite_value: 'NaN and Infinity are not values',
+  out_of_range_value: 'outside the range of this signal',
+};
+
+function stripVin(candidate: unknown): unknown {
+  if (typeof candidate !== 'object' || candidate === null) return candidate;
+  const { vin: _vin, ...rest } = candidate as Record<string, unknown>;
+  return rest;
+}
+
+const PARSE_FAILED = Symbol('parse failed');
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    // Firmware JSON encoders print NaN/Infinity: keep the message, reject only the samples carrying them.
+    const repaired = replaceNonFiniteTokens(text);
+    if (repaired === undefined) return PARSE_FAILED;
+    try {
+      return JSON.parse(repaired);
+    } catch {
+      return PARSE_FAILED;
+    }
+  }
+}
+
+/** Replace bare NaN, Infinity and -Infinity tokens (outside strings) by a marker string; undefined if none. */
+export function replaceNonFiniteTokens(text: string): string | undefined {
+  let out = '';
+  let last = 0;
+  let inString = false;
+  let found = false;
+  const marker = JSON.stringify(NON_FINITE);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // skip the escaped character
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) {
+      inString = true;
+      continue;
+    }
+    for (const token of ['-Infinity', 'Infinity', 'NaN']) {
+      if (text.startsWith(token, i)) {
+        out += text.slice(last, i) + marker;
+        i += token.length - 1;
+        last = i + 1;
+        found = true;
+        break;
+      }
+    }
+  }
+  return found ? out + text.slice(last) : undefined;
+}
+
+/** A capped, printable copy of a rejected payload for its dead letter. */
+export function capRaw(payload: Buffer | string): string {
+  const buf = typeof payload === 'string' ? Buffer.from(payload) : payload;
+  const head = buf.subarray(0, DEAD_LETTER_RAW_BYTES).toString('utf8');
+  return buf.length > DEAD_LETTER_RAW_BYTES ? `${head}...(${buf.length} bytes)` : head;
+}

@@ -1,0 +1,117 @@
+// The TelemetryStore port: what the service needs from a time-series store. Two adapters implement it,
+// `influx` (InfluxDB over its v1 HTTP surface) and `embedded` (DuckDB in VC_DATA_DIR), and one shared
+// suite (tests/store/store-suite.ts) holds both to the same behaviour.
+import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
+import type { SignalValue } from '../contract/signals.ts';
+
+/** A registered vehicle (provisioning). Brand and model come from here, never from telemetry. */
+export interface VehicleRecord {
+  vin: string;
+  brand: string;
+  model: string;
+  year?: number;
+  powertrain?: 'bev' | 'phev' | 'hev' | 'ice' | 'fcev';
+  /** sha256 (hex) of the vehicle's MQTT password; the password itself is shown once and never stored. */
+  credentialHash: string;
+  /** ms since the epoch */
+  createdAt: number;
+}
+
+/** A sample as stored: the contract sample plus the registry facts needed to query by brand and model. */
+export interface StoredSample extends TelemetrySample {
+  vin: string;
+  brand: string;
+  model: string;
+}
+
+/** A rejected message or sample, kept with its reason for operators. */
+export interface DeadLetter {
+  /** arrival time, ms since the epoch */
+  receivedAt: number;
+  reason: RejectReason;
+  detail: string;
+  /** where it came from: an MQTT topic, or `http` */
+  topic: string;
+  vin?: string;
+  /** capped copy of the payload (or of the rejected sample) */
+  raw: string;
+}
+
+export interface SampleQuery {
+  vin: string;
+  /** inclusive, ms */
+  from: number;
+  /** exclusive, ms */
+  to: number;
+  /** signal paths to return; all catalog signals when absent */
+  signals?: readonly string[];
+  /** at most this many samples, in ts order */
+  limit: number;
+}
+
+export interface BucketQuery {
+  vin: string;
+  from: number;
+  to: number;
+  /** bucket width in ms; buckets start at `from + k * intervalMs` */
+  intervalMs: number;
+  /** numeric signal paths to aggregate; all numeric catalog signals when absent */
+  signals?: readonly string[];
+}
+
+export interface SignalAggregate {
+  avg: number;
+  min: number;
+  max: number;
+}
+
+/** One time bucket: `t` is its start; only signals with values in the bucket appear. Empty buckets are omitted. */
+export interface SampleBucket {
+  t: number;
+  samples: number;
+  signals: Record<string, SignalAggregate>;
+}
+
+export interface LatestSignals {
+  /** greatest sample ts stored for the vehicle */
+  lastTs: number;
+  /** per signal: the value of the sample with the greatest ts carrying it */
+  signals: Record<string, { value: SignalValue; ts: number }>;
+}
+
+export interface DeadLetterQuery {
+  reason?: RejectReason;
+  vin?: string;
+  /** newest first, at most this many */
+  limit: number;
+}
+
+export interface TelemetryStore {
+  /** Human name for logs and /readyz: `influx` or `embedded`. */
+  readonly kind: 'influx' | 'embedded';
+  /** Create the database, tables or measurements if missing. Idempotent. */
+  init(): Promise<void>;
+  /**
+   * Store samples. Resolves only once the store has durably accepted all of them (rejects otherwise, and the
+   * caller retries the same batch). Idempotent on (vin, ts): writing a sample again overwrites it.
+   */
+  writeSamples(samples: readonly StoredSample[]): Promise<void>;
+  writeDeadLetters(letters: readonly DeadLetter[]): Promise<void>;
+  /** Samples of one vehicle in [from, to), ts ascending, each (vin, ts) once. */
+  querySamples(query: SampleQuery): Promise<TelemetrySample[]>;
+  /** Per-bucket count and avg/min/max of numeric signals of one vehicle in [from, to). */
+  queryBuckets(query: BucketQuery): Promise<SampleBucket[]>;
+  /** Latest value and time of every signal of one vehicle, or undefined if it has no samples. */
+  latest(vin: string): Promise<LatestSignals | undefined>;
+
+  /** Registry. `insertVehicle` resolves false (and writes nothing) when the VIN is already registered. */
+  insertVehicle(vehicle: VehicleRecord): Promise<boolean>;
+  getVehicle(vin: string): Promise<VehicleRecord | undefined>;
+  /** All registered vehicles, VIN ascending. */
+  listVehicles(): Promise<VehicleRecord[]>;
+
+  listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]>;
+  /** Throws when the store cannot be written now (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
