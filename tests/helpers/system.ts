@@ -69,3 +69,6 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
 }
+
+/** The type of a tap subtest (`t` inside `t.test(...)`). */
+export type TapTest = Parameters<Parameters<import('tap').TAP['test']>[0]>[0];

@@ -1,0 +1,37 @@
+// The HTTP API as a Fastify instance: external plugins (OpenAPI), error handling, then the routes, one file per
+// resource. Tests build it and use inject(); the service composition root (services/service.ts) listens.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import type { ApiContext } from './context.ts';
+import { registerErrorHandlers } from './errors.ts';
+import { healthRoutes } from './routes/health.ts';
+import { ingestRoutes } from './routes/ingest.ts';
+import { vehicleRoutes } from './routes/vehicles.ts';
+
+export async function buildApi(ctx: ApiContext, logger: Logger): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    requestIdHeader: false,
+    trustProxy: false,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerErrorHandlers(app);
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'vehicle-cloud', description: 'Smart-car cloud telemetry backend: vehicles, digital twins, telemetry, cockpit data.', version: ctx.version },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  await app.register(healthRoutes(ctx));
+  await app.register(vehicleRoutes(ctx));
+  await app.register(ingestRoutes(ctx));
+  return app;
+}

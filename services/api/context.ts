@@ -1,0 +1,26 @@
+// What the HTTP API needs from the rest of the service. The API imports twin, registry, store and ingest,
+// never the other way round.
+import type { IngestPipeline } from '../ingest/pipeline.ts';
+import type { ServiceMetrics } from '../observability/metrics.ts';
+import type { VehicleRegistry } from '../registry/registry.ts';
+import type { TelemetryStore } from '../store/telemetry-store.ts';
+import type { TwinRegistry } from '../twin/twin.ts';
+
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, { ok: boolean; detail?: string }>;
+}
+
+export interface ApiContext {
+  store: TelemetryStore;
+  registry: VehicleRegistry;
+  twins: TwinRegistry;
+  pipeline: IngestPipeline;
+  metrics: ServiceMetrics;
+  isAdmin: (token: string) => boolean;
+  /** true while the spool can take more (HTTP ingest answers 503 otherwise) */
+  ingestHasRoom: () => boolean;
+  readiness: () => Promise<Readiness>;
+  metricsToken?: string;
+  version: string;
+}

@@ -1,0 +1,54 @@
+// Errors are created once, with stable codes, and thrown everywhere. Every error answer is
+// `{ statusCode, code, message }`; a 5xx never shows internals.
+import createError from '@fastify/error';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+
+export const Unauthorized = createError('UNAUTHORIZED', 'a valid bearer token is required', 401);
+export const Forbidden = createError('FORBIDDEN', 'this token may not do that', 403);
+export const VehicleNotFound = createError('VEHICLE_NOT_FOUND', 'no vehicle %s', 404);
+export const VehicleExists = createError('VEHICLE_EXISTS', 'vehicle %s is already registered', 409);
+export const UnknownSignal = createError('UNKNOWN_SIGNAL', 'unknown signal %s (see the signal catalog)', 400);
+export const InvalidRange = createError('INVALID_RANGE', '%s', 400);
+export const IngestBackpressure = createError('INGEST_BACKPRESSURE', 'ingestion is pushing back (spool full); retry later', 503);
+export const StoreUnavailable = createError('STORE_UNAVAILABLE', 'the store did not answer; retry later', 503);
+
+export interface ErrorBody {
+  statusCode: number;
+  code: string;
+  message: string;
+}
+
+const FASTIFY_CODES: Record<string, { code: string; status?: number }> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'INVALID_JSON' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'INVALID_JSON' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'PAYLOAD_TOO_LARGE', status: 413 },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', status: 415 },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'INVALID_CONTENT_LENGTH', status: 400 },
+};
+
+export function registerErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    let body: ErrorBody;
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const issue = error.validation[0];
+      const where = issue?.instancePath ? `${error.validationContext ?? 'request'}${issue.instancePath.replaceAll('/', '.')}` : (error.validationContext ?? 'request');
+      body = { statusCode: 400, code: 'VALIDATION_FAILED', message: `${where}: ${issue?.message ?? 'invalid'}` };
+    } else if (error.code && FASTIFY_CODES[error.code]) {
+      const mapped = FASTIFY_CODES[error.code]!;
+      body = { statusCode: mapped.status ?? error.statusCode ?? 400, code: mapped.code, message: error.message };
+    } else if (error.statusCode && error.statusCode < 500 && error.code) {
+      body = { statusCode: error.statusCode, code: error.code.replace(/^FST_ERR_/, ''), message: error.message };
+    } else if (error.statusCode === 503 && error.code) {
+      body = { statusCode: 503, code: error.code, message: error.message };
+    } else {
+      request.log.error({ err: error }, 'request failed');
+      body = { statusCode: 500, code: 'INTERNAL_ERROR', message: 'internal server error' };
+    }
+    if (body.statusCode === 401) reply.header('www-authenticate', 'Bearer');
+    reply.code(body.statusCode).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ statusCode: 404, code: 'ROUTE_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}` });
+  });
+}

@@ -1,0 +1,140 @@
+// Vehicle registry, digital twins and per-vehicle telemetry.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { SIGNAL_CATALOG } from '../../contract/signals.ts';
+import { telemetryTopic } from '../../contract/telemetry.ts';
+import type { VehicleRecord } from '../../store/telemetry-store.ts';
+import type { ApiContext } from '../context.ts';
+import { requireAdmin } from '../auth.ts';
+import { InvalidRange, VehicleExists, VehicleNotFound } from '../errors.ts';
+import {
+  decodeCursor,
+  encodeCursor,
+  ErrorSchema,
+  RegisterVehicleSchema,
+  RegistrationSchema,
+  TelemetryAnswerSchema,
+  TelemetryQuerySchema,
+  TwinSchema,
+  VehicleListQuerySchema,
+  VehicleListSchema,
+  VinParams,
+} from '../schemas.ts';
+
+const DEFAULT_WINDOW_MS = 3_600_000;
+const MAX_BUCKETS = 10_000;
+const NUMERIC_SIGNALS = SIGNAL_CATALOG.filter((s) => s.type === 'number').map((s) => s.path);
+
+const publicVehicle = (v: VehicleRecord) => ({
+  vin: v.vin,
+  brand: v.brand,
+  model: v.model,
+  ...(v.year !== undefined ? { year: v.year } : {}),
+  ...(v.powertrain !== undefined ? { powertrain: v.powertrain } : {}),
+  createdAt: v.createdAt,
+});
+
+export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app) => {
+  app.addHook('onRequest', requireAdmin(ctx.isAdmin));
+  const security = [{ bearer: [] }];
+
+  app.post(
+    '/api/v1/vehicles',
+    {
+      schema: {
+        tags: ['vehicles'],
+        summary: 'Register a vehicle; answers its MQTT credentials (the password is shown only here)',
+        security,
+        body: RegisterVehicleSchema,
+        response: { 201: RegistrationSchema, 409: ErrorSchema },
+      },
+    },
+    async (request, reply) => {
+      const registration = await ctx.registry.register(request.body);
+      if (!registration) throw new VehicleExists(request.body.vin);
+      const { vehicle, password } = registration;
+      request.log.info({ event: 'vehicle_registered', vin: vehicle.vin, brand: vehicle.brand, model: vehicle.model });
+      return reply.code(201).send({ ...publicVehicle(vehicle), mqtt: { username: vehicle.vin, password, topic: telemetryTopic(vehicle.vin) } });
+    },
+  );
+
+  app.get(
+    '/api/v1/vehicles',
+    { schema: { tags: ['vehicles'], summary: 'Registered vehicles with their twin summary, paginated', security, querystring: VehicleListQuerySchema, response: { 200: VehicleListSchema } } },
+    async (request) => {
+      const { brand, model, online, limit, cursor } = request.query;
+      const after = cursor ? decodeCursor(cursor) : '';
+      const now = Date.now();
+      const items = [];
+      let nextCursor: string | null = null;
+      for (const v of ctx.registry.all()) {
+        if (v.vin <= after) continue;
+        if (brand !== undefined && v.brand !== brand) continue;
+        if (model !== undefined && v.model !== model) continue;
+        const twin = ctx.twins.peek(v.vin);
+        const isOnline = ctx.twins.isOnline(twin, now);
+        if (online !== undefined && online !== isOnline) continue;
+        if (items.length === limit) {
+          nextCursor = encodeCursor(items[items.length - 1]!.vin);
+          break;
+        }
+        items.push({ vin: v.vin, brand: v.brand, model: v.model, online: isOnline, lastSeen: twin?.lastSeen || null });
+      }
+      return { items, nextCursor };
+    },
+  );
+
+  app.get(
+    '/api/v1/vehicles/:vin',
+    { schema: { tags: ['vehicles'], summary: 'Digital twin: latest value and time of every signal', security, params: VinParams, response: { 200: TwinSchema, 404: ErrorSchema } } },
+    async (request) => {
+      const { vin } = request.params;
+      const vehicle = await ctx.registry.get(vin);
+      if (!vehicle) throw new VehicleNotFound(vin);
+      const twin = await ctx.twins.get(vin);
+      const signals: Record<string, { value: number | boolean | string; ts: number }> = {};
+      if (twin) for (const path of [...twin.signals.keys()].sort()) signals[path] = twin.signals.get(path)!;
+      return {
+        vin,
+        brand: vehicle.brand,
+        model: vehicle.model,
+        online: ctx.twins.isOnline(twin),
+        lastSeen: twin?.lastSeen || null,
+        signals,
+      };
+    },
+  );
+
+  app.get(
+    '/api/v1/vehicles/:vin/telemetry',
+    {
+      schema: {
+        tags: ['vehicles'],
+        summary: 'Raw samples in [from, to) in ts order, or time buckets aligned to from when interval is given',
+        security,
+        params: VinParams,
+        querystring: TelemetryQuerySchema,
+        response: { 200: TelemetryAnswerSchema, 404: ErrorSchema },
+      },
+    },
+    async (request) => {
+      const { vin } = request.params;
+      const q = request.query;
+      if (!(await ctx.registry.get(vin))) throw new VehicleNotFound(vin);
+      const to = q.to ?? Date.now();
+      const from = q.from ?? to - DEFAULT_WINDOW_MS;
+      if (from >= to) throw new InvalidRange('from must be before to');
+      if (q.interval !== undefined) {
+        if ((to - from) / q.interval > MAX_BUCKETS) throw new InvalidRange(`at most ${MAX_BUCKETS} buckets: widen interval or narrow [from, to)`);
+        const signals = q.signals ? q.signals.filter((s) => NUMERIC_SIGNALS.includes(s)) : undefined;
+        const buckets = await ctx.store.queryBuckets({ vin, from, to, intervalMs: q.interval, signals });
+        return { vin, from, to, interval: q.interval, buckets: buckets.map((b) => ({ t: b.t, samples: b.samples, ...b.signals })), nextCursor: null };
+      }
+      const start = q.cursor ? Number(decodeCursor(q.cursor)) : from;
+      if (!Number.isInteger(start) || start < from || start >= to) throw new InvalidRange('cursor does not belong to this range');
+      const rows = await ctx.store.querySamples({ vin, from: start, to, signals: q.signals, limit: q.limit + 1 });
+      const more = rows.length > q.limit;
+      const samples = more ? rows.slice(0, q.limit) : rows;
+      return { vin, from, to, samples, nextCursor: more ? encodeCursor(rows[q.limit]!.ts) : null };
+    },
+  );
+};

@@ -1,0 +1,147 @@
+// Request and answer schemas of the HTTP API (ARCHITECTURE.md section 4). Each zod schema is at once the type,
+// the validator and the OpenAPI document.
+import { z } from 'zod';
+import { SIGNALS } from '../contract/signals.ts';
+import { SignalValueSchema, VinSchema } from '../contract/telemetry.ts';
+
+export const ErrorSchema = z.object({
+  statusCode: z.number().int(),
+  code: z.string().describe('stable error code'),
+  message: z.string(),
+});
+
+const NAME = z.string().trim().min(1).max(64).regex(/^[^\u0000-\u001f]+$/, 'no control characters');
+
+export const PowertrainSchema = z.enum(['bev', 'phev', 'hev', 'ice', 'fcev']);
+
+export const RegisterVehicleSchema = z.object({
+  vin: VinSchema,
+  brand: NAME.describe('brand (marque), e.g. "Voltra"'),
+  model: NAME.describe('model, e.g. "E-Cross"'),
+  year: z.number().int().min(1980).max(2100).optional(),
+  powertrain: PowertrainSchema.optional(),
+});
+
+export const VehicleSchema = z.object({
+  vin: VinSchema,
+  brand: z.string(),
+  model: z.string(),
+  year: z.number().int().optional(),
+  powertrain: PowertrainSchema.optional(),
+  createdAt: z.number().int().describe('ms since the epoch'),
+});
+
+export const RegistrationSchema = VehicleSchema.extend({
+  mqtt: z.object({
+    username: z.string(),
+    password: z.string().describe('shown only in this answer'),
+    topic: z.string(),
+  }),
+});
+
+/** ISO 8601 or ms since the epoch. */
+export const TimeParam = z
+  .string()
+  .transform((value, ctx) => {
+    const ms = /^-?\d+$/.test(value) ? Number(value) : Date.parse(value);
+    if (!Number.isFinite(ms)) {
+      ctx.addIssue({ code: 'custom', message: 'expected ISO 8601 or ms since the epoch' });
+      return z.NEVER;
+    }
+    return ms;
+  })
+  .describe('ISO 8601 or ms since the epoch');
+
+const INTERVAL_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+export const IntervalParam = z
+  .string()
+  .transform((value, ctx) => {
+    const match = /^(\d+)(ms|s|m|h|d)$/.exec(value);
+    const ms = match ? Number(match[1]) * INTERVAL_UNITS[match[2]!]! : Number.NaN;
+    if (!(ms >= 1000)) {
+      ctx.addIssue({ code: 'custom', message: 'expected a duration of at least 1s like 10s, 1m, 1h, 1d' });
+      return z.NEVER;
+    }
+    return ms;
+  })
+  .describe('bucket width, e.g. 10s, 1m, 1h');
+
+export const SignalListParam = z
+  .string()
+  .transform((value, ctx) => {
+    const paths = value.split(',').map((s) => s.trim()).filter(Boolean);
+    const unknown = paths.find((p) => !SIGNALS.has(p));
+    if (unknown) {
+      ctx.addIssue({ code: 'custom', message: `unknown signal ${unknown.slice(0, 128)}` });
+      return z.NEVER;
+    }
+    return paths;
+  })
+  .describe('comma-separated VSS paths');
+
+export const VinParams = z.object({ vin: VinSchema });
+
+export const TwinSchema = z.object({
+  vin: VinSchema,
+  brand: z.string(),
+  model: z.string(),
+  online: z.boolean().describe('seen in the last 60 s'),
+  lastSeen: z.number().int().nullable().describe('ms since the epoch; null if never seen'),
+  signals: z.record(z.string(), z.object({ value: SignalValueSchema, ts: z.number().int() })),
+});
+
+export const TelemetryQuerySchema = z.object({
+  from: TimeParam.optional(),
+  to: TimeParam.optional(),
+  signals: SignalListParam.optional(),
+  interval: IntervalParam.optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+  cursor: z.string().max(64).optional(),
+});
+
+export const SampleAnswerSchema = z.object({ ts: z.number().int(), seq: z.number().int(), signals: z.record(z.string(), SignalValueSchema) });
+
+export const TelemetryAnswerSchema = z.object({
+  vin: VinSchema,
+  from: z.number().int(),
+  to: z.number().int(),
+  interval: z.number().int().optional(),
+  samples: z.array(SampleAnswerSchema).optional(),
+  buckets: z.array(z.record(z.string(), z.unknown())).optional().describe('[{ t, samples, "<path>": { avg, min, max } }]'),
+  nextCursor: z.string().nullable(),
+});
+
+export const VehicleListQuerySchema = z.object({
+  brand: z.string().max(64).optional(),
+  model: z.string().max(64).optional(),
+  online: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().max(64).optional(),
+});
+
+export const VehicleListSchema = z.object({
+  items: z.array(z.object({ vin: VinSchema, brand: z.string(), model: z.string(), online: z.boolean(), lastSeen: z.number().int().nullable() })),
+  nextCursor: z.string().nullable(),
+});
+
+export const IngestAnswerSchema = z.object({
+  vin: z.string().optional(),
+  accepted: z.number().int(),
+  rejected: z.number().int(),
+  rejections: z.array(z.object({ index: z.number().int().optional(), reason: z.string(), detail: z.string() })),
+});
+
+export const DeadLetterQuerySchema = z.object({
+  reason: z.string().max(64).optional(),
+  vin: VinSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export const DeadLetterListSchema = z.object({
+  items: z.array(
+    z.object({ receivedAt: z.number().int(), reason: z.string(), detail: z.string(), topic: z.string(), vin: z.string().optional(), raw: z.string() }),
+  ),
+});
+
+export const encodeCursor = (value: string | number): string => Buffer.from(String(value)).toString('base64url');
+export const decodeCursor = (cursor: string): string => Buffer.from(cursor, 'base64url').toString('utf8');

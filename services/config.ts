@@ -1,0 +1,73 @@
+// Runtime configuration (ARCHITECTURE.md section 3): fixed env names, validated once at start.
+import { z } from 'zod';
+import { resolve } from 'node:path';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const emptyAsUndefined = (v: unknown): unknown => (v === '' ? undefined : v);
+const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
+
+export const ConfigSchema = z.object({
+  host: z.string().default('127.0.0.1'),
+  httpPort: port.default(3000),
+  mqttPort: port.default(1883),
+  mqttUrl: z.preprocess(emptyAsUndefined, z.url().optional()),
+  mqttUsername: optionalString,
+  mqttPassword: optionalString,
+  mqttClientId: z.string().max(23).default('vehicle-cloud-ingest'),
+  /** share the ingest subscription among N workers ($share/<group>/vehicles/+/telemetry) */
+  mqttShareGroup: optionalString,
+  influxUrl: z.preprocess(emptyAsUndefined, z.url().optional()),
+  influxDb: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'database names are letters, digits, _ . -').default('vehicle_cloud'),
+  influxToken: optionalString,
+  influxUsername: optionalString,
+  influxPassword: optionalString,
+  dataDir: z.string().default('./data'),
+  adminToken: z.preprocess(emptyAsUndefined, z.string().min(16, 'VC_ADMIN_TOKEN must be at least 16 characters').optional()),
+  metricsToken: optionalString,
+  spoolMaxBytes: z.coerce.number().int().positive().default(1024 ** 3),
+  spoolFsync: z.enum(['always', 'interval', 'never']).default('interval'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type ServiceConfig = z.infer<typeof ConfigSchema>;
+
+const ENV_NAMES: Record<keyof ServiceConfig, string> = {
+  host: 'VC_HOST',
+  httpPort: 'VC_HTTP_PORT',
+  mqttPort: 'VC_MQTT_PORT',
+  mqttUrl: 'VC_MQTT_URL',
+  mqttUsername: 'VC_MQTT_USERNAME',
+  mqttPassword: 'VC_MQTT_PASSWORD',
+  mqttClientId: 'VC_MQTT_CLIENT_ID',
+  mqttShareGroup: 'VC_MQTT_SHARE_GROUP',
+  influxUrl: 'VC_INFLUX_URL',
+  influxDb: 'VC_INFLUX_DB',
+  influxToken: 'VC_INFLUX_TOKEN',
+  influxUsername: 'VC_INFLUX_USERNAME',
+  influxPassword: 'VC_INFLUX_PASSWORD',
+  dataDir: 'VC_DATA_DIR',
+  adminToken: 'VC_ADMIN_TOKEN',
+  metricsToken: 'VC_METRICS_TOKEN',
+  spoolMaxBytes: 'VC_SPOOL_MAX_BYTES',
+  spoolFsync: 'VC_SPOOL_FSYNC',
+  logLevel: 'VC_LOG_LEVEL',
+};
+
+/** Read the configuration from environment variables; throws one readable message listing every bad value. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ServiceConfig> = {}): ServiceConfig {
+  const raw: Record<string, unknown> = {};
+  for (const [key, name] of Object.entries(ENV_NAMES)) raw[key] = env[name];
+  const parsed = ConfigSchema.safeParse({ ...raw, ...overrides });
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const key = i.path[0] as keyof ServiceConfig | undefined;
+      return `${key ? ENV_NAMES[key] : 'config'}: ${i.message}`;
+    });
+    throw new Error(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  return { ...parsed.data, dataDir: resolve(parsed.data.dataDir) };
+}
+
+export function configFrom(values: Partial<ServiceConfig>): ServiceConfig {
+  return configFromEnv({}, values);
+}

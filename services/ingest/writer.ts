@@ -1,0 +1,152 @@
+// The batch writer drains the spool into the TelemetryStore: read records in order, write them as one batch,
+// and advance the spool checkpoint only after the store confirmed. A failed write is retried with backoff (the
+// spool grows meanwhile, up to its bound, and then ingestion pushes back). Batches form by themselves: while
+// one write is in flight, the next batch accumulates, so latency stays low at low rates and batches grow at high.
+import type { Logger } from 'pino';
+import type { Spool } from '../spool/spool.ts';
+import type { DeadLetter, StoredSample, TelemetryStore } from '../store/telemetry-store.ts';
+import type { ServiceMetrics } from '../observability/metrics.ts';
+import type { SpoolRecord } from './pipeline.ts';
+
+export interface SpoolWriterOptions {
+  spool: Spool;
+  store: TelemetryStore;
+  metrics: ServiceMetrics;
+  logger: Logger;
+  /** Largest batch read from the spool at once, in spool bytes. */
+  batchBytes?: number;
+  /** Longest wait for new records when idle (ms). */
+  idleMs?: number;
+  /** Retry backoff bounds when the store fails (ms). */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+}
+
+export class SpoolWriter {
+  private readonly spool: Spool;
+  private readonly store: TelemetryStore;
+  private readonly metrics: ServiceMetrics;
+  private readonly logger: Logger;
+  private readonly batchBytes: number;
+  private readonly idleMs: number;
+  private readonly retryMinMs: number;
+  private readonly retryMaxMs: number;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeRetry: (() => void) | undefined;
+  private lastError: string | undefined;
+  private consecutiveFailures = 0;
+
+  constructor(options: SpoolWriterOptions) {
+    this.spool = options.spool;
+    this.store = options.store;
+    this.metrics = options.metrics;
+    this.logger = options.logger;
+    this.batchBytes = options.batchBytes ?? 4 * 1024 ** 2;
+    this.idleMs = options.idleMs ?? 250;
+    this.retryMinMs = options.retryMinMs ?? 100;
+    this.retryMaxMs = options.retryMaxMs ?? 5_000;
+  }
+
+  /** True while the last store write succeeded (readiness). */
+  get storeHealthy(): boolean {
+    return this.consecutiveFailures === 0;
+  }
+
+  get lastStoreError(): string | undefined {
+    return this.lastError;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Stop after the current batch; with `drainMs`, first keep writing until the spool is empty or time is up. */
+  async stop(drainMs = 0): Promise<void> {
+    const deadline = Date.now() + drainMs;
+    while (this.running && drainMs > 0 && this.spool.pendingBytes > 0 && this.storeHealthy && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    this.running = false;
+    this.wakeRetry?.();
+    await this.loop;
+  }
+
+  /** Resolves once everything spooled so far is confirmed by the store (tests, graceful shutdown). */
+  async drained(timeoutMs = 30_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.spool.pendingBytes > 0) {
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return true;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      await this.spool.waitForData(this.idleMs);
+      if (!this.running) break;
+      this.metrics.spoolPendingBytes.set(this.spool.pendingBytes);
+      if (!this.spool.hasUnread()) {
+        this.metrics.storeLagSeconds.set(0);
+        continue;
+      }
+      const batch = this.spool.read<SpoolRecord>(this.batchBytes);
+      const samples: StoredSample[] = [];
+      const letters: DeadLetter[] = [];
+      let oldest = Number.POSITIVE_INFINITY;
+      for (const record of batch.records) {
+        oldest = Math.min(oldest, record.at);
+        if (record.k === 's') {
+          for (const s of record.samples) samples.push({ vin: record.vin, brand: record.brand, model: record.model, ts: s.ts, seq: s.seq, signals: s.signals });
+        } else letters.push(record.letter);
+      }
+      if (Number.isFinite(oldest)) this.metrics.storeLagSeconds.set(Math.max(0, Date.now() - oldest) / 1000);
+      const stored = await this.writeUntilConfirmed(samples, letters);
+      if (!stored) {
+        // stopping with the batch unconfirmed: it stays in the spool and is replayed at the next start
+        this.spool.rewind();
+        break;
+      }
+      this.spool.commit(batch.end);
+      this.metrics.spoolPendingBytes.set(this.spool.pendingBytes);
+    }
+  }
+
+  private async writeUntilConfirmed(samples: StoredSample[], letters: DeadLetter[]): Promise<boolean> {
+    let delay = this.retryMinMs;
+    for (;;) {
+      const started = process.hrtime.bigint();
+      try {
+        if (samples.length > 0) await this.store.writeSamples(samples);
+        if (letters.length > 0) await this.store.writeDeadLetters(letters);
+        this.metrics.storeWriteSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        this.metrics.samplesStored.inc(samples.length);
+        if (this.consecutiveFailures > 0) this.logger.info({ event: 'store_recovered', failures: this.consecutiveFailures }, 'store writes succeed again');
+        this.consecutiveFailures = 0;
+        this.lastError = undefined;
+        return true;
+      } catch (err) {
+        this.consecutiveFailures += 1;
+        this.lastError = err instanceof Error ? err.message : String(err);
+        this.metrics.storeWriteErrors.inc();
+        if (this.consecutiveFailures === 1 || this.consecutiveFailures % 20 === 0) {
+          this.logger.warn({ event: 'store_write_failed', failures: this.consecutiveFailures, err: this.lastError, pendingBytes: this.spool.pendingBytes }, 'store write failed; retrying, spool keeps the data');
+        }
+      }
+      if (!this.running) return false;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wakeRetry = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeRetry = undefined;
+      if (!this.running) return false;
+      delay = Math.min(this.retryMaxMs, delay * 2);
+    }
+  }
+}

@@ -1,0 +1,60 @@
+// Prometheus metrics about the pipeline itself (ingest rates, rejects by reason, spool depth, store write
+// latency, event-loop lag). One registry per service instance, so several services can share a process (tests).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  readonly messages = new Counter({
+    name: 'vc_ingest_messages_total',
+    help: 'Telemetry messages received, by transport (mqtt, http)',
+    labelNames: ['transport'] as const,
+    registers: [this.registry],
+  });
+  readonly samplesAccepted = new Counter({
+    name: 'vc_ingest_samples_accepted_total',
+    help: 'Samples accepted (spooled, then stored)',
+    registers: [this.registry],
+  });
+  readonly rejects = new Counter({
+    name: 'vc_ingest_rejects_total',
+    help: 'Rejected messages or samples (dead letters), by reason code',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly spoolPendingBytes = new Gauge({
+    name: 'vc_spool_pending_bytes',
+    help: 'Bytes in the spool not yet confirmed by the store',
+    registers: [this.registry],
+  });
+  readonly backpressure = new Counter({
+    name: 'vc_ingest_backpressure_total',
+    help: 'Times ingestion held acks because the spool was full',
+    registers: [this.registry],
+  });
+  readonly storeWriteSeconds = new Histogram({
+    name: 'vc_store_write_seconds',
+    help: 'Latency of one confirmed store write batch',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly storeWriteErrors = new Counter({
+    name: 'vc_store_write_errors_total',
+    help: 'Failed store write attempts (retried)',
+    registers: [this.registry],
+  });
+  readonly samplesStored = new Counter({
+    name: 'vc_store_samples_written_total',
+    help: 'Samples confirmed by the store',
+    registers: [this.registry],
+  });
+  readonly storeLagSeconds = new Gauge({
+    name: 'vc_store_lag_seconds',
+    help: 'Age of the oldest spooled record not yet confirmed by the store',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    // includes nodejs_eventloop_lag_seconds and process CPU/RSS
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

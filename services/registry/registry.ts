@@ -1,0 +1,87 @@
+// The vehicle registry (provisioning): which VINs exist, their brand and model, and their MQTT credentials.
+// It lives in the TelemetryStore (a table in the embedded store, a measurement in InfluxDB), so API and ingest
+// processes stay stateless over the store; this class is a read-through cache in front of it.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { TelemetryStore, VehicleRecord } from '../store/telemetry-store.ts';
+
+export interface NewVehicle {
+  vin: string;
+  brand: string;
+  model: string;
+  year?: number;
+  powertrain?: VehicleRecord['powertrain'];
+}
+
+export interface Registration {
+  vehicle: VehicleRecord;
+  /** shown once, to the caller that registered the vehicle */
+  password: string;
+}
+
+/** Unknown VINs are remembered briefly so a flood from an unregistered car does not hammer the store. */
+const NEGATIVE_TTL_MS = 5_000;
+
+export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex');
+
+export function secretMatches(secret: string, expectedHash: string): boolean {
+  const actual = Buffer.from(hashSecret(secret), 'hex');
+  const expected = Buffer.from(expectedHash, 'hex');
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+export class VehicleRegistry {
+  private readonly known = new Map<string, VehicleRecord>();
+  private readonly unknownUntil = new Map<string, number>();
+
+  constructor(private readonly store: TelemetryStore) {}
+
+  /** Load every registered vehicle into the cache (at start). */
+  async load(): Promise<number> {
+    const vehicles = await this.store.listVehicles();
+    for (const v of vehicles) this.known.set(v.vin, v);
+    return vehicles.length;
+  }
+
+  /** Register a vehicle; undefined when the VIN is already registered. */
+  async register(input: NewVehicle, now = Date.now()): Promise<Registration | undefined> {
+    // Random 24 bytes: a machine secret, so a fast hash (sha256) is enough to store it safely.
+    const password = randomBytes(24).toString('base64url');
+    const vehicle: VehicleRecord = { ...input, credentialHash: hashSecret(password), createdAt: now };
+    if (this.known.has(input.vin)) return undefined;
+    const inserted = await this.store.insertVehicle(vehicle);
+    if (!inserted) return undefined;
+    this.known.set(vehicle.vin, vehicle);
+    this.unknownUntil.delete(vehicle.vin);
+    return { vehicle, password };
+  }
+
+  /** Cached lookup, synchronous: undefined when not (yet) known to this process. */
+  peek(vin: string): VehicleRecord | undefined {
+    return this.known.get(vin);
+  }
+
+  /** Lookup that falls back to the store (another process may have registered the VIN). */
+  async get(vin: string, now = Date.now()): Promise<VehicleRecord | undefined> {
+    const cached = this.known.get(vin);
+    if (cached) return cached;
+    const until = this.unknownUntil.get(vin);
+    if (until !== undefined && until > now) return undefined;
+    const stored = await this.store.getVehicle(vin);
+    if (stored) {
+      this.known.set(vin, stored);
+      this.unknownUntil.delete(vin);
+    } else {
+      if (this.unknownUntil.size > 100_000) this.unknownUntil.clear();
+      this.unknownUntil.set(vin, now + NEGATIVE_TTL_MS);
+    }
+    return stored;
+  }
+
+  all(): VehicleRecord[] {
+    return [...this.known.values()].sort((a, b) => (a.vin < b.vin ? -1 : a.vin > b.vin ? 1 : 0));
+  }
+
+  get size(): number {
+    return this.known.size;
+  }
+}

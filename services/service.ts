@@ -1,0 +1,144 @@
+// The composition root: wires store, spool, registry, twins, ingest (embedded broker or external subscription),
+// the batch writer and the HTTP API, and stops them in the right order (stop acking, drain, close).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildApi } from './api/app.ts';
+import { resolveAdminToken, tokenMatcher, type AdminToken } from './api/auth.ts';
+import type { Readiness } from './api/context.ts';
+import { EmbeddedBroker } from './broker/embedded-broker.ts';
+import type { ServiceConfig } from './config.ts';
+import { MqttSubscriber, redact } from './ingest/mqtt-subscriber.ts';
+import { IngestPipeline } from './ingest/pipeline.ts';
+import { SpoolWriter } from './ingest/writer.ts';
+import { createLogger } from './observability/logger.ts';
+import { ServiceMetrics } from './observability/metrics.ts';
+import { VehicleRegistry } from './registry/registry.ts';
+import { Spool } from './spool/spool.ts';
+import { EmbeddedStore } from './store/embedded-store.ts';
+import { InfluxStore } from './store/influx-store.ts';
+import type { TelemetryStore } from './store/telemetry-store.ts';
+import { TwinRegistry } from './twin/twin.ts';
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export interface RunningService {
+  config: ServiceConfig;
+  adminToken: AdminToken;
+  /** base URL of the HTTP API, e.g. http://127.0.0.1:3000 */
+  apiUrl: string;
+  /** the broker vehicles connect to: the embedded one, or VC_MQTT_URL */
+  mqttUrl: string;
+  api: FastifyInstance;
+  store: TelemetryStore;
+  writer: SpoolWriter;
+  spool: Spool;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+export async function createStore(config: ServiceConfig, logger: Logger): Promise<TelemetryStore> {
+  if (config.influxUrl) {
+    return new InfluxStore({
+      url: config.influxUrl,
+      database: config.influxDb,
+      token: config.influxToken,
+      username: config.influxUsername,
+      password: config.influxPassword,
+      logger,
+    });
+  }
+  return EmbeddedStore.open({ dir: join(config.dataDir, 'store'), logger });
+}
+
+/** Wait for the store: the service cannot check VINs without the registry, so it does not ingest before. */
+async function initStore(store: TelemetryStore, logger: Logger): Promise<void> {
+  for (let attempt = 1, delay = 250; ; attempt++, delay = Math.min(delay * 2, 5_000)) {
+    try {
+      await store.init();
+      return;
+    } catch (err) {
+      logger.warn({ event: 'store_unavailable', store: store.kind, attempt, err: err instanceof Error ? err.message : String(err) }, 'store not reachable yet; retrying');
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+export async function startService(config: ServiceConfig, options: { logger?: Logger } = {}): Promise<RunningService> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const adminToken = resolveAdminToken(config.adminToken, config.dataDir);
+  const isAdmin = tokenMatcher(adminToken.token);
+  const metrics = new ServiceMetrics();
+
+  const store = await createStore(config, logger);
+  await initStore(store, logger);
+  const registry = new VehicleRegistry(store);
+  const vehicles = await registry.load();
+  const twins = new TwinRegistry((vin) => store.latest(vin));
+  const spool = Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spoolMaxBytes, fsync: config.spoolFsync });
+  if (spool.pendingBytes > 0) logger.info({ event: 'spool_replay', bytes: spool.pendingBytes }, 'replaying spooled records not yet confirmed by the store');
+  const pipeline = new IngestPipeline({ spool, registry, twins, metrics });
+  const writer = new SpoolWriter({ spool, store, metrics, logger });
+  writer.start();
+
+  let broker: EmbeddedBroker | undefined;
+  let subscriber: MqttSubscriber | undefined;
+  let mqttUrl: string;
+  if (config.mqttUrl) {
+    subscriber = new MqttSubscriber({
+      url: config.mqttUrl,
+      username: config.mqttUsername,
+      password: config.mqttPassword,
+      clientId: config.mqttClientId,
+      shareGroup: config.mqttShareGroup,
+      pipeline,
+      logger,
+    });
+    subscriber.start().catch((err: unknown) => logger.error({ event: 'mqtt_subscribe_failed', err: String(err) }, 'cannot subscribe to the external broker'));
+    mqttUrl = config.mqttUrl;
+  } else {
+    broker = await EmbeddedBroker.start({ host: config.host, port: config.mqttPort, pipeline, registry, adminTokenMatches: isAdmin, logger });
+    mqttUrl = `mqtt://${config.host}:${broker.port}`;
+  }
+
+  const readiness = async (): Promise<Readiness> => {
+    const checks: Readiness['checks'] = {};
+    checks.broker = broker ? { ok: true, detail: 'embedded' } : { ok: subscriber?.connected === true, detail: redact(config.mqttUrl ?? '') };
+    try {
+      await store.ping();
+      checks.store = writer.storeHealthy ? { ok: true, detail: store.kind } : { ok: false, detail: `last write failed: ${writer.lastStoreError ?? 'unknown'}` };
+    } catch (err) {
+      checks.store = { ok: false, detail: err instanceof Error ? err.message : String(err) };
+    }
+    checks.spool = spool.hasRoom ? { ok: true } : { ok: false, detail: 'spool full: ingestion is pushing back' };
+    return { ready: Object.values(checks).every((c) => c.ok), checks };
+  };
+
+  const api = await buildApi(
+    { store, registry, twins, pipeline, metrics, isAdmin, ingestHasRoom: () => spool.hasRoom, readiness, metricsToken: config.metricsToken, version: VERSION },
+    logger,
+  );
+  await api.listen({ host: config.host, port: config.httpPort });
+  const address = api.server.address();
+  const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
+  const apiUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${httpPort}`;
+  logger.info({ event: 'service_started', apiUrl, mqtt: redact(mqttUrl), store: store.kind, vehicles, dataDir: config.dataDir }, 'vehicle-cloud is running');
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      logger.info({ event: 'service_stopping' }, 'stopping: no new acks, draining the spool');
+      await api.close();
+      await subscriber?.close();
+      await broker?.close();
+      await writer.stop(5_000);
+      spool.close();
+      await store.close();
+      logger.info({ event: 'service_stopped', spoolPendingBytes: spool.pendingBytes }, 'stopped');
+    })();
+    return stopping;
+  };
+
+  return { config, adminToken, apiUrl, mqttUrl, api, store, writer, spool, logger, stop };
+}

@@ -1,0 +1,115 @@
+import t from 'tap';
+import {
+  decodeTelemetry,
+  MAX_BATCH_SAMPLES,
+  replaceNonFiniteTokens,
+  telemetryTopic,
+  VIN_PATTERN,
+  vinFromTopic,
+} from '../../services/contract/telemetry.ts';
+import { SIGNAL_CATALOG, checkSignal } from '../../services/contract/signals.ts';
+
+const VIN = 'LNBSCB3F5JW123456';
+const NOW = 1_795_000_000_000;
+const topic = telemetryTopic(VIN);
+const sample = (seq: number, signals: Record<string, unknown> = { 'Vehicle.Speed': 63.2 }) => ({ ts: NOW - 1000 + seq, seq, signals });
+
+t.test('VINs follow ISO 3779: 17 characters, no I, O or Q', async (t) => {
+  t.ok(VIN_PATTERN.test(VIN));
+  for (const bad of ['LNBSCB3F5JW12345', 'LNBSCB3F5JW1234567', 'LNBSCB3F5JW12345I', 'LNBSCB3F5JW12345O', 'LNBSCB3F5JW12345Q', 'lnbscb3f5jw123456']) {
+    t.notOk(VIN_PATTERN.test(bad), bad);
+  }
+  t.equal(vinFromTopic(topic), VIN);
+  t.equal(vinFromTopic('vehicles/x/y/telemetry'), undefined);
+});
+
+t.test('a single sample is accepted', async (t) => {
+  const result = decodeTelemetry(topic, JSON.stringify({ vin: VIN, ...sample(42) }), NOW);
+  t.ok(result.ok);
+  if (result.ok) t.same(result.samples, [sample(42)]);
+});
+
+t.test('a batch keeps its valid samples and rejects the others with reasons', async (t) => {
+  const payload = `{"vin":"${VIN}","samples":[
+    ${JSON.stringify(sample(1))},
+    ${JSON.stringify(sample(2, { 'Vehicle.Unknown': 1 }))},
+    {"ts":${NOW},"seq":3,"signals":{"Vehicle.Speed":NaN}},
+    ${JSON.stringify(sample(4, { 'Vehicle.Speed': 'fast' }))},
+    ${JSON.stringify(sample(5, { 'Vehicle.Powertrain.TractionBattery.StateOfCharge.Current': 140 }))},
+    ${JSON.stringify({ ts: NOW - 365 * 86_400_000, seq: 6, signals: { 'Vehicle.Speed': 1 } })},
+    ${JSON.stringify({ ts: NOW, seq: -1, signals: { 'Vehicle.Speed': 1 } })},
+    ${JSON.stringify(sample(8, {}))},
+    ${JSON.stringify(sample(9, { 'Vehicle.ADAS.ActiveAutonomyLevel': 2.5 }))},
+    ${JSON.stringify(sample(10, { 'Vehicle.Powertrain.TractionBattery.Charging.IsCharging': true, 'Vehicle.OBD.DTCList': 'P0420' }))}
+  ]}`;
+  const result = decodeTelemetry(topic, payload, NOW);
+  t.ok(result.ok);
+  if (!result.ok) return;
+  t.same(result.samples.map((s) => s.seq), [1, 10]);
+  t.same(
+    result.rejected.map((r) => [r.index, r.reason]),
+    [
+      [1, 'unknown_signal'],
+      [2, 'non_finite_value'],
+      [3, 'invalid_signal_type'],
+      [4, 'out_of_range_value'],
+      [5, 'ts_out_of_range'],
+      [6, 'invalid_sample'],
+      [7, 'empty_signals'],
+      [8, 'out_of_range_value'],
+    ],
+  );
+});
+
+t.test('whole-message problems reject the message with one reason', async (t) => {
+  const cases: Array<[string, string | Buffer, string?]> = [
+    ['malformed_json', '{"vin": '],
+    ['malformed_json', Buffer.from([0xff, 0xfe, 0x00])],
+    ['invalid_vin', JSON.stringify({ vin: 'SHORT', ...sample(1) })],
+    ['vin_mismatch', JSON.stringify({ vin: 'WVWZZZ1JZXW000001', ...sample(1) })],
+    ['invalid_message', '[1,2,3]'],
+    ['invalid_message', JSON.stringify({ vin: VIN, samples: 'nope' })],
+    ['invalid_message', JSON.stringify({ vin: VIN, samples: [] })],
+    ['batch_too_large', JSON.stringify({ vin: VIN, samples: Array.from({ length: MAX_BATCH_SAMPLES + 1 }, (_, i) => ({ ts: NOW, seq: i, signals: { 'Vehicle.Speed': 1 } })) })],
+    ['payload_too_large', Buffer.alloc(1024 * 1024, 0x20)],
+    ['invalid_topic', JSON.stringify({ vin: VIN, ...sample(1) }), 'cars/LNBSCB3F5JW123456/telemetry'],
+  ];
+  for (const [reason, payload, otherTopic] of cases) {
+    const result = decodeTelemetry(otherTopic ?? topic, payload, NOW);
+    t.notOk(result.ok, reason);
+    if (!result.ok) t.equal(result.reason, reason, `${reason}: ${result.detail}`);
+  }
+});
+
+t.test('timestamps are accepted from now - 7 days to now + 5 minutes', async (t) => {
+  const at = (ts: number) => decodeTelemetry(topic, JSON.stringify({ vin: VIN, ts, seq: 0, signals: { 'Vehicle.Speed': 1 } }), NOW);
+  const accepted = (ts: number) => {
+    const r = at(ts);
+    return r.ok && r.samples.length === 1;
+  };
+  t.ok(accepted(NOW - 7 * 86_400_000));
+  t.notOk(accepted(NOW - 7 * 86_400_000 - 1));
+  t.ok(accepted(NOW + 5 * 60_000));
+  t.notOk(accepted(NOW + 5 * 60_000 + 1));
+});
+
+t.test('NaN and Infinity tokens are replaced only outside strings', async (t) => {
+  t.equal(replaceNonFiniteTokens('{"a":1}'), undefined);
+  const repaired = replaceNonFiniteTokens('{"NaN":"Infinity","x":-Infinity,"y":[NaN]}');
+  t.ok(repaired);
+  const parsed = JSON.parse(repaired!) as Record<string, unknown>;
+  t.equal(parsed.NaN, 'Infinity');
+  t.type(parsed.x, 'string');
+  t.not(parsed.x, '-Infinity');
+});
+
+t.test('every catalog signal has a type, and range checks follow the catalog', async (t) => {
+  t.ok(SIGNAL_CATALOG.length >= 15);
+  for (const s of SIGNAL_CATALOG) {
+    const value = s.type === 'number' ? (s.min ?? 0) : s.type === 'boolean' ? true : '';
+    t.equal(checkSignal(s.path, value), undefined, s.path);
+  }
+  t.equal(checkSignal('Vehicle.Speed', Number.POSITIVE_INFINITY), 'non_finite_value');
+  t.equal(checkSignal('Vehicle.OBD.DTCList', 'x'.repeat(300)), 'out_of_range_value');
+  t.equal(checkSignal('Vehicle.Powertrain.TractionBattery.Charging.IsCharging', 1), 'invalid_signal_type');
+});
