@@ -42,7 +42,8 @@ export const ingestRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (a
       if (outcome.accepted === 0) {
         const reason = outcome.messageRejected;
         const statusCode: 400 | 413 | 422 = reason ? (WHOLE_MESSAGE_STATUS[reason] ?? 400) : 422;
-        const code = (reason ?? 'no_sample_accepted').toUpperCase();
+        const reasons = new Set(rejections.map((r) => r.reason));
+        const code = (reason ?? (reasons.size === 1 ? [...reasons][0]! : 'no_sample_accepted')).toUpperCase();
         const message = rejections[0] ? `${rejections[0].reason}: ${rejections[0].detail}` : 'nothing accepted';
         return reply.code(statusCode).send({ statusCode, code, message, rejections });
       }
