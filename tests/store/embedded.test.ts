@@ -1,0 +1,256 @@
+// The embedded (DuckDB) adapter: the shared store suite in a temp dir, then what only this adapter promises.
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import t from 'tap';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { DATABASE_FILE, EmbeddedStore, type StoreLogger } from '../../services/store/embedded-store.ts';
+import type { TelemetryStore } from '../../services/store/telemetry-store.ts';
+import { tempDir } from '../helpers/system.ts';
+import { randomVin, storedSample, storeSuite, type StoreFixture } from './store-suite.ts';
+
+const SPEED = 'Vehicle.Speed';
+const SOC = 'Vehicle.Powertrain.TractionBattery.StateOfCharge.Current';
+const DTC = 'Vehicle.OBD.DTCList';
+const EXTERIOR_TEMP = 'Vehicle.Exterior.AirTemperature';
+
+async function embeddedFixture(logger?: StoreLogger): Promise<StoreFixture & { dir: string }> {
+  const dir = await tempDir('embedded');
+  const opened: TelemetryStore[] = [await EmbeddedStore.open({ dir: dir.path, logger })];
+  return {
+    dir: dir.path,
+    store: opened[0]!,
+    reopen: async () => {
+      const store = await EmbeddedStore.open({ dir: dir.path, logger });
+      opened.push(store);
+      return store;
+    },
+    cleanup: async () => {
+      // close() is idempotent, so the store the suite already closed is no trouble.
+      for (const store of opened) await store.close();
+      await dir.remove();
+    },
+  };
+}
+
+async function openEmbedded(tt: { teardown: (fn: () => Promise<void>) => void }, logger?: StoreLogger) {
+  const fixture = await embeddedFixture(logger);
+  tt.teardown(() => fixture.cleanup());
+  await fixture.store.init();
+  return fixture;
+}
+
+const base = Date.now() - 40 * 60_000;
+
+await t.test('the TelemetryStore suite', (t) => storeSuite(t, () => embeddedFixture()));
+
+await t.test('the database is one file in the data dir', async (t) => {
+  const { dir, store } = await openEmbedded(t);
+  t.equal(store.kind, 'embedded');
+  t.ok((await stat(join(dir, DATABASE_FILE))).isFile(), `${DATABASE_FILE} exists`);
+});
+
+await t.test('a batch of 20,000 samples with duplicates inside writes each (vin, ts) once, the last copy winning', async (t) => {
+  const { store } = await openEmbedded(t);
+  const vins = [randomVin('LNB'), randomVin('WVW')];
+  const batch = [];
+  for (let i = 0; i < 16_000; i++) {
+    const vin = vins[i % 2]!;
+    batch.push(storedSample(vin, base + Math.floor(i / 2) * 100, Math.floor(i / 2), { [SPEED]: (i % 1000) / 10, [SOC]: 50 }));
+  }
+  // 4,000 redeliveries with new values, spread through the batch.
+  for (let i = 0; i < 4_000; i++) {
+    const vin = vins[i % 2]!;
+    const at = 3 * i;
+    batch.splice(4 * i + 1, 0, storedSample(vin, base + Math.floor(at / 2) * 100, Math.floor(at / 2), { [SPEED]: 123.4 }));
+  }
+  t.equal(batch.length, 20_000);
+  const started = performance.now();
+  await store.writeSamples(batch);
+  t.comment(`20,000 samples written in ${Math.round(performance.now() - started)} ms`);
+  for (const vin of vins) {
+    const samples = await store.querySamples({ vin, from: base, to: base + 3_600_000, limit: 100_000 });
+    t.equal(samples.length, 8_000, `${vin}: each (vin, ts) once`);
+    t.ok(
+      samples.every((s, i) => i === 0 || s.ts > samples[i - 1]!.ts),
+      'strictly ascending ts',
+    );
+  }
+  const redelivered = batch.filter((s) => s.signals[SPEED] === 123.4);
+  for (const sample of redelivered.slice(0, 50)) {
+    const [read] = await store.querySamples({ vin: sample.vin, from: sample.ts, to: sample.ts + 1, limit: 1 });
+    t.strictSame(read?.signals, { [SPEED]: 123.4 }, 'the later copy in the batch replaced the earlier one');
+  }
+});
+
+await t.test('hostile strings are stored verbatim, and request strings never reach the SQL', async (t) => {
+  const { store } = await openEmbedded(t);
+  const vin = randomVin();
+  const hostile = [
+    `'); DROP TABLE telemetry; --`,
+    `" OR 1=1 --`,
+    `O'Brien's "quoted" \\ back\\slash`,
+    'line\nbreak\ttab',
+    'P0420,\u00e9\u4e2d\u6587,\u{1F697}',
+    `$1 $vin ? :name`,
+  ];
+  await store.writeSamples(hostile.map((text, i) => storedSample(vin, base + i, i, { [DTC]: text })));
+  const samples = await store.querySamples({ vin, from: base, to: base + 100, limit: 100 });
+  t.strictSame(
+    samples.map((s) => s.signals[DTC]),
+    hostile,
+  );
+
+  const registered = { vin: randomVin('WBA'), brand: `Rolls'); DELETE FROM vehicles; --`, model: `"Spectre" \\ 'EV'`, credentialHash: 'f'.repeat(64), createdAt: Date.now() };
+  t.equal(await store.insertVehicle(registered), true);
+  t.strictSame(await store.getVehicle(registered.vin), registered);
+
+  const letter = {
+    receivedAt: Date.now(),
+    reason: 'malformed_json' as const,
+    detail: `unexpected token ' at "position" 3`,
+    topic: `vehicles/'; DROP TABLE dead_letters; --/telemetry`,
+    raw: `{"vin": "x\u0000y", 'single'}\r\n\\`,
+  };
+  await store.writeDeadLetters([letter]);
+  t.strictSame(await store.listDeadLetters({ limit: 10 }), [letter], 'a NUL, quotes and backslashes survive');
+
+  const injected = await store.querySamples({ vin, from: base, to: base + 100, signals: [`${DTC}" FROM telemetry; --`], limit: 100 });
+  t.strictSame(injected, [], 'a signal name outside the catalog selects nothing');
+  t.strictSame(await store.querySamples({ vin: `${vin}' OR '1'='1`, from: base, to: base + 100, limit: 100 }), [], 'a hostile vin matches nothing');
+  t.equal((await store.querySamples({ vin, from: base, to: base + 100, limit: 100 })).length, hostile.length, 'the table is intact');
+});
+
+await t.test('a rewrite carrying other signals replaces the whole sample', async (t) => {
+  const { store } = await openEmbedded(t);
+  const vin = randomVin();
+  await store.writeSamples([storedSample(vin, base, 1, { [SPEED]: 10, [SOC]: 80 })]);
+  await store.writeSamples([storedSample(vin, base, 2, { [DTC]: 'P0420' })]);
+  t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, limit: 10 }), [{ ts: base, seq: 2, signals: { [DTC]: 'P0420' } }]);
+});
+
+await t.test('signal filters: unknown names select nothing, an empty list means every signal', async (t) => {
+  const { store } = await openEmbedded(t);
+  const vin = randomVin();
+  await store.writeSamples([storedSample(vin, base, 1, { [SPEED]: 10, [DTC]: 'P0420' })]);
+  t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, signals: ['Vehicle.Nope'], limit: 10 }), []);
+  t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, signals: [], limit: 10 }), [
+    { ts: base, seq: 1, signals: { [SPEED]: 10, [DTC]: 'P0420' } },
+  ]);
+  t.strictSame(
+    await store.queryBuckets({ vin, from: base, to: base + 1, intervalMs: 1_000, signals: [DTC] }),
+    [{ t: base, samples: 1, signals: {} }],
+    'a string signal is never aggregated',
+  );
+  await t.rejects(store.queryBuckets({ vin, from: base, to: base + 1, intervalMs: 0 }), RangeError);
+});
+
+await t.test('a signal added to the catalog after the file was made gets its column at init', async (t) => {
+  const fixture = await embeddedFixture();
+  t.teardown(() => fixture.cleanup());
+  const vin = randomVin();
+  await fixture.store.init();
+  await fixture.store.writeSamples([storedSample(vin, base, 1, { [SPEED]: 33 })]);
+  await fixture.store.close();
+  // An older file: the same table without one of today's catalog columns.
+  const instance = await DuckDBInstance.create(join(fixture.dir, DATABASE_FILE));
+  const connection = await instance.connect();
+  for (const column of [EXTERIOR_TEMP, `${EXTERIOR_TEMP}#ts`]) await connection.run(`ALTER TABLE latest_signals DROP COLUMN "${column}"`);
+  await connection.run(`ALTER TABLE telemetry DROP COLUMN "${EXTERIOR_TEMP}"`);
+  connection.closeSync();
+  instance.closeSync();
+
+  const logged: object[] = [];
+  const logger: StoreLogger = { info: (obj) => logged.push(obj), warn: () => undefined, error: () => undefined };
+  const store = await EmbeddedStore.open({ dir: fixture.dir, logger });
+  t.teardown(() => store.close());
+  await store.init();
+  t.equal(logged.filter((entry) => 'signal' in entry && entry.signal === EXTERIOR_TEMP).length, 2, 'both new columns are logged');
+  await store.writeSamples([storedSample(vin, base + 1_000, 2, { [EXTERIOR_TEMP]: -3.5 })]);
+  t.strictSame(await store.querySamples({ vin, from: base, to: base + 2_000, limit: 10 }), [
+    { ts: base, seq: 1, signals: { [SPEED]: 33 } },
+    { ts: base + 1_000, seq: 2, signals: { [EXTERIOR_TEMP]: -3.5 } },
+  ]);
+  t.strictSame((await store.latest(vin))?.signals[EXTERIOR_TEMP], { value: -3.5, ts: base + 1_000 });
+});
+
+await t.test('a file without the latest table gets it derived from its samples at init', async (t) => {
+  const fixture = await embeddedFixture();
+  t.teardown(() => fixture.cleanup());
+  const vin = randomVin();
+  await fixture.store.init();
+  await fixture.store.writeSamples([
+    storedSample(vin, base + 1_000, 2, { [SPEED]: 20 }),
+    storedSample(vin, base, 1, { [SPEED]: 10, [DTC]: 'P0420' }),
+  ]);
+  await fixture.store.close();
+  const instance = await DuckDBInstance.create(join(fixture.dir, DATABASE_FILE));
+  const connection = await instance.connect();
+  await connection.run('DROP TABLE latest_signals');
+  connection.closeSync();
+  instance.closeSync();
+
+  const store = await fixture.reopen!();
+  await store.init();
+  t.strictSame(await store.latest(vin), {
+    lastTs: base + 1_000,
+    signals: { [SPEED]: { value: 20, ts: base + 1_000 }, [DTC]: { value: 'P0420', ts: base } },
+  });
+});
+
+await t.test('latest follows a rewrite of a ts, and a rewrite never removes a signal from it', async (t) => {
+  const { store } = await openEmbedded(t);
+  const vin = randomVin();
+  await store.writeSamples([storedSample(vin, base, 1, { [SPEED]: 10, [DTC]: 'P0420' })]);
+  await store.writeSamples([storedSample(vin, base, 1, { [SPEED]: 12 })]);
+  t.strictSame(await store.latest(vin), {
+    lastTs: base,
+    signals: { [SPEED]: { value: 12, ts: base }, [DTC]: { value: 'P0420', ts: base } },
+  });
+});
+
+await t.test('one store per database file in a process', async (t) => {
+  const { dir, store } = await openEmbedded(t);
+  await t.rejects(EmbeddedStore.open({ dir }), /already open/);
+  await store.close();
+  const again = await EmbeddedStore.open({ dir });
+  t.teardown(() => again.close());
+  await t.resolves(again.ping());
+});
+
+await t.test('a closed store refuses work, and closing twice is harmless', async (t) => {
+  const { store } = await openEmbedded(t);
+  await store.close();
+  await t.rejects(store.ping(), /closed/);
+  await t.rejects(store.writeSamples([storedSample(randomVin(), base, 1, { [SPEED]: 1 })]), /closed/);
+  await t.rejects(store.writeSamples([]), /closed/);
+  await t.rejects(store.querySamples({ vin: randomVin(), from: base, to: base + 1, limit: 1 }), /closed/);
+  await t.resolves(store.close());
+});
+
+await t.test('a value of the wrong type is stored as null and logged, never poisoning the batch', async (t) => {
+  const warnings: object[] = [];
+  const logger: StoreLogger = { info: () => undefined, warn: (obj) => warnings.push(obj), error: () => undefined };
+  const { store } = await openEmbedded(t, logger);
+  const vin = randomVin();
+  const mistyped = { ...storedSample(vin, base, 1, { [SPEED]: 12 }), signals: { [SPEED]: 12, [SOC]: 'full' } };
+  await store.writeSamples([mistyped]);
+  t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, limit: 1 }), [{ ts: base, seq: 1, signals: { [SPEED]: 12 } }]);
+  t.strictSame(warnings, [{ values: 1 }]);
+});
+
+await t.test('a failed batch writes none of its samples and leaves the store writable', async (t) => {
+  const { store } = await openEmbedded(t);
+  const vin = randomVin();
+  const good = Array.from({ length: 2_100 }, (_, i) => storedSample(vin, base + i, i, { [SPEED]: 10 }));
+  // A fractional ts cannot become a BIGINT: the batch fails in its second chunk, after the first was staged.
+  const bad = { ...storedSample(vin, base + 5_000, 5_000, { [SPEED]: 11 }), ts: base + 5_000.5 };
+  await t.rejects(store.writeSamples([...good, bad]));
+  t.strictSame(await store.querySamples({ vin, from: base, to: base + 10_000, limit: 10 }), []);
+  t.equal(await store.latest(vin), undefined);
+  await store.writeSamples([storedSample(vin, base + 6_000, 6_000, { [SPEED]: 12 })]);
+  t.strictSame(
+    (await store.querySamples({ vin, from: base, to: base + 10_000, limit: 10 })).map((s) => s.seq),
+    [6_000],
+    'the next batch does not carry the failed one along',
+  );
+});

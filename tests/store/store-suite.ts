@@ -1,0 +1,434 @@
+// The behaviour every TelemetryStore adapter must have, written against the port only: the embedded (DuckDB)
+// and the InfluxDB adapters both run it (tests/store/embedded.test.ts, tests/store/influx.test.ts).
+// Data is what the contract validator would accept: real VINs, catalog signals, timestamps of the last hour.
+//
+// Where the port is silent, this suite decides:
+// - a `signals` filter on querySamples returns only the samples carrying at least one requested signal;
+// - a bucket's `samples` counts every sample of the vehicle in the bucket, whatever the `signals` filter;
+// - a rewrite of (vin, ts) with the same signal names overwrites their values; a rewrite carrying other
+//   signal names is left to the adapter (InfluxDB merges fields, DuckDB replaces the row);
+// - dead letters received in the same ms are all kept; their relative order is not specified.
+import { randomInt } from 'node:crypto';
+import type { TAP } from 'tap';
+import { checkSignal, type SignalValue } from '../../services/contract/signals.ts';
+import { VIN_PATTERN, type TelemetrySample } from '../../services/contract/telemetry.ts';
+import type { DeadLetter, StoredSample, TelemetryStore, VehicleRecord } from '../../services/store/telemetry-store.ts';
+
+/** A tap test (the type of the `t` a subtest callback receives). */
+export type TapTest = Parameters<Parameters<TAP['test']>[0]>[0];
+
+export interface StoreFixture {
+  /** A new, empty store; the suite calls `init()` itself. */
+  store: TelemetryStore;
+  /** Close whichever store of this fixture is still open (`store` or the one `reopen` gave) and drop its data. */
+  cleanup: () => Promise<void>;
+  /** Called after the suite closed `store`: a new store over the same data. Without it, persistence is not tested. */
+  reopen?: () => Promise<TelemetryStore>;
+}
+
+const SPEED = 'Vehicle.Speed';
+const LAT = 'Vehicle.CurrentLocation.Latitude';
+const LON = 'Vehicle.CurrentLocation.Longitude';
+const SOC = 'Vehicle.Powertrain.TractionBattery.StateOfCharge.Current';
+const CHARGING = 'Vehicle.Powertrain.TractionBattery.Charging.IsCharging';
+const ADAS = 'Vehicle.ADAS.ActiveAutonomyLevel';
+const CABIN_TEMP = 'Vehicle.Cabin.HVAC.AmbientAirTemperature';
+const DTC = 'Vehicle.OBD.DTCList';
+const MIL = 'Vehicle.OBD.Status.MILStatus';
+
+const VIN_ALPHABET = 'ABCDEFGHJKLMNPRSTUVWXYZ0123456789';
+
+/** A random VIN with a readable world-manufacturer prefix (ISO 3779 alphabet: no I, O or Q). */
+export function randomVin(prefix = 'LNB'): string {
+  let vin = prefix;
+  while (vin.length < 17) vin += VIN_ALPHABET[randomInt(VIN_ALPHABET.length)];
+  if (!VIN_PATTERN.test(vin)) throw new Error(`test bug: ${vin} is not a VIN`);
+  return vin;
+}
+
+/** A stored sample whose signals the contract validator would accept (the suite checks its own data). */
+export function storedSample(vin: string, ts: number, seq: number, signals: Record<string, SignalValue>): StoredSample {
+  for (const [path, value] of Object.entries(signals)) {
+    const problem = checkSignal(path, value);
+    if (problem) throw new Error(`test bug: ${path}=${String(value)} is ${problem}`);
+  }
+  return { vin, ts, seq, brand: 'NIO', model: 'ET7', signals };
+}
+
+const asSample = ({ ts, seq, signals }: StoredSample): TelemetrySample => ({ ts, seq, signals });
+
+/** Averages may be summed in another order than here; everything else is compared exactly. */
+function nearlyEqual(actual: number | undefined, expected: number): boolean {
+  return actual !== undefined && Math.abs(actual - expected) <= 1e-9 * Math.max(1, Math.abs(expected));
+}
+
+function vehicle(vin: string, extra: Partial<VehicleRecord> = {}): VehicleRecord {
+  return { vin, brand: 'BYD', model: 'Seal', credentialHash: 'a'.repeat(64), createdAt: Date.now() - 60_000, ...extra };
+}
+
+function deadLetter(receivedAt: number, extra: Partial<DeadLetter> = {}): DeadLetter {
+  return {
+    receivedAt,
+    reason: 'malformed_json',
+    detail: 'payload is not valid UTF-8 JSON',
+    topic: 'vehicles/LNBSCB3F5JW123456/telemetry',
+    raw: '{"vin":',
+    ...extra,
+  };
+}
+
+export async function storeSuite(t: TapTest, makeStore: () => Promise<StoreFixture>): Promise<void> {
+  /** A fresh, initialized store for one subtest, cleaned up when it ends. */
+  async function open(tt: TapTest): Promise<StoreFixture> {
+    const fixture = await makeStore();
+    tt.teardown(() => fixture.cleanup());
+    await fixture.store.init();
+    return fixture;
+  }
+  // Half an hour ago: inside the contract's ts window, and room for an hour of samples either side of it.
+  const base = Date.now() - 30 * 60_000;
+
+  await t.test('init is idempotent and keeps the data', async (t) => {
+    const { store } = await open(t);
+    const vin = randomVin();
+    await store.writeSamples([storedSample(vin, base, 1, { [SPEED]: 50 })]);
+    await store.init();
+    await store.init();
+    const samples = await store.querySamples({ vin, from: base, to: base + 1, limit: 10 });
+    t.strictSame(samples, [{ ts: base, seq: 1, signals: { [SPEED]: 50 } }]);
+  });
+
+  await t.test('an empty write is a no-op', async (t) => {
+    const { store } = await open(t);
+    await store.writeSamples([]);
+    await store.writeDeadLetters([]);
+    t.strictSame(await store.querySamples({ vin: randomVin(), from: base - 3_600_000, to: base + 3_600_000, limit: 10 }), []);
+  });
+
+  await t.test('samples read back in ts order with exactly their signals and types', async (t) => {
+    const { store } = await open(t);
+    const vin = randomVin();
+    const written = [
+      storedSample(vin, base + 2_000, 3, { [SPEED]: 0, [CHARGING]: false, [DTC]: '' }),
+      storedSample(vin, base, 1, {
+        [SPEED]: 63.2,
+        [LAT]: 31.230416,
+        [LON]: 121.473701,
+        [SOC]: 80.5,
+        [CHARGING]: true,
+        [ADAS]: 2,
+        [CABIN_TEMP]: -12.25,
+        [DTC]: 'P0420,P0171',
+        [MIL]: true,
+      }),
+      storedSample(vin, base + 1_000, 2, { [SPEED]: -4.5, [ADAS]: 0, [MIL]: false }),
+    ];
+    await store.writeSamples(written);
+    const samples = await store.querySamples({ vin, from: base, to: base + 3_000, limit: 100 });
+    t.strictSame(samples, [written[1], written[2], written[0]].map((s) => asSample(s!)));
+    const adas = samples[0]?.signals[ADAS];
+    t.equal(typeof adas, 'number', 'an integer-valued number reads back as a number');
+    t.ok(Number.isInteger(adas), 'ADAS level 2 reads back as the integer 2');
+    t.equal(samples[2]?.signals[DTC], '', 'an empty string is a value, not an absent signal');
+    t.equal(samples[2]?.signals[CHARGING], false, 'false is a value, not an absent signal');
+    t.equal(samples[2]?.signals[SPEED], 0, '0 is a value, not an absent signal');
+  });
+
+  await t.test('from is inclusive and to is exclusive', async (t) => {
+    const { store } = await open(t);
+    const vin = randomVin();
+    await store.writeSamples([0, 999, 1_000, 1_999, 2_000].map((d, i) => storedSample(vin, base + d, i, { [SPEED]: i })));
+    const samples = await store.querySamples({ vin, from: base + 1_000, to: base + 2_000, limit: 100 });
+    t.strictSame(
+      samples.map((s) => s.ts),
+      [base + 1_000, base + 1_999],
+    );
+    t.strictSame(await store.querySamples({ vin, from: base + 1_000, to: base + 1_000, limit: 100 }), [], 'an empty window');
+  });
+
+  await t.test('a redelivered sample is stored once', async (t) => {
+    const { store } = await open(t);
+    const vin = randomVin();
+    const sample = storedSample(vin, base, 7, { [SPEED]: 42.5, [SOC]: 61 });
+    const other = storedSample(vin, base + 100, 8, { [SPEED]: 43 });
+    await store.writeSamples([sample, other, sample, sample]);
+    await store.writeSamples([sample]);
+    await store.writeSamples([other, sample]);
+    const samples = await store.querySamples({ vin, from: base, to: base + 1_000, limit: 100 });
+    t.strictSame(samples, [asSample(sample), asSample(other)]);
+    const buckets = await store.queryBuckets({ vin, from: base, to: base + 1_000, intervalMs: 1_000 });
+    t.equal(buckets[0]?.samples, 2, 'a redelivered sample is never counted twice');
+  });
+
+  await t.test('a rewrite of the same (vin, ts) overwrites the sample', async (t) => {
+    const { store } = await open(t);
+    const vin = randomVin();
+    await store.writeSamples([storedSample(vin, base, 1, { [SPEED]: 10, [CHARGING]: false, [DTC]: 'P0300' })]);
+    const rewrite = storedSample(vin, base, 2, { [SPEED]: 20, [CHARGING]: true, [DTC]: '' });
+    await store.writeSamples([rewrite]);
+    t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, limit: 10 }), [asSample(rewrite)], 'across batches');
+    const last = storedSample(vin, base, 3, { [SPEED]: 30, [CHARGING]: false, [DTC]: 'U0100' });
+    await store.writeSamples([storedSample(vin, base, 2, { [SPEED]: 25, [CHARGING]: true, [DTC]: 'B1000' }), last]);
+    t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, limit: 10 }), [asSample(last)], 'the last copy in a batch wins');
+  });
+
+  await t.test('limit returns the earliest samples', async (t) => {
+    const { store } = await open(t);
+    const vin = randomVin();
+    await store.writeSamples(
+      [4, 0, 3, 1, 2].map((i) => storedSample(vin, base + i * 1_000, i, { [SPEED]: 10 + i })),
+    );
+    const samples = await store.querySamples({ vin, from: base, to: base + 10_000, limit: 3 });
+    t.strictSame(
+      samples.map((s) => s.seq),
+      [0, 1, 2],
+    );
+  });
+
+  await t.test('a signals filter returns only those signals, and only samples carrying one of them', async (t) => {
+    const { store } = await open(t);
+    const vin = randomVin();
+    await store.writeSamples([
+      storedSample(vin, base, 1, { [SPEED]: 50, [SOC]: 70, [DTC]: 'P0420' }),
+      storedSample(vin, base + 1_000, 2, { [LAT]: 31.2, [LON]: 121.4 }),
+      storedSample(vin, base + 2_000, 3, { [SOC]: 69.5, [CHARGING]: false }),
+    ]);
+    const samples = await store.querySamples({ vin, from: base, to: base + 3_000, signals: [SPEED, SOC, CHARGING], limit: 10 });
+    t.strictSame(samples, [
+      { ts: base, seq: 1, signals: { [SPEED]: 50, [SOC]: 70 } },
+      { ts: base + 2_000, seq: 3, signals: { [SOC]: 69.5, [CHARGING]: false } },
+    ]);
+    const strings = await store.querySamples({ vin, from: base, to: base + 3_000, signals: [DTC], limit: 10 });
+    t.strictSame(strings, [{ ts: base, seq: 1, signals: { [DTC]: 'P0420' } }], 'a string signal alone');
+  });
+
+  await t.test('two vehicles do not mix', async (t) => {
+    const { store } = await open(t);
+    const a = randomVin('LNB');
+    const b = randomVin('WVW');
+    await store.writeSamples([
+      storedSample(a, base, 1, { [SPEED]: 11, [DTC]: 'P0001' }),
+      storedSample(b, base, 1, { [SPEED]: 22, [CHARGING]: true }),
+      storedSample(b, base + 500, 2, { [SPEED]: 24 }),
+    ]);
+    t.strictSame(await store.querySamples({ vin: a, from: base, to: base + 1_000, limit: 10 }), [
+      { ts: base, seq: 1, signals: { [SPEED]: 11, [DTC]: 'P0001' } },
+    ]);
+    t.strictSame(
+      (await store.querySamples({ vin: b, from: base, to: base + 1_000, limit: 10 })).map((s) => s.signals[SPEED]),
+      [22, 24],
+    );
+    const buckets = await store.queryBuckets({ vin: a, from: base, to: base + 1_000, intervalMs: 1_000 });
+    t.strictSame(buckets, [{ t: base, samples: 1, signals: { [SPEED]: { avg: 11, min: 11, max: 11 } } }]);
+    t.strictSame(await store.latest(a), { lastTs: base, signals: { [SPEED]: { value: 11, ts: base }, [DTC]: { value: 'P0001', ts: base } } });
+    t.strictSame(await store.querySamples({ vin: randomVin('JTD'), from: base, to: base + 1_000, limit: 10 }), [], 'an unknown vehicle has none');
+  });
+
+  await t.test('concurrent writes all land', async (t) => {
+    const { store } = await open(t);
+    const vin = randomVin();
+    const batches = Array.from({ length: 8 }, (_, b) =>
+      Array.from({ length: 25 }, (_, i) => storedSample(vin, base + (b * 25 + i) * 100, b * 25 + i, { [SPEED]: b + i })),
+    );
+    await Promise.all(batches.map((batch) => store.writeSamples(batch)));
+    const samples = await store.querySamples({ vin, from: base, to: base + 60_000, limit: 1_000 });
+    t.equal(samples.length, 200);
+    t.strictSame(
+      samples.map((s) => s.seq),
+      Array.from({ length: 200 }, (_, i) => i),
+    );
+  });
+
+  await t.test('buckets are aligned to from, empty ones omitted, aggregates exact', async (t) => {
+    const { store } = await open(t);
+    const vin = randomVin();
+    // `from` on no round boundary, so a store aligning buckets to the epoch would fail.
+    const from = base + 1_234;
+    const intervalMs = 10_000;
+    const to = from + 5 * intervalMs;
+    const offsets = [
+      -1, // before from: excluded
+      0, 2_500, 9_999, // bucket 0, from itself included
+      10_000, 17_000, // bucket 1
+      // bucket 2 empty
+      30_000, 31_000, 32_000, 39_999, // bucket 3
+      50_000, // == to: excluded
+    ];
+    const written = offsets.map((d, i) =>
+      storedSample(vin, from + d, i, {
+        [SPEED]: Math.round((40 + 7.3 * i - (i % 3) * 11.1) * 10) / 10,
+        ...(i % 2 === 0 ? { [SOC]: 90 - i * 1.5 } : {}),
+        [ADAS]: i % 4,
+        [CHARGING]: i % 2 === 0,
+        [DTC]: i % 5 === 0 ? 'P0420' : '',
+      }),
+    );
+    await store.writeSamples(written);
+    const buckets = await store.queryBuckets({ vin, from, to, intervalMs });
+
+    const inWindow = written.filter((s) => s.ts >= from && s.ts < to);
+    const expected = new Map<number, StoredSample[]>();
+    for (const s of inWindow) {
+      const start = from + Math.floor((s.ts - from) / intervalMs) * intervalMs;
+      expected.set(start, [...(expected.get(start) ?? []), s]);
+    }
+    t.strictSame(
+      buckets.map((b) => b.t),
+      [...expected.keys()],
+      'one bucket per non-empty interval, t = from + k * interval, ascending',
+    );
+    t.strictSame(
+      buckets.map((b) => b.samples),
+      [...expected.values()].map((list) => list.length),
+    );
+    for (const bucket of buckets) {
+      const members = expected.get(bucket.t) ?? [];
+      t.strictSame(Object.keys(bucket.signals).sort(), [ADAS, SOC, SPEED].filter((p) => members.some((s) => p in s.signals)).sort(), 'only numeric signals present in the bucket');
+      for (const path of [SPEED, SOC, ADAS]) {
+        const values = members.map((s) => s.signals[path]).filter((v): v is number => typeof v === 'number');
+        const agg = bucket.signals[path];
+        if (values.length === 0) continue;
+        const avg = values.reduce((a, b) => a + b, 0) / values.length;
+        t.ok(nearlyEqual(agg?.avg, avg), `avg of ${path} at ${bucket.t}: ${agg?.avg} vs ${avg}`);
+        t.equal(agg?.min, Math.min(...values), `min of ${path}`);
+        t.equal(agg?.max, Math.max(...values), `max of ${path}`);
+      }
+    }
+  });
+
+  await t.test('a bucket signals filter aggregates only those signals but counts every sample', async (t) => {
+    const { store } = await open(t);
+    const vin = randomVin();
+    await store.writeSamples([
+      storedSample(vin, base, 1, { [SPEED]: 30, [SOC]: 50 }),
+      storedSample(vin, base + 1_000, 2, { [SPEED]: 50, [LAT]: 31.2 }),
+      storedSample(vin, base + 2_000, 3, { [SOC]: 49 }),
+      storedSample(vin, base + 60_000, 4, { [CHARGING]: true }),
+    ]);
+    const buckets = await store.queryBuckets({ vin, from: base, to: base + 120_000, intervalMs: 60_000, signals: [SPEED] });
+    t.strictSame(buckets, [
+      { t: base, samples: 3, signals: { [SPEED]: { avg: 40, min: 30, max: 50 } } },
+      { t: base + 60_000, samples: 1, signals: {} },
+    ]);
+  });
+
+  await t.test('latest holds per signal the value of the greatest ts, whatever the write order', async (t) => {
+    const { store } = await open(t);
+    const vin = randomVin();
+    await store.writeSamples([storedSample(vin, base + 5_000, 6, { [SPEED]: 88, [CHARGING]: false, [DTC]: '' })]);
+    // Store-and-forward: older samples arrive after newer ones.
+    await store.writeSamples([
+      storedSample(vin, base + 1_000, 2, { [SPEED]: 12, [CHARGING]: true, [DTC]: 'P0420', [SOC]: 75 }),
+      storedSample(vin, base + 3_000, 4, { [SOC]: 74.5, [ADAS]: 2 }),
+      storedSample(vin, base, 1, { [SPEED]: 5, [SOC]: 76 }),
+    ]);
+    t.strictSame(await store.latest(vin), {
+      lastTs: base + 5_000,
+      signals: {
+        [SPEED]: { value: 88, ts: base + 5_000 },
+        [CHARGING]: { value: false, ts: base + 5_000 },
+        [DTC]: { value: '', ts: base + 5_000 },
+        [SOC]: { value: 74.5, ts: base + 3_000 },
+        [ADAS]: { value: 2, ts: base + 3_000 },
+      },
+    });
+    t.equal(await store.latest(randomVin('JTD')), undefined, 'an unknown vehicle has no latest');
+  });
+
+  await t.test('insertVehicle registers a VIN once and never overwrites it', async (t) => {
+    const { store } = await open(t);
+    const vin = randomVin();
+    const first = vehicle(vin, { year: 2024, powertrain: 'bev' });
+    t.equal(await store.insertVehicle(first), true);
+    t.equal(await store.insertVehicle(vehicle(vin, { brand: 'Tesla', model: 'Model 3', credentialHash: 'b'.repeat(64) })), false);
+    t.strictSame(await store.getVehicle(vin), first, 'the first registration is kept whole');
+  });
+
+  await t.test('getVehicle round-trips a vehicle, and absent optional fields stay absent', async (t) => {
+    const { store } = await open(t);
+    const full = vehicle(randomVin('LRW'), { brand: 'Tesla', model: 'Model Y', year: 2023, powertrain: 'bev', credentialHash: 'c0ffee'.repeat(10) + 'beef' });
+    const bare = vehicle(randomVin('WBA'), { brand: 'BMW', model: 'iX3' });
+    await store.insertVehicle(full);
+    await store.insertVehicle(bare);
+    t.strictSame(await store.getVehicle(full.vin), full);
+    const read = await store.getVehicle(bare.vin);
+    t.strictSame(read, bare);
+    t.notOk(read && 'year' in read, 'no year key when none was given');
+    t.notOk(read && 'powertrain' in read, 'no powertrain key when none was given');
+    t.equal(await store.getVehicle(randomVin('JTD')), undefined, 'an unknown VIN');
+  });
+
+  await t.test('listVehicles returns every vehicle, VIN ascending', async (t) => {
+    const { store } = await open(t);
+    const vehicles = ['WVW', 'LNB', '1FA', 'JTD', '5YJ'].map((wmi, i) => vehicle(randomVin(wmi), { year: 2020 + i }));
+    for (const v of vehicles) await store.insertVehicle(v);
+    const ascending = [...vehicles].sort((a, b) => (a.vin < b.vin ? -1 : 1));
+    t.strictSame(await store.listVehicles(), ascending);
+  });
+
+  await t.test('dead letters list newest first, filtered by reason and vin, limited', async (t) => {
+    const { store } = await open(t);
+    const now = Date.now();
+    const vin = randomVin();
+    const letters: DeadLetter[] = [
+      deadLetter(now - 5_000),
+      deadLetter(now - 1_000, { reason: 'unregistered_vehicle', detail: 'VIN not registered', vin, topic: `vehicles/${vin}/telemetry`, raw: '{"vin":"x"}' }),
+      deadLetter(now - 3_000, { reason: 'out_of_range_value', detail: 'Vehicle.Speed: outside the range', vin, topic: 'http' }),
+      deadLetter(now - 2_000, { reason: 'unregistered_vehicle', detail: 'VIN not registered', vin: randomVin('WVW') }),
+    ];
+    await store.writeDeadLetters(letters.slice(0, 2));
+    await store.writeDeadLetters(letters.slice(2));
+    const all = await store.listDeadLetters({ limit: 100 });
+    t.strictSame(all, [letters[1], letters[3], letters[2], letters[0]], 'newest first, every field kept');
+    t.notOk(all[3] && 'vin' in all[3], 'no vin key when none was given');
+    t.strictSame(await store.listDeadLetters({ limit: 2 }), [letters[1], letters[3]], 'limit keeps the newest');
+    t.strictSame(await store.listDeadLetters({ reason: 'unregistered_vehicle', limit: 100 }), [letters[1], letters[3]], 'by reason');
+    t.strictSame(await store.listDeadLetters({ vin, limit: 100 }), [letters[1], letters[2]], 'by vin');
+    t.strictSame(await store.listDeadLetters({ vin, reason: 'out_of_range_value', limit: 100 }), [letters[2]], 'by vin and reason');
+  });
+
+  await t.test('two dead letters received in the same ms are both kept', async (t) => {
+    const { store } = await open(t);
+    const at = Date.now();
+    const one = deadLetter(at, { raw: '{"first":1}' });
+    const two = deadLetter(at, { raw: '{"second":2}' });
+    await store.writeDeadLetters([one, two]);
+    await store.writeDeadLetters([deadLetter(at, { raw: '{"third":3}' })]);
+    const listed = await store.listDeadLetters({ limit: 10 });
+    t.equal(listed.length, 3);
+    t.strictSame(listed.map((l) => l.raw).sort(), ['{"first":1}', '{"second":2}', '{"third":3}']);
+  });
+
+  // The fixture decides whether persistence can be tested, so it is made before the test is declared.
+  const persistent = await makeStore();
+  try {
+    await t.test('data survives close and reopen', { skip: persistent.reopen ? false : 'the fixture offers no reopen' }, async (t) => {
+      const { store: first, reopen } = persistent;
+      await first.init();
+      const vin = randomVin();
+      const sample = storedSample(vin, base, 1, { [SPEED]: 70.5, [CHARGING]: true, [DTC]: 'P0420' });
+      const registered = vehicle(vin, { year: 2025, powertrain: 'phev' });
+      const letter = deadLetter(Date.now(), { vin });
+      await first.writeSamples([sample]);
+      await first.insertVehicle(registered);
+      await first.writeDeadLetters([letter]);
+      await first.close();
+
+      const store = await reopen!();
+      await store.init();
+      t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, limit: 10 }), [asSample(sample)]);
+      t.strictSame(await store.getVehicle(vin), registered);
+      t.strictSame(await store.listDeadLetters({ vin, limit: 10 }), [letter]);
+      t.equal(await store.insertVehicle(registered), false, 'the VIN is still taken');
+      await store.writeSamples([storedSample(vin, base + 1_000, 2, { [SPEED]: 71 })]);
+      t.equal((await store.latest(vin))?.lastTs, base + 1_000, 'the reopened store takes writes');
+    });
+  } finally {
+    await persistent.cleanup();
+  }
+
+  await t.test('ping resolves on an open store', async (t) => {
+    const { store } = await open(t);
+    await t.resolves(store.ping());
+  });
+}
