@@ -107,7 +107,8 @@ export function publishQos1(client: MqttClient, topic: string, payload: string |
 /** Start the service as a separate process (for kill -9 tests); resolves once /healthz answers. */
 export async function spawnService(env: Record<string, string>): Promise<{ child: ChildProcess; stop: (signal?: NodeJS.Signals) => Promise<void>; output: () => string }> {
   let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/server.ts'], {
+  // the tests' own loader (not tsx) so that the child's coverage maps to real lines too
+  const child = spawn(process.execPath, ['--enable-source-maps', '--import', './tests/loader/register.mjs', 'services/server.ts'], {
     cwd: ROOT,
     env: { ...process.env, VC_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
