@@ -67,6 +67,7 @@ export const REJECT_REASONS = [
   'invalid_signal_type',
   'non_finite_value',
   'out_of_range_value',
+  'store_rejected',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

@@ -4,7 +4,8 @@
 // one write is in flight, the next batch accumulates, so latency stays low at low rates and batches grow at high.
 import type { Logger } from 'pino';
 import type { Spool } from '../spool/spool.ts';
-import type { DeadLetter, StoredSample, TelemetryStore } from '../store/telemetry-store.ts';
+import { capRaw, telemetryTopic } from '../contract/telemetry.ts';
+import { StoreRejectedError, type DeadLetter, type StoredSample, type TelemetryStore } from '../store/telemetry-store.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
 import type { SpoolRecord } from './pipeline.ts';
 
@@ -36,6 +37,8 @@ export class SpoolWriter {
   private wakeRetry: (() => void) | undefined;
   private lastError: string | undefined;
   private consecutiveFailures = 0;
+  /** samples the store refused for good (kept as `store_rejected` dead letters) */
+  samplesRefused = 0;
 
   constructor(options: SpoolWriterOptions) {
     this.spool = options.spool;
@@ -115,15 +118,63 @@ export class SpoolWriter {
     }
   }
 
+  /**
+   * Write samples; when the store refuses some for good (StoreRejectedError), find them by halving the batch
+   * and return them as dead letters, so one unstorable sample never wedges the spool.
+   */
+  private async writeSamplesIsolating(samples: StoredSample[]): Promise<DeadLetter[]> {
+    try {
+      await this.store.writeSamples(samples);
+      return [];
+    } catch (err) {
+      if (!(err instanceof StoreRejectedError)) throw err;
+      if (samples.length === 1) {
+        const s = samples[0]!;
+        this.logger.warn({ event: 'sample_refused_by_store', vin: s.vin, ts: s.ts, err: err.message }, 'the store refused a sample; kept as a dead letter');
+        return [
+          {
+            receivedAt: Date.now(),
+            reason: 'store_rejected',
+            detail: err.message.slice(0, 512),
+            topic: telemetryTopic(s.vin),
+            vin: s.vin,
+            raw: capRaw(JSON.stringify({ vin: s.vin, ts: s.ts, seq: s.seq, signals: s.signals })),
+          },
+        ];
+      }
+      const half = Math.ceil(samples.length / 2);
+      return [...(await this.writeSamplesIsolating(samples.slice(0, half))), ...(await this.writeSamplesIsolating(samples.slice(half)))];
+    }
+  }
+
+  private async writeDeadLettersIsolating(letters: DeadLetter[]): Promise<void> {
+    try {
+      await this.store.writeDeadLetters(letters);
+    } catch (err) {
+      if (!(err instanceof StoreRejectedError)) throw err;
+      if (letters.length === 1) {
+        // nowhere left to keep it: say so loudly rather than retry forever
+        this.logger.error({ event: 'dead_letter_refused_by_store', reason: letters[0]!.reason, err: err.message }, 'the store refused a dead letter; dropped');
+        return;
+      }
+      const half = Math.ceil(letters.length / 2);
+      await this.writeDeadLettersIsolating(letters.slice(0, half));
+      await this.writeDeadLettersIsolating(letters.slice(half));
+    }
+  }
+
   private async writeUntilConfirmed(samples: StoredSample[], letters: DeadLetter[]): Promise<boolean> {
     let delay = this.retryMinMs;
     for (;;) {
       const started = process.hrtime.bigint();
       try {
-        if (samples.length > 0) await this.store.writeSamples(samples);
-        if (letters.length > 0) await this.store.writeDeadLetters(letters);
+        const refused = samples.length > 0 ? await this.writeSamplesIsolating(samples) : [];
+        const allLetters = refused.length > 0 ? letters.concat(refused) : letters;
+        if (allLetters.length > 0) await this.writeDeadLettersIsolating(allLetters);
+        this.samplesRefused += refused.length;
         this.metrics.storeWriteSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-        this.metrics.samplesStored.inc(samples.length);
+        this.metrics.samplesStored.inc(samples.length - refused.length);
+        for (const letter of refused) this.metrics.rejects.inc({ reason: letter.reason });
         if (this.consecutiveFailures > 0) this.logger.info({ event: 'store_recovered', failures: this.consecutiveFailures }, 'store writes succeed again');
         this.consecutiveFailures = 0;
         this.lastError = undefined;

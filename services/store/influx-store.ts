@@ -6,6 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { InfluxDB, Point, type Transport } from '@influxdata/influxdb-client';
 import { SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
+import { StoreRejectedError } from './telemetry-store.ts';
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
 import type {
   BucketQuery,
@@ -320,7 +321,11 @@ export class InfluxStore implements TelemetryStore {
     try {
       return await this.transport.request(path, body, { method, headers, gzipThreshold: GZIP_THRESHOLD_BYTES });
     } catch (err) {
-      throw new Error(`influx ${what} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      const message = `influx ${what} failed: ${err instanceof Error ? err.message : String(err)}`;
+      // 400 (bad line, field type conflict: influxd wrote the other points) and 413 will fail again as they are.
+      const status = (err as { statusCode?: unknown }).statusCode;
+      if (what === 'write' && (status === 400 || status === 413)) throw new StoreRejectedError(message, { cause: err });
+      throw new Error(message, { cause: err });
     }
   }
 }

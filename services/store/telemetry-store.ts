@@ -86,6 +86,14 @@ export interface DeadLetterQuery {
   limit: number;
 }
 
+/**
+ * The store refused the data itself (e.g. an InfluxDB field type conflict, HTTP 400): retrying the same
+ * write cannot succeed. The writer then isolates the refused samples into dead letters instead of retrying.
+ */
+export class StoreRejectedError extends Error {
+  override readonly name = 'StoreRejectedError';
+}
+
 export interface TelemetryStore {
   /** Human name for logs and /readyz: `influx` or `embedded`. */
   readonly kind: 'influx' | 'embedded';
@@ -93,7 +101,8 @@ export interface TelemetryStore {
   init(): Promise<void>;
   /**
    * Store samples. Resolves only once the store has durably accepted all of them (rejects otherwise, and the
-   * caller retries the same batch). Idempotent on (vin, ts): writing a sample again overwrites it.
+   * caller retries the same batch; with StoreRejectedError when a retry cannot help). Idempotent on (vin, ts):
+   * writing a sample again overwrites it.
    */
   writeSamples(samples: readonly StoredSample[]): Promise<void>;
   writeDeadLetters(letters: readonly DeadLetter[]): Promise<void>;

@@ -1,6 +1,6 @@
 // Starts a throwaway InfluxDB 1.x (Debian's `influxd`) on free loopback ports with its data in a temp dir,
 // for tests that need the real v1 HTTP surface.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,9 +9,13 @@ import { findBinary, freePort, missingServer, tempDir, waitFor } from './system.
 export interface Influxd {
   /** base URL of the HTTP API, e.g. http://127.0.0.1:41234 */
   url: string;
-  pid: number;
+  readonly pid: number;
   /** SIGTERM, SIGKILL after 5 s, then remove the data dir. Safe to call twice. */
   stop(): Promise<void>;
+  /** Stop the server (SIGTERM, or SIGKILL as a crash) but keep its data: the store is down until up(). */
+  down(signal?: NodeJS.Signals): Promise<void>;
+  /** Start it again on the same port with the same data. */
+  up(): Promise<void>;
 }
 
 const STOP_GRACE_MS = 5_000;
@@ -44,6 +48,91 @@ export async function startInfluxd(binaryOrOptions?: string | InfluxdOptions): P
   await writeFile(configPath, influxdConfig(dir.path, httpPort, rpcPort, options.auth ?? false));
 
   const logPath = join(dir.path, 'influxd.log');
+  const url = `http://127.0.0.1:${httpPort}`;
+  let server = launch(binary, configPath, logPath);
+  if (server.pid === undefined) {
+    await server.exited;
+    await dir.remove();
+    throw new Error(`could not spawn ${binary}`);
+  }
+  // A test file that exits without stop() must leave neither a server nor its data behind.
+  const killOnExit = () => {
+    try {
+      if (!server.hasExited() && server.pid !== undefined) process.kill(server.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    rmSync(dir.path, { recursive: true, force: true });
+  };
+  process.once('exit', killOnExit);
+
+  const halt = async (signal: NodeJS.Signals): Promise<void> => {
+    if (server.hasExited()) return;
+    server.child.kill(signal);
+    const timer = setTimeout(() => {
+      if (!server.hasExited()) server.child.kill('SIGKILL');
+    }, STOP_GRACE_MS);
+    await server.exited;
+    clearTimeout(timer);
+  };
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await halt('SIGTERM');
+      process.removeListener('exit', killOnExit);
+      await dir.remove();
+    })();
+    return stopping;
+  };
+
+  const ready = async (): Promise<void> => {
+    let state: 'up' | 'exited';
+    try {
+      state = await waitFor(`influxd /ping on ${url}`, async () => {
+        if (server.hasExited()) return 'exited' as const;
+        const res = await fetch(`${url}/ping`);
+        return res.status === 204 ? ('up' as const) : undefined;
+      }, 30_000, 100);
+    } catch (err) {
+      const message = `${String(err)}\n${tail(logPath)}`;
+      await stop();
+      throw new Error(message);
+    }
+    if (state === 'exited') {
+      const message = `influxd exited at start:\n${tail(logPath)}`;
+      await stop();
+      throw new Error(message);
+    }
+  };
+  await ready();
+
+  const influxd: Influxd = {
+    url,
+    get pid() {
+      return server.pid ?? -1;
+    },
+    stop,
+    async down(signal: NodeJS.Signals = 'SIGTERM') {
+      await halt(signal);
+    },
+    async up() {
+      if (!server.hasExited()) return;
+      server = launch(binary, configPath, logPath);
+      await ready();
+    },
+  };
+  return influxd;
+}
+
+interface LaunchedInfluxd {
+  child: ChildProcess;
+  pid: number | undefined;
+  exited: Promise<void>;
+  hasExited(): boolean;
+}
+
+function launch(binary: string, configPath: string, logPath: string): LaunchedInfluxd {
   const log = openSync(logPath, 'a');
   const child = spawn(binary, ['run', '-config', configPath], { stdio: ['ignore', log, log] });
   closeSync(log);
@@ -56,59 +145,7 @@ export async function startInfluxd(binaryOrOptions?: string | InfluxdOptions): P
     child.once('exit', done);
     child.once('error', done);
   });
-  const pid = child.pid;
-  if (pid === undefined) {
-    await exitedPromise;
-    await dir.remove();
-    throw new Error(`could not spawn ${binary}`);
-  }
-  // A test file that exits without stop() must leave neither a server nor its data behind.
-  const killOnExit = () => {
-    try {
-      if (!exited) process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-    rmSync(dir.path, { recursive: true, force: true });
-  };
-  process.once('exit', killOnExit);
-
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      if (!exited) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => {
-          if (!exited) child.kill('SIGKILL');
-        }, STOP_GRACE_MS);
-        await exitedPromise;
-        clearTimeout(timer);
-      }
-      process.removeListener('exit', killOnExit);
-      await dir.remove();
-    })();
-    return stopping;
-  };
-
-  const url = `http://127.0.0.1:${httpPort}`;
-  let state: 'up' | 'exited';
-  try {
-    state = await waitFor(`influxd /ping on ${url}`, async () => {
-      if (exited) return 'exited' as const;
-      const res = await fetch(`${url}/ping`);
-      return res.status === 204 ? ('up' as const) : undefined;
-    }, 30_000, 100);
-  } catch (err) {
-    const message = `${String(err)}\n${tail(logPath)}`;
-    await stop();
-    throw new Error(message);
-  }
-  if (state === 'exited') {
-    const message = `influxd exited at start:\n${tail(logPath)}`;
-    await stop();
-    throw new Error(message);
-  }
-  return { url, pid, stop };
+  return { child, pid: child.pid, exited: exitedPromise, hasExited: () => exited };
 }
 
 function influxdConfig(dir: string, httpPort: number, rpcPort: number, auth: boolean): string {

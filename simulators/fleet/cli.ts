@@ -1,0 +1,326 @@
+// `npm run simulate -- [flags]`: run a simulated fleet against a vehicle-cloud service and print a summary.
+// Progress goes to stderr, the summary (or --json) to stdout; no token or vehicle password is ever printed.
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { FLEET_CATALOG } from './catalog.ts';
+import { FleetError, redactUrl, runFleet, type FleetErrorCode, type FleetOptions, type FleetProgress, type FleetSummary } from './fleet.ts';
+
+const ADMIN_TOKEN_FILE = 'admin-token';
+const NON_TTY_PROGRESS_EVERY_MS = 5_000;
+
+export const USAGE = `Usage: npm run simulate -- [options]
+
+Simulate connected cars: register each vehicle with the vehicle-cloud API, then publish telemetry
+(vehicles/{vin}/telemetry, QoS 1) with its own MQTT credentials until --duration passes or Ctrl-C.
+
+Options:
+  --api URL           API base URL (env VC_API_URL; default http://127.0.0.1:3000)
+  --broker URL        MQTT broker (env VC_MQTT_URL; default mqtt://127.0.0.1:\${VC_MQTT_PORT:-1883})
+  --token T           admin token (env VC_ADMIN_TOKEN; else \${VC_DATA_DIR:-./data}/admin-token)
+  --vehicles N        number of vehicles (default 10)
+  --rate HZ           samples per second per vehicle (default 1)
+  --duration S        seconds to publish; 0 = until Ctrl-C or SIGTERM (default 60)
+  --seed K            fleet seed: vehicles, models and driving follow from it (default 1)
+  --fresh-vins        new, unregistered VINs for this run even with --seed
+  --batch-every N     every Nth message of a vehicle is a store-and-forward batch
+  --batch-size N      samples per store-and-forward batch (default 20)
+  --max-in-flight N   unacknowledged QoS 1 messages per vehicle before ticks are skipped (default 32)
+  --list-models       print the simulated brands and models, then exit
+  --json              print only the summary (or the model list) as JSON on stdout
+  -h, --help          this help
+
+VINs: with --seed the VINs are a function of the seed, so a second run against the same service is
+refused (409: a vehicle's MQTT password is shown only when it is registered). Without --seed, or with
+--fresh-vins, each run adds a random component to the VINs (the vehicles and their driving stay the same).
+
+Exit status: 0 done, 1 the fleet could not run (API, token, broker), 2 bad usage,
+3 done but some messages were never acknowledged.`;
+
+export interface CliIo {
+  stdout: { write(text: string): unknown; isTTY?: boolean };
+  stderr: { write(text: string): unknown; isTTY?: boolean; columns?: number };
+  env: NodeJS.ProcessEnv;
+  /** Aborts the run as SIGINT/SIGTERM do. */
+  signal?: AbortSignal;
+  /** The admin-token file is looked up relative to this directory. */
+  cwd?: string;
+}
+
+class UsageError extends Error {}
+
+const FLAGS = {
+  api: { type: 'string' },
+  broker: { type: 'string' },
+  token: { type: 'string' },
+  vehicles: { type: 'string' },
+  rate: { type: 'string' },
+  duration: { type: 'string' },
+  seed: { type: 'string' },
+  'fresh-vins': { type: 'boolean' },
+  'batch-every': { type: 'string' },
+  'batch-size': { type: 'string' },
+  'max-in-flight': { type: 'string' },
+  'list-models': { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type ParsedFlags = ReturnType<typeof parseArgs<{ options: typeof FLAGS; strict: true }>>['values'];
+
+function numberFlag(values: ParsedFlags, name: keyof ParsedFlags, fallback: number, check: (n: number) => boolean, what: string): number {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} must be ${what}, got ${String(raw)}`);
+  return n;
+}
+
+const wholeAtLeast = (min: number) => (n: number) => Number.isInteger(n) && n >= min;
+
+/** The admin token: --token, else VC_ADMIN_TOKEN, else the file the service writes into its data dir. */
+export function resolveToken(flag: string | undefined, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
+  if (flag) return flag;
+  if (env.VC_ADMIN_TOKEN) return env.VC_ADMIN_TOKEN;
+  const path = resolve(cwd, env.VC_DATA_DIR ?? './data', ADMIN_TOKEN_FILE);
+  if (!existsSync(path)) return undefined;
+  const token = readFileSync(path, 'utf8').trim();
+  return token || undefined;
+}
+
+export interface CliPlan {
+  options: FleetOptions;
+  json: boolean;
+  /** A per-run VIN salt is in use. */
+  freshVins: boolean;
+}
+
+/** Flags and environment to fleet options; throws UsageError on bad input. */
+export function planFromArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: string): CliPlan | 'help' | 'list-models' | 'list-models-json' {
+  let values: ParsedFlags;
+  try {
+    values = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new UsageError((err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' '));
+  }
+  if (values.help) return 'help';
+  if (values['list-models']) return values.json ? 'list-models-json' : 'list-models';
+
+  const api = values.api ?? env.VC_API_URL ?? 'http://127.0.0.1:3000';
+  const broker = values.broker ?? env.VC_MQTT_URL ?? `mqtt://127.0.0.1:${env.VC_MQTT_PORT ?? 1883}`;
+  for (const [name, url] of [['api', api], ['broker', broker]] as const) if (!URL.canParse(url)) throw new UsageError(`--${name} is not a URL: ${url.slice(0, 100)}`);
+  const token = resolveToken(values.token, env, cwd);
+  if (!token) {
+    throw new UsageError(
+      `no admin token: pass --token, set VC_ADMIN_TOKEN, or start the service once so that it writes ${join(env.VC_DATA_DIR ?? './data', ADMIN_TOKEN_FILE)}`,
+    );
+  }
+  const seedGiven = values.seed !== undefined;
+  const freshVins = !seedGiven || values['fresh-vins'] === true;
+  const batchEvery = values['batch-every'] === undefined ? undefined : numberFlag(values, 'batch-every', 0, wholeAtLeast(1), 'a whole number >= 1');
+  return {
+    json: values.json === true,
+    freshVins,
+    options: {
+      api,
+      broker,
+      token,
+      vehicles: numberFlag(values, 'vehicles', 10, (n) => wholeAtLeast(1)(n) && n <= 1_000_000, 'a whole number from 1 to 1,000,000'),
+      rate: numberFlag(values, 'rate', 1, (n) => n > 0 && n <= 1000, 'a number of samples per second in (0, 1000]'),
+      durationS: numberFlag(values, 'duration', 60, (n) => n >= 0, 'seconds >= 0'),
+      seed: numberFlag(values, 'seed', 1, Number.isSafeInteger, 'a whole number'),
+      ...(freshVins ? { vinSalt: randomBytes(6).toString('hex') } : {}),
+      ...(batchEvery !== undefined ? { batchEvery } : {}),
+      batchSize: numberFlag(values, 'batch-size', 20, (n) => wholeAtLeast(1)(n) && n <= 1000, 'a whole number from 1 to 1000'),
+      maxInFlight: numberFlag(values, 'max-in-flight', 32, (n) => wholeAtLeast(1)(n) && n <= 65_535, 'a whole number from 1 to 65535'),
+    },
+  };
+}
+
+const HINTS: Partial<Record<FleetErrorCode, string>> = {
+  vin_conflict: 'these VINs come from a previous run with the same --seed: add --fresh-vins, pick another --seed, or omit --seed',
+  unauthorized: 'check --token / VC_ADMIN_TOKEN against the service (its token is in its data dir, admin-token)',
+  api_unreachable: 'is the service running? (npm start) or pass --api',
+  broker_unreachable: 'is the broker running and reachable? or pass --broker',
+  broker_refused: 'the broker does not accept the credentials the API issued: is the service using this broker?',
+};
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  let plan: ReturnType<typeof planFromArgs>;
+  try {
+    plan = planFromArgs(argv, io.env, io.cwd ?? process.cwd());
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.stderr.write(`simulate: ${err.message}\n(see --help)\n`);
+    return 2;
+  }
+  if (plan === 'help') {
+    io.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (plan === 'list-models' || plan === 'list-models-json') {
+    io.stdout.write(plan === 'list-models-json' ? `${JSON.stringify(modelList(), null, 2)}\n` : modelTable());
+    return 0;
+  }
+
+  const progress = progressPrinter(io.stderr);
+  const { options } = plan;
+  io.stderr.write(
+    `simulate: ${options.vehicles} vehicles at ${options.rate} Hz ${options.durationS > 0 ? `for ${options.durationS} s` : 'until Ctrl-C'}, ` +
+      `seed ${options.seed}${plan.freshVins ? ' (fresh VINs)' : ''}, API ${redactUrl(options.api)}, broker ${redactUrl(options.broker)}\n`,
+  );
+  let summary: FleetSummary;
+  try {
+    summary = await runFleet(options, { onProgress: progress.update, ...(io.signal ? { signal: io.signal } : {}) });
+  } catch (err) {
+    progress.clear();
+    if (err instanceof FleetError) {
+      const hint = HINTS[err.code];
+      io.stderr.write(`simulate: ${err.message}${hint ? `\n  hint: ${hint}` : ''}\n`);
+      return 1;
+    }
+    io.stderr.write(`simulate: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  progress.clear();
+  if (plan.json) {
+    const { perVehicle: _perVehicle, ...aggregate } = summary;
+    io.stdout.write(`${JSON.stringify({ ...aggregate, seed: options.seed, freshVins: plan.freshVins, rate: options.rate }, null, 2)}\n`);
+  } else {
+    io.stdout.write(summaryTable(summary, plan));
+  }
+  return summary.unacked > 0 ? 3 : 0;
+}
+
+// --- output ------------------------------------------------------------------------------------------------
+
+function modelList(): Array<Record<string, unknown>> {
+  return FLEET_CATALOG.map(({ brand, model, powertrain, years, batteryKwh, tankLitres, adasMaxLevel }) => ({
+    brand,
+    model,
+    powertrain,
+    years: `${years[0]}-${years[1]}`,
+    ...(batteryKwh !== undefined ? { batteryKwh } : {}),
+    ...(tankLitres !== undefined ? { tankLitres } : {}),
+    adasMaxLevel,
+  }));
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+function modelTable(): string {
+  const rows = [['brand', 'model', 'powertrain', 'years', 'battery', 'tank', 'ADAS']];
+  for (const m of FLEET_CATALOG) {
+    rows.push([
+      m.brand,
+      m.model,
+      m.powertrain,
+      `${m.years[0]}-${m.years[1]}`,
+      m.batteryKwh !== undefined ? `${m.batteryKwh} kWh` : '-',
+      m.tankLitres !== undefined ? `${m.tankLitres} l` : '-',
+      `L${m.adasMaxLevel}`,
+    ]);
+  }
+  return table(rows);
+}
+
+const fmt = (n: number): string => n.toLocaleString('en-US');
+const fmtRate = (n: number): string => n.toLocaleString('en-US', { maximumFractionDigits: 1, minimumFractionDigits: 1 });
+
+function summaryTable(s: FleetSummary, plan: CliPlan): string {
+  const rows = [
+    ['vehicles', `${fmt(s.vehicles)} (${fmt(s.registered)} registered, ${fmt(s.connected)} connected)`],
+    ['seed', `${plan.options.seed}${plan.freshVins ? ' (fresh VINs)' : ''}`],
+    ['messages published', fmt(s.messagesPublished)],
+    ['messages acked', fmt(s.messagesAcked)],
+    ['samples published', fmt(s.samplesPublished)],
+    ['samples acked', fmt(s.samplesAcked)],
+    ['msgs/s (acked)', fmtRate(s.msgsPerSecond)],
+    ['samples/s (acked)', fmtRate(s.samplesPerSecond)],
+    ['skipped ticks', fmt(s.skippedTicks)],
+    ['reconnects', fmt(s.reconnects)],
+    ['errors', fmt(s.errors)],
+    ['unacked at exit', fmt(s.unacked)],
+    ['duration', `${s.durationS.toFixed(1)} s${s.interrupted ? ' (interrupted)' : ''}`],
+  ];
+  let out = `fleet simulation summary\n${table(rows.map(([k, v]) => [`  ${k}`, v ?? '']))}`;
+  if (s.errorMessages.length > 0) {
+    out += 'errors:\n' + s.errorMessages.map((e) => `  ${e.count} x ${e.message}\n`).join('');
+  }
+  return out;
+}
+
+function progressLine(p: FleetProgress): string {
+  const parts = [
+    p.phase.padEnd(11),
+    `${p.elapsedS.toFixed(0)}s`,
+    `registered ${fmt(p.registered)}/${fmt(p.vehicles)}`,
+    `connected ${fmt(p.connected)}`,
+    `published ${fmt(p.messagesPublished)}`,
+    `acked ${fmt(p.messagesAcked)}`,
+    `in flight ${fmt(p.inFlight)}`,
+    `${fmtRate(p.msgsPerSecond)} msg/s`,
+  ];
+  if (p.skippedTicks > 0) parts.push(`skipped ${fmt(p.skippedTicks)}`);
+  if (p.reconnects > 0) parts.push(`reconnects ${fmt(p.reconnects)}`);
+  parts.push(`errors ${fmt(p.errors)}`);
+  return parts.join('  ');
+}
+
+/** One refreshed line on a terminal; a plain line every 5 s otherwise (logs, CI). */
+function progressPrinter(stderr: CliIo['stderr']): { update: (p: FleetProgress) => void; clear: () => void } {
+  const tty = stderr.isTTY === true;
+  let shown = false;
+  let lastPrinted = 0;
+  return {
+    update(p) {
+      if (p.phase === 'done') return;
+      if (tty) {
+        // Cut to the terminal width: a wrapped line could not be rewritten in place.
+        stderr.write(`\r\x1b[2K${progressLine(p).slice(0, Math.max(20, (stderr.columns ?? 200) - 1))}`);
+        shown = true;
+      } else if (Date.now() - lastPrinted >= NON_TTY_PROGRESS_EVERY_MS) {
+        lastPrinted = Date.now();
+        stderr.write(`${progressLine(p)}\n`);
+      }
+    },
+    clear() {
+      if (shown) stderr.write('\r\x1b[2K');
+      shown = false;
+    },
+  };
+}
+
+// --- entry point -------------------------------------------------------------------------------------------
+
+async function runFromShell(): Promise<void> {
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (name: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) {
+      process.stderr.write(`\nsimulate: ${name}: stopping, waiting up to 5 s for outstanding PUBACKs (again to quit at once)\n`);
+      controller.abort();
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal });
+  process.exitCode = code;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runFromShell().catch((err: unknown) => {
+    process.stderr.write(`simulate: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,136 @@
+// The docker-compose deployment is valid for Compose and wires the service to Mosquitto 2 and InfluxDB 1.x with
+// the settings the architecture requires (a broker that never drops QoS 1 messages, a persistent data volume).
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import mqtt from 'mqtt';
+import t from 'tap';
+import { parse } from 'yaml';
+import { MOSQUITTO_BINARY, startMosquitto } from '../helpers/mosquitto.ts';
+import { findBinary, missingServer } from '../helpers/system.ts';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const COMPOSE = findBinary(['docker-compose']);
+const skipCompose = missingServer('docker-compose', COMPOSE) ?? false;
+const skipMosquitto = missingServer('mosquitto', MOSQUITTO_BINARY) ?? false;
+
+interface ComposeService {
+  image?: string;
+  build?: { context?: string } | string;
+  environment?: Record<string, string | null>;
+  volumes?: Array<string | { source?: string; target?: string; type?: string }>;
+  ports?: Array<string | { published?: number | string; target?: number }>;
+  depends_on?: Record<string, { condition?: string }> | string[];
+  healthcheck?: { test?: string[] | string };
+}
+
+async function compose(...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  if (!COMPOSE) throw new Error('docker-compose not installed');
+  // Without VC_ADMIN_TOKEN in the environment, as on a fresh machine.
+  const { VC_ADMIN_TOKEN: _token, ...env } = process.env;
+  return run(COMPOSE, ['-f', 'docker-compose.yml', ...args], { cwd: ROOT, env });
+}
+
+/** Mounts as [source, target] pairs, whichever syntax Compose printed. */
+function mounts(service: ComposeService | undefined): Array<[string, string]> {
+  return (service?.volumes ?? []).map((v) => {
+    if (typeof v !== 'string') return [v.source ?? '', v.target ?? ''];
+    const [source = '', target = ''] = v.split(':');
+    return [source, target];
+  });
+}
+
+/** mosquitto.conf as option -> values, comments dropped. */
+function mosquittoOptions(text: string): Map<string, string[]> {
+  const options = new Map<string, string[]>();
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const [name = '', ...rest] = line.split(/\s+/);
+    options.set(name, [...(options.get(name) ?? []), rest.join(' ')]);
+  }
+  return options;
+}
+
+t.test('docker-compose.yml is valid for docker-compose', { skip: skipCompose }, async (t) => {
+  const { stderr } = await compose('config', '-q');
+  t.equal(stderr.trim(), '', 'no warnings (no unset variables, no deprecated keys)');
+});
+
+t.test('the services are Mosquitto 2, InfluxDB 1.x and vehicle-cloud wired to both', { skip: skipCompose }, async (t) => {
+  const { stdout } = await compose('config');
+  const config = parse(stdout) as { services: Record<string, ComposeService>; volumes?: Record<string, unknown> };
+  const { mosquitto, influxdb, 'vehicle-cloud': service } = config.services;
+  t.equal(mosquitto?.image, 'eclipse-mosquitto:2');
+  t.match(influxdb?.image, /^influxdb:1(\.\d+)*(-\w+)?$/, 'an InfluxDB 1.x image');
+  t.equal(influxdb?.environment?.INFLUXDB_DB, 'vehicle_cloud');
+  t.ok(mounts(influxdb).some(([, target]) => target === '/var/lib/influxdb'), 'InfluxDB data on a volume');
+
+  const build = typeof service?.build === 'string' ? service.build : service?.build?.context;
+  t.equal(build?.replace(/\/$/, ''), ROOT.replace(/\/$/, ''), 'vehicle-cloud is built from this repository');
+  t.match(service?.environment ?? {}, {
+    VC_HOST: '0.0.0.0',
+    VC_MQTT_URL: 'mqtt://mosquitto:1883',
+    VC_INFLUX_URL: 'http://influxdb:8086',
+    VC_INFLUX_DB: 'vehicle_cloud',
+    VC_DATA_DIR: '/data',
+  });
+  t.ok(mounts(service).some(([source, target]) => target === '/data' && source in (config.volumes ?? {})), 'the data dir (spool) is a named volume');
+  const ports = (service?.ports ?? []).map((p) => (typeof p === 'string' ? p : `${p.published}:${p.target}`));
+  t.ok(ports.some((p) => /(^|:)3000:3000(\/tcp)?$/.test(p)), `API published on 3000 (${ports.join(', ')})`);
+  const dependsOn = Array.isArray(service?.depends_on) ? service.depends_on : Object.keys(service?.depends_on ?? {});
+  t.same(dependsOn.sort(), ['influxdb', 'mosquitto'], 'starts after the broker and the database');
+  t.match([service?.healthcheck?.test].flat().join(' '), /\/healthz/, 'health-checked on /healthz');
+});
+
+t.test('the mounted mosquitto.conf keeps every QoS 1 message and persists', { skip: skipCompose }, async (t) => {
+  const { stdout } = await compose('config');
+  const config = parse(stdout) as { services: Record<string, ComposeService> };
+  const mosquitto = config.services.mosquitto;
+  const conf = mounts(mosquitto).find(([, target]) => target === '/mosquitto/config/mosquitto.conf');
+  if (!conf) throw new Error('no mosquitto.conf mounted at /mosquitto/config/mosquitto.conf');
+  const source = conf[0].startsWith('/') ? conf[0] : join(ROOT, conf[0]);
+  t.ok(existsSync(source), `${source} exists`);
+  const options = mosquittoOptions(readFileSync(source, 'utf8'));
+  t.same(options.get('persistence'), ['true']);
+  const queued = Number(options.get('max_queued_messages')?.at(-1));
+  t.ok(queued === 0 || queued >= 100_000, `max_queued_messages ${queued}: unlimited or far above Mosquitto's default 1000`);
+  const location = options.get('persistence_location')?.at(-1) ?? '';
+  t.ok(
+    mounts(mosquitto).some(([, target]) => location.replace(/\/$/, '') === target),
+    `persistence_location ${location} is a mounted volume`,
+  );
+  t.ok(options.has('listener'), 'an explicit listener (Mosquitto 2 listens on loopback only without one)');
+});
+
+t.test('Mosquitto 2 accepts every option of the deployed mosquitto.conf', { skip: skipMosquitto }, async (t) => {
+  const text = readFileSync(join(ROOT, 'deploy/mosquitto/mosquitto.conf'), 'utf8');
+  // The container's listener, paths and log destination do not apply here; every other line is kept.
+  const portable = text
+    .split('\n')
+    .filter((line) => !/^\s*(listener|persistence_location|log_dest)\b/.test(line))
+    .join('\n');
+  const broker = await startMosquitto({ config: portable });
+  t.teardown(() => broker.stop());
+  const client = await mqtt.connectAsync(broker.url, { clientId: 'conf-check', username: 'LKYK7G106PZU50009', password: 'any', protocolVersion: 4, reconnectPeriod: 0 });
+  t.ok(client.connected, 'the broker started with this configuration and accepts a vehicle client');
+  await client.endAsync();
+});
+
+t.test('the Dockerfile builds a small non-root Node 20 image with cached dependencies', async (t) => {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const instructions = dockerfile.split('\n').filter((line) => /^[A-Z]+\s/.test(line));
+  t.match(instructions[0], /^FROM node:20(-slim|-bookworm-slim)?\b/);
+  const copyManifests = instructions.findIndex((line) => /^COPY package\.json package-lock\.json/.test(line));
+  const install = instructions.findIndex((line) => /^RUN npm ci\b.*--omit=dev/.test(line));
+  const copyAll = instructions.findIndex((line) => /^COPY \. \./.test(line));
+  t.ok(copyManifests >= 0 && copyManifests < install && install < copyAll, 'manifests, then npm ci --omit=dev, then the sources');
+  t.ok(instructions.some((line) => /^USER node\b/.test(line)), 'runs as the node user');
+  t.ok(instructions.some((line) => /^EXPOSE\b.*\b3000\b/.test(line)), 'exposes 3000');
+  t.match(instructions.at(-1), /services\/server\.ts/, 'starts the service');
+  const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+  for (const entry of ['node_modules', 'data', '.git']) t.ok(ignored.includes(entry), `.dockerignore excludes ${entry}`);
+});
