@@ -14,7 +14,7 @@ export const ADMIN_MQTT_USERNAME = 'admin';
 
 const BAD_USERNAME_OR_PASSWORD = 4;
 const IDENTIFIER_REJECTED = 2;
-const NOT_AUTHORIZED = 5;
+const SERVER_UNAVAILABLE = 3;
 
 interface Principal {
   kind: 'vehicle' | 'admin';
@@ -67,7 +67,7 @@ export class EmbeddedBroker {
             principals.set(client, { kind: 'vehicle', vin: vehicle.vin });
             done(null, true);
           },
-          (err: unknown) => refuse(NOT_AUTHORIZED, `registry unavailable: ${String(err)}`),
+          (err: unknown) => refuse(SERVER_UNAVAILABLE, `registry unavailable: ${String(err)}`),
         );
       },
       authorizePublish(client, packet, callback) {

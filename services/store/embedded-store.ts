@@ -25,17 +25,12 @@ import type {
   SampleBucket,
   SampleQuery,
   SignalAggregate,
+  StoreLogger,
   StoredSample,
   TelemetryStore,
   VehicleRecord,
 } from './telemetry-store.ts';
 
-/** Structured logger; pino and console both fit. */
-export interface StoreLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
 
 export interface EmbeddedStoreOptions {
   /** Directory holding `telemetry.duckdb`; created if missing. */

@@ -16,17 +16,12 @@ import type {
   SampleBucket,
   SampleQuery,
   SignalAggregate,
+  StoreLogger,
   StoredSample,
   TelemetryStore,
   VehicleRecord,
 } from './telemetry-store.ts';
 
-/** The pino methods the adapter uses; a pino logger fits. */
-export interface StoreLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
 
 export interface InfluxStoreOptions {
   /** base URL, e.g. http://127.0.0.1:8086 */

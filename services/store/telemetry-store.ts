@@ -4,6 +4,13 @@
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
 import type { SignalValue } from '../contract/signals.ts';
 
+/** The structured logger adapters write to (pino fits). */
+export interface StoreLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
 /** A registered vehicle (provisioning). Brand and model come from here, never from telemetry. */
 export interface VehicleRecord {
   vin: string;

@@ -1,7 +1,8 @@
 // InfluxDB-specific behaviour of InfluxStore on a real influxd: line-protocol and InfluxQL escaping of hostile
 // values, field types, bucket alignment, chunked writes, and failing loudly while the server is down.
 import t from 'tap';
-import { InfluxStore, tagValue, type StoreLogger } from '../../services/store/influx-store.ts';
+import { InfluxStore, tagValue } from '../../services/store/influx-store.ts';
+import type { StoreLogger } from '../../services/store/telemetry-store.ts';
 import type { StoredSample, VehicleRecord } from '../../services/store/telemetry-store.ts';
 import { influxdOrSkip, startInfluxd, type Influxd } from '../helpers/influxd.ts';
 
