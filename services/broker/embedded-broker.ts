@@ -57,6 +57,8 @@ export class EmbeddedBroker {
           principals.set(client, { kind: 'admin' });
           return done(null, true);
         }
+        // not a VIN: no store lookup (keeps garbage logins off the store)
+        if (!VIN_PATTERN.test(username)) return refuse(BAD_USERNAME_OR_PASSWORD, 'bad vehicle credentials');
         registry.get(username).then(
           (vehicle) => {
             if (!vehicle || !secretMatches(secret, vehicle.credentialHash)) return refuse(BAD_USERNAME_OR_PASSWORD, 'bad vehicle credentials');
