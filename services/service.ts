@@ -116,7 +116,7 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
   };
 
   const api = await buildApi(
-    { store, registry, twins, pipeline, metrics, isAdmin, ingestHasRoom: () => spool.hasRoom, readiness, metricsToken: config.metricsToken, version: VERSION },
+    { store, registry, twins, pipeline, metrics, resolvePrincipal: (token) => (isAdmin(token) ? { kind: 'admin' } : undefined), ingestHasRoom: () => spool.hasRoom, readiness, metricsToken: config.metricsToken, version: VERSION },
     logger,
   );
   await api.listen({ host: config.host, port: config.httpPort });

@@ -1,9 +1,10 @@
-// Bearer-token authentication. Issue-3 scope: the admin token (VC_ADMIN_TOKEN, or generated into the data dir).
+// Bearer-token authentication: who is calling (a Principal) and which brands it may see. The admin token
+// (VC_ADMIN_TOKEN, or generated into the data dir) sees everything.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyRequest } from 'fastify';
-import { Unauthorized } from './errors.ts';
+import { Forbidden, Unauthorized } from './errors.ts';
 
 export const ADMIN_TOKEN_FILE = 'admin-token';
 
@@ -44,9 +45,37 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   return match?.[1];
 }
 
-export function requireAdmin(isAdmin: (token: string) => boolean) {
+/** Who is calling. A tenant (automaker) sees only its brands; anything else is a 404, never a 403. */
+export type Principal = { kind: 'admin' } | { kind: 'tenant'; tenantId: string; name: string; brands: ReadonlySet<string> };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+export function canSeeBrand(principal: Principal, brand: string): boolean {
+  return principal.kind === 'admin' || principal.brands.has(brand);
+}
+
+/** Turns a bearer token into a Principal; undefined when the token is unknown or revoked. */
+export type PrincipalResolver = (token: string) => Principal | undefined | Promise<Principal | undefined>;
+
+/** onRequest hook: authenticate the caller and set `request.principal`, or answer 401. */
+export function requirePrincipal(resolve: PrincipalResolver) {
   return async (request: FastifyRequest): Promise<void> => {
     const token = bearerToken(request);
-    if (!token || !isAdmin(token)) throw new Unauthorized();
+    const principal = token ? await resolve(token) : undefined;
+    if (!principal) throw new Unauthorized();
+    request.principal = principal;
+  };
+}
+
+/** onRequest hook for admin-only routes. */
+export function requireAdmin(resolve: PrincipalResolver) {
+  const authenticate = requirePrincipal(resolve);
+  return async (request: FastifyRequest): Promise<void> => {
+    await authenticate(request);
+    if (request.principal.kind !== 'admin') throw new Forbidden();
   };
 }

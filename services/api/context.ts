@@ -1,5 +1,6 @@
 // What the HTTP API needs from the rest of the service. The API imports twin, registry, store and ingest,
 // never the other way round.
+import type { PrincipalResolver } from './auth.ts';
 import type { IngestPipeline } from '../ingest/pipeline.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
 import type { VehicleRegistry } from '../registry/registry.ts';
@@ -17,7 +18,8 @@ export interface ApiContext {
   twins: TwinRegistry;
   pipeline: IngestPipeline;
   metrics: ServiceMetrics;
-  isAdmin: (token: string) => boolean;
+  /** bearer token -> caller (admin or tenant) */
+  resolvePrincipal: PrincipalResolver;
   /** true while the spool can take more (HTTP ingest answers 503 otherwise) */
   ingestHasRoom: () => boolean;
   readiness: () => Promise<Readiness>;

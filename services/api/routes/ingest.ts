@@ -19,7 +19,7 @@ const WHOLE_MESSAGE_STATUS: Partial<Record<RejectReason, 413 | 422>> = {
 };
 
 export const ingestRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app) => {
-  app.addHook('onRequest', requireAdmin(ctx.isAdmin));
+  app.addHook('onRequest', requireAdmin(ctx.resolvePrincipal));
   const security = [{ bearer: [] }];
 
   app.post(

@@ -34,7 +34,7 @@ const publicVehicle = (v: VehicleRecord) => ({
 });
 
 export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app) => {
-  app.addHook('onRequest', requireAdmin(ctx.isAdmin));
+  app.addHook('onRequest', requireAdmin(ctx.resolvePrincipal));
   const security = [{ bearer: [] }];
 
   app.post(
