@@ -15,6 +15,7 @@ import { SpoolWriter } from './ingest/writer.ts';
 import { createLogger } from './observability/logger.ts';
 import { ServiceMetrics } from './observability/metrics.ts';
 import { VehicleRegistry } from './registry/registry.ts';
+import { RollupMaintainer } from './rollup/maintainer.ts';
 import { Spool } from './spool/spool.ts';
 import { EmbeddedStore } from './store/embedded-store.ts';
 import { InfluxStore } from './store/influx-store.ts';
@@ -22,6 +23,9 @@ import type { TelemetryStore } from './store/telemetry-store.ts';
 import { TwinRegistry } from './twin/twin.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** How often a process picks up vehicles registered through other processes. */
+const REGISTRY_REFRESH_MS = 10_000;
 
 export interface RunningService {
   config: ServiceConfig;
@@ -33,6 +37,7 @@ export interface RunningService {
   api: FastifyInstance;
   store: TelemetryStore;
   writer: SpoolWriter;
+  rollups: RollupMaintainer;
   spool: Spool;
   logger: Logger;
   stop(): Promise<void>;
@@ -75,11 +80,17 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
   await initStore(store, logger);
   const registry = new VehicleRegistry(store);
   const vehicles = await registry.load();
+  const registryRefresh = setInterval(() => {
+    registry.refresh().catch((err: unknown) => logger.warn({ event: 'registry_refresh_failed', err: String(err) }));
+  }, REGISTRY_REFRESH_MS);
+  registryRefresh.unref();
   const twins = new TwinRegistry((vin) => store.latest(vin));
   const spool = Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spoolMaxBytes, fsync: config.spoolFsync });
   if (spool.pendingBytes > 0) logger.info({ event: 'spool_replay', bytes: spool.pendingBytes }, 'replaying spooled records not yet confirmed by the store');
   const pipeline = new IngestPipeline({ spool, registry, twins, metrics });
-  const writer = new SpoolWriter({ spool, store, metrics, logger });
+  const rollups = new RollupMaintainer({ store, logger, metrics, settleMs: config.mqttShareGroup ? 2_000 : undefined });
+  const writer = new SpoolWriter({ spool, store, metrics, logger, onStored: (samples) => rollups.track(samples) });
+  rollups.start();
   writer.start();
 
   let broker: EmbeddedBroker | undefined;
@@ -129,10 +140,12 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ event: 'service_stopping' }, 'stopping: no new acks, draining the spool');
+      clearInterval(registryRefresh);
       await api.close();
       await subscriber?.close();
       await broker?.close();
       await writer.stop(5_000);
+      await rollups.stop();
       spool.close();
       await store.close();
       logger.info({ event: 'service_stopped', spoolPendingBytes: spool.pendingBytes }, 'stopped');
@@ -140,5 +153,5 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
     return stopping;
   };
 
-  return { config, adminToken, apiUrl, mqttUrl, api, store, writer, spool, logger, stop };
+  return { config, adminToken, apiUrl, mqttUrl, api, store, writer, rollups, spool, logger, stop };
 }

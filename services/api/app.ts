@@ -7,7 +7,9 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import type { Logger } from 'pino';
 import type { ApiContext } from './context.ts';
 import { registerErrorHandlers } from './errors.ts';
+import { cockpitRoutes } from './routes/cockpit.ts';
 import { healthRoutes } from './routes/health.ts';
+import { liveRoutes } from './routes/live.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { vehicleRoutes } from './routes/vehicles.ts';
 
@@ -33,5 +35,7 @@ export async function buildApi(ctx: ApiContext, logger: Logger): Promise<Fastify
   await app.register(healthRoutes(ctx));
   await app.register(vehicleRoutes(ctx));
   await app.register(ingestRoutes(ctx));
+  await app.register(cockpitRoutes(ctx));
+  await app.register(liveRoutes(ctx));
   return app;
 }

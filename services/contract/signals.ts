@@ -71,3 +71,14 @@ export function checkSignal(path: string, value: unknown): SignalRejection | und
  * bare tokens by this marker so that only the affected sample is rejected, not its whole batch.
  */
 export const NON_FINITE = '\u0000non-finite';
+
+/** The signals cockpit KPIs are computed from (rollups and cockpit queries of both stores). */
+export const COCKPIT_SIGNALS = {
+  speed: 'Vehicle.Speed',
+  soc: 'Vehicle.Powertrain.TractionBattery.StateOfCharge.Current',
+  odometer: 'Vehicle.TraveledDistance',
+  charging: 'Vehicle.Powertrain.TractionBattery.Charging.IsCharging',
+  adasLevel: 'Vehicle.ADAS.ActiveAutonomyLevel',
+  mil: 'Vehicle.OBD.Status.MILStatus',
+  dtc: 'Vehicle.OBD.DTCList',
+} as const;

@@ -3,7 +3,7 @@
 // spool grows meanwhile, up to its bound, and then ingestion pushes back). Batches form by themselves: while
 // one write is in flight, the next batch accumulates, so latency stays low at low rates and batches grow at high.
 import type { Logger } from 'pino';
-import type { Spool } from '../spool/spool.ts';
+import type { Spool, SpoolPosition } from '../spool/spool.ts';
 import { capRaw, telemetryTopic } from '../contract/telemetry.ts';
 import { StoreRejectedError, type DeadLetter, type StoredSample, type TelemetryStore } from '../store/telemetry-store.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
@@ -21,6 +21,11 @@ export interface SpoolWriterOptions {
   /** Retry backoff bounds when the store fails (ms). */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /**
+   * Called with every confirmed batch of samples; the spool checkpoint moves past the batch only once the
+   * returned promise resolves (the rollups of the batch are recomputed).
+   */
+  onStored?: (samples: readonly StoredSample[]) => Promise<void>;
 }
 
 export class SpoolWriter {
@@ -37,6 +42,9 @@ export class SpoolWriter {
   private wakeRetry: (() => void) | undefined;
   private lastError: string | undefined;
   private consecutiveFailures = 0;
+  private readonly onStored: SpoolWriterOptions['onStored'];
+  /** confirmed batches, in spool order, waiting for their onStored promise before their checkpoint */
+  private readonly commits: Array<{ end: SpoolPosition; ready: boolean }> = [];
   /** samples the store refused for good (kept as `store_rejected` dead letters) */
   samplesRefused = 0;
 
@@ -49,6 +57,7 @@ export class SpoolWriter {
     this.idleMs = options.idleMs ?? 250;
     this.retryMinMs = options.retryMinMs ?? 100;
     this.retryMaxMs = options.retryMaxMs ?? 5_000;
+    this.onStored = options.onStored;
   }
 
   /** True while the last store write succeeded (readiness). */
@@ -113,9 +122,26 @@ export class SpoolWriter {
         this.spool.rewind();
         break;
       }
-      this.spool.commit(batch.end);
-      this.metrics.spoolPendingBytes.set(this.spool.pendingBytes);
+      const entry = { end: batch.end, ready: false };
+      this.commits.push(entry);
+      const gate = this.onStored && samples.length > 0 ? this.onStored(samples) : undefined;
+      if (gate) {
+        gate.then(() => {
+          entry.ready = true;
+          this.commitReady();
+        });
+      } else {
+        entry.ready = true;
+        this.commitReady();
+      }
     }
+  }
+
+  private commitReady(): void {
+    let last: SpoolPosition | undefined;
+    while (this.commits[0]?.ready) last = this.commits.shift()!.end;
+    if (last) this.spool.commit(last);
+    this.metrics.spoolPendingBytes.set(this.spool.pendingBytes);
   }
 
   /**

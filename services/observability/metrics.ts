@@ -53,6 +53,24 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  readonly rollupPendingKeys = new Gauge({
+    name: 'vc_rollup_pending_keys',
+    help: '(vehicle, minute) rollups waiting for a recompute; 0 means cockpit answers cover everything stored',
+    registers: [this.registry],
+  });
+  readonly rollupRecomputeSeconds = new Histogram({
+    name: 'vc_rollup_recompute_seconds',
+    help: 'Latency of one rollup recompute round',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly liveClientsDropped = new Counter({
+    name: 'vc_live_clients_dropped_total',
+    help: 'Live (SSE) clients dropped because they did not keep up',
+    registers: [this.registry],
+  });
+
   constructor() {
     // includes nodejs_eventloop_lag_seconds and process CPU/RSS
     collectDefaultMetrics({ register: this.registry });

@@ -42,6 +42,16 @@ export class VehicleRegistry {
     return vehicles.length;
   }
 
+  /** Pick up vehicles registered through other processes (API processes are stateless over the store). */
+  async refresh(): Promise<void> {
+    for (const v of await this.store.listVehicles()) {
+      if (!this.known.has(v.vin)) {
+        this.known.set(v.vin, v);
+        this.unknownUntil.delete(v.vin);
+      }
+    }
+  }
+
   /** Register a vehicle; undefined when the VIN is already registered. */
   async register(input: NewVehicle, now = Date.now()): Promise<Registration | undefined> {
     // Random 24 bytes: a machine secret, so a fast hash (sha256) is enough to store it safely.

@@ -193,6 +193,8 @@ export class Spool {
 
   /** Everything before `position` is stored: checkpoint it and drop finished segments. */
   commit(position: SpoolPosition): void {
+    // after close the records are replayed at the next start anyway (stores are idempotent)
+    if (this.closed) return;
     const before = this.checkpoint;
     if (position.segment < before.segment || (position.segment === before.segment && position.offset <= before.offset)) return;
     const tmp = join(this.dir, `${CHECKPOINT}.tmp`);

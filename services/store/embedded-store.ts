@@ -17,8 +17,12 @@ import {
 } from '@duckdb/node-api';
 import { SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
+import { cockpit, recomputeRollups, ROLLUP_DDL } from './embedded-cockpit.ts';
 import type {
   BucketQuery,
+  CockpitAggregates,
+  CockpitWindow,
+  RollupKey,
   DeadLetter,
   DeadLetterQuery,
   LatestSignals,
@@ -211,6 +215,7 @@ export class EmbeddedStore implements TelemetryStore {
         await db.run(STAGING_DDL);
         await db.run(VEHICLES_DDL);
         for (const ddl of DEAD_LETTERS_DDL) await db.run(ddl);
+        for (const ddl of ROLLUP_DDL) await db.run(ddl);
       }),
     );
     // A failed init may be retried (e.g. the disk was full): forget it.
@@ -384,6 +389,14 @@ export class EmbeddedStore implements TelemetryStore {
       signals[spec.path] = { value: row[2 + i * 2] as SignalValue, ts: toNumber(ts) };
     });
     return { lastTs: toNumber(row[1]), signals };
+  }
+
+  recomputeRollups(keys: readonly RollupKey[]): Promise<void> {
+    return this.write((db) => recomputeRollups(db, keys));
+  }
+
+  cockpit(window: CockpitWindow, source: 'rollup' | 'raw'): Promise<CockpitAggregates> {
+    return cockpit((sql, params) => this.read(sql, params), window, source);
   }
 
   async insertVehicle(vehicle: VehicleRecord): Promise<boolean> {

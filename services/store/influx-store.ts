@@ -8,8 +8,12 @@ import { InfluxDB, Point, type Transport } from '@influxdata/influxdb-client';
 import { SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
 import { StoreRejectedError } from './telemetry-store.ts';
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
+import { cockpit, recomputeRollups, type InfluxAccess } from './influx-cockpit.ts';
 import type {
   BucketQuery,
+  CockpitAggregates,
+  CockpitWindow,
+  RollupKey,
   DeadLetter,
   DeadLetterQuery,
   LatestSignals,
@@ -210,6 +214,24 @@ export class InfluxStore implements TelemetryStore {
       if (row !== undefined && value !== undefined) signals[path] = { value, ts: Number(row[0]) };
     });
     return { lastTs: Number(lastRow[0]), signals };
+  }
+
+  recomputeRollups(keys: readonly RollupKey[]): Promise<void> {
+    return recomputeRollups(this.cockpitAccess(), keys);
+  }
+
+  cockpit(window: CockpitWindow, source: 'rollup' | 'raw'): Promise<CockpitAggregates> {
+    return cockpit(this.cockpitAccess(), window, source);
+  }
+
+  private cockpitAccess(): InfluxAccess {
+    return {
+      query: (statements) => this.query(statements),
+      writeLines: (lines) => this.write(lines, 'ms'),
+      literal,
+      identifier,
+      tagValue,
+    };
   }
 
   async insertVehicle(vehicle: VehicleRecord): Promise<boolean> {

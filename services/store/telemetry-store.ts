@@ -86,6 +86,62 @@ export interface LatestSignals {
   signals: Record<string, { value: SignalValue; ts: number }>;
 }
 
+/** Width of a stored rollup bucket: per vehicle and minute (see services/rollup). */
+export const ROLLUP_BUCKET_MS = 60_000;
+
+/** A (vehicle, rollup bucket) whose rollup must be recomputed from the raw samples. */
+export interface RollupKey {
+  vin: string;
+  /** bucket start, a multiple of ROLLUP_BUCKET_MS */
+  bucket: number;
+}
+
+/** Which vehicles a cockpit question is about: all (optionally limited to some brands), a brand, or a model. */
+export interface CockpitScope {
+  /** tenant scope: only these brands (undefined = every brand) */
+  brands?: readonly string[];
+  brand?: string;
+  model?: string;
+}
+
+export interface CockpitWindow extends CockpitScope {
+  /** inclusive, ms */
+  from: number;
+  /** exclusive, ms */
+  to: number;
+  /** series bucket width (ms); series buckets start at from + k * intervalMs */
+  intervalMs: number;
+}
+
+/** Mergeable sums of one series bucket (or of a whole window). */
+export interface CockpitSums {
+  samples: number;
+  speedSum: number;
+  speedCount: number;
+  socSum: number;
+  socCount: number;
+  adasCount: number;
+  /** samples with Vehicle.ADAS.ActiveAutonomyLevel >= 2 */
+  adas2Count: number;
+}
+
+/** Per-vehicle facts over the whole window (what cannot be summed across vehicles). */
+export interface CockpitVehicleTotals {
+  /** vehicles with at least one sample in the window */
+  activeVehicles: number;
+  /** sum over vehicles of (greatest - smallest odometer) in the window */
+  distanceKm: number;
+  /** vehicles with at least one sample charging */
+  chargingVehicles: number;
+  /** vehicles with at least one sample reporting a fault (MIL on or a DTC) */
+  faultVehicles: number;
+}
+
+export interface CockpitAggregates {
+  series: Array<CockpitSums & { t: number }>;
+  totals: CockpitSums & CockpitVehicleTotals;
+}
+
 export interface DeadLetterQuery {
   reason?: RejectReason;
   vin?: string;
@@ -119,6 +175,17 @@ export interface TelemetryStore {
   queryBuckets(query: BucketQuery): Promise<SampleBucket[]>;
   /** Latest value and time of every signal of one vehicle, or undefined if it has no samples. */
   latest(vin: string): Promise<LatestSignals | undefined>;
+
+  /**
+   * Recompute the per-vehicle, per-minute rollups of these keys from the raw samples and store them
+   * (overwriting): idempotent, so duplicates, late samples and several writers cannot double-count.
+   */
+  recomputeRollups(keys: readonly RollupKey[]): Promise<void>;
+  /**
+   * Cockpit sums for a window. `source: 'rollup'` reads the stored rollups and needs from, to and intervalMs
+   * to be multiples of ROLLUP_BUCKET_MS; `source: 'raw'` aggregates the raw samples (any window, slower).
+   */
+  cockpit(window: CockpitWindow, source: 'rollup' | 'raw'): Promise<CockpitAggregates>;
 
   /** Registry. `insertVehicle` resolves false (and writes nothing) when the VIN is already registered. */
   insertVehicle(vehicle: VehicleRecord): Promise<boolean>;
