@@ -5,8 +5,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { FLEET_CATALOG } from './catalog.ts';
-import { FleetError, redactUrl, runFleet, type FleetErrorCode, type FleetOptions, type FleetProgress, type FleetSummary } from './fleet.ts';
+import { FLEET_CATALOG, type CatalogModel } from './catalog.ts';
+import { CITIES, citiesByName } from './cities.ts';
+import { FleetError, redactUrl, runFleet, type FleetErrorCode, type FleetGroupReport, type FleetOptions, type FleetProgress, type FleetSummary } from './fleet.ts';
 
 const ADMIN_TOKEN_FILE = 'admin-token';
 const NON_TTY_PROGRESS_EVERY_MS = 5_000;
@@ -23,9 +24,12 @@ Options:
   --vehicles N        number of vehicles (default 10)
   --rate HZ           samples per second per vehicle (default 1)
   --duration S        seconds to publish; 0 = until Ctrl-C or SIGTERM (default 60)
-  --seed K            fleet seed: vehicles, models and driving follow from it (default 1)
+  --seed K            fleet seed: vehicles, models, cities and driving follow from it (default 1)
   --fresh-vins        new, unregistered VINs for this run even with --seed
-  --batch-every N     every Nth message of a vehicle is a store-and-forward batch
+  --cities LIST       comma-separated cities to spread the fleet over (default all:
+                      ${CITIES.map((c) => c.name).join(', ')})
+  --no-gaps           no tunnels, dead zones or underground car parks (every sample sent at once)
+  --batch-every N     also make every Nth message of a vehicle a store-and-forward batch
   --batch-size N      samples per store-and-forward batch (default 20)
   --max-in-flight N   unacknowledged QoS 1 messages per vehicle before ticks are skipped (default 32)
   --list-models       print the simulated brands and models, then exit
@@ -60,6 +64,8 @@ const FLAGS = {
   duration: { type: 'string' },
   seed: { type: 'string' },
   'fresh-vins': { type: 'boolean' },
+  cities: { type: 'string' },
+  'no-gaps': { type: 'boolean' },
   'batch-every': { type: 'string' },
   'batch-size': { type: 'string' },
   'max-in-flight': { type: 'string' },
@@ -120,6 +126,15 @@ export function planFromArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: string
   const seedGiven = values.seed !== undefined;
   const freshVins = !seedGiven || values['fresh-vins'] === true;
   const batchEvery = values['batch-every'] === undefined ? undefined : numberFlag(values, 'batch-every', 0, wholeAtLeast(1), 'a whole number >= 1');
+  let cities: FleetOptions['cities'];
+  if (values.cities !== undefined) {
+    try {
+      cities = citiesByName(values.cities.split(',').map((name) => name.trim()).filter(Boolean));
+    } catch (err) {
+      throw new UsageError(`--cities: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (cities.length === 0) throw new UsageError('--cities names no city');
+  }
   return {
     json: values.json === true,
     freshVins,
@@ -133,6 +148,8 @@ export function planFromArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: string
       seed: numberFlag(values, 'seed', 1, Number.isSafeInteger, 'a whole number'),
       ...(freshVins ? { vinSalt: randomBytes(6).toString('hex') } : {}),
       ...(batchEvery !== undefined ? { batchEvery } : {}),
+      ...(cities ? { cities } : {}),
+      ...(values['no-gaps'] ? { gaps: false } : {}),
       batchSize: numberFlag(values, 'batch-size', 20, (n) => wholeAtLeast(1)(n) && n <= 1000, 'a whole number from 1 to 1000'),
       maxInFlight: numberFlag(values, 'max-in-flight', 32, (n) => wholeAtLeast(1)(n) && n <= 65_535, 'a whole number from 1 to 65535'),
     },
@@ -197,14 +214,15 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 // --- output ------------------------------------------------------------------------------------------------
 
 function modelList(): Array<Record<string, unknown>> {
-  return FLEET_CATALOG.map(({ brand, model, powertrain, years, batteryKwh, tankLitres, adasMaxLevel }) => ({
-    brand,
-    model,
-    powertrain,
-    years: `${years[0]}-${years[1]}`,
-    ...(batteryKwh !== undefined ? { batteryKwh } : {}),
-    ...(tankLitres !== undefined ? { tankLitres } : {}),
-    adasMaxLevel,
+  return FLEET_CATALOG.map((m) => ({
+    brand: m.brand,
+    model: m.model,
+    powertrain: m.powertrain,
+    years: `${m.years[0]}-${m.years[1]}`,
+    topSpeedKmh: m.topSpeedKmh,
+    adasLevel2: m.adasLevel2,
+    ...(m.battery ? { battery: m.battery } : {}),
+    ...(m.tank ? { tank: m.tank } : {}),
   }));
 }
 
@@ -213,20 +231,29 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n';
 }
 
+function consumption(m: CatalogModel): string {
+  const parts = [m.battery ? `${m.battery.kwhPer100Km} kWh` : '', m.tank ? `${m.tank.litresPer100Km} l` : ''];
+  return `${parts.filter(Boolean).join(' or ')} /100 km`;
+}
+
 function modelTable(): string {
-  const rows = [['brand', 'model', 'powertrain', 'years', 'battery', 'tank', 'ADAS']];
+  const rows = [['brand', 'model', 'powertrain', 'years', 'battery', 'charging', 'tank', 'consumption', 'top speed', 'ADAS']];
   for (const m of FLEET_CATALOG) {
     rows.push([
       m.brand,
       m.model,
       m.powertrain,
       `${m.years[0]}-${m.years[1]}`,
-      m.batteryKwh !== undefined ? `${m.batteryKwh} kWh` : '-',
-      m.tankLitres !== undefined ? `${m.tankLitres} l` : '-',
-      `L${m.adasMaxLevel}`,
+      m.battery ? `${m.battery.kwh} kWh` : '-',
+      m.battery ? `AC ${m.battery.acKw} kW${m.battery.dcKw ? `, DC ${m.battery.dcKw} kW` : ''}` : '-',
+      m.tank ? `${m.tank.litres} l` : '-',
+      consumption(m),
+      `${m.topSpeedKmh} km/h`,
+      m.adasLevel2 ? 'L2' : 'L1',
     ]);
   }
-  return table(rows);
+  const cities = CITIES.map((c) => `${c.name} (${c.radiusKm} km)`).join(', ');
+  return `${table(rows)}\n${FLEET_CATALOG.length} models of ${new Set(FLEET_CATALOG.map((m) => m.brand)).size} brands; cities: ${cities}\n`;
 }
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
@@ -242,17 +269,29 @@ function summaryTable(s: FleetSummary, plan: CliPlan): string {
     ['samples acked', fmt(s.samplesAcked)],
     ['msgs/s (acked)', fmtRate(s.msgsPerSecond)],
     ['samples/s (acked)', fmtRate(s.samplesPerSecond)],
+    ['batches (store-and-forward)', fmt(s.batchesPublished)],
+    ['connectivity gaps', fmt(s.connectivityGaps)],
+    ['samples dropped by vehicles', fmt(s.samplesDropped)],
     ['skipped ticks', fmt(s.skippedTicks)],
     ['reconnects', fmt(s.reconnects)],
     ['errors', fmt(s.errors)],
     ['unacked at exit', fmt(s.unacked)],
     ['duration', `${s.durationS.toFixed(1)} s${s.interrupted ? ' (interrupted)' : ''}`],
+    ['simulator CPU', `${s.cpuPercent.toFixed(1)} % of one core while publishing`],
+    ['simulator memory', `${fmt(s.maxRssMiB)} MiB peak RSS`],
   ];
   let out = `fleet simulation summary\n${table(rows.map(([k, v]) => [`  ${k}`, v ?? '']))}`;
+  out += `\n${groupTable('brand', s.byBrand)}\n${groupTable('city', s.byCity)}`;
   if (s.errorMessages.length > 0) {
     out += 'errors:\n' + s.errorMessages.map((e) => `  ${e.count} x ${e.message}\n`).join('');
   }
   return out;
+}
+
+function groupTable(what: string, groups: readonly FleetGroupReport[]): string {
+  const rows = [[`  ${what}`, 'vehicles', 'samples acked', 'km driven']];
+  for (const g of groups) rows.push([`  ${g.name}`, fmt(g.vehicles), fmt(g.samplesAcked), g.distanceKm.toFixed(1)]);
+  return table(rows);
 }
 
 function progressLine(p: FleetProgress): string {
@@ -266,6 +305,8 @@ function progressLine(p: FleetProgress): string {
     `in flight ${fmt(p.inFlight)}`,
     `${fmtRate(p.msgsPerSecond)} msg/s`,
   ];
+  if (p.offline > 0) parts.push(`offline ${fmt(p.offline)} (${fmt(p.buffered)} buffered)`);
+  if (p.batchesPublished > 0) parts.push(`batches ${fmt(p.batchesPublished)}`);
   if (p.skippedTicks > 0) parts.push(`skipped ${fmt(p.skippedTicks)}`);
   if (p.reconnects > 0) parts.push(`reconnects ${fmt(p.reconnects)}`);
   parts.push(`errors ${fmt(p.errors)}`);

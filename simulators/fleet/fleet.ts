@@ -1,10 +1,13 @@
 // The fleet simulator's runtime: register N vehicles with the API, connect each to the broker with its own
-// credentials, publish contract samples at QoS 1 at a fixed rate, count PUBACKs, and stop cleanly.
+// credentials, publish contract samples at QoS 1 at a fixed rate (buffering them through connectivity gaps and
+// sending the backlog as batches), count PUBACKs, and stop cleanly.
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { z } from 'zod';
-import { MAX_BATCH_SAMPLES, MAX_PAYLOAD_BYTES, telemetryTopic, type TelemetrySample, type Vin } from '../../services/contract/telemetry.ts';
+import { MAX_BATCH_SAMPLES, telemetryTopic, type Vin } from '../../services/contract/telemetry.ts';
 import { FLEET_CATALOG, type CatalogModel } from './catalog.ts';
-import { planFleet, VehicleSimulation, type FleetVehicle, type GeoPoint } from './vehicle-model.ts';
+import { CITIES, type City } from './cities.ts';
+import { StoreAndForward, type UplinkMessage } from './uplink.ts';
+import { planFleet, VehicleSimulation, type FleetVehicle } from './vehicle-model.ts';
 
 export interface FleetOptions {
   /** Base URL of the vehicle-cloud API, e.g. http://127.0.0.1:3000. */
@@ -21,6 +24,8 @@ export interface FleetOptions {
   seed: number;
   /** Mixed into the VINs only: another salt, other (unregistered) VINs for the same simulated vehicles. */
   vinSalt?: string;
+  /** Tunnels, dead zones and underground car parks, after which vehicles send their backlog as batches (default on). */
+  gaps?: boolean;
   /** Every Nth message of a vehicle is a store-and-forward batch of the samples buffered meanwhile. */
   batchEvery?: number;
   /** Samples per store-and-forward batch (the vehicle is "in a tunnel" that many ticks). */
@@ -34,7 +39,8 @@ export interface FleetOptions {
   /** How often `onProgress` is called while running. */
   progressEveryMs?: number;
   catalog?: readonly CatalogModel[];
-  centre?: GeoPoint;
+  /** The cities vehicles are spread over (default: all of CITIES). */
+  cities?: readonly City[];
 }
 
 export type FleetPhase = 'registering' | 'connecting' | 'publishing' | 'draining' | 'done';
@@ -51,6 +57,12 @@ export interface FleetCounters {
   skippedTicks: number;
   reconnects: number;
   errors: number;
+  /** Messages that were store-and-forward batches. */
+  batchesPublished: number;
+  /** Times a vehicle lost coverage (tunnel, dead zone, underground car park). */
+  connectivityGaps: number;
+  /** Samples a full vehicle buffer overwrote during a long gap. */
+  samplesDropped: number;
 }
 
 export interface FleetProgress extends FleetCounters {
@@ -59,6 +71,9 @@ export interface FleetProgress extends FleetCounters {
   inFlight: number;
   /** Acknowledged messages per second since the previous progress report. */
   msgsPerSecond: number;
+  /** Vehicles without coverage now, and the samples they hold. */
+  offline: number;
+  buffered: number;
 }
 
 export interface FleetVehicleReport {
@@ -66,6 +81,9 @@ export interface FleetVehicleReport {
   brand: string;
   model: string;
   powertrain: string;
+  city: string;
+  /** Kilometres the simulated vehicle drove during the run. */
+  distanceKm: number;
   samplesPublished: number;
   samplesAcked: number;
   /** seq of the last sample taken, -1 when none. */
@@ -84,7 +102,21 @@ export interface FleetSummary extends FleetCounters {
   interrupted: boolean;
   /** Distinct error messages with their counts, most frequent first (at most 10). */
   errorMessages: Array<{ message: string; count: number }>;
+  /** CPU time of this process while publishing, in % of one core (100 = one core busy). */
+  cpuPercent: number;
+  /** Peak resident memory of this process, MiB. */
+  maxRssMiB: number;
+  byBrand: FleetGroupReport[];
+  byCity: FleetGroupReport[];
   perVehicle: FleetVehicleReport[];
+}
+
+/** Totals over the vehicles of one brand or one city. */
+export interface FleetGroupReport {
+  name: string;
+  vehicles: number;
+  samplesAcked: number;
+  distanceKm: number;
 }
 
 export type FleetErrorCode = 'invalid_options' | 'api_unreachable' | 'unauthorized' | 'vin_conflict' | 'registration_failed' | 'broker_unreachable' | 'broker_refused';
@@ -141,6 +173,7 @@ export function validateFleetOptions(options: FleetOptions): void {
   const batchSize = options.batchSize ?? DEFAULTS.batchSize;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SAMPLES) problems.push(`batch-size must be 1-${MAX_BATCH_SAMPLES}`);
   if (!options.token) problems.push('an admin token is required');
+  if (options.cities !== undefined && options.cities.length === 0) problems.push('cities must name at least one city');
   for (const [name, url] of [['api', options.api], ['broker', options.broker]] as const) {
     if (!URL.canParse(url)) problems.push(`${name} is not a URL: ${url.slice(0, 100)}`);
   }
@@ -168,10 +201,11 @@ interface SimulatedVehicle {
   samplesPublished: number;
   samplesAcked: number;
   lastSeq: number;
-  /** Singles sent since the last batch (store-and-forward mode). */
+  /** Singles sent since the last batch (--batch-every). */
   singlesInCycle: number;
-  /** Samples held back while "in the tunnel". */
-  buffered: TelemetrySample[];
+  uplink: StoreAndForward;
+  /** Coverage at the last sample. */
+  online: boolean;
   timer?: NodeJS.Timeout;
 }
 
@@ -190,22 +224,34 @@ class FleetRun {
   private interrupted = false;
   private lastProgress = { at: Date.now(), acked: 0 };
   private drainWaiters: Array<() => void> = [];
+  private inFlightTotal = 0;
+  private cpuAtPublishStart: NodeJS.CpuUsage | undefined;
+  private cpuPercent = 0;
+  private maxRss = 0;
 
   constructor(options: FleetOptions, hooks: FleetHooks) {
     this.options = options;
     this.hooks = hooks;
-    const plan = planFleet({ seed: options.seed, vehicles: options.vehicles, vinSalt: options.vinSalt, catalog: options.catalog ?? FLEET_CATALOG });
+    const plan = planFleet({
+      seed: options.seed,
+      vehicles: options.vehicles,
+      vinSalt: options.vinSalt,
+      catalog: options.catalog ?? FLEET_CATALOG,
+      cities: options.cities ?? CITIES,
+    });
     const startTs = Date.now();
     this.vehicles = plan.map((vehicle) => ({
       plan: vehicle,
-      simulation: new VehicleSimulation(vehicle, { seed: options.seed, startTs, centre: options.centre }),
+      simulation: new VehicleSimulation(vehicle, { seed: options.seed, startTs, gaps: options.gaps ?? true }),
       topic: telemetryTopic(vehicle.vin),
       inFlight: 0,
       samplesPublished: 0,
       samplesAcked: 0,
       lastSeq: -1,
       singlesInCycle: 0,
-      buffered: [],
+      uplink: new StoreAndForward(vehicle.vin),
+      // A vehicle that starts without coverage counts as a gap from its first sample.
+      online: true,
     }));
     this.counters = {
       vehicles: plan.length,
@@ -218,6 +264,9 @@ class FleetRun {
       skippedTicks: 0,
       reconnects: 0,
       errors: 0,
+      batchesPublished: 0,
+      connectivityGaps: 0,
+      samplesDropped: 0,
     };
   }
 
@@ -350,6 +399,7 @@ class FleetRun {
   private publishUntilStopped(): Promise<void> {
     const periodMs = 1000 / this.options.rate;
     this.publishStartedAt = Date.now();
+    this.cpuAtPublishStart = process.cpuUsage();
     const active = this.vehicles.filter((v) => v.client);
     // Spread the vehicles over one period so the broker sees a steady stream, not a burst per tick.
     active.forEach((vehicle, i) => this.scheduleTicks(vehicle, this.publishStartedAt + (i / active.length) * periodMs, periodMs));
@@ -392,48 +442,48 @@ class FleetRun {
   private tick(vehicle: SimulatedVehicle): void {
     const maxInFlight = this.options.maxInFlight ?? DEFAULTS.maxInFlight;
     const batchEvery = this.options.batchEvery;
-    const inTunnel = batchEvery !== undefined && vehicle.singlesInCycle >= batchEvery - 1;
-    if (!inTunnel && vehicle.inFlight >= maxInFlight) {
+    const forcedTunnel = batchEvery !== undefined && vehicle.singlesInCycle >= batchEvery - 1;
+    // Only a vehicle that would publish now waits for its window; one that buffers samples anyway does not.
+    if (!forcedTunnel && vehicle.online && vehicle.inFlight >= maxInFlight) {
       this.counters.skippedTicks++;
       return;
     }
     const sample = vehicle.simulation.sample(Date.now());
     vehicle.lastSeq = sample.seq;
-    if (!inTunnel) {
-      this.publish(vehicle, [sample], false);
-      vehicle.singlesInCycle++;
-      return;
+    const online = vehicle.simulation.online;
+    if (vehicle.online && !online) this.counters.connectivityGaps++;
+    vehicle.online = online;
+    const dropped = vehicle.uplink.dropped;
+    let messages: UplinkMessage[];
+    if (forcedTunnel) {
+      vehicle.uplink.offer(sample, false);
+      messages = online && vehicle.uplink.buffered >= (this.options.batchSize ?? DEFAULTS.batchSize) ? vehicle.uplink.flush() : [];
+    } else {
+      messages = vehicle.uplink.offer(sample, online);
     }
-    vehicle.buffered.push(sample);
-    if (vehicle.buffered.length >= (this.options.batchSize ?? DEFAULTS.batchSize)) this.flushBuffer(vehicle);
+    this.counters.samplesDropped += vehicle.uplink.dropped - dropped;
+    for (const message of messages) this.publish(vehicle, message);
   }
 
-  private flushBuffer(vehicle: SimulatedVehicle): void {
-    const samples = vehicle.buffered;
-    vehicle.buffered = [];
-    vehicle.singlesInCycle = 0;
-    if (samples.length > 0) this.publish(vehicle, samples, true);
-  }
-
-  /** Publish one sample, or a batch split as needed to respect the 256 KiB payload limit. */
-  private publish(vehicle: SimulatedVehicle, samples: TelemetrySample[], asBatch: boolean): void {
+  /** Publish one message at QoS 1; a batch ends a --batch-every cycle. */
+  private publish(vehicle: SimulatedVehicle, message: UplinkMessage): void {
     const client = vehicle.client;
     if (!client) return;
-    const { vin } = vehicle.plan;
-    const payload = asBatch ? JSON.stringify({ vin, samples }) : JSON.stringify({ vin, ...samples[0] });
-    if (asBatch && Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES && samples.length > 1) {
-      const half = Math.ceil(samples.length / 2);
-      this.publish(vehicle, samples.slice(0, half), true);
-      this.publish(vehicle, samples.slice(half), true);
-      return;
+    if (message.batch) {
+      vehicle.singlesInCycle = 0;
+      this.counters.batchesPublished++;
+    } else {
+      vehicle.singlesInCycle++;
     }
-    const n = samples.length;
+    const n = message.samples;
     vehicle.inFlight++;
+    this.inFlightTotal++;
     vehicle.samplesPublished += n;
     this.counters.messagesPublished++;
     this.counters.samplesPublished += n;
-    client.publish(vehicle.topic, payload, { qos: 1 }, (err) => {
+    client.publish(vehicle.topic, message.payload, { qos: 1 }, (err) => {
       vehicle.inFlight--;
+      this.inFlightTotal--;
       if (err) {
         if (!this.closing) this.recordError(`publish: ${describeMqttError(err)}`);
       } else {
@@ -441,7 +491,7 @@ class FleetRun {
         this.counters.messagesAcked++;
         this.counters.samplesAcked += n;
       }
-      if (this.inFlight() === 0) for (const wake of this.drainWaiters.splice(0)) wake();
+      if (this.inFlightTotal === 0) for (const wake of this.drainWaiters.splice(0)) wake();
     });
   }
 
@@ -449,10 +499,15 @@ class FleetRun {
     for (const vehicle of this.vehicles) clearTimeout(vehicle.timer);
   }
 
-  /** Send what vehicles still buffer, then wait for outstanding PUBACKs, at most `drainTimeoutMs`. */
+  /** Send what vehicles still buffer (they leave their tunnels), then wait for PUBACKs, at most `drainTimeoutMs`. */
   private async drain(): Promise<void> {
-    for (const vehicle of this.vehicles) this.flushBuffer(vehicle);
-    if (this.inFlight() > 0) {
+    if (this.cpuAtPublishStart) {
+      const used = process.cpuUsage(this.cpuAtPublishStart);
+      const wallMs = Date.now() - this.publishStartedAt;
+      this.cpuPercent = wallMs > 0 ? Math.round(((used.user + used.system) / 1000 / wallMs) * 1000) / 10 : 0;
+    }
+    for (const vehicle of this.vehicles) for (const message of vehicle.uplink.flush()) this.publish(vehicle, message);
+    if (this.inFlightTotal > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         new Promise<void>((resolve) => this.drainWaiters.push(resolve)),
@@ -499,10 +554,6 @@ class FleetRun {
     if (failure !== undefined) throw failure;
   }
 
-  private inFlight(): number {
-    return this.vehicles.reduce((sum, v) => sum + v.inFlight, 0);
-  }
-
   private recordError(message: string): void {
     this.counters.errors++;
     const line = message.replace(/\s+/g, ' ').slice(0, 200);
@@ -515,13 +566,33 @@ class FleetRun {
   }
 
   private report(): void {
+    this.maxRss = Math.max(this.maxRss, process.memoryUsage.rss());
     const onProgress = this.hooks.onProgress;
     if (!onProgress) return;
     const now = Date.now();
     const seconds = (now - this.lastProgress.at) / 1000;
     const msgsPerSecond = seconds > 0 ? (this.counters.messagesAcked - this.lastProgress.acked) / seconds : 0;
     this.lastProgress = { at: now, acked: this.counters.messagesAcked };
-    onProgress({ ...this.counters, phase: this.phase, elapsedS: (now - this.startedAt) / 1000, inFlight: this.inFlight(), msgsPerSecond });
+    let offline = 0;
+    let buffered = 0;
+    for (const vehicle of this.vehicles) {
+      if (!vehicle.online) offline++;
+      buffered += vehicle.uplink.buffered;
+    }
+    onProgress({ ...this.counters, phase: this.phase, elapsedS: (now - this.startedAt) / 1000, inFlight: this.inFlightTotal, msgsPerSecond, offline, buffered });
+  }
+
+  private group(key: (vehicle: SimulatedVehicle) => string): FleetGroupReport[] {
+    const groups = new Map<string, FleetGroupReport>();
+    for (const vehicle of this.vehicles) {
+      const name = key(vehicle);
+      const group = groups.get(name) ?? { name, vehicles: 0, samplesAcked: 0, distanceKm: 0 };
+      group.vehicles++;
+      group.samplesAcked += vehicle.samplesAcked;
+      group.distanceKm += vehicle.simulation.distanceKm;
+      groups.set(name, group);
+    }
+    return [...groups.values()].map((g) => ({ ...g, distanceKm: Math.round(g.distanceKm * 10) / 10 })).sort((a, b) => a.name.localeCompare(b.name));
   }
 
   private summary(): FleetSummary {
@@ -534,17 +605,23 @@ class FleetRun {
       durationS,
       msgsPerSecond: perSecond(this.counters.messagesAcked),
       samplesPerSecond: perSecond(this.counters.samplesAcked),
-      unacked: this.inFlight(),
+      unacked: this.inFlightTotal,
       interrupted: this.interrupted,
       errorMessages: [...this.errorKinds]
         .map(([message, count]) => ({ message, count }))
         .sort((a, b) => b.count - a.count)
         .slice(0, 10),
+      cpuPercent: this.cpuPercent,
+      maxRssMiB: Math.round(Math.max(this.maxRss, process.memoryUsage.rss()) / 1024 / 1024),
+      byBrand: this.group((v) => v.plan.brand),
+      byCity: this.group((v) => v.plan.city.name),
       perVehicle: this.vehicles.map((v) => ({
         vin: v.plan.vin,
         brand: v.plan.brand,
         model: v.plan.model,
         powertrain: v.plan.powertrain,
+        city: v.plan.city.name,
+        distanceKm: Math.round(v.simulation.distanceKm * 10) / 10,
         samplesPublished: v.samplesPublished,
         samplesAcked: v.samplesAcked,
         lastSeq: v.lastSeq,

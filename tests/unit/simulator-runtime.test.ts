@@ -1,245 +1,16 @@
-// The fleet simulator: its vehicle model driven by a fake clock (deterministic, contract-valid, physically
-// plausible), then its runtime and CLI against a fake API and an in-process broker.
+// The fleet simulator's runtime and CLI against a fake registration API and an in-process Aedes broker that
+// checks each vehicle's credentials and validates every message with the contract before its PUBACK.
 import { createServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { Aedes, type AuthenticateError } from 'aedes';
 import t from 'tap';
-import { decodeTelemetry, telemetryTopic, VIN_PATTERN, type TelemetrySample } from '../../services/contract/telemetry.ts';
-import { SIGNALS } from '../../services/contract/signals.ts';
+import { decodeTelemetry, telemetryTopic, type TelemetrySample } from '../../services/contract/telemetry.ts';
 import { FLEET_CATALOG } from '../../simulators/fleet/catalog.ts';
-import {
-  distanceM,
-  fixedClock,
-  planFleet,
-  simulateSamples,
-  SIMULATED_SIGNALS,
-  vinCheckDigit,
-  type FleetVehicle,
-} from '../../simulators/fleet/vehicle-model.ts';
+import { citiesByName } from '../../simulators/fleet/cities.ts';
+import { planFleet, VehicleSimulation } from '../../simulators/fleet/vehicle-model.ts';
 import { runFleet, type FleetOptions, type FleetProgress, type FleetSummary } from '../../simulators/fleet/fleet.ts';
 import { main, planFromArgs, resolveToken, type CliIo } from '../../simulators/fleet/cli.ts';
 import { freePort } from '../helpers/system.ts';
-
-const START = Date.UTC(2026, 0, 15, 8, 0, 0);
-const SEED = 42;
-const SPEED = 'Vehicle.Speed';
-const LAT = 'Vehicle.CurrentLocation.Latitude';
-const LON = 'Vehicle.CurrentLocation.Longitude';
-const ODOMETER = 'Vehicle.TraveledDistance';
-const SOC = 'Vehicle.Powertrain.TractionBattery.StateOfCharge.Current';
-const CHARGING = 'Vehicle.Powertrain.TractionBattery.Charging.IsCharging';
-const FUEL = 'Vehicle.Powertrain.FuelSystem.RelativeLevel';
-const TIRES = [
-  'Vehicle.Chassis.Axle.Row1.Wheel.Left.Tire.Pressure',
-  'Vehicle.Chassis.Axle.Row1.Wheel.Right.Tire.Pressure',
-  'Vehicle.Chassis.Axle.Row2.Wheel.Left.Tire.Pressure',
-  'Vehicle.Chassis.Axle.Row2.Wheel.Right.Tire.Pressure',
-];
-
-interface Trace {
-  vehicle: FleetVehicle;
-  samples: TelemetrySample[];
-}
-
-function simulate(vehicles: number, minutes: number, intervalMs = 1000, seed = SEED): Trace[] {
-  return planFleet({ seed, vehicles }).map((vehicle) => ({
-    vehicle,
-    samples: [...simulateSamples(vehicle, { seed, startTs: START }, fixedClock(START, intervalMs, (minutes * 60_000) / intervalMs))],
-  }));
-}
-
-const num = (sample: TelemetrySample | undefined, path: string): number => {
-  const value = sample?.signals[path];
-  if (typeof value !== 'number') throw new Error(`${path} is not a number: ${String(value)}`);
-  return value;
-};
-
-const minOf = (values: number[]): number => values.reduce((a, b) => Math.min(a, b), Infinity);
-const maxOf = (values: number[]): number => values.reduce((a, b) => Math.max(a, b), -Infinity);
-
-/** Consecutive sample pairs of every trace. */
-function* pairs(traces: Trace[]): Generator<[TelemetrySample, TelemetrySample, FleetVehicle]> {
-  for (const { vehicle, samples } of traces) {
-    for (let i = 1; i < samples.length; i++) {
-      const a = samples[i - 1];
-      const b = samples[i];
-      if (a && b) yield [a, b, vehicle];
-    }
-  }
-}
-
-const fleet20 = simulate(20, 10);
-
-t.test('the same seed gives the same fleet and the same samples; another seed does not', async (t) => {
-  t.same(planFleet({ seed: SEED, vehicles: 50 }), planFleet({ seed: SEED, vehicles: 50 }), 'same vehicles');
-  t.same(simulate(20, 10), fleet20, 'same samples, signal by signal');
-  const other = simulate(20, 10, 1000, SEED + 1);
-  t.notSame(other.map((trace) => trace.vehicle.vin), fleet20.map((trace) => trace.vehicle.vin), 'other VINs');
-  t.notSame(other[0]?.samples[10]?.signals, fleet20[0]?.samples[10]?.signals, 'other signals');
-});
-
-t.test('VINs are 17 ISO 3779 characters with a valid check digit, unique within a fleet', async (t) => {
-  const vehicles = planFleet({ seed: SEED, vehicles: 2_000 });
-  const bad = vehicles.filter(({ vin }) => !VIN_PATTERN.test(vin) || vin[8] !== vinCheckDigit(vin));
-  t.same(bad, [], 'every VIN is well formed');
-  t.equal(new Set(vehicles.map((v) => v.vin)).size, vehicles.length, 'no VIN twice');
-  t.equal(vinCheckDigit('1M8GDM9AXKP042788'), 'X', 'the check digit of the standard example VIN');
-});
-
-t.test('a VIN salt gives other VINs for the same vehicles', async (t) => {
-  const plain = planFleet({ seed: SEED, vehicles: 30 });
-  const salted = planFleet({ seed: SEED, vehicles: 30, vinSalt: 'run-2' });
-  t.same(salted.map(({ vin: _vin, ...rest }) => rest), plain.map(({ vin: _vin, ...rest }) => rest), 'same brands, models, years');
-  t.equal(salted.filter((v, i) => v.vin === plain[i]?.vin).length, 0, 'no VIN shared');
-});
-
-t.test('the fleet mixes brands, models and all three powertrains', async (t) => {
-  const vehicles = planFleet({ seed: SEED, vehicles: 200 });
-  t.ok(new Set(FLEET_CATALOG.map((m) => m.brand)).size >= 3, 'at least 3 brands in the catalog');
-  t.ok(FLEET_CATALOG.length >= 6, 'at least 6 models in the catalog');
-  t.same(new Set(vehicles.map((v) => v.powertrain)), new Set(['bev', 'phev', 'ice']), 'all powertrains fielded');
-  t.same(new Set(vehicles.map((v) => v.brand)), new Set(FLEET_CATALOG.map((m) => m.brand)), 'every brand fielded');
-});
-
-t.test('every sample of 20 vehicles over 10 simulated minutes passes the contract validator', async (t) => {
-  let checked = 0;
-  const rejections: string[] = [];
-  for (const { vehicle, samples } of fleet20) {
-    for (const sample of samples) {
-      const result = decodeTelemetry(telemetryTopic(vehicle.vin), JSON.stringify({ vin: vehicle.vin, ...sample }), sample.ts);
-      if (!result.ok) rejections.push(`${vehicle.vin}#${sample.seq}: ${result.reason} ${result.detail}`);
-      else if (result.rejected.length > 0) rejections.push(...result.rejected.map((r) => `${vehicle.vin}#${sample.seq}: ${r.reason} ${r.detail}`));
-      else checked += result.samples.length;
-    }
-    // A store-and-forward batch of the same samples (200 of them stay under the 256 KiB payload limit).
-    const batch = decodeTelemetry(telemetryTopic(vehicle.vin), JSON.stringify({ vin: vehicle.vin, samples: samples.slice(0, 200) }), START + 600_000);
-    if (!batch.ok || batch.rejected.length > 0 || batch.samples.length !== 200) rejections.push(`${vehicle.vin}: batch rejected`);
-  }
-  t.same(rejections.slice(0, 5), [], 'zero rejections');
-  t.equal(checked, 20 * 600, 'all 12,000 samples accepted');
-});
-
-t.test('samples carry only catalog signals, each powertrain its own energy signals', async (t) => {
-  t.same(SIMULATED_SIGNALS.filter((path) => !SIGNALS.has(path)), [], 'every simulated signal is in the catalog');
-  const emitted = new Set(fleet20.flatMap(({ samples }) => samples.flatMap((s) => Object.keys(s.signals))));
-  t.same(emitted, new Set(SIMULATED_SIGNALS), 'and every one is emitted');
-  const wrongBattery = fleet20.filter(({ vehicle, samples }) => samples.some((s) => (SOC in s.signals && CHARGING in s.signals) !== (vehicle.powertrain !== 'ice')));
-  t.same(wrongBattery.map((v) => v.vehicle.model), [], 'battery signals iff the vehicle has a traction battery');
-  const wrongFuel = fleet20.filter(({ vehicle, samples }) => samples.some((s) => FUEL in s.signals !== (vehicle.powertrain !== 'bev')));
-  t.same(wrongFuel.map((v) => v.vehicle.model), [], 'fuel level iff the vehicle has a tank');
-});
-
-t.test('seq starts at 0 and increases by 1 per sample', async (t) => {
-  t.same(fleet20.filter(({ samples }) => samples.some((s, i) => s.seq !== i)).map((trace) => trace.vehicle.vin), [], 'seq = sample index, for every vehicle');
-});
-
-t.test('vehicles never teleport: the distance between positions matches speed * dt', async (t) => {
-  let worst = 0;
-  let offenders = 0;
-  let accelerationOffenders = 0;
-  for (const [a, b] of pairs(fleet20)) {
-    const dt = (b.ts - a.ts) / 1000;
-    const moved = distanceM({ lat: num(a, LAT), lon: num(a, LON) }, { lat: num(b, LAT), lon: num(b, LON) });
-    const expected = ((num(a, SPEED) + num(b, SPEED)) / 2 / 3.6) * dt;
-    const error = Math.abs(moved - expected);
-    worst = Math.max(worst, error);
-    // Positions are rounded to 1e-6 degrees (about 0.1 m) and speeds to 0.1 km/h.
-    if (error > 1 + 0.02 * expected) offenders++;
-    if (Math.abs(num(b, SPEED) - num(a, SPEED)) / 3.6 / dt > 3.1) accelerationOffenders++;
-  }
-  t.equal(offenders, 0, `distance consistent with speed (worst error ${worst.toFixed(2)} m)`);
-  t.equal(accelerationOffenders, 0, 'no acceleration or braking beyond 3 m/s2');
-});
-
-t.test('speeds are plausible city driving, with stops', async (t) => {
-  const speeds = fleet20.flatMap(({ samples }) => samples.map((s) => num(s, SPEED)));
-  const moving = speeds.filter((v) => v > 0);
-  const mean = moving.reduce((a, b) => a + b, 0) / moving.length;
-  t.ok(maxOf(speeds) <= 130, 'never above 130 km/h');
-  t.ok(minOf(speeds) >= 0, 'never negative');
-  t.ok(mean > 15 && mean < 90, `mean moving speed ${mean.toFixed(1)} km/h`);
-  t.ok(speeds.filter((v) => v === 0).length > 0, 'some vehicles stand still');
-  const stopsWhileDriving = fleet20.filter(({ samples }) =>
-    samples.some((s, i) => i > 0 && num(s, SPEED) === 0 && num(samples[i - 1], SPEED) > 0 && samples.slice(i).some((later) => num(later, SPEED) > 0)),
-  );
-  t.ok(stopsWhileDriving.length > 0, `${stopsWhileDriving.length} vehicles stopped and drove on`);
-});
-
-t.test('the odometer is monotonic and grows by the distance driven', async (t) => {
-  let backwards = 0;
-  let mismatched = 0;
-  for (const [a, b] of pairs(fleet20)) {
-    const delta = (num(b, ODOMETER) - num(a, ODOMETER)) * 1000;
-    if (delta < 0) backwards++;
-    const moved = distanceM({ lat: num(a, LAT), lon: num(a, LON) }, { lat: num(b, LAT), lon: num(b, LON) });
-    if (Math.abs(delta - moved) > 1.5 + 0.02 * moved) mismatched++;
-  }
-  t.equal(backwards, 0, 'never decreases');
-  t.equal(mismatched, 0, 'odometer delta = distance between positions');
-});
-
-t.test('SoC stays in 0-100, falls while driving and rises only while charging', async (t) => {
-  let risingWhileDriving = 0;
-  let risingNotCharging = 0;
-  let outOfRange = 0;
-  for (const [a, b] of pairs(fleet20)) {
-    if (!(SOC in a.signals)) continue;
-    const [socA, socB] = [num(a, SOC), num(b, SOC)];
-    if (socB < 0 || socB > 100) outOfRange++;
-    if (socB > socA && (num(a, SPEED) > 0 || num(b, SPEED) > 0)) risingWhileDriving++;
-    if (socB > socA && b.signals[CHARGING] !== true) risingNotCharging++;
-  }
-  t.equal(outOfRange, 0, 'within 0-100 %');
-  t.equal(risingWhileDriving, 0, 'never rises while moving');
-  t.equal(risingNotCharging, 0, 'rises only while charging');
-  const bevsThatDrove = fleet20.filter(({ vehicle, samples }) => vehicle.powertrain === 'bev' && num(samples.at(-1), ODOMETER) - num(samples[0], ODOMETER) > 1);
-  t.ok(bevsThatDrove.length > 0, 'some BEVs drove more than 1 km');
-  t.same(
-    bevsThatDrove.filter(({ samples }) => !(num(samples.at(-1), SOC) < num(samples[0], SOC))).map((trace) => trace.vehicle.vin),
-    [],
-    `the SoC of all ${bevsThatDrove.length} fell with distance`,
-  );
-});
-
-t.test('over a simulated day, BEVs parked at low SoC charge and combustion cars refuel', async (t) => {
-  const day = simulate(20, 24 * 60, 10_000);
-  const charged = day.filter(({ samples }) =>
-    samples.some((s, i) => s.signals[CHARGING] === true && num(s, SPEED) === 0 && i > 0 && num(s, SOC) > num(samples[i - 1], SOC)),
-  );
-  t.ok(charged.length > 0, `${charged.length} vehicles charged, SoC rising`);
-  const refuelled = day.filter(({ samples }) => samples.some((s, i) => FUEL in s.signals && i > 0 && num(s, FUEL) > num(samples[i - 1], FUEL)));
-  t.ok(refuelled.length > 0, `${refuelled.length} vehicles refuelled`);
-  const socs = day.flatMap(({ samples }) => samples.filter((s) => SOC in s.signals).map((s) => num(s, SOC)));
-  t.ok(minOf(socs) >= 0 && maxOf(socs) <= 100, 'SoC within 0-100 % all day');
-  const radius = maxOf(day.flatMap(({ samples }) => samples.map((s) => distanceM({ lat: 31.2304, lon: 121.4737 }, { lat: num(s, LAT), lon: num(s, LON) }))));
-  t.ok(radius < 25_000, `vehicles stay around the city centre (farthest ${(radius / 1000).toFixed(1)} km)`);
-});
-
-t.test('tire pressures, ADAS levels and temperatures stay plausible', async (t) => {
-  const all = fleet20.flatMap(({ samples }) => samples);
-  const pressures = all.flatMap((s) => TIRES.map((p) => num(s, p)));
-  t.ok(minOf(pressures) >= 228 && maxOf(pressures) <= 252, `tires ${minOf(pressures)}-${maxOf(pressures)} kPa`);
-  const levels = new Set(all.map((s) => num(s, 'Vehicle.ADAS.ActiveAutonomyLevel')));
-  t.ok([...levels].every((l) => l === 0 || l === 1 || l === 2), `ADAS levels ${[...levels].join(', ')}`);
-  t.ok(levels.has(0) && levels.size > 1, 'assistance is engaged some of the time');
-  const cabin = all.map((s) => num(s, 'Vehicle.Cabin.HVAC.AmbientAirTemperature'));
-  t.ok(minOf(cabin) > 0 && maxOf(cabin) < 40, `cabin ${minOf(cabin)}-${maxOf(cabin)} C`);
-});
-
-t.test('a gap between samples is integrated, not jumped', async (t) => {
-  const [vehicle] = planFleet({ seed: SEED, vehicles: 1 });
-  if (!vehicle) throw new Error('no vehicle');
-  const everySecond = [...simulateSamples(vehicle, { seed: SEED, startTs: START }, fixedClock(START, 1000, 121))];
-  const twoSamples = [...simulateSamples(vehicle, { seed: SEED, startTs: START }, [START, START + 120_000])];
-  const odometerGap = num(twoSamples[1], ODOMETER) - num(twoSamples[0], ODOMETER);
-  t.ok(odometerGap >= 0 && odometerGap < (130 / 3600) * 120, `${(odometerGap * 1000).toFixed(0)} m in 2 minutes`);
-  t.equal(twoSamples[1]?.seq, 1, 'one sample, one seq');
-  t.ok(everySecond.length === 121, 'the 1 Hz trace has 121 samples');
-});
-
-// ---------------------------------------------------------------------------------------------------------
-// The fleet runtime and its CLI, against a fake registration API and an in-process Aedes broker that checks
-// each vehicle's credentials and validates every message with the contract before its PUBACK.
 
 interface FakeCloudOptions {
   /** Answer 409 for these VINs, as a service that registered them in an earlier run would. */
@@ -401,6 +172,53 @@ t.test('with --batch-every, every Nth message is a store-and-forward batch and n
   t.ok(ordered, 'each vehicle\'s samples arrive in time order');
 });
 
+/** The first seed whose fleet of `vehicles` has a vehicle starting in an underground car park for a while. */
+function seedWithParkedUnderground(vehicles: number): { seed: number; vin: string } {
+  const now = Date.now();
+  for (let seed = 1; seed < 2_000; seed++) {
+    for (const vehicle of planFleet({ seed, vehicles, vinSalt: 'test' })) {
+      const simulation = new VehicleSimulation(vehicle, { seed, startTs: now });
+      simulation.sample(now + 5_000);
+      if (!simulation.online) return { seed, vin: vehicle.vin };
+    }
+  }
+  throw new Error('no fleet with a vehicle parked underground');
+}
+
+t.test('a vehicle without coverage buffers its samples and sends them as batches when it is back', async (t) => {
+  const cloud = await startFakeCloud(t);
+  const { seed, vin } = seedWithParkedUnderground(6);
+  let offlineSeen = 0;
+  let bufferedSeen = 0;
+  const summary = await runFleet(fleetOptions(cloud, { seed, durationS: 1 }), {
+    onProgress: (p) => {
+      offlineSeen = Math.max(offlineSeen, p.offline);
+      bufferedSeen = Math.max(bufferedSeen, p.buffered);
+    },
+  });
+  t.ok(summary.connectivityGaps >= 1, `${summary.connectivityGaps} connectivity gaps`);
+  t.ok(summary.batchesPublished >= 1, `${summary.batchesPublished} batches sent`);
+  t.ok(cloud.batches >= 1, 'the broker received them as batches');
+  t.ok(offlineSeen >= 1 && bufferedSeen >= 1, `progress showed ${offlineSeen} vehicles offline holding ${bufferedSeen} samples`);
+  const parked = summary.perVehicle.find((v) => v.vin === vin);
+  t.ok(parked && parked.samplesAcked > 5, `the parked vehicle's ${parked?.samplesAcked} samples all arrived`);
+  t.same(cloud.rejections, [], 'every batch valid');
+  t.same(seqGaps(cloud, summary), [], 'no sample lost in the gap');
+});
+
+t.test('without gaps and limited to one city, every message is a single sample from that city', async (t) => {
+  const cloud = await startFakeCloud(t);
+  const { seed } = seedWithParkedUnderground(6);
+  const [oslo] = citiesByName(['Oslo']);
+  const summary = await runFleet(fleetOptions(cloud, { seed, gaps: false, cities: oslo ? [oslo] : [] }));
+  t.equal(summary.batchesPublished, 0);
+  t.equal(summary.connectivityGaps, 0);
+  t.equal(summary.samplesAcked, summary.messagesAcked, 'one sample per message');
+  t.same(summary.byCity.map((c) => c.name), ['Oslo']);
+  t.equal(summary.byBrand.reduce((n, b) => n + b.vehicles, 0), 6, 'by brand, every vehicle once');
+  t.ok(summary.cpuPercent >= 0 && summary.maxRssMiB > 0, `CPU ${summary.cpuPercent} %, RSS ${summary.maxRssMiB} MiB`);
+});
+
 t.test('a full in-flight window skips ticks instead of queueing without bound', async (t) => {
   const cloud = await startFakeCloud(t, { ackDelayMs: 300 });
   let maxInFlight = 0;
@@ -453,6 +271,7 @@ t.test('a broker that refuses the vehicles or is down fails with one clear line'
 t.test('bad fleet options are refused before anything starts', async (t) => {
   const cloud = await startFakeCloud(t);
   await t.rejects(runFleet(fleetOptions(cloud, { vehicles: 0, rate: -1 })), { code: 'invalid_options', message: /vehicles must be .*; rate must be/ });
+  await t.rejects(runFleet(fleetOptions(cloud, { cities: [] })), { code: 'invalid_options', message: /cities must name at least one city/ });
   t.equal(cloud.registrations.length, 0);
 });
 
@@ -481,7 +300,8 @@ t.test('the CLI prints help, the model list, and refuses bad flags with exit 2',
   const table = captureIo({});
   t.equal(await main(['--list-models'], table), 0);
   t.match(table.out(), /brand\s+model\s+powertrain/);
-  for (const argv of [['--vehicles', 'many'], ['--rate', '0'], ['--nope'], ['--duration=-1'], ['--duration', '-1'], ['--batch-every', '0'], ['--api', 'not a url']]) {
+  t.match(table.out(), /21 models of 7 brands; cities: Shanghai/);
+  for (const argv of [['--vehicles', 'many'], ['--rate', '0'], ['--nope'], ['--duration=-1'], ['--duration', '-1'], ['--batch-every', '0'], ['--api', 'not a url'], ['--cities', 'Atlantis'], ['--cities', ',']]) {
     const io = captureIo({ VC_ADMIN_TOKEN: 'x'.repeat(20) });
     t.equal(await main(argv, io), 2, `${argv.join(' ')} is a usage error`);
     t.match(io.err(), /^simulate: .*\n\(see --help\)\n$/);
@@ -510,6 +330,11 @@ t.test('the CLI defaults: fresh VINs unless --seed, env URLs, broker port from V
   t.ok(plain.freshVins && plain.options.vinSalt, 'no --seed: a per-run VIN salt');
   t.notOk(seeded.freshVins || seeded.options.vinSalt, '--seed: VINs from the seed alone');
   t.ok(fresh.freshVins && fresh.options.vinSalt, '--seed with --fresh-vins: salted');
+  const limited = planFromArgs(['--cities', 'oslo, Los Angeles', '--no-gaps'], env, '.');
+  if (typeof limited === 'string') throw new Error('expected a plan');
+  t.same(limited.options.cities?.map((c) => c.name), ['Oslo', 'Los Angeles'], '--cities by name');
+  t.equal(limited.options.gaps, false, '--no-gaps');
+  t.equal(plain.options.gaps, undefined, 'gaps by default');
   const fromEnv = planFromArgs([], { ...env, VC_API_URL: 'http://api:3000', VC_MQTT_URL: 'mqtt://broker:1883' }, '.');
   if (typeof fromEnv === 'string') throw new Error('expected a plan');
   t.same([fromEnv.options.api, fromEnv.options.broker], ['http://api:3000', 'mqtt://broker:1883']);
@@ -523,12 +348,17 @@ t.test('a CLI run prints a summary table or JSON, and never the token or a vehic
   t.match(io.out(), /fleet simulation summary\n/);
   t.match(io.out(), /messages acked\s+\d+/);
   t.match(io.out(), /msgs\/s \(acked\)\s+[\d.]+/);
+  t.match(io.out(), /simulator CPU\s+[\d.]+ % of one core while publishing/);
+  t.match(io.out(), /\n  brand\s+vehicles\s+samples acked\s+km driven\n/);
+  t.match(io.out(), /\n  city\s+vehicles/);
   const json = captureIo(env);
   t.equal(await main(['--vehicles', '3', '--rate', '10', '--duration', '0.5', '--json'], json), 0);
   const summary = JSON.parse(json.out()) as Record<string, unknown>;
   t.equal(summary.vehicles, 3);
   t.equal(summary.messagesAcked, summary.messagesPublished);
   t.equal(summary.perVehicle, undefined, 'the JSON summary is aggregate only');
+  t.type(summary.cpuPercent, 'number');
+  t.ok(Array.isArray(summary.byBrand) && Array.isArray(summary.byCity), 'with totals by brand and by city');
   const again = captureIo(env);
   t.equal(await main(['--vehicles', '3', '--duration', '0.5', '--seed', '11'], again), 1, 'the same --seed twice is a VIN conflict');
   t.match(again.err(), /already registered.*\n  hint: .*--fresh-vins/);
