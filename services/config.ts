@@ -5,6 +5,13 @@ import { resolve } from 'node:path';
 const port = z.coerce.number().int().min(0).max(65535);
 const emptyAsUndefined = (v: unknown): unknown => (v === '' ? undefined : v);
 const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
+/** true/1/yes/on or false/0/no/off; anything else is an error, not false. */
+const parseFlag = (v: unknown): unknown => {
+  if (v === '') return undefined;
+  if (typeof v === 'string' && /^(true|1|yes|on)$/i.test(v)) return true;
+  if (typeof v === 'string' && /^(false|0|no|off)$/i.test(v)) return false;
+  return v;
+};
 
 export const ConfigSchema = z.object({
   host: z.string().default('127.0.0.1'),
@@ -16,6 +23,8 @@ export const ConfigSchema = z.object({
   mqttClientId: z.string().max(23).default('vehicle-cloud-ingest'),
   /** share the ingest subscription among N workers ($share/<group>/vehicles/+/telemetry) */
   mqttShareGroup: optionalString,
+  /** VC_MQTT_USERNAME/PASSWORD are a Mosquitto dynamic-security admin: create an account per registered vehicle */
+  mqttDynsec: z.preprocess(parseFlag, z.boolean().default(false)),
   influxUrl: z.preprocess(emptyAsUndefined, z.url().optional()),
   influxDb: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'database names are letters, digits, _ . -').default('vehicle_cloud'),
   influxToken: optionalString,
@@ -27,6 +36,14 @@ export const ConfigSchema = z.object({
   spoolMaxBytes: z.coerce.number().int().positive().default(1024 ** 3),
   spoolFsync: z.enum(['always', 'interval', 'never']).default('interval'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** API requests per minute per token (per client address without a known token); 0 = unlimited */
+  rateLimit: z.coerce.number().int().min(0).default(6000),
+  /** HTTP ingest requests per minute per credential, counted apart from the API; 0 = unlimited */
+  rateLimitIngest: z.coerce.number().int().min(0).default(60_000),
+}).superRefine((config, ctx) => {
+  if (config.mqttDynsec && !(config.mqttUrl && config.mqttUsername && config.mqttPassword)) {
+    ctx.addIssue({ code: 'custom', path: ['mqttDynsec'], message: 'needs VC_MQTT_URL, VC_MQTT_USERNAME and VC_MQTT_PASSWORD (a dynamic-security admin of that broker)' });
+  }
 });
 
 export type ServiceConfig = z.infer<typeof ConfigSchema>;
@@ -40,6 +57,7 @@ const ENV_NAMES: Record<keyof ServiceConfig, string> = {
   mqttPassword: 'VC_MQTT_PASSWORD',
   mqttClientId: 'VC_MQTT_CLIENT_ID',
   mqttShareGroup: 'VC_MQTT_SHARE_GROUP',
+  mqttDynsec: 'VC_MQTT_DYNSEC',
   influxUrl: 'VC_INFLUX_URL',
   influxDb: 'VC_INFLUX_DB',
   influxToken: 'VC_INFLUX_TOKEN',
@@ -51,6 +69,8 @@ const ENV_NAMES: Record<keyof ServiceConfig, string> = {
   spoolMaxBytes: 'VC_SPOOL_MAX_BYTES',
   spoolFsync: 'VC_SPOOL_FSYNC',
   logLevel: 'VC_LOG_LEVEL',
+  rateLimit: 'VC_RATE_LIMIT',
+  rateLimitIngest: 'VC_RATE_LIMIT_INGEST',
 };
 
 /** Read the configuration from environment variables; throws one readable message listing every bad value. */

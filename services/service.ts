@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApi } from './api/app.ts';
-import { resolveAdminToken, tokenMatcher, type AdminToken } from './api/auth.ts';
+import { principalResolver, resolveAdminToken, tokenMatcher, type AdminToken } from './api/auth.ts';
 import type { Readiness } from './api/context.ts';
 import { EmbeddedBroker } from './broker/embedded-broker.ts';
+import { MosquittoDynsec } from './broker/mosquitto-dynsec.ts';
 import type { ServiceConfig } from './config.ts';
 import { MqttSubscriber, redact } from './ingest/mqtt-subscriber.ts';
 import { IngestPipeline } from './ingest/pipeline.ts';
@@ -20,6 +21,7 @@ import { Spool } from './spool/spool.ts';
 import { EmbeddedStore } from './store/embedded-store.ts';
 import { InfluxStore } from './store/influx-store.ts';
 import type { TelemetryStore } from './store/telemetry-store.ts';
+import { TenantDirectory } from './tenants/tenants.ts';
 import { TwinRegistry } from './twin/twin.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -78,7 +80,12 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
 
   const store = await createStore(config, logger);
   await initStore(store, logger);
-  const registry = new VehicleRegistry(store);
+  // With VC_MQTT_DYNSEC the service administers Mosquitto: every registration creates the vehicle's broker account.
+  const dynsec = config.mqttDynsec && config.mqttUrl
+    ? new MosquittoDynsec({ url: config.mqttUrl, username: config.mqttUsername ?? '', password: config.mqttPassword ?? '', logger })
+    : undefined;
+  const registry = new VehicleRegistry(store, dynsec);
+  const tenants = new TenantDirectory({ store });
   const vehicles = await registry.load();
   const registryRefresh = setInterval(() => {
     registry.refresh().catch((err: unknown) => logger.warn({ event: 'registry_refresh_failed', err: String(err) }));
@@ -106,7 +113,11 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
       pipeline,
       logger,
     });
-    subscriber.start().catch((err: unknown) => logger.error({ event: 'mqtt_subscribe_failed', err: String(err) }, 'cannot subscribe to the external broker'));
+    const ingest = subscriber;
+    // with dynsec, subscribe only once the ingest role is in place (a refused subscription is not retried)
+    (dynsec ? dynsec.start().then(() => ingest.start()) : ingest.start()).catch((err: unknown) =>
+      logger.error({ event: 'mqtt_subscribe_failed', err: String(err) }, 'cannot subscribe to the external broker'),
+    );
     mqttUrl = config.mqttUrl;
   } else {
     broker = await EmbeddedBroker.start({ host: config.host, port: config.mqttPort, pipeline, registry, adminTokenMatches: isAdmin, logger });
@@ -116,6 +127,7 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
   const readiness = async (): Promise<Readiness> => {
     const checks: Readiness['checks'] = {};
     checks.broker = broker ? { ok: true, detail: 'embedded' } : { ok: subscriber?.connected === true, detail: redact(config.mqttUrl ?? '') };
+    if (dynsec) checks.dynsec = dynsec.healthy ? { ok: true } : { ok: false, detail: 'dynamic security not set up (see the log)' };
     try {
       await store.ping();
       checks.store = writer.storeHealthy ? { ok: true, detail: store.kind } : { ok: false, detail: `last write failed: ${writer.lastStoreError ?? 'unknown'}` };
@@ -127,7 +139,7 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
   };
 
   const api = await buildApi(
-    { store, registry, twins, pipeline, metrics, resolvePrincipal: (token) => (isAdmin(token) ? { kind: 'admin' } : undefined), ingestHasRoom: () => spool.hasRoom, readiness, metricsToken: config.metricsToken, version: VERSION },
+    { store, registry, twins, pipeline, metrics, resolvePrincipal: principalResolver(isAdmin, tenants), isAdminToken: isAdmin, tenants, rateLimit: { perMinute: config.rateLimit, ingestPerMinute: config.rateLimitIngest }, ingestHasRoom: () => spool.hasRoom, readiness, metricsToken: config.metricsToken, version: VERSION },
     logger,
   );
   await api.listen({ host: config.host, port: config.httpPort });
@@ -143,6 +155,7 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
       clearInterval(registryRefresh);
       await api.close();
       await subscriber?.close();
+      await dynsec?.close();
       await broker?.close();
       await writer.stop(5_000);
       await rollups.stop();

@@ -7,10 +7,12 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import type { Logger } from 'pino';
 import type { ApiContext } from './context.ts';
 import { registerErrorHandlers } from './errors.ts';
+import { rateLimiting } from './rate-limit.ts';
 import { cockpitRoutes } from './routes/cockpit.ts';
 import { healthRoutes } from './routes/health.ts';
 import { liveRoutes } from './routes/live.ts';
 import { ingestRoutes } from './routes/ingest.ts';
+import { tenantRoutes } from './routes/tenants.ts';
 import { vehicleRoutes } from './routes/vehicles.ts';
 
 export async function buildApi(ctx: ApiContext, logger: Logger): Promise<FastifyInstance> {
@@ -26,15 +28,17 @@ export async function buildApi(ctx: ApiContext, logger: Logger): Promise<Fastify
   await app.register(fastifySwagger, {
     openapi: {
       info: { title: 'vehicle-cloud', description: 'Smart-car cloud telemetry backend: vehicles, digital twins, telemetry, cockpit data.', version: ctx.version },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, vehicle: { type: 'http', scheme: 'basic', description: 'a vehicle\'s MQTT username (VIN) and password; HTTP ingest only' } } },
     },
     transform: jsonSchemaTransform,
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(rateLimiting(ctx));
 
   await app.register(healthRoutes(ctx));
   await app.register(vehicleRoutes(ctx));
   await app.register(ingestRoutes(ctx));
+  await app.register(tenantRoutes(ctx));
   await app.register(cockpitRoutes(ctx));
   await app.register(liveRoutes(ctx));
   return app;

@@ -1,9 +1,13 @@
-// Bearer-token authentication: who is calling (a Principal) and which brands it may see. The admin token
-// (VC_ADMIN_TOKEN, or generated into the data dir) sees everything.
+// Authentication: who is calling (a Principal) and which brands it may see. The admin token (VC_ADMIN_TOKEN, or
+// generated into the data dir) sees everything; a tenant token sees its brands; on HTTP ingest a vehicle may also
+// log in with its MQTT credentials (HTTP Basic) and post only its own telemetry.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyRequest } from 'fastify';
+import { VIN_PATTERN } from '../contract/telemetry.ts';
+import { secretMatches, type VehicleRegistry } from '../registry/registry.ts';
+import type { TenantDirectory, TenantPrincipal } from '../tenants/tenants.ts';
 import { Forbidden, Unauthorized } from './errors.ts';
 
 export const ADMIN_TOKEN_FILE = 'admin-token';
@@ -46,12 +50,24 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 }
 
 /** Who is calling. A tenant (automaker) sees only its brands; anything else is a 404, never a 403. */
-export type Principal = { kind: 'admin' } | { kind: 'tenant'; tenantId: string; name: string; brands: ReadonlySet<string> };
+export type Principal = { kind: 'admin' } | TenantPrincipal;
+
+/** Who may post telemetry over HTTP: an API principal, or one vehicle with its MQTT credentials. */
+export type IngestCaller = Principal | { kind: 'vehicle'; vin: string };
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
+    /** set on HTTP ingest only */
+    ingestCaller: IngestCaller;
   }
+}
+
+const ADMIN: Principal = { kind: 'admin' };
+
+/** The admin token first (constant time), then tenant tokens. */
+export function principalResolver(isAdmin: (token: string) => boolean, tenants: Pick<TenantDirectory, 'resolve'>): PrincipalResolver {
+  return (token) => (isAdmin(token) ? ADMIN : tenants.resolve(token));
 }
 
 export function canSeeBrand(principal: Principal, brand: string): boolean {
@@ -69,6 +85,53 @@ export function requirePrincipal(resolve: PrincipalResolver) {
     if (!principal) throw new Unauthorized();
     request.principal = principal;
   };
+}
+
+/** `Authorization: Basic base64(username:password)`, or undefined. */
+export function basicCredentials(request: FastifyRequest): { username: string; password: string } | undefined {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(request.headers.authorization ?? '');
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? undefined : { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+/** onRequest hook of HTTP ingest: a vehicle's MQTT credentials (Basic) or a bearer token; 401 otherwise. */
+export function requireIngestCaller(resolve: PrincipalResolver, registry: Pick<VehicleRegistry, 'get'>) {
+  const authenticate = requirePrincipal(resolve);
+  return async (request: FastifyRequest): Promise<void> => {
+    const basic = basicCredentials(request);
+    if (!basic) {
+      await authenticate(request);
+      request.ingestCaller = request.principal;
+      return;
+    }
+    // not a VIN: no store lookup (keeps garbage logins off the store)
+    const vehicle = VIN_PATTERN.test(basic.username) ? await registry.get(basic.username) : undefined;
+    if (!vehicle || !secretMatches(basic.password, vehicle.credentialHash)) throw new Unauthorized();
+    request.ingestCaller = { kind: 'vehicle', vin: vehicle.vin };
+  };
+}
+
+export interface CallerKeyOptions {
+  isAdminToken: (token: string) => boolean;
+  tenants: Pick<TenantDirectory, 'peek'>;
+  registry: Pick<VehicleRegistry, 'peek'>;
+}
+
+/**
+ * A stable, non-secret key for a credential this process already knows, without asking the store (rate
+ * limiting runs before authentication): a hash prefix of a bearer token, or a vehicle's VIN. Undefined for
+ * anything else, which is then limited by client address, so made-up tokens cannot each get their own budget.
+ */
+export function knownCallerKey(request: FastifyRequest, options: CallerKeyOptions): string | undefined {
+  const token = bearerToken(request);
+  if (token !== undefined) {
+    return options.isAdminToken(token) || options.tenants.peek(token) ? `token:${digest(token).toString('hex').slice(0, 32)}` : undefined;
+  }
+  const basic = basicCredentials(request);
+  const vehicle = basic && VIN_PATTERN.test(basic.username) ? options.registry.peek(basic.username) : undefined;
+  return vehicle && secretMatches(basic!.password, vehicle.credentialHash) ? `vehicle:${vehicle.vin}` : undefined;
 }
 
 /** onRequest hook for admin-only routes. */

@@ -5,6 +5,7 @@ import type { IngestPipeline } from '../ingest/pipeline.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
 import type { VehicleRegistry } from '../registry/registry.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
+import type { TenantDirectory } from '../tenants/tenants.ts';
 import type { TwinRegistry } from '../twin/twin.ts';
 
 export interface Readiness {
@@ -20,6 +21,12 @@ export interface ApiContext {
   metrics: ServiceMetrics;
   /** bearer token -> caller (admin or tenant) */
   resolvePrincipal: PrincipalResolver;
+  /** constant-time check of the admin token, synchronous (rate-limit keys) */
+  isAdminToken: (token: string) => boolean;
+  /** automaker tenants and their tokens */
+  tenants: TenantDirectory;
+  /** requests per minute: per token on the API, per credential on HTTP ingest; 0 = unlimited */
+  rateLimit: { perMinute: number; ingestPerMinute: number };
   /** true while the spool can take more (HTTP ingest answers 503 otherwise) */
   ingestHasRoom: () => boolean;
   readiness: () => Promise<Readiness>;

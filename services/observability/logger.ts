@@ -1,5 +1,5 @@
 // One JSON line per event (pino), with secrets redacted wherever they might appear.
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export const REDACT_PATHS = [
   'req.headers.authorization',
@@ -11,6 +11,8 @@ export const REDACT_PATHS = [
   'mqtt.password',
 ];
 
-export function createLogger(level: string, name = 'vehicle-cloud'): Logger {
-  return pino({ name, level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+/** `destination` defaults to stdout; tests pass a stream to read what would be logged. */
+export function createLogger(level: string, name = 'vehicle-cloud', destination?: DestinationStream): Logger {
+  const options = { name, level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -18,6 +18,22 @@ export interface Registration {
   password: string;
 }
 
+/**
+ * Creates a vehicle's account on a broker the service administers (Mosquitto's dynamic security plugin), before
+ * the vehicle is stored, so a registration either gives working credentials or fails whole.
+ */
+export interface CredentialProvisioner {
+  /** false when the broker already has an account for this VIN (never overwritten); throws ProvisioningError */
+  provisionVehicle(vin: string, password: string): Promise<boolean>;
+  /** best effort: undo provisionVehicle after the store refused the vehicle */
+  removeVehicle(vin: string): Promise<void>;
+}
+
+/** The broker could not be told about the vehicle (unreachable, refused the command): nothing was registered. */
+export class ProvisioningError extends Error {
+  override readonly name = 'ProvisioningError';
+}
+
 /** Unknown VINs are remembered briefly so a flood from an unregistered car does not hammer the store. */
 const NEGATIVE_TTL_MS = 5_000;
 
@@ -32,8 +48,13 @@ export function secretMatches(secret: string, expectedHash: string): boolean {
 export class VehicleRegistry {
   private readonly known = new Map<string, VehicleRecord>();
   private readonly unknownUntil = new Map<string, number>();
+  /** VINs being registered by this process right now: a concurrent second registration is a conflict. */
+  private readonly registering = new Set<string>();
 
-  constructor(private readonly store: TelemetryStore) {}
+  constructor(
+    private readonly store: TelemetryStore,
+    private readonly provisioner?: CredentialProvisioner,
+  ) {}
 
   /** Load every registered vehicle into the cache (at start). */
   async load(): Promise<number> {
@@ -57,12 +78,32 @@ export class VehicleRegistry {
     // Random 24 bytes: a machine secret, so a fast hash (sha256) is enough to store it safely.
     const password = randomBytes(24).toString('base64url');
     const vehicle: VehicleRecord = { ...input, credentialHash: hashSecret(password), createdAt: now };
-    if (this.known.has(input.vin)) return undefined;
-    const inserted = await this.store.insertVehicle(vehicle);
-    if (!inserted) return undefined;
-    this.known.set(vehicle.vin, vehicle);
-    this.unknownUntil.delete(vehicle.vin);
-    return { vehicle, password };
+    if (this.known.has(input.vin) || this.registering.has(input.vin)) return undefined;
+    this.registering.add(input.vin);
+    try {
+      if (this.provisioner) {
+        // never touch the broker account of a vehicle registered through another process
+        if (await this.store.getVehicle(input.vin)) return undefined;
+        if (!(await this.provisioner.provisionVehicle(input.vin, password))) return undefined;
+      }
+      let inserted: boolean;
+      try {
+        inserted = await this.store.insertVehicle(vehicle);
+      } catch (err) {
+        await this.provisioner?.removeVehicle(input.vin).catch(() => undefined);
+        throw err;
+      }
+      if (!inserted) {
+        // the account was created just now by this call, so it is ours to remove
+        await this.provisioner?.removeVehicle(input.vin).catch(() => undefined);
+        return undefined;
+      }
+      this.known.set(vehicle.vin, vehicle);
+      this.unknownUntil.delete(vehicle.vin);
+      return { vehicle, password };
+    } finally {
+      this.registering.delete(input.vin);
+    }
   }
 
   /** Cached lookup, synchronous: undefined when not (yet) known to this process. */

@@ -18,6 +18,7 @@ import {
 import { SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
 import { cockpit, recomputeRollups, ROLLUP_DDL } from './embedded-cockpit.ts';
+import * as tenants from './embedded-tenants.ts';
 import type {
   BucketQuery,
   CockpitAggregates,
@@ -32,6 +33,8 @@ import type {
   StoreLogger,
   StoredSample,
   TelemetryStore,
+  TenantRecord,
+  TenantTokenRecord,
   VehicleRecord,
 } from './telemetry-store.ts';
 
@@ -216,6 +219,7 @@ export class EmbeddedStore implements TelemetryStore {
         await db.run(VEHICLES_DDL);
         for (const ddl of DEAD_LETTERS_DDL) await db.run(ddl);
         for (const ddl of ROLLUP_DDL) await db.run(ddl);
+        for (const ddl of tenants.TENANT_DDL) await db.run(ddl);
       }),
     );
     // A failed init may be retried (e.g. the disk was full): forget it.
@@ -426,6 +430,38 @@ export class EmbeddedStore implements TelemetryStore {
   async listVehicles(): Promise<VehicleRecord[]> {
     const rows = await this.read(`SELECT ${VEHICLE_COLUMNS} FROM vehicles ORDER BY vin`);
     return rows.map(toVehicle);
+  }
+
+  insertTenant(tenant: TenantRecord): Promise<void> {
+    return this.write((db) => tenants.insertTenant(db, tenant));
+  }
+
+  getTenant(id: string): Promise<TenantRecord | undefined> {
+    return tenants.getTenant((sql, params) => this.read(sql, params), id);
+  }
+
+  listTenants(): Promise<TenantRecord[]> {
+    return tenants.listTenants((sql, params) => this.read(sql, params));
+  }
+
+  deleteTenant(id: string, at: number): Promise<boolean> {
+    return this.write((db) => tenants.deleteTenant(db, id, at));
+  }
+
+  insertTenantToken(token: TenantTokenRecord): Promise<void> {
+    return this.write((db) => tenants.insertTenantToken(db, token));
+  }
+
+  getTenantToken(id: string): Promise<TenantTokenRecord | undefined> {
+    return tenants.getTenantToken((sql, params) => this.read(sql, params), id);
+  }
+
+  listTenantTokens(tenantId: string): Promise<TenantTokenRecord[]> {
+    return tenants.listTenantTokens((sql, params) => this.read(sql, params), tenantId);
+  }
+
+  revokeTenantToken(id: string, at: number): Promise<boolean> {
+    return this.write((db) => tenants.revokeTenantToken(db, id, at));
   }
 
   async listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]> {

@@ -9,6 +9,7 @@ import { SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../c
 import { StoreRejectedError } from './telemetry-store.ts';
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
 import { cockpit, recomputeRollups, type InfluxAccess } from './influx-cockpit.ts';
+import * as tenants from './influx-tenants.ts';
 import type {
   BucketQuery,
   CockpitAggregates,
@@ -23,6 +24,8 @@ import type {
   StoreLogger,
   StoredSample,
   TelemetryStore,
+  TenantRecord,
+  TenantTokenRecord,
   VehicleRecord,
 } from './telemetry-store.ts';
 
@@ -258,6 +261,38 @@ export class InfluxStore implements TelemetryStore {
   async listVehicles(): Promise<VehicleRecord[]> {
     const [result] = await this.query([`SELECT * FROM ${identifier(VEHICLES_MEASUREMENT)}`]);
     return vehiclesOf(result).sort((a, b) => (a.vin < b.vin ? -1 : a.vin > b.vin ? 1 : 0));
+  }
+
+  insertTenant(tenant: TenantRecord): Promise<void> {
+    return tenants.insertTenant(this.cockpitAccess(), tenant);
+  }
+
+  getTenant(id: string): Promise<TenantRecord | undefined> {
+    return tenants.getTenant(this.cockpitAccess(), id);
+  }
+
+  listTenants(): Promise<TenantRecord[]> {
+    return tenants.listTenants(this.cockpitAccess());
+  }
+
+  deleteTenant(id: string, at: number): Promise<boolean> {
+    return tenants.deleteTenant(this.cockpitAccess(), id, at);
+  }
+
+  insertTenantToken(token: TenantTokenRecord): Promise<void> {
+    return tenants.insertTenantToken(this.cockpitAccess(), token);
+  }
+
+  getTenantToken(id: string): Promise<TenantTokenRecord | undefined> {
+    return tenants.getTenantToken(this.cockpitAccess(), id);
+  }
+
+  listTenantTokens(tenantId: string): Promise<TenantTokenRecord[]> {
+    return tenants.listTenantTokens(this.cockpitAccess(), tenantId);
+  }
+
+  revokeTenantToken(id: string, at: number): Promise<boolean> {
+    return tenants.revokeTenantToken(this.cockpitAccess(), id, at);
   }
 
   async listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]> {

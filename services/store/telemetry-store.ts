@@ -142,6 +142,27 @@ export interface CockpitAggregates {
   totals: CockpitSums & CockpitVehicleTotals;
 }
 
+/** An automaker tenant: its API tokens see only vehicles of these brands. */
+export interface TenantRecord {
+  id: string;
+  name: string;
+  brands: string[];
+  /** ms since the epoch */
+  createdAt: number;
+  /** set once the admin deleted the tenant: its tokens are refused from then on */
+  deletedAt?: number;
+}
+
+/** A tenant API token. Only its sha256 is stored; the token itself is shown once. */
+export interface TenantTokenRecord {
+  id: string;
+  tenantId: string;
+  /** sha256 (hex) of the whole token */
+  tokenHash: string;
+  createdAt: number;
+  revokedAt?: number;
+}
+
 export interface DeadLetterQuery {
   reason?: RejectReason;
   vin?: string;
@@ -192,6 +213,20 @@ export interface TelemetryStore {
   getVehicle(vin: string): Promise<VehicleRecord | undefined>;
   /** All registered vehicles, VIN ascending. */
   listVehicles(): Promise<VehicleRecord[]>;
+
+  /** Tenants and their API tokens. Deleting and revoking mark a record (keeping the first time), never remove it. */
+  insertTenant(tenant: TenantRecord): Promise<void>;
+  getTenant(id: string): Promise<TenantRecord | undefined>;
+  /** Every tenant, deleted ones included, by createdAt then id. */
+  listTenants(): Promise<TenantRecord[]>;
+  /** false when no tenant has this id. */
+  deleteTenant(id: string, at: number): Promise<boolean>;
+  insertTenantToken(token: TenantTokenRecord): Promise<void>;
+  getTenantToken(id: string): Promise<TenantTokenRecord | undefined>;
+  /** The tokens of one tenant, revoked ones included, by createdAt then id. */
+  listTenantTokens(tenantId: string): Promise<TenantTokenRecord[]>;
+  /** false when no token has this id. */
+  revokeTenantToken(id: string, at: number): Promise<boolean>;
 
   listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]>;
   /** Throws when the store cannot be written now (readiness). */

@@ -1,12 +1,32 @@
 // A real Mosquitto 2 broker for integration tests: generated config in a temp dir, persistence on, no queue
 // limit (Mosquitto's default max_queued_messages 1000 silently drops QoS 1 messages for a slow subscriber).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { findBinary, freePort, tempDir, waitFor } from './system.ts';
 
 export const MOSQUITTO_BINARY = findBinary(['/usr/sbin/mosquitto', 'mosquitto']);
+export const MOSQUITTO_CTRL_BINARY = findBinary(['/usr/bin/mosquitto_ctrl', 'mosquitto_ctrl']);
+
+/** Mosquitto's dynamic security plugin: Debian ships it in the multiarch lib dir (`dpkg -L mosquitto`). */
+export const DYNSEC_PLUGIN = ((): string | undefined => {
+  const dirs = ['/usr/lib', '/usr/local/lib'];
+  for (const dir of dirs) {
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const candidate of [join(dir, 'mosquitto_dynamic_security.so'), ...entries.map((e) => join(dir, e, 'mosquitto_dynamic_security.so'))]) {
+      if (existsSync(candidate)) return candidate;
+    }
+  }
+  return undefined;
+})();
 
 export interface MosquittoOptions {
   /** Listen port on 127.0.0.1; a free one when omitted. */
@@ -15,6 +35,11 @@ export interface MosquittoOptions {
   config?: string;
   /** A mosquitto_passwd file: anonymous clients are then refused. */
   passwordFile?: string;
+  /**
+   * Load the dynamic security plugin with a fresh config (`mosquitto_ctrl dynsec init`) whose only client is this
+   * admin; anonymous clients are then refused.
+   */
+  dynsec?: { username: string; password: string };
 }
 
 export interface MosquittoBroker {
@@ -36,13 +61,15 @@ export interface MosquittoBroker {
 }
 
 const STOP_GRACE_MS = 5_000;
+const DYNSEC_FILE = 'dynamic-security.json';
 const LOG_TAIL_CHARS = 8_192;
 
 export function mosquittoConfig(port: number, dataDir: string, options: MosquittoOptions = {}): string {
   const lines = [
     `listener ${port} 127.0.0.1`,
-    options.passwordFile ? 'allow_anonymous false' : 'allow_anonymous true',
+    options.passwordFile || options.dynsec ? 'allow_anonymous false' : 'allow_anonymous true',
     ...(options.passwordFile ? [`password_file ${options.passwordFile}`] : []),
+    ...(options.dynsec ? [`plugin ${DYNSEC_PLUGIN}`, `plugin_opt_config_file ${join(dataDir, DYNSEC_FILE)}`] : []),
     'persistence true',
     `persistence_location ${dataDir}/`,
     // 0 = no limit: a slow or offline persistent subscriber gets every QoS 1 message instead of losing them.
@@ -92,6 +119,10 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   };
 
   try {
+    if (options.dynsec) {
+      if (!MOSQUITTO_CTRL_BINARY || !DYNSEC_PLUGIN) throw new Error('mosquitto_ctrl or the dynamic security plugin is missing (apt-get install mosquitto)');
+      await promisify(execFile)(MOSQUITTO_CTRL_BINARY, ['dynsec', 'init', join(dir.path, DYNSEC_FILE), options.dynsec.username, options.dynsec.password]);
+    }
     // A free port can be taken between freePort() and bind: retry with another one.
     for (let attempt = 1; ; attempt++) {
       if (options.port === undefined) port = await freePort();

@@ -12,7 +12,15 @@ import { randomInt } from 'node:crypto';
 import type { TAP } from 'tap';
 import { checkSignal, type SignalValue } from '../../services/contract/signals.ts';
 import { VIN_PATTERN, type TelemetrySample } from '../../services/contract/telemetry.ts';
-import { ROLLUP_BUCKET_MS, type DeadLetter, type StoredSample, type TelemetryStore, type VehicleRecord } from '../../services/store/telemetry-store.ts';
+import {
+  ROLLUP_BUCKET_MS,
+  type DeadLetter,
+  type StoredSample,
+  type TelemetryStore,
+  type TenantRecord,
+  type TenantTokenRecord,
+  type VehicleRecord,
+} from '../../services/store/telemetry-store.ts';
 
 /** A tap test (the type of the `t` a subtest callback receives). */
 export type TapTest = Parameters<Parameters<TAP['test']>[0]>[0];
@@ -399,6 +407,47 @@ export async function storeSuite(t: TapTest, makeStore: () => Promise<StoreFixtu
     t.strictSame(listed.map((l) => l.raw).sort(), ['{"first":1}', '{"second":2}', '{"third":3}']);
   });
 
+  await t.test('tenants round-trip, are listed by creation, and a deletion keeps its first time', async (t) => {
+    const { store } = await open(t);
+    const now = Date.now();
+    const voltra: TenantRecord = { id: 'tn_1a2b3c4d5e6f7081', name: 'Voltra Motors', brands: ['Voltra', 'Voltra Sport'], createdAt: now - 2_000 };
+    // hostile text in every stored string: quotes, backslashes, a trailing backslash, non-ASCII
+    const borealis: TenantRecord = { id: 'tn_90a1b2c3d4e5f607', name: 'Borealis "Cars" \\ Ltd\\', brands: ["Bor'ealis\\", 'Ü'], createdAt: now - 1_000 };
+    await store.insertTenant(borealis);
+    await store.insertTenant(voltra);
+    t.strictSame(await store.getTenant(voltra.id), voltra);
+    t.strictSame(await store.getTenant(borealis.id), borealis);
+    t.strictSame(await store.listTenants(), [voltra, borealis], 'oldest first');
+    t.equal(await store.getTenant("tn_x' OR '1'='1"), undefined, 'an unknown (or hostile) id');
+
+    t.equal(await store.deleteTenant(voltra.id, now), true);
+    t.equal(await store.deleteTenant(voltra.id, now + 5_000), true, 'deleting again is no error');
+    t.strictSame(await store.getTenant(voltra.id), { ...voltra, deletedAt: now }, 'the first deletion time is kept');
+    t.equal(await store.deleteTenant('tn_0000000000000000', now), false, 'an unknown tenant');
+    t.strictSame(await store.listTenants(), [{ ...voltra, deletedAt: now }, borealis], 'a deleted tenant is still listed, marked');
+  });
+
+  await t.test('tenant tokens are found by id, listed per tenant, and a revocation keeps its first time', async (t) => {
+    const { store } = await open(t);
+    const now = Date.now();
+    const token = (id: string, tenantId: string, createdAt: number): TenantTokenRecord => ({ id, tenantId, tokenHash: `${id}`.padEnd(64, 'f'), createdAt });
+    const first = token('0a1b2c3d4e5f6071', 'tn_a', now - 3_000);
+    const second = token('1a1b2c3d4e5f6071', 'tn_a', now - 1_000);
+    const other = token('2a1b2c3d4e5f6071', 'tn_b', now - 2_000);
+    for (const x of [second, other, first]) await store.insertTenantToken(x);
+    t.strictSame(await store.getTenantToken(first.id), first);
+    t.notOk('revokedAt' in (await store.getTenantToken(first.id))!, 'no revokedAt key before a revocation');
+    t.strictSame(await store.listTenantTokens('tn_a'), [first, second], 'one tenant\'s tokens, oldest first');
+    t.strictSame(await store.listTenantTokens('tn_nobody'), []);
+    t.equal(await store.getTenantToken('ffffffffffffffff'), undefined);
+
+    t.equal(await store.revokeTenantToken(first.id, now), true);
+    t.equal(await store.revokeTenantToken(first.id, now + 9_000), true, 'revoking again is no error');
+    t.strictSame(await store.getTenantToken(first.id), { ...first, revokedAt: now }, 'the first revocation time is kept');
+    t.strictSame(await store.getTenantToken(second.id), second, 'the tenant\'s other token is untouched');
+    t.equal(await store.revokeTenantToken('ffffffffffffffff', now), false, 'an unknown token');
+  });
+
   // The fixture decides whether persistence can be tested, so it is made before the test is declared.
   const persistent = await makeStore();
   try {
@@ -412,6 +461,10 @@ export async function storeSuite(t: TapTest, makeStore: () => Promise<StoreFixtu
       await first.writeSamples([sample]);
       await first.insertVehicle(registered);
       await first.writeDeadLetters([letter]);
+      const tenant: TenantRecord = { id: 'tn_0123456789abcdef', name: 'Voltra Motors', brands: ['Voltra'], createdAt: Date.now() };
+      const token: TenantTokenRecord = { id: '0123456789abcdef', tenantId: tenant.id, tokenHash: 'e'.repeat(64), createdAt: Date.now(), revokedAt: Date.now() };
+      await first.insertTenant(tenant);
+      await first.insertTenantToken(token);
       await first.close();
 
       const store = await reopen!();
@@ -419,6 +472,8 @@ export async function storeSuite(t: TapTest, makeStore: () => Promise<StoreFixtu
       t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, limit: 10 }), [asSample(sample)]);
       t.strictSame(await store.getVehicle(vin), registered);
       t.strictSame(await store.listDeadLetters({ vin, limit: 10 }), [letter]);
+      t.strictSame(await store.getTenant(tenant.id), tenant, 'tenants persist');
+      t.strictSame(await store.getTenantToken(token.id), token, 'tokens persist, revoked ones stay revoked');
       t.equal(await store.insertVehicle(registered), false, 'the VIN is still taken');
       await store.writeSamples([storedSample(vin, base + 1_000, 2, { [SPEED]: 71 })]);
       t.equal((await store.latest(vin))?.lastTs, base + 1_000, 'the reopened store takes writes');

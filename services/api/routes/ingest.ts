@@ -1,10 +1,13 @@
-// HTTP ingest (same contract as MQTT) and the dead-letter store.
+// HTTP ingest (same contract and rules as MQTT) and the dead-letter store. A vehicle may post with its MQTT
+// credentials (HTTP Basic) and only its own VIN, like on the broker: another VIN is an `unauthorized_publisher`
+// dead letter and a 403. A tenant token may post for vehicles of its brands: another brand's VIN is dead-lettered
+// the same way, and answered 404 VEHICLE_NOT_FOUND exactly like an unregistered VIN (no existence leak).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { MAX_PAYLOAD_BYTES, REJECT_REASONS, TelemetryMessageSchema, type RejectReason } from '../../contract/telemetry.ts';
+import { MAX_PAYLOAD_BYTES, REJECT_REASONS, TelemetryMessageSchema, VIN_PATTERN, type RejectReason } from '../../contract/telemetry.ts';
 import type { ApiContext } from '../context.ts';
-import { requireAdmin } from '../auth.ts';
-import { IngestBackpressure } from '../errors.ts';
+import { canSeeBrand, requireIngestCaller, requirePrincipal } from '../auth.ts';
+import { Forbidden, IngestBackpressure, UnauthorizedPublisher, VehicleNotFound } from '../errors.ts';
 import { DeadLetterListSchema, DeadLetterQuerySchema, ErrorSchema, IngestAnswerSchema } from '../schemas.ts';
 
 // The documented shape; validation itself is the contract's per-sample validator, so one bad sample does not
@@ -18,27 +21,49 @@ const WHOLE_MESSAGE_STATUS: Partial<Record<RejectReason, 413 | 422>> = {
   unregistered_vehicle: 422,
 };
 
+const bodyVin = (body: unknown): string | undefined => {
+  const vin = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).vin : undefined;
+  return typeof vin === 'string' ? vin : undefined;
+};
+
 export const ingestRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app) => {
-  app.addHook('onRequest', requireAdmin(ctx.resolvePrincipal));
   const security = [{ bearer: [] }];
 
   app.post(
     '/api/v1/telemetry',
     {
+      onRequest: requireIngestCaller(ctx.resolvePrincipal, ctx.registry),
       bodyLimit: MAX_PAYLOAD_BYTES,
       schema: {
         tags: ['telemetry'],
         summary: 'Ingest one sample or a batch over HTTP (same contract as MQTT); 200 once the accepted samples are durable',
-        description: 'One sample {vin, ts, seq, signals} or a batch {vin, samples: [...]} of at most 1,000. Invalid samples are rejected one by one with reasons; the rest is kept. 400/413/422 when nothing is accepted.',
+        description:
+          'One sample {vin, ts, seq, signals} or a batch {vin, samples: [...]} of at most 1,000. Invalid samples are rejected one by one with reasons; the rest is kept. 400/413/422 when nothing is accepted. ' +
+          'Authorization: a bearer token (admin, or a tenant for its brands: another VIN is 404), or HTTP Basic with the vehicle\'s MQTT credentials (its own VIN only: another is 403 UNAUTHORIZED_PUBLISHER).',
         body: TelemetryBodySchema,
-        security,
-        response: { 200: IngestAnswerSchema, 400: IngestErrorSchema, 413: IngestErrorSchema, 422: IngestErrorSchema, 503: ErrorSchema },
+        security: [{ bearer: [] }, { vehicle: [] }],
+        response: { 200: IngestAnswerSchema, 400: IngestErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 413: IngestErrorSchema, 422: IngestErrorSchema, 503: ErrorSchema },
       },
     },
     async (request, reply) => {
       if (!ctx.ingestHasRoom()) throw new IngestBackpressure();
+      const caller = request.ingestCaller;
+      const vin = bodyVin(request.body);
+      if (caller.kind === 'vehicle' && vin !== undefined && vin !== caller.vin) {
+        ctx.pipeline.reject('unauthorized_publisher', `vehicle ${caller.vin} may publish only its own telemetry`, 'http', JSON.stringify(request.body), caller.vin);
+        throw new UnauthorizedPublisher(caller.vin);
+      }
+      if (caller.kind === 'tenant' && vin !== undefined && VIN_PATTERN.test(vin)) {
+        const vehicle = await ctx.registry.get(vin);
+        if (vehicle && !canSeeBrand(caller, vehicle.brand)) {
+          ctx.pipeline.reject('unauthorized_publisher', 'a tenant token may publish only for vehicles of its brands', 'http', JSON.stringify(request.body), vin);
+          throw new VehicleNotFound(vin);
+        }
+      }
       const outcome = await ctx.pipeline.ingestHttp(request.body);
       const rejections = outcome.rejected;
+      // to a tenant, an unregistered VIN looks exactly like another brand's
+      if (caller.kind === 'tenant' && outcome.messageRejected === 'unregistered_vehicle') throw new VehicleNotFound(outcome.vin ?? vin ?? '');
       if (outcome.accepted === 0) {
         const reason = outcome.messageRejected;
         const statusCode: 400 | 413 | 422 = reason ? (WHOLE_MESSAGE_STATUS[reason] ?? 400) : 422;
@@ -53,9 +78,24 @@ export const ingestRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (a
 
   app.get(
     '/api/v1/dead-letters',
-    { schema: { tags: ['telemetry'], summary: 'Rejected messages and samples with their reasons, newest first', security, querystring: DeadLetterQuerySchema, response: { 200: DeadLetterListSchema } } },
+    {
+      onRequest: requirePrincipal(ctx.resolvePrincipal),
+      schema: {
+        tags: ['telemetry'],
+        summary: 'Rejected messages and samples with their reasons, newest first',
+        description: 'The admin sees all. A tenant must name one of its vehicles with `vin` (another brand\'s VIN: 404; no `vin`: 403, since many letters belong to no brand).',
+        security,
+        querystring: DeadLetterQuerySchema,
+        response: { 200: DeadLetterListSchema, 403: ErrorSchema, 404: ErrorSchema },
+      },
+    },
     async (request) => {
       const { reason, vin, limit } = request.query;
+      if (request.principal.kind === 'tenant') {
+        if (vin === undefined) throw new Forbidden();
+        const vehicle = await ctx.registry.get(vin);
+        if (!vehicle || !canSeeBrand(request.principal, vehicle.brand)) throw new VehicleNotFound(vin);
+      }
       const known = reason === undefined || (REJECT_REASONS as readonly string[]).includes(reason);
       if (!known) return { items: [] };
       const items = await ctx.store.listDeadLetters({ reason: reason as RejectReason | undefined, vin, limit });

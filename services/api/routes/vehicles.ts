@@ -1,11 +1,15 @@
-// Vehicle registry, digital twins and per-vehicle telemetry.
+// Vehicle registry, digital twins and per-vehicle telemetry. A tenant token sees and registers only vehicles of its
+// brands: another brand's vehicle is a 404 exactly like a VIN that does not exist, and registering a vehicle of
+// another brand is a 404 BRAND_NOT_FOUND like a brand that does not exist.
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { SIGNAL_CATALOG } from '../../contract/signals.ts';
 import { telemetryTopic } from '../../contract/telemetry.ts';
 import type { VehicleRecord } from '../../store/telemetry-store.ts';
 import type { ApiContext } from '../context.ts';
-import { requireAdmin } from '../auth.ts';
-import { InvalidRange, VehicleExists, VehicleNotFound } from '../errors.ts';
+import { ProvisioningError } from '../../registry/registry.ts';
+import { canSeeBrand, requirePrincipal } from '../auth.ts';
+import { BrandNotFound, BrokerUnavailable, InvalidRange, VehicleExists, VehicleNotFound } from '../errors.ts';
 import {
   decodeCursor,
   encodeCursor,
@@ -34,8 +38,15 @@ const publicVehicle = (v: VehicleRecord) => ({
 });
 
 export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app) => {
-  app.addHook('onRequest', requireAdmin(ctx.resolvePrincipal));
+  app.addHook('onRequest', requirePrincipal(ctx.resolvePrincipal));
   const security = [{ bearer: [] }];
+
+  /** The vehicle if the caller may see it; otherwise the same 404 whether it exists or not. */
+  const visibleVehicle = async (request: FastifyRequest, vin: string): Promise<VehicleRecord> => {
+    const vehicle = await ctx.registry.get(vin);
+    if (!vehicle || !canSeeBrand(request.principal, vehicle.brand)) throw new VehicleNotFound(vin);
+    return vehicle;
+  };
 
   app.post(
     '/api/v1/vehicles',
@@ -43,13 +54,24 @@ export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
       schema: {
         tags: ['vehicles'],
         summary: 'Register a vehicle; answers its MQTT credentials (the password is shown only here)',
+        description: 'A tenant token registers vehicles of its brands only (another brand: 404 BRAND_NOT_FOUND). A VIN is a global key: a taken VIN is 409 whoever holds it.',
         security,
         body: RegisterVehicleSchema,
-        response: { 201: RegistrationSchema, 409: ErrorSchema },
+        response: { 201: RegistrationSchema, 404: ErrorSchema, 409: ErrorSchema, 503: ErrorSchema },
       },
     },
     async (request, reply) => {
-      const registration = await ctx.registry.register(request.body);
+      if (!canSeeBrand(request.principal, request.body.brand)) throw new BrandNotFound(request.body.brand);
+      let registration;
+      try {
+        registration = await ctx.registry.register(request.body);
+      } catch (err) {
+        if (err instanceof ProvisioningError) {
+          request.log.warn({ event: 'vehicle_provisioning_failed', vin: request.body.vin, err: err.message }, 'broker account not created; vehicle not registered');
+          throw new BrokerUnavailable();
+        }
+        throw err;
+      }
       if (!registration) throw new VehicleExists(request.body.vin);
       const { vehicle, password } = registration;
       request.log.info({ event: 'vehicle_registered', vin: vehicle.vin, brand: vehicle.brand, model: vehicle.model });
@@ -67,7 +89,7 @@ export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
       const items = [];
       let nextCursor: string | null = null;
       for (const v of ctx.registry.all()) {
-        if (v.vin <= after) continue;
+        if (v.vin <= after || !canSeeBrand(request.principal, v.brand)) continue;
         if (brand !== undefined && v.brand !== brand) continue;
         if (model !== undefined && v.model !== model) continue;
         const twin = ctx.twins.peek(v.vin);
@@ -88,8 +110,7 @@ export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
     { schema: { tags: ['vehicles'], summary: 'Digital twin: latest value and time of every signal', security, params: VinParams, response: { 200: TwinSchema, 404: ErrorSchema } } },
     async (request) => {
       const { vin } = request.params;
-      const vehicle = await ctx.registry.get(vin);
-      if (!vehicle) throw new VehicleNotFound(vin);
+      const vehicle = await visibleVehicle(request, vin);
       const twin = await ctx.twins.get(vin);
       const signals: Record<string, { value: number | boolean | string; ts: number }> = {};
       if (twin) for (const path of [...twin.signals.keys()].sort()) signals[path] = twin.signals.get(path)!;
@@ -119,7 +140,7 @@ export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
     async (request) => {
       const { vin } = request.params;
       const q = request.query;
-      if (!(await ctx.registry.get(vin))) throw new VehicleNotFound(vin);
+      await visibleVehicle(request, vin);
       const to = q.to ?? Date.now();
       const from = q.from ?? to - DEFAULT_WINDOW_MS;
       if (from >= to) throw new InvalidRange('from must be before to');

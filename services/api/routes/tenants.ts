@@ -1,0 +1,110 @@
+// Automaker tenants (admin only): create one scoped to brands, list them, issue and revoke their API tokens,
+// delete one. A token is shown once, in the answer that issued it.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ApiContext } from '../context.ts';
+import { requireAdmin } from '../auth.ts';
+import { TenantExists, TenantNotFound, TokenNotFound } from '../errors.ts';
+import { ErrorSchema, RegisterVehicleSchema } from '../schemas.ts';
+
+const BrandName = RegisterVehicleSchema.shape.brand;
+
+const CreateTenantSchema = z.object({
+  name: z.string().trim().min(1).max(128).regex(/^[^\u0000-\u001f]+$/, 'no control characters').describe('automaker name, unique among tenants'),
+  brands: z.array(BrandName).min(1).max(100).describe('the brands its tokens may see'),
+});
+
+const TokenInfoSchema = z.object({ tokenId: z.string(), createdAt: z.number().int(), revokedAt: z.number().int().nullable() });
+const TenantSchema = z.object({ id: z.string(), name: z.string(), brands: z.array(z.string()), createdAt: z.number().int(), tokens: z.array(TokenInfoSchema) });
+const CreatedTenantSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  brands: z.array(z.string()),
+  createdAt: z.number().int(),
+  tokenId: z.string(),
+  token: z.string().describe('Bearer token of the tenant; shown only in this answer'),
+});
+const IssuedTokenSchema = z.object({ tokenId: z.string(), token: z.string().describe('shown only in this answer'), createdAt: z.number().int() });
+const TenantParams = z.object({ id: z.string().min(1).max(64) });
+const TokenParams = TenantParams.extend({ tokenId: z.string().min(1).max(64) });
+
+export const tenantRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app) => {
+  app.addHook('onRequest', requireAdmin(ctx.resolvePrincipal));
+  const security = [{ bearer: [] }];
+
+  app.post(
+    '/api/v1/tenants',
+    {
+      schema: {
+        tags: ['tenants'],
+        summary: 'Create an automaker tenant scoped to brands; answers its first token (shown only here)',
+        security,
+        body: CreateTenantSchema,
+        response: { 201: CreatedTenantSchema, 409: ErrorSchema },
+      },
+    },
+    async (request, reply) => {
+      const created = await ctx.tenants.create(request.body);
+      if (!created) throw new TenantExists(request.body.name);
+      const { tenant, issued } = created;
+      request.log.info({ event: 'tenant_created', tenantId: tenant.id, brands: tenant.brands, tokenId: issued.tokenId });
+      return reply.code(201).send({ id: tenant.id, name: tenant.name, brands: tenant.brands, createdAt: tenant.createdAt, tokenId: issued.tokenId, token: issued.token });
+    },
+  );
+
+  app.get(
+    '/api/v1/tenants',
+    { schema: { tags: ['tenants'], summary: 'Tenants with their brands and token ids (never the tokens)', security, response: { 200: z.object({ items: z.array(TenantSchema) }) } } },
+    async () => ({ items: await ctx.tenants.list() }),
+  );
+
+  app.get(
+    '/api/v1/tenants/:id',
+    { schema: { tags: ['tenants'], summary: 'One tenant with its token ids', security, params: TenantParams, response: { 200: TenantSchema, 404: ErrorSchema } } },
+    async (request) => {
+      const tenant = await ctx.tenants.get(request.params.id);
+      if (!tenant) throw new TenantNotFound(request.params.id);
+      return tenant;
+    },
+  );
+
+  app.delete(
+    '/api/v1/tenants/:id',
+    { schema: { tags: ['tenants'], summary: 'Delete a tenant: all its tokens are refused from now on', security, params: TenantParams, response: { 204: z.null(), 404: ErrorSchema } } },
+    async (request, reply) => {
+      if (!(await ctx.tenants.delete(request.params.id))) throw new TenantNotFound(request.params.id);
+      request.log.info({ event: 'tenant_deleted', tenantId: request.params.id });
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/api/v1/tenants/:id/tokens',
+    { schema: { tags: ['tenants'], summary: 'Issue one more token for a tenant (shown only in this answer)', security, params: TenantParams, response: { 201: IssuedTokenSchema, 404: ErrorSchema } } },
+    async (request, reply) => {
+      const issued = await ctx.tenants.issueToken(request.params.id);
+      if (!issued) throw new TenantNotFound(request.params.id);
+      request.log.info({ event: 'tenant_token_issued', tenantId: request.params.id, tokenId: issued.tokenId });
+      return reply.code(201).send(issued);
+    },
+  );
+
+  app.delete(
+    '/api/v1/tenants/:id/tokens/:tokenId',
+    {
+      schema: {
+        tags: ['tenants'],
+        summary: 'Revoke a token: refused at once by this process, by other processes within the token cache TTL (5 s)',
+        security,
+        params: TokenParams,
+        response: { 204: z.null(), 404: ErrorSchema },
+      },
+    },
+    async (request, reply) => {
+      const { id, tokenId } = request.params;
+      if (!(await ctx.tenants.revokeToken(id, tokenId))) throw new TokenNotFound(id, tokenId);
+      request.log.info({ event: 'tenant_token_revoked', tenantId: id, tokenId });
+      return reply.code(204).send(null);
+    },
+  );
+};

@@ -1,0 +1,234 @@
+// Drives Mosquitto's dynamic security plugin (mosquitto_dynamic_security.so) over MQTT, on the topic
+// $CONTROL/dynamic-security/v1, when the service holds broker admin credentials (VC_MQTT_DYNSEC). Each registered
+// vehicle gets a dynsec client (username = VIN, the registration password, client id bound to the VIN) and its own
+// role allowing it to publish and subscribe only under vehicles/{vin}/ (Mosquitto 2.0's dynsec has no %u patterns,
+// so one role per vehicle). At start it makes sure the ingest role exists and is held by the service's own user.
+import { randomBytes } from 'node:crypto';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { TOPIC_FILTER } from '../contract/telemetry.ts';
+import { ProvisioningError, type CredentialProvisioner } from '../registry/registry.ts';
+
+export const DYNSEC_TOPIC = '$CONTROL/dynamic-security/v1';
+const RESPONSE_TOPIC = `${DYNSEC_TOPIC}/response`;
+/** Held by the service's own broker user: subscribe to telemetry, also as a shared subscription. */
+export const INGEST_ROLE = 'vehicle-cloud-ingest';
+export const vehicleRole = (vin: string): string => `vehicle-${vin}`;
+export const vehicleTopicFilter = (vin: string): string => `vehicles/${vin}/#`;
+
+/** Dynsec answers these when the thing to create is already there. */
+const ALREADY_THERE = /already exists|already has/i;
+const DEFAULT_TIMEOUT_MS = 5_000;
+const RETRY_MS = 5_000;
+const ROLE_RECHECK_MS = 1_000;
+
+interface DynsecCommand {
+  command: string;
+  [field: string]: unknown;
+}
+
+interface DynsecResponse {
+  command: string;
+  error?: string;
+  data?: unknown;
+  correlationData?: string;
+}
+
+interface Pending {
+  resolve: (response: DynsecResponse) => void;
+  timer: NodeJS.Timeout;
+}
+
+export interface MosquittoDynsecOptions {
+  url: string;
+  /** a dynsec admin (its role grants $CONTROL/dynamic-security/#); also the ingest user */
+  username: string;
+  password: string;
+  logger: Logger;
+  timeoutMs?: number;
+}
+
+export class MosquittoDynsec implements CredentialProvisioner {
+  private client: MqttClient | undefined;
+  private subscribed = false;
+  private rolesEnsured = false;
+  private ensuring = false;
+  private closing = false;
+  private readonly pending = new Map<string, Pending>();
+  private readonly correlationPrefix = randomBytes(6).toString('hex');
+  private counter = 0;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: MosquittoDynsecOptions) {
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /** Connected, and the ingest role is in place (readiness). */
+  get healthy(): boolean {
+    return this.subscribed && this.rolesEnsured;
+  }
+
+  /**
+   * Connect (reconnecting in the background) and make sure the ingest role exists and is held by the service's
+   * user. Resolves once that succeeded; until then it retries and logs why not (e.g. the user is no dynsec admin).
+   */
+  start(): Promise<void> {
+    const { url, username, password, logger } = this.options;
+    const clientOptions: IClientOptions = {
+      clientId: `vc-dynsec-${randomBytes(4).toString('hex')}`,
+      username,
+      password,
+      clean: true,
+      protocolVersion: 4,
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+    };
+    const client = mqtt.connect(url, clientOptions);
+    this.client = client;
+    client.on('message', (topic, payload) => {
+      if (topic === RESPONSE_TOPIC) this.onResponse(payload);
+    });
+    client.on('close', () => {
+      this.subscribed = false;
+    });
+    client.on('error', (err) => logger.warn({ event: 'dynsec_connection_error', err: err.message }, 'dynamic security: broker connection error'));
+    return new Promise((resolve) => {
+      const ensure = async (): Promise<void> => {
+        if (this.closing || !this.subscribed || this.ensuring || this.rolesEnsured) return;
+        this.ensuring = true;
+        try {
+          if (await this.ensureIngestRole()) {
+            this.rolesEnsured = true;
+            logger.info({ event: 'dynsec_ready', role: INGEST_ROLE }, 'dynamic security: ingest role in place');
+            resolve();
+          } else {
+            // just granted: the broker reconnects us to apply it, or, if it does not, we look again shortly
+            setTimeout(() => void ensure(), ROLE_RECHECK_MS).unref();
+          }
+        } catch (err) {
+          logger.error({ event: 'dynsec_setup_failed', err: err instanceof Error ? err.message : String(err) }, 'dynamic security: cannot set up roles; retrying');
+          setTimeout(() => void ensure(), RETRY_MS).unref();
+        } finally {
+          this.ensuring = false;
+        }
+      };
+      client.on('connect', () => {
+        client.subscribe(RESPONSE_TOPIC, { qos: 1 }, (err, granted) => {
+          if (err || granted?.some((g) => g.qos === 128)) {
+            logger.error({ event: 'dynsec_setup_failed', err: err?.message ?? `refused subscription to ${RESPONSE_TOPIC}` }, 'dynamic security: the service user is not a dynsec admin');
+            return;
+          }
+          this.subscribed = true;
+          void ensure();
+        });
+      });
+    });
+  }
+
+  async provisionVehicle(vin: string, password: string): Promise<boolean> {
+    const rolename = vehicleRole(vin);
+    const topic = vehicleTopicFilter(vin);
+    const [role, client] = await this.run([
+      {
+        command: 'createRole',
+        rolename,
+        acls: [
+          { acltype: 'publishClientSend', topic, allow: true },
+          { acltype: 'subscribePattern', topic, allow: true },
+        ],
+      },
+      // clientid binds the account to the VIN as client id: no vehicle can take over another's session
+      { command: 'createClient', username: vin, password, clientid: vin, roles: [{ rolename }] },
+    ]);
+    if (role?.error && !ALREADY_THERE.test(role.error)) throw new ProvisioningError(`dynsec createRole: ${role.error}`);
+    if (client?.error) {
+      if (ALREADY_THERE.test(client.error)) return false;
+      throw new ProvisioningError(`dynsec createClient: ${client.error}`);
+    }
+    this.options.logger.info({ event: 'dynsec_vehicle_created', vin }, 'dynamic security: vehicle account created');
+    return true;
+  }
+
+  async removeVehicle(vin: string): Promise<void> {
+    await this.run([
+      { command: 'deleteClient', username: vin },
+      { command: 'deleteRole', rolename: vehicleRole(vin) },
+    ]);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const [id, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      pending.resolve({ command: 'closed', error: 'closing', correlationData: id });
+    }
+    this.pending.clear();
+    const client = this.client;
+    if (client) await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+  }
+
+  /** true when the role exists and the service's user holds it; false when it was granted just now. */
+  private async ensureIngestRole(): Promise<boolean> {
+    const { username } = this.options;
+    const responses = await this.run([
+      { command: 'createRole', rolename: INGEST_ROLE },
+      { command: 'addRoleACL', rolename: INGEST_ROLE, acltype: 'subscribePattern', topic: TOPIC_FILTER, allow: true },
+      // Mosquitto 2.0 checks a shared subscription against its full $share/<group>/... filter
+      { command: 'addRoleACL', rolename: INGEST_ROLE, acltype: 'subscribePattern', topic: `$share/+/${TOPIC_FILTER}`, allow: true },
+      { command: 'getClient', username },
+    ]);
+    const failed = responses.find((r) => r.error && !ALREADY_THERE.test(r.error));
+    if (failed) throw new Error(`dynsec ${failed.command}: ${failed.error}`);
+    const roles = (responses[3]?.data as { client?: { roles?: Array<{ rolename?: string }> } } | undefined)?.client?.roles ?? [];
+    if (roles.some((r) => r.rolename === INGEST_ROLE)) return true;
+    // Not awaited: Mosquitto applies a role change by disconnecting the user's clients, this one included, so the
+    // reply may never come (and 2.0.11 answers a repeated addClientRole with "Internal error"); getClient re-checks.
+    this.client?.publish(DYNSEC_TOPIC, JSON.stringify({ commands: [{ command: 'addClientRole', username, rolename: INGEST_ROLE }] }), { qos: 1 });
+    return false;
+  }
+
+  /** Send commands in one message; resolves with one response per command, in order. */
+  private run(commands: readonly DynsecCommand[]): Promise<DynsecResponse[]> {
+    const client = this.client;
+    if (!client || !this.subscribed || this.closing) return Promise.reject(new ProvisioningError('not connected to the MQTT broker'));
+    const tagged = commands.map((c) => ({ ...c, correlationData: `${this.correlationPrefix}-${++this.counter}` }));
+    const answers = tagged.map(
+      (c) =>
+        new Promise<DynsecResponse>((resolve, reject) => {
+          const timer = setTimeout(() => {
+            this.pending.delete(c.correlationData);
+            reject(new ProvisioningError(`the broker did not answer dynsec ${c.command} within ${this.timeoutMs} ms (is VC_MQTT_USERNAME a dynsec admin?)`));
+          }, this.timeoutMs);
+          this.pending.set(c.correlationData, { resolve, timer });
+        }),
+    );
+    client.publish(DYNSEC_TOPIC, JSON.stringify({ commands: tagged }), { qos: 1 }, (err) => {
+      if (!err) return;
+      for (const c of tagged) {
+        const pending = this.pending.get(c.correlationData);
+        if (!pending) continue;
+        clearTimeout(pending.timer);
+        this.pending.delete(c.correlationData);
+        pending.resolve({ command: c.command, error: `publish failed: ${err.message}` });
+      }
+    });
+    return Promise.all(answers);
+  }
+
+  private onResponse(payload: Buffer): void {
+    let parsed: { responses?: DynsecResponse[] };
+    try {
+      parsed = JSON.parse(payload.toString('utf8')) as { responses?: DynsecResponse[] };
+    } catch {
+      return;
+    }
+    for (const response of parsed.responses ?? []) {
+      const id = response.correlationData;
+      const pending = id === undefined ? undefined : this.pending.get(id);
+      if (!pending || id === undefined) continue;
+      clearTimeout(pending.timer);
+      this.pending.delete(id);
+      pending.resolve(response);
+    }
+  }
+}
