@@ -1,0 +1,372 @@
+// `npm run bench -- [--quick] [--only a,b,...]`: in one run on this machine, start Mosquitto and influxd and
+// measure side by side the broker ceiling, the storage ceiling, a naive MQTT -> InfluxDB bridge, vehicle-cloud
+// with InfluxDB, embedded, and as two $share workers: the highest zero-loss QoS 1 rate of each (verified per
+// vehicle by seq), p99 publish-to-queryable latency at half that rate, CPU and RSS. Writes
+// bench/results/<timestamp>.json, latest.json and latest.md, and prints the table.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadTestVins } from '../simulators/loadtest/index.ts';
+import { ROOT, influxdOrSkip, MOSQUITTO_BINARY } from './infra.ts';
+import { consoleTable, markdown } from './results-table.ts';
+import { ceilingRun, limitOf, lossFreeStep, quickCheck, searchMaxRate, type SearchConfig, type SearchResult, type StepRecord } from './search.ts';
+import { storageCeiling } from './storage-ceiling.ts';
+import { OPENERS, SYSTEM_TITLES, type SystemKey } from './systems.ts';
+
+export const USAGE = `Usage: npm run bench -- [options]
+
+Starts its own Mosquitto and influxd (Debian: apt-get install mosquitto influxdb) and measures, in one run:
+(a) broker ceiling, (b) storage ceiling, (c) naive bridge, (d) vehicle-cloud + InfluxDB, (e) vehicle-cloud
+embedded, (f) two vehicle-cloud workers on a $share subscription. About 12-15 minutes; --quick takes seconds.
+
+Options:
+  --quick            smoke run: one short verified step per system at a modest rate (no search)
+  --only LIST        systems to run, e.g. --only a,c,d (letters or keys: broker, storage, naive,
+                     vc-influx, vc-embedded, vc-shared)
+  --step S           seconds per search step (default 10; quick: 2)
+  --vehicles N       vehicles (default 1000; quick: 100)
+  --connections N    publisher MQTT connections (default 8)
+  --publishers N     publisher processes (default 2)
+  --max-steps N      search steps per system after the saturation step (default 5)
+  --out DIR          where results go (default bench/results)
+  --json             print the result JSON instead of the table
+  -h, --help         this help`;
+
+export interface BenchOptions {
+  quick: boolean;
+  only: SystemKey[];
+  stepS: number;
+  vehicles: number;
+  connections: number;
+  publishers: number;
+  maxSteps: number;
+  outDir: string;
+  seed: number;
+  /** offered rate of each system's single step in quick mode */
+  quickRate: number;
+}
+
+export interface SystemResult {
+  key: SystemKey;
+  title: string;
+  quick: boolean;
+  maxZeroLossRate: number;
+  /** the highest rate stored without loss when the drain bound is ignored, and its drain time */
+  lossFreeRate: number | null;
+  lossFreeDrainMs: number | null;
+  p99LatencyMs: number | null;
+  latencyRate: number | null;
+  cpuPercent: number | null;
+  rssBytes: number | null;
+  publishersCpuPercent: number | null;
+  mosquittoCpuPercent: number | null;
+  influxdCpuPercent: number | null;
+  machineCpuPercent: number | null;
+  limitedBy: string;
+  steps: StepRecord[];
+  error?: string;
+}
+
+export interface BenchResult {
+  tool: 'vehicle-cloud bench';
+  startedAt: string;
+  durationS: number;
+  command: string;
+  file: string;
+  quick: boolean;
+  machine: { cpus: number; cpuModel: string; node: string; loadAverage: number[] };
+  options: Omit<BenchOptions, 'outDir' | 'only'> & { only: SystemKey[] };
+  systems: SystemResult[];
+  ratios: { vcInfluxOverNaive: number | null; vcInfluxOverCeiling: number | null; embeddedOverInflux: number | null; sharedOverSingle: number | null };
+}
+
+const ORDER: SystemKey[] = ['broker', 'storage', 'naive', 'vc-influx', 'vc-embedded', 'vc-shared'];
+const LETTERS: Record<string, SystemKey> = { a: 'broker', b: 'storage', c: 'naive', d: 'vc-influx', e: 'vc-embedded', f: 'vc-shared' };
+/** A whole run stops here whatever happens (a full run takes 12-15 minutes). */
+const HARD_LIMIT_MS = 30 * 60_000;
+const SATURATION_RATE = 150_000;
+
+export function benchOptions(input: Partial<BenchOptions> = {}): BenchOptions {
+  const quick = input.quick ?? false;
+  return {
+    quick,
+    only: ORDER,
+    stepS: quick ? 2 : 10,
+    vehicles: quick ? 100 : 1_000,
+    connections: 8,
+    publishers: 2,
+    maxSteps: 5,
+    outDir: join(ROOT, 'bench', 'results'),
+    seed: 7,
+    quickRate: 1_000,
+    ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)),
+  };
+}
+
+function systemResult(key: SystemKey, quick: boolean, search: SearchResult, cores: number): SystemResult {
+  const at = search.atMax;
+  // a ceiling is measured saturated: its publishers are behind by design, and nothing is searched
+  const ceiling = key === 'broker';
+  const lossFree = ceiling ? undefined : lossFreeStep(search.steps);
+  // no step passed: show what the system used where it still lost nothing
+  const measured = at ?? lossFree;
+  return {
+    key,
+    title: SYSTEM_TITLES[key],
+    quick,
+    maxZeroLossRate: search.maxZeroLossRate,
+    lossFreeRate: lossFree?.rate ?? null,
+    lossFreeDrainMs: lossFree?.drainMs ?? null,
+    p99LatencyMs: search.latency?.latencyP99Ms ?? null,
+    latencyRate: search.latency?.rate ?? null,
+    cpuPercent: measured?.systemCpuPercent ?? null,
+    rssBytes: measured?.systemRssBytes ?? null,
+    publishersCpuPercent: measured?.publishersCpuPercent ?? null,
+    mosquittoCpuPercent: measured?.mosquittoCpuPercent ?? null,
+    influxdCpuPercent: measured?.influxdCpuPercent ?? null,
+    machineCpuPercent: measured?.machineCpuPercent ?? null,
+    limitedBy: quick ? 'quick run: not searched' : ceiling ? limitOf(at && { ...at, behind: 0, keptUp: true }, cores) : limitOf(search.firstFailure, cores),
+    steps: search.steps,
+  };
+}
+
+function failedResult(key: SystemKey, quick: boolean, err: unknown): SystemResult {
+  const message = err instanceof Error ? err.message : String(err);
+  return {
+    key,
+    title: SYSTEM_TITLES[key],
+    quick,
+    maxZeroLossRate: 0,
+    lossFreeRate: null,
+    lossFreeDrainMs: null,
+    p99LatencyMs: null,
+    latencyRate: null,
+    cpuPercent: null,
+    rssBytes: null,
+    publishersCpuPercent: null,
+    mosquittoCpuPercent: null,
+    influxdCpuPercent: null,
+    machineCpuPercent: null,
+    limitedBy: `run failed: ${message.split('\n')[0]}`,
+    steps: [],
+    error: message,
+  };
+}
+
+async function runStorage(options: BenchOptions, influxdBinary: string | undefined, log: (line: string) => void): Promise<SystemResult> {
+  const vins = loadTestVins(options.seed, options.vehicles);
+  const ceiling = await storageCeiling({ influxdBinary, vins, seed: options.seed, durationMs: options.stepS * 1000 });
+  const s = ceiling.saturated;
+  const h = ceiling.halfRate;
+  log(`    saturation  ${s.rate}/s  ${s.zeroLoss ? 'ok' : `LOST ${s.lost}`}  errors ${s.errors}  influxd ${s.influxdCpuPercent}%  writer ${s.writerCpuPercent}%`);
+  log(`    half rate   ${h.rate}/s  ${h.zeroLoss ? 'ok' : `LOST ${h.lost}`}  p99 write ${h.p99Ms?.toFixed(1)} ms`);
+  const step = (kind: StepRecord['kind'], run: typeof s): StepRecord => ({
+    kind,
+    rate: run.rate,
+    ok: run.zeroLoss && run.errors === 0,
+    zeroLoss: run.zeroLoss,
+    keptUp: true,
+    published: run.points,
+    acked: run.points,
+    lost: run.lost,
+    duplicates: 0,
+    behind: 0,
+    drainMs: 0,
+    ackedRate: run.rate,
+    acceptedRate: run.rate,
+    storedRate: run.rate,
+    latencyP50Ms: null,
+    latencyP99Ms: run.p99Ms === null ? null : Math.round(run.p99Ms),
+    latencyProbes: 0,
+    systemCpuPercent: run.influxdCpuPercent,
+    systemRssBytes: run.influxdRssBytes,
+    publishersCpuPercent: run.writerCpuPercent,
+    mosquittoCpuPercent: null,
+    influxdCpuPercent: run.influxdCpuPercent,
+    machineCpuPercent: null,
+    notes: run.errors > 0 ? [`${run.errors} failed write requests`] : [],
+  });
+  const saturated = step('saturation', s);
+  const half = step('latency', h);
+  return {
+    key: 'storage',
+    title: SYSTEM_TITLES.storage,
+    quick: options.quick,
+    maxZeroLossRate: saturated.ok ? Math.round(s.rate / 100) * 100 : 0,
+    lossFreeRate: null,
+    lossFreeDrainMs: null,
+    p99LatencyMs: half.latencyP99Ms,
+    latencyRate: Math.round(h.rate),
+    cpuPercent: s.influxdCpuPercent,
+    rssBytes: s.influxdRssBytes,
+    publishersCpuPercent: s.writerCpuPercent,
+    mosquittoCpuPercent: null,
+    influxdCpuPercent: s.influxdCpuPercent,
+    machineCpuPercent: null,
+    limitedBy: options.quick ? 'quick run: not searched' : `influxd ${s.influxdCpuPercent}%, line writer ${s.writerCpuPercent}% (4 requests of 5000 lines in flight)`,
+    steps: [saturated, half],
+  };
+}
+
+const ratio = (a: number | undefined, b: number | undefined): number | null => (a && b ? Math.round((a / b) * 100) / 100 : null);
+
+export async function runBench(options: BenchOptions, log: (line: string) => void, command = 'npm run bench'): Promise<BenchResult> {
+  const influxd = influxdOrSkip();
+  if (!influxd.binary) throw new Error(influxd.skip);
+  if (!MOSQUITTO_BINARY) throw new Error('mosquitto not installed (apt-get install mosquitto)');
+  const started = new Date();
+  const cores = availableParallelism();
+  const config: SearchConfig = {
+    vehicles: options.vehicles,
+    connections: options.connections,
+    publishers: options.publishers,
+    seed: options.seed,
+    stepMs: options.stepS * 1000,
+    probesPerSecond: 10,
+    saturationRate: SATURATION_RATE,
+    maxSteps: options.maxSteps,
+    precision: 0.1,
+    log,
+  };
+  const systems: SystemResult[] = [];
+  for (const key of ORDER.filter((k) => options.only.includes(k))) {
+    log(`${SYSTEM_TITLES[key]}`);
+    const t0 = Date.now();
+    try {
+      if (key === 'storage') {
+        systems.push(await runStorage(options, influxd.binary, log));
+      } else {
+        const sut = await OPENERS[key]({ influxdBinary: influxd.binary, vehicles: options.vehicles, seed: options.seed });
+        try {
+          const search = options.quick ? await quickCheck(sut, options.quickRate, config) : key === 'broker' ? await ceilingRun(sut, config) : await searchMaxRate(sut, config);
+          systems.push(systemResult(key, options.quick, search, cores));
+        } finally {
+          await sut.close();
+        }
+      }
+    } catch (err) {
+      log(`    failed: ${err instanceof Error ? err.message : String(err)}`);
+      systems.push(failedResult(key, options.quick, err));
+    }
+    const last = systems.at(-1)!;
+    log(`  => ${last.maxZeroLossRate}/s max zero-loss, p99 ${last.p99LatencyMs ?? '-'} ms at ${last.latencyRate ?? '-'}/s (${Math.round((Date.now() - t0) / 1000)} s)`);
+  }
+  const rate = (key: SystemKey): number | undefined => systems.find((s) => s.key === key)?.maxZeroLossRate;
+  const ceilings = [rate('broker'), rate('storage')].filter((r): r is number => r !== undefined && r > 0);
+  const stamp = started.toISOString().replace(/[:.]/g, '-');
+  const file = `${stamp}${options.quick ? '-quick' : ''}.json`;
+  const result: BenchResult = {
+    tool: 'vehicle-cloud bench',
+    startedAt: started.toISOString(),
+    durationS: (Date.now() - started.getTime()) / 1000,
+    command,
+    file,
+    quick: options.quick,
+    machine: { cpus: cores, cpuModel: cpus()[0]?.model.trim() ?? 'unknown', node: process.version, loadAverage: loadavg() },
+    options: { quick: options.quick, only: options.only, stepS: options.stepS, vehicles: options.vehicles, connections: options.connections, publishers: options.publishers, maxSteps: options.maxSteps, seed: options.seed, quickRate: options.quickRate },
+    systems,
+    ratios: {
+      vcInfluxOverNaive: ratio(rate('vc-influx'), rate('naive')),
+      vcInfluxOverCeiling: ratio(rate('vc-influx'), ceilings.length === 2 ? Math.min(...ceilings) : undefined),
+      embeddedOverInflux: ratio(rate('vc-embedded'), rate('vc-influx')),
+      sharedOverSingle: ratio(rate('vc-shared'), rate('vc-influx')),
+    },
+  };
+  await mkdir(options.outDir, { recursive: true });
+  const json = `${JSON.stringify(result, null, 2)}\n`;
+  await writeFile(join(options.outDir, file), json);
+  // a quick smoke run must not replace the numbers the README links to
+  const prefix = options.quick ? 'quick-' : '';
+  await writeFile(join(options.outDir, `${prefix}latest.json`), json);
+  await writeFile(join(options.outDir, `${prefix}latest.md`), markdown(result));
+  return result;
+}
+
+export async function main(argv: string[], io: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown } }): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        quick: { type: 'boolean' },
+        only: { type: 'string' },
+        step: { type: 'string' },
+        vehicles: { type: 'string' },
+        connections: { type: 'string' },
+        publishers: { type: 'string' },
+        'max-steps': { type: 'string' },
+        out: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }).values;
+  } catch (err) {
+    io.stderr.write(`${err instanceof Error ? err.message : String(err)}\n(--help for the options)\n`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const whole = (name: string, v: string | undefined, min: number, max: number): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} wants a whole number in [${min}, ${max}], got ${JSON.stringify(v)}`);
+    return n;
+  };
+  let options: BenchOptions;
+  try {
+    const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
+      const key = LETTERS[s] ?? (ORDER.includes(s as SystemKey) ? (s as SystemKey) : undefined);
+      if (!key) throw new Error(`--only: unknown system ${JSON.stringify(s)} (a-f or ${ORDER.join(', ')})`);
+      return key;
+    });
+    options = benchOptions({
+      quick: values.quick,
+      only,
+      stepS: whole('step', values.step, 1, 120),
+      vehicles: whole('vehicles', values.vehicles, 10, 20_000),
+      connections: whole('connections', values.connections, 1, 1_000),
+      publishers: whole('publishers', values.publishers, 1, 8),
+      maxSteps: whole('max-steps', values['max-steps'], 1, 12),
+      outDir: values.out ? resolve(values.out) : undefined,
+    });
+  } catch (err) {
+    io.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
+  const hardStop = setTimeout(() => {
+    io.stderr.write(`bench: still running after ${HARD_LIMIT_MS / 60_000} minutes; giving up\n`);
+    process.exit(1);
+  }, HARD_LIMIT_MS);
+  hardStop.unref();
+  const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`;
+  let result: BenchResult;
+  try {
+    result = await runBench(options, (line) => io.stderr.write(`${line}\n`), command);
+  } catch (err) {
+    io.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  } finally {
+    clearTimeout(hardStop);
+  }
+  io.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : `\n${consoleTable(result)}\nwritten: ${join(options.outDir, result.file)}, ${options.quick ? 'quick-' : ''}latest.json, ${options.quick ? 'quick-' : ''}latest.md\n`);
+  return result.systems.some((s) => s.error) ? 1 : 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then(
+    (code) => {
+      process.exitCode = code;
+      // helpers that ignore SIGTERM must not keep a finished run alive
+      setTimeout(() => process.exit(code), 2_000).unref();
+    },
+    (err: unknown) => {
+      process.stderr.write(`${String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

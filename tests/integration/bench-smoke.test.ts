@@ -1,0 +1,145 @@
+// The benchmark's smoke run (npm run bench -- --quick): every system of the comparison starts on its own servers,
+// takes one short verified step at QoS 1 with zero loss by seq, and the results land as JSON and markdown.
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import t from 'tap';
+import { benchOptions, main, runBench, type BenchResult } from '../../bench/run.ts';
+import { ceilingRun, limitOf, quickCheck, searchMaxRate, type SearchConfig, type StepRecord, type StepRunner } from '../../bench/search.ts';
+import { SYSTEM_TITLES, type SystemKey, type SystemUnderTest } from '../../bench/systems.ts';
+import { influxdOrSkip } from '../helpers/influxd.ts';
+import { MOSQUITTO_BINARY } from '../helpers/mosquitto.ts';
+import { missingServer, tempDir } from '../helpers/system.ts';
+
+/** A model of a system that stores up to `capacity` samples/s with zero loss and falls behind above it. */
+function modelOf(capacity: number): { runner: StepRunner; rates: number[] } {
+  const rates: number[] = [];
+  const runner: StepRunner = async (_sut, rate, kind, _config, durationMs = 10_000) => {
+    rates.push(rate);
+    const ok = rate <= capacity;
+    const seconds = durationMs / 1000;
+    const acked = Math.round(Math.min(rate, 70_000) * seconds);
+    return {
+      kind,
+      rate,
+      ok,
+      zeroLoss: true,
+      keptUp: ok,
+      published: acked,
+      acked,
+      lost: 0,
+      duplicates: 0,
+      behind: 0,
+      // what is acknowledged beyond the capacity waits in the backlog
+      drainMs: ok ? 200 : Math.round(((acked - capacity * seconds) / capacity) * 1000),
+      ackedRate: Math.min(rate, 70_000),
+      acceptedRate: Math.min(rate, 70_000),
+      storedRate: Math.min(rate, capacity, 70_000),
+      latencyP50Ms: 40,
+      latencyP99Ms: 90,
+      latencyProbes: kind === 'latency' ? 100 : 0,
+      systemCpuPercent: Math.min(100, (100 * rate) / capacity),
+      systemRssBytes: 100e6,
+      publishersCpuPercent: 30,
+      mosquittoCpuPercent: 20,
+      influxdCpuPercent: null,
+      machineCpuPercent: ok ? 150 : 195,
+      notes: [],
+    };
+  };
+  return { runner, rates };
+}
+
+const SEARCH: SearchConfig = { vehicles: 10, connections: 2, publishers: 1, seed: 1, stepMs: 10_000, probesPerSecond: 10, saturationRate: 150_000, maxSteps: 6, precision: 0.1, log: () => undefined };
+const NO_SYSTEM = {} as SystemUnderTest;
+
+t.test('the rate search brackets the limit and narrows it to the wanted precision', async (t) => {
+  const model = modelOf(23_000);
+  const result = await searchMaxRate(NO_SYSTEM, SEARCH, model.runner);
+  t.ok(result.maxZeroLossRate <= 23_000 && result.maxZeroLossRate >= 23_000 / 1.1, `found ${result.maxZeroLossRate}/s for a 23000/s system`);
+  t.equal(result.firstFailure!.ok, false);
+  t.ok(result.firstFailure!.rate <= result.maxZeroLossRate * 1.1, 'the lowest failure is within 10% above');
+  t.equal(result.latency?.kind, 'latency');
+  t.equal(result.latency?.rate, Math.round(result.maxZeroLossRate / 200) * 100, 'latency at half the max rate');
+  t.same(model.rates.slice(0, 2), [2_000, 150_000], 'a warm-up, then a saturation step');
+  t.ok(model.rates.length <= 2 + SEARCH.maxSteps + 1, 'bounded number of steps');
+  t.match(limitOf(result.firstFailure, 2), /machine CPU 195% of 200%; system 100%/);
+  t.equal(limitOf(undefined, 2), 'not reached');
+
+  const slow = await searchMaxRate(NO_SYSTEM, { ...SEARCH, maxSteps: 3 }, modelOf(100).runner);
+  t.equal(slow.maxZeroLossRate, 0, 'a system that never passes has no zero-loss rate');
+  t.equal(slow.latency, undefined);
+});
+
+t.test('a ceiling is what got through a saturation step; quick mode is one step', async (t) => {
+  const ceiling = await ceilingRun(NO_SYSTEM, SEARCH, modelOf(80_000).runner);
+  t.equal(ceiling.maxZeroLossRate, 70_000, 'what the saturated system stored per second');
+  t.equal(ceiling.latency?.rate, 35_000);
+  const quick = await quickCheck(NO_SYSTEM, 500, SEARCH, modelOf(400).runner);
+  t.equal(quick.maxZeroLossRate, 0);
+  t.equal(quick.firstFailure?.rate, 500);
+  const step: StepRecord | undefined = (await quickCheck(NO_SYSTEM, 300, SEARCH, modelOf(400).runner)).atMax;
+  t.equal(step?.rate, 300);
+});
+
+const influxd = influxdOrSkip();
+const mosquittoMissing = missingServer('mosquitto', MOSQUITTO_BINARY);
+if ('skip' in influxd || mosquittoMissing) {
+  t.test('the quick benchmark run', { skip: 'skip' in influxd ? influxd.skip : mosquittoMissing }, () => undefined);
+} else {
+  await run().catch((err: unknown) => t.fail(`bench smoke failed: ${String(err)}`));
+}
+
+async function run(): Promise<void> {
+  const out = await tempDir('bench-smoke');
+  t.teardown(out.remove);
+
+  t.test('a quick run measures all six systems with zero loss and writes its results', async (t) => {
+    const log: string[] = [];
+    const result: BenchResult = await runBench(benchOptions({ quick: true, outDir: out.path, vehicles: 60, stepS: 1, quickRate: 600 }), (line) => log.push(line), 'smoke');
+    const keys: SystemKey[] = ['broker', 'storage', 'naive', 'vc-influx', 'vc-embedded', 'vc-shared'];
+    t.same(result.systems.map((s) => s.key), keys, 'side by side, in order');
+    for (const s of result.systems) {
+      t.equal(s.error, undefined, `${s.key} ran`);
+      // zero loss is the contract; keeping up within the drain bound depends on what else CI runs meanwhile
+      t.ok(s.steps.every((step) => step.zeroLoss === true), `${s.key}: every acknowledged sample stored exactly once`);
+      t.ok(s.steps.every((step) => step.published > 0 && step.acked === step.published), `${s.key}: samples flowed, every one acknowledged`);
+      t.ok(s.p99LatencyMs !== null, `${s.key}: latency measured`);
+      t.ok(s.cpuPercent !== null && s.rssBytes !== null, `${s.key}: CPU and RSS measured`);
+    }
+    t.ok(result.ratios.vcInfluxOverNaive !== null);
+    t.match(log.join('\n'), /\(f\) 2 vehicle-cloud workers/);
+
+    const files = await readdir(out.path);
+    t.ok(files.includes(result.file), 'a timestamped JSON');
+    t.ok(files.includes('quick-latest.json') && files.includes('quick-latest.md'), 'quick results never replace latest.*');
+    t.notOk(files.includes('latest.md'));
+    const md = await readFile(join(out.path, 'quick-latest.md'), 'utf8');
+    for (const title of Object.values(SYSTEM_TITLES)) t.ok(md.includes(title.replace(/\|/g, '\\|')), `table row: ${title}`);
+    t.match(md, /vehicle-cloud \(InfluxDB\) \/ naive bridge/);
+    t.same((JSON.parse(await readFile(join(out.path, 'quick-latest.json'), 'utf8')) as BenchResult).systems.length, 6);
+  });
+
+  t.test('the bench CLI explains itself and refuses unknown systems', async (t) => {
+    let stdout = '';
+    let stderr = '';
+    const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } };
+    t.equal(await main(['--help'], io), 0);
+    t.match(stdout, /--quick/);
+    t.equal(await main(['--only', 'z'], io), 2);
+    t.match(stderr, /unknown system "z"/);
+    t.equal(await main(['--step', '0'], io), 2);
+    t.equal(await main(['--bogus'], io), 2);
+    const { spawnSync } = await import('node:child_process');
+    const program = spawnSync(process.execPath, [...process.execArgv, 'bench/run.ts', '--help'], { encoding: 'utf8' });
+    t.equal(program.status, 0, 'npm run bench -- --help');
+    t.match(program.stdout, /^Usage: npm run bench/);
+  });
+
+  t.test('the CLI runs a chosen system and prints the table', async (t) => {
+    let stdout = '';
+    const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: () => true } };
+    t.equal(await main(['--quick', '--only', 'e', '--vehicles', '20', '--step', '1', '--out', out.path], io), 0);
+    t.match(stdout, /\(e\) vehicle-cloud, embedded/);
+    t.match(stdout, /written: /);
+  });
+}
