@@ -17,12 +17,25 @@ export const ConfigSchema = z.object({
   host: z.string().default('127.0.0.1'),
   httpPort: port.default(3000),
   mqttPort: port.default(1883),
-  mqttUrl: z.preprocess(emptyAsUndefined, z.url().optional()),
+  mqttUrl: z.preprocess(
+    emptyAsUndefined,
+    z
+      .url()
+      .refine((url) => /^(mqtts?|tcp|ssl|tls):\/\//i.test(url), 'an MQTT broker URL: mqtt://host:port or mqtts://host:port')
+      .optional(),
+  ),
   mqttUsername: optionalString,
   mqttPassword: optionalString,
   mqttClientId: z.string().max(23).default('vehicle-cloud-ingest'),
+  /** MQTT 5 Receive Maximum of the ingest session: unacknowledged messages the broker may send at once */
+  mqttReceiveMaximum: z.coerce.number().int().min(1).max(65535).default(1000),
   /** share the ingest subscription among N workers ($share/<group>/vehicles/+/telemetry) */
   mqttShareGroup: optionalString,
+  /**
+   * How many processes write telemetry to the store: `one` (this one; rollups are kept in memory) or `many`
+   * (rollups are recomputed from the raw samples). Default: `many` with a share group, else `one`.
+   */
+  storeWriters: z.preprocess(emptyAsUndefined, z.enum(['one', 'many']).optional()),
   /** VC_MQTT_USERNAME/PASSWORD are a Mosquitto dynamic-security admin: create an account per registered vehicle */
   mqttDynsec: z.preprocess(parseFlag, z.boolean().default(false)),
   influxUrl: z.preprocess(emptyAsUndefined, z.url().optional()),
@@ -41,6 +54,9 @@ export const ConfigSchema = z.object({
   /** HTTP ingest requests per minute per credential, counted apart from the API; 0 = unlimited */
   rateLimitIngest: z.coerce.number().int().min(0).default(60_000),
 }).superRefine((config, ctx) => {
+  if (config.storeWriters === 'one' && config.mqttShareGroup) {
+    ctx.addIssue({ code: 'custom', path: ['storeWriters'], message: 'VC_MQTT_SHARE_GROUP means several ingest workers write to the store: use many (or leave it unset)' });
+  }
   if (config.mqttDynsec && !(config.mqttUrl && config.mqttUsername && config.mqttPassword)) {
     ctx.addIssue({ code: 'custom', path: ['mqttDynsec'], message: 'needs VC_MQTT_URL, VC_MQTT_USERNAME and VC_MQTT_PASSWORD (a dynamic-security admin of that broker)' });
   }
@@ -57,6 +73,8 @@ const ENV_NAMES: Record<keyof ServiceConfig, string> = {
   mqttPassword: 'VC_MQTT_PASSWORD',
   mqttClientId: 'VC_MQTT_CLIENT_ID',
   mqttShareGroup: 'VC_MQTT_SHARE_GROUP',
+  mqttReceiveMaximum: 'VC_MQTT_RECEIVE_MAXIMUM',
+  storeWriters: 'VC_STORE_WRITERS',
   mqttDynsec: 'VC_MQTT_DYNSEC',
   influxUrl: 'VC_INFLUX_URL',
   influxDb: 'VC_INFLUX_DB',

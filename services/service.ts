@@ -95,8 +95,18 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
   const spool = Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spoolMaxBytes, fsync: config.spoolFsync });
   if (spool.pendingBytes > 0) logger.info({ event: 'spool_replay', bytes: spool.pendingBytes }, 'replaying spooled records not yet confirmed by the store');
   const pipeline = new IngestPipeline({ spool, registry, twins, metrics });
-  const rollups = new RollupMaintainer({ store, logger, metrics, settleMs: config.mqttShareGroup ? 2_000 : undefined });
-  const writer = new SpoolWriter({ spool, store, metrics, logger, onStored: (samples) => rollups.track(samples) });
+  // The store's only writer keeps rollups in memory; several writers must recompute them from the raw samples.
+  const writers = config.storeWriters ?? (config.mqttShareGroup ? 'many' : 'one');
+  const rollups = new RollupMaintainer({ store, logger, metrics, strategy: writers === 'one' ? 'incremental' : 'recompute', settleMs: writers === 'many' ? 2_000 : undefined });
+  const writer = new SpoolWriter({
+    spool,
+    store,
+    metrics,
+    logger,
+    beforeWrite: (samples) => rollups.prepare(samples),
+    onStored: (samples) => rollups.track(samples),
+    onCaughtUp: () => rollups.flushSoon(),
+  });
   rollups.start();
   writer.start();
 
@@ -110,6 +120,7 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
       password: config.mqttPassword,
       clientId: config.mqttClientId,
       shareGroup: config.mqttShareGroup,
+      receiveMaximum: config.mqttReceiveMaximum,
       pipeline,
       logger,
     });
@@ -146,7 +157,7 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
   const address = api.server.address();
   const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
   const apiUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${httpPort}`;
-  logger.info({ event: 'service_started', apiUrl, mqtt: redact(mqttUrl), store: store.kind, vehicles, dataDir: config.dataDir }, 'vehicle-cloud is running');
+  logger.info({ event: 'service_started', apiUrl, mqtt: redact(mqttUrl), store: store.kind, storeWriters: writers, rollups: rollups.strategy, vehicles, dataDir: config.dataDir }, 'vehicle-cloud is running');
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {

@@ -14,6 +14,7 @@ export const UnknownSignal = createError('UNKNOWN_SIGNAL', 'unknown signal %s (s
 export const InvalidRange = createError('INVALID_RANGE', '%s', 400);
 export const IngestBackpressure = createError('INGEST_BACKPRESSURE', 'ingestion is pushing back (spool full); retry later', 503);
 export const StoreUnavailable = createError('STORE_UNAVAILABLE', 'the store did not answer; retry later', 503);
+export const SpoolUnavailable = createError('SPOOL_UNAVAILABLE', 'the telemetry could not be made durable on local disk; retry later', 503);
 export const TenantNotFound = createError('TENANT_NOT_FOUND', 'no tenant %s', 404);
 export const TenantExists = createError('TENANT_EXISTS', 'a tenant named %s already exists', 409);
 export const TokenNotFound = createError('TOKEN_NOT_FOUND', 'tenant %s has no token %s', 404);

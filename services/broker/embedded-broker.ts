@@ -1,7 +1,8 @@
 // The embedded MQTT broker (Aedes, MQTT 3.1.1) used when no external broker is configured. Vehicles log in
 // with their own credentials and may publish only under `vehicles/{their vin}/`. Telemetry is ingested in the
-// broker's authorizePublish hook, which runs before Aedes sends the PUBACK: in-process, the spool append happens
-// before the vehicle hears that its sample is safe.
+// broker's authorizePublish hook, which Aedes awaits before it sends the PUBACK; the hook calls back once the
+// spool group holding the message is written (one write shared by all connections in that event-loop turn), so
+// the vehicle hears that its sample is safe only when it is on local disk.
 import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
@@ -92,8 +93,12 @@ export class EmbeddedBroker {
           logger.error({ event: 'ingest_failed', err: String(err) }, 'ingest failed; connection closed without ack');
           return callback(err as Error);
         }
-        if (outcome instanceof Promise) outcome.then(() => callback(null), (err: Error) => callback(err));
-        else callback(null);
+        const afterDurable = (err?: Error): void => {
+          if (err) logger.error({ event: 'spool_write_failed', err: err.message }, 'spool write failed; connection closed without ack');
+          callback(err ?? null);
+        };
+        if (outcome instanceof Promise) outcome.then(() => pipeline.whenDurable(afterDurable), (err: Error) => callback(err));
+        else pipeline.whenDurable(afterDurable);
       },
       authorizeSubscribe(client, subscription, callback) {
         const principal = principals.get(client);

@@ -86,6 +86,8 @@ export interface DecodedMessage {
   vin: Vin;
   samples: TelemetrySample[];
   rejected: SampleRejection[];
+  /** the payload text, when it was strict JSON (no NaN/Infinity tokens had to be tolerated) */
+  json?: string;
 }
 
 export type DecodeResult = ({ ok: true } & DecodedMessage) | ({ ok: false } & Rejection);
@@ -111,7 +113,9 @@ export function decodeTelemetry(topic: string | undefined, payload: Buffer | str
   const text = typeof payload === 'string' ? payload : payload.toString('utf8');
   const parsed = parseJson(text);
   if (parsed === PARSE_FAILED) return { ok: false, reason: 'malformed_json', detail: 'payload is not valid UTF-8 JSON' };
-  return validateTelemetry(parsed, topicVin, now);
+  const result = validateTelemetry(parsed.value, topicVin, now);
+  if (result.ok && parsed.strict) result.json = text;
+  return result;
 }
 
 /** Validate an already parsed message (the HTTP route's body). */
@@ -186,15 +190,15 @@ function stripVin(candidate: unknown): unknown {
 
 const PARSE_FAILED = Symbol('parse failed');
 
-function parseJson(text: string): unknown {
+function parseJson(text: string): { value: unknown; strict: boolean } | typeof PARSE_FAILED {
   try {
-    return JSON.parse(text);
+    return { value: JSON.parse(text), strict: true };
   } catch {
     // Firmware JSON encoders print NaN/Infinity: keep the message, reject only the samples carrying them.
     const repaired = replaceNonFiniteTokens(text);
     if (repaired === undefined) return PARSE_FAILED;
     try {
-      return JSON.parse(repaired);
+      return { value: JSON.parse(repaired), strict: false };
     } catch {
       return PARSE_FAILED;
     }

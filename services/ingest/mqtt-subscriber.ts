@@ -1,10 +1,14 @@
 // Ingestion from an external broker (Mosquitto 2, EMQX, HiveMQ): one MQTT.js client with a persistent session
-// subscribed at QoS 1. MQTT.js sends each PUBACK only after `handleMessage` calls back, and we call back only
-// after the pipeline has spooled the message, so the broker keeps (and redelivers) whatever we have not made
-// durable. With VC_MQTT_SHARE_GROUP, N ingest workers share the subscription ($share/<group>/...).
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+// subscribed at QoS 1. MQTT.js writes each PUBACK once `handleMessage` calls back; its socket is wrapped in a
+// DurableAckStream, which lets those PUBACKs out only after the spool group holding their messages is written,
+// so the broker keeps (and redelivers) whatever we have not made durable. With VC_MQTT_SHARE_GROUP, N ingest
+// workers share the subscription ($share/<group>/...).
+import { connect as tcpConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { MqttClient, type IClientOptions } from 'mqtt';
 import type { Logger } from 'pino';
 import { TOPIC_FILTER } from '../contract/telemetry.ts';
+import { DurableAckStream } from './durable-ack-stream.ts';
 import type { IngestPipeline } from './pipeline.ts';
 
 export interface MqttSubscriberOptions {
@@ -15,6 +19,8 @@ export interface MqttSubscriberOptions {
   shareGroup?: string;
   pipeline: IngestPipeline;
   logger: Logger;
+  /** MQTT 5 Receive Maximum of the ingest session */
+  receiveMaximum?: number;
 }
 
 export class MqttSubscriber {
@@ -34,20 +40,33 @@ export class MqttSubscriber {
 
   /** Connect and subscribe; resolves on the first successful subscription (keeps reconnecting in the background). */
   start(): Promise<void> {
-    const { url, username, password, clientId, pipeline, logger } = this.options;
+    const { url, clientId, pipeline, logger } = this.options;
+    // credentials in the URL (mqtt://user:pass@host) count when none are configured, as with mqtt.connect
+    const parsed = new URL(url);
+    const username = this.options.username ?? (parsed.username ? decodeURIComponent(parsed.username) : undefined);
+    const password = this.options.password ?? (parsed.password ? decodeURIComponent(parsed.password) : undefined);
     const clientOptions: IClientOptions = {
       clientId,
       username,
       password,
-      // A persistent session: while we are down or reconnecting, the broker queues QoS 1 messages for us.
+      // A persistent session: while we are down or reconnecting, the broker queues QoS 1 messages for us
+      // (MQTT 5: clean start off, and a session that never expires).
       clean: false,
-      protocolVersion: 4,
+      protocolVersion: 5,
+      properties: {
+        sessionExpiryInterval: 0xffffffff,
+        // How many unacknowledged messages the broker may send us at once. The broker's own default (Mosquitto's
+        // max_inflight_messages 20) caps ingestion at 20 messages per acknowledgement round trip.
+        receiveMaximum: this.options.receiveMaximum ?? 1000,
+      },
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       keepalive: 30,
       resubscribe: true,
+      // MQTT.js logs a dozen debug lines per packet; unless asked for (DEBUG=mqttjs*), skip them altogether
+      ...(/mqttjs/.test(process.env.DEBUG ?? '') ? {} : { log: () => undefined }),
     };
-    const client = mqtt.connect(url, clientOptions);
+    const client = new MqttClient(() => this.brokerStream(), clientOptions);
     this.client = client;
     client.handleMessage = (packet, done) => {
       this.handle(packet.topic, packet.payload as Buffer, done);
@@ -90,6 +109,21 @@ export class MqttSubscriber {
     });
   }
 
+  /** A new connection to the broker (mqtt:// or mqtts://), its PUBACKs held until their messages are durable. */
+  private brokerStream(): DurableAckStream {
+    const { url, pipeline, logger } = this.options;
+    const parsed = new URL(url);
+    const secure = TLS_PROTOCOLS.has(parsed.protocol);
+    const host = parsed.hostname.replace(/^\[|\]$/g, '');
+    const port = parsed.port ? Number(parsed.port) : secure ? 8883 : 1883;
+    const socket = secure ? tlsConnect({ host, port, servername: host }) : tcpConnect({ host, port });
+    socket.setNoDelay(true);
+    return new DurableAckStream(socket, {
+      commit: () => pipeline.commit(),
+      onCommitFailed: (err) => logger.error({ event: 'spool_write_failed', err: err.message }, 'spool write failed; connection closed without acks, the broker redelivers'),
+    });
+  }
+
   private handle(topic: string, payload: Buffer, done: (err?: Error) => void): void {
     let outcome;
     try {
@@ -116,6 +150,10 @@ export class MqttSubscriber {
     await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
   }
 }
+
+/** URL schemes of an external broker: plain TCP or TLS. */
+export const TCP_PROTOCOLS: ReadonlySet<string> = new Set(['mqtt:', 'tcp:']);
+export const TLS_PROTOCOLS: ReadonlySet<string> = new Set(['mqtts:', 'ssl:', 'tls:']);
 
 /** Never log credentials embedded in a broker URL. */
 export function redact(url: string): string {

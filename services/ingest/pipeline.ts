@@ -1,6 +1,7 @@
 // The ingest pipeline, the same for every transport (embedded broker hook, external MQTT subscription, HTTP):
-// decode + validate -> registry check -> spool (durable) -> twin. The caller acknowledges only after `ingest`
-// returned: that is what makes a PUBACK or an HTTP 2xx mean "stored or on local disk".
+// decode + validate -> registry check -> spool group -> twin. Ingesting does not make a message durable: the
+// transport acknowledges it only once the spool group holding it is written (`commit`, `whenDurable`,
+// `durable`), which is what makes a PUBACK or an HTTP 2xx mean "on local disk" at one write per group.
 import {
   capRaw,
   decodeTelemetry,
@@ -15,10 +16,38 @@ import type { VehicleRegistry } from '../registry/registry.ts';
 import type { TwinRegistry } from '../twin/twin.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
 
-/** A spool record: accepted samples of one vehicle, or a dead letter. */
+/**
+ * A spool record: accepted samples of one vehicle, or a dead letter. A message accepted whole is written as
+ * itself (`m`, its JSON text behind a small header: nothing to serialize again); the writer gets the decoded
+ * `s` form from memory, and the `m` form only when reading the file back (see recordSamples).
+ */
 export type SpoolRecord =
   | { k: 's'; at: number; vin: string; brand: string; model: string; samples: TelemetrySample[] }
+  | { k: 'm'; at: number; vin: string; brand: string; model: string; m: AcceptedMessage }
   | { k: 'd'; at: number; letter: DeadLetter };
+
+/** A telemetry message as published, every sample of which was accepted. */
+type AcceptedMessage = TelemetrySample | { samples: TelemetrySample[] };
+
+/** The samples of a spool record (none for a dead letter), as validated: ts, seq and signals only. */
+export function recordSamples(record: SpoolRecord): TelemetrySample[] {
+  if (record.k === 's') return record.samples;
+  if (record.k === 'd') return [];
+  // the contract's own rule: a message with `samples` is a batch
+  const candidates = 'samples' in record.m ? record.m.samples : [record.m];
+  return candidates.map((s) => ({ ts: s.ts, seq: s.seq, signals: s.signals }));
+}
+
+/** `"vin":…,"brand":…,"model":…` of a vehicle's `m` records, serialized once per vehicle. */
+const recordHeads = new WeakMap<VehicleRecord, string>();
+function recordHead(vehicle: VehicleRecord): string {
+  let head = recordHeads.get(vehicle);
+  if (head === undefined) {
+    head = `"vin":${JSON.stringify(vehicle.vin)},"brand":${JSON.stringify(vehicle.brand)},"model":${JSON.stringify(vehicle.model)}`;
+    recordHeads.set(vehicle, head);
+  }
+  return head;
+}
 
 export type Transport = 'mqtt' | 'http';
 
@@ -44,6 +73,9 @@ export class IngestPipeline {
   private readonly twins: TwinRegistry;
   private readonly metrics: ServiceMetrics;
   private readonly now: () => number;
+  /** labelled counters looked up once (a label lookup per message hashes the labels) */
+  private readonly mqttMessages;
+  private readonly httpMessages;
 
   constructor(options: IngestPipelineOptions) {
     this.spool = options.spool;
@@ -51,20 +83,36 @@ export class IngestPipeline {
     this.twins = options.twins;
     this.metrics = options.metrics;
     this.now = options.now ?? Date.now;
+    this.mqttMessages = this.metrics.messages.labels({ transport: 'mqtt' });
+    this.httpMessages = this.metrics.messages.labels({ transport: 'http' });
   }
 
-  /** Ingest one raw MQTT message. Synchronous when the spool has room and the VIN is cached. */
+  /** Ingest one raw MQTT message (not yet durable). Synchronous when the spool has room and the VIN is cached. */
   ingestMqtt(topic: string, payload: Buffer): IngestOutcome | Promise<IngestOutcome> {
-    this.metrics.messages.inc({ transport: 'mqtt' });
+    this.mqttMessages.inc();
     const receivedAt = this.now();
     return this.process(decodeTelemetry(topic, payload, receivedAt), topic, payload, receivedAt);
   }
 
   /** Ingest one HTTP body (already parsed JSON). */
   ingestHttp(body: unknown): IngestOutcome | Promise<IngestOutcome> {
-    this.metrics.messages.inc({ transport: 'http' });
+    this.httpMessages.inc();
     const receivedAt = this.now();
     return this.process(validateTelemetry(body, undefined, receivedAt), 'http', body, receivedAt);
+  }
+
+  /** Make everything ingested so far durable now, with one write; throws when the disk refused (then ack nothing). */
+  commit(): void {
+    this.spool.flush();
+  }
+
+  /** `done` once everything ingested before this call is durable (shared group commit), or with the disk's error. */
+  whenDurable(done: (err?: Error) => void): void {
+    this.spool.whenDurable(done);
+  }
+
+  durable(): Promise<void> {
+    return this.spool.durable();
   }
 
   /** Record a message refused before decoding (e.g. a publish outside the vehicle's own topic). */
@@ -103,7 +151,9 @@ export class IngestPipeline {
     }
     if (decoded.samples.length > 0) {
       const record: SpoolRecord = { k: 's', at: receivedAt, vin: vehicle.vin, brand: vehicle.brand, model: vehicle.model, samples: decoded.samples };
-      this.spool.append(record);
+      // accepted whole and on one line: the payload itself is the record's body
+      const whole = decoded.json !== undefined && decoded.rejected.length === 0 && !decoded.json.includes('\n');
+      this.spool.append(record, whole ? `{"k":"m","at":${receivedAt},${recordHead(vehicle)},"m":${decoded.json}}` : undefined);
       this.metrics.samplesAccepted.inc(decoded.samples.length);
       this.twins.apply(vehicle.vin, decoded.samples, receivedAt);
     }

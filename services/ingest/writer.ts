@@ -7,7 +7,7 @@ import type { Spool, SpoolPosition } from '../spool/spool.ts';
 import { capRaw, telemetryTopic } from '../contract/telemetry.ts';
 import { StoreRejectedError, type DeadLetter, type StoredSample, type TelemetryStore } from '../store/telemetry-store.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
-import type { SpoolRecord } from './pipeline.ts';
+import { recordSamples, type SpoolRecord } from './pipeline.ts';
 
 export interface SpoolWriterOptions {
   spool: Spool;
@@ -22,10 +22,16 @@ export interface SpoolWriterOptions {
   retryMinMs?: number;
   retryMaxMs?: number;
   /**
-   * Called with every confirmed batch of samples; the spool checkpoint moves past the batch only once the
-   * returned promise resolves (the rollups of the batch are recomputed).
+   * Called before every attempt to store a batch of samples (a failure fails the attempt, which is retried).
+   */
+  beforeWrite?: (samples: readonly StoredSample[]) => Promise<void>;
+  /**
+   * Called with the samples of every batch the store confirmed (not those it refused for good); the spool
+   * checkpoint moves past the batch only once the returned promise resolves (the rollups of the batch are stored).
    */
   onStored?: (samples: readonly StoredSample[]) => Promise<void>;
+  /** Called when a stored batch left nothing unread in the spool (the writer has caught up). */
+  onCaughtUp?: () => void;
 }
 
 export class SpoolWriter {
@@ -43,6 +49,8 @@ export class SpoolWriter {
   private lastError: string | undefined;
   private consecutiveFailures = 0;
   private readonly onStored: SpoolWriterOptions['onStored'];
+  private readonly beforeWrite: SpoolWriterOptions['beforeWrite'];
+  private readonly onCaughtUp: SpoolWriterOptions['onCaughtUp'];
   /** confirmed batches, in spool order, waiting for their onStored promise before their checkpoint */
   private readonly commits: Array<{ end: SpoolPosition; ready: boolean }> = [];
   /** samples the store refused for good (kept as `store_rejected` dead letters) */
@@ -58,6 +66,8 @@ export class SpoolWriter {
     this.retryMinMs = options.retryMinMs ?? 100;
     this.retryMaxMs = options.retryMaxMs ?? 5_000;
     this.onStored = options.onStored;
+    this.beforeWrite = options.beforeWrite;
+    this.onCaughtUp = options.onCaughtUp;
   }
 
   /** True while the last store write succeeded (readiness). */
@@ -111,20 +121,19 @@ export class SpoolWriter {
       let oldest = Number.POSITIVE_INFINITY;
       for (const record of batch.records) {
         oldest = Math.min(oldest, record.at);
-        if (record.k === 's') {
-          for (const s of record.samples) samples.push({ vin: record.vin, brand: record.brand, model: record.model, ts: s.ts, seq: s.seq, signals: s.signals });
-        } else letters.push(record.letter);
+        if (record.k === 'd') letters.push(record.letter);
+        else for (const s of recordSamples(record)) samples.push({ vin: record.vin, brand: record.brand, model: record.model, ts: s.ts, seq: s.seq, signals: s.signals });
       }
       if (Number.isFinite(oldest)) this.metrics.storeLagSeconds.set(Math.max(0, Date.now() - oldest) / 1000);
       const stored = await this.writeUntilConfirmed(samples, letters);
-      if (!stored) {
+      if (stored === undefined) {
         // stopping with the batch unconfirmed: it stays in the spool and is replayed at the next start
         this.spool.rewind();
         break;
       }
       const entry = { end: batch.end, ready: false };
       this.commits.push(entry);
-      const gate = this.onStored && samples.length > 0 ? this.onStored(samples) : undefined;
+      const gate = this.onStored && stored.length > 0 ? this.onStored(stored) : undefined;
       if (gate) {
         gate.then(() => {
           entry.ready = true;
@@ -134,6 +143,7 @@ export class SpoolWriter {
         entry.ready = true;
         this.commitReady();
       }
+      if (!this.spool.hasUnread()) this.onCaughtUp?.();
     }
   }
 
@@ -148,7 +158,7 @@ export class SpoolWriter {
    * Write samples; when the store refuses some for good (StoreRejectedError), find them by halving the batch
    * and return them as dead letters, so one unstorable sample never wedges the spool.
    */
-  private async writeSamplesIsolating(samples: StoredSample[]): Promise<DeadLetter[]> {
+  private async writeSamplesIsolating(samples: StoredSample[]): Promise<Array<{ sample: StoredSample; letter: DeadLetter }>> {
     try {
       await this.store.writeSamples(samples);
       return [];
@@ -157,16 +167,15 @@ export class SpoolWriter {
       if (samples.length === 1) {
         const s = samples[0]!;
         this.logger.warn({ event: 'sample_refused_by_store', vin: s.vin, ts: s.ts, err: err.message }, 'the store refused a sample; kept as a dead letter');
-        return [
-          {
-            receivedAt: Date.now(),
-            reason: 'store_rejected',
-            detail: err.message.slice(0, 512),
-            topic: telemetryTopic(s.vin),
-            vin: s.vin,
-            raw: capRaw(JSON.stringify({ vin: s.vin, ts: s.ts, seq: s.seq, signals: s.signals })),
-          },
-        ];
+        const letter: DeadLetter = {
+          receivedAt: Date.now(),
+          reason: 'store_rejected',
+          detail: err.message.slice(0, 512),
+          topic: telemetryTopic(s.vin),
+          vin: s.vin,
+          raw: capRaw(JSON.stringify({ vin: s.vin, ts: s.ts, seq: s.seq, signals: s.signals })),
+        };
+        return [{ sample: s, letter }];
       }
       const half = Math.ceil(samples.length / 2);
       return [...(await this.writeSamplesIsolating(samples.slice(0, half))), ...(await this.writeSamplesIsolating(samples.slice(half)))];
@@ -189,22 +198,26 @@ export class SpoolWriter {
     }
   }
 
-  private async writeUntilConfirmed(samples: StoredSample[], letters: DeadLetter[]): Promise<boolean> {
+  /** The samples the store confirmed (all but those it refused for good), or undefined when stopped first. */
+  private async writeUntilConfirmed(samples: StoredSample[], letters: DeadLetter[]): Promise<StoredSample[] | undefined> {
     let delay = this.retryMinMs;
     for (;;) {
       const started = process.hrtime.bigint();
       try {
+        if (samples.length > 0) await this.beforeWrite?.(samples);
         const refused = samples.length > 0 ? await this.writeSamplesIsolating(samples) : [];
-        const allLetters = refused.length > 0 ? letters.concat(refused) : letters;
+        const allLetters = refused.length > 0 ? letters.concat(refused.map((r) => r.letter)) : letters;
         if (allLetters.length > 0) await this.writeDeadLettersIsolating(allLetters);
         this.samplesRefused += refused.length;
         this.metrics.storeWriteSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
         this.metrics.samplesStored.inc(samples.length - refused.length);
-        for (const letter of refused) this.metrics.rejects.inc({ reason: letter.reason });
+        for (const { letter } of refused) this.metrics.rejects.inc({ reason: letter.reason });
         if (this.consecutiveFailures > 0) this.logger.info({ event: 'store_recovered', failures: this.consecutiveFailures }, 'store writes succeed again');
         this.consecutiveFailures = 0;
         this.lastError = undefined;
-        return true;
+        if (refused.length === 0) return samples;
+        const gone = new Set(refused.map((r) => r.sample));
+        return samples.filter((s) => !gone.has(s));
       } catch (err) {
         this.consecutiveFailures += 1;
         this.lastError = err instanceof Error ? err.message : String(err);
@@ -213,7 +226,7 @@ export class SpoolWriter {
           this.logger.warn({ event: 'store_write_failed', failures: this.consecutiveFailures, err: this.lastError, pendingBytes: this.spool.pendingBytes }, 'store write failed; retrying, spool keeps the data');
         }
       }
-      if (!this.running) return false;
+      if (!this.running) return undefined;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
         this.wakeRetry = () => {
@@ -222,7 +235,7 @@ export class SpoolWriter {
         };
       });
       this.wakeRetry = undefined;
-      if (!this.running) return false;
+      if (!this.running) return undefined;
       delay = Math.min(this.retryMaxMs, delay * 2);
     }
   }

@@ -55,12 +55,17 @@ export class ServiceMetrics {
 
   readonly rollupPendingKeys = new Gauge({
     name: 'vc_rollup_pending_keys',
-    help: '(vehicle, minute) rollups waiting for a recompute; 0 means cockpit answers cover everything stored',
+    help: '(vehicle, minute) rollups waiting to be written; 0 means cockpit answers cover everything stored',
     registers: [this.registry],
   });
-  readonly rollupRecomputeSeconds = new Histogram({
-    name: 'vc_rollup_recompute_seconds',
-    help: 'Latency of one rollup recompute round',
+  readonly rollupMemoryKeys = new Gauge({
+    name: 'vc_rollup_memory_keys',
+    help: '(vehicle, minute) rollups kept in memory by the store\'s only writer (incremental strategy)',
+    registers: [this.registry],
+  });
+  readonly rollupRoundSeconds = new Histogram({
+    name: 'vc_rollup_round_seconds',
+    help: 'Latency of one rollup round (rows of changed keys written, store-known keys recomputed)',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });

@@ -9,6 +9,7 @@ import {
   type CockpitSums,
   type CockpitWindow,
   type RollupKey,
+  type RollupRow,
 } from './telemetry-store.ts';
 
 const q = (name: string): string => `"${name.replaceAll('"', '""')}"`;
@@ -35,7 +36,11 @@ export const ROLLUP_DDL = [
   PRIMARY KEY (vin, bucket)
 )`,
   'CREATE TEMP TABLE IF NOT EXISTS rollup_keys (vin VARCHAR, bucket BIGINT)',
+  // rows computed in memory pass through here on their way into rollup_1m (an appender cannot upsert)
+  'CREATE TEMP TABLE IF NOT EXISTS rollup_stage AS SELECT * FROM rollup_1m LIMIT 0',
 ];
+
+const ROLLUP_COLUMNS = 'vin, bucket, brand, model, samples, speed_sum, speed_count, soc_sum, soc_count, odo_min, odo_max, charging, adas_count, adas2, faults';
 
 /** The same KPI ingredients, read from raw samples or from stored rollups. */
 interface Source {
@@ -73,9 +78,8 @@ JOIN telemetry t ON t.vin = k.vin AND t.ts >= k.bucket AND t.ts < k.bucket + ${R
 WHERE t.ts >= $lo AND t.ts < $hi
 GROUP BY t.vin, k.bucket`;
 
-/** Recompute the rollups of `keys` from the raw samples, in one transaction on the write connection. */
-export async function recomputeRollups(db: DuckDBConnection, keys: readonly RollupKey[]): Promise<void> {
-  if (keys.length === 0) return;
+/** Fill the temp table rollup_keys with `keys`; returns the time range they span. */
+async function stageKeys(db: DuckDBConnection, keys: readonly RollupKey[]): Promise<{ lo: number; hi: number }> {
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
   await db.run('DELETE FROM rollup_keys');
@@ -92,13 +96,109 @@ export async function recomputeRollups(db: DuckDBConnection, keys: readonly Roll
   } finally {
     appender.closeSync();
   }
+  return { lo, hi };
+}
+
+/** Recompute the rollups of `keys` from the raw samples, in one transaction on the write connection. */
+export async function recomputeRollups(db: DuckDBConnection, keys: readonly RollupKey[]): Promise<void> {
+  if (keys.length === 0) return;
+  const { lo, hi } = await stageKeys(db, keys);
+  await inTransaction(db, RECOMPUTE, { lo: BigInt(lo), hi: BigInt(hi) }, 'rollup_keys');
+}
+
+/** Run one statement in a transaction, then empty the temp table it read. */
+async function inTransaction(db: DuckDBConnection, sql: string, params: Record<string, DuckDBValue>, staging: string): Promise<void> {
   await db.run('BEGIN TRANSACTION');
   try {
-    await db.run(RECOMPUTE, { lo: BigInt(lo), hi: BigInt(hi) });
+    await db.run(sql, params);
     await db.run('COMMIT');
   } catch (err) {
     await db.run('ROLLBACK').catch(() => undefined);
     throw err;
+  } finally {
+    await db.run(`DELETE FROM ${staging}`).catch(() => undefined);
+  }
+}
+
+/** Store rows computed in memory, overwriting the rows of the same (vin, bucket), in one transaction. */
+export async function writeRollups(db: DuckDBConnection, rows: readonly RollupRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.run('DELETE FROM rollup_stage');
+  const appender = await db.createAppender('rollup_stage');
+  try {
+    for (const row of rows) {
+      appender.appendVarchar(row.vin);
+      appender.appendBigInt(BigInt(row.bucket));
+      appender.appendVarchar(row.brand);
+      appender.appendVarchar(row.model);
+      appender.appendBigInt(BigInt(row.samples));
+      appender.appendDouble(row.speedSum);
+      appender.appendBigInt(BigInt(row.speedCount));
+      appender.appendDouble(row.socSum);
+      appender.appendBigInt(BigInt(row.socCount));
+      if (row.odoMin === undefined) appender.appendNull();
+      else appender.appendDouble(row.odoMin);
+      if (row.odoMax === undefined) appender.appendNull();
+      else appender.appendDouble(row.odoMax);
+      appender.appendBigInt(BigInt(row.charging));
+      appender.appendBigInt(BigInt(row.adasCount));
+      appender.appendBigInt(BigInt(row.adas2));
+      appender.appendBigInt(BigInt(row.faults));
+      appender.endRow();
+    }
+    appender.flushSync();
+  } finally {
+    appender.closeSync();
+  }
+  await inTransaction(db, `INSERT OR REPLACE INTO rollup_1m SELECT ${ROLLUP_COLUMNS} FROM rollup_stage`, {}, 'rollup_stage');
+}
+
+/** The keys among `keys` with at least one raw sample (on the write connection, where rollup_keys lives). */
+export async function keysWithSamples(db: DuckDBConnection, keys: readonly RollupKey[]): Promise<RollupKey[]> {
+  if (keys.length === 0) return [];
+  const { lo, hi } = await stageKeys(db, keys);
+  try {
+    const reader = await db.runAndReadAll(
+      `SELECT DISTINCT k.vin, k.bucket FROM rollup_keys k
+       JOIN telemetry t ON t.vin = k.vin AND t.ts >= k.bucket AND t.ts < k.bucket + ${ROLLUP_BUCKET_MS}
+       WHERE t.ts >= $lo AND t.ts < $hi`,
+      { lo: BigInt(lo), hi: BigInt(hi) },
+    );
+    return (reader.getRowsJS() as unknown[][]).map((row) => ({ vin: String(row[0]), bucket: toNumber(row[1]) }));
+  } finally {
+    await db.run('DELETE FROM rollup_keys').catch(() => undefined);
+  }
+}
+
+/** The stored rollup rows of `keys`. */
+export async function readRollups(db: DuckDBConnection, keys: readonly RollupKey[]): Promise<RollupRow[]> {
+  if (keys.length === 0) return [];
+  await stageKeys(db, keys);
+  try {
+    const reader = await db.runAndReadAll(
+      `SELECT ${ROLLUP_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')} FROM rollup_1m r
+       JOIN (SELECT DISTINCT vin, bucket FROM rollup_keys) k ON r.vin = k.vin AND r.bucket = k.bucket`,
+    );
+    return (reader.getRowsJS() as unknown[][]).map((row) => {
+      const stored: RollupRow = {
+        vin: String(row[0]),
+        bucket: toNumber(row[1]),
+        brand: String(row[2]),
+        model: String(row[3]),
+        samples: toNumber(row[4]),
+        speedSum: toNumber(row[5]),
+        speedCount: toNumber(row[6]),
+        socSum: toNumber(row[7]),
+        socCount: toNumber(row[8]),
+        charging: toNumber(row[11]),
+        adasCount: toNumber(row[12]),
+        adas2: toNumber(row[13]),
+        faults: toNumber(row[14]),
+      };
+      if (row[9] !== null) stored.odoMin = toNumber(row[9]);
+      if (row[10] !== null) stored.odoMax = toNumber(row[10]);
+      return stored;
+    });
   } finally {
     await db.run('DELETE FROM rollup_keys').catch(() => undefined);
   }

@@ -17,13 +17,14 @@ import {
 } from '@duckdb/node-api';
 import { SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
-import { cockpit, recomputeRollups, ROLLUP_DDL } from './embedded-cockpit.ts';
+import { cockpit, keysWithSamples, readRollups, recomputeRollups, ROLLUP_DDL, writeRollups } from './embedded-cockpit.ts';
 import * as tenants from './embedded-tenants.ts';
 import type {
   BucketQuery,
   CockpitAggregates,
   CockpitWindow,
   RollupKey,
+  RollupRow,
   DeadLetter,
   DeadLetterQuery,
   LatestSignals,
@@ -393,6 +394,18 @@ export class EmbeddedStore implements TelemetryStore {
       signals[spec.path] = { value: row[2 + i * 2] as SignalValue, ts: toNumber(ts) };
     });
     return { lastTs: toNumber(row[1]), signals };
+  }
+
+  writeRollups(rows: readonly RollupRow[]): Promise<void> {
+    return this.write((db) => writeRollups(db, rows));
+  }
+
+  keysWithSamples(keys: readonly RollupKey[]): Promise<RollupKey[]> {
+    return this.write((db) => keysWithSamples(db, keys));
+  }
+
+  readRollups(keys: readonly RollupKey[]): Promise<RollupRow[]> {
+    return this.write((db) => readRollups(db, keys));
   }
 
   recomputeRollups(keys: readonly RollupKey[]): Promise<void> {

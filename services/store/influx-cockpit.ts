@@ -10,6 +10,7 @@ import {
   type CockpitSums,
   type CockpitWindow,
   type RollupKey,
+  type RollupRow,
 } from './telemetry-store.ts';
 
 export const ROLLUP_MEASUREMENT = 'rollup_1m';
@@ -63,37 +64,135 @@ export async function recomputeRollups(influx: InfluxAccess, keys: readonly Roll
   }
   for (let i = 0; i < statements.length; i += STATEMENTS_PER_REQUEST) {
     const results = await influx.query(statements.slice(i, i + STATEMENTS_PER_REQUEST));
-    const lines: string[] = [];
+    const rows: RollupRow[] = [];
     for (let r = 0; r < results.length; r += 4) {
       const extra = [results[r + 1], results[r + 2], results[r + 3]].map((res) => countsBySeriesTime(res));
       for (const series of results[r]?.series ?? []) {
         const tags = series.tags ?? {};
-        for (const row of series.values ?? []) {
-          const time = num(row[0]);
-          const key = `${tags.vin}\u0000${time}`;
-          const point = new Point(ROLLUP_MEASUREMENT)
-            .tag('vin', tags.vin ?? '')
-            .tag('brand', tags.brand ?? '')
-            .tag('model', tags.model ?? '')
-            .intField('samples', num(row[1]))
-            .floatField('speed_sum', num(row[2]))
-            .intField('speed_count', num(row[3]))
-            .floatField('soc_sum', num(row[4]))
-            .intField('soc_count', num(row[5]))
-            .intField('adas_count', num(row[8]))
-            .intField('charging', extra[0]?.get(key) ?? 0)
-            .intField('adas2', extra[1]?.get(key) ?? 0)
-            .intField('faults', extra[2]?.get(key) ?? 0)
-            .timestamp(time);
-          if (typeof row[6] === 'number') point.floatField('odo_min', row[6]);
-          if (typeof row[7] === 'number') point.floatField('odo_max', row[7]);
-          const line = point.toLineProtocol();
-          if (line) lines.push(line);
+        for (const values of series.values ?? []) {
+          const bucket = num(values[0]);
+          const key = `${tags.vin}\u0000${bucket}`;
+          const row: RollupRow = {
+            vin: tags.vin ?? '',
+            bucket,
+            brand: tags.brand ?? '',
+            model: tags.model ?? '',
+            samples: num(values[1]),
+            speedSum: num(values[2]),
+            speedCount: num(values[3]),
+            socSum: num(values[4]),
+            socCount: num(values[5]),
+            adasCount: num(values[8]),
+            charging: extra[0]?.get(key) ?? 0,
+            adas2: extra[1]?.get(key) ?? 0,
+            faults: extra[2]?.get(key) ?? 0,
+          };
+          if (typeof values[6] === 'number') row.odoMin = values[6];
+          if (typeof values[7] === 'number') row.odoMax = values[7];
+          rows.push(row);
         }
       }
     }
-    await influx.writeLines(lines);
+    await writeRollups(influx, rows);
   }
+}
+
+/** Rollup points: one per (vehicle, minute), written over the previous point of the same series and time. */
+export async function writeRollups(influx: InfluxAccess, rows: readonly RollupRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const lines: string[] = [];
+  for (const row of rows) {
+    // tags as stored on the raw points, so a rollup row and its samples filter the same way
+    const point = new Point(ROLLUP_MEASUREMENT)
+      .tag('vin', influx.tagValue(row.vin))
+      .tag('brand', influx.tagValue(row.brand))
+      .tag('model', influx.tagValue(row.model))
+      .intField('samples', row.samples)
+      .floatField('speed_sum', row.speedSum)
+      .intField('speed_count', row.speedCount)
+      .floatField('soc_sum', row.socSum)
+      .intField('soc_count', row.socCount)
+      .intField('adas_count', row.adasCount)
+      .intField('charging', row.charging)
+      .intField('adas2', row.adas2)
+      .intField('faults', row.faults)
+      .timestamp(row.bucket);
+    if (row.odoMin !== undefined) point.floatField('odo_min', row.odoMin);
+    if (row.odoMax !== undefined) point.floatField('odo_max', row.odoMax);
+    const line = point.toLineProtocol();
+    if (line) lines.push(line);
+  }
+  await influx.writeLines(lines);
+}
+
+const keyOf = (vin: string, bucket: number): string => `${vin}\u0000${bucket}`;
+
+/** The keys among `keys` with at least one raw sample: a count per vehicle and minute over the planned ranges. */
+export async function keysWithSamples(influx: InfluxAccess, keys: readonly RollupKey[]): Promise<RollupKey[]> {
+  if (keys.length === 0) return [];
+  const wanted = new Set(keys.map((k) => keyOf(k.vin, k.bucket)));
+  const statements = planRanges(keys).map(
+    (range) => `SELECT count("seq") FROM "telemetry" WHERE time >= ${range.lo}ms AND time < ${range.hi}ms${vinFilter(influx, range.vins)} GROUP BY time(${ROLLUP_BUCKET_MS}ms), "vin" fill(none)`,
+  );
+  const found = new Map<string, RollupKey>();
+  for (let i = 0; i < statements.length; i += STATEMENTS_PER_REQUEST) {
+    for (const result of await influx.query(statements.slice(i, i + STATEMENTS_PER_REQUEST))) {
+      for (const series of result.series ?? []) {
+        const vin = series.tags?.vin ?? '';
+        for (const row of series.values ?? []) {
+          const key = keyOf(vin, num(row[0]));
+          if (num(row[1]) > 0 && wanted.has(key)) found.set(key, { vin, bucket: num(row[0]) });
+        }
+      }
+    }
+  }
+  return [...found.values()];
+}
+
+const ROLLUP_FIELDS = ['samples', 'speed_sum', 'speed_count', 'soc_sum', 'soc_count', 'odo_min', 'odo_max', 'charging', 'adas_count', 'adas2', 'faults'] as const;
+
+/** The stored rollup rows of `keys`. */
+export async function readRollups(influx: InfluxAccess, keys: readonly RollupKey[]): Promise<RollupRow[]> {
+  if (keys.length === 0) return [];
+  const wanted = new Set(keys.map((k) => keyOf(k.vin, k.bucket)));
+  const fields = ROLLUP_FIELDS.map((f) => `"${f}"`).join(', ');
+  const statements = planRanges(keys).map(
+    (range) => `SELECT ${fields} FROM "${ROLLUP_MEASUREMENT}" WHERE time >= ${range.lo}ms AND time < ${range.hi}ms${vinFilter(influx, range.vins)} GROUP BY "vin", "brand", "model"`,
+  );
+  const rows: RollupRow[] = [];
+  for (let i = 0; i < statements.length; i += STATEMENTS_PER_REQUEST) {
+    for (const result of await influx.query(statements.slice(i, i + STATEMENTS_PER_REQUEST))) {
+      for (const series of result.series ?? []) {
+        const tags = series.tags ?? {};
+        for (const values of series.values ?? []) {
+          const bucket = num(values[0]);
+          if (!wanted.has(keyOf(tags.vin ?? '', bucket))) continue;
+          const field = (name: (typeof ROLLUP_FIELDS)[number]): unknown => values[1 + ROLLUP_FIELDS.indexOf(name)];
+          const row: RollupRow = {
+            vin: tags.vin ?? '',
+            bucket,
+            brand: tags.brand ?? '',
+            model: tags.model ?? '',
+            samples: num(field('samples')),
+            speedSum: num(field('speed_sum')),
+            speedCount: num(field('speed_count')),
+            socSum: num(field('soc_sum')),
+            socCount: num(field('soc_count')),
+            charging: num(field('charging')),
+            adasCount: num(field('adas_count')),
+            adas2: num(field('adas2')),
+            faults: num(field('faults')),
+          };
+          const odoMin = field('odo_min');
+          const odoMax = field('odo_max');
+          if (typeof odoMin === 'number') row.odoMin = odoMin;
+          if (typeof odoMax === 'number') row.odoMax = odoMax;
+          rows.push(row);
+        }
+      }
+    }
+  }
+  return rows;
 }
 
 function countsBySeriesTime(result: Result | undefined): Map<string, number> {

@@ -1,20 +1,22 @@
 // The InfluxDB adapter of the TelemetryStore port. It speaks only InfluxDB's v1 HTTP surface (line protocol on
 // POST /write, InfluxQL on POST /query), which InfluxDB 1.x serves natively and 2.x/3.x as compatibility APIs.
-// Lines are built by @influxdata/influxdb-client's Point and sent through the client's transport so that every
-// request is awaited: WriteApi's buffering acknowledges before the server does and drops lines when full.
+// Lines are built with @influxdata/influxdb-client's escaping (telemetry lines from precomputed catalog keys, the
+// rest with its Point) and sent through the client's transport so that every request is awaited: WriteApi's
+// buffering acknowledges before the server does and drops lines when full.
 import http from 'node:http';
 import https from 'node:https';
-import { InfluxDB, Point, type Transport } from '@influxdata/influxdb-client';
+import { InfluxDB, Point, escape, type Transport } from '@influxdata/influxdb-client';
 import { SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
 import { StoreRejectedError } from './telemetry-store.ts';
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
-import { cockpit, recomputeRollups, type InfluxAccess } from './influx-cockpit.ts';
+import { cockpit, keysWithSamples, readRollups, recomputeRollups, writeRollups, type InfluxAccess } from './influx-cockpit.ts';
 import * as tenants from './influx-tenants.ts';
 import type {
   BucketQuery,
   CockpitAggregates,
   CockpitWindow,
   RollupKey,
+  RollupRow,
   DeadLetter,
   DeadLetterQuery,
   LatestSignals,
@@ -50,7 +52,7 @@ export const DEAD_LETTERS_MEASUREMENT = 'dead_letters';
 
 /** Lines per /write request: large enough to amortise the round-trip, far below influxd's 25 MB body limit. */
 const WRITE_CHUNK_LINES = 5000;
-/** Bodies above this are gzipped, which influxd accepts on /write. */
+/** Bodies above this are gzipped, which influxd accepts on /write (not for a server on this machine, see gzipThreshold). */
 const GZIP_THRESHOLD_BYTES = 64 * 1024;
 /** Registry points share one timestamp so that a VIN is one point; time 0 needs an infinite retention policy. */
 const REGISTRY_TIME_MS = 0;
@@ -81,6 +83,9 @@ export class InfluxStore implements TelemetryStore {
   private readonly transport: Transport;
   private readonly agent: http.Agent;
   private readonly logger: StoreLogger | undefined;
+  private readonly gzipThreshold: number;
+  /** `telemetry,brand=…,model=…,vin=…` per vehicle, escaped once */
+  private readonly linePrefixes = new Map<string, { brand: string; model: string; prefix: string }>();
   private closed = false;
   /**
    * Dead letters are written in ns precision at receivedAt + this counter's nanoseconds, so that two letters of
@@ -91,7 +96,10 @@ export class InfluxStore implements TelemetryStore {
   constructor(options: InfluxStoreOptions) {
     this.database = options.database;
     this.logger = options.logger;
-    const secure = new URL(options.url).protocol === 'https:';
+    const parsed = new URL(options.url);
+    const secure = parsed.protocol === 'https:';
+    // compressing for a server on this machine spends CPU twice to save no network
+    this.gzipThreshold = isLoopback(parsed.hostname) ? Number.POSITIVE_INFINITY : GZIP_THRESHOLD_BYTES;
     this.agent = secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
     const headers: Record<string, string> = {};
     if (!options.token && options.username) {
@@ -116,16 +124,9 @@ export class InfluxStore implements TelemetryStore {
     const lines: string[] = [];
     let skipped = 0;
     for (const sample of samples) {
-      const point = new Point(TELEMETRY_MEASUREMENT)
-        .tag('vin', tagValue(sample.vin))
-        .tag('brand', tagValue(sample.brand))
-        .tag('model', tagValue(sample.model))
-        .intField('seq', sample.seq)
-        .timestamp(sample.ts);
-      for (const [path, value] of Object.entries(sample.signals)) {
-        if (!addSignalField(point, path, value)) skipped++;
-      }
-      lines.push(lineOf(point));
+      const line = telemetryLine(this.linePrefix(sample), sample);
+      lines.push(line.line);
+      skipped += line.skipped;
     }
     // Validation upstream makes this a bug, not bad data: log it, but never let one value wedge the writer's retries.
     if (skipped > 0) this.logger?.warn({ values: skipped }, 'signal values outside the catalog or of the wrong type were not stored');
@@ -221,6 +222,18 @@ export class InfluxStore implements TelemetryStore {
 
   recomputeRollups(keys: readonly RollupKey[]): Promise<void> {
     return recomputeRollups(this.cockpitAccess(), keys);
+  }
+
+  writeRollups(rows: readonly RollupRow[]): Promise<void> {
+    return writeRollups(this.cockpitAccess(), rows);
+  }
+
+  keysWithSamples(keys: readonly RollupKey[]): Promise<RollupKey[]> {
+    return keysWithSamples(this.cockpitAccess(), keys);
+  }
+
+  readRollups(keys: readonly RollupKey[]): Promise<RollupRow[]> {
+    return readRollups(this.cockpitAccess(), keys);
   }
 
   cockpit(window: CockpitWindow, source: 'rollup' | 'raw'): Promise<CockpitAggregates> {
@@ -330,6 +343,14 @@ export class InfluxStore implements TelemetryStore {
     this.agent.destroy();
   }
 
+  private linePrefix(sample: StoredSample): string {
+    const known = this.linePrefixes.get(sample.vin);
+    if (known && known.brand === sample.brand && known.model === sample.model) return known.prefix;
+    const prefix = telemetryLinePrefix(sample);
+    this.linePrefixes.set(sample.vin, { brand: sample.brand, model: sample.model, prefix });
+    return prefix;
+  }
+
   private uniqueNanos(receivedAt: number): string {
     this.deadLetterCounter = (this.deadLetterCounter + 1) % NANOS_PER_MS;
     return (BigInt(Math.floor(receivedAt)) * BigInt(NANOS_PER_MS) + BigInt(this.deadLetterCounter)).toString();
@@ -371,7 +392,7 @@ export class InfluxStore implements TelemetryStore {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (contentType !== undefined) headers['content-type'] = contentType;
     try {
-      return await this.transport.request(path, body, { method, headers, gzipThreshold: GZIP_THRESHOLD_BYTES });
+      return await this.transport.request(path, body, { method, headers, gzipThreshold: this.gzipThreshold });
     } catch (err) {
       const message = `influx ${what} failed: ${err instanceof Error ? err.message : String(err)}`;
       // 400 (bad line, field type conflict: influxd wrote the other points) and 413 will fail again as they are.
@@ -416,20 +437,40 @@ function lineOf(point: Point): string {
   return line;
 }
 
-/** Adds one signal as a field of its catalog type; false (and nothing added) when the value does not fit it. */
-function addSignalField(point: Point, path: string, value: SignalValue): boolean {
-  const spec = SIGNALS.get(path);
-  if (spec?.type === 'number' && typeof value === 'number' && Number.isFinite(value)) {
-    // Always a float, even for whole numbers and the integer ADAS level, so a field's type never conflicts.
-    point.floatField(path, value);
-  } else if (spec?.type === 'boolean' && typeof value === 'boolean') {
-    point.booleanField(path, value);
-  } else if (spec?.type === 'string' && typeof value === 'string') {
-    point.stringField(path, value);
-  } else {
-    return false;
+/** `,<escaped VSS path>=` and the catalog type of every signal: the field keys of a telemetry line. */
+const FIELD_KEYS: ReadonlyMap<string, { key: string; type: SignalSpec['type'] }> = new Map(
+  SIGNAL_CATALOG.map((spec) => [spec.path, { key: `,${escape.tag(spec.path)}=`, type: spec.type }]),
+);
+
+/** Measurement and tags of a vehicle's telemetry lines (tags in key order, as Point writes them). */
+export function telemetryLinePrefix(vehicle: { vin: string; brand: string; model: string }): string {
+  const tag = (value: string): string => escape.tag(tagValue(value));
+  return `${escape.measurement(TELEMETRY_MEASUREMENT)},brand=${tag(vehicle.brand)},model=${tag(vehicle.model)},vin=${tag(vehicle.vin)}`;
+}
+
+/**
+ * One telemetry line, as Point would write it: `seq` an integer, each signal a field of its catalog type (a number
+ * always a float, even whole or the integer ADAS level, so a field's type never conflicts), time in ms. A value that
+ * does not fit its catalog type is left out and counted in `skipped`.
+ */
+export function telemetryLine(prefix: string, sample: TelemetrySample): { line: string; skipped: number } {
+  let line = `${prefix} seq=${sample.seq}i`;
+  let skipped = 0;
+  const signals = sample.signals;
+  for (const path in signals) {
+    const field = FIELD_KEYS.get(path);
+    const value = signals[path];
+    if (field?.type === 'number' && typeof value === 'number' && Number.isFinite(value)) line += field.key + String(value);
+    else if (field?.type === 'boolean' && typeof value === 'boolean') line += field.key + (value ? 'T' : 'F');
+    else if (field?.type === 'string' && typeof value === 'string') line += field.key + escape.quoted(value);
+    else skipped++;
   }
-  return true;
+  return { line: `${line} ${Math.trunc(sample.ts)}`, skipped };
+}
+
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 /**

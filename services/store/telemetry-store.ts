@@ -96,6 +96,30 @@ export interface RollupKey {
   bucket: number;
 }
 
+/**
+ * The cockpit ingredients of one vehicle in one rollup bucket, as stored: what a recompute from the raw samples
+ * gives, and what the in-memory rollups of a single writer give for the same samples.
+ */
+export interface RollupRow extends RollupKey {
+  brand: string;
+  model: string;
+  samples: number;
+  speedSum: number;
+  speedCount: number;
+  socSum: number;
+  socCount: number;
+  /** smallest and greatest odometer; absent when no sample of the bucket carries it */
+  odoMin?: number;
+  odoMax?: number;
+  /** samples charging */
+  charging: number;
+  /** samples carrying the ADAS level, and those at SAE level 2 or more */
+  adasCount: number;
+  adas2: number;
+  /** samples reporting a fault (MIL on or a DTC) */
+  faults: number;
+}
+
 /** Which vehicles a cockpit question is about: all (optionally limited to some brands), a brand, or a model. */
 export interface CockpitScope {
   /** tenant scope: only these brands (undefined = every brand) */
@@ -202,6 +226,12 @@ export interface TelemetryStore {
    * (overwriting): idempotent, so duplicates, late samples and several writers cannot double-count.
    */
   recomputeRollups(keys: readonly RollupKey[]): Promise<void>;
+  /** Store rollup rows computed elsewhere (the single writer's in-memory rollups), overwriting those of the same key. */
+  writeRollups(rows: readonly RollupRow[]): Promise<void>;
+  /** The keys among these that already hold at least one stored sample. */
+  keysWithSamples(keys: readonly RollupKey[]): Promise<RollupKey[]>;
+  /** The stored rollup rows of these keys (absent keys have none), in no particular order. */
+  readRollups(keys: readonly RollupKey[]): Promise<RollupRow[]>;
   /**
    * Cockpit sums for a window. `source: 'rollup'` reads the stored rollups and needs from, to and intervalMs
    * to be multiples of ROLLUP_BUCKET_MS; `source: 'raw'` aggregates the raw samples (any window, slower).

@@ -38,17 +38,22 @@ export class TwinRegistry {
       this.twins.set(vin, twin);
     }
     twin.lastSeen = Math.max(twin.lastSeen, receivedAt);
-    const changed: string[] = [];
+    // listeners are told what changed; with none, nothing is collected (this runs for every message)
+    const changed: string[] | undefined = this.listeners.size > 0 ? [] : undefined;
     for (const sample of samples) {
-      for (const [path, value] of Object.entries(sample.signals)) {
+      const signals = sample.signals;
+      for (const path in signals) {
         const current = twin.signals.get(path);
-        if (!current || sample.ts >= current.ts) {
-          twin.signals.set(path, { value, ts: sample.ts });
-          changed.push(path);
-        }
+        if (!current) twin.signals.set(path, { value: signals[path]!, ts: sample.ts });
+        else if (sample.ts >= current.ts) {
+          // states are updated in place: readers copy what they need when they read it
+          current.value = signals[path]!;
+          current.ts = sample.ts;
+        } else continue;
+        changed?.push(path);
       }
     }
-    if (this.listeners.size > 0) for (const listener of this.listeners) listener(twin, changed);
+    if (changed) for (const listener of this.listeners) listener(twin, changed);
   }
 
   /** The twin of a vehicle, merged once with the store's latest values (which cover what came before this process). */

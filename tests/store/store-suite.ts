@@ -12,9 +12,12 @@ import { randomInt } from 'node:crypto';
 import type { TAP } from 'tap';
 import { checkSignal, type SignalValue } from '../../services/contract/signals.ts';
 import { VIN_PATTERN, type TelemetrySample } from '../../services/contract/telemetry.ts';
+import { bucketOf, RollupBook } from '../../services/rollup/book.ts';
 import {
   ROLLUP_BUCKET_MS,
   type DeadLetter,
+  type RollupKey,
+  type RollupRow,
   type StoredSample,
   type TelemetryStore,
   type TenantRecord,
@@ -534,4 +537,81 @@ export async function storeSuite(t: TapTest, makeStore: () => Promise<StoreFixtu
     t.equal((await store.cockpit({ ...window, brands: [] }, 'rollup')).totals.samples, 0);
     t.equal((await store.cockpit({ ...window, brands: ['Other', 'NIO'] }, 'raw')).totals.activeVehicles, 2);
   });
+
+  await t.test('rollups a single writer keeps in memory are what a recompute from the raw samples stores', async (t) => {
+    const { store } = await open(t);
+    const minute = ROLLUP_BUCKET_MS;
+    const from = Math.floor(base / minute) * minute - 5 * minute;
+    const [a, b] = [randomVin(), randomVin()];
+    const odd = (vin: string, ts: number, seq: number, signals: Record<string, SignalValue>): StoredSample => ({ ...storedSample(vin, ts, seq, signals), brand: 'Brand, with=commas', model: 'Mödel \\ "quoted"' });
+    const samples = [a, b].flatMap((vin, v) =>
+      Array.from({ length: 40 }, (_, i) =>
+        odd(vin, from + i * 9_000 + v * 7, i, {
+          [SPEED]: (i * 13 + v) % 120,
+          'Vehicle.TraveledDistance': 900 + v * 50 + i * 0.25,
+          [SOC]: 70 - i / 2,
+          [CHARGING]: i % 7 === 0,
+          [ADAS]: i % 4,
+          [MIL]: v === 1 && i === 3,
+          [DTC]: i === 11 ? 'P0420' : '',
+        }),
+      ),
+    );
+    // out of order, and with redeliveries of identical samples inside the same batches
+    const shuffled = [...samples].reverse();
+    const batches = [shuffled.slice(0, 30), [...shuffled.slice(30, 60), ...shuffled.slice(0, 5)], shuffled.slice(60)];
+    const keysOf = (list: readonly StoredSample[]): RollupKey[] => {
+      const seen = new Map<string, RollupKey>();
+      for (const s of list) seen.set(`${s.vin}/${bucketOf(s.ts)}`, { vin: s.vin, bucket: bucketOf(s.ts) });
+      return [...seen.values()];
+    };
+    const allKeys = keysOf(samples);
+    t.strictSame(await store.keysWithSamples(allKeys), [], 'an empty store holds samples of no key');
+
+    const book = new RollupBook();
+    for (const batch of batches) {
+      const unknown = book.unknownKeys(batch);
+      book.admit(unknown, await store.keysWithSamples(unknown));
+      await store.writeSamples(batch);
+      for (const s of batch) book.apply(s, bucketOf(s.ts));
+    }
+    const byKey = (rows: readonly RollupRow[]) => [...rows].sort((x, y) => (x.vin + x.bucket < y.vin + y.bucket ? -1 : 1));
+    const rounded = (x: unknown) => JSON.parse(JSON.stringify(x, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 1e9) / 1e9 : v))) as unknown;
+    const held = allKeys.map((k) => book.row(k));
+    const duplicated = new Set(keysOf(shuffled.slice(0, 5)).map((k) => `${k.vin}/${k.bucket}`));
+    // a key that saw a sample twice is left to a recompute (its values may have changed); the others are exact in memory
+    t.strictSame(
+      allKeys.filter((_, i) => held[i] === undefined).map((k) => `${k.vin}/${k.bucket}`).sort(),
+      [...duplicated].sort(),
+      'only keys with a redelivered sample leave memory',
+    );
+    const memoryRows = held.filter((r): r is RollupRow => r !== undefined);
+    await store.writeRollups(memoryRows);
+    t.strictSame(rounded(byKey(await store.readRollups(memoryRows))), rounded(byKey(memoryRows)), 'rows read back as written');
+    await store.recomputeRollups(allKeys.filter((_, i) => held[i] === undefined));
+    const fromMemoryAndRecompute = byKey(await store.readRollups(allKeys));
+
+    await store.recomputeRollups(allKeys);
+    const recomputed = byKey(await store.readRollups(allKeys));
+    t.equal(recomputed.length, allKeys.length, 'a row per key');
+    t.strictSame(rounded(fromMemoryAndRecompute), rounded(recomputed), 'memory rows equal the recompute, hostile brand and model included');
+    t.strictSame(recomputed.reduce((n, r) => n + r.samples, 0), samples.length, 'each sample counted once');
+    t.strictSame(
+      (await store.keysWithSamples([...allKeys, { vin: randomVin(), bucket: allKeys[0]!.bucket }])).length,
+      allKeys.length,
+      'keysWithSamples knows every key written, and no other',
+    );
+
+    // a sample written again with other values: the store keeps the last, and so does a recompute of its key
+    const changed = { ...samples[0]!, signals: { ...samples[0]!.signals, [SPEED]: 5 } };
+    book.apply(changed, bucketOf(changed.ts));
+    await store.writeSamples([changed]);
+    const key = { vin: changed.vin, bucket: bucketOf(changed.ts) };
+    t.equal(book.row(key), undefined, 'the changed sample sends its key to a recompute');
+    await store.recomputeRollups([key]);
+    const [row] = await store.readRollups([key]);
+    const expected = samples.filter((s) => s.vin === key.vin && bucketOf(s.ts) === key.bucket).map((s) => (s === samples[0] ? changed : s));
+    t.ok(nearlyEqual(row?.speedSum, expected.reduce((n, s) => n + (s.signals[SPEED] as number), 0)), 'the recompute sees the new value');
+  });
 }
+

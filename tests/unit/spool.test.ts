@@ -1,5 +1,5 @@
 import t from 'tap';
-import { appendFileSync, readdirSync, statSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Spool } from '../../services/spool/spool.ts';
 import { tempDir, type TapTest } from '../helpers/system.ts';
@@ -14,6 +14,7 @@ t.test('records come back in order and are forgotten only after commit', (t) =>
   withSpool(t, (dir) => {
     const spool = Spool.open({ dir, fsync: 'never' });
     for (let i = 0; i < 100; i++) spool.append({ i });
+    spool.flush();
     const first = spool.read<{ i: number }>(200);
     t.ok(first.records.length > 0 && first.records.length < 100, 'a read is bounded by bytes');
     t.equal(first.records[0]?.i, 0);
@@ -34,12 +35,14 @@ t.test('a torn last record (crash inside a write) is cut at recovery', (t) =>
   withSpool(t, (dir) => {
     const spool = Spool.open({ dir, fsync: 'never' });
     spool.append({ ok: 1 });
+    spool.flush();
     spool.close();
     const segment = readdirSync(dir).find((f) => f.endsWith('.spool'))!;
     appendFileSync(join(dir, segment), '{"ok":2,"half');
     const reopened = Spool.open({ dir, fsync: 'never' });
     t.same(reopened.read().records, [{ ok: 1 }]);
     reopened.append({ ok: 3 });
+    reopened.flush();
     t.same(reopened.read().records, [{ ok: 3 }]);
     reopened.close();
   }));
@@ -48,7 +51,10 @@ t.test('segments roll over and are deleted once committed', (t) =>
   withSpool(t, (dir) => {
     const spool = Spool.open({ dir, fsync: 'always', segmentBytes: 1024 });
     const payload = 'x'.repeat(200);
-    for (let i = 0; i < 50; i++) spool.append({ i, payload });
+    for (let i = 0; i < 50; i++) {
+      spool.append({ i, payload });
+      spool.flush();
+    }
     t.ok(readdirSync(dir).filter((f) => f.endsWith('.spool')).length > 5, 'several segments');
     const seen: number[] = [];
     while (spool.hasUnread()) {
@@ -68,6 +74,7 @@ t.test('a record larger than a read chunk is read whole', (t) =>
     const big = 'y'.repeat(3 * 1024 * 1024);
     spool.append({ big });
     spool.append({ small: true });
+    spool.flush();
     const batch = spool.read<{ big?: string; small?: boolean }>(1);
     t.equal(batch.records.length, 1);
     t.equal(batch.records[0]?.big?.length, big.length);
@@ -79,7 +86,8 @@ t.test('a full spool pushes back until the store catches up', (t) =>
   withSpool(t, async (dir) => {
     const spool = Spool.open({ dir, fsync: 'never', maxBytes: 100 });
     spool.append({ fill: 'z'.repeat(120) });
-    t.equal(spool.hasRoom, false);
+    t.equal(spool.hasRoom, false, 'unflushed records count against the bound too');
+    spool.flush();
     let released = false;
     const waiting = spool.waitForRoom().then(() => {
       released = true;
@@ -98,10 +106,189 @@ t.test('rewind replays what was read but not committed', (t) =>
   withSpool(t, (dir) => {
     const spool = Spool.open({ dir, fsync: 'never' });
     spool.append({ a: 1 });
+    spool.flush();
     spool.read();
     t.equal(spool.hasUnread(), false);
     spool.rewind();
     t.same(spool.read().records, [{ a: 1 }]);
     spool.close();
     t.throws(() => spool.append({ late: true }), /closed/);
+  }));
+
+t.test('an appended record is invisible to the writer until its group is flushed, and a crash before that loses only it', (t) =>
+  withSpool(t, (dir) => {
+    const spool = Spool.open({ dir, fsync: 'never' });
+    spool.append({ acked: 1 });
+    spool.flush();
+    spool.append({ unacked: 2 });
+    t.equal(spool.unflushedRecords, 1);
+    t.same(spool.read().records, [{ acked: 1 }], 'the reader sees only written records');
+    t.equal(spool.hasUnread(), false);
+    // a crash now: the process dies without closing; a new process opens the same directory
+    const afterCrash = Spool.open({ dir, fsync: 'never' });
+    t.same(afterCrash.read().records, [{ acked: 1 }], 'the flushed record survived, the unflushed one (never acknowledged) is gone');
+    afterCrash.close();
+    spool.close();
+  }));
+
+t.test('whenDurable: every caller of one event-loop turn shares a single write, called back after it', (t) =>
+  withSpool(t, async (dir) => {
+    const spool = Spool.open({ dir, fsync: 'always' });
+    const order: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      spool.append({ i });
+      spool.whenDurable((err) => {
+        t.equal(err, undefined);
+        // by the time anyone is called back, all twenty are on disk
+        order.push(`${i}:${spool.unflushedRecords}`);
+      });
+    }
+    t.equal(spool.unflushedRecords, 20, 'nothing is written while the turn lasts');
+    t.same(order, []);
+    await spool.durable();
+    t.same(order, Array.from({ length: 20 }, (_, i) => `${i}:0`));
+    const segment = readdirSync(dir).find((f) => f.endsWith('.spool'))!;
+    t.equal(statSync(join(dir, segment)).size, spool.pendingBytes, 'one segment holds the group, every byte counted');
+    t.equal(spool.read().records.length, 20);
+    spool.close();
+  }));
+
+t.test('unflushed bytes stay counted when the writer commits, and close writes them', (t) =>
+  withSpool(t, (dir) => {
+    const spool = Spool.open({ dir, fsync: 'never' });
+    spool.append({ first: true });
+    spool.flush();
+    const batch = spool.read();
+    spool.append({ second: true });
+    const unflushed = spool.pendingBytes - batch.bytes;
+    t.ok(unflushed > 0);
+    spool.commit(batch.end);
+    t.equal(spool.pendingBytes, unflushed, 'the group written later is still pending');
+    spool.close();
+    const reopened = Spool.open({ dir, fsync: 'never' });
+    t.same(reopened.read().records, [{ second: true }], 'close flushed the group (replays are idempotent)');
+    reopened.close();
+  }));
+
+t.test('close makes the group durable for those waiting; after close, whenDurable refuses', (t) =>
+  withSpool(t, async (dir) => {
+    const spool = Spool.open({ dir, fsync: 'never' });
+    spool.append({ x: 1 });
+    const pending = spool.durable();
+    spool.close();
+    await t.resolves(pending, 'close wrote the group, so its waiter may acknowledge');
+    await t.rejects(spool.durable(), /closed/);
+    const reopened = Spool.open({ dir, fsync: 'never' });
+    t.same(reopened.read().records, [{ x: 1 }]);
+    reopened.close();
+  }));
+
+t.test('an append is flushed on the next turn even when nobody waits for it', (t) =>
+  withSpool(t, async (dir) => {
+    const spool = Spool.open({ dir, fsync: 'never' });
+    spool.append({ deadLetter: true });
+    await new Promise((r) => setImmediate(r));
+    t.equal(spool.unflushedRecords, 0);
+    t.same(spool.read().records, [{ deadLetter: true }]);
+    spool.close();
+  }));
+
+t.test('a group the disk refuses is dropped whole and its waiters hear so; the spool goes on afterwards', (t) =>
+  withSpool(t, async (dir) => {
+    const spool = Spool.open({ dir, fsync: 'never', segmentBytes: 64 });
+    spool.append({ kept: 'x'.repeat(40) });
+    spool.flush();
+    const before = spool.pendingBytes;
+    // the next group needs a new segment, and the disk will not give it (a directory stands where its file goes)
+    const nextSegment = join(dir, '0000000002.spool');
+    mkdirSync(nextSegment);
+    spool.append({ refused: 'y'.repeat(40) });
+    const waiting = spool.durable();
+    t.throws(() => spool.flush(), /EISDIR/);
+    await t.rejects(waiting, /EISDIR/, 'nobody may acknowledge the refused group');
+    t.equal(spool.unflushedRecords, 0);
+    t.equal(spool.pendingBytes, before, 'the dropped group no longer counts');
+    rmSync(nextSegment, { recursive: true });
+    spool.append({ later: true });
+    await spool.durable();
+    const seen: string[] = [];
+    while (spool.hasUnread()) seen.push(...spool.read().records.map((r) => Object.keys(r as object)[0]!));
+    t.same(seen, ['kept', 'later'], 'earlier records still readable, the refused one absent');
+    spool.close();
+  }));
+
+t.test('the writer gets the very records appended from memory, and what their lines parse to after a restart', (t) =>
+  withSpool(t, (dir) => {
+    const spool = Spool.open({ dir, fsync: 'never' });
+    const decoded = { k: 's', samples: [{ ts: 1, seq: 0 }] };
+    spool.append(decoded, '{"k":"m","m":{"ts":1,"seq":0}}');
+    spool.append({ plain: true });
+    spool.flush();
+    const batch = spool.read();
+    t.equal(batch.records[0], decoded, 'the same object, not a parse of the file');
+    t.same(batch.records[1], { plain: true });
+    spool.close();
+    const reopened = Spool.open({ dir, fsync: 'never' });
+    t.same(reopened.read().records, [{ k: 'm', m: { ts: 1, seq: 0 } }, { plain: true }], 'the file holds the given line');
+    reopened.close();
+  }));
+
+t.test('past the memory bound the reader goes on from the file, in order, losing and doubling nothing', (t) =>
+  withSpool(t, (dir) => {
+    const spool = Spool.open({ dir, fsync: 'never', memoryBytes: 2_000, segmentBytes: 4_096 });
+    let next = 0;
+    const seen: number[] = [];
+    // a writer that falls behind, catches up, and falls behind again, across segment roll-overs
+    for (let round = 0; round < 6; round++) {
+      const groups = round % 2 === 0 ? 30 : 2;
+      for (let g = 0; g < groups; g++) {
+        for (let r = 0; r < 5; r++) spool.append({ n: next++, pad: 'p'.repeat(20) });
+        spool.flush();
+      }
+      while (spool.hasUnread()) {
+        const batch = spool.read<{ n: number }>(700);
+        seen.push(...batch.records.map((r) => r.n));
+        spool.commit(batch.end);
+      }
+    }
+    t.same(seen, Array.from({ length: next }, (_, i) => i));
+    t.equal(spool.pendingBytes, 0);
+    spool.close();
+  }));
+
+t.test('rewind gives the records read from memory again', (t) =>
+  withSpool(t, (dir) => {
+    const spool = Spool.open({ dir, fsync: 'never' });
+    for (let i = 0; i < 3; i++) spool.append({ i });
+    spool.flush();
+    const first = spool.read<{ i: number }>();
+    spool.commit({ ...first.end, offset: 0 });
+    spool.rewind();
+    t.same(spool.read<{ i: number }>().records.map((r) => r.i), [0, 1, 2]);
+    spool.close();
+  }));
+
+t.test('interval fsync runs in the background: many roll-overs leave no file open after close', { skip: process.platform === 'linux' ? false : 'reads /proc/self/fd' }, (t) =>
+  withSpool(t, async (dir) => {
+    const openFds = (): number => readdirSync('/proc/self/fd').length;
+    const before = openFds();
+    const spool = Spool.open({ dir, fsync: 'interval', fsyncMs: 5, segmentBytes: 512 });
+    for (let i = 0; i < 200; i++) {
+      spool.append({ i, pad: 'q'.repeat(60) });
+      spool.flush();
+      if (i % 20 === 0) await new Promise((r) => setTimeout(r, 8));
+    }
+    const seen: number[] = [];
+    while (spool.hasUnread()) {
+      const batch = spool.read<{ i: number }>(4096);
+      seen.push(...batch.records.map((r) => r.i));
+      spool.commit(batch.end);
+    }
+    t.same(seen, Array.from({ length: 200 }, (_, i) => i));
+    spool.close();
+    await new Promise((r) => setTimeout(r, 50));
+    t.equal(openFds(), before, 'every segment file was closed');
+    const reopened = Spool.open({ dir, fsync: 'never' });
+    t.equal(reopened.hasUnread(), false);
+    reopened.close();
   }));

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { MAX_PAYLOAD_BYTES, REJECT_REASONS, TelemetryMessageSchema, VIN_PATTERN, type RejectReason } from '../../contract/telemetry.ts';
 import type { ApiContext } from '../context.ts';
 import { canSeeBrand, requireIngestCaller, requirePrincipal } from '../auth.ts';
-import { Forbidden, IngestBackpressure, UnauthorizedPublisher, VehicleNotFound } from '../errors.ts';
+import { Forbidden, IngestBackpressure, SpoolUnavailable, UnauthorizedPublisher, VehicleNotFound } from '../errors.ts';
 import { DeadLetterListSchema, DeadLetterQuerySchema, ErrorSchema, IngestAnswerSchema } from '../schemas.ts';
 
 // The documented shape; validation itself is the contract's per-sample validator, so one bad sample does not
@@ -61,6 +61,13 @@ export const ingestRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (a
         }
       }
       const outcome = await ctx.pipeline.ingestHttp(request.body);
+      try {
+        // the answer (2xx or a rejection kept as a dead letter) goes out only once the spool group is written
+        await ctx.pipeline.durable();
+      } catch (err) {
+        request.log.error({ event: 'spool_write_failed', err: err instanceof Error ? err.message : String(err) }, 'spool write failed; nothing acknowledged');
+        throw new SpoolUnavailable();
+      }
       const rejections = outcome.rejected;
       // to a tenant, an unregistered VIN looks exactly like another brand's
       if (caller.kind === 'tenant' && outcome.messageRejected === 'unregistered_vehicle') throw new VehicleNotFound(outcome.vin ?? vin ?? '');

@@ -1,0 +1,53 @@
+// Runtime configuration (ARCHITECTURE.md section 3): defaults, one line per bad value naming the variable, and the
+// rules between variables (how many processes write to the store, what an external broker URL may be).
+import t from 'tap';
+import { configFromEnv } from '../../services/config.ts';
+
+t.test('with no variables set, the documented defaults', (t) => {
+  const config = configFromEnv({});
+  t.equal(config.host, '127.0.0.1');
+  t.equal(config.httpPort, 3000);
+  t.equal(config.mqttPort, 1883);
+  t.equal(config.mqttUrl, undefined, 'embedded broker');
+  t.equal(config.influxUrl, undefined, 'embedded store');
+  t.equal(config.influxDb, 'vehicle_cloud');
+  t.equal(config.storeWriters, undefined, 'decided from the share group');
+  t.equal(config.mqttDynsec, false);
+  t.equal(config.mqttReceiveMaximum, 1000);
+  t.end();
+});
+
+t.test('every bad value is reported at once, each naming its variable', (t) => {
+  let message = '';
+  try {
+    configFromEnv({ VC_MQTT_RECEIVE_MAXIMUM: '0', VC_HTTP_PORT: '70000', VC_SPOOL_FSYNC: 'sometimes', VC_STORE_WRITERS: 'two', VC_MQTT_DYNSEC: 'maybe' });
+  } catch (err) {
+    message = (err as Error).message;
+  }
+  for (const name of ['VC_MQTT_RECEIVE_MAXIMUM', 'VC_HTTP_PORT', 'VC_SPOOL_FSYNC', 'VC_STORE_WRITERS', 'VC_MQTT_DYNSEC']) t.match(message, new RegExp(`\\n  ${name}: `), name);
+  t.end();
+});
+
+t.test('VC_STORE_WRITERS: one or many; a share group means many, and one with a share group is refused', (t) => {
+  t.equal(configFromEnv({ VC_STORE_WRITERS: 'many' }).storeWriters, 'many');
+  t.equal(configFromEnv({ VC_STORE_WRITERS: 'one' }).storeWriters, 'one');
+  t.equal(configFromEnv({ VC_MQTT_URL: 'mqtt://127.0.0.1:1883', VC_MQTT_SHARE_GROUP: 'g', VC_STORE_WRITERS: 'many' }).storeWriters, 'many');
+  t.throws(() => configFromEnv({ VC_MQTT_URL: 'mqtt://127.0.0.1:1883', VC_MQTT_SHARE_GROUP: 'g', VC_STORE_WRITERS: 'one' }), /VC_STORE_WRITERS: VC_MQTT_SHARE_GROUP means several/);
+  t.end();
+});
+
+t.test('an external broker is an mqtt:// or mqtts:// URL (tcp/ssl/tls schemes too)', (t) => {
+  for (const url of ['mqtt://broker:1883', 'mqtts://broker:8883', 'tcp://10.0.0.1:1883', 'ssl://b:8883', 'tls://b:8883', 'MQTT://Broker']) {
+    t.equal(configFromEnv({ VC_MQTT_URL: url }).mqttUrl, url, url);
+  }
+  for (const url of ['http://broker:1883', 'ws://broker:8080/mqtt', 'broker:1883']) {
+    t.throws(() => configFromEnv({ VC_MQTT_URL: url }), /VC_MQTT_URL/, url);
+  }
+  t.end();
+});
+
+t.test('dynamic security needs an external broker and its admin credentials', (t) => {
+  t.throws(() => configFromEnv({ VC_MQTT_DYNSEC: 'true' }), /VC_MQTT_DYNSEC: needs VC_MQTT_URL/);
+  t.equal(configFromEnv({ VC_MQTT_DYNSEC: 'yes', VC_MQTT_URL: 'mqtt://b:1883', VC_MQTT_USERNAME: 'admin', VC_MQTT_PASSWORD: 'pw' }).mqttDynsec, true);
+  t.end();
+});

@@ -1,0 +1,98 @@
+// The stream between MQTT.js and the broker socket: PUBACKs (any outgoing bytes) reach the socket only after the
+// spool group was made durable, one write per event-loop turn; a failed commit sends nothing and closes the
+// connection; and one turn reads a bounded amount, so a backlog cannot starve everything else.
+import t from 'tap';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { DurableAckStream } from '../../services/ingest/durable-ack-stream.ts';
+import type { TapTest } from '../helpers/system.ts';
+
+/** A loopback TCP pair: `client` is what the stream wraps, `server` plays the broker. */
+async function socketPair(t: TapTest): Promise<{ client: Socket; server: Socket }> {
+  const listener: Server = createServer();
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const address = listener.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const accepted = new Promise<Socket>((resolve) => listener.once('connection', resolve));
+  const client = connect({ host: '127.0.0.1', port });
+  await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+  const server = await accepted;
+  t.teardown(() => {
+    client.destroy();
+    server.destroy();
+    listener.close();
+  });
+  return { client, server };
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+t.test('outgoing bytes leave only after commit, every write of a turn in one commit and one socket write', async (t) => {
+  const { client, server } = await socketPair(t);
+  const events: string[] = [];
+  const stream = new DurableAckStream(client, { commit: () => events.push('commit'), onCommitFailed: () => events.push('failed') });
+  const received: Buffer[] = [];
+  server.on('data', (chunk: Buffer) => {
+    received.push(chunk);
+    events.push('received');
+  });
+  for (let i = 0; i < 50; i++) stream.write(Buffer.from([0x40, 0x02, 0, i]));
+  t.strictSame(events, [], 'nothing committed or sent during the turn');
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(events[0], 'commit', 'commit comes first');
+  t.ok(events.filter((e) => e === 'commit').length <= 2, 'the turn\'s writes share a commit (the first write and the rest at most)');
+  t.equal(Buffer.concat(received).length, 200, 'every byte arrived, in order');
+  t.strictSame([...Buffer.concat(received)].filter((_, i) => i % 4 === 3), Array.from({ length: 50 }, (_, i) => i));
+  stream.destroy();
+});
+
+t.test('a failed commit sends nothing and closes the connection', async (t) => {
+  const { client, server } = await socketPair(t);
+  let failure: Error | undefined;
+  const stream = new DurableAckStream(client, {
+    commit: () => {
+      throw new Error('ENOSPC: no space left on device');
+    },
+    onCommitFailed: (err) => (failure = err),
+  });
+  stream.on('error', () => undefined);
+  const received: Buffer[] = [];
+  server.on('data', (chunk: Buffer) => received.push(chunk));
+  const serverClosed = new Promise<void>((resolve) => server.once('close', () => resolve()));
+  stream.write(Buffer.from([0x40, 0x02, 0, 1]));
+  await serverClosed;
+  t.match(failure?.message, /ENOSPC/);
+  t.equal(Buffer.concat(received).length, 0, 'no PUBACK reached the broker');
+  t.ok(stream.destroyed);
+});
+
+t.test('a backlog is read a bounded amount per turn, so other work runs in between', async (t) => {
+  const { client, server } = await socketPair(t);
+  const stream = new DurableAckStream(client, { commit: () => undefined, onCommitFailed: () => undefined, turnBytes: 16 * 1024 });
+  const total = 1024 * 1024;
+  let read = 0;
+  let turns = 0;
+  let readInTurn = 0;
+  let maxInTurn = 0;
+  const ticker = setInterval(() => undefined, 1);
+  const counting = async (): Promise<void> => {
+    while (read < total) {
+      await turn();
+      turns += 1;
+      maxInTurn = Math.max(maxInTurn, readInTurn);
+      readInTurn = 0;
+    }
+  };
+  stream.on('data', (chunk: Buffer) => {
+    read += chunk.length;
+    readInTurn += chunk.length;
+  });
+  const done = counting();
+  server.write(Buffer.alloc(total, 7));
+  await done;
+  clearInterval(ticker);
+  t.equal(read, total, 'everything arrived');
+  t.ok(turns > 10, `spread over ${turns} turns`);
+  // a socket read is at most 64 KiB: the budget is checked between reads
+  t.ok(maxInTurn <= 16 * 1024 + 64 * 1024, `at most one read past the budget per turn (max ${maxInTurn} bytes)`);
+  stream.destroy();
+});
