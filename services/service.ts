@@ -12,11 +12,10 @@ import { MosquittoDynsec } from './broker/mosquitto-dynsec.ts';
 import type { ServiceConfig } from './config.ts';
 import { MqttSubscriber, redact } from './ingest/mqtt-subscriber.ts';
 import { IngestPipeline } from './ingest/pipeline.ts';
-import { SpoolWriter } from './ingest/writer.ts';
+import { startWriterHere, WriterThread, type StoreWriter } from './ingest/writer-host.ts';
 import { createLogger } from './observability/logger.ts';
 import { ServiceMetrics } from './observability/metrics.ts';
 import { VehicleRegistry } from './registry/registry.ts';
-import { RollupMaintainer } from './rollup/maintainer.ts';
 import { Spool } from './spool/spool.ts';
 import { EmbeddedStore } from './store/embedded-store.ts';
 import { InfluxStore } from './store/influx-store.ts';
@@ -38,8 +37,7 @@ export interface RunningService {
   mqttUrl: string;
   api: FastifyInstance;
   store: TelemetryStore;
-  writer: SpoolWriter;
-  rollups: RollupMaintainer;
+  writer: StoreWriter;
   spool: Spool;
   logger: Logger;
   stop(): Promise<void>;
@@ -97,18 +95,17 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
   const pipeline = new IngestPipeline({ spool, registry, twins, metrics });
   // The store's only writer keeps rollups in memory; several writers must recompute them from the raw samples.
   const writers = config.storeWriters ?? (config.mqttShareGroup ? 'many' : 'one');
-  const rollups = new RollupMaintainer({ store, logger, metrics, strategy: writers === 'one' ? 'incremental' : 'recompute', settleMs: writers === 'many' ? 2_000 : undefined });
-  const writer = new SpoolWriter({
-    spool,
-    store,
-    metrics,
-    logger,
-    beforeWrite: (samples) => rollups.prepare(samples),
-    onStored: (samples) => rollups.track(samples),
-    onCaughtUp: () => rollups.flushSoon(),
-  });
-  rollups.start();
-  writer.start();
+  const writerSetup = { spool, store, metrics, logger, strategy: writers === 'one' ? ('incremental' as const) : ('recompute' as const), settleMs: writers === 'many' ? 2_000 : undefined };
+  const writer: StoreWriter = config.influxUrl
+    ? new WriterThread({
+        ...writerSetup,
+        data: {
+          spoolDir: spool.dir,
+          logLevel: logger.level,
+          influx: { url: config.influxUrl, database: config.influxDb, token: config.influxToken, username: config.influxUsername, password: config.influxPassword },
+        },
+      })
+    : startWriterHere(writerSetup);
 
   let broker: EmbeddedBroker | undefined;
   let subscriber: MqttSubscriber | undefined;
@@ -157,7 +154,7 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
   const address = api.server.address();
   const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
   const apiUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${httpPort}`;
-  logger.info({ event: 'service_started', apiUrl, mqtt: redact(mqttUrl), store: store.kind, storeWriters: writers, rollups: rollups.strategy, vehicles, dataDir: config.dataDir }, 'vehicle-cloud is running');
+  logger.info({ event: 'service_started', apiUrl, mqtt: redact(mqttUrl), store: store.kind, storeWriters: writers, rollups: writer.rollupStrategy, writerThread: writer instanceof WriterThread, vehicles, dataDir: config.dataDir }, 'vehicle-cloud is running');
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
@@ -169,7 +166,6 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
       await dynsec?.close();
       await broker?.close();
       await writer.stop(5_000);
-      await rollups.stop();
       spool.close();
       await store.close();
       logger.info({ event: 'service_stopped', spoolPendingBytes: spool.pendingBytes }, 'stopped');
@@ -177,5 +173,5 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
     return stopping;
   };
 
-  return { config, adminToken, apiUrl, mqttUrl, api, store, writer, rollups, spool, logger, stop };
+  return { config, adminToken, apiUrl, mqttUrl, api, store, writer, spool, logger, stop };
 }

@@ -20,7 +20,6 @@ export type Vin = z.infer<typeof VinSchema>;
 
 export const TOPIC_FILTER = 'vehicles/+/telemetry';
 export const telemetryTopic = (vin: string): string => `vehicles/${vin}/telemetry`;
-const TOPIC_PATTERN = /^vehicles\/([^/]+)\/telemetry$/;
 
 export const SignalValueSchema = z.union([z.number(), z.boolean(), z.string()]);
 export const SignalsSchema = z
@@ -93,7 +92,10 @@ export interface DecodedMessage {
 export type DecodeResult = ({ ok: true } & DecodedMessage) | ({ ok: false } & Rejection);
 
 export function vinFromTopic(topic: string): string | undefined {
-  return TOPIC_PATTERN.exec(topic)?.[1];
+  // vehicles/{one non-empty level}/telemetry, checked without a regex match: this runs for every message
+  if (!topic.startsWith('vehicles/') || !topic.endsWith('/telemetry')) return undefined;
+  const vin = topic.slice(9, -10);
+  return vin.length > 0 && !vin.includes('/') ? vin : undefined;
 }
 
 /**
@@ -162,7 +164,9 @@ function validateSample(candidate: unknown, now: number): TelemetrySample | Reje
     const where = issue?.path.length ? issue.path.join('.') : 'sample';
     return { reason: 'invalid_sample', detail: `${where}: ${issue?.message ?? 'invalid'}` };
   }
-  const { ts, seq, signals } = parsed.data;
+  // zod's output holds exactly ts, seq and signals (unknown keys stripped): it is the sample
+  const accepted = parsed.data;
+  const { ts, signals } = accepted;
   if (ts < now - MAX_PAST_MS || ts > now + MAX_FUTURE_MS) {
     return { reason: 'ts_out_of_range', detail: `ts ${ts} is outside [now - 7 days, now + 5 minutes]` };
   }
@@ -172,7 +176,7 @@ function validateSample(candidate: unknown, now: number): TelemetrySample | Reje
     const problem: SignalRejection | undefined = checkSignal(path, signals[path]);
     if (problem) return { reason: problem, detail: `${path.slice(0, 128)}: ${SIGNAL_PROBLEMS[problem]}` };
   }
-  return { ts, seq, signals };
+  return accepted;
 }
 
 const SIGNAL_PROBLEMS: Record<SignalRejection, string> = {

@@ -119,6 +119,12 @@ export class MqttSubscriber {
     const socket = secure ? tlsConnect({ host, port, servername: host }) : tcpConnect({ host, port });
     socket.setNoDelay(true);
     return new DurableAckStream(socket, {
+      protocolVersion: 5,
+      // QoS 1 telemetry is taken off the wire here; MQTT.js keeps the session (and any other packet)
+      publish: (topic, payload) => {
+        const outcome = pipeline.ingestMqtt(topic, payload);
+        if (outcome instanceof Promise) return outcome.then(() => undefined);
+      },
       commit: () => pipeline.commit(),
       onCommitFailed: (err) => logger.error({ event: 'spool_write_failed', err: err.message }, 'spool write failed; connection closed without acks, the broker redelivers'),
     });

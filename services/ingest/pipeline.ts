@@ -38,6 +38,8 @@ export function recordSamples(record: SpoolRecord): TelemetrySample[] {
   return candidates.map((s) => ({ ts: s.ts, seq: s.seq, signals: s.signals }));
 }
 
+const NO_REJECTIONS: IngestOutcome['rejected'] = Object.freeze([]) as unknown as IngestOutcome['rejected'];
+
 /** `"vin":…,"brand":…,"model":…` of a vehicle's `m` records, serialized once per vehicle. */
 const recordHeads = new WeakMap<VehicleRecord, string>();
 function recordHead(vehicle: VehicleRecord): string {
@@ -160,7 +162,7 @@ export class IngestPipeline {
     return {
       vin: decoded.vin,
       accepted: decoded.samples.length,
-      rejected: decoded.rejected.map((r) => ({ index: r.index, reason: r.reason, detail: r.detail })),
+      rejected: decoded.rejected.length === 0 ? NO_REJECTIONS : decoded.rejected.map((r) => ({ index: r.index, reason: r.reason, detail: r.detail })),
     };
   }
 

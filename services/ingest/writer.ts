@@ -3,14 +3,14 @@
 // spool grows meanwhile, up to its bound, and then ingestion pushes back). Batches form by themselves: while
 // one write is in flight, the next batch accumulates, so latency stays low at low rates and batches grow at high.
 import type { Logger } from 'pino';
-import type { Spool, SpoolPosition } from '../spool/spool.ts';
+import type { SpoolPosition, SpoolSource } from '../spool/spool.ts';
 import { capRaw, telemetryTopic } from '../contract/telemetry.ts';
 import { StoreRejectedError, type DeadLetter, type StoredSample, type TelemetryStore } from '../store/telemetry-store.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
 import { recordSamples, type SpoolRecord } from './pipeline.ts';
 
 export interface SpoolWriterOptions {
-  spool: Spool;
+  spool: SpoolSource;
   store: TelemetryStore;
   metrics: ServiceMetrics;
   logger: Logger;
@@ -35,7 +35,7 @@ export interface SpoolWriterOptions {
 }
 
 export class SpoolWriter {
-  private readonly spool: Spool;
+  private readonly spool: SpoolSource;
   private readonly store: TelemetryStore;
   private readonly metrics: ServiceMetrics;
   private readonly logger: Logger;

@@ -1,6 +1,8 @@
 // Prometheus metrics about the pipeline itself (ingest rates, rejects by reason, spool depth, store write
 // latency, event-loop lag). One registry per service instance, so several services can share a process (tests).
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+
+export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 
 export class ServiceMetrics {
   readonly registry = new Registry();
@@ -76,8 +78,23 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  /** Metrics kept by other threads of this process (the store writer's), merged into `text()`. */
+  private readonly sources: Array<() => Promise<MetricsSnapshot | undefined>> = [];
+
+  /** `processMetrics: false` in a worker thread: the process's CPU, memory and event loop are reported once, by the main thread. */
+  constructor(options: { processMetrics?: boolean } = {}) {
     // includes nodejs_eventloop_lag_seconds and process CPU/RSS
-    collectDefaultMetrics({ register: this.registry });
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  addSource(source: () => Promise<MetricsSnapshot | undefined>): void {
+    this.sources.push(source);
+  }
+
+  /** Prometheus text of this registry and every source (the same metric from several threads is summed). */
+  async text(): Promise<string> {
+    if (this.sources.length === 0) return this.registry.metrics();
+    const snapshots = [await this.registry.getMetricsAsJSON(), ...(await Promise.all(this.sources.map((s) => s())))].filter((m): m is MetricsSnapshot => m !== undefined);
+    return AggregatorRegistry.aggregate(snapshots).metrics();
   }
 }

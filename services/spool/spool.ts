@@ -48,6 +48,17 @@ export interface SpoolOptions {
   memoryBytes?: number;
 }
 
+/** What the store writer reads the spool through: the Spool itself, or a SpoolFollower in another thread. */
+export interface SpoolSource {
+  /** bytes written but not yet committed as stored */
+  readonly pendingBytes: number;
+  hasUnread(): boolean;
+  waitForData(timeoutMs: number): Promise<void>;
+  read<T = unknown>(maxBytes?: number): SpoolBatch<T>;
+  commit(position: SpoolPosition): void;
+  rewind(): void;
+}
+
 export interface SpoolBatch<T> {
   records: T[];
   /** Position just past the last record: commit it once the records are stored. */
@@ -72,7 +83,98 @@ interface MemoryRecord {
   bytes: number;
 }
 
-export class Spool {
+/** Positions and names of the spool's files, shared with readers in other threads (SpoolFollower). */
+export { segmentName, samePosition, isBefore };
+
+/**
+ * Reads records (JSON lines) from a spool's segment files, from a cursor up to a limit: what the writer reads,
+ * in this thread (Spool) or another (SpoolFollower). `sizeOf` gives the final size of a finished segment.
+ */
+export class SegmentReader {
+  private readFd: { segment: number; fd: number } | undefined;
+
+  constructor(
+    private readonly dir: string,
+    private readonly sizeOf: (segment: number) => number,
+  ) {}
+
+  /** At least one record (when there is one before `limit`), then more up to about `maxBytes`. */
+  read<T>(from: SpoolPosition, limit: SpoolPosition, maxBytes: number): SpoolBatch<T> {
+    const records: T[] = [];
+    let bytes = 0;
+    let cursor = { ...from };
+    while (bytes < maxBytes && isBefore(cursor, limit)) {
+      const { segment, offset } = cursor;
+      const size = segment === limit.segment ? limit.offset : this.sizeOf(segment);
+      if (offset >= size) {
+        // this segment is finished (writes moved on): continue with the next one
+        cursor = { segment: segment + 1, offset: 0 };
+        continue;
+      }
+      const fd = this.fdFor(segment);
+      const want = Math.min(size - offset, Math.max(READ_CHUNK, maxBytes - bytes));
+      const chunk = Buffer.allocUnsafe(want);
+      const got = readSync(fd, chunk, 0, want, offset);
+      let start = 0;
+      let nl = chunk.indexOf(0x0a, start);
+      if (nl < 0 || nl >= got) {
+        // a record longer than the chunk: read it whole
+        const whole = this.readLine(fd, offset, size);
+        records.push(JSON.parse(whole.toString('utf8')) as T);
+        bytes += whole.length + 1;
+        cursor = { segment, offset: offset + whole.length + 1 };
+        continue;
+      }
+      while (nl >= 0 && nl < got && bytes < maxBytes) {
+        records.push(JSON.parse(chunk.toString('utf8', start, nl)) as T);
+        bytes += nl + 1 - start;
+        start = nl + 1;
+        nl = chunk.indexOf(0x0a, start);
+      }
+      cursor = { segment, offset: offset + start };
+    }
+    return { records, end: cursor, bytes };
+  }
+
+  /** Close the file of a segment that is gone (committed). */
+  forget(segment: number): void {
+    if (this.readFd?.segment !== segment) return;
+    closeSync(this.readFd.fd);
+    this.readFd = undefined;
+  }
+
+  close(): void {
+    if (this.readFd) closeSync(this.readFd.fd);
+    this.readFd = undefined;
+  }
+
+  private fdFor(segment: number): number {
+    if (this.readFd?.segment === segment) return this.readFd.fd;
+    if (this.readFd) closeSync(this.readFd.fd);
+    const fd = openSync(join(this.dir, segmentName(segment)), 'r');
+    this.readFd = { segment, fd };
+    return fd;
+  }
+
+  private readLine(fd: number, offset: number, size: number): Buffer {
+    const parts: Buffer[] = [];
+    let at = offset;
+    while (at < size) {
+      const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK, size - at));
+      const got = readSync(fd, chunk, 0, chunk.length, at);
+      const nl = chunk.subarray(0, got).indexOf(0x0a);
+      if (nl >= 0) {
+        parts.push(chunk.subarray(0, nl));
+        break;
+      }
+      parts.push(chunk.subarray(0, got));
+      at += got;
+    }
+    return Buffer.concat(parts);
+  }
+}
+
+export class Spool implements SpoolSource {
   readonly dir: string;
   readonly maxBytes: number;
   readonly segmentBytes: number;
@@ -83,7 +185,7 @@ export class Spool {
   private readonly segmentSizes = new Map<number, number>();
   private checkpoint: SpoolPosition;
   private readCursor: SpoolPosition;
-  private readFd: { segment: number; fd: number } | undefined;
+  private readonly files: SegmentReader;
   private pending = 0;
   private roomWaiters: Array<() => void> = [];
   private dataWaiters: Array<() => void> = [];
@@ -104,7 +206,8 @@ export class Spool {
   private memory: MemoryRecord[] = [];
   private memoryHead = 0;
   private memoryUsed = 0;
-  private readonly memoryMax: number;
+  private memoryMax: number;
+  private onWritten: ((end: SpoolPosition) => void) | undefined;
   private durableWaiters: Array<(err?: Error) => void> = [];
   private flushScheduled = false;
 
@@ -115,6 +218,7 @@ export class Spool {
     this.fsyncMode = options.fsync ?? 'interval';
     this.memoryMax = options.memoryBytes ?? 32 * 1024 ** 2;
     mkdirSync(this.dir, { recursive: true });
+    this.files = new SegmentReader(this.dir, (n) => this.segmentSizes.get(n) ?? 0);
     this.checkpoint = this.loadCheckpoint();
     const segments = this.listSegments();
     for (const n of segments) {
@@ -136,6 +240,28 @@ export class Spool {
 
   static open(options: SpoolOptions): Spool {
     return new Spool(options);
+  }
+
+  /**
+   * Hand the reading to a follower in another thread (SpoolFollower): `listener` is told where the file ends
+   * after every write, records are no longer kept in memory, and this spool's own reader is not to be used.
+   */
+  followedBy(listener: (end: SpoolPosition) => void): void {
+    this.onWritten = listener;
+    this.memoryMax = 0;
+    this.memory = [];
+    this.memoryHead = 0;
+    this.memoryUsed = 0;
+  }
+
+  /** Where the file ends now. */
+  get writePosition(): SpoolPosition {
+    return { segment: this.writeSegment, offset: this.writeOffset };
+  }
+
+  /** Everything before this is stored. */
+  get checkpointPosition(): SpoolPosition {
+    return { ...this.checkpoint };
   }
 
   /** Bytes appended but not yet committed as stored. */
@@ -264,6 +390,7 @@ export class Spool {
     this.segmentSizes.set(this.writeSegment, this.writeOffset);
     this.group = [];
     this.groupBytes = 0;
+    this.onWritten?.({ segment: this.writeSegment, offset: this.writeOffset });
     const waiters = this.dataWaiters;
     this.dataWaiters = [];
     for (const wake of waiters) wake();
@@ -293,39 +420,9 @@ export class Spool {
   read<T = unknown>(maxBytes = 4 * 1024 ** 2): SpoolBatch<T> {
     const fromMemory = this.readMemory<T>(maxBytes);
     if (fromMemory) return fromMemory;
-    const records: T[] = [];
-    let bytes = 0;
-    while (bytes < maxBytes && this.hasUnread()) {
-      const { segment, offset } = this.readCursor;
-      const size = this.segmentSizes.get(segment) ?? 0;
-      if (offset >= size) {
-        // this segment is finished (writes moved on): continue with the next one
-        this.readCursor = { segment: segment + 1, offset: 0 };
-        continue;
-      }
-      const fd = this.readFdFor(segment);
-      const want = Math.min(size - offset, Math.max(READ_CHUNK, maxBytes - bytes));
-      const chunk = Buffer.allocUnsafe(want);
-      const got = readSync(fd, chunk, 0, want, offset);
-      let start = 0;
-      let nl = chunk.indexOf(0x0a, start);
-      if (nl < 0 || nl >= got) {
-        // a record longer than the chunk: read it whole
-        const whole = this.readLine(fd, offset, size);
-        records.push(JSON.parse(whole.toString('utf8')) as T);
-        bytes += whole.length + 1;
-        this.readCursor = { segment, offset: offset + whole.length + 1 };
-        continue;
-      }
-      while (nl >= 0 && nl < got && bytes < maxBytes) {
-        records.push(JSON.parse(chunk.toString('utf8', start, nl)) as T);
-        bytes += nl + 1 - start;
-        start = nl + 1;
-        nl = chunk.indexOf(0x0a, start);
-      }
-      this.readCursor = { segment, offset: offset + start };
-    }
-    return { records, end: { ...this.readCursor }, bytes };
+    const batch = this.files.read<T>(this.readCursor, { segment: this.writeSegment, offset: this.writeOffset }, maxBytes);
+    this.readCursor = batch.end;
+    return batch;
   }
 
   /** Everything before `position` is stored: checkpoint it and drop finished segments. */
@@ -339,10 +436,7 @@ export class Spool {
     renameSync(tmp, join(this.dir, CHECKPOINT));
     this.checkpoint = { ...position };
     for (let n = before.segment; n < position.segment; n++) {
-      if (this.readFd?.segment === n) {
-        closeSync(this.readFd.fd);
-        this.readFd = undefined;
-      }
+      this.files.forget(n);
       this.segmentSizes.delete(n);
       try {
         unlinkSync(join(this.dir, segmentName(n)));
@@ -406,7 +500,7 @@ export class Spool {
     this.retired = [];
     if (this.syncing) void this.syncing.then(() => fds.forEach((fd) => closeSync(fd)));
     else fds.forEach((fd) => closeSync(fd));
-    if (this.readFd) closeSync(this.readFd.fd);
+    this.files.close();
     for (const wake of [...this.roomWaiters, ...this.dataWaiters]) wake();
     this.roomWaiters = [];
     this.dataWaiters = [];
@@ -495,30 +589,7 @@ export class Spool {
   }
 
 
-  private readFdFor(segment: number): number {
-    if (this.readFd?.segment === segment) return this.readFd.fd;
-    if (this.readFd) closeSync(this.readFd.fd);
-    const fd = openSync(join(this.dir, segmentName(segment)), 'r');
-    this.readFd = { segment, fd };
-    return fd;
-  }
 
-  private readLine(fd: number, offset: number, size: number): Buffer {
-    const parts: Buffer[] = [];
-    let at = offset;
-    while (at < size) {
-      const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK, size - at));
-      const got = readSync(fd, chunk, 0, chunk.length, at);
-      const nl = chunk.subarray(0, got).indexOf(0x0a);
-      if (nl >= 0) {
-        parts.push(chunk.subarray(0, nl));
-        break;
-      }
-      parts.push(chunk.subarray(0, got));
-      at += got;
-    }
-    return Buffer.concat(parts);
-  }
 
   private bytesAfter(position: SpoolPosition): number {
     let total = 0;

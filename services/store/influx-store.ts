@@ -122,14 +122,10 @@ export class InfluxStore implements TelemetryStore {
 
   async writeSamples(samples: readonly StoredSample[]): Promise<void> {
     const lines: string[] = [];
-    let skipped = 0;
-    for (const sample of samples) {
-      const line = telemetryLine(this.linePrefix(sample), sample);
-      lines.push(line.line);
-      skipped += line.skipped;
-    }
+    const skipped = { values: 0 };
+    for (const sample of samples) lines.push(telemetryLine(this.linePrefix(sample), sample, skipped));
     // Validation upstream makes this a bug, not bad data: log it, but never let one value wedge the writer's retries.
-    if (skipped > 0) this.logger?.warn({ values: skipped }, 'signal values outside the catalog or of the wrong type were not stored');
+    if (skipped.values > 0) this.logger?.warn({ values: skipped.values }, 'signal values outside the catalog or of the wrong type were not stored');
     await this.write(lines, 'ms');
   }
 
@@ -451,11 +447,10 @@ export function telemetryLinePrefix(vehicle: { vin: string; brand: string; model
 /**
  * One telemetry line, as Point would write it: `seq` an integer, each signal a field of its catalog type (a number
  * always a float, even whole or the integer ADAS level, so a field's type never conflicts), time in ms. A value that
- * does not fit its catalog type is left out and counted in `skipped`.
+ * does not fit its catalog type is left out and counted in `skipped.values`.
  */
-export function telemetryLine(prefix: string, sample: TelemetrySample): { line: string; skipped: number } {
+export function telemetryLine(prefix: string, sample: TelemetrySample, skipped: { values: number }): string {
   let line = `${prefix} seq=${sample.seq}i`;
-  let skipped = 0;
   const signals = sample.signals;
   for (const path in signals) {
     const field = FIELD_KEYS.get(path);
@@ -463,9 +458,9 @@ export function telemetryLine(prefix: string, sample: TelemetrySample): { line: 
     if (field?.type === 'number' && typeof value === 'number' && Number.isFinite(value)) line += field.key + String(value);
     else if (field?.type === 'boolean' && typeof value === 'boolean') line += field.key + (value ? 'T' : 'F');
     else if (field?.type === 'string' && typeof value === 'string') line += field.key + escape.quoted(value);
-    else skipped++;
+    else skipped.values++;
   }
-  return { line: `${line} ${Math.trunc(sample.ts)}`, skipped };
+  return `${line} ${Math.trunc(sample.ts)}`;
 }
 
 function isLoopback(hostname: string): boolean {

@@ -87,6 +87,17 @@ async function run(): Promise<void> {
     t.same(wrong, [], 'per vehicle, seq 0-29 once each, in time order');
   });
 
+  t.test('/metrics shows the store writer thread\'s counters next to ingestion\'s, and the process once', async (t) => {
+    t.ok(await service.writer.drained(), 'drained');
+    const text = await (await fetch(`${service.apiUrl}/metrics`)).text();
+    const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    // per vehicle: 30 samples, one single sent twice and a batch of 10 sent twice
+    t.equal(value('vc_ingest_samples_accepted_total'), VEHICLES * (SAMPLES + 11), 'ingestion (redeliveries counted as received)');
+    t.ok(value('vc_store_samples_written_total') >= VEHICLES * SAMPLES, 'the writer thread\'s count is merged in');
+    t.equal(value('vc_rollup_pending_keys'), 0);
+    t.equal(text.match(/^process_resident_memory_bytes /gm)?.length, 1, 'process metrics reported once');
+  });
+
   t.test('the read path answers from InfluxDB', async (t) => {
     const vin = vins[7]!;
     const r = await api.get<{ samples: Array<{ seq: number }> }>(`/api/v1/vehicles/${vin}/telemetry?from=${base}&to=${base + 10_000}`);

@@ -20,7 +20,7 @@ async function run(binary: string): Promise<void> {
   const service = await startTestService({ influxUrl: influx.url, influxDb: database, spoolMaxBytes: 24 * 1024 });
   t.teardown(service.cleanup);
   const api = apiClient(service.apiUrl, service.adminToken.token);
-  const vins = [testVin(1, 'FLT'), testVin(2, 'FLT')];
+  const vins = [testVin(1, 'FLT'), testVin(2, 'FLT'), testVin(3, 'FLT')];
   const regs = await registerVehicles(api, vins);
   const now = Date.now();
 
@@ -96,4 +96,24 @@ async function run(binary: string): Promise<void> {
     t.equal(letters.body.items.length, 1);
     t.match(letters.body.items[0]?.raw, /"seq":4/);
   });
+
+  t.test('the store writer thread dying loses nothing: it is started again from the checkpoint', async (t) => {
+    const vin = vins[2]!;
+    const client = await connectMqtt(service.mqttUrl, { clientId: vin, username: vin, password: regs.get(vin)!.mqtt.password });
+    t.teardown(() => client.endAsync());
+    const base = now - 30_000;
+    const TOTAL = 300;
+    const thread = (service.writer as unknown as { worker?: { terminate(): Promise<number> } }).worker;
+    t.ok(thread, 'InfluxDB mode runs the writer in a thread');
+    for (let seq = 0; seq < TOTAL; seq++) {
+      await publishQos1(client, telemetryTopic(vin), JSON.stringify({ vin, ts: base + seq, seq, signals: { 'Vehicle.Speed': seq % 90 } }));
+      // a crash of the thread, as an uncaught error would end it, half-way through
+      if (seq === TOTAL / 2) await thread!.terminate();
+    }
+    t.ok(await service.writer.drained(60_000), 'drained by the new thread');
+    const stored = await api.get<{ samples: Array<{ seq: number }> }>(`/api/v1/vehicles/${vin}/telemetry?from=${base}&to=${base + TOTAL}&limit=10000`);
+    t.same(stored.body.samples.map((s) => s.seq), Array.from({ length: TOTAL }, (_, i) => i), 'every acked sample once');
+    await waitFor('ready again', async () => ((await api.get<{ ready: boolean }>('/readyz', '')).body.ready ? true : undefined), 15_000);
+  });
 }
+

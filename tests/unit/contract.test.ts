@@ -21,6 +21,9 @@ t.test('VINs follow ISO 3779: 17 characters, no I, O or Q', async (t) => {
   }
   t.equal(vinFromTopic(topic), VIN);
   t.equal(vinFromTopic('vehicles/x/y/telemetry'), undefined);
+  for (const topic of ['vehicles//telemetry', 'vehicles/telemetry', `vehicles/${VIN}/telemetry/more`, `xvehicles/${VIN}/telemetry`, `vehicles/${VIN}/telemetryx`]) {
+    t.equal(vinFromTopic(topic), undefined, topic);
+  }
 });
 
 t.test('a single sample is accepted', async (t) => {

@@ -96,3 +96,65 @@ t.test('a backlog is read a bounded amount per turn, so other work runs in betwe
   t.ok(maxInTurn <= 16 * 1024 + 64 * 1024, `at most one read past the budget per turn (max ${maxInTurn} bytes)`);
   stream.destroy();
 });
+
+t.test('QoS 1 PUBLISH packets are taken off the wire in order, acknowledged after the commit, the rest passed to MQTT.js', async (t) => {
+  const { default: mqttPacket } = await import('mqtt-packet');
+  const { client, server } = await socketPair(t);
+  const taken: string[] = [];
+  let commits = 0;
+  let release: (() => void) | undefined;
+  const stream = new DurableAckStream(client, {
+    protocolVersion: 5,
+    commit: () => {
+      commits += 1;
+    },
+    onCommitFailed: () => undefined,
+    publish: (topic, payload) => {
+      taken.push(payload.toString());
+      // message 3 needs an asynchronous step (an unknown VIN looked up): the ones after it wait
+      if (payload.toString() === '3') return new Promise<void>((resolve) => (release = resolve));
+    },
+  });
+  const passed: Buffer[] = [];
+  stream.on('data', (chunk: Buffer) => passed.push(chunk));
+  const acks: number[] = [];
+  const parser = mqttPacket.parser({ protocolVersion: 5 });
+  parser.on('packet', (p) => acks.push((p as { messageId: number }).messageId));
+  server.on('data', (chunk: Buffer) => parser.parse(chunk));
+  const packet = (id: number): Buffer =>
+    mqttPacket.generate({ cmd: 'publish', topic: 'vehicles/LNBSCB3F5JW123456/telemetry', payload: String(id), qos: 1, messageId: id, dup: false, retain: false }, { protocolVersion: 5 });
+  const ping = mqttPacket.generate({ cmd: 'pingresp' }, { protocolVersion: 5 });
+  const wire = Buffer.concat([packet(1), ping, packet(2), packet(3), packet(4), packet(5)]);
+  // delivered in awkward pieces: a packet split over writes
+  for (let at = 0; at < wire.length; at += 7) server.write(wire.subarray(at, at + 7));
+  await new Promise((r) => setTimeout(r, 100));
+  t.strictSame(taken, ['1', '2', '3'], 'framing waits for the asynchronous one');
+  t.strictSame(acks, [1, 2], 'acknowledged so far: what was ingested before it');
+  t.ok(commits >= 1, 'after a commit');
+  t.ok(Buffer.concat(passed).equals(ping), 'the PINGRESP went to MQTT.js, untouched');
+  release!();
+  await new Promise((r) => setTimeout(r, 100));
+  t.strictSame(taken, ['1', '2', '3', '4', '5']);
+  t.strictSame(acks, [1, 2, 3, 4, 5], 'PUBACKs in the order of the PUBLISH packets');
+  stream.destroy();
+});
+
+t.test('a PUBLISH the pipeline cannot take closes the connection without its PUBACK', async (t) => {
+  const { default: mqttPacket } = await import('mqtt-packet');
+  const { client, server } = await socketPair(t);
+  const stream = new DurableAckStream(client, {
+    protocolVersion: 4,
+    commit: () => undefined,
+    onCommitFailed: () => undefined,
+    publish: () => {
+      throw new Error('spool is closed');
+    },
+  });
+  stream.on('error', () => undefined);
+  const received: Buffer[] = [];
+  server.on('data', (chunk: Buffer) => received.push(chunk));
+  const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
+  server.write(mqttPacket.generate({ cmd: 'publish', topic: 't', payload: 'x', qos: 1, messageId: 1, dup: false, retain: false }, { protocolVersion: 4 }));
+  await closed;
+  t.equal(Buffer.concat(received).length, 0, 'no PUBACK');
+});

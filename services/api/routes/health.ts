@@ -20,6 +20,6 @@ export const healthRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (a
   app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics', hide: false } }, async (request, reply) => {
     if (ctx.metricsToken && bearerToken(request) !== ctx.metricsToken) throw new Unauthorized();
     reply.header('content-type', ctx.metrics.registry.contentType);
-    return ctx.metrics.registry.metrics();
+    return ctx.metrics.text();
   });
 };
