@@ -20,7 +20,10 @@ export interface RollupMaintainerOptions {
   logger: Logger;
   metrics: ServiceMetrics;
   strategy: RollupStrategy;
-  /** how often changed keys are written (ms); default 1000 (incremental: a row per changed key and round) or 250 (recompute) */
+  /**
+   * how often changed keys are written (ms), default 1000: incremental, a row per changed key and round;
+   * recompute, a scan of the changed minutes' raw samples per round, so a shorter period costs the store more
+   */
   periodMs?: number;
   /** recompute: recompute every key once more this long after */
   settleMs?: number;
@@ -85,7 +88,7 @@ export class RollupMaintainer {
   private readonly now: () => number;
 
   constructor(private readonly options: RollupMaintainerOptions) {
-    this.periodMs = options.periodMs ?? (options.strategy === 'incremental' ? 1000 : 250);
+    this.periodMs = options.periodMs ?? 1000;
     this.chunkKeys = options.chunkKeys ?? 20_000;
     this.retainMs = options.retainMs ?? 3 * 60_000;
     this.now = options.now ?? Date.now;
@@ -136,9 +139,11 @@ export class RollupMaintainer {
 
   /**
    * The writer has caught up: write what changed without waiting out the period (which bounds the rows written
-   * under load, not the latency of an idle service), but no sooner than 100 ms after the last round.
+   * under load, not the latency of an idle service), but no sooner than 100 ms after the last round. Incremental
+   * only: a recompute round scans raw samples, which is what the period is there to bound.
    */
   flushSoon(): void {
+    if (this.options.strategy !== 'incremental') return;
     if (this.stopped || this.running || this.failures > 0 || this.dirty.size === 0) return;
     if (this.timer) clearTimeout(this.timer);
     this.schedule(Math.max(0, this.lastRoundAt + MIN_ROUND_GAP_MS - this.now()));
