@@ -1,6 +1,13 @@
 // Cockpit rollups and queries of the embedded (DuckDB) store. Rollups are one row per (vehicle, minute),
-// recomputed from the raw samples, so they are exact whatever was duplicated or late; cockpit queries merge them
-// in SQL (sums per series bucket, per-vehicle facts for distinct counts and distance).
+// recomputed from the raw samples (or written by the store's only writer), so they are exact whatever was
+// duplicated or late. Two coarser tables are derived from them in the same transaction, so a cockpit question
+// reads a few thousand rows instead of a row per vehicle and minute:
+//   rollup_bm_1m  the sums per (brand, model, minute): the series and the sample-weighted KPIs;
+//   rollup_1h     per (vehicle, hour), for sealed hours only: the per-vehicle facts (active, distance, charging,
+//                 faults). An hour is sealed, its rows derived and a row put in rollup_sealed, once minute rows
+//                 two minutes past its end are written; a later write into a sealed hour derives its rows again.
+// A question takes the facts of the sealed hours inside its window from rollup_1h and those of the rest (the
+// edges, the unsealed hours) from rollup_1m, so the answer is the same whichever tables it reads.
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { COCKPIT_SIGNALS } from '../contract/signals.ts';
 import {
@@ -35,6 +42,27 @@ export const ROLLUP_DDL = [
   charging BIGINT, adas_count BIGINT, adas2 BIGINT, faults BIGINT,
   PRIMARY KEY (vin, bucket)
 )`,
+  `CREATE TABLE IF NOT EXISTS rollup_bm_1m (
+  brand VARCHAR NOT NULL,
+  model VARCHAR NOT NULL,
+  bucket BIGINT NOT NULL,
+  samples BIGINT NOT NULL,
+  speed_sum DOUBLE, speed_count BIGINT,
+  soc_sum DOUBLE, soc_count BIGINT,
+  adas_count BIGINT, adas2 BIGINT,
+  PRIMARY KEY (brand, model, bucket)
+)`,
+  `CREATE TABLE IF NOT EXISTS rollup_1h (
+  vin VARCHAR NOT NULL,
+  bucket BIGINT NOT NULL,
+  brand VARCHAR NOT NULL,
+  model VARCHAR NOT NULL,
+  samples BIGINT NOT NULL,
+  odo_min DOUBLE, odo_max DOUBLE,
+  charging BIGINT, faults BIGINT,
+  PRIMARY KEY (vin, bucket)
+)`,
+  'CREATE TABLE IF NOT EXISTS rollup_sealed (hour BIGINT PRIMARY KEY)',
   'CREATE TEMP TABLE IF NOT EXISTS rollup_keys (vin VARCHAR, bucket BIGINT)',
   // rows computed in memory pass through here on their way into rollup_1m (an appender cannot upsert)
   'CREATE TEMP TABLE IF NOT EXISTS rollup_stage AS SELECT * FROM rollup_1m LIMIT 0',
@@ -42,31 +70,116 @@ export const ROLLUP_DDL = [
 
 const ROLLUP_COLUMNS = 'vin, bucket, brand, model, samples, speed_sum, speed_count, soc_sum, soc_count, odo_min, odo_max, charging, adas_count, adas2, faults';
 
-/** The same KPI ingredients, read from raw samples or from stored rollups. */
-interface Source {
-  table: string;
-  time: string;
-  sums: string;
-  perVehicle: string;
+export const HOUR_MS = 3_600_000;
+/** An hour is sealed once minute rows this long after its end are written (later writes into it are rarer). */
+export const SEAL_AFTER_MS = 2 * 60_000;
+const hourOf = (ms: number): number => Math.floor(ms / HOUR_MS) * HOUR_MS;
+
+const BM_SUMS = 'sum(r.samples), sum(r.speed_sum), sum(r.speed_count), sum(r.soc_sum), sum(r.soc_count), sum(r.adas_count), sum(r.adas2)';
+const HOUR_FACTS = 'any_value(r.brand), any_value(r.model), sum(r.samples), min(r.odo_min), max(r.odo_max), sum(r.charging), sum(r.faults)';
+
+/** The tables derived from rollup_1m, for a database opened before they existed. */
+export const DERIVE_ALL_SERIES = `INSERT OR REPLACE INTO rollup_bm_1m SELECT r.brand, r.model, r.bucket, ${BM_SUMS} FROM rollup_1m r GROUP BY r.brand, r.model, r.bucket`;
+
+/**
+ * What the write connection knows of the sealed hours: loaded on the first rollup write, then kept up to date
+ * by the writes (this process is the file's only writer).
+ */
+export class HourSeals {
+  sealed: Set<number> | undefined;
+  /** the greatest minute bucket written so far */
+  newest = Number.NEGATIVE_INFINITY;
+
+  async load(db: DuckDBConnection): Promise<Set<number>> {
+    if (this.sealed) return this.sealed;
+    const rows = (await db.runAndReadAll('SELECT hour FROM rollup_sealed')).getRowsJS() as unknown[][];
+    const sealed = new Set(rows.map((row) => toNumber(row[0])));
+    const [newest] = (await db.runAndReadAll('SELECT max(bucket) FROM rollup_1m')).getRowsJS() as unknown[][];
+    if (newest?.[0] !== null && newest?.[0] !== undefined) this.newest = Math.max(this.newest, toNumber(newest[0]));
+    this.sealed = sealed;
+    return sealed;
+  }
+
+  /** The latest sealed hour, or undefined when none is. */
+  lastSealed(sealed: ReadonlySet<number>): number | undefined {
+    let last: number | undefined;
+    for (const hour of sealed) if (last === undefined || hour > last) last = hour;
+    return last;
+  }
+}
+
+/**
+ * After the minute rows of the keys in `touched` (a table of vin, bucket) changed, in the same transaction:
+ * the (brand, model, minute) sums of their minutes, the hour rows of the touched sealed hours, and the seal of
+ * every hour that became due. `lo`/`hi` bound the touched buckets. Returns the hours sealed by this call.
+ */
+async function derive(db: DuckDBConnection, seals: HourSeals, touched: string, buckets: readonly number[], vinHours: ReadonlyMap<number, ReadonlySet<string>>): Promise<number[]> {
+  if (buckets.length === 0) return [];
+  const lo = Math.min(...buckets);
+  const hi = Math.max(...buckets) + ROLLUP_BUCKET_MS;
+  await db.run(
+    `INSERT OR REPLACE INTO rollup_bm_1m
+     SELECT r.brand, r.model, r.bucket, ${BM_SUMS}
+     FROM rollup_1m r JOIN (
+       SELECT DISTINCT m.brand, m.model, m.bucket FROM rollup_1m m JOIN (SELECT DISTINCT vin, bucket FROM ${touched}) k ON m.vin = k.vin AND m.bucket = k.bucket
+       WHERE m.bucket >= ${lo} AND m.bucket < ${hi}
+     ) g ON r.brand = g.brand AND r.model = g.model AND r.bucket = g.bucket
+     WHERE r.bucket >= ${lo} AND r.bucket < ${hi}
+     GROUP BY r.brand, r.model, r.bucket`,
+  );
+  const sealed = await seals.load(db);
+  seals.newest = Math.max(seals.newest, hi - ROLLUP_BUCKET_MS);
+  // hours sealed before: the touched vehicles' rows of them again
+  for (const [hour, vins] of vinHours) {
+    if (!sealed.has(hour)) continue;
+    const list = [...vins].map((v) => `'${v.replaceAll("'", "''")}'`).join(', ');
+    await db.run(
+      `INSERT OR REPLACE INTO rollup_1h SELECT r.vin, ${hour}, ${HOUR_FACTS} FROM rollup_1m r
+       WHERE r.bucket >= ${hour} AND r.bucket < ${hour + HOUR_MS} AND r.vin IN (${list}) GROUP BY r.vin`,
+    );
+  }
+  // hours that became due: every hour after the last sealed one (or from the oldest row), and touched old ones
+  const target = hourOf(seals.newest - SEAL_AFTER_MS);
+  let since = seals.lastSealed(sealed);
+  if (since === undefined) {
+    const [oldest] = (await db.runAndReadAll('SELECT min(bucket) FROM rollup_1m')).getRowsJS() as unknown[][];
+    since = oldest?.[0] === null || oldest?.[0] === undefined ? target : hourOf(toNumber(oldest[0]));
+  } else since += HOUR_MS;
+  const ranges: Array<{ lo: number; hi: number }> = [];
+  if (since < target) ranges.push({ lo: since, hi: target });
+  for (const hour of vinHours.keys()) if (hour < Math.min(since, target) && !sealed.has(hour)) ranges.push({ lo: hour, hi: hour + HOUR_MS });
+  const sealing: number[] = [];
+  for (const { lo: from, hi: to } of ranges) {
+    await db.run(
+      `INSERT OR REPLACE INTO rollup_1h SELECT r.vin, r.bucket // ${HOUR_MS} * ${HOUR_MS} AS hour, ${HOUR_FACTS} FROM rollup_1m r
+       WHERE r.bucket >= ${from} AND r.bucket < ${to} GROUP BY r.vin, hour`,
+    );
+    await db.run(`INSERT OR IGNORE INTO rollup_sealed SELECT range FROM range(${from}, ${to}, ${HOUR_MS})`);
+    for (let hour = from; hour < to; hour += HOUR_MS) sealing.push(hour);
+  }
+  for (const hour of sealing) sealed.add(hour);
+  return sealing;
+}
+
+/** Buckets and the vehicles per hour of some keys. */
+function touchedOf(keys: readonly RollupKey[]): { buckets: number[]; vinHours: Map<number, Set<string>> } {
+  const buckets = new Set<number>();
+  const vinHours = new Map<number, Set<string>>();
+  for (const key of keys) {
+    buckets.add(key.bucket);
+    const hour = hourOf(key.bucket);
+    let vins = vinHours.get(hour);
+    if (!vins) vinHours.set(hour, (vins = new Set()));
+    vins.add(key.vin);
+  }
+  return { buckets: [...buckets], vinHours };
 }
 
 const SUMS_RAW = `count(*), sum(${SPEED}), count(${SPEED}), sum(${SOC}), count(${SOC}), count(${ADAS}), count(*) FILTER (WHERE ${ADAS} >= 2)`;
 const SUMS_ROLLUP = 'sum(samples), sum(speed_sum), sum(speed_count), sum(soc_sum), sum(soc_count), sum(adas_count), sum(adas2)';
-
-const SOURCES: Record<'raw' | 'rollup', Source> = {
-  raw: {
-    table: 'telemetry',
-    time: 'ts',
-    sums: SUMS_RAW,
-    perVehicle: `max(${ODO}) AS odo_max, min(${ODO}) AS odo_min, count(*) FILTER (WHERE ${CHARGING}) AS charging, count(*) FILTER (WHERE ${FAULT}) AS faults`,
-  },
-  rollup: {
-    table: 'rollup_1m',
-    time: 'bucket',
-    sums: SUMS_ROLLUP,
-    perVehicle: 'max(odo_max) AS odo_max, min(odo_min) AS odo_min, sum(charging) AS charging, sum(faults) AS faults',
-  },
-};
+/** Per-vehicle facts, from raw samples or from rollup rows (rollup_1m and rollup_1h alike). */
+const FACTS_RAW = `max(${ODO}) AS odo_max, min(${ODO}) AS odo_min, count(*) FILTER (WHERE ${CHARGING}) AS charging, count(*) FILTER (WHERE ${FAULT}) AS faults`;
+const FACTS_ROLLUP = 'max(odo_max) AS odo_max, min(odo_min) AS odo_min, sum(charging) AS charging, sum(faults) AS faults';
 
 const RECOMPUTE = `INSERT OR REPLACE INTO rollup_1m
 SELECT t.vin, k.bucket, any_value(t.brand), any_value(t.model),
@@ -99,29 +212,34 @@ async function stageKeys(db: DuckDBConnection, keys: readonly RollupKey[]): Prom
   return { lo, hi };
 }
 
-/** Recompute the rollups of `keys` from the raw samples, in one transaction on the write connection. */
-export async function recomputeRollups(db: DuckDBConnection, keys: readonly RollupKey[]): Promise<void> {
+/** Recompute the rollups of `keys` from the raw samples, and what derives from them, in one transaction. */
+export async function recomputeRollups(db: DuckDBConnection, seals: HourSeals, keys: readonly RollupKey[]): Promise<void> {
   if (keys.length === 0) return;
   const { lo, hi } = await stageKeys(db, keys);
-  await inTransaction(db, RECOMPUTE, { lo: BigInt(lo), hi: BigInt(hi) }, 'rollup_keys');
+  const { buckets, vinHours } = touchedOf(keys);
+  await inTransaction(db, seals, 'rollup_keys', async () => {
+    await db.run(RECOMPUTE, { lo: BigInt(lo), hi: BigInt(hi) });
+    await derive(db, seals, 'rollup_keys', buckets, vinHours);
+  });
 }
 
-/** Run one statement in a transaction, then empty the temp table it read. */
-async function inTransaction(db: DuckDBConnection, sql: string, params: Record<string, DuckDBValue>, staging: string): Promise<void> {
+/** Run `work` in a transaction, then empty the temp table it read; a rollback forgets what `seals` learnt. */
+async function inTransaction(db: DuckDBConnection, seals: HourSeals, staging: string, work: () => Promise<void>): Promise<void> {
   await db.run('BEGIN TRANSACTION');
   try {
-    await db.run(sql, params);
+    await work();
     await db.run('COMMIT');
   } catch (err) {
     await db.run('ROLLBACK').catch(() => undefined);
+    seals.sealed = undefined;
     throw err;
   } finally {
     await db.run(`DELETE FROM ${staging}`).catch(() => undefined);
   }
 }
 
-/** Store rows computed in memory, overwriting the rows of the same (vin, bucket), in one transaction. */
-export async function writeRollups(db: DuckDBConnection, rows: readonly RollupRow[]): Promise<void> {
+/** Store rows computed in memory, overwriting the rows of the same (vin, bucket), and what derives from them, in one transaction. */
+export async function writeRollups(db: DuckDBConnection, seals: HourSeals, rows: readonly RollupRow[]): Promise<void> {
   if (rows.length === 0) return;
   await db.run('DELETE FROM rollup_stage');
   const appender = await db.createAppender('rollup_stage');
@@ -150,7 +268,11 @@ export async function writeRollups(db: DuckDBConnection, rows: readonly RollupRo
   } finally {
     appender.closeSync();
   }
-  await inTransaction(db, `INSERT OR REPLACE INTO rollup_1m SELECT ${ROLLUP_COLUMNS} FROM rollup_stage`, {}, 'rollup_stage');
+  const { buckets, vinHours } = touchedOf(rows);
+  await inTransaction(db, seals, 'rollup_stage', async () => {
+    await db.run(`INSERT OR REPLACE INTO rollup_1m SELECT ${ROLLUP_COLUMNS} FROM rollup_stage`);
+    await derive(db, seals, 'rollup_stage', buckets, vinHours);
+  });
 }
 
 /** The keys among `keys` with at least one raw sample (on the write connection, where rollup_keys lives). */
@@ -244,20 +366,31 @@ export async function cockpit(
   window: CockpitWindow,
   sourceName: 'raw' | 'rollup',
 ): Promise<CockpitAggregates> {
-  const source = SOURCES[sourceName];
   const params: Record<string, DuckDBValue> = { from: BigInt(window.from), to: BigInt(window.to), interval: BigInt(window.intervalMs) };
-  const where = `${source.time} >= $from AND ${source.time} < $to${scopeSql(window, params)}`;
-  const seriesRows = await read(
-    `SELECT (${source.time} - $from) // $interval AS k, ${source.sums} FROM ${source.table} WHERE ${where} GROUP BY k ORDER BY k`,
-    params,
-  );
-  // DuckDB refuses a bound parameter the statement does not use
-  const { interval: _interval, ...windowParams } = params;
-  const [vehicles] = await read(
-    `SELECT count(*), coalesce(sum(odo_max - odo_min), 0), count(*) FILTER (WHERE charging > 0), count(*) FILTER (WHERE faults > 0)
-     FROM (SELECT vin, ${source.perVehicle} FROM ${source.table} WHERE ${where} GROUP BY vin)`,
-    windowParams,
-  );
+  const scope = scopeSql(window, params);
+  let seriesRows: unknown[][];
+  let vehicles: unknown[] | undefined;
+  if (sourceName === 'raw') {
+    const where = `ts >= $from AND ts < $to${scope}`;
+    seriesRows = await read(`SELECT (ts - $from) // $interval AS k, ${SUMS_RAW} FROM telemetry WHERE ${where} GROUP BY k ORDER BY k`, params);
+    // DuckDB refuses a bound parameter the statement does not use
+    const { interval: _interval, ...windowParams } = params;
+    [vehicles] = await read(`SELECT ${VEHICLE_TOTALS} FROM (SELECT vin, ${FACTS_RAW} FROM telemetry WHERE ${where} GROUP BY vin)`, windowParams);
+  } else {
+    seriesRows = await read(
+      `SELECT (bucket - $from) // $interval AS k, ${SUMS_ROLLUP} FROM rollup_bm_1m WHERE bucket >= $from AND bucket < $to${scope} GROUP BY k ORDER BY k`,
+      params,
+    );
+    const { from: _from, to: _to, interval: _interval, ...scopeParams } = params;
+    const parts = await factRanges(read, window);
+    const union = parts
+      .map((part) => `SELECT vin, odo_max, odo_min, charging, faults FROM ${part.table} WHERE bucket >= ${part.lo} AND bucket < ${part.hi}${scope}`)
+      .join('\n UNION ALL ');
+    [vehicles] =
+      parts.length === 0
+        ? [[0, 0, 0, 0]]
+        : await read(`SELECT ${VEHICLE_TOTALS} FROM (SELECT vin, ${FACTS_ROLLUP} FROM (${union}) GROUP BY vin)`, scopeParams);
+  }
   const series = seriesRows.map((row) => ({ t: window.from + toNumber(row[0]) * window.intervalMs, ...sumsOf(row, 1) }));
   const totals = series.reduce<CockpitSums>(
     (acc, b) => ({
@@ -278,3 +411,36 @@ export async function cockpit(
   };
 }
 
+const VEHICLE_TOTALS = 'count(*), coalesce(sum(odo_max - odo_min), 0), count(*) FILTER (WHERE charging > 0), count(*) FILTER (WHERE faults > 0)';
+
+/**
+ * Where the per-vehicle facts of a window come from: rollup_1h for the sealed hours inside it, rollup_1m for
+ * the rest, as plain bucket ranges (so DuckDB skips row groups by their zone maps).
+ */
+async function factRanges(
+  read: (sql: string, params: Record<string, DuckDBValue>) => Promise<unknown[][]>,
+  window: Pick<CockpitWindow, 'from' | 'to'>,
+): Promise<Array<{ table: 'rollup_1h' | 'rollup_1m'; lo: number; hi: number }>> {
+  const first = Math.ceil(window.from / HOUR_MS) * HOUR_MS;
+  const end = Math.floor(window.to / HOUR_MS) * HOUR_MS;
+  const sealed =
+    first < end
+      ? new Set((await read('SELECT hour FROM rollup_sealed WHERE hour >= $first AND hour < $end', { first: BigInt(first), end: BigInt(end) })).map((row) => toNumber(row[0])))
+      : new Set<number>();
+  const parts: Array<{ table: 'rollup_1h' | 'rollup_1m'; lo: number; hi: number }> = [];
+  const push = (table: 'rollup_1h' | 'rollup_1m', lo: number, hi: number): void => {
+    if (lo >= hi) return;
+    const last = parts[parts.length - 1];
+    if (last && last.table === table && last.hi === lo) last.hi = hi;
+    else parts.push({ table, lo, hi });
+  };
+  let at = window.from;
+  for (let hour = first; hour < end; hour += HOUR_MS) {
+    if (!sealed.has(hour)) continue;
+    push('rollup_1m', at, hour);
+    push('rollup_1h', hour, hour + HOUR_MS);
+    at = hour + HOUR_MS;
+  }
+  push('rollup_1m', at, window.to);
+  return parts;
+}

@@ -17,7 +17,7 @@ import {
 } from '@duckdb/node-api';
 import { SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
-import { cockpit, keysWithSamples, readRollups, recomputeRollups, ROLLUP_DDL, writeRollups } from './embedded-cockpit.ts';
+import { cockpit, DERIVE_ALL_SERIES, HourSeals, keysWithSamples, readRollups, recomputeRollups, ROLLUP_DDL, writeRollups } from './embedded-cockpit.ts';
 import * as tenants from './embedded-tenants.ts';
 import type {
   BucketQuery,
@@ -173,6 +173,7 @@ export class EmbeddedStore implements TelemetryStore {
   // Writes share one connection and one staging table, so they are serialized; reads use their own
   // connection and see committed data only, so a long write never blocks a query.
   private readonly writes = new SerialQueue();
+  private readonly seals = new HourSeals();
   private readonly reads = new SerialQueue();
 
   private constructor(
@@ -219,7 +220,10 @@ export class EmbeddedStore implements TelemetryStore {
         await db.run(STAGING_DDL);
         await db.run(VEHICLES_DDL);
         for (const ddl of DEAD_LETTERS_DDL) await db.run(ddl);
+        const hadSeries = (await this.columnsOf(db, 'rollup_bm_1m')).size > 0;
         for (const ddl of ROLLUP_DDL) await db.run(ddl);
+        // A file from before the (brand, model, minute) sums existed: derive them once (hours seal on the next write).
+        if (!hadSeries) await db.run(DERIVE_ALL_SERIES);
         for (const ddl of tenants.TENANT_DDL) await db.run(ddl);
       }),
     );
@@ -397,7 +401,7 @@ export class EmbeddedStore implements TelemetryStore {
   }
 
   writeRollups(rows: readonly RollupRow[]): Promise<void> {
-    return this.write((db) => writeRollups(db, rows));
+    return this.write((db) => writeRollups(db, this.seals, rows));
   }
 
   keysWithSamples(keys: readonly RollupKey[]): Promise<RollupKey[]> {
@@ -409,7 +413,7 @@ export class EmbeddedStore implements TelemetryStore {
   }
 
   recomputeRollups(keys: readonly RollupKey[]): Promise<void> {
-    return this.write((db) => recomputeRollups(db, keys));
+    return this.write((db) => recomputeRollups(db, this.seals, keys));
   }
 
   cockpit(window: CockpitWindow, source: 'rollup' | 'raw'): Promise<CockpitAggregates> {

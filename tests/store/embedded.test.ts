@@ -255,3 +255,62 @@ await t.test('a failed batch writes none of its samples and leaves the store wri
     'the next batch does not carry the failed one along',
   );
 });
+
+await t.test('cockpit tables: hours are sealed as minute rows pass them, a reopened store rederives a late hour, an older file gets its series', async (t) => {
+  const fixture = await embeddedFixture();
+  t.teardown(() => fixture.cleanup());
+  const { store } = fixture;
+  await store.init();
+  const hour = 3_600_000;
+  const h0 = Math.floor(base / hour) * hour - 3 * hour;
+  const vins = [randomVin('LNB'), randomVin('WVW')];
+  const sample = (vin: string, ts: number, seq: number) => storedSample(vin, ts, seq, { [SPEED]: 40, 'Vehicle.TraveledDistance': seq * 0.5 });
+  // two vehicles every 2 minutes from h0 to h0 + 2 h 30 min: hours h0 and h0 + 1 h are sealed, the third is not
+  let seq = 0;
+  for (let at = h0; at < h0 + 2.5 * hour; at += 10 * 60_000) {
+    const chunk = vins.flatMap((vin) => Array.from({ length: 5 }, (_, i) => sample(vin, at + i * 120_000, seq + i)));
+    seq += 5;
+    await store.writeSamples(chunk);
+    await store.recomputeRollups(chunk.map((s) => ({ vin: s.vin, bucket: Math.floor(s.ts / 60_000) * 60_000 })));
+  }
+  await store.close();
+  const look = async (sql: string): Promise<unknown[][]> => {
+    const instance = await DuckDBInstance.create(join(fixture.dir, DATABASE_FILE));
+    const connection = await instance.connect();
+    try {
+      return (await connection.runAndReadAll(sql)).getRowsJS() as unknown[][];
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+  };
+  t.strictSame((await look('SELECT hour FROM rollup_sealed ORDER BY hour')).map((r) => Number(r[0])), [h0, h0 + hour], 'the two past hours are sealed');
+  t.strictSame((await look('SELECT bucket, count(*), sum(samples) FROM rollup_1h GROUP BY bucket ORDER BY bucket')).map((r) => r.map(Number)), [
+    [h0, 2, 60],
+    [h0 + hour, 2, 60],
+  ], 'an hour row per vehicle and sealed hour');
+  t.strictSame((await look('SELECT count(*), sum(samples) FROM rollup_bm_1m')).map((r) => r.map(Number)), [[75, 150]], 'series sums per (brand, model, minute)');
+
+  // a reopened store learns the seals from the file: a late sample into the first hour updates its hour row
+  const reopened = await fixture.reopen!();
+  await reopened.init();
+  const late = sample(vins[0]!, h0 + 59 * 60_000, 9_999);
+  await reopened.writeSamples([late]);
+  await reopened.recomputeRollups([{ vin: late.vin, bucket: h0 + 59 * 60_000 }]);
+  const fromRollups = await reopened.cockpit({ from: h0, to: h0 + 2 * hour, intervalMs: hour }, 'rollup');
+  t.equal(fromRollups.totals.distanceKm, 9_999 * 0.5 + 59 * 0.5, 'the late odometer reading is in the hour facts (vehicle 0: 0 to it, vehicle 1: 0 to seq 59)');
+  await reopened.close();
+  t.strictSame((await look(`SELECT samples, odo_max FROM rollup_1h WHERE vin = '${late.vin}' AND bucket = ${h0}`)).map((r) => r.map(Number)), [[31, 9_999 * 0.5]]);
+
+  // a file from before the series table: derived on open
+  const instance = await DuckDBInstance.create(join(fixture.dir, DATABASE_FILE));
+  const connection = await instance.connect();
+  await connection.run('DROP TABLE rollup_bm_1m');
+  connection.closeSync();
+  instance.closeSync();
+  const older = await fixture.reopen!();
+  await older.init();
+  const again = await older.cockpit({ from: h0, to: h0 + 2 * hour, intervalMs: hour }, 'rollup');
+  t.strictSame(again.series.map((b) => b.samples), [61, 60], 'series derived from the minute rows');
+  await older.close();
+});

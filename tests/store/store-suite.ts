@@ -538,6 +538,85 @@ export async function storeSuite(t: TapTest, makeStore: () => Promise<StoreFixtu
     t.equal((await store.cockpit({ ...window, brands: ['Other', 'NIO'] }, 'raw')).totals.activeVehicles, 2);
   });
 
+  await t.test('cockpit answers over several hours equal the raw samples\' answers, before and after late samples into past hours', async (t) => {
+    const { store } = await open(t);
+    const minute = ROLLUP_BUCKET_MS;
+    const hour = 60 * minute;
+    const h0 = Math.floor(base / hour) * hour - 5 * hour;
+    const end = h0 + 4 * hour + 40 * minute;
+    const fleet = [
+      { vin: randomVin(), brand: 'Voltra', model: 'E-Cross' },
+      { vin: randomVin(), brand: 'Voltra', model: 'E-City' },
+      { vin: randomVin(), brand: 'Kaiyun', model: 'K5' },
+    ];
+    const sampleOf = (v: number, ts: number, seq: number, extra: Record<string, SignalValue> = {}): StoredSample => ({
+      ...storedSample(fleet[v]!.vin, ts, seq, {
+        [SPEED]: (seq * 7 + v * 13) % 110,
+        'Vehicle.TraveledDistance': 1_000 * (v + 1) + seq * 0.4,
+        [SOC]: 90 - (seq % 60),
+        [CHARGING]: v === 2 && seq % 50 < 3,
+        [ADAS]: (seq + v) % 3,
+        ...extra,
+      }),
+      brand: fleet[v]!.brand,
+      model: fleet[v]!.model,
+    });
+    // vehicle 1 is silent during the third hour: no row of it there
+    const samples: StoredSample[] = [];
+    for (let ts = h0, seq = 0; ts < end; ts += 97_000, seq++) {
+      for (let v = 0; v < fleet.length; v++) if (!(v === 1 && ts >= h0 + 2 * hour && ts < h0 + 3 * hour)) samples.push(sampleOf(v, ts + v * 1_000, seq));
+    }
+    const keysOf = (list: readonly StoredSample[]): RollupKey[] => {
+      const seen = new Map<string, RollupKey>();
+      for (const s of list) seen.set(`${s.vin}/${bucketOf(s.ts)}`, { vin: s.vin, bucket: bucketOf(s.ts) });
+      return [...seen.values()];
+    };
+    // written in time order, a quarter of an hour at a time, as a running service would
+    for (let at = h0; at < end; at += 15 * minute) {
+      const chunk = samples.filter((s) => s.ts >= at && s.ts < at + 15 * minute);
+      await store.writeSamples(chunk);
+      await store.recomputeRollups(keysOf(chunk));
+    }
+    const rounded = (x: unknown) => JSON.parse(JSON.stringify(x, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 1e6) / 1e6 : v))) as unknown;
+    const windows = [
+      { from: h0 + 17 * minute, to: end, intervalMs: 5 * minute },
+      { from: h0 + hour, to: h0 + 3 * hour, intervalMs: hour },
+      { from: h0, to: h0 + 4 * hour + 30 * minute, intervalMs: 15 * minute },
+      { from: h0 + 2 * hour + 10 * minute, to: h0 + 2 * hour + 50 * minute, intervalMs: 10 * minute },
+    ];
+    const scopes = [{}, { brand: 'Voltra' }, { brand: 'Voltra', model: 'E-City' }, { brands: ['Kaiyun'] }];
+    const agree = async (when: string) => {
+      for (const window of windows) {
+        for (const scope of scopes) {
+          const question = { ...window, ...scope };
+          const fromRollups = await store.cockpit(question, 'rollup');
+          const fromRaw = await store.cockpit(question, 'raw');
+          t.strictSame(rounded(fromRollups), rounded(fromRaw), `${when}: ${JSON.stringify(scope)} ${(window.from - h0) / minute}..${(window.to - h0) / minute} min`);
+        }
+      }
+    };
+    await agree('in time order');
+    const whole = await store.cockpit({ from: h0, to: end, intervalMs: 5 * minute }, 'rollup');
+    t.equal(whole.totals.samples, samples.length, 'every sample counted once');
+    t.equal(whole.totals.activeVehicles, 3);
+
+    // late: a fault and a new odometer high for vehicle 0 in the second hour, vehicle 1 back in its silent hour,
+    // and a redelivery of samples already counted
+    const late = [
+      sampleOf(0, h0 + hour + 30 * minute + 500, 10_000, { 'Vehicle.TraveledDistance': 5_000, [MIL]: true }),
+      sampleOf(1, h0 + 2 * hour + 20 * minute + 500, 10_001),
+      ...samples.slice(100, 110),
+    ];
+    await store.writeSamples(late);
+    await store.recomputeRollups(keysOf(late));
+    await agree('after late samples');
+    const second = await store.cockpit({ from: h0 + hour, to: h0 + 2 * hour, intervalMs: hour }, 'rollup');
+    t.equal(second.totals.faultVehicles, 1, 'the late fault counts');
+    const silent = await store.cockpit({ from: h0 + 2 * hour, to: h0 + 3 * hour, intervalMs: hour, brand: 'Voltra', model: 'E-City' }, 'rollup');
+    t.equal(silent.totals.activeVehicles, 1, 'the vehicle is active in its once silent hour');
+    t.equal((await store.cockpit({ from: h0, to: end, intervalMs: 5 * minute }, 'rollup')).totals.samples, samples.length + 2, 'redeliveries counted once');
+  });
+
   await t.test('rollups a single writer keeps in memory are what a recompute from the raw samples stores', async (t) => {
     const { store } = await open(t);
     const minute = ROLLUP_BUCKET_MS;
