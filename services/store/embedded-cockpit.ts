@@ -109,9 +109,10 @@ export class HourSeals {
 }
 
 /**
- * After the minute rows of the keys in `touched` (a table of vin, bucket) changed, in the same transaction:
- * the (brand, model, minute) sums of their minutes, the hour rows of the touched sealed hours, and the seal of
- * every hour that became due. `lo`/`hi` bound the touched buckets. Returns the hours sealed by this call.
+ * After the minute rows of the keys in `touched` (a table of vin, bucket, holding the keys `buckets` and
+ * `vinHours` describe) changed, in the same transaction: the (brand, model, minute) sums of their minutes, the
+ * hour rows of the touched vehicles in sealed hours, and the seal of every hour that became due. Returns the
+ * hours sealed by this call.
  */
 async function derive(db: DuckDBConnection, seals: HourSeals, touched: string, buckets: readonly number[], vinHours: ReadonlyMap<number, ReadonlySet<string>>): Promise<number[]> {
   if (buckets.length === 0) return [];
