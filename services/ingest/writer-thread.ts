@@ -37,7 +37,8 @@ if (parentPort) {
   const post = (message: FromWriterThread): void => port.postMessage(message);
   const logger = createLogger(data.logLevel, 'vehicle-cloud');
   const metrics = new ServiceMetrics({ processMetrics: false });
-  const store = new InfluxStore({ ...data.influx, logger });
+  // the incremental strategy means this process is the store's only rollup writer
+  const store = new InfluxStore({ ...data.influx, logger, soleRollupWriter: data.strategy === 'incremental' });
   const follower = new SpoolFollower({
     dir: data.spoolDir,
     checkpoint: data.checkpoint,

@@ -1,13 +1,7 @@
 // Cockpit rollups and queries of the embedded (DuckDB) store. Rollups are one row per (vehicle, minute),
 // recomputed from the raw samples (or written by the store's only writer), so they are exact whatever was
-// duplicated or late. Two coarser tables are derived from them in the same transaction, so a cockpit question
-// reads a few thousand rows instead of a row per vehicle and minute:
-//   rollup_bm_1m  the sums per (brand, model, minute): the series and the sample-weighted KPIs;
-//   rollup_1h     per (vehicle, hour), for sealed hours only: the per-vehicle facts (active, distance, charging,
-//                 faults). An hour is sealed, its rows derived and a row put in rollup_sealed, once minute rows
-//                 two minutes past its end are written; a later write into a sealed hour derives its rows again.
-// A question takes the facts of the sealed hours inside its window from rollup_1h and those of the rest (the
-// edges, the unsealed hours) from rollup_1m, so the answer is the same whichever tables it reads.
+// duplicated or late. rollup_bm_1m (series) and rollup_1h (hours, sealed ones listed in rollup_sealed) derive from
+// them as rollup-tiers.ts describes, in the same transaction as the minute rows.
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { COCKPIT_SIGNALS } from '../contract/signals.ts';
 import {
@@ -18,6 +12,7 @@ import {
   type RollupKey,
   type RollupRow,
 } from './telemetry-store.ts';
+import { dueHours, factRanges, hourOf, hoursInside, ROLLUP_HOUR_MS, touchedOf } from './rollup-tiers.ts';
 
 const q = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 const SPEED = q(COCKPIT_SIGNALS.speed);
@@ -70,10 +65,7 @@ export const ROLLUP_DDL = [
 
 const ROLLUP_COLUMNS = 'vin, bucket, brand, model, samples, speed_sum, speed_count, soc_sum, soc_count, odo_min, odo_max, charging, adas_count, adas2, faults';
 
-export const HOUR_MS = 3_600_000;
-/** An hour is sealed once minute rows this long after its end are written (later writes into it are rarer). */
-export const SEAL_AFTER_MS = 2 * 60_000;
-const hourOf = (ms: number): number => Math.floor(ms / HOUR_MS) * HOUR_MS;
+const HOUR_MS = ROLLUP_HOUR_MS;
 
 const BM_SUMS = 'sum(r.samples), sum(r.speed_sum), sum(r.speed_count), sum(r.soc_sum), sum(r.soc_count), sum(r.adas_count), sum(r.adas2)';
 const HOUR_FACTS = 'any_value(r.brand), any_value(r.model), sum(r.samples), min(r.odo_min), max(r.odo_max), sum(r.charging), sum(r.faults)';
@@ -139,16 +131,16 @@ async function derive(db: DuckDBConnection, seals: HourSeals, touched: string, b
        WHERE r.bucket >= ${hour} AND r.bucket < ${hour + HOUR_MS} AND r.vin IN (${list}) GROUP BY r.vin`,
     );
   }
-  // hours that became due: every hour after the last sealed one (or from the oldest row), and touched old ones
-  const target = hourOf(seals.newest - SEAL_AFTER_MS);
-  let since = seals.lastSealed(sealed);
-  if (since === undefined) {
-    const [oldest] = (await db.runAndReadAll('SELECT min(bucket) FROM rollup_1m')).getRowsJS() as unknown[][];
-    since = oldest?.[0] === null || oldest?.[0] === undefined ? target : hourOf(toNumber(oldest[0]));
-  } else since += HOUR_MS;
-  const ranges: Array<{ lo: number; hi: number }> = [];
-  if (since < target) ranges.push({ lo: since, hi: target });
-  for (const hour of vinHours.keys()) if (hour < Math.min(since, target) && !sealed.has(hour)) ranges.push({ lo: hour, hi: hour + HOUR_MS });
+  const ranges = await dueHours({
+    lastSealed: seals.lastSealed(sealed),
+    oldest: async () => {
+      const [oldest] = (await db.runAndReadAll('SELECT min(bucket) FROM rollup_1m')).getRowsJS() as unknown[][];
+      return oldest?.[0] === null || oldest?.[0] === undefined ? undefined : toNumber(oldest[0]);
+    },
+    newest: seals.newest,
+    touchedHours: vinHours.keys(),
+    isSealed: (hour) => sealed.has(hour),
+  });
   const sealing: number[] = [];
   for (const { lo: from, hi: to } of ranges) {
     await db.run(
@@ -162,25 +154,13 @@ async function derive(db: DuckDBConnection, seals: HourSeals, touched: string, b
   return sealing;
 }
 
-/** Buckets and the vehicles per hour of some keys. */
-function touchedOf(keys: readonly RollupKey[]): { buckets: number[]; vinHours: Map<number, Set<string>> } {
-  const buckets = new Set<number>();
-  const vinHours = new Map<number, Set<string>>();
-  for (const key of keys) {
-    buckets.add(key.bucket);
-    const hour = hourOf(key.bucket);
-    let vins = vinHours.get(hour);
-    if (!vins) vinHours.set(hour, (vins = new Set()));
-    vins.add(key.vin);
-  }
-  return { buckets: [...buckets], vinHours };
-}
-
 const SUMS_RAW = `count(*), sum(${SPEED}), count(${SPEED}), sum(${SOC}), count(${SOC}), count(${ADAS}), count(*) FILTER (WHERE ${ADAS} >= 2)`;
 const SUMS_ROLLUP = 'sum(samples), sum(speed_sum), sum(speed_count), sum(soc_sum), sum(soc_count), sum(adas_count), sum(adas2)';
 /** Per-vehicle facts, from raw samples or from rollup rows (rollup_1m and rollup_1h alike). */
 const FACTS_RAW = `max(${ODO}) AS odo_max, min(${ODO}) AS odo_min, count(*) FILTER (WHERE ${CHARGING}) AS charging, count(*) FILTER (WHERE ${FAULT}) AS faults`;
 const FACTS_ROLLUP = 'max(odo_max) AS odo_max, min(odo_min) AS odo_min, sum(charging) AS charging, sum(faults) AS faults';
+/** Over per-vehicle facts: active vehicles, distance, vehicles charging, vehicles with a fault. */
+const VEHICLE_TOTALS = 'count(*), coalesce(sum(odo_max - odo_min), 0), count(*) FILTER (WHERE charging > 0), count(*) FILTER (WHERE faults > 0)';
 
 const RECOMPUTE = `INSERT OR REPLACE INTO rollup_1m
 SELECT t.vin, k.bucket, any_value(t.brand), any_value(t.model),
@@ -383,9 +363,15 @@ export async function cockpit(
       params,
     );
     const { from: _from, to: _to, interval: _interval, ...scopeParams } = params;
-    const parts = await factRanges(read, window);
+    const { first, end } = hoursInside(window);
+    const sealed =
+      first < end
+        ? new Set((await read('SELECT hour FROM rollup_sealed WHERE hour >= $first AND hour < $end', { first: BigInt(first), end: BigInt(end) })).map((row) => toNumber(row[0])))
+        : new Set<number>();
+    // plain bucket ranges, so DuckDB skips row groups by their zone maps
+    const parts = factRanges(window, sealed);
     const union = parts
-      .map((part) => `SELECT vin, odo_max, odo_min, charging, faults FROM ${part.table} WHERE bucket >= ${part.lo} AND bucket < ${part.hi}${scope}`)
+      .map((part) => `SELECT vin, odo_max, odo_min, charging, faults FROM ${part.source === 'hours' ? 'rollup_1h' : 'rollup_1m'} WHERE bucket >= ${part.lo} AND bucket < ${part.hi}${scope}`)
       .join('\n UNION ALL ');
     [vehicles] =
       parts.length === 0
@@ -410,38 +396,4 @@ export async function cockpit(
     series,
     totals: { ...totals, activeVehicles: toNumber(v[0]), distanceKm: toNumber(v[1]), chargingVehicles: toNumber(v[2]), faultVehicles: toNumber(v[3]) },
   };
-}
-
-const VEHICLE_TOTALS = 'count(*), coalesce(sum(odo_max - odo_min), 0), count(*) FILTER (WHERE charging > 0), count(*) FILTER (WHERE faults > 0)';
-
-/**
- * Where the per-vehicle facts of a window come from: rollup_1h for the sealed hours inside it, rollup_1m for
- * the rest, as plain bucket ranges (so DuckDB skips row groups by their zone maps).
- */
-async function factRanges(
-  read: (sql: string, params: Record<string, DuckDBValue>) => Promise<unknown[][]>,
-  window: Pick<CockpitWindow, 'from' | 'to'>,
-): Promise<Array<{ table: 'rollup_1h' | 'rollup_1m'; lo: number; hi: number }>> {
-  const first = Math.ceil(window.from / HOUR_MS) * HOUR_MS;
-  const end = Math.floor(window.to / HOUR_MS) * HOUR_MS;
-  const sealed =
-    first < end
-      ? new Set((await read('SELECT hour FROM rollup_sealed WHERE hour >= $first AND hour < $end', { first: BigInt(first), end: BigInt(end) })).map((row) => toNumber(row[0])))
-      : new Set<number>();
-  const parts: Array<{ table: 'rollup_1h' | 'rollup_1m'; lo: number; hi: number }> = [];
-  const push = (table: 'rollup_1h' | 'rollup_1m', lo: number, hi: number): void => {
-    if (lo >= hi) return;
-    const last = parts[parts.length - 1];
-    if (last && last.table === table && last.hi === lo) last.hi = hi;
-    else parts.push({ table, lo, hi });
-  };
-  let at = window.from;
-  for (let hour = first; hour < end; hour += HOUR_MS) {
-    if (!sealed.has(hour)) continue;
-    push('rollup_1m', at, hour);
-    push('rollup_1h', hour, hour + HOUR_MS);
-    at = hour + HOUR_MS;
-  }
-  push('rollup_1m', at, window.to);
-  return parts;
 }

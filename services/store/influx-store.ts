@@ -9,7 +9,7 @@ import { InfluxDB, Point, escape, type Transport } from '@influxdata/influxdb-cl
 import { SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
 import { StoreRejectedError } from './telemetry-store.ts';
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
-import { cockpit, keysWithSamples, readRollups, recomputeRollups, writeRollups, type InfluxAccess } from './influx-cockpit.ts';
+import { cockpit, keysWithSamples, readRollups, recomputeRollups, RollupTiers, writeRollups, type InfluxAccess } from './influx-cockpit.ts';
 import * as tenants from './influx-tenants.ts';
 import type {
   BucketQuery,
@@ -44,6 +44,11 @@ export interface InfluxStoreOptions {
   logger?: StoreLogger;
   /** socket timeout of one request */
   timeoutMs?: number;
+  /**
+   * This store is the only process writing rollups to the database (VC_STORE_WRITERS=one): it keeps the rows of
+   * recent minutes in memory to derive the cockpit series instead of reading them back. Default false.
+   */
+  soleRollupWriter?: boolean;
 }
 
 export const TELEMETRY_MEASUREMENT = 'telemetry';
@@ -87,6 +92,7 @@ export class InfluxStore implements TelemetryStore {
   /** `telemetry,brand=…,model=…,vin=…` per vehicle, escaped once */
   private readonly linePrefixes = new Map<string, { brand: string; model: string; prefix: string }>();
   private closed = false;
+  private readonly tiers: RollupTiers;
   /**
    * Dead letters are written in ns precision at receivedAt + this counter's nanoseconds, so that two letters of
    * one reason in the same ms do not overwrite each other; it starts at random so that processes rarely collide.
@@ -96,6 +102,7 @@ export class InfluxStore implements TelemetryStore {
   constructor(options: InfluxStoreOptions) {
     this.database = options.database;
     this.logger = options.logger;
+    this.tiers = new RollupTiers(options.soleRollupWriter ?? false);
     const parsed = new URL(options.url);
     const secure = parsed.protocol === 'https:';
     // compressing for a server on this machine spends CPU twice to save no network
@@ -217,11 +224,11 @@ export class InfluxStore implements TelemetryStore {
   }
 
   recomputeRollups(keys: readonly RollupKey[]): Promise<void> {
-    return recomputeRollups(this.cockpitAccess(), keys);
+    return recomputeRollups(this.cockpitAccess(), this.tiers, keys);
   }
 
   writeRollups(rows: readonly RollupRow[]): Promise<void> {
-    return writeRollups(this.cockpitAccess(), rows);
+    return writeRollups(this.cockpitAccess(), this.tiers, rows);
   }
 
   keysWithSamples(keys: readonly RollupKey[]): Promise<RollupKey[]> {

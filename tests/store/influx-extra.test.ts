@@ -3,7 +3,8 @@
 import t from 'tap';
 import { InfluxStore, tagValue } from '../../services/store/influx-store.ts';
 import type { StoreLogger } from '../../services/store/telemetry-store.ts';
-import type { StoredSample, VehicleRecord } from '../../services/store/telemetry-store.ts';
+import type { RollupRow, StoredSample, VehicleRecord } from '../../services/store/telemetry-store.ts';
+import { influxQuery } from '../helpers/influxql.ts';
 import { influxdOrSkip, startInfluxd, type Influxd } from '../helpers/influxd.ts';
 
 const found = influxdOrSkip();
@@ -313,4 +314,66 @@ t.test('InfluxStore with auth on, and while influxd is down', { skip: found.skip
   await t.rejects(store.querySamples({ vin: VIN, from: T0, to: T0 + 2, limit: 2 }), /influx query failed/);
   await store.close();
   await t.rejects(store.ping(), /closed/);
+});
+
+t.test('cockpit tables derived from the minute points, by a sole writer and by several', { skip: found.skip ?? false }, async (t) => {
+  const server = await startInfluxd({ binary: found.binary });
+  t.teardown(() => server.stop());
+  const hour = 3_600_000;
+  const h0 = Math.floor(T0 / hour) * hour;
+  const vins = ['LNBSCB3F5JW100001', 'LNBSCB3F5JW100002', 'LNBSCB3F5JW100003'];
+  const row = (vin: string, bucket: number, odo: number): RollupRow => ({
+    vin,
+    bucket,
+    brand: 'Acme',
+    model: vin.endsWith('3') ? 'Coupe' : 'Roadster',
+    samples: 2,
+    speedSum: 80,
+    speedCount: 2,
+    socSum: 100,
+    socCount: 2,
+    odoMin: odo,
+    odoMax: odo + 0.5,
+    charging: 0,
+    adasCount: 2,
+    adas2: 1,
+    faults: 0,
+  });
+  for (const sole of [true, false]) {
+    await t.test(sole ? 'sole writer' : 'several writers', async (t) => {
+      const db = `vc_tiers_${sole ? 'sole' : 'many'}`;
+      const store = new InfluxStore({ url: server.url, database: db, soleRollupWriter: sole });
+      t.teardown(() => store.close());
+      await store.init();
+      // 2.5 hours, a minute at a time: vehicles 0 and 1 every minute, vehicle 2 every other minute
+      for (let m = 0; m < 150; m++) {
+        const bucket = h0 + m * 60_000;
+        await store.writeRollups(vins.filter((_, v) => v < 2 || m % 2 === 0).map((vin, v) => row(vin, bucket, 1000 * (v + 1) + m)));
+      }
+      const q = (sql: string) => influxQuery(server.url, db, sql);
+      t.strictSame((await q('SELECT "sealed" FROM "rollup_sealed"')).map((r) => r[0]), [h0, h0 + hour], 'the two past hours are sealed');
+      t.strictSame(
+        (await q('SELECT count("samples") FROM "rollup_1h" GROUP BY time(1h) fill(none)')).filter((r) => r[1] !== 0).map((r) => [r[0], r[1]]),
+        [
+          [h0, 3],
+          [h0 + hour, 3],
+        ],
+        'an hour point per vehicle and sealed hour',
+      );
+      const [roadster] = await q(`SELECT sum("samples"), count("samples") FROM "rollup_bm_1m" WHERE "model" = 'Roadster'`);
+      t.strictSame([roadster?.[1], roadster?.[2]], [2 * 2 * 150, 150], 'one series point per minute with both Roadsters summed');
+
+      // another process writes rows into the first, sealed hour and into a minute this one holds
+      const other = new InfluxStore({ url: server.url, database: db, soleRollupWriter: false });
+      t.teardown(() => other.close());
+      await other.writeRollups([row(vins[2]!, h0 + 61 * 60_000, 5_000), row(vins[2]!, h0 + 149 * 60_000, 6_000)]);
+      const [late] = await q(`SELECT "odo_max", "samples" FROM "rollup_1h" WHERE "vin" = '${vins[2]}' AND time = ${h0 + hour}ms`);
+      t.strictSame([late?.[1], late?.[2]], [5_000.5, 2 * 31], 'the late row is in the sealed hour');
+      const [coupe] = await q(`SELECT "samples" FROM "rollup_bm_1m" WHERE "model" = 'Coupe' AND time = ${h0 + 149 * 60_000}ms`);
+      t.equal(coupe?.[1], 2, 'the other writer derived the minute from what is stored');
+      const answer = await store.cockpit({ from: h0, to: h0 + 150 * 60_000, intervalMs: 30 * 60_000 }, 'rollup');
+      t.equal(answer.totals.samples, 2 * (150 + 150 + 75 + 2));
+      t.equal(answer.totals.activeVehicles, 3);
+    });
+  }
 });

@@ -7,12 +7,12 @@ import { storeSuite, type StoreFixture } from './store-suite.ts';
 
 const found = influxdOrSkip();
 
-function influxFixture(server: Influxd, database: string): StoreFixture {
-  const opened: InfluxStore[] = [new InfluxStore({ url: server.url, database })];
+function influxFixture(server: Influxd, database: string, soleRollupWriter = false): StoreFixture {
+  const opened: InfluxStore[] = [new InfluxStore({ url: server.url, database, soleRollupWriter })];
   return {
     store: opened[0]!,
     reopen: async () => {
-      const store = new InfluxStore({ url: server.url, database });
+      const store = new InfluxStore({ url: server.url, database, soleRollupWriter });
       opened.push(store);
       return store;
     },
@@ -33,4 +33,12 @@ await t.test('the TelemetryStore suite on InfluxDB', { skip: found.skip ?? false
   t.teardown(() => server.stop());
   let databases = 0;
   await storeSuite(t, async () => influxFixture(server, `vc_suite_${++databases}`));
+});
+
+// A store that is the only rollup writer derives the cockpit series from the minute rows it holds, not read back.
+await t.test('the TelemetryStore suite on InfluxDB, the store being the only rollup writer', { skip: found.skip ?? false }, async (t) => {
+  const server = await startInfluxd({ binary: found.binary });
+  t.teardown(() => server.stop());
+  let databases = 0;
+  await storeSuite(t, async () => influxFixture(server, `vc_sole_${++databases}`, true));
 });
