@@ -249,7 +249,8 @@ export class RollupTiers {
 
     const seals = await this.seals(influx, [...vinHours.keys()]);
     for (const [hour, vins] of vinHours) {
-      if (seals.sealed.has(hour)) await writeHours(influx, { lo: hour, hi: hour + ROLLUP_HOUR_MS, vins: [...vins] });
+      // many vehicles: derive the whole hour, one query without a long VIN list
+      if (seals.sealed.has(hour)) await writeHours(influx, { lo: hour, hi: hour + ROLLUP_HOUR_MS, vins: vins.size > MAX_LISTED_VINS ? undefined : [...vins] });
     }
     const due = await dueHours({
       lastSealed: seals.last,

@@ -30,7 +30,8 @@ export interface SealState {
 
 /** The hour ranges to seal after a write: every hour after the last sealed one that is due, and touched old ones. */
 export async function dueHours(options: SealState): Promise<Array<{ lo: number; hi: number }>> {
-  const target = hourOf(options.newest - ROLLUP_SEAL_AFTER_MS);
+  // a vehicle whose clock runs ahead (samples may be up to 5 minutes in the future) must not seal the hour early
+  const target = hourOf(Math.min(options.newest, Date.now()) - ROLLUP_SEAL_AFTER_MS);
   let since: number;
   if (options.lastSealed !== undefined) since = options.lastSealed + ROLLUP_HOUR_MS;
   else {
