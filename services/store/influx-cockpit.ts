@@ -110,6 +110,18 @@ export async function recomputeRollups(influx: InfluxAccess, tiers: RollupTiers,
   }
 }
 
+/** The sample-weighted sums of a row, as fields (minute and series points alike). */
+function withSums(point: Point, row: RollupRow): Point {
+  return point
+    .intField('samples', row.samples)
+    .floatField('speed_sum', row.speedSum)
+    .intField('speed_count', row.speedCount)
+    .floatField('soc_sum', row.socSum)
+    .intField('soc_count', row.socCount)
+    .intField('adas_count', row.adasCount)
+    .intField('adas2', row.adas2);
+}
+
 /** Rollup points: one per (vehicle, minute), written over the previous point of the same series and time; then what derives from them. */
 export async function writeRollups(influx: InfluxAccess, tiers: RollupTiers, rows: readonly RollupRow[]): Promise<void> {
   if (rows.length === 0) return;
@@ -119,15 +131,9 @@ export async function writeRollups(influx: InfluxAccess, tiers: RollupTiers, row
     const point = new Point(ROLLUP_MEASUREMENT)
       .tag('vin', influx.tagValue(row.vin))
       .tag('brand', influx.tagValue(row.brand))
-      .tag('model', influx.tagValue(row.model))
-      .intField('samples', row.samples)
-      .floatField('speed_sum', row.speedSum)
-      .intField('speed_count', row.speedCount)
-      .floatField('soc_sum', row.socSum)
-      .intField('soc_count', row.socCount)
-      .intField('adas_count', row.adasCount)
+      .tag('model', influx.tagValue(row.model));
+    withSums(point, row)
       .intField('charging', row.charging)
-      .intField('adas2', row.adas2)
       .intField('faults', row.faults)
       .timestamp(row.bucket);
     if (row.odoMin !== undefined) point.floatField('odo_min', row.odoMin);
@@ -333,16 +339,7 @@ function seriesLines(influx: InfluxAccess, minutes: ReadonlyMap<number, Readonly
       sum.adas2 += row.adas2;
     }
     for (const sum of groups.values()) {
-      const line = new Point(SERIES_MEASUREMENT)
-        .tag('brand', influx.tagValue(sum.brand))
-        .tag('model', influx.tagValue(sum.model))
-        .intField('samples', sum.samples)
-        .floatField('speed_sum', sum.speedSum)
-        .intField('speed_count', sum.speedCount)
-        .floatField('soc_sum', sum.socSum)
-        .intField('soc_count', sum.socCount)
-        .intField('adas_count', sum.adasCount)
-        .intField('adas2', sum.adas2)
+      const line = withSums(new Point(SERIES_MEASUREMENT).tag('brand', influx.tagValue(sum.brand)).tag('model', influx.tagValue(sum.model)), sum)
         .timestamp(bucket)
         .toLineProtocol();
       if (line) lines.push(line);
