@@ -12,7 +12,7 @@ import {
   type RollupKey,
   type RollupRow,
 } from './telemetry-store.ts';
-import { dueHours, factRanges, hourOf, hoursInside, ROLLUP_HOUR_MS, touchedOf } from './rollup-tiers.ts';
+import { dueHours, factRanges, hoursInside, latestHour, ROLLUP_HOUR_MS, touchedOf } from './rollup-tiers.ts';
 
 const q = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 const SPEED = q(COCKPIT_SIGNALS.speed);
@@ -65,8 +65,6 @@ export const ROLLUP_DDL = [
 
 const ROLLUP_COLUMNS = 'vin, bucket, brand, model, samples, speed_sum, speed_count, soc_sum, soc_count, odo_min, odo_max, charging, adas_count, adas2, faults';
 
-const HOUR_MS = ROLLUP_HOUR_MS;
-
 const BM_SUMS = 'sum(r.samples), sum(r.speed_sum), sum(r.speed_count), sum(r.soc_sum), sum(r.soc_count), sum(r.adas_count), sum(r.adas2)';
 const HOUR_FACTS = 'any_value(r.brand), any_value(r.model), sum(r.samples), min(r.odo_min), max(r.odo_max), sum(r.charging), sum(r.faults)';
 
@@ -91,23 +89,15 @@ export class HourSeals {
     this.sealed = sealed;
     return sealed;
   }
-
-  /** The latest sealed hour, or undefined when none is. */
-  lastSealed(sealed: ReadonlySet<number>): number | undefined {
-    let last: number | undefined;
-    for (const hour of sealed) if (last === undefined || hour > last) last = hour;
-    return last;
-  }
 }
 
 /**
  * After the minute rows of the keys in `touched` (a table of vin, bucket, holding the keys `buckets` and
  * `vinHours` describe) changed, in the same transaction: the (brand, model, minute) sums of their minutes, the
- * hour rows of the touched vehicles in sealed hours, and the seal of every hour that became due. Returns the
- * hours sealed by this call.
+ * hour rows of the touched vehicles in sealed hours, and the seal of every hour that became due.
  */
-async function derive(db: DuckDBConnection, seals: HourSeals, touched: string, buckets: readonly number[], vinHours: ReadonlyMap<number, ReadonlySet<string>>): Promise<number[]> {
-  if (buckets.length === 0) return [];
+async function derive(db: DuckDBConnection, seals: HourSeals, touched: string, buckets: readonly number[], vinHours: ReadonlyMap<number, ReadonlySet<string>>): Promise<void> {
+  if (buckets.length === 0) return;
   const lo = Math.min(...buckets);
   const hi = Math.max(...buckets) + ROLLUP_BUCKET_MS;
   await db.run(
@@ -128,11 +118,11 @@ async function derive(db: DuckDBConnection, seals: HourSeals, touched: string, b
     const list = [...vins].map((v) => `'${v.replaceAll("'", "''")}'`).join(', ');
     await db.run(
       `INSERT OR REPLACE INTO rollup_1h SELECT r.vin, ${hour}, ${HOUR_FACTS} FROM rollup_1m r
-       WHERE r.bucket >= ${hour} AND r.bucket < ${hour + HOUR_MS} AND r.vin IN (${list}) GROUP BY r.vin`,
+       WHERE r.bucket >= ${hour} AND r.bucket < ${hour + ROLLUP_HOUR_MS} AND r.vin IN (${list}) GROUP BY r.vin`,
     );
   }
   const ranges = await dueHours({
-    lastSealed: seals.lastSealed(sealed),
+    lastSealed: latestHour(sealed),
     oldest: async () => {
       const [oldest] = (await db.runAndReadAll('SELECT min(bucket) FROM rollup_1m')).getRowsJS() as unknown[][];
       return oldest?.[0] === null || oldest?.[0] === undefined ? undefined : toNumber(oldest[0]);
@@ -141,17 +131,14 @@ async function derive(db: DuckDBConnection, seals: HourSeals, touched: string, b
     touchedHours: vinHours.keys(),
     isSealed: (hour) => sealed.has(hour),
   });
-  const sealing: number[] = [];
   for (const { lo: from, hi: to } of ranges) {
     await db.run(
-      `INSERT OR REPLACE INTO rollup_1h SELECT r.vin, r.bucket // ${HOUR_MS} * ${HOUR_MS} AS hour, ${HOUR_FACTS} FROM rollup_1m r
+      `INSERT OR REPLACE INTO rollup_1h SELECT r.vin, r.bucket // ${ROLLUP_HOUR_MS} * ${ROLLUP_HOUR_MS} AS hour, ${HOUR_FACTS} FROM rollup_1m r
        WHERE r.bucket >= ${from} AND r.bucket < ${to} GROUP BY r.vin, hour`,
     );
-    await db.run(`INSERT OR IGNORE INTO rollup_sealed SELECT range FROM range(${from}, ${to}, ${HOUR_MS})`);
-    for (let hour = from; hour < to; hour += HOUR_MS) sealing.push(hour);
+    await db.run(`INSERT OR IGNORE INTO rollup_sealed SELECT range FROM range(${from}, ${to}, ${ROLLUP_HOUR_MS})`);
+    for (let hour = from; hour < to; hour += ROLLUP_HOUR_MS) sealed.add(hour);
   }
-  for (const hour of sealing) sealed.add(hour);
-  return sealing;
 }
 
 const SUMS_RAW = `count(*), sum(${SPEED}), count(${SPEED}), sum(${SOC}), count(${SOC}), count(${ADAS}), count(*) FILTER (WHERE ${ADAS} >= 2)`;

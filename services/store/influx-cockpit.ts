@@ -17,7 +17,7 @@ import {
   type RollupKey,
   type RollupRow,
 } from './telemetry-store.ts';
-import { dueHours, factRanges, hourOf, hoursInside, ROLLUP_HOUR_MS, touchedOf } from './rollup-tiers.ts';
+import { dueHours, factRanges, hourOf, hoursInside, latestHour, ROLLUP_HOUR_MS, touchedOf } from './rollup-tiers.ts';
 
 export const ROLLUP_MEASUREMENT = 'rollup_1m';
 export const SERIES_MEASUREMENT = 'rollup_bm_1m';
@@ -284,11 +284,11 @@ export class RollupTiers {
 
   /** Which of these hours are sealed, and the latest sealed hour: remembered by a sole writer, else asked each time. */
   private async seals(influx: InfluxAccess, hours: readonly number[]): Promise<{ sealed: ReadonlySet<number>; last: number | undefined }> {
-    if (this.soleWriter && this.sealedCache) return { sealed: this.sealedCache, last: latest(this.sealedCache) };
+    if (this.soleWriter && this.sealedCache) return { sealed: this.sealedCache, last: latestHour(this.sealedCache) };
     if (this.soleWriter) {
       const [all] = await influx.query([`SELECT "sealed" FROM "${SEALED_MEASUREMENT}"`]);
       this.sealedCache = new Set((all?.series?.[0]?.values ?? []).map((row) => num(row[0])));
-      return { sealed: this.sealedCache, last: latest(this.sealedCache) };
+      return { sealed: this.sealedCache, last: latestHour(this.sealedCache) };
     }
     const lo = Math.min(...hours);
     const hi = Math.max(...hours);
@@ -300,12 +300,6 @@ export class RollupTiers {
     return { sealed: new Set((inRange?.series?.[0]?.values ?? []).map((row) => num(row[0]))), last: typeof at === 'number' ? at : undefined };
   }
 }
-
-const latest = (hours: ReadonlySet<number>): number | undefined => {
-  let last: number | undefined;
-  for (const hour of hours) if (last === undefined || hour > last) last = hour;
-  return last;
-};
 
 /** Contiguous runs of minute buckets as time ranges. */
 function bucketRanges(buckets: readonly number[]): TimeRange[] {

@@ -16,6 +16,13 @@ export const ROLLUP_SEAL_AFTER_MS = 2 * 60_000;
 
 export const hourOf = (ms: number): number => Math.floor(ms / ROLLUP_HOUR_MS) * ROLLUP_HOUR_MS;
 
+/** The latest of some sealed hours, or undefined when there are none. */
+export function latestHour(hours: Iterable<number>): number | undefined {
+  let last: number | undefined;
+  for (const hour of hours) if (last === undefined || hour > last) last = hour;
+  return last;
+}
+
 export interface SealState {
   /** the latest sealed hour, or undefined when none is */
   lastSealed: number | undefined;
