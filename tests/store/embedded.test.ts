@@ -2,7 +2,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { DATABASE_FILE, EmbeddedStore } from '../../services/store/embedded-store.ts';
 import type { StoreLogger } from '../../services/store/telemetry-store.ts';
 import type { TelemetryStore } from '../../services/store/telemetry-store.ts';
@@ -41,6 +41,18 @@ async function openEmbedded(tt: { teardown: (fn: () => Promise<void>) => void },
 }
 
 const base = Date.now() - 40 * 60_000;
+
+/** Open the database file of a closed store directly (as an older version would have left it, or to look inside). */
+async function onFile<T>(dir: string, work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+  const instance = await DuckDBInstance.create(join(dir, DATABASE_FILE));
+  const connection = await instance.connect();
+  try {
+    return await work(connection);
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
 
 await t.test('the TelemetryStore suite', (t) => storeSuite(t, () => embeddedFixture()));
 
@@ -153,12 +165,10 @@ await t.test('a signal added to the catalog after the file was made gets its col
   await fixture.store.writeSamples([storedSample(vin, base, 1, { [SPEED]: 33 })]);
   await fixture.store.close();
   // An older file: the same table without one of today's catalog columns.
-  const instance = await DuckDBInstance.create(join(fixture.dir, DATABASE_FILE));
-  const connection = await instance.connect();
-  for (const column of [EXTERIOR_TEMP, `${EXTERIOR_TEMP}#ts`]) await connection.run(`ALTER TABLE latest_signals DROP COLUMN "${column}"`);
-  await connection.run(`ALTER TABLE telemetry DROP COLUMN "${EXTERIOR_TEMP}"`);
-  connection.closeSync();
-  instance.closeSync();
+  await onFile(fixture.dir, async (connection) => {
+    for (const column of [EXTERIOR_TEMP, `${EXTERIOR_TEMP}#ts`]) await connection.run(`ALTER TABLE latest_signals DROP COLUMN "${column}"`);
+    await connection.run(`ALTER TABLE telemetry DROP COLUMN "${EXTERIOR_TEMP}"`);
+  });
 
   const logged: object[] = [];
   const logger: StoreLogger = { info: (obj) => logged.push(obj), warn: () => undefined, error: () => undefined };
@@ -184,11 +194,7 @@ await t.test('a file without the latest table gets it derived from its samples a
     storedSample(vin, base, 1, { [SPEED]: 10, [DTC]: 'P0420' }),
   ]);
   await fixture.store.close();
-  const instance = await DuckDBInstance.create(join(fixture.dir, DATABASE_FILE));
-  const connection = await instance.connect();
-  await connection.run('DROP TABLE latest_signals');
-  connection.closeSync();
-  instance.closeSync();
+  await onFile(fixture.dir, (connection) => connection.run('DROP TABLE latest_signals'));
 
   const store = await fixture.reopen!();
   await store.init();
@@ -274,16 +280,7 @@ await t.test('cockpit tables: hours are sealed as minute rows pass them, a reope
     await store.recomputeRollups(chunk.map((s) => ({ vin: s.vin, bucket: Math.floor(s.ts / 60_000) * 60_000 })));
   }
   await store.close();
-  const look = async (sql: string): Promise<unknown[][]> => {
-    const instance = await DuckDBInstance.create(join(fixture.dir, DATABASE_FILE));
-    const connection = await instance.connect();
-    try {
-      return (await connection.runAndReadAll(sql)).getRowsJS() as unknown[][];
-    } finally {
-      connection.closeSync();
-      instance.closeSync();
-    }
-  };
+  const look = (sql: string): Promise<unknown[][]> => onFile(fixture.dir, async (connection) => (await connection.runAndReadAll(sql)).getRowsJS() as unknown[][]);
   t.strictSame((await look('SELECT hour FROM rollup_sealed ORDER BY hour')).map((r) => Number(r[0])), [h0, h0 + hour], 'the two past hours are sealed');
   t.strictSame((await look('SELECT bucket, count(*), sum(samples) FROM rollup_1h GROUP BY bucket ORDER BY bucket')).map((r) => r.map(Number)), [
     [h0, 2, 60],
@@ -303,11 +300,7 @@ await t.test('cockpit tables: hours are sealed as minute rows pass them, a reope
   t.strictSame((await look(`SELECT samples, odo_max FROM rollup_1h WHERE vin = '${late.vin}' AND bucket = ${h0}`)).map((r) => r.map(Number)), [[31, 9_999 * 0.5]]);
 
   // a file from before the series table: derived on open
-  const instance = await DuckDBInstance.create(join(fixture.dir, DATABASE_FILE));
-  const connection = await instance.connect();
-  await connection.run('DROP TABLE rollup_bm_1m');
-  connection.closeSync();
-  instance.closeSync();
+  await onFile(fixture.dir, (connection) => connection.run('DROP TABLE rollup_bm_1m'));
   const older = await fixture.reopen!();
   await older.init();
   const again = await older.cockpit({ from: h0, to: h0 + 2 * hour, intervalMs: hour }, 'rollup');
