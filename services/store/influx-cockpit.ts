@@ -1,11 +1,15 @@
 // Cockpit rollups and queries of the InfluxDB store. Rollups are points of measurement `rollup_1m`, one per
 // (vehicle, minute), recomputed from the raw `telemetry` points with InfluxQL (or written by the store's only
 // writer) and written over the previous point of the same series and time: exact and idempotent, whichever ingest
-// worker writes them. `rollup_bm_1m` (series) and `rollup_1h` (hours, sealed ones marked in `rollup_sealed`)
-// derive from them as rollup-tiers.ts describes, right after each write of minute points. A store that is the
-// only rollup writer keeps the rows of recent minutes in memory to derive the series; otherwise it reads the
-// minutes back, other writers' rows included (a derivation that raced another writer's is redone by the settle
-// recompute that follows every key).
+// worker writes them. Derived from them right after each write of minute points:
+//   `rollup_bm_1m`  the sums per (brand, model, minute), for the series;
+//   `rollup_vf_*`   the per-vehicle facts packed per (brand, model, segment) (packed-facts.ts): minutes with every
+//                   write; 10-minute blocks once sealed (rollup-tiers.ts, markers in `rollup_sealed_10m`), and each
+//                   larger segment once all its blocks are, from the segments one tier down. A later write into a
+//                   sealed block derives its segments again.
+// A store that is the only rollup writer keeps the rows of recent minutes in memory to derive the minute points;
+// otherwise it reads the minutes back, other writers' rows included (a derivation that raced another writer's is
+// redone by the settle recompute that follows every key).
 import { Point } from '@influxdata/influxdb-client';
 import { COCKPIT_SIGNALS } from '../contract/signals.ts';
 import { VIN_PATTERN } from '../contract/telemetry.ts';
@@ -17,12 +21,15 @@ import {
   type RollupKey,
   type RollupRow,
 } from './telemetry-store.ts';
-import { dueHours, factRanges, hourOf, hoursInside, latestHour, ROLLUP_HOUR_MS, touchedOf } from './rollup-tiers.ts';
+import { BLOCK_MS, mergeFacts, packFacts, planCover, segmentSealed, TIER_SPANS_MS, tierName, unpackFacts, type VehicleFacts } from './packed-facts.ts';
+import { dueHours, latestHour, ROLLUP_HOUR_MS, touchedOf } from './rollup-tiers.ts';
 
 export const ROLLUP_MEASUREMENT = 'rollup_1m';
 export const SERIES_MEASUREMENT = 'rollup_bm_1m';
-export const HOUR_MEASUREMENT = 'rollup_1h';
-export const SEALED_MEASUREMENT = 'rollup_sealed';
+/** Markers of the sealed 10-minute blocks. */
+export const SEALED_MEASUREMENT = 'rollup_sealed_10m';
+/** The packed facts of one tier of segments (packed-facts.ts): rollup_vf_1m, rollup_vf_10m, rollup_vf_1h ... rollup_vf_128h. */
+export const factsMeasurement = (tier: number): string => `rollup_vf_${tierName(TIER_SPANS_MS[tier]!)}`;
 /** How long a sole writer keeps a minute's rows after the newest minute it wrote. */
 const KEEP_MINUTES_MS = 10 * 60_000;
 /** Hours sealed per query when a long stretch is due (e.g. after a long outage). */
@@ -225,6 +232,7 @@ async function readRanges(influx: InfluxAccess, ranges: readonly TimeRange[]): P
  */
 export class RollupTiers {
   private readonly minutes = new Map<number, Map<string, RollupRow>>();
+  /** the sealed blocks, remembered by a sole writer */
   private sealedCache: Set<number> | undefined;
   private newest = Number.NEGATIVE_INFINITY;
 
@@ -233,7 +241,7 @@ export class RollupTiers {
   /** After the minute points of `rows` were written. */
   async afterWrite(influx: InfluxAccess, rows: readonly RollupRow[]): Promise<void> {
     if (rows.length === 0) return;
-    const { buckets, vinHours } = touchedOf(rows);
+    const { buckets } = touchedOf(rows);
     const complete = new Map<number, Map<string, RollupRow>>();
     const unknown: number[] = [];
     for (const bucket of buckets) {
@@ -250,15 +258,28 @@ export class RollupTiers {
         if (this.soleWriter) this.minutes.set(bucket, held);
       }
     }
-    await influx.writeLines(seriesLines(influx, complete));
+    await influx.writeLines([...seriesLines(influx, complete), ...minuteFactLines(influx, complete)]);
     this.newest = Math.max(this.newest, buckets[buckets.length - 1]!);
 
-    const seals = await this.seals(influx, [...vinHours.keys()]);
-    for (const [hour, vins] of vinHours) {
-      // many vehicles: derive the whole hour, one query without a long VIN list
-      if (seals.sealed.has(hour)) await writeHours(influx, { lo: hour, hi: hour + ROLLUP_HOUR_MS, vins: vins.size > MAX_LISTED_VINS ? undefined : [...vins] });
+    // the models written into each block
+    const touched = new Map<number, Map<string, Scope>>();
+    for (const row of rows) {
+      const block = Math.floor(row.bucket / BLOCK_MS) * BLOCK_MS;
+      let scopes = touched.get(block);
+      if (!scopes) touched.set(block, (scopes = new Map()));
+      scopes.set(`${row.brand}\u0000${row.model}`, { brand: row.brand, model: row.model });
+    }
+    const blocks = [...touched.keys()];
+    const seals = await this.seals(influx, Math.min(...blocks), Math.max(...blocks) + BLOCK_MS);
+    // a late write into sealed blocks: derive their segments again, for the models written
+    const late = blocks.filter((block) => seals.sealed.has(block));
+    if (late.length > 0) {
+      const scopes = new Map<string, Scope>();
+      for (const block of late) for (const [id, scope] of touched.get(block)!) scopes.set(id, scope);
+      await this.derive(influx, late, [...scopes.values()]);
     }
     const due = await dueHours({
+      period: BLOCK_MS,
       lastSealed: seals.last,
       oldest: async () => {
         const [result] = await influx.query([`SELECT first("samples") FROM "${ROLLUP_MEASUREMENT}"`]);
@@ -266,34 +287,85 @@ export class RollupTiers {
         return typeof at === 'number' ? at : undefined;
       },
       newest: this.newest,
-      touchedHours: vinHours.keys(),
-      isSealed: (hour) => seals.sealed.has(hour),
+      touchedHours: blocks,
+      isSealed: (block) => seals.sealed.has(block),
     });
     for (const range of due) {
       for (let lo = range.lo; lo < range.hi; lo += SEAL_CHUNK_MS) {
         const hi = Math.min(range.hi, lo + SEAL_CHUNK_MS);
-        await writeHours(influx, { lo, hi });
-        const markers: string[] = [];
-        for (let hour = lo; hour < hi; hour += ROLLUP_HOUR_MS) markers.push(`${SEALED_MEASUREMENT} sealed=true ${hour}`);
-        await influx.writeLines(markers);
-        for (let hour = lo; hour < hi; hour += ROLLUP_HOUR_MS) this.sealedCache?.add(hour);
+        const sealing: number[] = [];
+        for (let block = lo; block < hi; block += BLOCK_MS) sealing.push(block);
+        await this.derive(influx, sealing, undefined);
+        // the markers last: a question that sees a block sealed finds every segment derived from it
+        await influx.writeLines(sealing.map((block) => `${SEALED_MEASUREMENT} sealed=true ${block}`));
+        for (const block of sealing) this.sealedCache?.add(block);
       }
     }
     if (this.soleWriter) for (const bucket of this.minutes.keys()) if (bucket < this.newest - KEEP_MINUTES_MS) this.minutes.delete(bucket);
   }
 
-  /** Which of these hours are sealed, and the latest sealed hour: remembered by a sole writer, else asked each time. */
-  private async seals(influx: InfluxAccess, hours: readonly number[]): Promise<{ sealed: ReadonlySet<number>; last: number | undefined }> {
+  /**
+   * Packed facts of these blocks from the minute points, then of every larger segment holding one of them whose
+   * blocks are all sealed (counting these), each from the segments one tier down. All models, or some.
+   */
+  private async derive(influx: InfluxAccess, blocks: readonly number[], scopes: readonly Scope[] | undefined): Promise<void> {
+    const filter = scopes === undefined ? '' : ` AND (${scopes.map((s) => `("brand" = ${influx.literal(influx.tagValue(s.brand))} AND "model" = ${influx.literal(influx.tagValue(s.model))})`).join(' OR ')})`;
+    const statements = bucketRanges(blocks, BLOCK_MS).map(
+      (range) =>
+        `SELECT min("odo_min"), max("odo_max"), sum("charging"), sum("faults") FROM "${ROLLUP_MEASUREMENT}" WHERE time >= ${range.lo}ms AND time < ${range.hi}ms${filter} GROUP BY time(${BLOCK_MS}ms), "vin", "brand", "model" fill(none)`,
+    );
+    const derived = new PackedSegments();
+    for (let i = 0; i < statements.length; i += STATEMENTS_PER_REQUEST) {
+      for (const result of await influx.query(statements.slice(i, i + STATEMENTS_PER_REQUEST))) {
+        for (const series of result.series ?? []) {
+          const tags = series.tags ?? {};
+          for (const values of series.values ?? []) {
+            const facts: VehicleFacts = { charging: num(values[3]) > 0, faults: num(values[4]) > 0 };
+            if (typeof values[1] === 'number') facts.odoMin = values[1];
+            if (typeof values[2] === 'number') facts.odoMax = values[2];
+            mergeFacts(derived.facts(num(values[0]), tags.brand ?? '', tags.model ?? ''), tags.vin ?? '', facts);
+          }
+        }
+      }
+    }
+    await influx.writeLines(derived.lines(influx, 1));
+
+    const first = Math.min(...blocks);
+    const last = Math.max(...blocks);
+    const top = TIER_SPANS_MS[TIER_SPANS_MS.length - 1]!;
+    const known = await this.seals(influx, Math.floor(first / top) * top, Math.floor(last / top) * top + top);
+    const sealed = new Set([...known.sealed, ...blocks]);
+    for (let tier = 2; tier < TIER_SPANS_MS.length; tier++) {
+      const span = TIER_SPANS_MS[tier]!;
+      const segments = [...new Set(blocks.map((block) => Math.floor(block / span) * span))].filter((start) => segmentSealed(tier, start, sealed));
+      if (segments.length === 0) break;
+      const below = factsMeasurement(tier - 1);
+      const reads = bucketRanges(segments, span).map((range) => `SELECT "vehicles" FROM "${below}" WHERE time >= ${range.lo}ms AND time < ${range.hi}ms${filter} GROUP BY "brand", "model"`);
+      const parents = new PackedSegments();
+      for (let i = 0; i < reads.length; i += STATEMENTS_PER_REQUEST) {
+        for (const result of await influx.query(reads.slice(i, i + STATEMENTS_PER_REQUEST))) {
+          for (const series of result.series ?? []) {
+            const tags = series.tags ?? {};
+            for (const values of series.values ?? []) {
+              if (typeof values[1] === 'string') unpackFacts(values[1], parents.facts(Math.floor(num(values[0]) / span) * span, tags.brand ?? '', tags.model ?? ''));
+            }
+          }
+        }
+      }
+      await influx.writeLines(parents.lines(influx, tier));
+    }
+  }
+
+  /** The sealed blocks in [lo, hi) and the latest sealed block: remembered by a sole writer, else asked each time. */
+  private async seals(influx: InfluxAccess, lo: number, hi: number): Promise<{ sealed: ReadonlySet<number>; last: number | undefined }> {
     if (this.soleWriter && this.sealedCache) return { sealed: this.sealedCache, last: latestHour(this.sealedCache) };
     if (this.soleWriter) {
       const [all] = await influx.query([`SELECT "sealed" FROM "${SEALED_MEASUREMENT}"`]);
       this.sealedCache = new Set((all?.series?.[0]?.values ?? []).map((row) => num(row[0])));
       return { sealed: this.sealedCache, last: latestHour(this.sealedCache) };
     }
-    const lo = Math.min(...hours);
-    const hi = Math.max(...hours);
     const [inRange, last] = await influx.query([
-      `SELECT "sealed" FROM "${SEALED_MEASUREMENT}" WHERE time >= ${lo}ms AND time <= ${hi}ms`,
+      `SELECT "sealed" FROM "${SEALED_MEASUREMENT}" WHERE time >= ${lo}ms AND time < ${hi}ms`,
       `SELECT last("sealed") FROM "${SEALED_MEASUREMENT}"`,
     ]);
     const at = last?.series?.[0]?.values?.[0]?.[0];
@@ -301,15 +373,63 @@ export class RollupTiers {
   }
 }
 
-/** Contiguous runs of minute buckets as time ranges. */
-function bucketRanges(buckets: readonly number[]): TimeRange[] {
+interface Scope {
+  brand: string;
+  model: string;
+}
+
+/** Facts being gathered per (segment start, brand, model), and their packed points. */
+class PackedSegments {
+  private readonly byKey = new Map<string, { start: number; brand: string; model: string; facts: Map<string, VehicleFacts> }>();
+
+  facts(start: number, brand: string, model: string): Map<string, VehicleFacts> {
+    const key = `${start}\u0000${brand}\u0000${model}`;
+    let entry = this.byKey.get(key);
+    if (!entry) this.byKey.set(key, (entry = { start, brand, model, facts: new Map() }));
+    return entry.facts;
+  }
+
+  lines(influx: InfluxAccess, tier: number): string[] {
+    const lines: string[] = [];
+    for (const { start, brand, model, facts } of this.byKey.values()) {
+      packFacts(facts).forEach((packed, part) => {
+        const line = new Point(factsMeasurement(tier))
+          .tag('brand', influx.tagValue(brand))
+          .tag('model', influx.tagValue(model))
+          .tag('part', String(part))
+          .stringField('vehicles', packed)
+          .timestamp(start)
+          .toLineProtocol();
+        if (line) lines.push(line);
+      });
+    }
+    return lines;
+  }
+}
+
+/** Contiguous runs of aligned segments (minute buckets unless given) as time ranges. */
+function bucketRanges(starts: readonly number[], span = ROLLUP_BUCKET_MS): TimeRange[] {
   const ranges: TimeRange[] = [];
-  for (const bucket of [...buckets].sort((a, b) => a - b)) {
+  for (const start of [...new Set(starts)].sort((a, b) => a - b)) {
     const last = ranges[ranges.length - 1];
-    if (last && last.hi === bucket) last.hi = bucket + ROLLUP_BUCKET_MS;
-    else ranges.push({ lo: bucket, hi: bucket + ROLLUP_BUCKET_MS });
+    if (last && last.hi === start) last.hi = start + span;
+    else ranges.push({ lo: start, hi: start + span });
   }
   return ranges;
+}
+
+/** Packed minute facts of every (brand, model) of these minutes, from their complete rows. */
+function minuteFactLines(influx: InfluxAccess, minutes: ReadonlyMap<number, ReadonlyMap<string, RollupRow>>): string[] {
+  const packed = new PackedSegments();
+  for (const [bucket, rows] of minutes) {
+    for (const row of rows.values()) {
+      const facts: VehicleFacts = { charging: row.charging > 0, faults: row.faults > 0 };
+      if (row.odoMin !== undefined) facts.odoMin = row.odoMin;
+      if (row.odoMax !== undefined) facts.odoMax = row.odoMax;
+      mergeFacts(packed.facts(bucket, row.brand, row.model), row.vin, facts);
+    }
+  }
+  return packed.lines(influx, 0);
 }
 
 /** Series points: the sums of every (brand, model) of these minutes, from their complete rows. */
@@ -340,33 +460,6 @@ function seriesLines(influx: InfluxAccess, minutes: ReadonlyMap<number, Readonly
     }
   }
   return lines;
-}
-
-/** Hour points of the vehicles in a range of whole hours (all vehicles, or some), from the minute points. */
-async function writeHours(influx: InfluxAccess, range: TimeRange): Promise<void> {
-  const [result] = await influx.query([
-    `SELECT sum("samples"), min("odo_min"), max("odo_max"), sum("charging"), sum("faults") FROM "${ROLLUP_MEASUREMENT}"
-     WHERE time >= ${range.lo}ms AND time < ${range.hi}ms${vinFilter(influx, range.vins)} GROUP BY time(${ROLLUP_HOUR_MS}ms), "vin", "brand", "model" fill(none)`,
-  ]);
-  const lines: string[] = [];
-  for (const series of result?.series ?? []) {
-    const tags = series.tags ?? {};
-    for (const values of series.values ?? []) {
-      const point = new Point(HOUR_MEASUREMENT)
-        .tag('vin', influx.tagValue(tags.vin ?? ''))
-        .tag('brand', influx.tagValue(tags.brand ?? ''))
-        .tag('model', influx.tagValue(tags.model ?? ''))
-        .intField('samples', num(values[1]))
-        .intField('charging', num(values[4]))
-        .intField('faults', num(values[5]))
-        .timestamp(hourOf(num(values[0])));
-      if (typeof values[2] === 'number') point.floatField('odo_min', values[2]);
-      if (typeof values[3] === 'number') point.floatField('odo_max', values[3]);
-      const line = point.toLineProtocol();
-      if (line) lines.push(line);
-    }
-  }
-  await influx.writeLines(lines);
 }
 
 function countsBySeriesTime(result: Result | undefined): Map<string, number> {
@@ -448,13 +541,26 @@ function totalsOf(series: readonly CockpitSums[]): CockpitSums {
   return totals;
 }
 
-/** Series from the (brand, model, minute) sums; per-vehicle facts from hour points of sealed hours and minute points elsewhere. */
+/** Series from the (brand, model, minute) sums; per-vehicle facts from the packed segments that cover the window. */
 async function fromRollups(influx: InfluxAccess, window: CockpitWindow, scope: string): Promise<CockpitAggregates> {
-  const { first, end } = hoursInside(window);
-  const [seriesResult, sealedResult] = await influx.query([
+  const seriesAnswer = influx.query([
     `SELECT sum("samples"), sum("speed_sum"), sum("speed_count"), sum("soc_sum"), sum("soc_count"), sum("adas_count"), sum("adas2") FROM "${SERIES_MEASUREMENT}" WHERE time >= ${window.from}ms AND time < ${window.to}ms${scope} ${timeGroup(window)}`,
-    `SELECT "sealed" FROM "${SEALED_MEASUREMENT}" WHERE time >= ${first}ms AND time < ${Math.max(first, end)}ms`,
   ]);
+  const vehicles = new Map<string, VehicleFacts>();
+  const factsAnswer = (async () => {
+    const [sealedResult] = await influx.query([`SELECT "sealed" FROM "${SEALED_MEASUREMENT}" WHERE time >= ${window.from}ms AND time < ${window.to}ms`]);
+    const sealed = new Set((sealedResult?.series?.[0]?.values ?? []).map((row) => num(row[0])));
+    // one statement per range: InfluxQL has no OR of time ranges
+    const statements = planCover(window.from, window.to, (tier, start) => segmentSealed(tier, start, sealed)).map(
+      (part) => `SELECT "vehicles" FROM "${factsMeasurement(part.tier)}" WHERE time >= ${part.lo}ms AND time < ${part.hi}ms${scope}`,
+    );
+    for (let i = 0; i < statements.length; i += STATEMENTS_PER_REQUEST) {
+      for (const result of await influx.query(statements.slice(i, i + STATEMENTS_PER_REQUEST))) {
+        for (const s of result.series ?? []) for (const row of s.values ?? []) if (typeof row[1] === 'string') unpackFacts(row[1], vehicles);
+      }
+    }
+  })();
+  const [[seriesResult]] = await Promise.all([seriesAnswer, factsAnswer]);
   const series = (seriesResult?.series?.[0]?.values ?? []).map((row) => ({
     t: num(row[0]),
     samples: num(row[1]),
@@ -465,36 +571,13 @@ async function fromRollups(influx: InfluxAccess, window: CockpitWindow, scope: s
     adasCount: num(row[6]),
     adas2Count: num(row[7]),
   }));
-  const sealed = new Set((sealedResult?.series?.[0]?.values ?? []).map((row) => num(row[0])));
-  // one statement per range: InfluxQL has no OR of time ranges
-  const parts = factRanges(window, sealed);
-  const results = await influx.query(
-    parts.map(
-      (part) =>
-        `SELECT max("odo_max"), min("odo_min"), sum("charging"), sum("faults") FROM "${part.source === 'hours' ? HOUR_MEASUREMENT : ROLLUP_MEASUREMENT}" WHERE time >= ${part.lo}ms AND time < ${part.hi}ms${scope} GROUP BY "vin"`,
-    ),
-  );
-  const vehicles = new Map<string, { odoMax?: number; odoMin?: number; charging: number; faults: number }>();
-  for (const result of results) {
-    for (const s of result.series ?? []) {
-      const row = s.values?.[0];
-      if (!row) continue;
-      const vin = s.tags?.vin ?? '';
-      let v = vehicles.get(vin);
-      if (!v) vehicles.set(vin, (v = { charging: 0, faults: 0 }));
-      if (typeof row[1] === 'number') v.odoMax = v.odoMax === undefined ? row[1] : Math.max(v.odoMax, row[1]);
-      if (typeof row[2] === 'number') v.odoMin = v.odoMin === undefined ? row[2] : Math.min(v.odoMin, row[2]);
-      v.charging += num(row[3]);
-      v.faults += num(row[4]);
-    }
-  }
   let distanceKm = 0;
   let chargingVehicles = 0;
   let faultVehicles = 0;
   for (const v of vehicles.values()) {
     if (v.odoMax !== undefined && v.odoMin !== undefined) distanceKm += v.odoMax - v.odoMin;
-    if (v.charging > 0) chargingVehicles += 1;
-    if (v.faults > 0) faultVehicles += 1;
+    if (v.charging) chargingVehicles += 1;
+    if (v.faults) faultVehicles += 1;
   }
   return { series, totals: { ...totalsOf(series), activeVehicles: vehicles.size, distanceKm, chargingVehicles, faultVehicles } };
 }

@@ -33,22 +33,26 @@ export interface SealState {
   /** the hours of the minute rows just written */
   touchedHours: Iterable<number>;
   isSealed: (hour: number) => boolean;
+  /** the sealed period: an hour unless given (the InfluxDB store seals 10-minute blocks) */
+  period?: number;
 }
 
 /** The hour ranges to seal after a write: every hour after the last sealed one that is due, and touched old ones. */
 export async function dueHours(options: SealState): Promise<Array<{ lo: number; hi: number }>> {
+  const period = options.period ?? ROLLUP_HOUR_MS;
+  const floor = (ms: number): number => Math.floor(ms / period) * period;
   // a vehicle whose clock runs ahead (samples may be up to 5 minutes in the future) must not seal the hour early
-  const target = hourOf(Math.min(options.newest, Date.now()) - ROLLUP_SEAL_AFTER_MS);
+  const target = floor(Math.min(options.newest, Date.now()) - ROLLUP_SEAL_AFTER_MS);
   let since: number;
-  if (options.lastSealed !== undefined) since = options.lastSealed + ROLLUP_HOUR_MS;
+  if (options.lastSealed !== undefined) since = options.lastSealed + period;
   else {
     const oldest = await options.oldest();
-    since = oldest === undefined ? target : hourOf(oldest);
+    since = oldest === undefined ? target : floor(oldest);
   }
   const ranges: Array<{ lo: number; hi: number }> = [];
   if (since < target) ranges.push({ lo: since, hi: target });
   // a late write into an hour older than every seal (nothing was there when sealing began)
-  for (const hour of new Set(options.touchedHours)) if (hour < Math.min(since, target) && !options.isSealed(hour)) ranges.push({ lo: hour, hi: hour + ROLLUP_HOUR_MS });
+  for (const hour of new Set(options.touchedHours)) if (hour < Math.min(since, target) && !options.isSealed(hour)) ranges.push({ lo: hour, hi: hour + period });
   return ranges;
 }
 

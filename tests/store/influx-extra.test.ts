@@ -2,6 +2,7 @@
 // values, field types, bucket alignment, chunked writes, and failing loudly while the server is down.
 import t from 'tap';
 import { InfluxStore, tagValue } from '../../services/store/influx-store.ts';
+import { unpackFacts, type VehicleFacts } from '../../services/store/packed-facts.ts';
 import type { StoreLogger } from '../../services/store/telemetry-store.ts';
 import type { RollupRow, StoredSample, VehicleRecord } from '../../services/store/telemetry-store.ts';
 import { influxQuery } from '../helpers/influxql.ts';
@@ -351,24 +352,45 @@ t.test('cockpit tables derived from the minute points, by a sole writer and by s
         await store.writeRollups(vins.filter((_, v) => v < 2 || m % 2 === 0).map((vin, v) => row(vin, bucket, 1000 * (v + 1) + m)));
       }
       const q = (sql: string) => influxQuery(server.url, db, sql);
-      t.strictSame((await q('SELECT "sealed" FROM "rollup_sealed"')).map((r) => r[0]), [h0, h0 + hour], 'the two past hours are sealed');
+      const block = 10 * 60_000;
+      const facts = async (measurement: string, model: string, at: number) => {
+        const found = new Map<string, VehicleFacts>();
+        for (const r of await q(`SELECT "vehicles" FROM "${measurement}" WHERE "model" = '${model}' AND time = ${at}ms`)) unpackFacts(String(r[1]), found);
+        return Object.fromEntries([...found].map(([vin, f]) => [vin, [f.odoMin, f.odoMax]]));
+      };
+      // newest minute h0 + 149 min: the blocks ending two minutes before it are sealed
       t.strictSame(
-        (await q('SELECT count("samples") FROM "rollup_1h" GROUP BY time(1h) fill(none)')).filter((r) => r[1] !== 0).map((r) => [r[0], r[1]]),
-        [
-          [h0, 3],
-          [h0 + hour, 3],
-        ],
-        'an hour point per vehicle and sealed hour',
+        (await q('SELECT "sealed" FROM "rollup_sealed_10m"')).map((r) => r[0]),
+        Array.from({ length: 14 }, (_, i) => h0 + i * block),
+        'the blocks up to two minutes before the newest minute are sealed',
       );
+      t.strictSame(
+        await facts('rollup_vf_10m', 'Roadster', h0),
+        { [vins[0]!]: [1000, 1009.5], [vins[1]!]: [2000, 2009.5] },
+        'a block point holds the odometer range of each vehicle of the model',
+      );
+      t.strictSame(await facts('rollup_vf_10m', 'Coupe', h0 + 13 * block), { [vins[2]!]: [3130, 3138.5] }, 'the last sealed block');
+      t.strictSame(await facts('rollup_vf_10m', 'Coupe', h0 + 14 * block), {}, 'the block after it is not derived yet');
+      t.strictSame(await facts('rollup_vf_1h', 'Roadster', h0 + hour), { [vins[0]!]: [1060, 1119.5], [vins[1]!]: [2060, 2119.5] }, 'an hour point from its six blocks');
+      const twoHours = Math.floor(h0 / (2 * hour)) * 2 * hour;
+      t.strictSame(
+        await facts('rollup_vf_2h', 'Coupe', twoHours),
+        twoHours === h0 ? { [vins[2]!]: [3000, 3118.5] } : {},
+        'a two-hour point once both its hours are complete (none for one that began before the data)',
+      );
+      t.strictSame((await q(`SELECT count("vehicles") FROM "rollup_vf_1m" GROUP BY "model"`)).map((r) => r[1]), [75, 150], 'a minute point per model and minute with rows');
+      t.strictSame(await facts('rollup_vf_1m', 'Roadster', h0 + 149 * 60_000), { [vins[0]!]: [1149, 1149.5], [vins[1]!]: [2149, 2149.5] }, 'the newest minute');
       const [roadster] = await q(`SELECT sum("samples"), count("samples") FROM "rollup_bm_1m" WHERE "model" = 'Roadster'`);
       t.strictSame([roadster?.[1], roadster?.[2]], [2 * 2 * 150, 150], 'one series point per minute with both Roadsters summed');
 
-      // another process writes rows into the first, sealed hour and into a minute this one holds
+      // another process writes rows into a sealed block and into a minute this one holds
       const other = new InfluxStore({ url: server.url, database: db, soleRollupWriter: false });
       t.teardown(() => other.close());
       await other.writeRollups([row(vins[2]!, h0 + 61 * 60_000, 5_000), row(vins[2]!, h0 + 149 * 60_000, 6_000)]);
-      const [late] = await q(`SELECT "odo_max", "samples" FROM "rollup_1h" WHERE "vin" = '${vins[2]}' AND time = ${h0 + hour}ms`);
-      t.strictSame([late?.[1], late?.[2]], [5_000.5, 2 * 31], 'the late row is in the sealed hour');
+      t.strictSame(await facts('rollup_vf_10m', 'Coupe', h0 + 6 * block), { [vins[2]!]: [3060, 5000.5] }, 'the late row is in the sealed block');
+      t.strictSame(await facts('rollup_vf_1h', 'Coupe', h0 + hour), { [vins[2]!]: [3060, 5000.5] }, 'and in the hour holding it');
+      t.strictSame(await facts('rollup_vf_10m', 'Roadster', h0 + 6 * block), { [vins[0]!]: [1060, 1069.5], [vins[1]!]: [2060, 2069.5] }, 'a model not written into keeps its points');
+      t.strictSame(await facts('rollup_vf_1m', 'Coupe', h0 + 149 * 60_000), { [vins[2]!]: [6000, 6000.5] }, 'the other writer packed the minute from what is stored');
       const [coupe] = await q(`SELECT "samples" FROM "rollup_bm_1m" WHERE "model" = 'Coupe' AND time = ${h0 + 149 * 60_000}ms`);
       t.equal(coupe?.[1], 2, 'the other writer derived the minute from what is stored');
       const answer = await store.cockpit({ from: h0, to: h0 + 150 * 60_000, intervalMs: 30 * 60_000 }, 'rollup');

@@ -21,6 +21,17 @@ t.test('due hours', async (t) => {
   const current = Math.floor(now / H) * H;
   const ahead = await dueHours({ ...base, lastSealed: current - 2 * H, newest: now + 5 * 60_000 + H });
   t.ok(ahead.every((r) => r.hi <= current), 'a vehicle clock ahead of ours does not seal the current hour');
+
+  const B = 10 * M;
+  const blocks = { lastSealed: h0 + 3 * B, oldest: async () => h0, touchedHours: [h0 - 2 * B], isSealed: () => false, period: B };
+  t.strictSame(
+    await dueHours({ ...blocks, newest: h0 + 6 * B + ROLLUP_SEAL_AFTER_MS }),
+    [
+      { lo: h0 + 4 * B, hi: h0 + 6 * B },
+      { lo: h0 - 2 * B, hi: h0 - B },
+    ],
+    'another period (10-minute blocks): the due blocks, and a touched old one',
+  );
 });
 
 t.test('fact ranges', async (t) => {
