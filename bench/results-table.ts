@@ -12,6 +12,14 @@ const latency = (s: SystemResult): string => {
 };
 const ratio = (x: number | null): string => (x === null ? 'n/a' : x.toFixed(2));
 
+/** The head-to-head check in one sentence, or undefined when it did not run. */
+export function headToHeadLine(result: BenchResult): string | undefined {
+  const duel = result.headToHead;
+  if (!duel) return undefined;
+  const failed = duel.steps.filter((s) => !s.step.ok).map((s) => `${s.system}: ${s.step.notes[0] ?? 'failed'}`);
+  return `At the naive bridge's max zero-loss rate (${int(duel.rate)}/s), offered in turn on fresh servers: vehicle-cloud (InfluxDB) passed **${duel.passed['vc-influx'] ?? 0} of ${duel.rounds}**, the naive bridge ${duel.passed.naive ?? 0} of ${duel.rounds}${failed.length > 0 ? ` (${failed.join('; ')})` : ''}.`;
+}
+
 export function tableRows(result: BenchResult): string[][] {
   const header = ['system', 'max zero-loss rate (samples/s, QoS 1)', 'loss-free, drain unbounded', 'p99 publish→queryable at half rate', 'CPU (system, % of a core)', 'RSS', 'publishers / Mosquitto / influxd CPU', 'machine CPU', 'what limits it'];
   const rows = result.systems.map((s) => [
@@ -45,6 +53,7 @@ export function markdown(result: BenchResult): string {
     'Ratios in this run:',
     '',
     `- vehicle-cloud (InfluxDB) / naive bridge: **${ratio(r.vcInfluxOverNaive)}** (required: >= 1)`,
+    ...(headToHeadLine(result) ? [`- ${headToHeadLine(result)}`] : []),
     `- vehicle-cloud (InfluxDB) / min(broker ceiling, storage ceiling): **${ratio(r.vcInfluxOverCeiling)}** (aim: 0.8)`,
     `- vehicle-cloud embedded / vehicle-cloud (InfluxDB): ${ratio(r.embeddedOverInflux)}`,
     `- 2 workers ($share) / 1 worker: ${ratio(r.sharedOverSingle)}`,
@@ -69,6 +78,7 @@ export function consoleTable(result: BenchResult): string {
     ...rows.slice(1).map(fmt),
     '',
     `vehicle-cloud (InfluxDB) / naive bridge: ${ratio(r.vcInfluxOverNaive)}   / min(ceilings): ${ratio(r.vcInfluxOverCeiling)}   embedded / InfluxDB: ${ratio(r.embeddedOverInflux)}   2 workers / 1: ${ratio(r.sharedOverSingle)}`,
+    ...(headToHeadLine(result) ? [headToHeadLine(result)!.replace(/\*\*/g, '')] : []),
     '',
   ].join('\n');
 }

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { loadTestVins } from '../simulators/loadtest/index.ts';
 import { ROOT, influxdOrSkip, MOSQUITTO_BINARY } from './infra.ts';
 import { consoleTable, markdown } from './results-table.ts';
-import { ceilingRun, limitOf, lossFreeStep, quickCheck, searchMaxRate, type SearchConfig, type SearchResult, type StepRecord } from './search.ts';
+import { ceilingRun, headToHead, limitOf, lossFreeStep, quickCheck, searchMaxRate, type HeadToHead, type SearchConfig, type SearchResult, type StepRecord } from './search.ts';
 import { storageCeiling } from './storage-ceiling.ts';
 import { OPENERS, SYSTEM_TITLES, type SystemKey } from './systems.ts';
 
@@ -30,6 +30,8 @@ Options:
   --connections N    publisher MQTT connections (default 8)
   --publishers N     publisher processes (default 2)
   --max-steps N      search steps per system after the saturation step (default 5)
+  --confirm N        rounds of the head-to-head check: the naive bridge's max zero-loss rate offered to it
+                     and to vehicle-cloud (InfluxDB) in turn, on fresh servers (default 3; 0: none)
   --out DIR          where results go (default bench/results)
   --json             print the result JSON instead of the table
   -h, --help         this help`;
@@ -42,6 +44,8 @@ export interface BenchOptions {
   connections: number;
   publishers: number;
   maxSteps: number;
+  /** head-to-head rounds after the searches (naive bridge vs vehicle-cloud with InfluxDB at the bridge's max rate) */
+  confirmRounds: number;
   outDir: string;
   seed: number;
   /** offered rate of each system's single step in quick mode */
@@ -79,6 +83,8 @@ export interface BenchResult {
   machine: { cpus: number; cpuModel: string; node: string; loadAverage: number[] };
   options: Omit<BenchOptions, 'outDir' | 'only'> & { only: SystemKey[] };
   systems: SystemResult[];
+  /** the naive bridge's max zero-loss rate offered to it and to vehicle-cloud (InfluxDB) in turn; null when not run */
+  headToHead: HeadToHead | null;
   ratios: { vcInfluxOverNaive: number | null; vcInfluxOverCeiling: number | null; embeddedOverInflux: number | null; sharedOverSingle: number | null };
 }
 
@@ -98,6 +104,7 @@ export function benchOptions(input: Partial<BenchOptions> = {}): BenchOptions {
     connections: 8,
     publishers: 2,
     maxSteps: 5,
+    confirmRounds: 3,
     outDir: join(ROOT, 'bench', 'results'),
     seed: 7,
     quickRate: 1_000,
@@ -254,6 +261,23 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     log(`  => ${last.maxZeroLossRate}/s max zero-loss, p99 ${last.p99LatencyMs ?? '-'} ms at ${last.latencyRate ?? '-'}/s (${Math.round((Date.now() - t0) / 1000)} s)`);
   }
   const rate = (key: SystemKey): number | undefined => systems.find((s) => s.key === key)?.maxZeroLossRate;
+  let duel: HeadToHead | null = null;
+  const naiveRate = rate('naive');
+  if (!options.quick && options.confirmRounds > 0 && naiveRate && rate('vc-influx') !== undefined) {
+    log(`head to head at the naive bridge's max zero-loss rate, ${naiveRate}/s: ${options.confirmRounds} rounds, fresh servers each`);
+    const open = (key: 'vc-influx' | 'naive') => () => OPENERS[key]({ influxdBinary: influxd.binary!, vehicles: options.vehicles, seed: options.seed });
+    try {
+      duel = await headToHead(
+        (['vc-influx', 'naive'] as const).map((key) => ({ key, open: open(key) })),
+        naiveRate,
+        options.confirmRounds,
+        config,
+      );
+      log(`  => vehicle-cloud (InfluxDB) passed ${duel.passed['vc-influx']} of ${duel.rounds}, the naive bridge ${duel.passed.naive} of ${duel.rounds}`);
+    } catch (err) {
+      log(`    head to head failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   const ceilings = [rate('broker'), rate('storage')].filter((r): r is number => r !== undefined && r > 0);
   const stamp = started.toISOString().replace(/[:.]/g, '-');
   const file = `${stamp}${options.quick ? '-quick' : ''}.json`;
@@ -265,8 +289,9 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     file,
     quick: options.quick,
     machine: { cpus: cores, cpuModel: cpus()[0]?.model.trim() ?? 'unknown', node: process.version, loadAverage: loadavg() },
-    options: { quick: options.quick, only: options.only, stepS: options.stepS, vehicles: options.vehicles, connections: options.connections, publishers: options.publishers, maxSteps: options.maxSteps, seed: options.seed, quickRate: options.quickRate },
+    options: { quick: options.quick, only: options.only, stepS: options.stepS, vehicles: options.vehicles, connections: options.connections, publishers: options.publishers, maxSteps: options.maxSteps, confirmRounds: options.confirmRounds, seed: options.seed, quickRate: options.quickRate },
     systems,
+    headToHead: duel,
     ratios: {
       vcInfluxOverNaive: ratio(rate('vc-influx'), rate('naive')),
       vcInfluxOverCeiling: ratio(rate('vc-influx'), ceilings.length === 2 ? Math.min(...ceilings) : undefined),
@@ -297,6 +322,7 @@ export async function main(argv: string[], io: { stdout: { write(s: string): unk
         connections: { type: 'string' },
         publishers: { type: 'string' },
         'max-steps': { type: 'string' },
+        confirm: { type: 'string' },
         out: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -332,6 +358,7 @@ export async function main(argv: string[], io: { stdout: { write(s: string): unk
       connections: whole('connections', values.connections, 1, 1_000),
       publishers: whole('publishers', values.publishers, 1, 8),
       maxSteps: whole('max-steps', values['max-steps'], 1, 12),
+      confirmRounds: whole('confirm', values.confirm, 0, 10),
       outDir: values.out ? resolve(values.out) : undefined,
     });
   } catch (err) {

@@ -6,7 +6,7 @@ import { loadTestOptions, processesUsage, runLoadTest, type LoadTestReport } fro
 import { BENCH_ADMIN_TOKEN, machineCpu } from './infra.ts';
 import type { SystemUnderTest } from './systems.ts';
 
-export type StepKind = 'warm-up' | 'saturation' | 'search' | 'latency' | 'quick';
+export type StepKind = 'warm-up' | 'saturation' | 'search' | 'latency' | 'quick' | 'confirm';
 
 export interface StepRecord {
   kind: StepKind;
@@ -210,6 +210,45 @@ export async function ceilingRun(sut: SystemUnderTest, config: SearchConfig, ste
     steps.push(latency);
   }
   return { maxZeroLossRate: through, atMax: saturation, latency, firstFailure: undefined, steps };
+}
+
+export interface HeadToHead {
+  /** the rate offered to every system in turn */
+  rate: number;
+  rounds: number;
+  /** the confirm steps in the order they ran */
+  steps: Array<{ system: string; step: StepRecord }>;
+  /** confirm steps passed, per system */
+  passed: Record<string, number>;
+}
+
+/**
+ * The same rate offered to several systems in turn, `rounds` times, each on fresh servers after a warm-up, the
+ * order reversed every round: two maxima searched minutes apart differ by the machine's drift as much as by the
+ * systems, and this asks the question directly (does B sustain A's max zero-loss rate?) under the same conditions.
+ */
+export async function headToHead(
+  systems: ReadonlyArray<{ key: string; open: () => Promise<SystemUnderTest> }>,
+  rate: number,
+  rounds: number,
+  config: StepConfig,
+  step: StepRunner = runStep,
+): Promise<HeadToHead> {
+  const result: HeadToHead = { rate, rounds, steps: [], passed: Object.fromEntries(systems.map((s) => [s.key, 0])) };
+  for (let round = 0; round < rounds; round++) {
+    for (const system of round % 2 === 0 ? systems : [...systems].reverse()) {
+      const sut = await system.open();
+      try {
+        await step(sut, Math.min(2_000, rate), 'warm-up', config, 2_000);
+        const record = await step(sut, rate, 'confirm', config);
+        result.steps.push({ system: system.key, step: record });
+        if (record.ok) result.passed[system.key] = (result.passed[system.key] ?? 0) + 1;
+      } finally {
+        await sut.close();
+      }
+    }
+  }
+  return result;
 }
 
 /** The highest offered rate stored without loss whatever the drain time (the publishers kept the rate). */

@@ -4,7 +4,8 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { benchOptions, main, runBench, type BenchResult } from '../../bench/run.ts';
-import { ceilingRun, limitOf, quickCheck, searchMaxRate, type SearchConfig, type StepRecord, type StepRunner } from '../../bench/search.ts';
+import { consoleTable, markdown } from '../../bench/results-table.ts';
+import { ceilingRun, headToHead, limitOf, quickCheck, searchMaxRate, type SearchConfig, type StepRecord, type StepRunner } from '../../bench/search.ts';
 import { SYSTEM_TITLES, type SystemKey, type SystemUnderTest } from '../../bench/systems.ts';
 import { influxdOrSkip } from '../helpers/influxd.ts';
 import { MOSQUITTO_BINARY } from '../helpers/mosquitto.ts';
@@ -81,6 +82,41 @@ t.test('a ceiling is what got through a saturation step; quick mode is one step'
   t.equal(step?.rate, 300);
 });
 
+t.test('head to head: one rate offered to each system in turn, on fresh servers, the order alternating', async (t) => {
+  const strong = modelOf(20_000);
+  const weak = modelOf(15_000);
+  const suts = { strong: { name: 'strong' }, weak: { name: 'weak' } } as unknown as Record<string, SystemUnderTest>;
+  const events: string[] = [];
+  const open = (key: string) => async () => {
+    events.push(`open ${key}`);
+    return { ...suts[key]!, close: async () => void events.push(`close ${key}`) } as SystemUnderTest;
+  };
+  const runner: StepRunner = async (sut, rate, kind, config, durationMs) => {
+    events.push(`${kind} ${(sut as unknown as { name: string }).name}`);
+    return ((sut as unknown as { name: string }).name === 'strong' ? strong : weak).runner(sut, rate, kind, config, durationMs);
+  };
+  const duel = await headToHead(
+    [
+      { key: 'strong', open: open('strong') },
+      { key: 'weak', open: open('weak') },
+    ],
+    18_000,
+    3,
+    SEARCH,
+    runner,
+  );
+  t.strictSame(duel.passed, { strong: 3, weak: 0 }, 'each round asks both the same question');
+  t.equal(duel.steps.length, 6);
+  t.ok(duel.steps.every((s) => s.step.kind === 'confirm' && s.step.rate === 18_000));
+  t.strictSame(
+    duel.steps.map((s) => s.system),
+    ['strong', 'weak', 'weak', 'strong', 'strong', 'weak'],
+    'the order alternates, so drift of the machine does not favour one',
+  );
+  t.strictSame(events.slice(0, 4), ['open strong', 'warm-up strong', 'confirm strong', 'close strong'], 'fresh servers and a warm-up before every step');
+  t.equal(events.filter((e) => e.startsWith('open')).length, events.filter((e) => e.startsWith('close')).length, 'every system opened is closed');
+});
+
 const influxd = influxdOrSkip();
 const mosquittoMissing = missingServer('mosquitto', MOSQUITTO_BINARY);
 if ('skip' in influxd || mosquittoMissing) {
@@ -117,6 +153,22 @@ async function run(): Promise<void> {
     for (const title of Object.values(SYSTEM_TITLES)) t.ok(md.includes(title.replace(/\|/g, '\\|')), `table row: ${title}`);
     t.match(md, /vehicle-cloud \(InfluxDB\) \/ naive bridge/);
     t.same((JSON.parse(await readFile(join(out.path, 'quick-latest.json'), 'utf8')) as BenchResult).systems.length, 6);
+    t.equal(result.headToHead, null, 'a quick run has no head-to-head check');
+    const naive = result.systems.find((s) => s.key === 'naive')!.steps[0]!;
+    const withDuel: BenchResult = {
+      ...result,
+      headToHead: {
+        rate: 16_200,
+        rounds: 2,
+        steps: [
+          { system: 'vc-influx', step: { ...naive, kind: 'confirm' } },
+          { system: 'naive', step: { ...naive, kind: 'confirm', ok: false, notes: ['backlog drained in 3.1 s'] } },
+        ],
+        passed: { 'vc-influx': 2, naive: 1 },
+      },
+    };
+    t.match(markdown(withDuel), /max zero-loss rate \(16,200\/s\), offered in turn on fresh servers: vehicle-cloud \(InfluxDB\) passed \*\*2 of 2\*\*, the naive bridge 1 of 2 \(naive: backlog drained in 3.1 s\)/);
+    t.match(consoleTable(withDuel), /vehicle-cloud \(InfluxDB\) passed 2 of 2/);
   });
 
   t.test('the bench CLI explains itself and refuses unknown systems', async (t) => {
@@ -129,6 +181,7 @@ async function run(): Promise<void> {
     t.match(stderr, /unknown system "z"/);
     t.equal(await main(['--step', '0'], io), 2);
     t.equal(await main(['--bogus'], io), 2);
+    t.equal(await main(['--confirm', '11'], io), 2, '--confirm is bounded');
     const { spawnSync } = await import('node:child_process');
     const program = spawnSync(process.execPath, [...process.execArgv, 'bench/run.ts', '--help'], { encoding: 'utf8' });
     t.equal(program.status, 0, 'npm run bench -- --help');
