@@ -4,7 +4,7 @@
 // worker writes them. Derived from them right after each write of minute points:
 //   `rollup_bm_1m`  the sums per (brand, model, minute), for the series;
 //   `rollup_vf_*`   the per-vehicle facts packed per (brand, model, segment) (packed-facts.ts): minutes with every
-//                   write; 10-minute blocks once sealed (rollup-tiers.ts, markers in `rollup_sealed_10m`), and each
+//                   write; 5-minute blocks once sealed (rollup-tiers.ts, markers in `rollup_sealed_5m`), and each
 //                   larger segment once all its blocks are, from the segments one tier down. A later write into a
 //                   sealed block derives its segments again.
 // A store that is the only rollup writer keeps the rows of recent minutes in memory to derive the minute points;
@@ -21,14 +21,14 @@ import {
   type RollupKey,
   type RollupRow,
 } from './telemetry-store.ts';
-import { BLOCK_MS, mergeFacts, packFacts, planCover, segmentSealed, TIER_SPANS_MS, tierName, unpackFacts, type VehicleFacts } from './packed-facts.ts';
+import { BLOCK_MS, mergeFacts, packFacts, planCover, segmentSealed, TIER_SPANS_MS, tierName, unpackFacts, type CoverPart, type VehicleFacts } from './packed-facts.ts';
 import { dueHours, latestHour, ROLLUP_HOUR_MS, touchedOf } from './rollup-tiers.ts';
 
 export const ROLLUP_MEASUREMENT = 'rollup_1m';
 export const SERIES_MEASUREMENT = 'rollup_bm_1m';
-/** Markers of the sealed 10-minute blocks. */
-export const SEALED_MEASUREMENT = 'rollup_sealed_10m';
-/** The packed facts of one tier of segments (packed-facts.ts): rollup_vf_1m, rollup_vf_10m, rollup_vf_1h ... rollup_vf_128h. */
+/** Markers of the sealed blocks (5 minutes). */
+export const SEALED_MEASUREMENT = `rollup_sealed_${tierName(BLOCK_MS)}`;
+/** The packed facts of one tier of segments (packed-facts.ts): rollup_vf_1m, rollup_vf_5m, rollup_vf_15m, rollup_vf_1h ... rollup_vf_128h. */
 export const factsMeasurement = (tier: number): string => `rollup_vf_${tierName(TIER_SPANS_MS[tier]!)}`;
 /** How long a sole writer keeps a minute's rows after the newest minute it wrote. */
 const KEEP_MINUTES_MS = 10 * 60_000;
@@ -541,6 +541,9 @@ function totalsOf(series: readonly CockpitSums[]): CockpitSums {
   return totals;
 }
 
+/** Segments in a part of a cover (points per model read for it). */
+const pointsOf = (part: CoverPart): number => (part.hi - part.lo) / TIER_SPANS_MS[part.tier]!;
+
 /** Series from the (brand, model, minute) sums; per-vehicle facts from the packed segments that cover the window. */
 async function fromRollups(influx: InfluxAccess, window: CockpitWindow, scope: string): Promise<CockpitAggregates> {
   const seriesAnswer = influx.query([
@@ -550,15 +553,25 @@ async function fromRollups(influx: InfluxAccess, window: CockpitWindow, scope: s
   const factsAnswer = (async () => {
     const [sealedResult] = await influx.query([`SELECT "sealed" FROM "${SEALED_MEASUREMENT}" WHERE time >= ${window.from}ms AND time < ${window.to}ms`]);
     const sealed = new Set((sealedResult?.series?.[0]?.values ?? []).map((row) => num(row[0])));
-    // one statement per range: InfluxQL has no OR of time ranges
-    const statements = planCover(window.from, window.to, (tier, start) => segmentSealed(tier, start, sealed)).map(
-      (part) => `SELECT "vehicles" FROM "${factsMeasurement(part.tier)}" WHERE time >= ${part.lo}ms AND time < ${part.hi}ms${scope}`,
-    );
-    for (let i = 0; i < statements.length; i += STATEMENTS_PER_REQUEST) {
-      for (const result of await influx.query(statements.slice(i, i + STATEMENTS_PER_REQUEST))) {
-        for (const s of result.series ?? []) for (const row of s.values ?? []) if (typeof row[1] === 'string') unpackFacts(row[1], vehicles);
-      }
+    // one statement per range (InfluxQL has no OR of time ranges), in two requests of about as many points each:
+    // influxd answers them on two cores while the series request runs
+    const groups: string[][] = [[], []];
+    const load = [0, 0];
+    const parts = planCover(window.from, window.to, (tier, start) => segmentSealed(tier, start, sealed));
+    for (const part of parts.sort((a, b) => pointsOf(b) - pointsOf(a))) {
+      const group = load[0]! <= load[1]! ? 0 : 1;
+      groups[group]!.push(`SELECT "vehicles" FROM "${factsMeasurement(part.tier)}" WHERE time >= ${part.lo}ms AND time < ${part.hi}ms${scope}`);
+      load[group]! += pointsOf(part);
     }
+    await Promise.all(
+      groups.map(async (statements) => {
+        for (let i = 0; i < statements.length; i += STATEMENTS_PER_REQUEST) {
+          for (const result of await influx.query(statements.slice(i, i + STATEMENTS_PER_REQUEST))) {
+            for (const s of result.series ?? []) for (const row of s.values ?? []) if (typeof row[1] === 'string') unpackFacts(row[1], vehicles);
+          }
+        }
+      }),
+    );
   })();
   const [[seriesResult]] = await Promise.all([seriesAnswer, factsAnswer]);
   const series = (seriesResult?.series?.[0]?.values ?? []).map((row) => ({

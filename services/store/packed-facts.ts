@@ -1,9 +1,9 @@
 // Per-vehicle facts packed per (brand, model, time segment), for the InfluxDB store. InfluxDB 1.x pays for every
 // series a query reads, and a series per vehicle made a brand question read hundreds of them. Here a segment's
 // facts of all vehicles of one model are one string field of one point, so a question reads a few points per model
-// however many vehicles there are. Segments come in spans that divide each other (TIER_SPANS_MS): minutes, 10-minute
-// blocks, and whole hours in powers of two up to 128 h. A window is covered by the largest complete segments that
-// fit in it (planCover), so a 24 h window reads about 30 points per model instead of 1,440 minutes.
+// however many vehicles there are. Segments come in spans that divide each other (TIER_SPANS_MS): minutes, 5-minute
+// blocks, quarter hours, and whole hours in powers of two up to 128 h. A window is covered by the largest complete
+// segments that fit in it (planCover), so a 24 h window reads about 15 points per model instead of 1,440 minutes.
 //
 // A packed string is `entry;entry;...`, each entry `vin,odoMin,odoMax,flags` (odometer empty when unknown; flags:
 // 1 charging, 2 fault). Numbers are written with String(), which round-trips a double exactly. A VIN that is not a
@@ -11,8 +11,8 @@
 import { VIN_PATTERN } from '../contract/telemetry.ts';
 import { ROLLUP_BUCKET_MS } from './telemetry-store.ts';
 
-/** Segment spans, each a multiple of the one before: 1 min, 10 min, then 1 h to 128 h in powers of two. */
-export const TIER_SPANS_MS: readonly number[] = [ROLLUP_BUCKET_MS, 10 * ROLLUP_BUCKET_MS, ...Array.from({ length: 8 }, (_, k) => 2 ** k * 3_600_000)];
+/** Segment spans, each a multiple of the one before: 1 min, 5 min, 15 min, then 1 h to 128 h in powers of two. */
+export const TIER_SPANS_MS: readonly number[] = [ROLLUP_BUCKET_MS, 5 * ROLLUP_BUCKET_MS, 15 * ROLLUP_BUCKET_MS, ...Array.from({ length: 8 }, (_, k) => 2 ** k * 3_600_000)];
 /** The span sealing is judged on (markers are kept per block of this span); every larger segment is made of them. */
 export const BLOCK_MS = TIER_SPANS_MS[1]!;
 /** At most this many vehicles per packed point (a point of a huge model is split into parts, tag `part`). */

@@ -352,7 +352,7 @@ t.test('cockpit tables derived from the minute points, by a sole writer and by s
         await store.writeRollups(vins.filter((_, v) => v < 2 || m % 2 === 0).map((vin, v) => row(vin, bucket, 1000 * (v + 1) + m)));
       }
       const q = (sql: string) => influxQuery(server.url, db, sql);
-      const block = 10 * 60_000;
+      const block = 5 * 60_000;
       const facts = async (measurement: string, model: string, at: number) => {
         const found = new Map<string, VehicleFacts>();
         for (const r of await q(`SELECT "vehicles" FROM "${measurement}" WHERE "model" = '${model}' AND time = ${at}ms`)) unpackFacts(String(r[1]), found);
@@ -360,18 +360,19 @@ t.test('cockpit tables derived from the minute points, by a sole writer and by s
       };
       // newest minute h0 + 149 min: the blocks ending two minutes before it are sealed
       t.strictSame(
-        (await q('SELECT "sealed" FROM "rollup_sealed_10m"')).map((r) => r[0]),
-        Array.from({ length: 14 }, (_, i) => h0 + i * block),
+        (await q('SELECT "sealed" FROM "rollup_sealed_5m"')).map((r) => r[0]),
+        Array.from({ length: 29 }, (_, i) => h0 + i * block),
         'the blocks up to two minutes before the newest minute are sealed',
       );
       t.strictSame(
-        await facts('rollup_vf_10m', 'Roadster', h0),
-        { [vins[0]!]: [1000, 1009.5], [vins[1]!]: [2000, 2009.5] },
+        await facts('rollup_vf_5m', 'Roadster', h0),
+        { [vins[0]!]: [1000, 1004.5], [vins[1]!]: [2000, 2004.5] },
         'a block point holds the odometer range of each vehicle of the model',
       );
-      t.strictSame(await facts('rollup_vf_10m', 'Coupe', h0 + 13 * block), { [vins[2]!]: [3130, 3138.5] }, 'the last sealed block');
-      t.strictSame(await facts('rollup_vf_10m', 'Coupe', h0 + 14 * block), {}, 'the block after it is not derived yet');
-      t.strictSame(await facts('rollup_vf_1h', 'Roadster', h0 + hour), { [vins[0]!]: [1060, 1119.5], [vins[1]!]: [2060, 2119.5] }, 'an hour point from its six blocks');
+      t.strictSame(await facts('rollup_vf_5m', 'Coupe', h0 + 28 * block), { [vins[2]!]: [3140, 3144.5] }, 'the last sealed block');
+      t.strictSame(await facts('rollup_vf_5m', 'Coupe', h0 + 29 * block), {}, 'the block after it is not derived yet');
+      t.strictSame(await facts('rollup_vf_15m', 'Roadster', h0 + 3 * block), { [vins[0]!]: [1015, 1029.5], [vins[1]!]: [2015, 2029.5] }, 'a quarter hour from its three blocks');
+      t.strictSame(await facts('rollup_vf_1h', 'Roadster', h0 + hour), { [vins[0]!]: [1060, 1119.5], [vins[1]!]: [2060, 2119.5] }, 'an hour point from its quarter hours');
       const twoHours = Math.floor(h0 / (2 * hour)) * 2 * hour;
       t.strictSame(
         await facts('rollup_vf_2h', 'Coupe', twoHours),
@@ -387,9 +388,10 @@ t.test('cockpit tables derived from the minute points, by a sole writer and by s
       const other = new InfluxStore({ url: server.url, database: db, soleRollupWriter: false });
       t.teardown(() => other.close());
       await other.writeRollups([row(vins[2]!, h0 + 61 * 60_000, 5_000), row(vins[2]!, h0 + 149 * 60_000, 6_000)]);
-      t.strictSame(await facts('rollup_vf_10m', 'Coupe', h0 + 6 * block), { [vins[2]!]: [3060, 5000.5] }, 'the late row is in the sealed block');
+      t.strictSame(await facts('rollup_vf_5m', 'Coupe', h0 + 12 * block), { [vins[2]!]: [3060, 5000.5] }, 'the late row is in the sealed block');
+      t.strictSame(await facts('rollup_vf_15m', 'Coupe', h0 + 12 * block), { [vins[2]!]: [3060, 5000.5] }, 'and in the quarter hour');
       t.strictSame(await facts('rollup_vf_1h', 'Coupe', h0 + hour), { [vins[2]!]: [3060, 5000.5] }, 'and in the hour holding it');
-      t.strictSame(await facts('rollup_vf_10m', 'Roadster', h0 + 6 * block), { [vins[0]!]: [1060, 1069.5], [vins[1]!]: [2060, 2069.5] }, 'a model not written into keeps its points');
+      t.strictSame(await facts('rollup_vf_5m', 'Roadster', h0 + 12 * block), { [vins[0]!]: [1060, 1064.5], [vins[1]!]: [2060, 2064.5] }, 'a model not written into keeps its points');
       t.strictSame(await facts('rollup_vf_1m', 'Coupe', h0 + 149 * 60_000), { [vins[2]!]: [6000, 6000.5] }, 'the other writer packed the minute from what is stored');
       const [coupe] = await q(`SELECT "samples" FROM "rollup_bm_1m" WHERE "model" = 'Coupe' AND time = ${h0 + 149 * 60_000}ms`);
       t.equal(coupe?.[1], 2, 'the other writer derived the minute from what is stored');

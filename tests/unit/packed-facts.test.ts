@@ -34,47 +34,51 @@ t.test('packed facts round-trip', async (t) => {
 });
 
 t.test('covering a window with segments', async (t) => {
-  t.strictSame(TIER_SPANS_MS.slice(0, 4), [M, 10 * M, H, 2 * H]);
+  t.strictSame(TIER_SPANS_MS.slice(0, 5), [M, 5 * M, 15 * M, H, 2 * H]);
   for (let i = 1; i < TIER_SPANS_MS.length; i++) t.equal(TIER_SPANS_MS[i]! % TIER_SPANS_MS[i - 1]!, 0, `span ${i} is a multiple of the one below`);
   const h0 = 1_795_000_000_000 - (1_795_000_000_000 % (128 * H));
   const all = () => true;
-  t.strictSame(planCover(h0 + 3 * M, h0 + 17 * M, all), [{ tier: 0, lo: h0 + 3 * M, hi: h0 + 17 * M }], 'no whole block inside: minutes only');
-  t.strictSame(planCover(h0 + 3 * M, h0 + 23 * M, all), [
-    { tier: 0, lo: h0 + 3 * M, hi: h0 + 10 * M },
-    { tier: 1, lo: h0 + 10 * M, hi: h0 + 20 * M },
-    { tier: 0, lo: h0 + 20 * M, hi: h0 + 23 * M },
+  t.strictSame(planCover(h0 + 3 * M, h0 + 7 * M, all), [{ tier: 0, lo: h0 + 3 * M, hi: h0 + 7 * M }], 'no whole block inside: minutes only');
+  t.strictSame(planCover(h0 + 3 * M, h0 + 13 * M, all), [
+    { tier: 0, lo: h0 + 3 * M, hi: h0 + 5 * M },
+    { tier: 1, lo: h0 + 5 * M, hi: h0 + 10 * M },
+    { tier: 0, lo: h0 + 10 * M, hi: h0 + 13 * M },
   ], 'a whole block inside');
   const window = { from: h0 + 37 * M, to: h0 + 24 * H + 37 * M };
   const parts = planCover(window.from, window.to, all);
   t.strictSame(parts, [
     { tier: 0, lo: h0 + 37 * M, hi: h0 + 40 * M },
-    { tier: 1, lo: h0 + 40 * M, hi: h0 + H },
-    { tier: 2, lo: h0 + H, hi: h0 + 2 * H },
-    { tier: 3, lo: h0 + 2 * H, hi: h0 + 4 * H },
-    { tier: 4, lo: h0 + 4 * H, hi: h0 + 8 * H },
-    { tier: 5, lo: h0 + 8 * H, hi: h0 + 16 * H },
-    { tier: 5, lo: h0 + 16 * H, hi: h0 + 24 * H },
-    { tier: 1, lo: h0 + 24 * H, hi: h0 + 24 * H + 30 * M },
-    { tier: 0, lo: h0 + 24 * H + 30 * M, hi: h0 + 24 * H + 37 * M },
+    { tier: 1, lo: h0 + 40 * M, hi: h0 + 45 * M },
+    { tier: 2, lo: h0 + 45 * M, hi: h0 + H },
+    { tier: 3, lo: h0 + H, hi: h0 + 2 * H },
+    { tier: 4, lo: h0 + 2 * H, hi: h0 + 4 * H },
+    { tier: 5, lo: h0 + 4 * H, hi: h0 + 8 * H },
+    { tier: 6, lo: h0 + 8 * H, hi: h0 + 16 * H },
+    { tier: 6, lo: h0 + 16 * H, hi: h0 + 24 * H },
+    { tier: 2, lo: h0 + 24 * H, hi: h0 + 24 * H + 30 * M },
+    { tier: 1, lo: h0 + 24 * H + 30 * M, hi: h0 + 24 * H + 35 * M },
+    { tier: 0, lo: h0 + 24 * H + 35 * M, hi: h0 + 24 * H + 37 * M },
   ].reduce<typeof parts>((out, p) => {
     const last = out[out.length - 1];
     if (last && last.tier === p.tier && last.hi === p.lo) last.hi = p.hi;
     else out.push({ ...p });
     return out;
   }, []), 'the largest segments that fit, smaller ones toward the edges');
-  t.ok(parts.length <= 9, 'a 24 h window needs few statements');
+  t.ok(parts.length <= 11, 'a 24 h window needs few statements');
 
   const sealed = new Set<number>();
   for (let b = h0; b < h0 + 3 * H; b += BLOCK_MS) if (b !== h0 + H + 20 * M) sealed.add(b);
   const complete = (tier: number, start: number) => segmentSealed(tier, start, sealed);
-  t.notOk(complete(2, h0 + H), 'an hour with an unsealed block is not complete');
-  t.ok(complete(2, h0 + 2 * H));
+  t.notOk(complete(3, h0 + H), 'an hour with an unsealed block is not complete');
+  t.ok(complete(3, h0 + 2 * H));
+  t.notOk(complete(2, h0 + H + 15 * M), 'nor is its quarter');
+  t.ok(complete(2, h0 + H + 30 * M));
   t.ok(complete(0, h0 + 5 * H), 'minutes always are');
   const gappy = planCover(h0, h0 + 3 * H + 5 * M, complete);
   const covered = gappy.reduce((sum, p) => sum + (p.hi - p.lo), 0);
   t.equal(covered, 3 * H + 5 * M, 'the parts cover the window exactly');
   t.ok(gappy.every((p, i) => i === 0 || p.lo === gappy[i - 1]!.hi), 'in order, without gaps or overlaps');
   for (const p of gappy) for (let s = p.lo; s < p.hi; s += TIER_SPANS_MS[p.tier]!) t.ok(complete(p.tier, s), `segment ${p.tier}@${s - h0} is complete`);
-  t.ok(gappy.some((p) => p.tier === 1 && p.lo <= h0 + H + 10 * M && p.hi >= h0 + H + 20 * M), 'blocks around the unsealed one');
-  t.ok(gappy.some((p) => p.tier === 0 && p.lo === h0 + H + 20 * M && p.hi === h0 + H + 30 * M), 'the unsealed block from minutes');
+  t.ok(gappy.some((p) => p.tier === 1 && p.hi === h0 + H + 20 * M), 'a block before the unsealed one');
+  t.ok(gappy.some((p) => p.tier === 0 && p.lo === h0 + H + 20 * M && p.hi === h0 + H + 25 * M), 'the unsealed block from minutes');
 });
