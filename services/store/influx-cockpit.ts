@@ -53,6 +53,15 @@ export interface InfluxAccess {
 
 /** Statements per request: bounded so one recompute of a large replay does not build a huge query. */
 const STATEMENTS_PER_REQUEST = 40;
+
+/** Ask these statements, STATEMENTS_PER_REQUEST to a request, one request after another, and hand every row of every series to `each`. */
+async function eachRow(influx: InfluxAccess, statements: readonly string[], each: (tags: Record<string, string>, values: readonly unknown[]) => void): Promise<void> {
+  for (let i = 0; i < statements.length; i += STATEMENTS_PER_REQUEST) {
+    for (const result of await influx.query(statements.slice(i, i + STATEMENTS_PER_REQUEST))) {
+      for (const series of result.series ?? []) for (const values of series.values ?? []) each(series.tags ?? {}, values);
+    }
+  }
+}
 /** Beyond this many vehicles in one bucket, recompute the whole bucket instead of listing VINs. */
 const MAX_LISTED_VINS = 200;
 
@@ -162,17 +171,11 @@ export async function keysWithSamples(influx: InfluxAccess, keys: readonly Rollu
     (range) => `SELECT count("seq") FROM "telemetry" WHERE time >= ${range.lo}ms AND time < ${range.hi}ms${vinFilter(influx, range.vins)} GROUP BY time(${ROLLUP_BUCKET_MS}ms), "vin" fill(none)`,
   );
   const found = new Map<string, RollupKey>();
-  for (let i = 0; i < statements.length; i += STATEMENTS_PER_REQUEST) {
-    for (const result of await influx.query(statements.slice(i, i + STATEMENTS_PER_REQUEST))) {
-      for (const series of result.series ?? []) {
-        const vin = series.tags?.vin ?? '';
-        for (const row of series.values ?? []) {
-          const key = keyOf(vin, num(row[0]));
-          if (num(row[1]) > 0 && wanted.has(key)) found.set(key, { vin, bucket: num(row[0]) });
-        }
-      }
-    }
-  }
+  await eachRow(influx, statements, (tags, row) => {
+    const vin = tags.vin ?? '';
+    const key = keyOf(vin, num(row[0]));
+    if (num(row[1]) > 0 && wanted.has(key)) found.set(key, { vin, bucket: num(row[0]) });
+  });
   return [...found.values()];
 }
 
@@ -315,19 +318,12 @@ export class RollupTiers {
         `SELECT min("odo_min"), max("odo_max"), sum("charging"), sum("faults") FROM "${ROLLUP_MEASUREMENT}" WHERE time >= ${range.lo}ms AND time < ${range.hi}ms${filter} GROUP BY time(${BLOCK_MS}ms), "vin", "brand", "model" fill(none)`,
     );
     const derived = new PackedSegments();
-    for (let i = 0; i < statements.length; i += STATEMENTS_PER_REQUEST) {
-      for (const result of await influx.query(statements.slice(i, i + STATEMENTS_PER_REQUEST))) {
-        for (const series of result.series ?? []) {
-          const tags = series.tags ?? {};
-          for (const values of series.values ?? []) {
-            const facts: VehicleFacts = { charging: num(values[3]) > 0, faults: num(values[4]) > 0 };
-            if (typeof values[1] === 'number') facts.odoMin = values[1];
-            if (typeof values[2] === 'number') facts.odoMax = values[2];
-            mergeFacts(derived.facts(num(values[0]), tags.brand ?? '', tags.model ?? ''), tags.vin ?? '', facts);
-          }
-        }
-      }
-    }
+    await eachRow(influx, statements, (tags, values) => {
+      const facts: VehicleFacts = { charging: num(values[3]) > 0, faults: num(values[4]) > 0 };
+      if (typeof values[1] === 'number') facts.odoMin = values[1];
+      if (typeof values[2] === 'number') facts.odoMax = values[2];
+      mergeFacts(derived.facts(num(values[0]), tags.brand ?? '', tags.model ?? ''), tags.vin ?? '', facts);
+    });
     await influx.writeLines(derived.lines(influx, 1));
 
     const first = Math.min(...blocks);
@@ -342,16 +338,9 @@ export class RollupTiers {
       const below = factsMeasurement(tier - 1);
       const reads = bucketRanges(segments, span).map((range) => `SELECT "vehicles" FROM "${below}" WHERE time >= ${range.lo}ms AND time < ${range.hi}ms${filter} GROUP BY "brand", "model"`);
       const parents = new PackedSegments();
-      for (let i = 0; i < reads.length; i += STATEMENTS_PER_REQUEST) {
-        for (const result of await influx.query(reads.slice(i, i + STATEMENTS_PER_REQUEST))) {
-          for (const series of result.series ?? []) {
-            const tags = series.tags ?? {};
-            for (const values of series.values ?? []) {
-              if (typeof values[1] === 'string') unpackFacts(values[1], parents.facts(Math.floor(num(values[0]) / span) * span, tags.brand ?? '', tags.model ?? ''));
-            }
-          }
-        }
-      }
+      await eachRow(influx, reads, (tags, values) => {
+        if (typeof values[1] === 'string') unpackFacts(values[1], parents.facts(Math.floor(num(values[0]) / span) * span, tags.brand ?? '', tags.model ?? ''));
+      });
       await influx.writeLines(parents.lines(influx, tier));
     }
   }
@@ -564,13 +553,11 @@ async function fromRollups(influx: InfluxAccess, window: CockpitWindow, scope: s
       load[group]! += pointsOf(part);
     }
     await Promise.all(
-      groups.map(async (statements) => {
-        for (let i = 0; i < statements.length; i += STATEMENTS_PER_REQUEST) {
-          for (const result of await influx.query(statements.slice(i, i + STATEMENTS_PER_REQUEST))) {
-            for (const s of result.series ?? []) for (const row of s.values ?? []) if (typeof row[1] === 'string') unpackFacts(row[1], vehicles);
-          }
-        }
-      }),
+      groups.map((statements) =>
+        eachRow(influx, statements, (_tags, row) => {
+          if (typeof row[1] === 'string') unpackFacts(row[1], vehicles);
+        }),
+      ),
     );
   })();
   const [[seriesResult]] = await Promise.all([seriesAnswer, factsAnswer]);
