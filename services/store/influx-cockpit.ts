@@ -62,6 +62,7 @@ async function eachRow(influx: InfluxAccess, statements: readonly string[], each
     }
   }
 }
+
 /** Beyond this many vehicles in one bucket, recompute the whole bucket instead of listing VINs. */
 const MAX_LISTED_VINS = 200;
 
@@ -196,36 +197,29 @@ async function readRanges(influx: InfluxAccess, ranges: readonly TimeRange[]): P
     (range) => `SELECT ${fields} FROM "${ROLLUP_MEASUREMENT}" WHERE time >= ${range.lo}ms AND time < ${range.hi}ms${vinFilter(influx, range.vins)} GROUP BY "vin", "brand", "model"`,
   );
   const rows: RollupRow[] = [];
-  for (let i = 0; i < statements.length; i += STATEMENTS_PER_REQUEST) {
-    for (const result of await influx.query(statements.slice(i, i + STATEMENTS_PER_REQUEST))) {
-      for (const series of result.series ?? []) {
-        const tags = series.tags ?? {};
-        for (const values of series.values ?? []) {
-          const field = (name: (typeof ROLLUP_FIELDS)[number]): unknown => values[1 + ROLLUP_FIELDS.indexOf(name)];
-          const row: RollupRow = {
-            vin: tags.vin ?? '',
-            bucket: num(values[0]),
-            brand: tags.brand ?? '',
-            model: tags.model ?? '',
-            samples: num(field('samples')),
-            speedSum: num(field('speed_sum')),
-            speedCount: num(field('speed_count')),
-            socSum: num(field('soc_sum')),
-            socCount: num(field('soc_count')),
-            charging: num(field('charging')),
-            adasCount: num(field('adas_count')),
-            adas2: num(field('adas2')),
-            faults: num(field('faults')),
-          };
-          const odoMin = field('odo_min');
-          const odoMax = field('odo_max');
-          if (typeof odoMin === 'number') row.odoMin = odoMin;
-          if (typeof odoMax === 'number') row.odoMax = odoMax;
-          rows.push(row);
-        }
-      }
-    }
-  }
+  await eachRow(influx, statements, (tags, values) => {
+    const field = (name: (typeof ROLLUP_FIELDS)[number]): unknown => values[1 + ROLLUP_FIELDS.indexOf(name)];
+    const row: RollupRow = {
+      vin: tags.vin ?? '',
+      bucket: num(values[0]),
+      brand: tags.brand ?? '',
+      model: tags.model ?? '',
+      samples: num(field('samples')),
+      speedSum: num(field('speed_sum')),
+      speedCount: num(field('speed_count')),
+      socSum: num(field('soc_sum')),
+      socCount: num(field('soc_count')),
+      charging: num(field('charging')),
+      adasCount: num(field('adas_count')),
+      adas2: num(field('adas2')),
+      faults: num(field('faults')),
+    };
+    const odoMin = field('odo_min');
+    const odoMax = field('odo_max');
+    if (typeof odoMin === 'number') row.odoMin = odoMin;
+    if (typeof odoMax === 'number') row.odoMax = odoMax;
+    rows.push(row);
+  });
   return rows;
 }
 
