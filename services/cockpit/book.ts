@@ -1,17 +1,12 @@
-// The rollups of a store's only writer, kept in memory. This process writes every sample the store gets, so for
-// a (vehicle, minute) key whose samples it has all seen, it can add each new one to the key's sums instead of
-// asking the store to recompute them: exact, and no query per round. A key is held in one of two modes:
-//   memory: the store held no sample of the key before this process wrote one (asked once, before the first
-//           write), so the sums here are the key's whole rollup; a set of sample offsets tells a new sample
-//           from a redelivered one, which changes nothing;
-//   store:  the store held samples this process never saw (written before a restart, or late for a minute that
-//           left memory), or one sample was written twice (its values may differ, and the store keeps the last):
-//           the key's rollup is recomputed from the raw samples, as the recompute strategy does for every key.
-// Keys leave memory some minutes after their bucket (a late sample then makes them `store` keys).
+// What the cockpit engine keeps in memory about recent minutes: per (minute, brand, model) a group of the vehicles
+// that sent samples in it, and per vehicle the minute's sums and facts with the sample offsets it counted, so a
+// redelivered sample is told from a new one without asking the store. A store's only writer writes every group from
+// here (no query per round); see maintainer.ts for when a group or a vehicle is recounted from the raw samples instead.
 import { COCKPIT_SIGNALS } from '../contract/signals.ts';
-import { ROLLUP_BUCKET_MS, type RollupKey, type RollupRow, type StoredSample } from '../store/telemetry-store.ts';
+import type { CockpitSums, RollupRow, StoredSample } from '../store/telemetry-store.ts';
+import type { VehicleFacts } from './facts.ts';
 
-/** The sample offsets (ms into the bucket) of one key, sorted: 4 bytes a sample, appends when samples come in order. */
+/** The sample offsets (ms into the minute) of one vehicle, sorted: 4 bytes a sample, appends when samples come in order. */
 export class OffsetSet {
   private items = new Int32Array(8);
   private count = 0;
@@ -53,11 +48,6 @@ export class OffsetSet {
   }
 }
 
-type Entry = { mode: 'memory'; row: RollupRow; offsets: OffsetSet } | { mode: 'store' };
-
-export const bucketOf = (ts: number): number => Math.floor(ts / ROLLUP_BUCKET_MS) * ROLLUP_BUCKET_MS;
-export const rollupKeyId = (key: RollupKey): string => `${key.vin}\u0000${key.bucket}`;
-
 const SPEED = COCKPIT_SIGNALS.speed;
 const SOC = COCKPIT_SIGNALS.soc;
 const ODOMETER = COCKPIT_SIGNALS.odometer;
@@ -66,7 +56,7 @@ const ADAS = COCKPIT_SIGNALS.adasLevel;
 const MIL = COCKPIT_SIGNALS.mil;
 const DTC = COCKPIT_SIGNALS.dtc;
 
-/** Add one sample's cockpit ingredients to a row: the same rules as the stores' recompute (SQL and InfluxQL). */
+/** Add one sample's cockpit ingredients to a row: the same rules as the stores' recount from raw (SQL and InfluxQL). */
 export function addToRow(row: RollupRow, signals: StoredSample['signals']): void {
   row.samples += 1;
   const speed = signals[SPEED];
@@ -98,96 +88,113 @@ export function emptyRow(vin: string, bucket: number, brand: string, model: stri
   return { vin, bucket, brand, model, samples: 0, speedSum: 0, speedCount: 0, socSum: 0, socCount: 0, charging: 0, adasCount: 0, adas2: 0, faults: 0 };
 }
 
-export class RollupBook {
-  /** bucket -> vin -> entry: eviction drops whole buckets */
-  private readonly buckets = new Map<number, Map<string, Entry>>();
-  private held = 0;
-  private memoryCount = 0;
+export const EMPTY_SUMS: Readonly<CockpitSums> = { samples: 0, speedSum: 0, speedCount: 0, socSum: 0, socCount: 0, adasCount: 0, adas2Count: 0 };
 
-  /** Keys held (either mode). */
-  get size(): number {
-    return this.held;
+/** Add a row's sums into `into`. */
+export function addSums(into: CockpitSums, row: RollupRow): void {
+  into.samples += row.samples;
+  into.speedSum += row.speedSum;
+  into.speedCount += row.speedCount;
+  into.socSum += row.socSum;
+  into.socCount += row.socCount;
+  into.adasCount += row.adasCount;
+  into.adas2Count += row.adas2;
+}
+
+/** A row's per-vehicle facts. */
+export function factsOf(row: RollupRow): VehicleFacts {
+  const facts: VehicleFacts = { charging: row.charging > 0, faults: row.faults > 0 };
+  if (row.odoMin !== undefined) facts.odoMin = row.odoMin;
+  if (row.odoMax !== undefined) facts.odoMax = row.odoMax;
+  return facts;
+}
+
+/** Two rows count the same (the check that a redelivered sample changed nothing). */
+export const sameRow = (a: RollupRow, b: RollupRow): boolean =>
+  a.samples === b.samples &&
+  a.speedSum === b.speedSum &&
+  a.speedCount === b.speedCount &&
+  a.socSum === b.socSum &&
+  a.socCount === b.socCount &&
+  a.odoMin === b.odoMin &&
+  a.odoMax === b.odoMax &&
+  a.charging === b.charging &&
+  a.adasCount === b.adasCount &&
+  a.adas2 === b.adas2 &&
+  a.faults === b.faults;
+
+/** One vehicle in one minute: its counted row and sample offsets, or `recount` when only the store knows its samples. */
+export interface VehicleMinute {
+  row: RollupRow;
+  offsets: OffsetSet;
+  /** the store holds samples of it this process did not count (before a restart), or one sample came twice */
+  recount: boolean;
+  /** recount because of a sample that came twice: compare the recount with `row` to learn whether it changed */
+  duplicate: boolean;
+}
+
+/**
+ * How a group's part of the store is written:
+ *   whole    part 0 is the whole (brand, model, minute): this process counted every sample of it;
+ *   added    an added part (late data for a minute whose other samples were counted elsewhere or earlier);
+ *   recount  part 0 is recounted from the raw samples and every other part cleared (the store held samples of a
+ *            vehicle of an added group, or several processes write the store).
+ */
+export type GroupMode = 'whole' | 'added' | 'recount';
+
+export class MinuteGroup {
+  readonly vehicles = new Map<string, VehicleMinute>();
+  /** the part written: 0 for whole and recount, allocated for added groups (undefined until then) */
+  part: number | undefined;
+  seriesDirty = false;
+  factsDirty = false;
+  /** when facts were last written (ms) */
+  factsWrittenAt = 0;
+  /** last time a sample of it was admitted or counted (ms) */
+  touchedAt = 0;
+  /** recompute strategy: recount it once more after the settle delay */
+  settleDue = false;
+
+  constructor(
+    readonly minute: number,
+    readonly brand: string,
+    readonly model: string,
+    public mode: GroupMode,
+  ) {
+    this.part = mode === 'added' ? undefined : 0;
   }
 
-  /** Keys whose rollup is kept in memory. */
-  get memoryKeys(): number {
-    return this.memoryCount;
+  get dirty(): boolean {
+    return this.seriesDirty || this.factsDirty;
   }
 
-  private entry(key: RollupKey): Entry | undefined {
-    return this.buckets.get(key.bucket)?.get(key.vin);
+  /** The group's sums: of every vehicle counted here. */
+  sums(): CockpitSums {
+    const sums = { ...EMPTY_SUMS };
+    for (const v of this.vehicles.values()) addSums(sums, v.row);
+    return sums;
   }
 
-  private set(key: RollupKey, entry: Entry): void {
-    let vins = this.buckets.get(key.bucket);
-    if (!vins) this.buckets.set(key.bucket, (vins = new Map()));
-    const before = vins.get(key.vin);
-    if (!before) this.held += 1;
-    else if (before.mode === 'memory') this.memoryCount -= 1;
-    if (entry.mode === 'memory') this.memoryCount += 1;
-    vins.set(key.vin, entry);
-  }
-
-  /** The distinct keys of these samples that the book does not hold yet. */
-  unknownKeys(samples: readonly StoredSample[]): RollupKey[] {
-    const unknown = new Map<string, RollupKey>();
-    for (const sample of samples) {
-      const key = { vin: sample.vin, bucket: bucketOf(sample.ts) };
-      if (this.entry(key) === undefined) unknown.set(rollupKeyId(key), key);
+  /** Count a sample the store confirmed. `facts` is whether the group's facts changed. */
+  count(sample: StoredSample): { counted: boolean; facts: boolean } {
+    const v = this.vehicles.get(sample.vin);
+    if (!v || v.recount) return { counted: false, facts: false };
+    if (!v.offsets.add(sample.ts - this.minute)) {
+      // the store kept the last copy, whose values may differ from the one counted: recount the vehicle
+      v.recount = true;
+      v.duplicate = true;
+      return { counted: false, facts: false };
     }
-    return [...unknown.values()];
-  }
-
-  /**
-   * Take in keys not held before, given which of them the store already holds samples of (asked before this
-   * process writes any sample of them): those are `store` keys, the others start empty in memory.
-   */
-  admit(keys: readonly RollupKey[], storedKeys: readonly RollupKey[]): void {
-    const stored = new Set(storedKeys.map(rollupKeyId));
-    for (const key of keys) {
-      if (this.entry(key) !== undefined) continue;
-      if (stored.has(rollupKeyId(key))) this.set(key, { mode: 'store' });
-      else this.set(key, { mode: 'memory', row: emptyRow(key.vin, key.bucket, '', ''), offsets: new OffsetSet() });
-    }
-  }
-
-  /**
-   * Count a sample of bucket `bucket` the store has just confirmed. A key not admitted (it left memory
-   * meanwhile) and a sample seen before turn the key into a `store` key.
-   */
-  apply(sample: StoredSample, bucket: number): void {
-    const entry = this.buckets.get(bucket)?.get(sample.vin);
-    if (entry?.mode === 'memory' && entry.offsets.add(sample.ts - bucket)) {
-      if (entry.row.samples === 0) {
-        entry.row.brand = sample.brand;
-        entry.row.model = sample.model;
-      }
-      addToRow(entry.row, sample.signals);
-    } else if (entry?.mode !== 'store') {
-      this.set({ vin: sample.vin, bucket }, { mode: 'store' });
-    }
-  }
-
-  /** The whole rollup of a memory key (a copy), or undefined for a `store` key (or one not held). */
-  row(key: RollupKey): RollupRow | undefined {
-    const entry = this.entry(key);
-    return entry?.mode === 'memory' ? { ...entry.row } : undefined;
-  }
-
-  /** Forget the keys of buckets that started before `bucket`, except those `keep` has. */
-  evictBefore(bucket: number, keep: { has(key: RollupKey): boolean }): number {
-    let evicted = 0;
-    for (const [at, vins] of this.buckets) {
-      if (at >= bucket) continue;
-      for (const [vin, entry] of vins) {
-        if (keep.has({ vin, bucket: at })) continue;
-        vins.delete(vin);
-        this.held -= 1;
-        if (entry.mode === 'memory') this.memoryCount -= 1;
-        evicted += 1;
-      }
-      if (vins.size === 0) this.buckets.delete(at);
-    }
-    return evicted;
+    const before = v.row;
+    const odoMin = before.odoMin;
+    const odoMax = before.odoMax;
+    const charging = before.charging;
+    const faults = before.faults;
+    const first = before.samples === 0;
+    addToRow(before, sample.signals);
+    const facts = first || odoMin !== before.odoMin || odoMax !== before.odoMax || (charging === 0) !== (before.charging === 0) || (faults === 0) !== (before.faults === 0);
+    return { counted: true, facts };
   }
 }
+
+export const groupKey = (brand: string, model: string): string => `${brand}\u0000${model}`;
