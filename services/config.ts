@@ -47,6 +47,8 @@ export const ConfigSchema = z.object({
   adminToken: z.preprocess(emptyAsUndefined, z.string().min(16, 'VC_ADMIN_TOKEN must be at least 16 characters').optional()),
   metricsToken: optionalString,
   spoolMaxBytes: z.coerce.number().int().positive().default(1024 ** 3),
+  /** threads DuckDB runs the embedded store's queries on */
+  embeddedThreads: z.coerce.number().int().min(1).max(64).default(1),
   /** largest batch the store writer reads from the spool at once (spool bytes) */
   storeBatchBytes: z.coerce.number().int().min(64 * 1024).default(4 * 1024 ** 2),
   /** with no backlog, how long a batch may wait to fill before it is written (ms) */
@@ -99,6 +101,7 @@ const ENV_NAMES: Record<keyof ServiceConfig, string> = {
   adminToken: 'VC_ADMIN_TOKEN',
   metricsToken: 'VC_METRICS_TOKEN',
   spoolMaxBytes: 'VC_SPOOL_MAX_BYTES',
+  embeddedThreads: 'VC_EMBEDDED_THREADS',
   storeBatchBytes: 'VC_STORE_BATCH_BYTES',
   storeFlushMs: 'VC_STORE_FLUSH_MS',
   storeRetryMinMs: 'VC_STORE_RETRY_MIN_MS',

@@ -55,7 +55,7 @@ export async function createStore(config: ServiceConfig, logger: Logger): Promis
       logger,
     });
   }
-  return EmbeddedStore.open({ dir: join(config.dataDir, 'store'), logger });
+  return EmbeddedStore.open({ dir: join(config.dataDir, 'store'), logger, threads: config.embeddedThreads });
 }
 
 /** Wait for the store: the service cannot check VINs without the registry, so it does not ingest before. */
