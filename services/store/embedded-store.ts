@@ -19,6 +19,7 @@ import { SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../c
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
 import { cockpit, DERIVE_ALL_SERIES, HourSeals, keysWithSamples, readRollups, recomputeRollups, ROLLUP_DDL, writeRollups } from './embedded-cockpit.ts';
 import * as tenants from './embedded-tenants.ts';
+import { SerialQueue, transaction } from './duckdb/connection.ts';
 import type {
   BucketQuery,
   CockpitAggregates,
@@ -135,34 +136,6 @@ const DEAD_LETTERS_DDL = [
 
 /** DuckDB attaches a file once per process safely; a second instance on the same file would corrupt it. */
 const openFiles = new Set<string>();
-
-/** Runs tasks one at a time, in call order; a failed task does not stop the ones after it. */
-class SerialQueue {
-  private tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(task);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-
-  drain(): Promise<unknown> {
-    return this.tail;
-  }
-}
-
-/** Run `work` in one transaction on `db`: all of it is committed, or none. */
-async function transaction(db: DuckDBConnection, work: () => Promise<void>): Promise<void> {
-  await db.run('BEGIN TRANSACTION');
-  try {
-    await work();
-    await db.run('COMMIT');
-  } catch (err) {
-    // Also after a failed COMMIT, so the connection never stays inside a broken transaction.
-    await db.run('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
-}
 
 const toNumber = (value: unknown): number => (typeof value === 'bigint' ? Number(value) : (value as number));
 
