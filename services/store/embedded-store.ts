@@ -18,7 +18,6 @@ import {
 import { SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
 import { cockpit, DERIVE_ALL_SERIES, HourSeals, keysWithSamples, readRollups, recomputeRollups, ROLLUP_DDL, writeRollups } from './embedded-cockpit.ts';
-import * as tenants from './embedded-tenants.ts';
 import { SerialQueue, transaction } from './duckdb/connection.ts';
 import type {
   BucketQuery,
@@ -35,9 +34,6 @@ import type {
   StoreLogger,
   StoredSample,
   TelemetryStore,
-  TenantRecord,
-  TenantTokenRecord,
-  VehicleRecord,
 } from './telemetry-store.ts';
 
 
@@ -111,16 +107,6 @@ SELECT b.vin,
   }).join(',\n  ')}
 FROM (${latestOf('telemetry_staging')}) b LEFT JOIN latest_signals l ON l.vin = b.vin`;
 
-const VEHICLES_DDL = `CREATE TABLE IF NOT EXISTS vehicles (
-  vin VARCHAR PRIMARY KEY,
-  brand VARCHAR NOT NULL,
-  model VARCHAR NOT NULL,
-  year INTEGER,
-  powertrain VARCHAR,
-  credential_hash VARCHAR NOT NULL,
-  created_at BIGINT NOT NULL
-)`;
-
 const DEAD_LETTERS_DDL = [
   'CREATE SEQUENCE IF NOT EXISTS dead_letter_id',
   `CREATE TABLE IF NOT EXISTS dead_letters (
@@ -191,13 +177,11 @@ export class EmbeddedStore implements TelemetryStore {
         // so a crash cannot leave the table created but never filled).
         if (!hadLatest) await db.run(`INSERT OR REPLACE INTO latest_signals (${LATEST_COLUMNS}) ${latestOf('telemetry')}`);
         await db.run(STAGING_DDL);
-        await db.run(VEHICLES_DDL);
         for (const ddl of DEAD_LETTERS_DDL) await db.run(ddl);
         const hadSeries = (await this.columnsOf(db, 'rollup_bm_1m')).size > 0;
         for (const ddl of ROLLUP_DDL) await db.run(ddl);
         // A file from before the (brand, model, minute) sums existed: derive them once (hours seal on the next write).
         if (!hadSeries) await db.run(DERIVE_ALL_SERIES);
-        for (const ddl of tenants.TENANT_DDL) await db.run(ddl);
       }),
     );
     // A failed init may be retried (e.g. the disk was full): forget it.
@@ -393,67 +377,6 @@ export class EmbeddedStore implements TelemetryStore {
     return cockpit((sql, params) => this.read(sql, params), window, source);
   }
 
-  async insertVehicle(vehicle: VehicleRecord): Promise<boolean> {
-    return this.write(async (db) => {
-      const result = await db.run(
-        `INSERT INTO vehicles (vin, brand, model, year, powertrain, credential_hash, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-        [
-          vehicle.vin,
-          vehicle.brand,
-          vehicle.model,
-          vehicle.year ?? null,
-          vehicle.powertrain ?? null,
-          vehicle.credentialHash,
-          BigInt(vehicle.createdAt),
-        ],
-      );
-      return result.rowsChanged === 1;
-    });
-  }
-
-  async getVehicle(vin: string): Promise<VehicleRecord | undefined> {
-    const [row] = await this.read(`SELECT ${VEHICLE_COLUMNS} FROM vehicles WHERE vin = $vin`, { vin });
-    return row ? toVehicle(row) : undefined;
-  }
-
-  async listVehicles(): Promise<VehicleRecord[]> {
-    const rows = await this.read(`SELECT ${VEHICLE_COLUMNS} FROM vehicles ORDER BY vin`);
-    return rows.map(toVehicle);
-  }
-
-  insertTenant(tenant: TenantRecord): Promise<void> {
-    return this.write((db) => tenants.insertTenant(db, tenant));
-  }
-
-  getTenant(id: string): Promise<TenantRecord | undefined> {
-    return tenants.getTenant((sql, params) => this.read(sql, params), id);
-  }
-
-  listTenants(): Promise<TenantRecord[]> {
-    return tenants.listTenants((sql, params) => this.read(sql, params));
-  }
-
-  deleteTenant(id: string, at: number): Promise<boolean> {
-    return this.write((db) => tenants.deleteTenant(db, id, at));
-  }
-
-  insertTenantToken(token: TenantTokenRecord): Promise<void> {
-    return this.write((db) => tenants.insertTenantToken(db, token));
-  }
-
-  getTenantToken(id: string): Promise<TenantTokenRecord | undefined> {
-    return tenants.getTenantToken((sql, params) => this.read(sql, params), id);
-  }
-
-  listTenantTokens(tenantId: string): Promise<TenantTokenRecord[]> {
-    return tenants.listTenantTokens((sql, params) => this.read(sql, params), tenantId);
-  }
-
-  revokeTenantToken(id: string, at: number): Promise<boolean> {
-    return this.write((db) => tenants.revokeTenantToken(db, id, at));
-  }
-
   async listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]> {
     const where: string[] = [];
     const params: Record<string, DuckDBValue> = { limit: BigInt(Math.max(0, Math.floor(query.limit))) };
@@ -517,21 +440,6 @@ export class EmbeddedStore implements TelemetryStore {
       return reader.getRowsJS() as unknown[][];
     });
   }
-}
-
-const VEHICLE_COLUMNS = 'vin, brand, model, year, powertrain, credential_hash, created_at';
-
-function toVehicle(row: unknown[]): VehicleRecord {
-  const vehicle: VehicleRecord = {
-    vin: String(row[0]),
-    brand: String(row[1]),
-    model: String(row[2]),
-    credentialHash: String(row[5]),
-    createdAt: toNumber(row[6]),
-  };
-  if (row[3] !== null) vehicle.year = toNumber(row[3]);
-  if (row[4] !== null) vehicle.powertrain = row[4] as VehicleRecord['powertrain'];
-  return vehicle;
 }
 
 /**
