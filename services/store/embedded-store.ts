@@ -18,7 +18,7 @@ import {
 import { SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
 import { cockpit, DERIVE_ALL_SERIES, HourSeals, keysWithSamples, readRollups, recomputeRollups, ROLLUP_DDL, writeRollups } from './embedded-cockpit.ts';
-import { SerialQueue, transaction } from './duckdb/connection.ts';
+import { openFileOnce, releaseFile, SerialQueue, transaction } from './duckdb/connection.ts';
 import type {
   BucketQuery,
   CockpitAggregates,
@@ -120,9 +120,6 @@ const DEAD_LETTERS_DDL = [
   )`,
 ];
 
-/** DuckDB attaches a file once per process safely; a second instance on the same file would corrupt it. */
-const openFiles = new Set<string>();
-
 const toNumber = (value: unknown): number => (typeof value === 'bigint' ? Number(value) : (value as number));
 
 export class EmbeddedStore implements TelemetryStore {
@@ -146,24 +143,13 @@ export class EmbeddedStore implements TelemetryStore {
   static async open(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
     await mkdir(options.dir, { recursive: true });
     const file = resolve(join(options.dir, DATABASE_FILE));
-    if (openFiles.has(file)) throw new Error(`embedded store ${file} is already open in this process`);
-    openFiles.add(file);
-    try {
-      const instance = await DuckDBInstance.create(file);
-      try {
-        const writer = await instance.connect();
-        const reader = await instance.connect();
-        const store = new EmbeddedStore(instance, writer, reader, file, options.logger);
-        options.logger?.info({ file }, 'embedded store opened');
-        return store;
-      } catch (err) {
-        instance.closeSync();
-        throw err;
-      }
-    } catch (err) {
-      openFiles.delete(file);
-      throw err;
-    }
+    return openFileOnce(file, 'embedded store', async (instance) => {
+      const writer = await instance.connect();
+      const reader = await instance.connect();
+      const store = new EmbeddedStore(instance, writer, reader, file, options.logger);
+      options.logger?.info({ file }, 'embedded store opened');
+      return store;
+    });
   }
 
   init(): Promise<void> {
@@ -423,7 +409,7 @@ export class EmbeddedStore implements TelemetryStore {
       this.writer.closeSync();
       this.instance.closeSync();
     } finally {
-      openFiles.delete(this.file);
+      releaseFile(this.file);
     }
     this.logger?.info({ file: this.file }, 'embedded store closed');
   }

@@ -1,6 +1,6 @@
-// What every user of a DuckDB connection needs: statements one at a time (a connection runs one transaction at
-// a time), and a transaction that is committed whole or rolled back.
-import type { DuckDBConnection } from '@duckdb/node-api';
+// What every user of a DuckDB file needs: one open per process, statements one at a time (a connection runs one
+// transaction at a time), and a transaction that is committed whole or rolled back.
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 
 /** Runs tasks one at a time, in call order; a failed task does not stop the ones after it. */
 export class SerialQueue {
@@ -29,4 +29,32 @@ export async function transaction<T>(db: DuckDBConnection, work: () => Promise<T
     await db.run('ROLLBACK').catch(() => undefined);
     throw err;
   }
+}
+
+/** DuckDB attaches a file once per process safely; a second instance on the same file would not see the first's writes. */
+const openFiles = new Set<string>();
+
+/**
+ * Open a DuckDB file that this process has not opened yet and hand its instance to `use`; when `use` throws, the
+ * instance is closed and the file free again. Whoever closes the instance later calls `releaseFile`.
+ */
+export async function openFileOnce<T>(file: string, what: string, use: (instance: DuckDBInstance) => Promise<T>): Promise<T> {
+  if (openFiles.has(file)) throw new Error(`${what} ${file} is already open in this process`);
+  openFiles.add(file);
+  try {
+    const instance = await DuckDBInstance.create(file);
+    try {
+      return await use(instance);
+    } catch (err) {
+      instance.closeSync();
+      throw err;
+    }
+  } catch (err) {
+    openFiles.delete(file);
+    throw err;
+  }
+}
+
+export function releaseFile(file: string): void {
+  openFiles.delete(file);
 }

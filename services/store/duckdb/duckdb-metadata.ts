@@ -3,14 +3,11 @@
 // serves one process: several processes need PostgreSQL (VC_DATABASE_URL).
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { SqlDatabase, SqlRow, SqlSession, SqlValue } from '../sql/client.ts';
-import { SerialQueue, transaction } from './connection.ts';
+import { openFileOnce, releaseFile, SerialQueue, transaction } from './connection.ts';
 
 export const METADATA_FILE = 'metadata.duckdb';
-
-/** A second DuckDB instance on a file this process already opened would not see the first one's writes. */
-const openFiles = new Set<string>();
 
 const session = (db: DuckDBConnection): SqlSession => ({
   async query(sql: string, params: readonly SqlValue[] = []): Promise<SqlRow[]> {
@@ -56,7 +53,7 @@ class DuckDbMetadata implements SqlDatabase {
       this.connection.closeSync();
       this.instance.closeSync();
     } finally {
-      openFiles.delete(this.location);
+      releaseFile(this.location);
     }
   }
 
@@ -70,18 +67,5 @@ class DuckDbMetadata implements SqlDatabase {
 export async function openDuckDbMetadata(dir: string): Promise<SqlDatabase> {
   await mkdir(dir, { recursive: true });
   const file = resolve(join(dir, METADATA_FILE));
-  if (openFiles.has(file)) throw new Error(`metadata database ${file} is already open in this process`);
-  openFiles.add(file);
-  try {
-    const instance = await DuckDBInstance.create(file);
-    try {
-      return new DuckDbMetadata(instance, await instance.connect(), file);
-    } catch (err) {
-      instance.closeSync();
-      throw err;
-    }
-  } catch (err) {
-    openFiles.delete(file);
-    throw err;
-  }
+  return openFileOnce(file, 'metadata database', async (instance) => new DuckDbMetadata(instance, await instance.connect(), file));
 }
