@@ -105,4 +105,17 @@ async function run(binDir: string, influxBinary: string): Promise<void> {
     const [row] = await server.query(databaseUrl, "SELECT count(*) FROM vehicles WHERE vin LIKE 'RAC%'");
     t.equal(Number(row?.[0]), 10, 'the raced VINs, once each');
   });
+
+  // last: it stops the database for good
+  t.test('while PostgreSQL is down: /readyz says so, known vehicles keep working, a registration is a 500 that leaks nothing', async (t) => {
+    const known = testVin(0, 'RAC');
+    await server.stop();
+    const ready = await apiA.get<{ ready: boolean; checks: Record<string, { ok: boolean; detail?: string }> }>('/readyz', '');
+    t.equal(ready.status, 503);
+    t.equal(ready.body.checks.metadata?.ok, false, 'the metadata check fails');
+    t.equal(ready.body.checks.store?.ok, true, 'the telemetry store is fine');
+    t.equal((await apiA.get(`/api/v1/vehicles/${known}`)).status, 200, 'a vehicle this process knows is still served');
+    const refused = await apiA.post<{ statusCode: number; code: string; message: string }>('/api/v1/vehicles', { vin: testVin(300, 'RGD'), brand: 'Aurora', model: 'A1' });
+    t.strictSame(refused.body, { statusCode: 500, code: 'INTERNAL_ERROR', message: 'internal server error' });
+  });
 }
