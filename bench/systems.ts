@@ -202,10 +202,11 @@ export async function openVehicleCloudEmbedded(options: OpenOptions): Promise<Sy
 export async function openVehicleCloudShared(options: OpenOptions): Promise<SystemUnderTest> {
   const stack = new Stack();
   return stack.guard(async () => {
+    // the two workers share one registry (a share group needs VC_DATABASE_URL); it starts while the others do
+    const registry = startPostgres().then((postgres) => (stack.push(() => postgres.stop()), postgres));
+    registry.catch(() => undefined); // awaited below; not an unhandled rejection if the broker fails first
     const [mosquitto, influxd] = await brokerAndInflux(stack, options.influxdBinary);
-    // the two workers share one registry (a share group needs VC_DATABASE_URL)
-    const postgres = await startPostgres();
-    stack.push(() => postgres.stop());
+    const postgres = await registry;
     const common = { VC_MQTT_URL: mosquitto.url, VC_INFLUX_URL: influxd.url, VC_INFLUX_DB: 'vehicle_cloud', VC_MQTT_SHARE_GROUP: 'vehicle-cloud', VC_DATABASE_URL: await postgres.createDatabase() };
     // one after the other: both would otherwise race to create the database
     const a = await vehicleCloud(stack, { ...common, VC_MQTT_CLIENT_ID: 'bench-vc-worker-a' });

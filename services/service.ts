@@ -1,5 +1,5 @@
-// The composition root: wires store, metadata database, spool, registry, twins, ingest (embedded broker or external subscription),
-// the batch writer and the HTTP API, and stops them in the right order (stop acking, drain, close).
+// The composition root: wires store, metadata database, spool, registry, twins, ingest (embedded broker or external
+// subscription), the batch writer and the HTTP API, and stops them in the right order (stop acking, drain, close).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
