@@ -9,13 +9,10 @@ import { InfluxDB, Point, escape, type Transport } from '@influxdata/influxdb-cl
 import { SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
 import { StoreRejectedError } from './telemetry-store.ts';
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
-import { cockpit, keysWithSamples, readRollups, recomputeRollups, RollupTiers, writeRollups, type InfluxAccess } from './influx-cockpit.ts';
+import { InfluxCockpitTables, type InfluxAccess } from './influx-cockpit.ts';
+import type { CockpitTables, WriteObserver } from './cockpit-tables.ts';
 import type {
   BucketQuery,
-  CockpitAggregates,
-  CockpitWindow,
-  RollupKey,
-  RollupRow,
   DeadLetter,
   DeadLetterQuery,
   LatestSignals,
@@ -40,11 +37,6 @@ export interface InfluxStoreOptions {
   logger?: StoreLogger;
   /** socket timeout of one request */
   timeoutMs?: number;
-  /**
-   * This store is the only process writing rollups to the database (VC_STORE_WRITERS=one): it keeps the rows of
-   * recent minutes in memory to derive the cockpit series instead of reading them back. Default false.
-   */
-  soleRollupWriter?: boolean;
 }
 
 export const TELEMETRY_MEASUREMENT = 'telemetry';
@@ -84,7 +76,8 @@ export class InfluxStore implements TelemetryStore {
   /** `telemetry,brand=…,model=…,vin=…` per vehicle, escaped once */
   private readonly linePrefixes = new Map<string, { brand: string; model: string; prefix: string }>();
   private closed = false;
-  private readonly tiers: RollupTiers;
+  readonly cockpit: CockpitTables;
+  writeObserver?: WriteObserver;
   /**
    * Dead letters are written in ns precision at receivedAt + this counter's nanoseconds, so that two letters of
    * one reason in the same ms do not overwrite each other; it starts at random so that processes rarely collide.
@@ -94,7 +87,7 @@ export class InfluxStore implements TelemetryStore {
   constructor(options: InfluxStoreOptions) {
     this.database = options.database;
     this.logger = options.logger;
-    this.tiers = new RollupTiers(options.soleRollupWriter ?? false);
+    this.cockpit = new InfluxCockpitTables(this.access());
     const parsed = new URL(options.url);
     const secure = parsed.protocol === 'https:';
     // compressing for a server on this machine spends CPU twice to save no network
@@ -125,7 +118,7 @@ export class InfluxStore implements TelemetryStore {
     for (const sample of samples) lines.push(telemetryLine(this.linePrefix(sample), sample, skipped));
     // Validation upstream makes this a bug, not bad data: log it, but never let one value wedge the writer's retries.
     if (skipped.values > 0) this.logger?.warn({ values: skipped.values }, 'signal values outside the catalog or of the wrong type were not stored');
-    await this.write(lines, 'ms');
+    await this.write(lines, 'ms', 'telemetry');
   }
 
   async writeDeadLetters(letters: readonly DeadLetter[]): Promise<void> {
@@ -139,7 +132,7 @@ export class InfluxStore implements TelemetryStore {
       if (letter.vin !== undefined) point.stringField('vin', letter.vin);
       return lineOf(point);
     });
-    await this.write(lines, 'ns');
+    await this.write(lines, 'ns', 'dead_letters');
   }
 
   async querySamples(query: SampleQuery): Promise<TelemetrySample[]> {
@@ -215,30 +208,10 @@ export class InfluxStore implements TelemetryStore {
     return { lastTs: Number(lastRow[0]), signals };
   }
 
-  recomputeRollups(keys: readonly RollupKey[]): Promise<void> {
-    return recomputeRollups(this.cockpitAccess(), this.tiers, keys);
-  }
-
-  writeRollups(rows: readonly RollupRow[]): Promise<void> {
-    return writeRollups(this.cockpitAccess(), this.tiers, rows);
-  }
-
-  keysWithSamples(keys: readonly RollupKey[]): Promise<RollupKey[]> {
-    return keysWithSamples(this.cockpitAccess(), keys);
-  }
-
-  readRollups(keys: readonly RollupKey[]): Promise<RollupRow[]> {
-    return readRollups(this.cockpitAccess(), keys);
-  }
-
-  cockpit(window: CockpitWindow, source: 'rollup' | 'raw'): Promise<CockpitAggregates> {
-    return cockpit(this.cockpitAccess(), window, source);
-  }
-
-  private cockpitAccess(): InfluxAccess {
+  private access(): InfluxAccess {
     return {
       query: (statements) => this.query(statements),
-      writeLines: (lines) => this.write(lines, 'ms'),
+      writeLines: (lines, table) => this.write(lines, 'ms', table ?? 'other'),
       literal,
       identifier,
       tagValue,
@@ -294,11 +267,13 @@ export class InfluxStore implements TelemetryStore {
   }
 
   /** Sends lines in chunks and resolves only when influxd answered 2xx to every chunk. */
-  private async write(lines: readonly string[], precision: 'ms' | 'ns'): Promise<void> {
+  private async write(lines: readonly string[], precision: 'ms' | 'ns', table: string): Promise<void> {
     const params = new URLSearchParams({ db: this.database, precision }).toString();
     for (let start = 0; start < lines.length; start += WRITE_CHUNK_LINES) {
-      const body = lines.slice(start, start + WRITE_CHUNK_LINES).join('\n');
+      const chunk = lines.slice(start, start + WRITE_CHUNK_LINES);
+      const body = chunk.join('\n');
       await this.request(`/write?${params}`, body, 'POST', 'text/plain; charset=utf-8', 'write');
+      this.writeObserver?.(table, chunk.length, Buffer.byteLength(body));
     }
   }
 
