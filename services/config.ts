@@ -39,6 +39,14 @@ export const ConfigSchema = z.object({
   /** VC_MQTT_USERNAME/PASSWORD are a Mosquitto dynamic-security admin: create an account per registered vehicle */
   mqttDynsec: z.preprocess(parseFlag, z.boolean().default(false)),
   influxUrl: z.preprocess(emptyAsUndefined, z.url().optional()),
+  /** PostgreSQL for vehicles, tenants and tokens, shared by every process; unset: a DuckDB file in the data dir */
+  databaseUrl: z.preprocess(
+    emptyAsUndefined,
+    z
+      .url()
+      .refine((url) => /^postgres(ql)?:\/\/[^/]/i.test(url), 'a PostgreSQL URL: postgres://user:password@host:5432/database')
+      .optional(),
+  ),
   influxDb: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'database names are letters, digits, _ . -').default('vehicle_cloud'),
   influxToken: optionalString,
   influxUsername: optionalString,
@@ -70,6 +78,10 @@ export const ConfigSchema = z.object({
   if (config.storeWriters === 'one' && config.mqttShareGroup) {
     ctx.addIssue({ code: 'custom', path: ['storeWriters'], message: 'VC_MQTT_SHARE_GROUP means several ingest workers write to the store: use many (or leave it unset)' });
   }
+  if (config.mqttShareGroup && !config.databaseUrl) {
+    // each worker would have its own registry file: vehicles registered through one would be dead letters at the other
+    ctx.addIssue({ code: 'custom', path: ['mqttShareGroup'], message: 'several ingest workers need one registry: set VC_DATABASE_URL (PostgreSQL)' });
+  }
   if (config.storeRetryMaxMs < config.storeRetryMinMs) {
     ctx.addIssue({ code: 'custom', path: ['storeRetryMaxMs'], message: 'must be at least VC_STORE_RETRY_MIN_MS' });
   }
@@ -93,6 +105,7 @@ const ENV_NAMES: Record<keyof ServiceConfig, string> = {
   storeWriters: 'VC_STORE_WRITERS',
   mqttDynsec: 'VC_MQTT_DYNSEC',
   influxUrl: 'VC_INFLUX_URL',
+  databaseUrl: 'VC_DATABASE_URL',
   influxDb: 'VC_INFLUX_DB',
   influxToken: 'VC_INFLUX_TOKEN',
   influxUsername: 'VC_INFLUX_USERNAME',

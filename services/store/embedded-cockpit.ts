@@ -5,6 +5,7 @@ import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { COCKPIT_SIGNALS } from '../contract/signals.ts';
 import { MINUTE_MS, segmentKey, TIER_SPAN_MS, type CockpitTables, type FactsPart, type FactsRange, type FactTier, type ModelRef, type SealMark, type SegmentRef, type SeriesPart, type WriteObserver } from './cockpit-tables.ts';
 import type { CockpitAggregates, CockpitScope, CockpitSums, CockpitWindow, RollupKey, RollupRow } from './telemetry-store.ts';
+import { transaction } from './duckdb/connection.ts';
 
 const q = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 const SPEED = q(COCKPIT_SIGNALS.speed);
@@ -56,18 +57,6 @@ export interface EmbeddedAccess {
 }
 
 const toNumber = (value: unknown): number => (value === null || value === undefined ? 0 : typeof value === 'bigint' ? Number(value) : Number(value));
-
-/** Run `work` in one transaction on `db`: all of it is committed, or none. */
-async function transaction(db: DuckDBConnection, work: () => Promise<void>): Promise<void> {
-  await db.run('BEGIN TRANSACTION');
-  try {
-    await work();
-    await db.run('COMMIT');
-  } catch (err) {
-    await db.run('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
-}
 
 /** Scope conditions with bound parameters (names come from requests). */
 function scopeSql(scope: CockpitScope, params: Record<string, DuckDBValue>): string {

@@ -21,7 +21,7 @@ import { SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../c
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
 import { COCKPIT_DDL, EmbeddedCockpitTables, OLD_COCKPIT_TABLES } from './embedded-cockpit.ts';
 import type { CockpitTables, WriteObserver } from './cockpit-tables.ts';
-import * as tenants from './embedded-tenants.ts';
+import { openFileOnce, releaseFile, SerialQueue, transaction } from './duckdb/connection.ts';
 import type {
   BucketQuery,
   DeadLetter,
@@ -33,9 +33,6 @@ import type {
   StoreLogger,
   StoredSample,
   TelemetryStore,
-  TenantRecord,
-  TenantTokenRecord,
-  VehicleRecord,
 } from './telemetry-store.ts';
 
 
@@ -108,16 +105,6 @@ const LATEST_FROM_TELEMETRY = SIGNAL_CATALOG.map((spec) => {
   return `SELECT vin, '${spec.path.replaceAll("'", "''")}', max(ts), ${['num', 'flag', 'text'].map((col) => (col === VALUE_COLUMN[spec.type] ? `arg_max(${c}, ts)` : 'NULL')).join(', ')} FROM telemetry WHERE ${c} IS NOT NULL GROUP BY vin`;
 }).join('\nUNION ALL ');
 
-const VEHICLES_DDL = `CREATE TABLE IF NOT EXISTS vehicles (
-  vin VARCHAR PRIMARY KEY,
-  brand VARCHAR NOT NULL,
-  model VARCHAR NOT NULL,
-  year INTEGER,
-  powertrain VARCHAR,
-  credential_hash VARCHAR NOT NULL,
-  created_at BIGINT NOT NULL
-)`;
-
 const DEAD_LETTERS_DDL = [
   'CREATE SEQUENCE IF NOT EXISTS dead_letter_id',
   `CREATE TABLE IF NOT EXISTS dead_letters (
@@ -130,37 +117,6 @@ const DEAD_LETTERS_DDL = [
     raw VARCHAR NOT NULL
   )`,
 ];
-
-/** DuckDB attaches a file once per process safely; a second instance on the same file would corrupt it. */
-const openFiles = new Set<string>();
-
-/** Runs tasks one at a time, in call order; a failed task does not stop the ones after it. */
-class SerialQueue {
-  private tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(task);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-
-  drain(): Promise<unknown> {
-    return this.tail;
-  }
-}
-
-/** Run `work` in one transaction on `db`: all of it is committed, or none. */
-async function transaction(db: DuckDBConnection, work: () => Promise<void>): Promise<void> {
-  await db.run('BEGIN TRANSACTION');
-  try {
-    await work();
-    await db.run('COMMIT');
-  } catch (err) {
-    // Also after a failed COMMIT, so the connection never stays inside a broken transaction.
-    await db.run('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
-}
 
 const toNumber = (value: unknown): number => (typeof value === 'bigint' ? Number(value) : (value as number));
 
@@ -192,25 +148,20 @@ export class EmbeddedStore implements TelemetryStore {
   static async open(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
     await mkdir(options.dir, { recursive: true });
     const file = resolve(join(options.dir, DATABASE_FILE));
-    if (openFiles.has(file)) throw new Error(`embedded store ${file} is already open in this process`);
-    openFiles.add(file);
-    try {
-      // DuckDB's threads: its per-statement overhead grows with them, and the service has other work for a core
-      const instance = await DuckDBInstance.create(file, { threads: String(options.threads ?? 1) });
-      try {
+    // DuckDB's threads: its per-statement overhead grows with them, and the service has other work for a core
+    const config = { threads: String(options.threads ?? 1) };
+    return openFileOnce(
+      file,
+      'embedded store',
+      async (instance) => {
         const writer = await instance.connect();
         const reader = await instance.connect();
         const store = new EmbeddedStore(instance, writer, reader, file, options.logger);
         options.logger?.info({ file }, 'embedded store opened');
         return store;
-      } catch (err) {
-        instance.closeSync();
-        throw err;
-      }
-    } catch (err) {
-      openFiles.delete(file);
-      throw err;
-    }
+      },
+      config,
+    );
   }
 
   init(): Promise<void> {
@@ -226,7 +177,6 @@ export class EmbeddedStore implements TelemetryStore {
         if ((await this.columnsOf(db, 'latest_signals')).size > 0) await db.run('DROP TABLE latest_signals');
         await db.run(STAGING_DDL);
         await db.run(LATEST_STAGING_DDL);
-        await db.run(VEHICLES_DDL);
         for (const ddl of DEAD_LETTERS_DDL) await db.run(ddl);
         for (const ddl of COCKPIT_DDL) await db.run(ddl);
         // Tables of the cockpit engine before this one hold derived data nothing reads any more.
@@ -235,7 +185,6 @@ export class EmbeddedStore implements TelemetryStore {
           await db.run(`DROP TABLE ${table}`);
           this.logger?.info({ table }, 'embedded store: dropped a table of the former cockpit engine');
         }
-        for (const ddl of tenants.TENANT_DDL) await db.run(ddl);
       }),
     );
     // A failed init may be retried (e.g. the disk was full): forget it.
@@ -454,67 +403,6 @@ export class EmbeddedStore implements TelemetryStore {
     return Number.isFinite(lastTs) ? { lastTs, signals } : undefined;
   }
 
-  async insertVehicle(vehicle: VehicleRecord): Promise<boolean> {
-    return this.write(async (db) => {
-      const result = await db.run(
-        `INSERT INTO vehicles (vin, brand, model, year, powertrain, credential_hash, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-        [
-          vehicle.vin,
-          vehicle.brand,
-          vehicle.model,
-          vehicle.year ?? null,
-          vehicle.powertrain ?? null,
-          vehicle.credentialHash,
-          BigInt(vehicle.createdAt),
-        ],
-      );
-      return result.rowsChanged === 1;
-    });
-  }
-
-  async getVehicle(vin: string): Promise<VehicleRecord | undefined> {
-    const [row] = await this.read(`SELECT ${VEHICLE_COLUMNS} FROM vehicles WHERE vin = $vin`, { vin });
-    return row ? toVehicle(row) : undefined;
-  }
-
-  async listVehicles(): Promise<VehicleRecord[]> {
-    const rows = await this.read(`SELECT ${VEHICLE_COLUMNS} FROM vehicles ORDER BY vin`);
-    return rows.map(toVehicle);
-  }
-
-  insertTenant(tenant: TenantRecord): Promise<void> {
-    return this.write((db) => tenants.insertTenant(db, tenant));
-  }
-
-  getTenant(id: string): Promise<TenantRecord | undefined> {
-    return tenants.getTenant((sql, params) => this.read(sql, params), id);
-  }
-
-  listTenants(): Promise<TenantRecord[]> {
-    return tenants.listTenants((sql, params) => this.read(sql, params));
-  }
-
-  deleteTenant(id: string, at: number): Promise<boolean> {
-    return this.write((db) => tenants.deleteTenant(db, id, at));
-  }
-
-  insertTenantToken(token: TenantTokenRecord): Promise<void> {
-    return this.write((db) => tenants.insertTenantToken(db, token));
-  }
-
-  getTenantToken(id: string): Promise<TenantTokenRecord | undefined> {
-    return tenants.getTenantToken((sql, params) => this.read(sql, params), id);
-  }
-
-  listTenantTokens(tenantId: string): Promise<TenantTokenRecord[]> {
-    return tenants.listTenantTokens((sql, params) => this.read(sql, params), tenantId);
-  }
-
-  revokeTenantToken(id: string, at: number): Promise<boolean> {
-    return this.write((db) => tenants.revokeTenantToken(db, id, at));
-  }
-
   async listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]> {
     const where: string[] = [];
     const params: Record<string, DuckDBValue> = { limit: BigInt(Math.max(0, Math.floor(query.limit))) };
@@ -561,7 +449,7 @@ export class EmbeddedStore implements TelemetryStore {
       this.writer.closeSync();
       this.instance.closeSync();
     } finally {
-      openFiles.delete(this.file);
+      releaseFile(this.file);
     }
     this.logger?.info({ file: this.file }, 'embedded store closed');
   }
@@ -580,8 +468,6 @@ export class EmbeddedStore implements TelemetryStore {
   }
 }
 
-const VEHICLE_COLUMNS = 'vin, brand, model, year, powertrain, credential_hash, created_at';
-
 /** A sample's size as stored, for the write metrics: 8 bytes a number or flag, strings by their length. */
 function storedBytes(sample: StoredSample): number {
   let bytes = 16 + sample.vin.length + sample.brand.length + sample.model.length;
@@ -590,19 +476,6 @@ function storedBytes(sample: StoredSample): number {
     bytes += typeof value === 'string' ? value.length : 8;
   }
   return bytes;
-}
-
-function toVehicle(row: unknown[]): VehicleRecord {
-  const vehicle: VehicleRecord = {
-    vin: String(row[0]),
-    brand: String(row[1]),
-    model: String(row[2]),
-    credentialHash: String(row[5]),
-    createdAt: toNumber(row[6]),
-  };
-  if (row[3] !== null) vehicle.year = toNumber(row[3]);
-  if (row[4] !== null) vehicle.powertrain = row[4] as VehicleRecord['powertrain'];
-  return vehicle;
 }
 
 /**
