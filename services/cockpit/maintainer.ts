@@ -60,8 +60,13 @@ export interface CockpitMaintainerOptions {
 const MIN_ROUND_GAP_MS = 100;
 /** How far back seal marks are loaded and sealing catches up after a restart. */
 const SEAL_HORIZON_MS = 8 * 24 * 3_600_000;
-/** More vehicles than this in one minute to check: ask which vehicles the store holds for the whole minute. */
+/**
+ * More vehicles than this in one recent minute to check (live traffic after a restart): ask which vehicles the store
+ * holds for the whole minute once, and remember it while the minute is held. Older minutes (late data) are checked
+ * per vehicle-minute.
+ */
 const WHOLE_MINUTE_CHECK = 200;
+const RECENT_MS = 10 * MINUTE_MS;
 /** Minutes recounted from the raw samples after a restart: facts of open minutes may not have been written. */
 const RECOVER_MINUTES = 6;
 
@@ -115,6 +120,8 @@ export class CockpitMaintainer {
   /** periods touched that are not sealed yet (recompute strategy; and late data before sealFrom) */
   private readonly touched = new Map<SealedTier, Set<number>>(SEALED_TIERS.map((t) => [t, new Set()]));
   private readonly revs = new Map<string, SealMark>();
+  /** the group the last counted sample went to */
+  private lastCounted: MinuteGroup | undefined;
   private lastRev = 0;
   private recovered = false;
   /** recompute: groups to recount once more at a time */
@@ -194,12 +201,13 @@ export class CockpitMaintainer {
     // the vehicles of a minute with many of them are asked for the whole minute once (remembered while it is held)
     const perMinute = new Map<number, number>();
     for (const s of unknown.values()) perMinute.set(minuteOf(s.ts), (perMinute.get(minuteOf(s.ts)) ?? 0) + 1);
+    const whole = (minute: number): boolean => (perMinute.get(minute) ?? 0) > WHOLE_MINUTE_CHECK && minute >= now - RECENT_MS;
     const keys: RollupKey[] = [];
     for (const s of unknown.values()) {
       const minute = minuteOf(s.ts);
-      if ((perMinute.get(minute) ?? 0) <= WHOLE_MINUTE_CHECK) keys.push({ vin: s.vin, bucket: minute });
+      if (!whole(minute)) keys.push({ vin: s.vin, bucket: minute });
     }
-    const wholeMinutes = [...perMinute].filter(([, n]) => n > WHOLE_MINUTE_CHECK).map(([m]) => m);
+    const wholeMinutes = [...perMinute.keys()].filter(whole);
     const stored = new Set((await this.tables.keysWithSamples(keys)).map((k) => `${k.vin}\u0000${k.bucket}`));
     for (const minute of wholeMinutes) {
       const rows = await this.tables.rowsFromRaw([{ lo: minute, hi: minute + MINUTE_MS }]);
@@ -238,29 +246,25 @@ export class CockpitMaintainer {
       if (this.incremental) this.count(sample, minute, now);
       else this.touch(minute, sample.brand, sample.model, now);
     }
-    this.options.metrics.rollupPendingKeys.set(this.pendingKeys);
     return new Promise((resolve) => this.waiters.push({ resolve }));
   }
 
   private count(sample: StoredSample, minute: number, now: number): void {
-    let group = this.minutes.get(minute)?.get(groupKey(sample.brand, sample.model));
+    // samples of one batch mostly share a group: no key string per sample for them
+    let group = this.lastCounted;
+    if (!group || group.minute !== minute || group.brand !== sample.brand || group.model !== sample.model) {
+      group = this.minutes.get(minute)?.get(groupKey(sample.brand, sample.model));
+    }
     if (!group?.vehicles.has(sample.vin)) {
       // admitted before the write, then left memory while it was written: only the store knows now
       this.admit(sample, minute, true, now);
       group = this.minutes.get(minute)!.get(groupKey(sample.brand, sample.model))!;
     }
+    this.lastCounted = group;
     group.touchedAt = now;
     const { counted, facts } = group.count(sample);
     group.seriesDirty = true;
     if (!counted || facts) group.factsDirty = true;
-    // facts for a segment sealed already go in a part added to it now (with this round), not when the minute leaves
-    if (counted) {
-      const row = group.vehicles.get(sample.vin)!.row;
-      for (const tier of SEALED_TIERS) {
-        const start = startOf(tier, minute);
-        if (this.isSealed(tier, start)) this.addToSealed({ tier, start, brand: sample.brand, model: sample.model }, sample.vin, factsOf(row), now);
-      }
-    }
   }
 
   /** recompute strategy: the group is recounted in the next round. */
@@ -460,7 +464,16 @@ export class CockpitMaintainer {
       const part = g.part!;
       const writesFacts = g.factsDirty && (g.mode === 'recount' || factsDue(g));
       series.push({ minute: g.minute, brand: g.brand, model: g.model, part, sums: g.sums() });
-      if (writesFacts) facts.push({ tier: 'minute', start: g.minute, brand: g.brand, model: g.model, part, packed: packFacts(this.groupFacts(g)) });
+      if (writesFacts) {
+        const groupFacts = this.groupFacts(g);
+        facts.push({ tier: 'minute', start: g.minute, brand: g.brand, model: g.model, part, packed: packFacts(groupFacts) });
+        // a segment sealed already gets what the group adds as a part of its own (written with this round)
+        for (const tier of SEALED_TIERS) {
+          const start = startOf(tier, g.minute);
+          if (!this.isSealed(tier, start)) continue;
+          for (const [vin, f] of groupFacts) this.addToSealed({ tier, start, brand: g.brand, model: g.model }, vin, f, now);
+        }
+      }
       if (g.mode === 'recount') {
         // part 0 now holds all of it: empty every other part of the segment
         const upTo = last.get(segmentKey(ref(g))) ?? 0;
