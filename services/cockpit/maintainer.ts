@@ -69,9 +69,19 @@ const WHOLE_MINUTE_CHECK = 200;
 const RECENT_MS = 10 * MINUTE_MS;
 /** Minutes recounted from the raw samples after a restart: facts of open minutes may not have been written. */
 const RECOVER_MINUTES = 6;
+/**
+ * A group of late data (not counted whole in memory) is written once it has had no sample for this long, or
+ * factsFlushMs after it changed: a day of history uploaded by many vehicles touches each (brand, model, minute) many
+ * times, and writing it every round would write about as much as the telemetry.
+ */
+const LATE_QUIET_MS = 2_000;
+/** A minute whose data arrives this long after its end is late data, counted whole or not. */
+const LATE_AFTER_MS = 5_000;
 
 interface Waiter {
   resolve: () => void;
+  /** groups of late data the batch went to, and the version each must be written up to */
+  late: Array<{ group: MinuteGroup; version: number }>;
 }
 
 /** Facts of one segment being gathered: of a period not sealed yet, or added to a sealed one. */
@@ -241,15 +251,25 @@ export class CockpitMaintainer {
   /** Count these stored samples; resolves once what they changed is written (see the file comment for the exception). */
   track(samples: readonly StoredSample[]): Promise<void> {
     const now = this.now();
+    const late = new Set<MinuteGroup>();
     for (const sample of samples) {
       const minute = minuteOf(sample.ts);
-      if (this.incremental) this.count(sample, minute, now);
-      else this.touch(minute, sample.brand, sample.model, now);
+      if (!this.incremental) {
+        this.touch(minute, sample.brand, sample.model, now);
+        continue;
+      }
+      const group = this.count(sample, minute, now);
+      if (this.isLate(group, now)) late.add(group);
     }
-    return new Promise((resolve) => this.waiters.push({ resolve }));
+    return new Promise((resolve) => this.waiters.push({ resolve, late: [...late].map((group) => ({ group, version: group.version })) }));
   }
 
-  private count(sample: StoredSample, minute: number, now: number): void {
+  /** Late data: its writes wait for it to be quiet, and the spool checkpoint waits for those writes. */
+  private isLate(g: MinuteGroup, now: number): boolean {
+    return this.incremental && (g.mode !== 'whole' || g.minute + MINUTE_MS + LATE_AFTER_MS <= now);
+  }
+
+  private count(sample: StoredSample, minute: number, now: number): MinuteGroup {
     // samples of one batch mostly share a group: no key string per sample for them
     let group = this.lastCounted;
     if (!group || group.minute !== minute || group.brand !== sample.brand || group.model !== sample.model) {
@@ -263,8 +283,11 @@ export class CockpitMaintainer {
     this.lastCounted = group;
     group.touchedAt = now;
     const { counted, facts } = group.count(sample);
+    if (!group.dirty) group.dirtySince = now;
+    group.version += 1;
     group.seriesDirty = true;
     if (!counted || facts) group.factsDirty = true;
+    return group;
   }
 
   /** recompute strategy: the group is recounted in the next round. */
@@ -337,6 +360,7 @@ export class CockpitMaintainer {
   private async round(everything: boolean): Promise<void> {
     const now = this.now();
     this.lastRoundAt = now;
+    // the waiters of before this round: resolved once their groups are written (late ones may wait for later rounds)
     const waiters = this.waiters;
     this.waiters = [];
     const started = process.hrtime.bigint();
@@ -375,7 +399,12 @@ export class CockpitMaintainer {
     this.options.metrics.rollupRoundSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     this.options.metrics.rollupPendingKeys.set(this.pendingKeys);
     this.options.metrics.rollupMemoryKeys.set(this.memoryKeys);
-    for (const w of waiters) w.resolve();
+    const waiting: Waiter[] = [];
+    for (const w of waiters) {
+      if (w.late.every(({ group, version }) => group.writtenVersion >= version)) w.resolve();
+      else waiting.push(w);
+    }
+    this.waiters = waiting.concat(this.waiters);
   }
 
   /** Seal marks of the last days, once; then kept up to date by this process (and re-read by a recompute writer). */
@@ -448,21 +477,23 @@ export class CockpitMaintainer {
     const dirty: MinuteGroup[] = [];
     for (const groups of this.minutes.values()) for (const g of groups.values()) if (g.dirty) dirty.push(g);
     if (dirty.length === 0) return;
-    const factsDue = (g: MinuteGroup): boolean =>
-      everything || g.minute + MINUTE_MS <= now || g.mode === 'added' || now - g.factsWrittenAt >= this.factsFlushMs;
-    // open minutes recounted whole are read at the facts period, not every round
-    const recount = new Set(dirty.filter((g) => g.mode === 'recount' && (factsDue(g) || !this.incremental)));
-    const vehicles = dirty.filter((g) => g.mode !== 'recount').flatMap((g) => [...g.vehicles.values()].filter((v) => v.recount).map((v) => ({ g, v })));
+    // a whole group's series every round, its facts once its minute is over or every factsFlushMs; a group of late
+    // data (or recounted) all of it once it is quiet or factsFlushMs after it changed; with several writers, every round
+    const late = (g: MinuteGroup): boolean => this.isLate(g, now);
+    const lateDue = (g: MinuteGroup): boolean => everything || now - g.touchedAt >= LATE_QUIET_MS || now - g.dirtySince >= this.factsFlushMs;
+    const factsDue = (g: MinuteGroup): boolean => everything || g.minute + MINUTE_MS <= now || now - g.factsWrittenAt >= this.factsFlushMs;
+    const due = dirty.filter((g) => !late(g) || lateDue(g));
+    const recount = new Set(due.filter((g) => g.mode === 'recount'));
+    const vehicles = due.filter((g) => g.mode !== 'recount').flatMap((g) => [...g.vehicles.values()].filter((v) => v.recount).map((v) => ({ g, v })));
     await this.recount([...recount], vehicles, now);
     const ref = (g: MinuteGroup): SegmentRef => ({ tier: 'minute', start: g.minute, brand: g.brand, model: g.model });
-    const ask = [...recount, ...dirty.filter((g) => g.mode === 'added' && g.part === undefined)].map(ref);
+    const ask = [...recount, ...due.filter((g) => g.mode === 'added' && g.part === undefined)].map(ref);
     const last = ask.length > 0 ? await this.tables.lastParts(ask) : new Map<string, number>();
-    for (const g of dirty) {
-      if (g.mode === 'recount' && !recount.has(g)) continue;
+    for (const g of due) {
       if (g.mode === 'recount') g.part = 0;
       else if (g.part === undefined) g.part = this.nextPart(last.get(segmentKey(ref(g))));
       const part = g.part!;
-      const writesFacts = g.factsDirty && (g.mode === 'recount' || factsDue(g));
+      const writesFacts = g.factsDirty && (late(g) || g.mode === 'recount' || factsDue(g));
       series.push({ minute: g.minute, brand: g.brand, model: g.model, part, sums: g.sums() });
       if (writesFacts) {
         const groupFacts = this.groupFacts(g);
@@ -487,14 +518,21 @@ export class CockpitMaintainer {
         }
       }
       this.bumpSealedAbove(g.minute, now);
+      const before = { dirtySince: g.dirtySince, writtenVersion: g.writtenVersion };
       g.seriesDirty = false;
       if (writesFacts) {
         g.factsDirty = false;
         g.factsWrittenAt = now;
       }
+      if (!g.factsDirty) {
+        g.writtenVersion = g.version;
+        g.dirtySince = 0;
+      }
       undo.push(() => {
         g.seriesDirty = true;
         if (writesFacts) g.factsDirty = true;
+        g.dirtySince = before.dirtySince || now;
+        g.writtenVersion = before.writtenVersion;
       });
     }
   }
@@ -684,6 +722,7 @@ export class CockpitMaintainer {
 
   /** Minutes that are over leave memory, their facts merged into the open periods above them. */
   private evict(now: number): void {
+    this.lastCounted = undefined;
     const floor = minuteOf(now - this.retainMs) - MINUTE_MS;
     if (floor > this.floor) this.floor = floor;
     for (const [minute, groups] of this.minutes) {
