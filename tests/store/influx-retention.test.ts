@@ -6,7 +6,7 @@ import t from 'tap';
 import { CockpitReader } from '../../services/cockpit/reader.ts';
 import { MINUTE_MS } from '../../services/store/cockpit-tables.ts';
 import { InfluxStore } from '../../services/store/influx-store.ts';
-import type { RetentionSettings } from '../../services/store/influx-retention.ts';
+import { ensureRetention, type RetentionSettings } from '../../services/store/influx-retention.ts';
 import { StoreRejectedError, type StoreLogger, type StoredSample } from '../../services/store/telemetry-store.ts';
 import { influxQuery } from '../helpers/influxql.ts';
 import { influxdOrSkip, startInfluxd, type Influxd } from '../helpers/influxd.ts';
@@ -83,6 +83,29 @@ t.test('retention policies on a real influxd', { skip: found.skip ?? false }, as
     await open(db, undefined).init();
     t.same((await policies(db)).vc_raw, ['24h0m0s', '1h0m0s', 1, true], 'unset: the raw policy stays as it is');
     t.same((await policies(db)).vc_rollups, ['9600h0m0s', '168h0m0s', 1, false], 'and so does the rollups policy');
+  });
+
+  t.test('two processes starting together: the one whose CREATE comes second alters the policy to its settings', async (t) => {
+    const db = `vc_rp_${++databases}`;
+    await influxQuery(server.url, undefined, `CREATE DATABASE "${db}"`);
+    const results = async (statements: readonly string[]): Promise<Array<{ error?: string; series?: Array<{ columns?: string[]; values?: unknown[][] }> }>> => {
+      const response = await fetch(`${server.url}/query?db=${db}`, { method: 'POST', body: new URLSearchParams({ q: statements.join(';') }) });
+      const body = (await response.json()) as { results: Array<{ error?: string; series?: Array<{ columns?: string[]; values?: unknown[][] }> }> };
+      const failed = body.results.find((r) => r.error);
+      if (failed) throw new Error(`influx query failed: ${failed.error}`);
+      return body.results;
+    };
+    const racing = {
+      identifier: (name: string) => `"${name}"`,
+      query: async (statements: readonly string[]) => {
+        // the other process wins the race, with other settings, between this one's SHOW and CREATE
+        if (statements[0]?.startsWith('CREATE RETENTION POLICY "vc_raw"')) await results([`CREATE RETENTION POLICY "vc_raw" ON "${db}" DURATION 2d REPLICATION 1 SHARD DURATION 1d`]);
+        return results(statements);
+      },
+    };
+    const changes = await ensureRetention(racing, db, { raw: '30d' }, undefined);
+    t.same(changes.map((c) => [c.policy, c.action]), [['vc_rollups', 'create'], ['vc_raw', 'create']]);
+    t.same((await policies(db)).vc_raw, ['720h0m0s', '24h0m0s', 1, true], 'the policy has this process\'s settings');
   });
 
   t.test('raw telemetry and dead letters go to vc_raw, the cockpit tables to vc_rollups, nothing elsewhere', async (t) => {
