@@ -20,7 +20,7 @@ import { redact } from './observability/redact.ts';
 import { VehicleRegistry } from './registry/registry.ts';
 import { Spool } from './spool/spool.ts';
 import { EmbeddedStore } from './store/embedded-store.ts';
-import { InfluxStore } from './store/influx-store.ts';
+import { InfluxStore, type InfluxStoreOptions } from './store/influx-store.ts';
 import { metadataDir, openMetadataStore, type MetadataStore } from './store/metadata.ts';
 import type { TelemetryStore } from './store/telemetry-store.ts';
 import { TenantDirectory } from './tenants/tenants.ts';
@@ -48,17 +48,22 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/** The InfluxDB store's settings, for the service's store and its writer thread's (undefined: the embedded store). */
+function influxOptions(config: ServiceConfig): Omit<InfluxStoreOptions, 'logger'> | undefined {
+  if (!config.influxUrl) return undefined;
+  return {
+    url: config.influxUrl,
+    database: config.influxDb,
+    token: config.influxToken,
+    username: config.influxUsername,
+    password: config.influxPassword,
+    retention: { raw: config.influxRetentionRaw, rollups: config.influxRetentionRollups },
+  };
+}
+
 export async function createStore(config: ServiceConfig, logger: Logger): Promise<TelemetryStore> {
-  if (config.influxUrl) {
-    return new InfluxStore({
-      url: config.influxUrl,
-      database: config.influxDb,
-      token: config.influxToken,
-      username: config.influxUsername,
-      password: config.influxPassword,
-      logger,
-    });
-  }
+  const influx = influxOptions(config);
+  if (influx) return new InfluxStore({ ...influx, logger });
   return EmbeddedStore.open({ dir: join(config.dataDir, 'store'), logger, threads: config.embeddedThreads });
 }
 
@@ -118,15 +123,9 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
     rollupFactsFlushMs: config.rollupFactsFlushMs,
   };
   const writerSetup = { spool, store, metrics, logger, settings };
-  const writer: StoreWriter = config.influxUrl
-    ? new WriterThread({
-        ...writerSetup,
-        data: {
-          spoolDir: spool.dir,
-          logLevel: logger.level,
-          influx: { url: config.influxUrl, database: config.influxDb, token: config.influxToken, username: config.influxUsername, password: config.influxPassword },
-        },
-      })
+  const influx = influxOptions(config);
+  const writer: StoreWriter = influx
+    ? new WriterThread({ ...writerSetup, data: { spoolDir: spool.dir, logLevel: logger.level, influx } })
     : startWriterHere(writerSetup);
 
   let broker: EmbeddedBroker | undefined;

@@ -9,7 +9,8 @@ import { InfluxDB, Point, escape, type Transport } from '@influxdata/influxdb-cl
 import { SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
 import { StoreRejectedError } from './telemetry-store.ts';
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
-import { InfluxCockpitTables, type InfluxAccess } from './influx-cockpit.ts';
+import { InfluxCockpitTables, inPolicy, type InfluxAccess } from './influx-cockpit.ts';
+import { ensureRetention, policyWishes, RAW_POLICY, ROLLUPS_POLICY, type RetentionSettings } from './influx-retention.ts';
 import type { CockpitTables, WriteObserver } from './cockpit-tables.ts';
 import type {
   BucketQuery,
@@ -37,6 +38,8 @@ export interface InfluxStoreOptions {
   logger?: StoreLogger;
   /** socket timeout of one request */
   timeoutMs?: number;
+  /** retention policies (influx-retention.ts): raw telemetry and dead letters in `vc_raw`, cockpit tables in `vc_rollups` */
+  retention?: RetentionSettings;
 }
 
 export const TELEMETRY_MEASUREMENT = 'telemetry';
@@ -73,6 +76,9 @@ export class InfluxStore implements TelemetryStore {
   private readonly agent: http.Agent;
   private readonly logger: StoreLogger | undefined;
   private readonly gzipThreshold: number;
+  private readonly retention: RetentionSettings;
+  /** where raw telemetry and dead letters go: `vc_raw`, or the database's default policy when no raw retention is set */
+  private readonly rawPolicy: string | undefined;
   /** `telemetry,brand=…,model=…,vin=…` per vehicle, escaped once */
   private readonly linePrefixes = new Map<string, { brand: string; model: string; prefix: string }>();
   private closed = false;
@@ -87,7 +93,11 @@ export class InfluxStore implements TelemetryStore {
   constructor(options: InfluxStoreOptions) {
     this.database = options.database;
     this.logger = options.logger;
-    this.cockpit = new InfluxCockpitTables(this.access());
+    this.retention = options.retention ?? {};
+    // a bad setting fails here, not at init or at the first write
+    policyWishes(this.retention);
+    this.rawPolicy = this.retention.raw === undefined ? undefined : RAW_POLICY;
+    this.cockpit = new InfluxCockpitTables(this.access(), ROLLUPS_POLICY, this.rawPolicy);
     const parsed = new URL(options.url);
     const secure = parsed.protocol === 'https:';
     // compressing for a server on this machine spends CPU twice to save no network
@@ -109,6 +119,7 @@ export class InfluxStore implements TelemetryStore {
 
   async init(): Promise<void> {
     await this.query([`CREATE DATABASE ${identifier(this.database)}`]);
+    await ensureRetention({ query: (statements) => this.query(statements), identifier }, this.database, this.retention, this.logger);
     this.logger?.info({ database: this.database }, 'influx database ready');
   }
 
@@ -118,7 +129,7 @@ export class InfluxStore implements TelemetryStore {
     for (const sample of samples) lines.push(telemetryLine(this.linePrefix(sample), sample, skipped));
     // Validation upstream makes this a bug, not bad data: log it, but never let one value wedge the writer's retries.
     if (skipped.values > 0) this.logger?.warn({ values: skipped.values }, 'signal values outside the catalog or of the wrong type were not stored');
-    await this.write(lines, 'ms', 'telemetry');
+    await this.write(lines, 'ms', 'telemetry', this.rawPolicy);
   }
 
   async writeDeadLetters(letters: readonly DeadLetter[]): Promise<void> {
@@ -132,7 +143,7 @@ export class InfluxStore implements TelemetryStore {
       if (letter.vin !== undefined) point.stringField('vin', letter.vin);
       return lineOf(point);
     });
-    await this.write(lines, 'ns', 'dead_letters');
+    await this.write(lines, 'ns', 'dead_letters', this.rawPolicy);
   }
 
   async querySamples(query: SampleQuery): Promise<TelemetrySample[]> {
@@ -143,7 +154,7 @@ export class InfluxStore implements TelemetryStore {
     // Asked for some signals, only samples carrying one of them; `f = f` is InfluxQL's "field present" for any type.
     const carriesOne = query.signals?.length ? ` AND (${paths.map((p) => `${identifier(p)} = ${identifier(p)}`).join(' OR ')})` : '';
     const [result] = await this.query([
-      `SELECT ${['seq', ...paths].map(identifier).join(', ')} FROM ${identifier(TELEMETRY_MEASUREMENT)}` +
+      `SELECT ${['seq', ...paths].map(identifier).join(', ')} FROM ${this.raw(TELEMETRY_MEASUREMENT)}` +
         ` WHERE ${vinIs(query.vin)} AND time >= ${from}ms AND time < ${to}ms${carriesOne} ORDER BY time ASC LIMIT ${limit}`,
     ]);
     return rowsOf(result).map((row) => {
@@ -170,7 +181,7 @@ export class InfluxStore implements TelemetryStore {
       `max(${identifier(path)}) AS "max_${i}"`,
     ]);
     const [result] = await this.query([
-      `SELECT ${['count("seq") AS "samples"', ...aggregates].join(', ')} FROM ${identifier(TELEMETRY_MEASUREMENT)}` +
+      `SELECT ${['count("seq") AS "samples"', ...aggregates].join(', ')} FROM ${this.raw(TELEMETRY_MEASUREMENT)}` +
         ` WHERE ${vinIs(query.vin)} AND time >= ${from}ms AND time < ${to}ms` +
         ` GROUP BY time(${interval}ms, ${offset}ms) fill(none)`,
     ]);
@@ -192,7 +203,7 @@ export class InfluxStore implements TelemetryStore {
 
   async latest(vin: string): Promise<LatestSignals | undefined> {
     // One statement per field: last() of several fields in one statement would not report each one's time.
-    const from = `FROM ${identifier(TELEMETRY_MEASUREMENT)} WHERE ${vinIs(vin)}`;
+    const from = `FROM ${this.raw(TELEMETRY_MEASUREMENT)} WHERE ${vinIs(vin)}`;
     const [seqResult, ...signalResults] = await this.query([
       `SELECT last("seq") ${from}`,
       ...ALL_SIGNALS.map((path) => `SELECT last(${identifier(path)}) ${from}`),
@@ -211,7 +222,7 @@ export class InfluxStore implements TelemetryStore {
   private access(): InfluxAccess {
     return {
       query: (statements) => this.query(statements),
-      writeLines: (lines, table) => this.write(lines, 'ms', table ?? 'other'),
+      writeLines: (lines, table, retentionPolicy) => this.write(lines, 'ms', table ?? 'other', retentionPolicy),
       literal,
       identifier,
       tagValue,
@@ -226,7 +237,7 @@ export class InfluxStore implements TelemetryStore {
     if (query.vin !== undefined) conditions.push(`"vin" = ${literal(query.vin)}`);
     const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
     const [result] = await this.query([
-      `SELECT "reason", "detail", "topic", "vin", "raw" FROM ${identifier(DEAD_LETTERS_MEASUREMENT)}${where}` +
+      `SELECT "reason", "detail", "topic", "vin", "raw" FROM ${this.raw(DEAD_LETTERS_MEASUREMENT)}${where}` +
         ` ORDER BY time DESC LIMIT ${limit}`,
     ]);
     return rowsOf(result).map((row) => {
@@ -253,6 +264,11 @@ export class InfluxStore implements TelemetryStore {
     this.agent.destroy();
   }
 
+  /** A raw measurement as InfluxQL names it, in the raw policy. */
+  private raw(measurement: string): string {
+    return inPolicy({ identifier }, this.rawPolicy, measurement);
+  }
+
   private linePrefix(sample: StoredSample): string {
     const known = this.linePrefixes.get(sample.vin);
     if (known && known.brand === sample.brand && known.model === sample.model) return known.prefix;
@@ -266,9 +282,9 @@ export class InfluxStore implements TelemetryStore {
     return (BigInt(Math.floor(receivedAt)) * BigInt(NANOS_PER_MS) + BigInt(this.deadLetterCounter)).toString();
   }
 
-  /** Sends lines in chunks and resolves only when influxd answered 2xx to every chunk. */
-  private async write(lines: readonly string[], precision: 'ms' | 'ns', table: string): Promise<void> {
-    const params = new URLSearchParams({ db: this.database, precision }).toString();
+  /** Sends lines in chunks (to a retention policy, else the default one) and resolves only when influxd answered 2xx to every chunk. */
+  private async write(lines: readonly string[], precision: 'ms' | 'ns', table: string, retentionPolicy?: string): Promise<void> {
+    const params = new URLSearchParams({ db: this.database, precision, ...(retentionPolicy === undefined ? {} : { rp: retentionPolicy }) }).toString();
     for (let start = 0; start < lines.length; start += WRITE_CHUNK_LINES) {
       const chunk = lines.slice(start, start + WRITE_CHUNK_LINES);
       const body = chunk.join('\n');

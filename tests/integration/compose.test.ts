@@ -1,6 +1,7 @@
 // The docker-compose deployment is valid for Compose and wires the service to Mosquitto 2, InfluxDB 1.x and
 // PostgreSQL with the settings the architecture requires (a broker that never drops QoS 1 messages, persistent
-// volumes, vehicles and tenants in PostgreSQL rather than in the telemetry database).
+// volumes, vehicles and tenants in PostgreSQL rather than in the telemetry database, retention policies for raw
+// telemetry and the rollups).
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +10,8 @@ import { promisify } from 'node:util';
 import mqtt from 'mqtt';
 import t from 'tap';
 import { parse } from 'yaml';
+import { configFromEnv } from '../../services/config.ts';
+import { parseRetention } from '../../services/store/influx-retention.ts';
 import { MOSQUITTO_BINARY, startMosquitto } from '../helpers/mosquitto.ts';
 import { findBinary, missingServer } from '../helpers/system.ts';
 
@@ -91,6 +94,9 @@ t.test('the services are Mosquitto 2, InfluxDB 1.x, PostgreSQL and vehicle-cloud
     VC_INFLUX_DB: 'vehicle_cloud',
     VC_DATA_DIR: '/data',
   });
+  const settings = configFromEnv(Object.fromEntries(Object.entries(service?.environment ?? {}).map(([name, value]) => [name, value ?? ''])));
+  t.equal(settings.influxRetentionRaw, '30d', 'raw telemetry kept 30 days (vc_raw), the settings passing the service\'s own checks');
+  t.ok(parseRetention(settings.influxRetentionRollups ?? 'inf')! > parseRetention(settings.influxRetentionRaw!)!, `rollups kept longer (${settings.influxRetentionRollups})`);
   t.ok(mounts(service).some(([source, target]) => target === '/data' && source in (config.volumes ?? {})), 'the data dir (spool) is a named volume');
   const ports = (service?.ports ?? []).map((p) => (typeof p === 'string' ? p : `${p.published}:${p.target}`));
   t.ok(ports.some((p) => /(^|:)3000:3000(\/tcp)?$/.test(p)), `API published on 3000 (${ports.join(', ')})`);

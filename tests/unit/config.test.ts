@@ -77,3 +77,22 @@ t.test('a share group needs VC_DATABASE_URL: several ingest workers must share o
   t.equal(configFromEnv({ VC_MQTT_URL: 'mqtt://127.0.0.1:1883', VC_MQTT_SHARE_GROUP: 'g', VC_DATABASE_URL: 'postgres://127.0.0.1/vc' }).mqttShareGroup, 'g');
   t.end();
 });
+
+t.test('InfluxDB retention: InfluxQL durations, at least 1h raw and 8d rollups, rollups outliving raw points', (t) => {
+  const none = configFromEnv({});
+  t.equal(none.influxRetentionRaw, undefined, 'unset: raw points in the database\'s default policy, as it is');
+  t.equal(none.influxRetentionRollups, undefined, 'unset: vc_rollups created as inf, else left as it is');
+  const set = configFromEnv({ VC_INFLUX_RETENTION_RAW: '30d', VC_INFLUX_RETENTION_ROLLUPS: 'inf' });
+  t.same([set.influxRetentionRaw, set.influxRetentionRollups], ['30d', 'inf'], 'kept as written');
+  t.equal(configFromEnv({ VC_INFLUX_RETENTION_RAW: '' }).influxRetentionRaw, undefined, 'empty means unset');
+  t.equal(configFromEnv({ VC_INFLUX_RETENTION_RAW: '1h' }).influxRetentionRaw, '1h', 'InfluxDB\'s shortest is allowed');
+  const refused: Array<[Record<string, string>, RegExp]> = [
+    [{ VC_INFLUX_RETENTION_RAW: '30 days' }, /\n  VC_INFLUX_RETENTION_RAW: an InfluxQL duration such as 30d, 4w, 720h, or inf/],
+    [{ VC_INFLUX_RETENTION_RAW: '30m' }, /\n  VC_INFLUX_RETENTION_RAW: at least 1h, or inf/],
+    [{ VC_INFLUX_RETENTION_ROLLUPS: '7d' }, /\n  VC_INFLUX_RETENTION_ROLLUPS: at least 8d, or inf/],
+    [{ VC_INFLUX_RETENTION_RAW: '90d', VC_INFLUX_RETENTION_ROLLUPS: '30d' }, /\n  VC_INFLUX_RETENTION_ROLLUPS: must be at least VC_INFLUX_RETENTION_RAW/],
+    [{ VC_INFLUX_RETENTION_RAW: 'inf', VC_INFLUX_RETENTION_ROLLUPS: '400d' }, /VC_INFLUX_RETENTION_ROLLUPS: must be at least/],
+  ];
+  for (const [env, message] of refused) t.throws(() => configFromEnv(env), message, JSON.stringify(env));
+  t.end();
+});
