@@ -40,13 +40,16 @@ const BY_BRAND = `"brand" =~ /^\${brand:regex}$/`;
 const BY_MODEL = `"model" =~ /^\${model:regex}$/`;
 const BY_VIN = `"vin" =~ /^\${vin:regex}$/`;
 
-/** The cockpit KPIs InfluxQL can compute from the rollups: sums, and ratios of sums (exact, as the cockpit API's). */
-export const ROLLUP_KPIS = {
+/**
+ * The cockpit KPIs InfluxQL can compute from the rollups: sums, and ratios of sums (exact, as the cockpit API's). A
+ * ratio reads only parts that counted its signal (`over`): InfluxQL answers 0 for 0 / 0, where the API says null.
+ */
+export const ROLLUP_KPIS: Readonly<Record<'samples' | 'avgSpeed' | 'avgSoc' | 'adasShare', { title: string; select: string; over?: string; unit: string; decimals: number }>> = {
   samples: { title: 'Samples', select: 'sum("samples")', unit: 'short', decimals: 0 },
-  avgSpeed: { title: 'Average speed', select: 'sum("speed_sum") / sum("speed_count")', unit: 'velocitykmh', decimals: 1 },
-  avgSoc: { title: 'Average state of charge', select: 'sum("soc_sum") / sum("soc_count")', unit: 'percent', decimals: 1 },
-  adasShare: { title: 'ADAS level 2+ share', select: 'sum("adas2") / sum("adas_count")', unit: 'percentunit', decimals: 1 },
-} as const;
+  avgSpeed: { title: 'Average speed', select: 'sum("speed_sum") / sum("speed_count")', over: 'speed_count', unit: 'velocitykmh', decimals: 1 },
+  avgSoc: { title: 'Average state of charge', select: 'sum("soc_sum") / sum("soc_count")', over: 'soc_count', unit: 'percent', decimals: 1 },
+  adasShare: { title: 'ADAS level 2+ share', select: 'sum("adas2") / sum("adas_count")', over: 'adas_count', unit: 'percentunit', decimals: 1 },
+};
 export type RollupKpi = keyof typeof ROLLUP_KPIS;
 const KPI_NAMES = Object.keys(ROLLUP_KPIS) as RollupKpi[];
 
@@ -64,7 +67,8 @@ function kpiQuery(kpi: RollupKpi, filters: readonly string[], by: { time?: boole
   const groups = [...(by.time ? ['time($__interval)'] : []), ...(by.tag ? [`"${by.tag}"`] : [])];
   const group = groups.length > 0 ? ` GROUP BY ${groups.join(', ')}` : '';
   const fill = by.time ? (kpi === 'samples' ? ' fill(0)' : ' fill(none)') : '';
-  return `SELECT ${ROLLUP_KPIS[kpi].select} AS "${kpi}" FROM ${ROLLUPS} WHERE ${where(filters)}${group}${fill}`;
+  const { select, over } = ROLLUP_KPIS[kpi];
+  return `SELECT ${select} AS "${kpi}" FROM ${ROLLUPS} WHERE ${where(over ? [`"${over}" > 0`, ...filters] : filters)}${group}${fill}`;
 }
 
 function kpiStats(filters: readonly string[]): Array<readonly [UnplacedPanel, number, number]> {
@@ -84,14 +88,14 @@ function kpiCharts(filters: readonly string[], tag?: 'brand' | 'model'): Array<A
   return [charts.slice(0, 2), charts.slice(2)];
 }
 
-/** A row per brand or model with every rollup KPI over the range; a click on a name opens its dashboard. */
+/** A row per brand or model with every rollup KPI over the range (a query each, merged on the name); a click on a name opens its dashboard. */
 function breakdownTable(title: string, filters: readonly string[], tag: 'brand' | 'model', link: string) {
-  const selects = KPI_NAMES.map((kpi) => `${ROLLUP_KPIS[kpi].select} AS "${ROLLUP_KPIS[kpi].title}"`).join(', ');
   const overrides = [
     { matcher: { id: 'byName', options: tag }, properties: [{ id: 'links', value: [{ title: `Open the ${tag} dashboard`, url: link }] }] },
     ...KPI_NAMES.map((kpi) => ({
-      matcher: { id: 'byName', options: ROLLUP_KPIS[kpi].title },
+      matcher: { id: 'byName', options: kpi },
       properties: [
+        { id: 'displayName', value: ROLLUP_KPIS[kpi].title },
         { id: 'unit', value: ROLLUP_KPIS[kpi].unit },
         { id: 'decimals', value: ROLLUP_KPIS[kpi].decimals },
       ],
@@ -99,8 +103,8 @@ function breakdownTable(title: string, filters: readonly string[], tag: 'brand' 
   ];
   return table({
     title,
-    targets: [influx(`SELECT ${selects} FROM ${ROLLUPS} WHERE ${where(filters)} GROUP BY "${tag}"`, { table: true })],
-    transformations: WITHOUT_TIME,
+    targets: KPI_NAMES.map((kpi) => influx(kpiQuery(kpi, filters, { tag }), { table: true })),
+    transformations: [{ id: 'merge', options: {} }, ...WITHOUT_TIME],
     overrides,
   });
 }
