@@ -170,3 +170,23 @@ export function builtinsFor(panel: Panel, context: QueryContext): Record<string,
     __rate_interval: formatInterval(Math.max(interval + scrape, 4 * scrape)),
   };
 }
+
+export interface InfluxSeries {
+  name: string;
+  tags?: Record<string, string>;
+  columns: string[];
+  values: unknown[][];
+}
+
+/** Send one InfluxQL text as Grafana's InfluxDB datasource does (POST /query, epoch ms) and return its series; an error answer throws. */
+export async function grafanaInfluxQuery(url: string, db: string, query: string): Promise<InfluxSeries[]> {
+  const response = await fetch(`${url}/query`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ db, q: query, epoch: 'ms' }).toString(),
+  });
+  const body = (await response.json()) as { error?: string; results?: Array<{ error?: string; series?: InfluxSeries[] }> };
+  const error = body.error ?? body.results?.find((r) => r.error)?.error;
+  if (!response.ok || error) throw new Error(`InfluxQL ${response.status}: ${error ?? 'no answer'} in ${query}`);
+  return body.results?.flatMap((r) => r.series ?? []) ?? [];
+}
