@@ -157,12 +157,14 @@ function model(): Dashboard {
 
 /** A VSS signal as an InfluxQL field of `telemetry`. */
 const field = (path: string): string => JSON.stringify(path);
-const TIRES: Array<[string, string]> = [
-  ['Row1.Wheel.Left', 'front left'],
-  ['Row1.Wheel.Right', 'front right'],
-  ['Row2.Wheel.Left', 'rear left'],
-  ['Row2.Wheel.Right', 'rear right'],
-].map(([wheel, label]) => [`Vehicle.Chassis.Axle.${wheel}.Tire.Pressure`, label]);
+const TIRES = (
+  [
+    ['Row1.Wheel.Left', 'front left'],
+    ['Row1.Wheel.Right', 'front right'],
+    ['Row2.Wheel.Left', 'rear left'],
+    ['Row2.Wheel.Right', 'rear right'],
+  ] as const
+).map(([wheel, label]) => [`Vehicle.Chassis.Axle.${wheel}.Tire.Pressure`, label] as const);
 
 function vehicle(): Dashboard {
   const filters = [BY_VIN];
