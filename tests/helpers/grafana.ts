@@ -1,8 +1,9 @@
 // The provisioned Grafana dashboards as tests see them (the committed JSON files Grafana reads), and what Grafana does
 // to a query before it reaches the database, so that tests can run the very text Grafana would send:
 //   - template variables: `$name`, `${name}`, `${name:format}`, `[[name]]` (Grafana's variable syntax), with the
-//     `raw` and `regex` formats (regex: every value escaped with @grafana/data's escapeRegex, several as `(a|b)`), and a
-//     custom "All" value inserted as it is, unformatted (TemplateSrv);
+//     `raw` and `regex` formats (regex: every value escaped with @grafana/data's escapeRegex, several as `(a|b)`), a
+//     custom "All" value inserted as it is, unformatted (TemplateSrv), and in PromQL without a format the Prometheus
+//     datasource's own escaping for a value inside a double-quoted regex (interpolateQueryExpr);
 //   - `$__interval`: (to - from) / maxDataPoints rounded by rangeutil.roundInterval, at least the panel's min interval
 //     (or the datasource's timeInterval), written as Go's gtime.FormatInterval writes it (`1m`, `5m`, `20s`);
 //   - `$timeFilter` (InfluxQL): `time >= <from>ms and time <= <to>ms`, as the InfluxDB backend renders it;
@@ -88,8 +89,27 @@ export function escapeRegex(value: string): string {
 
 export const ALL = '$__all';
 
-/** Substitute variables the way Grafana does; every variable reference in a query names its format (raw or regex). */
-export function interpolate(text: string, variables: readonly VariableModel[], values: Readonly<Record<string, string | readonly string[]>>, builtins: Readonly<Record<string, string>> = {}): string {
+/** The Prometheus datasource's escaping of a single value (prometheusRegularEscape, classic behaviour). */
+export function prometheusRegularEscape(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/'/g, "\\\\'");
+}
+
+/** The Prometheus datasource's escaping of a value matched as a regex inside a PromQL string (prometheusSpecialRegexEscape). */
+export function prometheusSpecialRegexEscape(value: string): string {
+  return value.replace(/\\/g, '\\\\\\\\').replace(/[$^*{}[\]+?.()|]/g, '\\\\$&');
+}
+
+/**
+ * Substitute variables the way Grafana does. An InfluxQL reference names its format (raw or regex); a PromQL one names
+ * none and gets the Prometheus datasource's escaping (`language: 'promql'`).
+ */
+export function interpolate(
+  text: string,
+  variables: readonly VariableModel[],
+  values: Readonly<Record<string, string | readonly string[]>>,
+  builtins: Readonly<Record<string, string>> = {},
+  language: 'influxql' | 'promql' = 'influxql',
+): string {
   return text.replace(VARIABLE_REFERENCE, (whole, a?: string, b?: string, bFormat?: string, c?: string, _path?: string, cFormat?: string) => {
     const name = (a ?? b ?? c)!;
     const format = bFormat ?? cFormat;
@@ -110,8 +130,15 @@ export function interpolate(text: string, variables: readonly VariableModel[], v
         const escaped = (Array.isArray(value) ? value : [value]).map(escapeRegex);
         return escaped.length === 1 ? escaped[0]! : `(${escaped.join('|')})`;
       }
-      default:
+      case undefined:
+        if (language === 'promql') {
+          if (!variable.multi && !variable.includeAll) return prometheusRegularEscape(String(value));
+          const escaped = (Array.isArray(value) ? value : [value]).map(prometheusSpecialRegexEscape);
+          return escaped.length === 1 ? escaped[0]! : `(${escaped.join('|')})`;
+        }
         throw new Error(`$${name} in "${text}": name its format (\${${name}:raw} or \${${name}:regex})`);
+      default:
+        throw new Error(`$${name} in "${text}": format ${format} is not supported here`);
     }
   });
 }

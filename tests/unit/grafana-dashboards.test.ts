@@ -134,7 +134,7 @@ t.test('every datasource a dashboard names is provisioned, with the type the das
   }
 });
 
-t.test('every $variable a query or link uses is defined before it is used, and queries name its format', async (t) => {
+t.test('every $variable a query or link uses is defined before it is used; InfluxQL names its format, PromQL leaves it to the datasource', async (t) => {
   for (const [file, dashboard] of dashboards) {
     const variables = variablesOf(dashboard);
     const names = variables.map((v) => v.name);
@@ -151,7 +151,8 @@ t.test('every $variable a query or link uses is defined before it is used, and q
       for (const ref of referencesIn(query.text)) {
         if (BUILTIN_VARIABLES.has(ref.name)) continue;
         t.ok(names.includes(ref.name), `${query.where}: $${ref.name} is defined`);
-        t.ok(ref.format === 'raw' || ref.format === 'regex', `${query.where}: $${ref.name} names its format`);
+        if (query.datasource.type === 'prometheus') t.equal(ref.format, undefined, `${query.where}: $${ref.name} gets the Prometheus datasource's escaping`);
+        else t.ok(ref.format === 'raw' || ref.format === 'regex', `${query.where}: $${ref.name} names its format`);
       }
     }
     const links = JSON.stringify(panelsOf(dashboard).map((p) => p.fieldConfig?.overrides ?? []));
@@ -188,6 +189,9 @@ t.test('variables and intervals are substituted as Grafana substitutes them', as
   t.equal(interpolate('${instance:regex}', vars, { instance: ['a:1', 'b.2'] }), '(a:1|b\\.2)');
   t.equal(interpolate('${instance:regex}', vars, { instance: '$__all' }), '.*', 'a custom all value is not escaped');
   t.throws(() => interpolate('$brand', vars, { brand: 'x' }), /name its format/);
+  t.equal(interpolate('{instance=~"$instance"}', vars, { instance: ['127.0.0.1:3000'] }, {}, 'promql'), '{instance=~"127\\\\.0\\\\.0\\\\.1:3000"}', 'PromQL: a regex escape inside a string');
+  t.equal(interpolate('{x="$brand"}', vars, { brand: "a\\b'c" }, {}, 'promql'), "{x=\"a\\\\b\\\\'c\"}");
+  t.throws(() => interpolate('${brand:text}', vars, { brand: 'x' }), /not supported/);
   t.throws(() => interpolate('${brand:regex}', vars, {}), /no value/);
   t.equal(roundInterval(21_600), 20_000);
   t.equal(formatInterval(panelInterval(0, 6 * 3_600_000, 1_000, '1m')), '1m', '6 h on 1000 px is 20 s, raised to the 1 m minimum');

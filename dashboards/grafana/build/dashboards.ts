@@ -227,8 +227,11 @@ function vehicle(): Dashboard {
   });
 }
 
-/** `instance` narrows to some ingest workers (several share one subscription when scaled out). */
-const INSTANCE = '{instance=~"${instance:regex}"}';
+/**
+ * `instance` narrows to some ingest workers (several share one subscription when scaled out). No format: the Prometheus
+ * datasource escapes the values for a regex inside a PromQL string (`:regex` would leave `\.`, an invalid string escape).
+ */
+const INSTANCE = '{instance=~"$instance"}';
 const rate = (metric: string, by?: string): string => `sum${by ? ` by (${by})` : ''} (rate(${metric}${INSTANCE}[$__rate_interval]))`;
 const quantiles = (histogram: string) => [0.5, 0.99].map((q) => prometheus(`histogram_quantile(${q}, sum by (le) (rate(${histogram}_bucket${INSTANCE}[$__rate_interval])))`, `p${q * 100}`));
 
