@@ -155,8 +155,17 @@ t.test('every $variable a query or link uses is defined before it is used; Influ
         else t.ok(ref.format === 'raw' || ref.format === 'regex', `${query.where}: $${ref.name} names its format`);
       }
     }
-    const links = JSON.stringify(panelsOf(dashboard).map((p) => p.fieldConfig?.overrides ?? []));
-    for (const ref of referencesIn(links)) t.ok(BUILTIN_VARIABLES.has(ref.name) || names.includes(ref.name), `${file}: link variable $${ref.name} is defined`);
+    const links = panelsOf(dashboard)
+      .flatMap((p) => p.fieldConfig?.overrides ?? [])
+      .flatMap((o) => o.properties.filter((p) => p.id === 'links').flatMap((p) => p.value as Array<{ url: string }>));
+    for (const { url } of links) {
+      const uid = /^\/d\/([^/]+)\//.exec(url)?.[1];
+      t.ok([...dashboards.values()].some((d) => d.uid === uid), `${file}: link ${url} opens a provisioned dashboard`);
+      for (const ref of referencesIn(url)) {
+        t.ok(BUILTIN_VARIABLES.has(ref.name) || names.includes(ref.name), `${file}: link variable $${ref.name} is defined`);
+        if (ref.name !== '__url_time_range') t.equal(ref.format, 'percentencode', `${file}: $${ref.name} is percent-encoded in a URL`);
+      }
+    }
   }
 });
 

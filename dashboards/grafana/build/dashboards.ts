@@ -123,7 +123,7 @@ function fleet(): Dashboard {
     panels: layout([
       kpiStats([]),
       ...kpiCharts([], 'brand'),
-      [[breakdownTable('Brands over the range', [], 'brand', '/d/vc-brand/?var-brand=${__value.raw}&${__url_time_range}'), 24, 7]],
+      [[breakdownTable('Brands over the range', [], 'brand', '/d/vc-brand/?var-brand=${__value.raw:percentencode}&${__url_time_range}'), 24, 7]],
       [[text('Vehicle counts and distance', DISTINCT_NOTE), 24, 4]],
     ]),
   });
@@ -139,7 +139,7 @@ function brand(): Dashboard {
       kpiStats([BY_BRAND]),
       ...kpiCharts([BY_BRAND]),
       ...kpiCharts([BY_BRAND], 'model'),
-      [[breakdownTable('Models over the range', [BY_BRAND], 'model', '/d/vc-model/?var-brand=${brand}&var-model=${__value.raw}&${__url_time_range}'), 24, 7]],
+      [[breakdownTable('Models over the range', [BY_BRAND], 'model', '/d/vc-model/?var-brand=${brand:percentencode}&var-model=${__value.raw:percentencode}&${__url_time_range}'), 24, 7]],
       [[text('Vehicle counts and distance', DISTINCT_NOTE), 24, 4]],
     ]),
   });
