@@ -178,6 +178,16 @@ t.test('HTTP ingest takes the same contract and reports per-sample results', asy
   t.match(huge.body, { statusCode: 413, code: 'PAYLOAD_TOO_LARGE' });
 });
 
+t.test('over HTTP as over MQTT, a NaN or Infinity rejects only the sample that carries it', async (t) => {
+  const body = `{"vin":"${vinC}","samples":[{"ts":${now - 40},"seq":60,"signals":{"Vehicle.Speed":NaN}},{"ts":${now - 30},"seq":61,"signals":{"Vehicle.Speed":33}},{"ts":${now - 20},"seq":62,"signals":{"Vehicle.Speed":-Infinity}}]}`;
+  const r = await api.post<{ accepted: number; rejections: Array<{ index: number; reason: string }> }>('/api/v1/telemetry', body);
+  t.equal(r.status, 200);
+  t.match(r.body, { vin: vinC, accepted: 1, rejected: 2, rejections: [{ index: 0, reason: 'non_finite_value' }, { index: 2, reason: 'non_finite_value' }] });
+  const only = await api.post('/api/v1/telemetry', `{"vin":"${vinC}","ts":${now - 10},"seq":63,"signals":{"Vehicle.Speed":Infinity}}`);
+  t.equal(only.status, 422);
+  t.match(only.body, { statusCode: 422, code: 'NON_FINITE_VALUE' });
+});
+
 t.test('operations endpoints and error shapes', async (t) => {
   const health = await api.get('/healthz', '');
   t.equal(health.status, 200);

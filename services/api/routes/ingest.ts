@@ -2,8 +2,9 @@
 // credentials (HTTP Basic) and only its own VIN, like on the broker: another VIN is an `unauthorized_publisher`
 // dead letter and a 403. A tenant token may post for vehicles of its brands: another brand's VIN is dead-lettered
 // the same way, and answered 404 VEHICLE_NOT_FOUND exactly like an unregistered VIN (no existence leak).
+import { errorCodes } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { MAX_PAYLOAD_BYTES, REJECT_REASONS, TelemetryMessageSchema, VIN_PATTERN, type RejectReason } from '../../contract/telemetry.ts';
+import { MAX_PAYLOAD_BYTES, parseTelemetryJson, REJECT_REASONS, TelemetryMessageSchema, VIN_PATTERN, type RejectReason } from '../../contract/telemetry.ts';
 import type { ApiContext } from '../context.ts';
 import { canSeeBrand, requireIngestCaller, requirePrincipal } from '../auth.ts';
 import { Forbidden, IngestBackpressure, SpoolUnavailable, UnauthorizedPublisher, VehicleNotFound } from '../errors.ts';
@@ -35,6 +36,12 @@ const bodyVin = (body: unknown): string | undefined => {
 
 export const ingestRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app) => {
   const security = [{ bearer: [] }];
+  // Firmware JSON encoders print NaN/Infinity: over HTTP as over MQTT, only the samples carrying them are rejected.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
+    const parsed = parseTelemetryJson(text as string);
+    if (parsed === undefined) done(new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY(), undefined);
+    else done(null, parsed.value);
+  });
 
   app.post(
     '/api/v1/telemetry',
