@@ -58,7 +58,7 @@ export const RegistrationSchema = VehicleSchema.extend({
     password: z.string().describe('shown only in this answer'),
     topic: z.string(),
   }),
-});
+}).meta({ id: 'Registration' });
 
 /** ISO 8601 or ms since the epoch. */
 export const TimeParam = z
@@ -109,7 +109,7 @@ export const TwinSchema = z.object({
   online: z.boolean().describe('seen in the last 60 s'),
   lastSeen: z.number().int().nullable().describe('ms since the epoch; null if never seen'),
   signals: z.record(z.string(), z.object({ value: SignalValueSchema, ts: z.number().int() })),
-});
+}).meta({ id: 'VehicleTwin' });
 
 export const TelemetryQuerySchema = z.object({
   from: TimeParam.optional(),
@@ -130,7 +130,7 @@ export const TelemetryAnswerSchema = z.object({
   samples: z.array(SampleAnswerSchema).optional(),
   buckets: z.array(z.record(z.string(), z.unknown())).optional().describe('[{ t, samples, "<path>": { avg, min, max } }]'),
   nextCursor: z.string().nullable(),
-});
+}).meta({ id: 'TelemetryAnswer' });
 
 export const VehicleListQuerySchema = z.object({
   brand: z.string().max(64).optional(),
