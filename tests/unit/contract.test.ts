@@ -9,7 +9,7 @@ import {
   VIN_PATTERN,
   vinFromTopic,
 } from '../../services/contract/telemetry.ts';
-import { SIGNAL_CATALOG, checkSignal, type SignalSpec } from '../../services/contract/signals.ts';
+import { SIGNAL_CATALOG, SIGNALS, checkSignal, circularMean, type SignalSpec } from '../../services/contract/signals.ts';
 import { Prng } from '../../simulators/fleet/prng.ts';
 
 const VIN = 'LNBSCB3F5JW123456';
@@ -156,4 +156,15 @@ t.test('the documented message schema accepts exactly the messages the decoder a
     if (schemaAccepts) accepted++;
   }
   t.ok(accepted > 200 && accepted < 1800, `both kinds were tried (${accepted} of 2000 accepted)`);
+});
+
+t.test('angles average to their mean direction, in the range of their signal', async (t) => {
+  const mean = (path: string, degrees: number[]) =>
+    circularMean(SIGNALS.get(path)!, degrees.reduce((sum, d) => sum + Math.sin((d * Math.PI) / 180), 0), degrees.reduce((sum, d) => sum + Math.cos((d * Math.PI) / 180), 0));
+  t.same(SIGNAL_CATALOG.filter((s) => s.circular).map((s) => s.path), ['Vehicle.CurrentLocation.Longitude', 'Vehicle.CurrentLocation.Heading'], 'the catalog\'s angles that wrap');
+  t.equal(mean('Vehicle.CurrentLocation.Heading', [350, 10]), 0);
+  t.equal(mean('Vehicle.CurrentLocation.Heading', [359, 358]), 358.5, 'a heading stays in [0, 360)');
+  t.equal(mean('Vehicle.CurrentLocation.Heading', [90]), 90);
+  t.equal(mean('Vehicle.CurrentLocation.Longitude', [-170, -160]), -165, 'a longitude stays in [-180, 180)');
+  t.equal(mean('Vehicle.CurrentLocation.Longitude', [179, -179]), -180);
 });
