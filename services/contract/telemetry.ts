@@ -1,7 +1,7 @@
 // The telemetry contract (ARCHITECTURE.md section 2): topic, message schemas, VIN rules and the reason code
 // of every rejection. It imports nothing of the project's: everything else imports it.
 import { z } from 'zod';
-import { checkSignal, NON_FINITE, SIGNAL_CATALOG, type SignalRejection, type SignalSpec, type SignalValue } from './signals.ts';
+import { checkSignal, NON_FINITE, SIGNAL_CATALOG, SIGNALS, type SignalRejection, type SignalSpec, type SignalValue } from './signals.ts';
 
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
 export const MAX_BATCH_SAMPLES = 1000;
@@ -202,17 +202,21 @@ function validateSample(candidate: unknown, now: number): TelemetrySample | Reje
   if (paths.length === 0) return { reason: 'empty_signals', detail: 'a sample carries at least one signal' };
   for (const path of paths) {
     const problem: SignalRejection | undefined = checkSignal(path, signals[path]);
-    if (problem) return { reason: problem, detail: `${path.slice(0, 128)}: ${SIGNAL_PROBLEMS[problem]}` };
+    if (problem) return { reason: problem, detail: `${path.slice(0, 128)}: ${signalProblem(problem, SIGNALS.get(path), signals[path])}` };
   }
   return accepted;
 }
 
-const SIGNAL_PROBLEMS: Record<SignalRejection, string> = {
-  unknown_signal: 'not in the signal catalog',
-  invalid_signal_type: 'wrong type for this signal',
-  non_finite_value: 'NaN and Infinity are not values',
-  out_of_range_value: 'outside the range of this signal',
-};
+/** What is wrong with a signal's value, in words a firmware developer can act on: the value and what was expected. */
+function signalProblem(problem: SignalRejection, spec: SignalSpec | undefined, value: unknown): string {
+  if (problem === 'unknown_signal' || spec === undefined) return 'not in the signal catalog';
+  if (problem === 'non_finite_value') return 'NaN and Infinity are not values';
+  if (problem === 'invalid_signal_type') return `wrong type for this signal: a ${spec.type} is expected, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : `a ${typeof value}`}`;
+  if (spec.type === 'string') return `a string of ${String(value).length} characters, longer than the ${spec.maxLength} allowed`;
+  const unit = spec.unit ? ` ${spec.unit}` : '';
+  const range = `[${spec.min ?? '-inf'}, ${spec.max ?? 'inf'}]${unit}`;
+  return spec.integer && Number.isInteger(value) === false ? `${String(value)} is not a whole number in ${range}` : `${String(value)} is outside the range ${range}`;
+}
 
 function stripVin(candidate: unknown): unknown {
   if (typeof candidate !== 'object' || candidate === null) return candidate;

@@ -168,3 +168,17 @@ t.test('angles average to their mean direction, in the range of their signal', a
   t.equal(mean('Vehicle.CurrentLocation.Longitude', [-170, -160]), -165, 'a longitude stays in [-180, 180)');
   t.equal(mean('Vehicle.CurrentLocation.Longitude', [179, -179]), -180);
 });
+
+t.test('a refused value is named with what was expected: the range, the whole number, the length or the type', async (t) => {
+  const detail = (signals: Record<string, unknown>) => {
+    const result = decodeTelemetry(topic, JSON.stringify({ vin: VIN, ...sample(1, signals) }), NOW);
+    return result.ok ? result.rejected.map((r) => `${r.reason}: ${r.detail}`) : [];
+  };
+  t.same(detail({ 'Vehicle.Powertrain.TractionBattery.StateOfCharge.Current': 140 }), [
+    'out_of_range_value: Vehicle.Powertrain.TractionBattery.StateOfCharge.Current: 140 is outside the range [0, 100] percent',
+  ]);
+  t.same(detail({ 'Vehicle.Speed': -300 }), ['out_of_range_value: Vehicle.Speed: -300 is outside the range [-250, 500] km/h']);
+  t.same(detail({ 'Vehicle.ADAS.ActiveAutonomyLevel': 2.5 }), ['out_of_range_value: Vehicle.ADAS.ActiveAutonomyLevel: 2.5 is not a whole number in [0, 5]']);
+  t.same(detail({ 'Vehicle.OBD.DTCList': 'P'.repeat(300) }), ['out_of_range_value: Vehicle.OBD.DTCList: a string of 300 characters, longer than the 256 allowed']);
+  t.same(detail({ 'Vehicle.Speed': 'fast' }), ['invalid_signal_type: Vehicle.Speed: wrong type for this signal: a number is expected, got a string']);
+});
