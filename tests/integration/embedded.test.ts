@@ -135,6 +135,19 @@ t.test('bad messages become dead letters with reasons; the valid samples around 
   t.match(metrics.body, /nodejs_eventloop_lag_seconds/);
 });
 
+t.test("a dead letter keeps the topic's VIN when the payload cannot be read, and says an out-of-range value and its range", async (t) => {
+  const client = await vehicleClient(registrations.get(vinC)!);
+  t.teardown(() => client.endAsync());
+  await publishQos1(client, telemetryTopic(vinC), '{"vin": "not json');
+  await publishQos1(client, telemetryTopic(vinC), JSON.stringify({ vin: vinC, ts: now, seq: 12, signals: { 'Vehicle.Speed': 620 } }));
+  t.ok(await service.writer.drained());
+  const malformed = await api.get<{ items: Array<{ vin?: string; topic: string }> }>(`/api/v1/dead-letters?reason=malformed_json&vin=${vinC}`);
+  t.ok(malformed.body.items.length >= 1, 'a malformed_json letter can be found by its VIN');
+  t.ok(malformed.body.items.every((l) => l.vin === vinC && l.topic === telemetryTopic(vinC)));
+  const range = await api.get<{ items: Array<{ detail: string }> }>(`/api/v1/dead-letters?reason=out_of_range_value&vin=${vinC}`);
+  t.equal(range.body.items[0]?.detail, 'sample 0: Vehicle.Speed: 620 is outside the range [-250, 500] km/h');
+});
+
 t.test('telemetry of an unregistered VIN is a dead letter, never stored', async (t) => {
   const admin = await connectMqtt(service.mqttUrl, { clientId: 'admin-test', username: 'admin', password: service.adminToken.token });
   t.teardown(() => admin.endAsync());
