@@ -2,7 +2,7 @@
 // the validator and the OpenAPI document.
 import { z } from 'zod';
 import { SIGNALS } from '../contract/signals.ts';
-import { SignalValueSchema, VinSchema } from '../contract/telemetry.ts';
+import { REJECT_REASONS, SignalValueSchema, VinSchema } from '../contract/telemetry.ts';
 
 export const ErrorSchema = z
   .object({
@@ -153,7 +153,7 @@ export const IngestAnswerSchema = z.object({
 });
 
 export const DeadLetterQuerySchema = z.object({
-  reason: z.string().max(64).optional(),
+  reason: z.enum(REJECT_REASONS).optional().describe('only letters with this reason'),
   vin: VinSchema.optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });

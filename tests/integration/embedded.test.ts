@@ -148,6 +148,12 @@ t.test("a dead letter keeps the topic's VIN when the payload cannot be read, and
   t.equal(range.body.items[0]?.detail, 'sample 0: Vehicle.Speed: 620 is outside the range [-250, 500] km/h');
 });
 
+t.test('a dead-letter filter with a reason that does not exist is refused, not answered empty', async (t) => {
+  const r = await api.get<{ statusCode: number; code: string; message: string }>('/api/v1/dead-letters?reason=malformed');
+  t.equal(r.status, 400);
+  t.match(r.body, { statusCode: 400, code: 'VALIDATION_FAILED', message: /^querystring\.reason: / });
+});
+
 t.test('telemetry of an unregistered VIN is a dead letter, never stored', async (t) => {
   const admin = await connectMqtt(service.mqttUrl, { clientId: 'admin-test', username: 'admin', password: service.adminToken.token });
   t.teardown(() => admin.endAsync());

@@ -693,7 +693,8 @@ export interface operations {
   listDeadLetters: {
     parameters: {
       query?: {
-        reason?: string;
+        /** @description only letters with this reason */
+        reason?: "payload_too_large" | "malformed_json" | "invalid_topic" | "invalid_message" | "invalid_vin" | "vin_mismatch" | "batch_too_large" | "unregistered_vehicle" | "unauthorized_publisher" | "invalid_sample" | "empty_signals" | "ts_out_of_range" | "unknown_signal" | "invalid_signal_type" | "non_finite_value" | "out_of_range_value" | "store_rejected";
         /** @description Vehicle identification number (ISO 3779) */
         vin?: string;
         limit?: number;
@@ -715,7 +716,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: a parameter does not match its schema */
+      /** @description VALIDATION_FAILED: a reason that is not a reject reason, a malformed vin, or a limit out of range */
       400: {
         content: {
           "application/json": components["schemas"]["Error"];

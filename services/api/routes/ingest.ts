@@ -4,7 +4,7 @@
 // the same way, and answered 404 VEHICLE_NOT_FOUND exactly like an unregistered VIN (no existence leak).
 import { errorCodes } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { MAX_PAYLOAD_BYTES, parseTelemetryJson, REJECT_REASONS, TelemetryMessageSchema, VIN_PATTERN, type RejectReason } from '../../contract/telemetry.ts';
+import { MAX_PAYLOAD_BYTES, parseTelemetryJson, TelemetryMessageSchema, VIN_PATTERN, type RejectReason } from '../../contract/telemetry.ts';
 import type { ApiContext } from '../context.ts';
 import { canSeeBrand, requireIngestCaller, requirePrincipal } from '../auth.ts';
 import { Forbidden, IngestBackpressure, SpoolUnavailable, UnauthorizedPublisher, VehicleNotFound } from '../errors.ts';
@@ -123,7 +123,7 @@ export const ingestRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (a
         querystring: DeadLetterQuerySchema,
         response: {
           200: jsonAnswer('dead letters, newest first', DeadLetterListSchema),
-          400: validation,
+          400: errorAnswer('VALIDATION_FAILED: a reason that is not a reject reason, a malformed vin, or a limit out of range'),
           401: unauthorized,
           403: errorAnswer('FORBIDDEN: a tenant token without `vin`'),
           404: errorAnswer("VEHICLE_NOT_FOUND: a tenant token naming a VIN that is not registered or is another brand's"),
@@ -138,9 +138,7 @@ export const ingestRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (a
         const vehicle = await ctx.registry.get(vin);
         if (!vehicle || !canSeeBrand(request.principal, vehicle.brand)) throw new VehicleNotFound(vin);
       }
-      const known = reason === undefined || (REJECT_REASONS as readonly string[]).includes(reason);
-      if (!known) return { items: [] };
-      const items = await ctx.store.listDeadLetters({ reason: reason as RejectReason | undefined, vin, limit });
+      const items = await ctx.store.listDeadLetters({ reason, vin, limit });
       return { items };
     },
   );
