@@ -207,6 +207,18 @@ t.test('over HTTP as over MQTT, a NaN or Infinity rejects only the sample that c
   t.match(only.body, { statusCode: 422, code: 'NON_FINITE_VALUE' });
 });
 
+t.test('a bucketed telemetry query without from starts on a multiple of its interval', async (t) => {
+  type Answer = { from: number; to: number; buckets?: Array<{ t: number }> };
+  const bucketed = await api.get<Answer>(`/api/v1/vehicles/${vinC}/telemetry?interval=10m`);
+  t.equal(bucketed.status, 200);
+  t.equal(bucketed.body.from % 600_000, 0, 'from is on a 10-minute boundary');
+  t.ok(bucketed.body.to - bucketed.body.from >= 3_600_000 && bucketed.body.to - bucketed.body.from < 4_200_000, 'and the window covers the last hour');
+  t.ok(bucketed.body.buckets?.length, 'the vehicle has buckets');
+  t.ok(bucketed.body.buckets?.every((b) => b.t % 600_000 === 0), 'every bucket starts on a round time');
+  const raw = await api.get<Answer>(`/api/v1/vehicles/${vinC}/telemetry`);
+  t.equal(raw.body.to - raw.body.from, 3_600_000, 'raw samples: the last hour exactly');
+});
+
 t.test('operations endpoints and error shapes', async (t) => {
   const health = await api.get('/healthz', '');
   t.equal(health.status, 200);

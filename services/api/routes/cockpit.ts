@@ -43,12 +43,19 @@ const ModelParams = BrandParams.extend({ model: z.string().min(1).max(64) });
 const BrandListSchema = z.object({ brands: z.array(z.object({ brand: z.string(), models: z.number().int(), vehicles: z.number().int(), online: z.number().int() })) });
 const ModelListSchema = z.object({ models: z.array(z.object({ model: z.string(), vehicles: z.number().int(), online: z.number().int() })) });
 
-/** Resolve from/to/interval with the documented defaults: the last 24 h to the next whole minute, ~288 buckets. */
+/** ~288 whole-minute buckets over a window. */
+const defaultInterval = (windowMs: number): number => Math.max(MINUTE_MS, Math.ceil(windowMs / TARGET_BUCKETS / MINUTE_MS) * MINUTE_MS);
+
+/**
+ * Resolve from/to/interval with the documented defaults: the last 24 h in ~288 buckets. A default `from` is aligned to
+ * the interval (and a default `to` too, when neither is given), so that buckets start on round times: 10:05, not 10:03.
+ */
 export function cockpitWindow(query: { from?: number; to?: number; interval?: number }, now = Date.now()): { from: number; to: number; intervalMs: number } {
-  const to = query.to ?? Math.ceil(now / MINUTE_MS) * MINUTE_MS;
-  const from = query.from ?? to - DEFAULT_WINDOW_MS;
+  const nextMinute = Math.ceil(now / MINUTE_MS) * MINUTE_MS;
+  const intervalMs = query.interval ?? defaultInterval(query.from === undefined ? DEFAULT_WINDOW_MS : (query.to ?? nextMinute) - query.from);
+  const to = query.to ?? (query.from === undefined ? Math.ceil(now / intervalMs) * intervalMs : nextMinute);
+  const from = query.from ?? Math.floor((to - DEFAULT_WINDOW_MS) / intervalMs) * intervalMs;
   if (from >= to) throw new InvalidRange('from must be before to');
-  const intervalMs = query.interval ?? Math.max(MINUTE_MS, Math.ceil((to - from) / TARGET_BUCKETS / MINUTE_MS) * MINUTE_MS);
   if ((to - from) / intervalMs > MAX_BUCKETS) throw new InvalidRange(`at most ${MAX_BUCKETS} buckets: widen interval or narrow [from, to)`);
   return { from, to, intervalMs };
 }

@@ -183,7 +183,8 @@ export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
       const q = request.query;
       await visibleVehicle(request, vin);
       const to = q.to ?? Date.now();
-      const from = q.from ?? to - DEFAULT_WINDOW_MS;
+      // a bucketed query's default window starts on a multiple of the interval, so buckets start on round times
+      const from = q.from ?? (q.interval === undefined ? to - DEFAULT_WINDOW_MS : Math.floor((to - DEFAULT_WINDOW_MS) / q.interval) * q.interval);
       if (from >= to) throw new InvalidRange('from must be before to');
       if (q.interval !== undefined) {
         if ((to - from) / q.interval > MAX_BUCKETS) throw new InvalidRange(`at most ${MAX_BUCKETS} buckets: widen interval or narrow [from, to)`);
