@@ -56,7 +56,8 @@ export const RegistrationSchema = VehicleSchema.extend({
   mqtt: z.object({
     username: z.string(),
     password: z.string().describe('shown only in this answer'),
-    topic: z.string(),
+    topic: z.string().describe('the only topic it may publish to'),
+    url: z.string().describe('the MQTT broker to connect to (VC_MQTT_PUBLIC_URL; by default the embedded broker, or VC_MQTT_URL without credentials)'),
   }),
 }).meta({ id: 'Registration' });
 

@@ -38,6 +38,7 @@ async function samplesOf(vin: string, from: number, to: number, extra = ''): Pro
 
 t.test('registration answers 201 with MQTT credentials, then 409 for the same VIN', async (t) => {
   t.match(regA, { vin: vinA, brand: 'Voltra', model: 'E-Cross', mqtt: { username: vinA, topic: telemetryTopic(vinA) } });
+  t.equal(regA.mqtt.url, service.mqttUrl, 'and the broker to publish to: the embedded one');
   t.type(regA.mqtt.password, 'string');
   const again = await api.post('/api/v1/vehicles', { vin: vinA, brand: 'Other', model: 'X' });
   t.equal(again.status, 409);

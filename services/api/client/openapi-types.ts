@@ -173,7 +173,10 @@ export interface components {
         username: string;
         /** @description shown only in this answer */
         password: string;
+        /** @description the only topic it may publish to */
         topic: string;
+        /** @description the MQTT broker to connect to (VC_MQTT_PUBLIC_URL; by default the embedded broker, or VC_MQTT_URL without credentials) */
+        url: string;
       };
     };
     TelemetryAnswer: {

@@ -91,7 +91,7 @@ export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
       if (!registration) throw new VehicleExists(request.body.vin);
       const { vehicle, password } = registration;
       request.log.info({ event: 'vehicle_registered', vin: vehicle.vin, brand: vehicle.brand, model: vehicle.model });
-      return reply.code(201).send({ ...publicVehicle(vehicle), mqtt: { username: vehicle.vin, password, topic: telemetryTopic(vehicle.vin) } });
+      return reply.code(201).send({ ...publicVehicle(vehicle), mqtt: { username: vehicle.vin, password, topic: telemetryTopic(vehicle.vin), url: ctx.brokerUrl } });
     },
   );
 
