@@ -1,6 +1,7 @@
 // `npm run demo`: the service with its embedded broker and embedded store, plus a simulated fleet of 50
-// vehicles publishing once a second, until Ctrl-C. Prints where the API is, the admin token and what to try.
+// vehicles publishing once a second, until Ctrl-C. Prints where the API is, what to try and the admin token (only when it is generated).
 import { parseArgs } from 'node:util';
+import { adminTokenNotice, adminTokenShellRef } from './api/auth.ts';
 import { configFromEnv } from './config.ts';
 import { startService } from './service.ts';
 import { runFleet, type FleetProgress } from '../simulators/fleet/fleet.ts';
@@ -35,21 +36,22 @@ async function main(): Promise<void> {
   const vinSalt = Date.now().toString(36);
   const first = planFleet({ seed, vehicles: 1, vinSalt })[0]!;
   const token = service.adminToken.token;
+  const bearer = `"Authorization: Bearer ${adminTokenShellRef(service.adminToken)}"`;
   const out = process.stdout;
   out.write(`
 vehicle-cloud demo
   API            ${service.apiUrl}
   API docs       ${service.apiUrl}/docs
   MQTT broker    ${service.mqttUrl}
-  admin token    ${token}   (${service.adminToken.source === 'env' ? 'from VC_ADMIN_TOKEN' : `kept in ${service.adminToken.path}`})
+  admin token    ${adminTokenNotice(service.adminToken)}
   store          ${service.store.kind} (${service.store.kind === 'embedded' ? config.dataDir : config.influxUrl})
   fleet          ${vehicles} simulated vehicles, ${rate} sample/s each${durationS > 0 ? `, for ${durationS} s` : ', until Ctrl-C'}
 
 Try:
-  curl -H "Authorization: Bearer ${token}" ${service.apiUrl}/api/v1/vehicles/${first.vin}
-  curl -H "Authorization: Bearer ${token}" "${service.apiUrl}/api/v1/vehicles/${first.vin}/telemetry?signals=Vehicle.Speed,Vehicle.Powertrain.TractionBattery.StateOfCharge.Current"
-  curl -H "Authorization: Bearer ${token}" "${service.apiUrl}/api/v1/vehicles/${first.vin}/telemetry?interval=10s"
-  curl -H "Authorization: Bearer ${token}" "${service.apiUrl}/api/v1/vehicles?limit=5"
+  curl -H ${bearer} ${service.apiUrl}/api/v1/vehicles/${first.vin}
+  curl -H ${bearer} "${service.apiUrl}/api/v1/vehicles/${first.vin}/telemetry?signals=Vehicle.Speed,Vehicle.Powertrain.TractionBattery.StateOfCharge.Current"
+  curl -H ${bearer} "${service.apiUrl}/api/v1/vehicles/${first.vin}/telemetry?interval=10s"
+  curl -H ${bearer} "${service.apiUrl}/api/v1/vehicles?limit=5"
   curl ${service.apiUrl}/metrics
 
 `);
