@@ -155,6 +155,15 @@ t.test('a dead-letter filter with a reason that does not exist is refused, not a
   t.match(r.body, { statusCode: 400, code: 'VALIDATION_FAILED', message: /^querystring\.reason: / });
 });
 
+t.test('the embedded broker speaks MQTT 3.1.1 (and 3.1): an MQTT 5 client is refused with "unacceptable protocol version"', async (t) => {
+  const login = { username: 'admin', password: service.adminToken.token };
+  await t.rejects(connectMqtt(service.mqttUrl, { ...login, clientId: 'mqtt5-probe', protocolVersion: 5 }), { code: 1, message: /Unacceptable protocol version/ });
+  for (const protocolVersion of [4, 3] as const) {
+    const client = await connectMqtt(service.mqttUrl, { ...login, clientId: `mqtt${protocolVersion}-probe`, protocolVersion });
+    await client.endAsync();
+  }
+});
+
 t.test('telemetry of an unregistered VIN is a dead letter, never stored', async (t) => {
   const admin = await connectMqtt(service.mqttUrl, { clientId: 'admin-test', username: 'admin', password: service.adminToken.token });
   t.teardown(() => admin.endAsync());
