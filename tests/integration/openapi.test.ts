@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { DOCUMENT_FILE, renderDocument, renderTypes, TYPES_FILE } from '../../services/api/client/generate.ts';
+import { DOCUMENT_FILE, renderClientFiles, renderDocument, renderTypes, TYPES_FILE } from '../../services/api/client/generate.ts';
 import { ROOT, startTestService, testVin } from '../helpers/service.ts';
 
 type Operation = {
@@ -37,6 +37,8 @@ const isOpen = (operation: Operation): boolean => operation.security !== undefin
 t.test('the committed document and client types are what the service serves (else: npm run api:client)', async (t) => {
   t.equal(await readFile(DOCUMENT_FILE, 'utf8'), served, 'services/api/client/openapi.json');
   t.equal(await readFile(TYPES_FILE, 'utf8'), await renderTypes(served), 'services/api/client/openapi-types.ts');
+  const written = await renderClientFiles();
+  t.same(written, { document: served, types: await renderTypes(served) }, 'npm run api:client writes the same, from a service of its own');
 });
 
 t.test("Redocly's recommended rules find no error and no warning", async (t) => {
