@@ -24,8 +24,6 @@ const TAGS = [
   { name: 'operations', description: 'Liveness, readiness and Prometheus metrics' },
 ];
 
-type OpenApiDocument = Parameters<typeof jsonSchemaTransformObject>[0] extends infer D ? (D extends { openapiObject: infer O } ? O : never) : never;
-
 const REF_PREFIX = '#/components/schemas/';
 
 /**
@@ -78,7 +76,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       },
     },
     transform: jsonSchemaTransform,
-    transformObject: (document) => tidyComponents(jsonSchemaTransformObject(document) as OpenApiDocument),
+    transformObject: (document) => tidyComponents(jsonSchemaTransformObject(document)),
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 }
