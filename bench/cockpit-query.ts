@@ -15,6 +15,8 @@ import { CockpitReader } from '../services/cockpit/reader.ts';
 import { ServiceMetrics } from '../services/observability/metrics.ts';
 import { MINUTE_MS as ROLLUP_BUCKET_MS } from '../services/store/cockpit-tables.ts';
 import type { StoredSample, TelemetryStore } from '../services/store/telemetry-store.ts';
+import { metadataDir, openMetadataStore } from '../services/store/metadata.ts';
+import type { VehicleRepository } from '../services/store/vehicles.ts';
 import { startInfluxd } from '../tests/helpers/influxd.ts';
 import { tempDir } from '../tests/helpers/system.ts';
 
@@ -57,11 +59,11 @@ function vinOf(i: number): string {
   return `BNCHC0000XX${s}`;
 }
 
-async function load(store: TelemetryStore, end: number): Promise<{ samples: number; seconds: number }> {
+async function load(store: TelemetryStore, vehicles: VehicleRepository, end: number): Promise<{ samples: number; seconds: number }> {
   const started = Date.now();
   await store.init();
   const fleet = Array.from({ length: VEHICLES }, (_, i) => ({ vin: vinOf(i), ...MODELS[i % MODELS.length]! }));
-  for (const v of fleet) await store.insertVehicle({ vin: v.vin, brand: v.brand, model: v.model, credentialHash: '0'.repeat(64), createdAt: end });
+  for (const v of fleet) await vehicles.insert({ vin: v.vin, brand: v.brand, model: v.model, credentialHash: '0'.repeat(64), createdAt: end });
   const start = end - HOURS * 3_600_000;
   const stepsPerChunk = Math.max(1, Math.floor(50_000 / VEHICLES));
   let written = 0;
@@ -142,7 +144,9 @@ async function benchStore(kind: 'embedded' | 'influx'): Promise<{ rows: Row[]; l
     const loader: TelemetryStore =
       kind === 'influx' ? new InfluxStore({ url: influx!.url, database: 'vc_bench' }) : await EmbeddedStore.open({ dir: join(data.path, 'store') });
     log(`${kind}: loading ${VEHICLES} vehicles x ${HOURS} h at one sample per ${EVERY_MS / 1000} s`);
-    const loaded = await load(loader, end);
+    const metadata = await openMetadataStore({ dir: metadataDir(data.path) });
+    const loaded = await load(loader, metadata.vehicles, end);
+    await metadata.close();
     await loader.close();
     const config = configFrom({ host: '127.0.0.1', httpPort: 0, mqttPort: 0, dataDir: data.path, adminToken: ADMIN, logLevel: 'silent', influxUrl: influx?.url, influxDb: 'vc_bench' });
     const service = await startService(config, { logger: createLogger('silent') });

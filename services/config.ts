@@ -1,11 +1,24 @@
 // Runtime configuration (ARCHITECTURE.md section 3): fixed env names, validated once at start.
 import { z } from 'zod';
 import { resolve } from 'node:path';
+import { MIN_RETENTION_MS, MIN_ROLLUPS_RETENTION_MS, parseRetention, retentionProblem } from './store/influx-retention.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const emptyAsUndefined = (v: unknown): unknown => (v === '' ? undefined : v);
 const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
 const MqttUrl = z.url().refine((url) => /^(mqtts?|tcp|ssl|tls):\/\//i.test(url), 'an MQTT broker URL: mqtt://host:port or mqtts://host:port');
+/** An InfluxQL retention duration (`30d`, `4w`, `inf`) of at least `minimumMs`, kept as written. */
+const retention = (minimumMs: number) =>
+  z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .superRefine((text, ctx) => {
+        const problem = retentionProblem(text, minimumMs);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
+  );
 /** true/1/yes/on or false/0/no/off; anything else is an error, not false. */
 const parseFlag = (v: unknown): unknown => {
   if (v === '') return undefined;
@@ -36,14 +49,28 @@ export const ConfigSchema = z.object({
   /** VC_MQTT_USERNAME/PASSWORD are a Mosquitto dynamic-security admin: create an account per registered vehicle */
   mqttDynsec: z.preprocess(parseFlag, z.boolean().default(false)),
   influxUrl: z.preprocess(emptyAsUndefined, z.url().optional()),
+  /** PostgreSQL for vehicles, tenants and tokens, shared by every process; unset: a DuckDB file in the data dir */
+  databaseUrl: z.preprocess(
+    emptyAsUndefined,
+    z
+      .url()
+      .refine((url) => /^postgres(ql)?:\/\/[^/]/i.test(url), 'a PostgreSQL URL: postgres://user:password@host:5432/database')
+      .optional(),
+  ),
   influxDb: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'database names are letters, digits, _ . -').default('vehicle_cloud'),
   influxToken: optionalString,
   influxUsername: optionalString,
   influxPassword: optionalString,
+  /** retention of raw telemetry and dead letters (policy vc_raw, made the default); unset: the database's default policy as it is */
+  influxRetentionRaw: retention(MIN_RETENTION_MS),
+  /** retention of the cockpit tables (policy vc_rollups); unset: created as inf when missing, else left as it is */
+  influxRetentionRollups: retention(MIN_ROLLUPS_RETENTION_MS),
   dataDir: z.string().default('./data'),
   adminToken: z.preprocess(emptyAsUndefined, z.string().min(16, 'VC_ADMIN_TOKEN must be at least 16 characters').optional()),
   metricsToken: optionalString,
   spoolMaxBytes: z.coerce.number().int().positive().default(1024 ** 3),
+  /** threads DuckDB runs the embedded store's queries on */
+  embeddedThreads: z.coerce.number().int().min(1).max(64).default(1),
   /** largest batch the store writer reads from the spool at once (spool bytes) */
   storeBatchBytes: z.coerce.number().int().min(64 * 1024).default(4 * 1024 ** 2),
   /** with no backlog, how long a batch may wait to fill before it is written (ms) */
@@ -65,8 +92,18 @@ export const ConfigSchema = z.object({
   if (config.storeWriters === 'one' && config.mqttShareGroup) {
     ctx.addIssue({ code: 'custom', path: ['storeWriters'], message: 'VC_MQTT_SHARE_GROUP means several ingest workers write to the store: use many (or leave it unset)' });
   }
+  if (config.mqttShareGroup && !config.databaseUrl) {
+    // each worker would have its own registry file: vehicles registered through one would be dead letters at the other
+    ctx.addIssue({ code: 'custom', path: ['mqttShareGroup'], message: 'several ingest workers need one registry: set VC_DATABASE_URL (PostgreSQL)' });
+  }
   if (config.storeRetryMaxMs < config.storeRetryMinMs) {
     ctx.addIssue({ code: 'custom', path: ['storeRetryMaxMs'], message: 'must be at least VC_STORE_RETRY_MIN_MS' });
+  }
+  const rawMs = config.influxRetentionRaw === undefined ? undefined : parseRetention(config.influxRetentionRaw);
+  const rollupsMs = config.influxRetentionRollups === undefined ? undefined : parseRetention(config.influxRetentionRollups);
+  if (rawMs !== undefined && rollupsMs !== undefined && rollupsMs < rawMs) {
+    // the cockpit answers from the rollups: they must outlive the raw points they summarise
+    ctx.addIssue({ code: 'custom', path: ['influxRetentionRollups'], message: 'must be at least VC_INFLUX_RETENTION_RAW (the cockpit answers from the rollups)' });
   }
   if (config.mqttDynsec && !(config.mqttUrl && config.mqttUsername && config.mqttPassword)) {
     ctx.addIssue({ code: 'custom', path: ['mqttDynsec'], message: 'needs VC_MQTT_URL, VC_MQTT_USERNAME and VC_MQTT_PASSWORD (a dynamic-security admin of that broker)' });
@@ -89,14 +126,18 @@ const ENV_NAMES: Record<keyof ServiceConfig, string> = {
   storeWriters: 'VC_STORE_WRITERS',
   mqttDynsec: 'VC_MQTT_DYNSEC',
   influxUrl: 'VC_INFLUX_URL',
+  databaseUrl: 'VC_DATABASE_URL',
   influxDb: 'VC_INFLUX_DB',
   influxToken: 'VC_INFLUX_TOKEN',
   influxUsername: 'VC_INFLUX_USERNAME',
   influxPassword: 'VC_INFLUX_PASSWORD',
+  influxRetentionRaw: 'VC_INFLUX_RETENTION_RAW',
+  influxRetentionRollups: 'VC_INFLUX_RETENTION_ROLLUPS',
   dataDir: 'VC_DATA_DIR',
   adminToken: 'VC_ADMIN_TOKEN',
   metricsToken: 'VC_METRICS_TOKEN',
   spoolMaxBytes: 'VC_SPOOL_MAX_BYTES',
+  embeddedThreads: 'VC_EMBEDDED_THREADS',
   storeBatchBytes: 'VC_STORE_BATCH_BYTES',
   storeFlushMs: 'VC_STORE_FLUSH_MS',
   storeRetryMinMs: 'VC_STORE_RETRY_MIN_MS',

@@ -9,9 +9,9 @@ import { InfluxDB, Point, escape, type Transport } from '@influxdata/influxdb-cl
 import { circularMean, SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
 import { StoreRejectedError } from './telemetry-store.ts';
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
-import { InfluxCockpitTables, type InfluxAccess } from './influx-cockpit.ts';
+import { InfluxCockpitTables, inPolicy, type InfluxAccess } from './influx-cockpit.ts';
+import { ensureRetention, policyWishes, RAW_POLICY, ROLLUPS_POLICY, type RetentionSettings } from './influx-retention.ts';
 import type { CockpitTables, WriteObserver } from './cockpit-tables.ts';
-import * as tenants from './influx-tenants.ts';
 import type {
   BucketQuery,
   DeadLetter,
@@ -23,9 +23,6 @@ import type {
   StoreLogger,
   StoredSample,
   TelemetryStore,
-  TenantRecord,
-  TenantTokenRecord,
-  VehicleRecord,
 } from './telemetry-store.ts';
 
 
@@ -41,23 +38,21 @@ export interface InfluxStoreOptions {
   logger?: StoreLogger;
   /** socket timeout of one request */
   timeoutMs?: number;
+  /** retention policies (influx-retention.ts): raw telemetry and dead letters in `vc_raw`, cockpit tables in `vc_rollups` */
+  retention?: RetentionSettings;
 }
 
 export const TELEMETRY_MEASUREMENT = 'telemetry';
-export const VEHICLES_MEASUREMENT = 'vehicles';
 export const DEAD_LETTERS_MEASUREMENT = 'dead_letters';
 
 /** Lines per /write request: large enough to amortise the round-trip, far below influxd's 25 MB body limit. */
 const WRITE_CHUNK_LINES = 5000;
 /** Bodies above this are gzipped, which influxd accepts on /write (not for a server on this machine, see gzipThreshold). */
 const GZIP_THRESHOLD_BYTES = 64 * 1024;
-/** Registry points share one timestamp so that a VIN is one point; time 0 needs an infinite retention policy. */
-const REGISTRY_TIME_MS = 0;
 const NANOS_PER_MS = 1_000_000;
 
 const NUMERIC_SIGNALS = SIGNAL_CATALOG.filter((s) => s.type === 'number').map((s) => s.path);
 const ALL_SIGNALS = SIGNAL_CATALOG.map((s) => s.path);
-const POWERTRAINS: ReadonlySet<string> = new Set(['bev', 'phev', 'hev', 'ice', 'fcev']);
 
 type Row = readonly unknown[];
 interface Series {
@@ -81,6 +76,9 @@ export class InfluxStore implements TelemetryStore {
   private readonly agent: http.Agent;
   private readonly logger: StoreLogger | undefined;
   private readonly gzipThreshold: number;
+  private readonly retention: RetentionSettings;
+  /** where raw telemetry and dead letters go: `vc_raw`, or the database's default policy when no raw retention is set */
+  private readonly rawPolicy: string | undefined;
   /** `telemetry,brand=…,model=…,vin=…` per vehicle, escaped once */
   private readonly linePrefixes = new Map<string, { brand: string; model: string; prefix: string }>();
   private closed = false;
@@ -95,7 +93,11 @@ export class InfluxStore implements TelemetryStore {
   constructor(options: InfluxStoreOptions) {
     this.database = options.database;
     this.logger = options.logger;
-    this.cockpit = new InfluxCockpitTables(this.access());
+    this.retention = options.retention ?? {};
+    // a bad setting fails here, not at init or at the first write
+    policyWishes(this.retention);
+    this.rawPolicy = this.retention.raw === undefined ? undefined : RAW_POLICY;
+    this.cockpit = new InfluxCockpitTables(this.access(), ROLLUPS_POLICY, this.rawPolicy);
     const parsed = new URL(options.url);
     const secure = parsed.protocol === 'https:';
     // compressing for a server on this machine spends CPU twice to save no network
@@ -117,6 +119,7 @@ export class InfluxStore implements TelemetryStore {
 
   async init(): Promise<void> {
     await this.query([`CREATE DATABASE ${identifier(this.database)}`]);
+    await ensureRetention({ query: (statements) => this.query(statements), identifier }, this.database, this.retention, this.logger);
     this.logger?.info({ database: this.database }, 'influx database ready');
   }
 
@@ -126,7 +129,7 @@ export class InfluxStore implements TelemetryStore {
     for (const sample of samples) lines.push(telemetryLine(this.linePrefix(sample), sample, skipped));
     // Validation upstream makes this a bug, not bad data: log it, but never let one value wedge the writer's retries.
     if (skipped.values > 0) this.logger?.warn({ values: skipped.values }, 'signal values outside the catalog or of the wrong type were not stored');
-    await this.write(lines, 'ms', 'telemetry');
+    await this.write(lines, 'ms', 'telemetry', this.rawPolicy);
   }
 
   async writeDeadLetters(letters: readonly DeadLetter[]): Promise<void> {
@@ -140,7 +143,7 @@ export class InfluxStore implements TelemetryStore {
       if (letter.vin !== undefined) point.stringField('vin', letter.vin);
       return lineOf(point);
     });
-    await this.write(lines, 'ns', 'dead_letters');
+    await this.write(lines, 'ns', 'dead_letters', this.rawPolicy);
   }
 
   async querySamples(query: SampleQuery): Promise<TelemetrySample[]> {
@@ -151,7 +154,7 @@ export class InfluxStore implements TelemetryStore {
     // Asked for some signals, only samples carrying one of them; `f = f` is InfluxQL's "field present" for any type.
     const carriesOne = query.signals?.length ? ` AND (${paths.map((p) => `${identifier(p)} = ${identifier(p)}`).join(' OR ')})` : '';
     const [result] = await this.query([
-      `SELECT ${['seq', ...paths].map(identifier).join(', ')} FROM ${identifier(TELEMETRY_MEASUREMENT)}` +
+      `SELECT ${['seq', ...paths].map(identifier).join(', ')} FROM ${this.raw(TELEMETRY_MEASUREMENT)}` +
         ` WHERE ${vinIs(query.vin)} AND time >= ${from}ms AND time < ${to}ms${carriesOne} ORDER BY time ASC LIMIT ${limit}`,
     ]);
     return rowsOf(result).map((row) => {
@@ -186,9 +189,9 @@ export class InfluxStore implements TelemetryStore {
     const angleSums =
       `SELECT ${angles.flatMap((_, i) => [`sum("sin_${i}")`, `sum("cos_${i}")`]).join(', ')}` +
       ` FROM (SELECT ${angles.flatMap((path, i) => [`sin(${radians(path)}) AS "sin_${i}"`, `cos(${radians(path)}) AS "cos_${i}"`]).join(', ')}` +
-      ` FROM ${identifier(TELEMETRY_MEASUREMENT)} WHERE ${window}) WHERE time >= ${from}ms AND time < ${to}ms${groupBy}`;
+      ` FROM ${this.raw(TELEMETRY_MEASUREMENT)} WHERE ${window}) WHERE time >= ${from}ms AND time < ${to}ms${groupBy}`;
     const [result, angleResult] = await this.query([
-      `SELECT ${['count("seq") AS "samples"', ...aggregates].join(', ')} FROM ${identifier(TELEMETRY_MEASUREMENT)} WHERE ${window}${groupBy}`,
+      `SELECT ${['count("seq") AS "samples"', ...aggregates].join(', ')} FROM ${this.raw(TELEMETRY_MEASUREMENT)} WHERE ${window}${groupBy}`,
       ...(angles.length > 0 ? [angleSums] : []),
     ]);
     const sums = new Map(rowsOf(angleResult).map((row) => [Number(row[0]), row]));
@@ -212,7 +215,7 @@ export class InfluxStore implements TelemetryStore {
 
   async latest(vin: string): Promise<LatestSignals | undefined> {
     // One statement per field: last() of several fields in one statement would not report each one's time.
-    const from = `FROM ${identifier(TELEMETRY_MEASUREMENT)} WHERE ${vinIs(vin)}`;
+    const from = `FROM ${this.raw(TELEMETRY_MEASUREMENT)} WHERE ${vinIs(vin)}`;
     const [seqResult, ...signalResults] = await this.query([
       `SELECT last("seq") ${from}`,
       ...ALL_SIGNALS.map((path) => `SELECT last(${identifier(path)}) ${from}`),
@@ -231,69 +234,11 @@ export class InfluxStore implements TelemetryStore {
   private access(): InfluxAccess {
     return {
       query: (statements) => this.query(statements),
-      writeLines: (lines, table) => this.write(lines, 'ms', table ?? 'other'),
+      writeLines: (lines, table, retentionPolicy) => this.write(lines, 'ms', table ?? 'other', retentionPolicy),
       literal,
       identifier,
       tagValue,
     };
-  }
-
-  async insertVehicle(vehicle: VehicleRecord): Promise<boolean> {
-    // Check-then-write is not atomic: two API processes registering the same VIN at once may both succeed.
-    if ((await this.getVehicle(vehicle.vin)) !== undefined) return false;
-    const point = new Point(VEHICLES_MEASUREMENT)
-      .tag('vin', tagValue(vehicle.vin))
-      .stringField('brand', vehicle.brand)
-      .stringField('model', vehicle.model)
-      .stringField('credentialHash', vehicle.credentialHash)
-      .intField('createdAt', vehicle.createdAt)
-      .timestamp(REGISTRY_TIME_MS);
-    if (vehicle.year !== undefined) point.intField('year', vehicle.year);
-    if (vehicle.powertrain !== undefined) point.stringField('powertrain', vehicle.powertrain);
-    await this.write([lineOf(point)], 'ms', 'vehicles');
-    return true;
-  }
-
-  async getVehicle(vin: string): Promise<VehicleRecord | undefined> {
-    const [result] = await this.query([`SELECT * FROM ${identifier(VEHICLES_MEASUREMENT)} WHERE ${vinIs(vin)} LIMIT 1`]);
-    return vehiclesOf(result)[0];
-  }
-
-  async listVehicles(): Promise<VehicleRecord[]> {
-    const [result] = await this.query([`SELECT * FROM ${identifier(VEHICLES_MEASUREMENT)}`]);
-    return vehiclesOf(result).sort((a, b) => (a.vin < b.vin ? -1 : a.vin > b.vin ? 1 : 0));
-  }
-
-  insertTenant(tenant: TenantRecord): Promise<void> {
-    return tenants.insertTenant(this.access(), tenant);
-  }
-
-  getTenant(id: string): Promise<TenantRecord | undefined> {
-    return tenants.getTenant(this.access(), id);
-  }
-
-  listTenants(): Promise<TenantRecord[]> {
-    return tenants.listTenants(this.access());
-  }
-
-  deleteTenant(id: string, at: number): Promise<boolean> {
-    return tenants.deleteTenant(this.access(), id, at);
-  }
-
-  insertTenantToken(token: TenantTokenRecord): Promise<void> {
-    return tenants.insertTenantToken(this.access(), token);
-  }
-
-  getTenantToken(id: string): Promise<TenantTokenRecord | undefined> {
-    return tenants.getTenantToken(this.access(), id);
-  }
-
-  listTenantTokens(tenantId: string): Promise<TenantTokenRecord[]> {
-    return tenants.listTenantTokens(this.access(), tenantId);
-  }
-
-  revokeTenantToken(id: string, at: number): Promise<boolean> {
-    return tenants.revokeTenantToken(this.access(), id, at);
   }
 
   async listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]> {
@@ -304,7 +249,7 @@ export class InfluxStore implements TelemetryStore {
     if (query.vin !== undefined) conditions.push(`"vin" = ${literal(query.vin)}`);
     const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
     const [result] = await this.query([
-      `SELECT "reason", "detail", "topic", "vin", "raw" FROM ${identifier(DEAD_LETTERS_MEASUREMENT)}${where}` +
+      `SELECT "reason", "detail", "topic", "vin", "raw" FROM ${this.raw(DEAD_LETTERS_MEASUREMENT)}${where}` +
         ` ORDER BY time DESC LIMIT ${limit}`,
     ]);
     return rowsOf(result).map((row) => {
@@ -331,6 +276,11 @@ export class InfluxStore implements TelemetryStore {
     this.agent.destroy();
   }
 
+  /** A raw measurement as InfluxQL names it, in the raw policy. */
+  private raw(measurement: string): string {
+    return inPolicy({ identifier }, this.rawPolicy, measurement);
+  }
+
   private linePrefix(sample: StoredSample): string {
     const known = this.linePrefixes.get(sample.vin);
     if (known && known.brand === sample.brand && known.model === sample.model) return known.prefix;
@@ -344,9 +294,9 @@ export class InfluxStore implements TelemetryStore {
     return (BigInt(Math.floor(receivedAt)) * BigInt(NANOS_PER_MS) + BigInt(this.deadLetterCounter)).toString();
   }
 
-  /** Sends lines in chunks and resolves only when influxd answered 2xx to every chunk. */
-  private async write(lines: readonly string[], precision: 'ms' | 'ns', table: string): Promise<void> {
-    const params = new URLSearchParams({ db: this.database, precision }).toString();
+  /** Sends lines in chunks (to a retention policy, else the default one) and resolves only when influxd answered 2xx to every chunk. */
+  private async write(lines: readonly string[], precision: 'ms' | 'ns', table: string, retentionPolicy?: string): Promise<void> {
+    const params = new URLSearchParams({ db: this.database, precision, ...(retentionPolicy === undefined ? {} : { rp: retentionPolicy }) }).toString();
     for (let start = 0; start < lines.length; start += WRITE_CHUNK_LINES) {
       const chunk = lines.slice(start, start + WRITE_CHUNK_LINES);
       const body = chunk.join('\n');
@@ -491,33 +441,6 @@ function signalValue(path: string, raw: unknown): SignalValue | undefined {
 
 function rowsOf(result: StatementResult | undefined): Row[] {
   return (result?.series ?? []).flatMap((series) => series.values ?? []);
-}
-
-function vehiclesOf(result: StatementResult | undefined): VehicleRecord[] {
-  const vehicles: VehicleRecord[] = [];
-  for (const series of result?.series ?? []) {
-    const at = (row: Row, column: string): unknown => {
-      const index = series.columns.indexOf(column);
-      return index < 0 ? undefined : row[index];
-    };
-    for (const row of series.values ?? []) {
-      const vehicle: VehicleRecord = {
-        vin: String(at(row, 'vin')),
-        brand: String(at(row, 'brand')),
-        model: String(at(row, 'model')),
-        credentialHash: String(at(row, 'credentialHash')),
-        createdAt: Number(at(row, 'createdAt')),
-      };
-      const year = at(row, 'year');
-      if (typeof year === 'number') vehicle.year = year;
-      const powertrain = at(row, 'powertrain');
-      if (typeof powertrain === 'string' && POWERTRAINS.has(powertrain)) {
-        vehicle.powertrain = powertrain as NonNullable<VehicleRecord['powertrain']>;
-      }
-      vehicles.push(vehicle);
-    }
-  }
-  return vehicles;
 }
 
 function checkedInteger(name: string, value: number): number {
