@@ -17,6 +17,7 @@ import { ingestHealthRoutes } from './routes/ingest-health.ts';
 import { telemetryExportRoutes } from './routes/telemetry-export.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { vehicleRoutes } from './routes/vehicles.ts';
+import { webRoutes } from './routes/web.ts';
 
 export async function buildApi(ctx: ApiContext, logger: Logger): Promise<FastifyInstance> {
   const app = Fastify({
@@ -48,5 +49,6 @@ export async function buildApi(ctx: ApiContext, logger: Logger): Promise<Fastify
   await app.register(fleetStatusRoutes(ctx));
   await app.register(telemetryExportRoutes(ctx));
   await app.register(ingestHealthRoutes(ctx));
+  await app.register(webRoutes);
   return app;
 }

@@ -198,9 +198,32 @@ t.test('a one-time export link downloads once, without a token, and only what it
   t.match((await api.get('/api/v1/exports/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).body, { statusCode: 404, code: 'EXPORT_NOT_FOUND' });
 });
 
+t.test('GET / serves the cockpit with a policy that allows only this service, and its assets gzipped', async (t) => {
+  const page = await fetch(`${service.apiUrl}/`);
+  t.equal(page.status, 200);
+  t.match(page.headers.get('content-type'), /^text\/html/);
+  const csp = page.headers.get('content-security-policy') ?? '';
+  t.match(csp, /default-src 'self'/);
+  t.notMatch(csp, /unsafe-inline|unsafe-eval|https?:|\*/, 'nothing but the service itself');
+  t.equal(page.headers.get('referrer-policy'), 'no-referrer');
+  const html = await page.text();
+  const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+  t.ok(assets.some((a) => a.endsWith('.js')) && assets.some((a) => a.endsWith('.css')), 'a script and a stylesheet');
+  t.notMatch(html, /https?:\/\//, 'no address of another host');
+  for (const path of assets) {
+    const asset = await fetch(`${service.apiUrl}${path}`, { headers: { 'accept-encoding': 'gzip' } });
+    t.equal(asset.status, 200, path);
+    t.match(asset.headers.get('cache-control'), /immutable/);
+    const etag = asset.headers.get('etag')!;
+    t.equal((await fetch(`${service.apiUrl}${path}`, { headers: { 'if-none-match': etag } })).status, 304);
+  }
+  t.match(await (await fetch(`${service.apiUrl}/assets/nope.js`)).json(), { statusCode: 404, code: 'ROUTE_NOT_FOUND' });
+});
+
 t.test('the new routes are in the OpenAPI document', async (t) => {
   const doc = (await api.get<{ paths: Record<string, unknown> }>('/docs/json')).body;
   for (const path of ['/api/v1/me', '/api/v1/positions', '/api/v1/positions/live', '/api/v1/fleet/vehicles', '/api/v1/faults', '/api/v1/ingest/health', '/api/v1/vehicles/{vin}/telemetry.csv', '/api/v1/vehicles/{vin}/telemetry/exports', '/api/v1/exports/{ticket}']) {
     t.ok(doc.paths[path], path);
   }
+  t.notOk(doc.paths['/'], 'the page itself is not an API route');
 });

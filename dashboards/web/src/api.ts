@@ -1,0 +1,200 @@
+// The one typed client of the cockpit's pages: every request goes to this service's /api/v1 with the token in
+// the Authorization header, and every failure becomes an ApiError with the API's stable code.
+import { createParser } from 'eventsource-parser';
+import { currentToken } from './session.ts';
+
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Called when the API refuses the token (401): the app signs out. */
+let onUnauthorized: () => void = () => undefined;
+export const setUnauthorizedHandler = (handler: () => void): void => {
+  onUnauthorized = handler;
+};
+
+async function request<T>(method: string, path: string, token = currentToken(), signal?: AbortSignal): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(path, { method, headers: { authorization: `Bearer ${token ?? ''}`, accept: 'application/json' }, signal, cache: 'no-store' });
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    throw new ApiError(0, 'NETWORK', 'the service did not answer');
+  }
+  const body: unknown = await response.json().catch(() => null);
+  if (!response.ok) {
+    const e = (body ?? {}) as { code?: string; message?: string };
+    if (response.status === 401) onUnauthorized();
+    throw new ApiError(response.status, e.code ?? 'HTTP_ERROR', e.message ?? `HTTP ${response.status}`);
+  }
+  return body as T;
+}
+
+export const get = <T>(path: string, signal?: AbortSignal): Promise<T> => request<T>('GET', path, undefined, signal);
+export const post = <T>(path: string): Promise<T> => request<T>('POST', path);
+/** Check a token before keeping it. */
+export const whoIs = (token: string): Promise<Me> => request<Me>('GET', '/api/v1/me', token);
+
+/** Query string of the defined values. */
+export function query(params: Record<string, string | number | undefined | null>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+/**
+ * Server-sent events over fetch (EventSource cannot send an Authorization header). Reconnects after a drop
+ * until `signal` aborts; `onOpen` runs on every (re)connection.
+ */
+export async function subscribe(path: string, onEvent: (event: string, data: string) => void, signal: AbortSignal, onOpen?: () => void): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      const response = await fetch(path, { headers: { authorization: `Bearer ${currentToken() ?? ''}`, accept: 'text/event-stream' }, signal, cache: 'no-store' });
+      if (response.status === 401) return onUnauthorized();
+      if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+      onOpen?.();
+      const parser = createParser({ onEvent: (e) => onEvent(e.event ?? 'message', e.data) });
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        parser.feed(value);
+      }
+    } catch {
+      if (signal.aborted) return;
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+// Answers (services/api/routes/*.ts hold the zod schemas these mirror).
+export interface Me {
+  kind: 'admin' | 'tenant';
+  name: string | null;
+  brands: string[] | null;
+}
+export interface Kpis {
+  vehicles: number;
+  activeVehicles: number;
+  samples: number;
+  avgSpeed: number | null;
+  distanceKm: number;
+  avgSoc: number | null;
+  charging: number;
+  adasShare: number | null;
+  faults: number;
+}
+export interface CockpitPoint {
+  t: number;
+  samples: number;
+  avgSpeed: number | null;
+  avgSoc: number | null;
+  adasShare: number | null;
+}
+export interface Cockpit {
+  scope: { level: 'fleet' | 'brand' | 'model'; brand?: string; model?: string };
+  from: number;
+  to: number;
+  interval: number;
+  kpis: Kpis;
+  series: CockpitPoint[];
+}
+export interface BrandSummary {
+  brand: string;
+  models: number;
+  vehicles: number;
+  online: number;
+}
+export interface ModelSummary {
+  model: string;
+  vehicles: number;
+  online: number;
+}
+export type VehicleState = 'offline' | 'fault' | 'charging' | 'driving' | 'parked';
+export interface VehicleStatus {
+  vin: string;
+  brand: string;
+  model: string;
+  online: boolean;
+  lastSeen: number | null;
+  charging: boolean;
+  fault: boolean;
+  dtc: string;
+  speed: number | null;
+  soc: number | null;
+  lat: number | null;
+  lon: number | null;
+  state: VehicleState;
+}
+export type StatusFilter = 'online' | 'offline' | 'charging' | 'fault';
+export interface VehicleStatusList {
+  counts: Record<'all' | StatusFilter, number>;
+  total: number;
+  items: VehicleStatus[];
+}
+export interface Position {
+  vin: string;
+  brand: string;
+  model: string;
+  lat: number;
+  lon: number;
+  state: VehicleState;
+  speed: number | null;
+}
+export interface Positions {
+  at: number;
+  positions: Position[];
+  unplaced: number;
+}
+/** [vin, lat, lon, state, speed] */
+export type PositionChange = [string, number, number, VehicleState, number | null];
+export type SignalValue = number | boolean | string;
+export interface Twin {
+  vin: string;
+  brand: string;
+  model: string;
+  online: boolean;
+  lastSeen: number | null;
+  signals: Record<string, { value: SignalValue; ts: number }>;
+}
+export interface Sample {
+  ts: number;
+  seq: number;
+  signals: Record<string, SignalValue>;
+}
+export interface Telemetry {
+  vin: string;
+  from: number;
+  to: number;
+  samples?: Sample[];
+  buckets?: Array<{ t: number; samples: number } & Record<string, { avg: number; min: number; max: number } | number>>;
+  nextCursor: string | null;
+}
+export interface Faults {
+  from: number;
+  to: number;
+  now: VehicleStatus[];
+  models: Array<{ brand: string; model: string; vehicles: number; faultsNow: number; faultsInRange: number }>;
+}
+export interface IngestHealth {
+  at: number;
+  windowSeconds: number;
+  messagesPerSecond: number;
+  samplesPerSecond: number;
+  storedPerSecond: number;
+  rejectsPerSecond: number;
+  rejects: Array<{ reason: string; total: number; perSecond: number }>;
+  spoolPendingBytes: number;
+  storeLagSeconds: number;
+  history: Array<{ t: number; messagesPerSecond: number; samplesPerSecond: number; rejectsPerSecond: number; storeLagSeconds: number }>;
+}
+export interface DeadLetters {
+  items: Array<{ receivedAt: number; reason: string; detail: string; topic: string; vin?: string; raw: string }>;
+}
