@@ -1,6 +1,7 @@
 // `npm run demo`: the service with its embedded broker and embedded store, plus a simulated fleet of 50
 // vehicles publishing once a second, until Ctrl-C. Prints where the API is, the admin token and what to try.
 import { parseArgs } from 'node:util';
+import { webBundle } from '../dashboards/web/build.ts';
 import { configFromEnv } from './config.ts';
 import { startService } from './service.ts';
 import { runFleet, type FleetProgress } from '../simulators/fleet/fleet.ts';
@@ -35,9 +36,12 @@ async function main(): Promise<void> {
   const vinSalt = Date.now().toString(36);
   const first = planFleet({ seed, vehicles: 1, vinSalt })[0]!;
   const token = service.adminToken.token;
+  // bundled now rather than on the first page load
+  await webBundle();
   const out = process.stdout;
   out.write(`
 vehicle-cloud demo
+  Cockpit        ${service.apiUrl}/#token=${encodeURIComponent(token)}   (open this link: it signs you in)
   API            ${service.apiUrl}
   API docs       ${service.apiUrl}/docs
   MQTT broker    ${service.mqttUrl}

@@ -84,6 +84,8 @@ class VehicleLayer extends L.Layer {
   readonly counts: Record<VehicleState, number> = { driving: 0, parked: 0, charging: 0, fault: 0, offline: 0 };
   /** drawn frames, for the page (and its tests) to see that the map moved */
   draws = 0;
+  /** ringed on the map */
+  selected: string | undefined;
 
   get size(): number {
     return this.vins.length;
@@ -211,6 +213,14 @@ class VehicleLayer extends L.Layer {
       ctx.fill();
       ctx.stroke();
     }
+    const chosen = this.selected === undefined ? undefined : this.index.get(this.selected);
+    if (chosen !== undefined) {
+      ctx.beginPath();
+      ctx.arc(this.x[chosen]!, this.y[chosen]!, r + 5, 0, 2 * Math.PI);
+      ctx.lineWidth = 2.5;
+      ctx.strokeStyle = '#f2cc60';
+      ctx.stroke();
+    }
     this.canvas.style.visibility = 'visible';
     this.draws += 1;
   }
@@ -229,6 +239,8 @@ export interface FleetMap {
   /** fit the view to the vehicles, or to the cities when there are none */
   fit(): void;
   focus(vin: string, zoom?: number): boolean;
+  /** ring one vehicle (or none) */
+  select(vin: string | undefined): void;
   /** a line through these points (a vehicle's route), or none */
   showRoute(points: ReadonlyArray<[number, number]>): void;
   destroy(): void;
@@ -281,6 +293,10 @@ export function createFleetMap(element: HTMLElement, options: { onSelect?: (vin:
       if (!v) return false;
       map.setView([v.lat, v.lon], zoom);
       return true;
+    },
+    select(vin) {
+      vehicles.selected = vin;
+      vehicles.schedule();
     },
     showRoute(points) {
       route?.remove();

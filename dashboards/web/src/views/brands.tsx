@@ -136,6 +136,9 @@ export function BrandPage({ route, brand }: { route: Route; brand: string }) {
         <h1 id="view-title">{brand}</h1>
         <RangePicker route={route} range={range} />
       </header>
+      <p class="links">
+        <a href={href(['vehicles'], { brand })}>Vehicles of {brand}</a> · <a href={href(['map'], { brand })}>{brand} on the map</a>
+      </p>
       <DataState label={`the cockpit of ${brand}`} {...cockpit}>
         {(c) => (
           <>
@@ -176,6 +179,9 @@ export function ModelPage({ route, brand, model }: { route: Route; brand: string
         </h1>
         <RangePicker route={route} range={range} />
       </header>
+      <p class="links">
+        <a href={href(['vehicles'], { brand, model })}>Vehicles of this model</a> · <a href={href(['map'], { brand })}>{brand} on the map</a>
+      </p>
       <CompareWith route={route} current={`${brand}/${model}`} compare={compare} />
       <DataState label={`the cockpit of ${brand} ${model}`} {...cockpits}>
         {([mine, other]) => (

@@ -59,6 +59,7 @@ export function MapView({ route }: { route: Route }) {
     // the map is built per scope; selecting a vehicle does not rebuild it
   }, [brand]);
 
+  useEffect(() => fleetMap.current?.select(selected), [selected, status.phase]);
   const vehicle = selected ? fleetMap.current?.vehicle(selected) : undefined;
   return (
     <section aria-labelledby="view-title" class="map-view">

@@ -173,6 +173,7 @@ function RouteMap({ telemetry }: { telemetry: Telemetry }) {
       if (cancelled || !box.current) return;
       const map = createFleetMap(box.current);
       map.showRoute(points);
+      box.current.dataset.drawn = 'true';
       destroy = map.destroy;
     });
     return () => {

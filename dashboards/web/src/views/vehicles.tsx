@@ -52,6 +52,14 @@ export function Vehicles({ route }: { route: Route }) {
           <button type="submit">Search</button>
         </form>
       </header>
+      {p.get('brand') ? (
+        <p class="scope">
+          Showing {p.get('brand')} {p.get('model') ?? ''} only.{' '}
+          <button type="button" onClick={() => setParams(route, { brand: undefined, model: undefined, page: undefined })}>
+            Show all brands
+          </button>
+        </p>
+      ) : null}
       <div class="filters" role="group" aria-label="Status filter">
         {FILTERS.map((f) => (
           <button key={f.count} type="button" data-filter={f.count} aria-pressed={status === f.key} onClick={() => setParams(route, { status: f.key || undefined, page: undefined })}>
