@@ -308,7 +308,7 @@ t.test('a tenant sees only its brands, everywhere; another brand is not found', 
   const { context, page, watch } = await signedIn(tenant);
   t.teardown(() => context.close());
   const own = plan.filter((v) => v.brand === brand).length;
-  t.match(await page.locator('header.top .who').innerText(), `${brand} Group`);
+  await page.locator('header.top .who').filter({ hasText: `${brand} Group` }).waitFor();
   t.equal(await tileText(page, 'vehicles'), int.format(own), 'the overview counts its vehicles only');
   t.notOk(await page.getByRole('heading', { name: 'Ingestion health' }).count(), 'no ingestion health for a tenant');
   await page.goto(`${service.apiUrl}/#/brands`);

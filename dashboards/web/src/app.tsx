@@ -19,32 +19,39 @@ const NAV = [
 ];
 
 export function App() {
-  const [me, setMe] = useState<Me | null | undefined>(currentToken() ? undefined : null);
+  // with a token, the views load at once, in parallel with the question of who the token is
+  const [signedIn, setSignedIn] = useState(currentToken() !== null);
+  const [me, setMe] = useState<Me>();
   const [notice, setNotice] = useState<string>();
   useEffect(() => {
     const signOut = (reason?: string) => {
       forgetToken();
-      setMe(null);
+      setSignedIn(false);
+      setMe(undefined);
       setNotice(reason);
     };
     setUnauthorizedHandler(() => signOut('The service no longer accepts this token. Sign in again.'));
     const token = currentToken();
     if (token) whoIs(token).then(setMe, (err: unknown) => signOut(err instanceof ApiError && err.statusCode === 401 ? 'The token was not accepted.' : `Could not reach the service: ${String(err)}`));
   }, []);
-  if (me === undefined)
+  if (!signedIn)
     return (
-      <div class="state loading" role="status">
-        Signing in…
-      </div>
+      <SignIn
+        notice={notice}
+        onSignedIn={(who) => {
+          setMe(who);
+          setSignedIn(true);
+        }}
+      />
     );
-  if (me === null) return <SignIn notice={notice} onSignedIn={setMe} />;
   return (
     <Shell
       me={me}
       onSignOut={() => {
         forgetToken();
         setNotice('Signed out.');
-        setMe(null);
+        setMe(undefined);
+        setSignedIn(false);
       }}
     />
   );
@@ -91,7 +98,7 @@ function SignIn({ notice, onSignedIn }: { notice?: string; onSignedIn: (me: Me) 
   );
 }
 
-function Shell({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
+function Shell({ me, onSignOut }: { me: Me | undefined; onSignOut: () => void }) {
   const route = useRoute();
   useEffect(() => {
     // move focus to the new view's heading, so keyboard and screen-reader users land on it
@@ -120,7 +127,7 @@ function Shell({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
           </ul>
         </nav>
         <div class="who">
-          <span>{me.kind === 'admin' ? 'Admin' : `${me.name} (${me.brands?.join(', ')})`}</span>
+          <span>{me === undefined ? '…' : me.kind === 'admin' ? 'Admin' : `${me.name} (${me.brands?.join(', ')})`}</span>
           <button type="button" onClick={onSignOut}>
             Sign out
           </button>
@@ -133,7 +140,7 @@ function Shell({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
   );
 }
 
-function View({ route, me }: { route: Route; me: Me }) {
+function View({ route, me }: { route: Route; me: Me | undefined }) {
   const [first, second, third, fourth] = route.segments;
   if (first === undefined) return <Overview route={route} me={me} />;
   if (first === 'brands' && second === undefined) return <BrandsTable route={route} />;

@@ -7,7 +7,7 @@ import { resolveRange } from '../range.ts';
 import { href, type Route } from '../router.ts';
 import { useApi } from '../use-api.ts';
 
-export function FaultsView({ route, me }: { route: Route; me: Me }) {
+export function FaultsView({ route, me }: { route: Route; me: Me | undefined }) {
   const range = resolveRange(route.params);
   const faults = useApi<Faults>(`/api/v1/faults?from=${range.from}&to=${range.to}`, 30_000);
   return (
@@ -58,7 +58,7 @@ export function FaultsView({ route, me }: { route: Route; me: Me }) {
           </>
         )}
       </DataState>
-      {me.kind === 'admin' ? <DeadLetterPanel /> : null}
+      {me?.kind === 'admin' ? <DeadLetterPanel /> : null}
     </section>
   );
 }

@@ -10,7 +10,7 @@ import { CockpitCharts } from './cockpit-charts.tsx';
 
 const REFRESH_MS = 30_000;
 
-export function Overview({ route, me }: { route: Route; me: Me }) {
+export function Overview({ route, me }: { route: Route; me: Me | undefined }) {
   const range = resolveRange(route.params);
   const cockpit = useApi<Cockpit>(cockpitPath({}, range), range.key === 'custom' ? undefined : REFRESH_MS);
   const brands = useApi<{ brands: BrandSummary[] }>('/api/v1/brands', REFRESH_MS);
@@ -29,7 +29,7 @@ export function Overview({ route, me }: { route: Route; me: Me }) {
           </div>
         )}
       </DataState>
-      {me.kind === 'admin' ? <IngestionHealth /> : null}
+      {me?.kind === 'admin' ? <IngestionHealth /> : null}
     </section>
   );
 }
