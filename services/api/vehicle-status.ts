@@ -4,37 +4,13 @@
 import { COCKPIT_SIGNALS } from '../contract/signals.ts';
 import type { VehicleRecord } from '../store/telemetry-store.ts';
 import type { TwinRegistry, VehicleTwin } from '../twin/twin.ts';
+import type { StatusFilter, VehicleState, VehicleStatus } from './fleet-status-schemas.ts';
 
 export const LATITUDE = 'Vehicle.CurrentLocation.Latitude';
 export const LONGITUDE = 'Vehicle.CurrentLocation.Longitude';
 
-/** One colour on the map: offline wins, then a fault, charging, moving, standing. */
-export const VEHICLE_STATES = ['offline', 'fault', 'charging', 'driving', 'parked'] as const;
-export type VehicleState = (typeof VEHICLE_STATES)[number];
-
-/** Filters of the vehicle list; online and offline split the fleet, charging and fault are flags across both. */
-export const STATUS_FILTERS = ['online', 'offline', 'charging', 'fault'] as const;
-export type StatusFilter = (typeof STATUS_FILTERS)[number];
-
 /** Slower than this (km/h) is standing. */
 const MOVING_KMH = 1;
-
-export interface VehicleStatus {
-  vin: string;
-  brand: string;
-  model: string;
-  online: boolean;
-  lastSeen: number | null;
-  charging: boolean;
-  fault: boolean;
-  /** active trouble codes, comma-separated; empty when none */
-  dtc: string;
-  speed: number | null;
-  soc: number | null;
-  lat: number | null;
-  lon: number | null;
-  state: VehicleState;
-}
 
 const numberOf = (twin: VehicleTwin | undefined, path: string): number | null => {
   const value = twin?.signals.get(path)?.value;

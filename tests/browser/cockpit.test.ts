@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { CockpitKpis } from '../../services/rollup/cockpit.ts';
 import { runFleet } from '../../simulators/fleet/fleet.ts';
 import { planFleet } from '../../simulators/fleet/vehicle-model.ts';
 import { browserMissing, launchChromium, screenshot, watchContext, type PageWatch } from '../helpers/browser.ts';
@@ -68,19 +69,8 @@ async function signedIn(token: string, viewport = { width: 1360, height: 900 }):
 const tileText = (page: Page, kpi: string) => page.locator(`[data-kpi="${kpi}"] .tile-value`).innerText();
 const int = new Intl.NumberFormat('en', { maximumFractionDigits: 0 });
 const one = new Intl.NumberFormat('en', { maximumFractionDigits: 1, minimumFractionDigits: 1 });
-interface Kpis {
-  vehicles: number;
-  activeVehicles: number;
-  samples: number;
-  avgSpeed: number | null;
-  distanceKm: number;
-  avgSoc: number | null;
-  charging: number;
-  adasShare: number | null;
-  faults: number;
-}
 /** The tile texts the page must show for these KPIs. */
-const expectedTiles = (k: Kpis): Record<string, string> => ({
+const expectedTiles = (k: CockpitKpis): Record<string, string> => ({
   vehicles: int.format(k.vehicles),
   activeVehicles: int.format(k.activeVehicles),
   samples: int.format(k.samples),
@@ -160,10 +150,10 @@ t.test('fleet -> brand -> model -> vehicle by clicks, every number as the API gi
   const to = Date.now() - 5_000;
   await new Promise((r) => setTimeout(r, 3_000));
   const range = `range=custom&from=${from}&to=${to}`;
-  const fleetKpis = (await api.get<{ kpis: Kpis }>(`/api/v1/fleet/cockpit?from=${from}&to=${to}`)).body.kpis;
+  const fleetCockpitKpis = (await api.get<{ kpis: CockpitKpis }>(`/api/v1/fleet/cockpit?from=${from}&to=${to}`)).body.kpis;
   await page.goto(`${service.apiUrl}/#/?${range}`);
   await page.locator('[data-kpi="samples"]').waitFor();
-  for (const [kpi, text] of Object.entries(expectedTiles(fleetKpis))) t.equal(await tileText(page, kpi), text, `fleet ${kpi}`);
+  for (const [kpi, text] of Object.entries(expectedTiles(fleetCockpitKpis))) t.equal(await tileText(page, kpi), text, `fleet ${kpi}`);
   await page.locator('.chart-canvas[data-ready]').first().waitFor();
   await screenshot(page, '01-overview');
 
@@ -171,13 +161,13 @@ t.test('fleet -> brand -> model -> vehicle by clicks, every number as the API gi
   await page.getByRole('heading', { level: 1, name: 'Brands and models' }).waitFor();
   t.match(page.url(), /#\/brands/);
   await page.goto(`${service.apiUrl}/#/brands?${range}`);
-  const brandKpis = (await api.get<{ kpis: Kpis }>(`/api/v1/brands/${brand}/cockpit?from=${from}&to=${to}`)).body.kpis;
+  const brandCockpitKpis = (await api.get<{ kpis: CockpitKpis }>(`/api/v1/brands/${brand}/cockpit?from=${from}&to=${to}`)).body.kpis;
   const row = page.locator(`tr[data-row="${brand}"]`);
   await row.waitFor();
   const cells = await row.locator('td').allInnerTexts();
-  const e = expectedTiles(brandKpis);
+  const e = expectedTiles(brandCockpitKpis);
   t.same([cells[0], cells[2], cells[3]], [e.vehicles, e.activeVehicles, e.samples], 'the brand row shows the brand cockpit');
-  t.equal(await page.locator('tr[data-row="totals"] td').first().innerText(), int.format(fleetKpis.vehicles), 'the totals row is the fleet');
+  t.equal(await page.locator('tr[data-row="totals"] td').first().innerText(), int.format(fleetCockpitKpis.vehicles), 'the totals row is the fleet');
   await row.getByRole('button', { name: `Show models of ${brand}` }).click();
   await page.locator(`tr[data-row="${brand}/${model}"]`).waitFor();
   await page.getByRole('button', { name: /^Samples/ }).click();
@@ -186,14 +176,14 @@ t.test('fleet -> brand -> model -> vehicle by clicks, every number as the API gi
 
   await row.getByRole('link', { name: brand }).click();
   await page.getByRole('heading', { level: 1, name: brand }).waitFor();
-  for (const [kpi, text] of Object.entries(expectedTiles(brandKpis))) t.equal(await tileText(page, kpi), text, `brand ${kpi}`);
+  for (const [kpi, text] of Object.entries(expectedTiles(brandCockpitKpis))) t.equal(await tileText(page, kpi), text, `brand ${kpi}`);
   await screenshot(page, '03-brand');
 
   await page.locator(`tr[data-row="${model}"]`).getByRole('link', { name: model }).click();
   await page.getByRole('heading', { level: 1, name: `${brand} ${model}` }).waitFor();
-  const modelKpis = (await api.get<{ kpis: Kpis }>(`/api/v1/brands/${brand}/models/${encodeURIComponent(model)}/cockpit?from=${from}&to=${to}`)).body.kpis;
+  const modelCockpitKpis = (await api.get<{ kpis: CockpitKpis }>(`/api/v1/brands/${brand}/models/${encodeURIComponent(model)}/cockpit?from=${from}&to=${to}`)).body.kpis;
   await page.locator('[data-kpi="samples"]').waitFor();
-  for (const [kpi, text] of Object.entries(expectedTiles(modelKpis))) t.equal(await tileText(page, kpi), text, `model ${kpi}`);
+  for (const [kpi, text] of Object.entries(expectedTiles(modelCockpitKpis))) t.equal(await tileText(page, kpi), text, `model ${kpi}`);
   const other = plan.find((v) => v.model !== model)!;
   await page.getByLabel('Compare with').selectOption(`${other.brand}/${other.model}`);
   await page.getByRole('table', { name: 'Model comparison' }).waitFor();

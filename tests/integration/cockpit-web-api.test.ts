@@ -2,9 +2,9 @@
 // as a coalesced stream, faults per model, ingestion health, the streamed CSV export and its one-time links. Same
 // auth, tenant scoping (another brand: 404) and error shape as the rest of the API.
 import t from 'tap';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { parse } from 'csv-parse/sync';
 import { apiClient, registerVehicles, startTestService, testVin } from '../helpers/service.ts';
+import { openEventStream } from '../helpers/sse.ts';
 import { waitFor } from '../helpers/system.ts';
 import { POSITION_FRAME_MS } from '../../services/api/routes/fleet-status.ts';
 import { csvField } from '../../services/api/routes/telemetry-export.ts';
@@ -84,28 +84,7 @@ interface Frame {
   changes: Array<[string, number, number, string, number | null]>;
 }
 
-function openPositions(query: string, token: string): Promise<{ frames: Frame[]; response: IncomingMessage; close: () => void }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(`${service.apiUrl}/api/v1/positions/live${query}`, { headers: { authorization: `Bearer ${token}` } }, (response) => {
-      const frames: Frame[] = [];
-      let buffer = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => {
-        buffer += chunk;
-        let end;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const data = /^event: positions\ndata: (.*)$/m.exec(block.replace(/^id: .*\n/m, ''))?.[1];
-          if (data) frames.push(JSON.parse(data) as Frame);
-        }
-      });
-      resolve({ frames, response, close: () => req.destroy() });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const openPositions = (query: string, token: string) => openEventStream<Frame>(`${service.apiUrl}/api/v1/positions/live${query}`, token);
 
 t.test('the position stream coalesces: a vehicle reporting many times in a frame appears once, with its latest position', async (t) => {
   const stream = await openPositions('', tenant);
@@ -115,7 +94,7 @@ t.test('the position stream coalesces: a vehicle reporting many times in a frame
   await new Promise((r) => setTimeout(r, 50));
   for (let i = 1; i <= 10; i++) await send(a1, t0 + i * 1000, { ...at(48.1 + i / 1000, 11.5), 'Vehicle.Speed': 50 + i });
   await send(b1, t0 + 5000, at(60, 11));
-  const frames = await waitFor('a frame with the last position', async () => (stream.frames.some((f) => f.changes.some((c) => c[0] === a1 && c[1] === 48.11)) ? stream.frames : undefined), 5_000);
+  const frames = await waitFor('a frame with the last position', async () => (stream.events.some((e) => e.data.changes.some((c) => c[0] === a1 && c[1] === 48.11)) ? stream.events.map((e) => e.data) : undefined), 5_000);
   const mentions = frames.flatMap((f) => f.changes.filter((c) => c[0] === a1));
   t.ok(mentions.length <= 2, `ten samples, ${mentions.length} mention(s) across ${frames.length} frame(s)`);
   t.same(mentions.at(-1), [a1, 48.11, 11.5, 'driving', 60]);

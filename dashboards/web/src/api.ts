@@ -1,6 +1,7 @@
 // The one typed client of the cockpit's pages: every request goes to this service's /api/v1 with the token in
 // the Authorization header, and every failure becomes an ApiError with the API's stable code.
 import { createParser } from 'eventsource-parser';
+import type { Me } from '../../../services/api/fleet-status-schemas.ts';
 import { currentToken } from './session.ts';
 
 export class ApiError extends Error {
@@ -74,12 +75,9 @@ export async function subscribe(path: string, onEvent: (event: string, data: str
   }
 }
 
-// Answers (services/api/routes/*.ts hold the zod schemas these mirror).
-export interface Me {
-  kind: 'admin' | 'tenant';
-  name: string | null;
-  brands: string[] | null;
-}
+// Answers. The web cockpit's own routes give their types from their zod schemas; the older routes' answers are
+// mirrored here (their schemas sit in modules that also import Node's APIs, which the browser build cannot check).
+export type { Faults, IngestHealth, Me, Position, PositionChange, Positions, StatusFilter, VehicleState, VehicleStatus, VehicleStatusList } from '../../../services/api/fleet-status-schemas.ts';
 export interface Kpis {
   vehicles: number;
   activeVehicles: number;
@@ -117,44 +115,6 @@ export interface ModelSummary {
   vehicles: number;
   online: number;
 }
-export type VehicleState = 'offline' | 'fault' | 'charging' | 'driving' | 'parked';
-export interface VehicleStatus {
-  vin: string;
-  brand: string;
-  model: string;
-  online: boolean;
-  lastSeen: number | null;
-  charging: boolean;
-  fault: boolean;
-  dtc: string;
-  speed: number | null;
-  soc: number | null;
-  lat: number | null;
-  lon: number | null;
-  state: VehicleState;
-}
-export type StatusFilter = 'online' | 'offline' | 'charging' | 'fault';
-export interface VehicleStatusList {
-  counts: Record<'all' | StatusFilter, number>;
-  total: number;
-  items: VehicleStatus[];
-}
-export interface Position {
-  vin: string;
-  brand: string;
-  model: string;
-  lat: number;
-  lon: number;
-  state: VehicleState;
-  speed: number | null;
-}
-export interface Positions {
-  at: number;
-  positions: Position[];
-  unplaced: number;
-}
-/** [vin, lat, lon, state, speed] */
-export type PositionChange = [string, number, number, VehicleState, number | null];
 export type SignalValue = number | boolean | string;
 export interface Twin {
   vin: string;
@@ -176,24 +136,6 @@ export interface Telemetry {
   samples?: Sample[];
   buckets?: Array<{ t: number; samples: number } & Record<string, { avg: number; min: number; max: number } | number>>;
   nextCursor: string | null;
-}
-export interface Faults {
-  from: number;
-  to: number;
-  now: VehicleStatus[];
-  models: Array<{ brand: string; model: string; vehicles: number; faultsNow: number; faultsInRange: number }>;
-}
-export interface IngestHealth {
-  at: number;
-  windowSeconds: number;
-  messagesPerSecond: number;
-  samplesPerSecond: number;
-  storedPerSecond: number;
-  rejectsPerSecond: number;
-  rejects: Array<{ reason: string; total: number; perSecond: number }>;
-  spoolPendingBytes: number;
-  storeLagSeconds: number;
-  history: Array<{ t: number; messagesPerSecond: number; samplesPerSecond: number; rejectsPerSecond: number; storeLagSeconds: number }>;
 }
 export interface DeadLetters {
   items: Array<{ receivedAt: number; reason: string; detail: string; topic: string; vin?: string; raw: string }>;

@@ -11,7 +11,8 @@ import type { ApiContext } from '../context.ts';
 import { canSeeBrand, requirePrincipal } from '../auth.ts';
 import { BrandNotFound, ModelNotFound } from '../errors.ts';
 import { ErrorSchema, TimeParam } from '../schemas.ts';
-import { matchesFilter, STATUS_FILTERS, VEHICLE_STATES, vehicleStatus, type VehicleState, type VehicleStatus } from '../vehicle-status.ts';
+import { FaultsSchema, MeSchema, PositionsSchema, STATUS_FILTERS, VehicleStatusListSchema, type PositionChange, type VehicleStatus } from '../fleet-status-schemas.ts';
+import { matchesFilter, vehicleStatus } from '../vehicle-status.ts';
 import { cockpitWindow } from './cockpit.ts';
 
 /** One frame of position changes per this many ms, whatever the sample rate. */
@@ -26,13 +27,6 @@ const ScopeQuerySchema = z.object({
   brand: z.string().min(1).max(64).optional().describe('only this brand'),
   model: z.string().min(1).max(64).optional().describe('only this model (with brand)'),
 });
-const StateSchema = z.enum(VEHICLE_STATES).describe('offline, else fault, charging, driving (>= 1 km/h) or parked');
-const PositionSchema = z.object({ vin: z.string(), brand: z.string(), model: z.string(), lat: z.number(), lon: z.number(), state: StateSchema, speed: z.number().nullable() });
-const PositionsSchema = z.object({
-  at: z.number().int().describe('ms since the epoch'),
-  positions: z.array(PositionSchema),
-  unplaced: z.number().int().describe('vehicles in scope without a known position'),
-});
 
 const SORT_KEYS = ['vin', 'brand', 'model', 'lastSeen', 'speed', 'soc'] as const;
 const VehicleStatusQuerySchema = ScopeQuerySchema.extend({
@@ -43,43 +37,8 @@ const VehicleStatusQuerySchema = ScopeQuerySchema.extend({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
 });
-const VehicleStatusSchema = z.object({
-  vin: z.string(),
-  brand: z.string(),
-  model: z.string(),
-  online: z.boolean(),
-  lastSeen: z.number().int().nullable(),
-  charging: z.boolean(),
-  fault: z.boolean(),
-  dtc: z.string().describe('active trouble codes, comma-separated'),
-  speed: z.number().nullable(),
-  soc: z.number().nullable(),
-  lat: z.number().nullable(),
-  lon: z.number().nullable(),
-  state: StateSchema,
-});
-const CountsSchema = z.object({ all: z.number().int(), online: z.number().int(), offline: z.number().int(), charging: z.number().int(), fault: z.number().int() });
-const VehicleStatusListSchema = z.object({
-  counts: CountsSchema.describe('per status, over the vehicles matching scope and q (before the status filter)'),
-  total: z.number().int().describe('vehicles matching every filter'),
-  items: z.array(VehicleStatusSchema),
-});
 
 const FaultsQuerySchema = z.object({ from: TimeParam.optional(), to: TimeParam.optional() });
-const FaultsSchema = z.object({
-  from: z.number().int(),
-  to: z.number().int(),
-  now: z.array(VehicleStatusSchema).describe('vehicles reporting a fault now (MIL on or a trouble code), last seen first'),
-  models: z.array(
-    z.object({
-      brand: z.string(),
-      model: z.string(),
-      vehicles: z.number().int(),
-      faultsNow: z.number().int(),
-      faultsInRange: z.number().int().describe('vehicles that reported a fault in [from, to)'),
-    }),
-  ),
-});
 
 type SortKey = (typeof SORT_KEYS)[number];
 const compareBy = (key: SortKey) => (a: VehicleStatus, b: VehicleStatus): number => {
@@ -121,7 +80,7 @@ export const fleetStatusRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => asy
         tags: ['cockpit'],
         summary: 'Who the token is: the admin (every brand) or a tenant with its brands',
         security,
-        response: { 200: z.object({ kind: z.enum(['admin', 'tenant']), name: z.string().nullable(), brands: z.array(z.string()).nullable().describe('null: every brand') }) },
+        response: { 200: MeSchema },
       },
     },
     async (request) => {
@@ -173,7 +132,7 @@ export const fleetStatusRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => asy
       const { brand, model } = request.query;
       const principal = request.principal;
       const dirty = new Set<string>();
-      const sent = new Map<string, VehicleState>();
+      const sent = new Map<string, PositionChange[3]>();
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -208,7 +167,7 @@ export const fleetStatusRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => asy
           for (const [vin, state] of sent) if (state !== 'offline' && !ctx.twins.isOnline(ctx.twins.peek(vin), now)) dirty.add(vin);
         }
         if (dirty.size === 0) return;
-        const changes: Array<[string, number, number, VehicleState, number | null]> = [];
+        const changes: PositionChange[] = [];
         for (const vin of dirty) {
           const vehicle = ctx.registry.peek(vin);
           if (!vehicle) continue;

@@ -7,6 +7,7 @@ import type { MetricsSnapshot } from '../../observability/metrics.ts';
 import type { ApiContext } from '../context.ts';
 import { requireAdmin } from '../auth.ts';
 import { ErrorSchema } from '../schemas.ts';
+import { IngestHealthSchema } from '../fleet-status-schemas.ts';
 
 export const HEALTH_SAMPLE_MS = 5_000;
 /** Readings kept: ten minutes of history. */
@@ -45,19 +46,6 @@ function readingOf(snapshot: MetricsSnapshot, t: number): Reading {
 const sumOf = (record: Record<string, number>): number => Object.values(record).reduce((a, b) => a + b, 0);
 const perSecond = (later: number, earlier: number, ms: number): number => (ms > 0 ? Math.max(0, later - earlier) / (ms / 1000) : 0);
 
-const PointSchema = z.object({ t: z.number().int(), messagesPerSecond: z.number(), samplesPerSecond: z.number(), rejectsPerSecond: z.number(), storeLagSeconds: z.number() });
-const IngestHealthSchema = z.object({
-  at: z.number().int(),
-  windowSeconds: z.number().describe('the rates below are over this many seconds (the last sampling interval)'),
-  messagesPerSecond: z.number(),
-  samplesPerSecond: z.number().describe('samples accepted per second'),
-  storedPerSecond: z.number().describe('samples confirmed by the store per second'),
-  rejectsPerSecond: z.number(),
-  rejects: z.array(z.object({ reason: z.string(), total: z.number(), perSecond: z.number() })).describe('since the process started, most first'),
-  spoolPendingBytes: z.number(),
-  storeLagSeconds: z.number(),
-  history: z.array(PointSchema).describe(`one point per ${HEALTH_SAMPLE_MS / 1000} s, oldest first`),
-});
 
 export const ingestHealthRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app) => {
   const readings: Reading[] = [readingOf(await ctx.metrics.snapshot(), Date.now())];
