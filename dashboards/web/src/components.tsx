@@ -1,6 +1,6 @@
 // Small pieces shared by the views: loading and error states, KPI tiles, the range picker, a sortable table.
 import { Fragment, type ComponentChildren } from 'preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { ApiError, Kpis } from './api.ts';
 import { fmt1, fmtInt, fmtPct } from './format.ts';
 import { RANGES, toLocalInput, type TimeRange } from './range.ts';
@@ -25,13 +25,16 @@ export function DataState<T>(props: { data: T | undefined; error: ApiError | und
   return <>{props.children(props.data)}</>;
 }
 
+/** A value with its unit, or the dash alone when there is no value. */
+const withUnit = (text: string, unit: string): string => (text === '–' ? text : `${text} ${unit}`);
+
 export const KPI_COLUMNS: ReadonlyArray<{ key: keyof Kpis; label: string; format: (k: Kpis) => string; hint: string }> = [
   { key: 'vehicles', label: 'Vehicles', format: (k) => fmtInt(k.vehicles), hint: 'registered' },
   { key: 'activeVehicles', label: 'Active', format: (k) => fmtInt(k.activeVehicles), hint: 'sent data in the range' },
   { key: 'samples', label: 'Samples', format: (k) => fmtInt(k.samples), hint: 'in the range' },
-  { key: 'avgSpeed', label: 'Avg speed', format: (k) => `${fmt1(k.avgSpeed)} km/h`, hint: 'mean over samples' },
+  { key: 'avgSpeed', label: 'Avg speed', format: (k) => withUnit(fmt1(k.avgSpeed), 'km/h'), hint: 'mean over samples' },
   { key: 'distanceKm', label: 'Distance', format: (k) => `${fmtInt(k.distanceKm)} km`, hint: 'odometer progress' },
-  { key: 'avgSoc', label: 'Avg SoC', format: (k) => `${fmt1(k.avgSoc)} %`, hint: 'battery state of charge' },
+  { key: 'avgSoc', label: 'Avg SoC', format: (k) => withUnit(fmt1(k.avgSoc), '%'), hint: 'battery state of charge' },
   { key: 'charging', label: 'Charging', format: (k) => fmtInt(k.charging), hint: 'vehicles that charged' },
   { key: 'adasShare', label: 'ADAS share', format: (k) => fmtPct(k.adasShare), hint: 'samples at SAE level 2+' },
   { key: 'faults', label: 'Faults', format: (k) => fmtInt(k.faults), hint: 'vehicles with a fault' },
@@ -64,6 +67,10 @@ function Tile({ id, label, value, hint }: { id: string; label: string; value: st
 export function RangePicker({ route, range }: { route: Route; range: TimeRange }) {
   const [from, setFrom] = useState(toLocalInput(range.from));
   const [to, setTo] = useState(toLocalInput(range.to));
+  useEffect(() => {
+    setFrom(toLocalInput(range.from));
+    setTo(toLocalInput(range.to));
+  }, [range.from, range.to]);
   return (
     <div class="range" role="group" aria-label="Time range">
       {(Object.keys(RANGES) as Array<keyof typeof RANGES>).map((key) => (
@@ -71,7 +78,7 @@ export function RangePicker({ route, range }: { route: Route; range: TimeRange }
           {key}
         </button>
       ))}
-      <details class="custom-range" open={range.key === 'custom'}>
+      <details class="custom-range">
         <summary aria-pressed={range.key === 'custom'}>custom</summary>
         <form
           onSubmit={(e) => {
@@ -79,6 +86,8 @@ export function RangePicker({ route, range }: { route: Route; range: TimeRange }
             const f = Date.parse(from);
             const t = Date.parse(to);
             if (f < t) setParams(route, { range: 'custom', from: String(f), to: String(t) });
+            const details = e.currentTarget.closest('details');
+            if (details) details.open = false;
           }}
         >
           <label>
