@@ -3,7 +3,7 @@
 // Measures, with a cold browser cache each time: navigation -> KPI tiles filled, navigation -> every vehicle drawn
 // on the map, and the JavaScript the first page loads (gzipped bytes on the wire). Then 10,000 vehicles move at
 // 1 Hz (MQTT, QoS 1) while the map page records its frame intervals and long tasks.
-//   npm run bench:web -- [--vehicles 2000] [--every 300] [--movers 10000] [--move-seconds 20] [--runs 5] [--json]
+//   npm run bench:web -- [--vehicles 2000] [--every 300] [--movers 10000] [--move-seconds 20] [--runs 5] [--screenshot PNG] [--json]
 import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,8 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '8' },
     json: { type: 'boolean', default: false },
+    /** also save a picture of the overview over the loaded day (the README's) */
+    screenshot: { type: 'string' },
     out: { type: 'string', default: 'bench/results' },
   },
 });
@@ -194,6 +196,18 @@ try {
     mapRuns.push(await coldLoad('#/map', `.fleet-map[data-draws]`));
   }
 
+  if (values.screenshot) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    await context.addInitScript(`sessionStorage.setItem('vehicle-cloud.token', ${JSON.stringify(ADMIN)})`);
+    const page = await context.newPage();
+    await page.goto(`${base}/#/?range=24h`);
+    await page.waitForSelector('.chart-canvas[data-ready]');
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: values.screenshot });
+    await context.close();
+    log(`saved ${values.screenshot}`);
+  }
+
   // 10,000 vehicles move at 1 Hz while the map page measures frames
   log(`moving ${MOVERS} vehicles at 1 Hz for ${MOVE_S} s with the map open`);
   const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
@@ -228,19 +242,25 @@ try {
     const draws0 = Number(el.dataset.draws);
     let last = performance.now();
     const end = last + ${MOVE_S * 1000};
+    const t0 = performance.now();
+    const measured = (name) => performance.getEntriesByName(name).filter((e) => e.startTime >= t0).map((e) => e.duration);
     const step = (now) => {
       intervals.push(now - last); last = now;
       if (now < end) requestAnimationFrame(step);
-      else { observer.disconnect(); resolve({ intervals, longTasks, draws: Number(el.dataset.draws) - draws0, frames: Number(document.querySelector('.frames').dataset.frames) }); }
+      else { observer.disconnect(); resolve({ intervals, longTasks, draws: Number(el.dataset.draws) - draws0, frames: Number(document.querySelector('.frames').dataset.frames), drawMs: measured('vc:draw-vehicles'), frameMs: measured('vc:positions-frame') }); }
     };
     requestAnimationFrame(step);
-  })`)) as { intervals: number[]; longTasks: number[]; draws: number; frames: number };
+  })`)) as { intervals: number[]; longTasks: number[]; draws: number; frames: number; drawMs: number[]; frameMs: number[] };
   clearInterval(mover);
   const drainUntil = Date.now() + 10_000;
   while (acked < published && Date.now() < drainUntil) await new Promise((r) => setTimeout(r, 100));
   await client.endAsync();
   await context.close();
   const sorted = [...frames.intervals].sort((a, b) => a - b);
+  const spread = (xs: number[]) => {
+    const o = [...xs].sort((a, b) => a - b);
+    return { p50: round(quantile(o, 0.5)), max: round(o[o.length - 1] ?? Number.NaN), count: o.length };
+  };
   const moving = {
     vehicles: MOVERS,
     seconds: MOVE_S,
@@ -253,6 +273,9 @@ try {
     framesOver50ms: frames.intervals.filter((x) => x > 50).length,
     longTasks: frames.longTasks.length,
     longestTaskMs: round(Math.max(0, ...frames.longTasks)),
+    /** the page's own work on the main thread (User Timing): drawing every vehicle, applying a frame of the stream */
+    drawVehiclesMs: spread(frames.drawMs),
+    applyFrameMs: spread(frames.frameMs),
   };
 
   const assets = [...bundle.assets.values()].map((a) => ({ path: a.path.replace(/-[A-Z0-9]{8}\./, '.'), bytes: a.body.length, gzipBytes: a.gzip.length })).sort((a, b) => b.gzipBytes - a.gzipBytes);
@@ -285,6 +308,7 @@ try {
     `| map page while ${MOVERS.toLocaleString('en')} vehicles move at 1 Hz: frame interval p50 / p99 / max | ${moving.frameMs.p50} / ${moving.frameMs.p99} / ${moving.frameMs.max} ms | no frame > 50 ms |`,
     `| frames over 50 ms; long tasks (longest) | ${moving.framesOver50ms} of ${moving.animationFrames}; ${moving.longTasks} (${moving.longestTaskMs} ms) | 0 |`,
     `| position stream frames received; vehicle layer redraws | ${moving.streamFrames}; ${moving.redraws} in ${MOVE_S} s | ~1 per second |`,
+    `| the page's own main-thread work per redraw of ${MOVERS.toLocaleString('en')} vehicles, p50 / max; per applied frame | ${moving.drawVehiclesMs.p50} / ${moving.drawVehiclesMs.max} ms; ${moving.applyFrameMs.p50} / ${moving.applyFrameMs.max} ms | |`,
   ].join('\n');
   const md = `# Web cockpit benchmark\n\n${report.date}, ${report.machine}.\nCommand: \`${report.command}\`\n\nData: ${VEHICLES.toLocaleString('en')} vehicles, a day at one sample per ${EVERY_MS / 1000} s (${posted.toLocaleString('en')} samples) loaded through POST /api/v1/telemetry in ${load.ingestSeconds} s (${load.samplesPerSecond.toLocaleString('en')} samples/s; stored and rolled up after ${load.storedSeconds} s), embedded store. The machine's 1-minute load average was ${report.loadAverage.atTimings} when the page loads were timed and ${report.loadAverage.atEnd} at the end (2 cores, shared with other work). Then ${MOVERS.toLocaleString('en')} vehicles publish over MQTT (QoS 1) once a second (${moving.samplesPublished.toLocaleString('en')} published, ${moving.samplesAcked.toLocaleString('en')} acknowledged) while the map page runs in headless Chromium on the same 2 cores.\n\n${table}\n\nAssets (gzipped): ${assets.map((a) => `${a.path} ${kb(a.gzipBytes)}`).join(', ')}.\n`;
   await mkdir(values.out!, { recursive: true });

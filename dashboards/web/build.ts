@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { basename, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const OUT = `${HERE}assets`;
@@ -51,10 +51,8 @@ const asset = (path: string, body: Buffer, immutable: boolean): WebAsset => ({
 
 export async function buildWebBundle(options: { minify?: boolean } = {}): Promise<WebBundle> {
   const started = performance.now();
-  const result = await build({
-    entryPoints: { main: `${HERE}src/main.tsx` },
+  const common = {
     bundle: true,
-    splitting: true,
     format: 'esm',
     target: ['chrome110', 'firefox115', 'safari16'],
     outdir: OUT,
@@ -70,10 +68,18 @@ export async function buildWebBundle(options: { minify?: boolean } = {}): Promis
     jsxImportSource: 'preact',
     loader: { '.png': 'file', '.svg': 'file' },
     logLevel: 'silent',
-    define: { 'process.env.NODE_ENV': '"production"' },
+  } satisfies BuildOptions;
+  // the map's position worker is its own file (a worker loads a script by URL): built first, its URL given to the page
+  const worker = await build({ ...common, entryPoints: { 'position-worker': `${HERE}src/map/position-worker.ts` } });
+  const workerUrl = `/assets/${basename(worker.outputFiles.find((f) => f.path.endsWith('.js'))!.path)}`;
+  const result = await build({
+    ...common,
+    entryPoints: { main: `${HERE}src/main.tsx` },
+    splitting: true,
+    define: { 'process.env.NODE_ENV': '"production"', __POSITION_WORKER_URL__: JSON.stringify(workerUrl) },
   });
   const assets = new Map<string, WebAsset>();
-  for (const file of result.outputFiles) {
+  for (const file of [...worker.outputFiles, ...result.outputFiles]) {
     const path = `/assets/${relative(OUT, file.path)}`;
     assets.set(path, asset(path, Buffer.from(file.contents), true));
   }

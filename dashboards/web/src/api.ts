@@ -19,6 +19,8 @@ let onUnauthorized: () => void = () => undefined;
 export const setUnauthorizedHandler = (handler: () => void): void => {
   onUnauthorized = handler;
 };
+/** Something other than a request of this module met a 401 (the position worker's stream). */
+export const signOutUnauthorized = (): void => onUnauthorized();
 
 async function request<T>(method: string, path: string, token = currentToken(), signal?: AbortSignal): Promise<T> {
   let response: Response;
@@ -52,15 +54,20 @@ export function query(params: Record<string, string | number | undefined | null>
 
 /**
  * Server-sent events over fetch (EventSource cannot send an Authorization header). Reconnects after a drop
- * until `signal` aborts; `onOpen` runs on every (re)connection.
+ * until `signal` aborts.
  */
-export async function subscribe(path: string, onEvent: (event: string, data: string) => void, signal: AbortSignal, onOpen?: () => void): Promise<void> {
+export async function subscribe(
+  path: string,
+  onEvent: (event: string, data: string) => void,
+  signal: AbortSignal,
+  // a worker has no sessionStorage: it is handed the token, and reports a refusal to the page
+  caller: { token: () => string | null; unauthorized: () => void } = { token: currentToken, unauthorized: () => onUnauthorized() },
+): Promise<void> {
   while (!signal.aborted) {
     try {
-      const response = await fetch(path, { headers: { authorization: `Bearer ${currentToken() ?? ''}`, accept: 'text/event-stream' }, signal, cache: 'no-store' });
-      if (response.status === 401) return onUnauthorized();
+      const response = await fetch(path, { headers: { authorization: `Bearer ${caller.token() ?? ''}`, accept: 'text/event-stream' }, signal, cache: 'no-store' });
+      if (response.status === 401) return caller.unauthorized();
       if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
-      onOpen?.();
       const parser = createParser({ onEvent: (e) => onEvent(e.event ?? 'message', e.data) });
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       for (;;) {

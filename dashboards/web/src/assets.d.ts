@@ -4,3 +4,5 @@ declare module 'world-atlas/countries-50m.json' {
   export default topology;
 }
 declare module '*.css';
+/** URL of the position worker's bundle (dashboards/web/build.ts builds it first and defines this). */
+declare const __POSITION_WORKER_URL__: string;

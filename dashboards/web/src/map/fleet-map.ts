@@ -8,6 +8,7 @@ import type { GeometryCollection, Topology } from 'topojson-specification';
 import countries from 'world-atlas/countries-50m.json';
 import { CITIES } from '../../../../simulators/fleet/cities.ts';
 import type { Position, PositionChange, VehicleState } from '../api.ts';
+import { STATE_ORDER, type ColumnFrame, type StartStream, type WorkerMessage } from './position-frames.ts';
 
 export const STATE_COLOURS: Record<VehicleState, string> = {
   driving: '#3fb950',
@@ -16,11 +17,14 @@ export const STATE_COLOURS: Record<VehicleState, string> = {
   fault: '#f85149',
   offline: '#8b949e',
 };
-const STATES = Object.keys(STATE_COLOURS) as VehicleState[];
+/** The layer's state codes are the worker's (position-worker.ts). */
+const STATES = STATE_ORDER;
 const EARTH_RADIUS_M = 6_371_000;
 /** Arterial roads of the simulated cities are this far apart (simulators/fleet/routes.ts). */
 const ARTERIAL_SPACING_M = 1200;
 const HIT_RADIUS_PX = 9;
+/** Vehicles get an outline while there are at most this many. */
+const OUTLINED_UP_TO = 3000;
 
 /** Make a ring's longitudes continuous (Natural Earth rings that cross 180° jump to -180°, drawn as a line across the world). */
 function unwrap(ring: number[][]): void {
@@ -126,6 +130,30 @@ class VehicleLayer extends L.Layer {
     return this.vins.map((_, i) => [this.lat[i]!, this.lon[i]!]);
   }
 
+  /** VINs in index order (the position worker's numbering starts from these). */
+  order(): readonly string[] {
+    return this.vins;
+  }
+
+  /** A frame from the position worker: indexes into this layer, new VINs appended in order. */
+  setColumns(frame: ColumnFrame): void {
+    for (const vin of frame.added) {
+      if (this.vins.length === this.lat.length) this.grow();
+      this.index.set(vin, this.vins.length);
+      this.vins.push(vin);
+      this.state[this.vins.length - 1] = STATES.indexOf('offline');
+      this.counts.offline += 1;
+    }
+    for (let k = 0; k < frame.index.length; k++) {
+      const i = frame.index[k]!;
+      this.counts[STATES[this.state[i]!]!] -= 1;
+      this.lat[i] = frame.lat[k]!;
+      this.lon[i] = frame.lon[k]!;
+      this.state[i] = frame.state[k]!;
+      this.counts[STATES[frame.state[k]!]!] += 1;
+    }
+  }
+
   get(vin: string): { lat: number; lon: number; state: VehicleState } | undefined {
     const i = this.index.get(vin);
     return i === undefined ? undefined : { lat: this.lat[i]!, lon: this.lon[i]!, state: STATES[this.state[i]!]! };
@@ -171,6 +199,7 @@ class VehicleLayer extends L.Layer {
     this.frame = 0;
     const map = this._map;
     if (!map || this.hidden) return;
+    const started = performance.now();
     const size = map.getSize();
     const dpr = window.devicePixelRatio || 1;
     const topLeft = map.containerPointToLayerPoint([0, 0]);
@@ -198,7 +227,7 @@ class VehicleLayer extends L.Layer {
     const r = map.getZoom() >= 11 ? 4 : 3;
     ctx.lineWidth = 1;
     ctx.strokeStyle = '#0d1117';
-    // offline first, so vehicles that matter are drawn on top
+    // offline first, so vehicles that matter are drawn on top; one path per state
     for (let k = STATES.length - 1; k >= 0; k--) {
       ctx.fillStyle = STATE_COLOURS[STATES[k]!];
       ctx.beginPath();
@@ -211,7 +240,8 @@ class VehicleLayer extends L.Layer {
         ctx.arc(x, y, r, 0, 2 * Math.PI);
       }
       ctx.fill();
-      ctx.stroke();
+      // an outline separates dots in a crowd, but doubles the cost of a crowd: only for a few thousand
+      if (n <= OUTLINED_UP_TO) ctx.stroke();
     }
     const chosen = this.selected === undefined ? undefined : this.index.get(this.selected);
     if (chosen !== undefined) {
@@ -225,6 +255,7 @@ class VehicleLayer extends L.Layer {
     this.draws += 1;
     // for the page's tests and benchmark: the vehicles were drawn (again)
     map.getContainer().dataset.draws = String(this.draws);
+    performance.measure('vc:draw-vehicles', { start: started, detail: n });
   }
 }
 
@@ -234,6 +265,8 @@ export interface FleetMap {
   setPositions(positions: readonly Position[]): void;
   /** a coalesced frame of the position stream */
   applyChanges(changes: readonly PositionChange[]): void;
+  /** follow the position stream in a worker; resolves when the stream is refused (401) */
+  stream(path: string, token: string, onFrame: (changes: number) => void, signal: AbortSignal): Promise<void>;
   vehicle(vin: string): { lat: number; lon: number; state: VehicleState } | undefined;
   counts(): Record<VehicleState, number>;
   /** frames drawn so far */
@@ -285,6 +318,26 @@ export function createFleetMap(element: HTMLElement, options: { onSelect?: (vin:
     applyChanges(changes) {
       for (const [vin, lat, lon, state] of changes) vehicles.set(vin, lat, lon, state);
       vehicles.schedule();
+    },
+    stream(path, token, onFrame, signal) {
+      const worker = new Worker(__POSITION_WORKER_URL__, { type: 'module', name: 'positions' });
+      signal.addEventListener('abort', () => worker.terminate());
+      worker.postMessage({ path, token, vins: vehicles.order() } satisfies StartStream);
+      return new Promise((resolve) => {
+        worker.onmessage = ({ data }: MessageEvent<WorkerMessage>) => {
+          if (data.type === 'unauthorized') {
+            worker.terminate();
+            resolve();
+            return;
+          }
+          const started = performance.now();
+          vehicles.setColumns(data);
+          vehicles.schedule();
+          onFrame(data.index.length);
+          // visible in the browser's performance tools (and read by bench:web)
+          performance.measure('vc:positions-frame', { start: started, detail: data.index.length });
+        };
+      });
     },
     vehicle: (vin) => vehicles.get(vin),
     counts: () => ({ ...vehicles.counts }),

@@ -2,7 +2,8 @@
 // stream (one frame of changes a second however many vehicles report). Click a vehicle to see it; `?vin=` selects
 // one and follows it.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { get, query, subscribe, type BrandSummary, type PositionChange, type Positions, type VehicleState } from '../api.ts';
+import { get, query, signOutUnauthorized, type BrandSummary, type Positions, type VehicleState } from '../api.ts';
+import { currentToken } from '../session.ts';
 import { href, setParams, type Route } from '../router.ts';
 import { useApi } from '../use-api.ts';
 import type { FleetMap } from '../map/fleet-map.ts';
@@ -36,17 +37,12 @@ export function MapView({ route }: { route: Route }) {
         setCounts(map.counts());
         box.current.dataset.vehicles = String(positions.positions.length);
         setStatus({ phase: 'ready' });
-        void subscribe(
-          `/api/v1/positions/live${scope}`,
-          (event, data) => {
-            if (event !== 'positions') return;
-            const frame = JSON.parse(data) as { at: number; changes: PositionChange[] };
-            map.applyChanges(frame.changes);
+        void map
+          .stream(`/api/v1/positions/live${scope}`, currentToken() ?? '', () => {
             setCounts(map.counts());
             setFrames((n) => n + 1);
-          },
-          abort.signal,
-        );
+          }, abort.signal)
+          .then(() => !abort.signal.aborted && signOutUnauthorized());
       } catch (err) {
         if (!abort.signal.aborted) setStatus({ phase: 'error', message: err instanceof Error ? err.message : String(err) });
       }
