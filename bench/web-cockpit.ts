@@ -175,8 +175,8 @@ try {
     await context.addInitScript(`sessionStorage.setItem('vehicle-cloud.token', ${JSON.stringify(ADMIN)})`);
     const page = await context.newPage();
     await page.goto(`${base}/${hash}`);
-    await page.waitForSelector(ready, { timeout: 60_000 });
-    const ms = await page.evaluate('performance.now()') as number;
+    // checked on every animation frame, in the page: the time is the page's own clock, not when the test noticed
+    const ms = (await (await page.waitForFunction(`document.querySelector(${JSON.stringify(ready)}) ? performance.now() : 0`, undefined, { polling: 'raf', timeout: 60_000 })).jsonValue()) as number;
     const resources = (await page.evaluate("performance.getEntriesByType('resource').map((e) => ({ name: e.name, bytes: e.encodedBodySize, type: e.initiatorType }))")) as Array<{ name: string; bytes: number }>;
     const js = resources.filter((r) => r.name.endsWith('.js'));
     await context.close();
@@ -220,16 +220,19 @@ try {
   const moveStart = Date.now();
   let published = 0;
   let acked = 0;
-  let tick = 0;
+  let slices = 0;
   const mover = setInterval(() => {
-    // one sample per vehicle per second, spread over the second in 20 slices
-    const slice = tick++ % 20;
-    const k = Math.floor((Date.now() - moveStart) / 1000) + 2000;
-    for (let i = slice; i < fleet.length; i += 20) {
-      const v = fleet[i]!;
-      const s = sampleOf(v, i, k * 5, Date.now(), 100_000 + k);
-      published += 1;
-      client.publish(telemetryTopic(v.vin), JSON.stringify({ vin: v.vin, ...s }), { qos: 1 }, (err) => void (err ? undefined : (acked += 1)));
+    // one sample per vehicle per second, spread over the second in 20 slices; a late timer catches up
+    const due = Math.floor((Date.now() - moveStart) / 50);
+    for (; slices < due; slices++) {
+      const slice = slices % 20;
+      const k = Math.floor(slices / 20) + 2000;
+      for (let i = slice; i < fleet.length; i += 20) {
+        const v = fleet[i]!;
+        const s = sampleOf(v, i, k * 5, Date.now(), 100_000 + k);
+        published += 1;
+        client.publish(telemetryTopic(v.vin), JSON.stringify({ vin: v.vin, ...s }), { qos: 1 }, (err) => void (err ? undefined : (acked += 1)));
+      }
     }
   }, 50);
   await new Promise((r) => setTimeout(r, 3_000));
@@ -252,6 +255,7 @@ try {
     requestAnimationFrame(step);
   })`)) as { intervals: number[]; longTasks: number[]; draws: number; frames: number; drawMs: number[]; frameMs: number[] };
   clearInterval(mover);
+  const moveSeconds = (Date.now() - moveStart) / 1000;
   const drainUntil = Date.now() + 10_000;
   while (acked < published && Date.now() < drainUntil) await new Promise((r) => setTimeout(r, 100));
   await client.endAsync();
@@ -266,6 +270,8 @@ try {
     seconds: MOVE_S,
     samplesPublished: published,
     samplesAcked: acked,
+    /** what the publisher managed, of MOVERS per second asked */
+    publishedPerSecond: Math.round(published / moveSeconds),
     streamFrames: frames.frames,
     redraws: frames.draws,
     animationFrames: frames.intervals.length,
@@ -305,7 +311,7 @@ try {
     `| navigation -> ${VEHICLES.toLocaleString('en')} vehicles drawn on the map (cold cache), median / max of ${RUNS} | ${report.mapDrawnMs.median} / ${report.mapDrawnMs.max} ms | |`,
     `| JS the first page loads (gzipped, ${report.firstPageJsFiles} files) | ${kb(report.firstPageJsGzipBytes)} | <= 150 KB |`,
     `| JS the map page loads (gzipped, with the basemap) | ${kb(report.mapPageJsGzipBytes)} | |`,
-    `| map page while ${MOVERS.toLocaleString('en')} vehicles move at 1 Hz: frame interval p50 / p99 / max | ${moving.frameMs.p50} / ${moving.frameMs.p99} / ${moving.frameMs.max} ms | no frame > 50 ms |`,
+    `| map page while ${MOVERS.toLocaleString('en')} vehicles move at 1 Hz (${moving.publishedPerSecond.toLocaleString('en')} samples/s published): frame interval p50 / p99 / max | ${moving.frameMs.p50} / ${moving.frameMs.p99} / ${moving.frameMs.max} ms | no frame > 50 ms |`,
     `| frames over 50 ms; long tasks (longest) | ${moving.framesOver50ms} of ${moving.animationFrames}; ${moving.longTasks} (${moving.longestTaskMs} ms) | 0 |`,
     `| position stream frames received; vehicle layer redraws | ${moving.streamFrames}; ${moving.redraws} in ${MOVE_S} s | ~1 per second |`,
     `| the page's own main-thread work per redraw of ${MOVERS.toLocaleString('en')} vehicles, p50 / max; per applied frame | ${moving.drawVehiclesMs.p50} / ${moving.drawVehiclesMs.max} ms; ${moving.applyFrameMs.p50} / ${moving.applyFrameMs.max} ms | |`,

@@ -59,6 +59,8 @@ export async function buildWebBundle(options: { minify?: boolean } = {}): Promis
     entryNames: '[name]-[hash]',
     chunkNames: '[name]-[hash]',
     assetNames: '[name]-[hash]',
+    // the URL an imported file (basemap, image) is served at
+    publicPath: '/assets',
     write: false,
     metafile: true,
     minify: options.minify ?? true,
@@ -66,7 +68,8 @@ export async function buildWebBundle(options: { minify?: boolean } = {}): Promis
     legalComments: 'eof',
     jsx: 'automatic',
     jsxImportSource: 'preact',
-    loader: { '.png': 'file', '.svg': 'file' },
+    // data (the basemap's TopoJSON) is fetched by URL when a map needs it, not evaluated as script
+    loader: { '.png': 'file', '.svg': 'file', '.json': 'file' },
     logLevel: 'silent',
   } satisfies BuildOptions;
   // the map's position worker is its own file (a worker loads a script by URL): built first, its URL given to the page

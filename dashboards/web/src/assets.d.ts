@@ -1,7 +1,7 @@
-// Bundled data files (esbuild's json loader); declared here so that the type checker need not read 750 KB of TopoJSON.
-declare module 'world-atlas/countries-50m.json' {
-  const topology: unknown;
-  export default topology;
+// Data files are bundled as files (esbuild's file loader): importing one gives its URL.
+declare module '*.json' {
+  const url: string;
+  export default url;
 }
 declare module '*.css';
 /** URL of the position worker's bundle (dashboards/web/build.ts builds it first and defines this). */

@@ -5,7 +5,8 @@
 import L from 'leaflet';
 import { feature } from 'topojson-client';
 import type { GeometryCollection, Topology } from 'topojson-specification';
-import countries from 'world-atlas/countries-50m.json';
+import countries110m from 'world-atlas/countries-110m.json';
+import countries50m from 'world-atlas/countries-50m.json';
 import { CITIES } from '../../../../simulators/fleet/cities.ts';
 import type { Position, PositionChange, VehicleState } from '../api.ts';
 import { STATE_ORDER, type ColumnFrame, type StartStream, type WorkerMessage } from './position-frames.ts';
@@ -23,6 +24,8 @@ const EARTH_RADIUS_M = 6_371_000;
 /** Arterial roads of the simulated cities are this far apart (simulators/fleet/routes.ts). */
 const ARTERIAL_SPACING_M = 1200;
 const HIT_RADIUS_PX = 9;
+/** The detailed basemap from this zoom on (a country's outline at 1:110m is coarse there). */
+const DETAILED_FROM_ZOOM = 5;
 /** Vehicles get an outline while there are at most this many. */
 const OUTLINED_UP_TO = 3000;
 
@@ -35,8 +38,9 @@ function unwrap(ring: number[][]): void {
   }
 }
 
-function basemap(): L.Layer {
-  const topo = countries as unknown as Topology<{ countries: GeometryCollection }>;
+/** Countries as a layer from TopoJSON (fetched as data: parsing JSON is far cheaper than a script of the same size). */
+async function countryLayer(url: string): Promise<L.Layer> {
+  const topo = (await (await fetch(url)).json()) as Topology<{ countries: GeometryCollection }>;
   const world = feature(topo, topo.objects.countries);
   for (const country of world.features) {
     const g = country.geometry;
@@ -44,6 +48,30 @@ function basemap(): L.Layer {
     for (const polygon of polygons) for (const ring of polygon) unwrap(ring);
   }
   return L.geoJSON(world, { style: { color: '#3b4450', weight: 1, fillColor: '#1c2128', fillOpacity: 1 }, interactive: false });
+}
+
+/** Natural Earth at 1:110m (100 KB) first; at 1:50m (750 KB) once someone zooms in to where it shows. */
+function basemap(map: L.Map): void {
+  let coarse: L.Layer | undefined;
+  const place = (layer: L.Layer) => {
+    layer.addTo(map);
+    // under the cities and vehicles
+    (layer as L.GeoJSON).bringToBack();
+  };
+  void countryLayer(countries110m).then((layer) => {
+    coarse = layer;
+    place(layer);
+  });
+  const refine = () => {
+    if (map.getZoom() < DETAILED_FROM_ZOOM) return;
+    map.off('zoomend', refine);
+    void countryLayer(countries50m).then((layer) => {
+      place(layer);
+      coarse?.remove();
+    });
+  };
+  map.on('zoomend', refine);
+  map.whenReady(refine);
 }
 
 /** Each simulated city: its driving area and its grid of arterials (simulators/fleet/cities.ts, routes.ts). */
@@ -284,7 +312,7 @@ export interface FleetMap {
 export function createFleetMap(element: HTMLElement, options: { onSelect?: (vin: string, at: L.LatLng) => void } = {}): FleetMap {
   const map = L.map(element, { preferCanvas: true, worldCopyJump: true, minZoom: 2, maxZoom: 17, attributionControl: true, zoomSnap: 0.5 });
   map.attributionControl.setPrefix(false).addAttribution('Basemap: Natural Earth (world-atlas)');
-  basemap().addTo(map);
+  basemap(map);
   const { outlines, grids } = cityLayers();
   outlines.addTo(map);
   const showGrids = () => (map.getZoom() >= 10 ? grids.addTo(map) : grids.remove());
