@@ -93,6 +93,7 @@ t.test('sign-in through the form: a wrong token is refused, the right one opens 
   await field.fill('not-a-token');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('alert').filter({ hasText: 'not accepted' }).waitFor();
+  t.equal(await page.getByText('no longer accepts').count(), 0, 'a wrong token typed in is not reported as a revoked one');
   await screenshot(page, '00-sign-in');
   await field.fill(admin);
   await page.getByRole('button', { name: 'Sign in' }).click();

@@ -33,7 +33,8 @@ async function request<T>(method: string, path: string, token = currentToken(), 
   const body: unknown = await response.json().catch(() => null);
   if (!response.ok) {
     const e = (body ?? {}) as { code?: string; message?: string };
-    if (response.status === 401) onUnauthorized();
+    // a refused stored token signs out; a refused candidate (the sign-in form's) is the form's business
+    if (response.status === 401 && token === currentToken()) onUnauthorized();
     throw new ApiError(response.status, e.code ?? 'HTTP_ERROR', e.message ?? `HTTP ${response.status}`);
   }
   return body as T;
