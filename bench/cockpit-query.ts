@@ -10,8 +10,13 @@ import { createLogger } from '../services/observability/logger.ts';
 import { startService } from '../services/service.ts';
 import { EmbeddedStore } from '../services/store/embedded-store.ts';
 import { InfluxStore } from '../services/store/influx-store.ts';
-import { bucketOf, RollupBook } from '../services/rollup/book.ts';
-import { ROLLUP_BUCKET_MS, type RollupKey, type StoredSample, type TelemetryStore } from '../services/store/telemetry-store.ts';
+import { CockpitMaintainer } from '../services/cockpit/maintainer.ts';
+import { CockpitReader } from '../services/cockpit/reader.ts';
+import { ServiceMetrics } from '../services/observability/metrics.ts';
+import { MINUTE_MS as ROLLUP_BUCKET_MS } from '../services/store/cockpit-tables.ts';
+import type { StoredSample, TelemetryStore } from '../services/store/telemetry-store.ts';
+import { metadataDir, openMetadataStore } from '../services/store/metadata.ts';
+import type { VehicleRepository } from '../services/store/vehicles.ts';
 import { startInfluxd } from '../tests/helpers/influxd.ts';
 import { tempDir } from '../tests/helpers/system.ts';
 
@@ -54,19 +59,19 @@ function vinOf(i: number): string {
   return `BNCHC0000XX${s}`;
 }
 
-async function load(store: TelemetryStore, end: number): Promise<{ samples: number; seconds: number }> {
+async function load(store: TelemetryStore, vehicles: VehicleRepository, end: number): Promise<{ samples: number; seconds: number }> {
   const started = Date.now();
   await store.init();
   const fleet = Array.from({ length: VEHICLES }, (_, i) => ({ vin: vinOf(i), ...MODELS[i % MODELS.length]! }));
-  for (const v of fleet) await store.insertVehicle({ vin: v.vin, brand: v.brand, model: v.model, credentialHash: '0'.repeat(64), createdAt: end });
+  for (const v of fleet) await vehicles.insert({ vin: v.vin, brand: v.brand, model: v.model, credentialHash: '0'.repeat(64), createdAt: end });
   const start = end - HOURS * 3_600_000;
   const stepsPerChunk = Math.max(1, Math.floor(50_000 / VEHICLES));
   let written = 0;
   let lastLog = 0;
-  const book = new RollupBook();
+  // as the service does (the store's only writer): rollups counted in memory by the cockpit engine
+  const rollups = new CockpitMaintainer({ tables: store.cockpit, logger: createLogger('silent'), metrics: new ServiceMetrics({ processMetrics: false }), strategy: 'incremental', lateIdleMs: 0 });
   for (let t0 = start; t0 < end; t0 += stepsPerChunk * EVERY_MS) {
     const batch: StoredSample[] = [];
-    const keys = new Map<string, RollupKey>();
     for (let step = 0; step < stepsPerChunk && t0 + step * EVERY_MS < end; step++) {
       const t = t0 + step * EVERY_MS;
       fleet.forEach((v, i) => {
@@ -89,23 +94,20 @@ async function load(store: TelemetryStore, end: number): Promise<{ samples: numb
             'Vehicle.OBD.Status.MILStatus': (k + i) % 5000 === 0,
           },
         });
-        const bucket = Math.floor(ts / ROLLUP_BUCKET_MS) * ROLLUP_BUCKET_MS;
-        keys.set(`${v.vin}/${bucket}`, { vin: v.vin, bucket });
       });
     }
-    // as the service does (the store's only writer): rollups counted in memory, their rows written
-    book.admit(book.unknownKeys(batch), []);
+    await rollups.prepare(batch);
     await store.writeSamples(batch);
-    for (const sample of batch) book.apply(sample, bucketOf(sample.ts));
-    await store.writeRollups([...keys.values()].map((key) => book.row(key)!));
-    // loading goes forward in time: minutes before this chunk are complete
-    book.evictBefore(bucketOf(t0) - ROLLUP_BUCKET_MS, { has: () => false });
+    const stored = rollups.track(batch);
+    await rollups.flush();
+    await stored;
     written += batch.length;
     if (Date.now() - lastLog > 5000) {
       lastLog = Date.now();
       log(`  ${store.kind}: ${written} samples loaded (${Math.round(written / ((Date.now() - started) / 1000))}/s)`);
     }
   }
+  await rollups.stop();
   return { samples: written, seconds: (Date.now() - started) / 1000 };
 }
 
@@ -140,13 +142,16 @@ async function benchStore(kind: 'embedded' | 'influx'): Promise<{ rows: Row[]; l
   try {
     const end = Math.floor(Date.now() / ROLLUP_BUCKET_MS) * ROLLUP_BUCKET_MS;
     const loader: TelemetryStore =
-      kind === 'influx' ? new InfluxStore({ url: influx!.url, database: 'vc_bench', soleRollupWriter: true }) : await EmbeddedStore.open({ dir: join(data.path, 'store') });
+      kind === 'influx' ? new InfluxStore({ url: influx!.url, database: 'vc_bench' }) : await EmbeddedStore.open({ dir: join(data.path, 'store') });
     log(`${kind}: loading ${VEHICLES} vehicles x ${HOURS} h at one sample per ${EVERY_MS / 1000} s`);
-    const loaded = await load(loader, end);
+    const metadata = await openMetadataStore({ dir: metadataDir(data.path) });
+    const loaded = await load(loader, metadata.vehicles, end);
+    await metadata.close();
     await loader.close();
     const config = configFrom({ host: '127.0.0.1', httpPort: 0, mqttPort: 0, dataDir: data.path, adminToken: ADMIN, logLevel: 'silent', influxUrl: influx?.url, influxDb: 'vc_bench' });
     const service = await startService(config, { logger: createLogger('silent') });
     try {
+      const reader = new CockpitReader(service.store.cockpit);
       const from = end - 24 * 3_600_000;
       const window = { from, to: end, intervalMs: 5 * 60_000 };
       const questions: Array<{ question: string; path: (i: number) => string; scope: (i: number) => { brand?: string; model?: string } }> = [
@@ -172,11 +177,11 @@ async function benchStore(kind: 'embedded' | 'influx'): Promise<{ rows: Row[]; l
               await r.json();
             }),
           );
-          rollup.push(await time(() => service.store.cockpit({ ...window, ...q.scope(i) }, 'rollup')));
+          rollup.push(await time(() => reader.aggregates({ ...window, ...q.scope(i) }, 'rollup')));
           // the raw question is slow: ask it a quarter as often; one that fails is counted, not timed
           if (i % 4 === 0) {
             try {
-              raw.push(await time(() => service.store.cockpit({ ...window, ...q.scope(i) }, 'raw')));
+              raw.push(await time(() => service.store.cockpit.fromRaw({ ...window, ...q.scope(i) })));
             } catch (err) {
               rawFailures += 1;
               log(`  ${kind} ${q.question}: a raw question failed: ${err instanceof Error ? err.message : String(err)}`);

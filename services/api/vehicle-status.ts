@@ -2,7 +2,7 @@
 // charging, fault, position and a single map state. Vehicles this process has not heard from since it started
 // have no twin yet: they count as offline, without a position.
 import { COCKPIT_SIGNALS } from '../contract/signals.ts';
-import type { VehicleRecord } from '../store/telemetry-store.ts';
+import type { VehicleRecord } from '../store/vehicles.ts';
 import type { TwinRegistry, VehicleTwin } from '../twin/twin.ts';
 import type { StatusFilter, VehicleState, VehicleStatus } from './fleet-status-schemas.ts';
 

@@ -9,14 +9,10 @@ import { InfluxDB, Point, escape, type Transport } from '@influxdata/influxdb-cl
 import { SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
 import { StoreRejectedError } from './telemetry-store.ts';
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
-import { cockpit, keysWithSamples, readRollups, recomputeRollups, RollupTiers, writeRollups, type InfluxAccess } from './influx-cockpit.ts';
-import * as tenants from './influx-tenants.ts';
+import { InfluxCockpitTables, type InfluxAccess } from './influx-cockpit.ts';
+import type { CockpitTables, WriteObserver } from './cockpit-tables.ts';
 import type {
   BucketQuery,
-  CockpitAggregates,
-  CockpitWindow,
-  RollupKey,
-  RollupRow,
   DeadLetter,
   DeadLetterQuery,
   LatestSignals,
@@ -26,9 +22,6 @@ import type {
   StoreLogger,
   StoredSample,
   TelemetryStore,
-  TenantRecord,
-  TenantTokenRecord,
-  VehicleRecord,
 } from './telemetry-store.ts';
 
 
@@ -44,28 +37,19 @@ export interface InfluxStoreOptions {
   logger?: StoreLogger;
   /** socket timeout of one request */
   timeoutMs?: number;
-  /**
-   * This store is the only process writing rollups to the database (VC_STORE_WRITERS=one): it keeps the rows of
-   * recent minutes in memory to derive the cockpit series instead of reading them back. Default false.
-   */
-  soleRollupWriter?: boolean;
 }
 
 export const TELEMETRY_MEASUREMENT = 'telemetry';
-export const VEHICLES_MEASUREMENT = 'vehicles';
 export const DEAD_LETTERS_MEASUREMENT = 'dead_letters';
 
 /** Lines per /write request: large enough to amortise the round-trip, far below influxd's 25 MB body limit. */
 const WRITE_CHUNK_LINES = 5000;
 /** Bodies above this are gzipped, which influxd accepts on /write (not for a server on this machine, see gzipThreshold). */
 const GZIP_THRESHOLD_BYTES = 64 * 1024;
-/** Registry points share one timestamp so that a VIN is one point; time 0 needs an infinite retention policy. */
-const REGISTRY_TIME_MS = 0;
 const NANOS_PER_MS = 1_000_000;
 
 const NUMERIC_SIGNALS = SIGNAL_CATALOG.filter((s) => s.type === 'number').map((s) => s.path);
 const ALL_SIGNALS = SIGNAL_CATALOG.map((s) => s.path);
-const POWERTRAINS: ReadonlySet<string> = new Set(['bev', 'phev', 'hev', 'ice', 'fcev']);
 
 type Row = readonly unknown[];
 interface Series {
@@ -92,7 +76,8 @@ export class InfluxStore implements TelemetryStore {
   /** `telemetry,brand=…,model=…,vin=…` per vehicle, escaped once */
   private readonly linePrefixes = new Map<string, { brand: string; model: string; prefix: string }>();
   private closed = false;
-  private readonly tiers: RollupTiers;
+  readonly cockpit: CockpitTables;
+  writeObserver?: WriteObserver;
   /**
    * Dead letters are written in ns precision at receivedAt + this counter's nanoseconds, so that two letters of
    * one reason in the same ms do not overwrite each other; it starts at random so that processes rarely collide.
@@ -102,7 +87,7 @@ export class InfluxStore implements TelemetryStore {
   constructor(options: InfluxStoreOptions) {
     this.database = options.database;
     this.logger = options.logger;
-    this.tiers = new RollupTiers(options.soleRollupWriter ?? false);
+    this.cockpit = new InfluxCockpitTables(this.access());
     const parsed = new URL(options.url);
     const secure = parsed.protocol === 'https:';
     // compressing for a server on this machine spends CPU twice to save no network
@@ -133,7 +118,7 @@ export class InfluxStore implements TelemetryStore {
     for (const sample of samples) lines.push(telemetryLine(this.linePrefix(sample), sample, skipped));
     // Validation upstream makes this a bug, not bad data: log it, but never let one value wedge the writer's retries.
     if (skipped.values > 0) this.logger?.warn({ values: skipped.values }, 'signal values outside the catalog or of the wrong type were not stored');
-    await this.write(lines, 'ms');
+    await this.write(lines, 'ms', 'telemetry');
   }
 
   async writeDeadLetters(letters: readonly DeadLetter[]): Promise<void> {
@@ -147,7 +132,7 @@ export class InfluxStore implements TelemetryStore {
       if (letter.vin !== undefined) point.stringField('vin', letter.vin);
       return lineOf(point);
     });
-    await this.write(lines, 'ns');
+    await this.write(lines, 'ns', 'dead_letters');
   }
 
   async querySamples(query: SampleQuery): Promise<TelemetrySample[]> {
@@ -223,92 +208,14 @@ export class InfluxStore implements TelemetryStore {
     return { lastTs: Number(lastRow[0]), signals };
   }
 
-  recomputeRollups(keys: readonly RollupKey[]): Promise<void> {
-    return recomputeRollups(this.cockpitAccess(), this.tiers, keys);
-  }
-
-  writeRollups(rows: readonly RollupRow[]): Promise<void> {
-    return writeRollups(this.cockpitAccess(), this.tiers, rows);
-  }
-
-  keysWithSamples(keys: readonly RollupKey[]): Promise<RollupKey[]> {
-    return keysWithSamples(this.cockpitAccess(), keys);
-  }
-
-  readRollups(keys: readonly RollupKey[]): Promise<RollupRow[]> {
-    return readRollups(this.cockpitAccess(), keys);
-  }
-
-  cockpit(window: CockpitWindow, source: 'rollup' | 'raw'): Promise<CockpitAggregates> {
-    return cockpit(this.cockpitAccess(), window, source);
-  }
-
-  private cockpitAccess(): InfluxAccess {
+  private access(): InfluxAccess {
     return {
       query: (statements) => this.query(statements),
-      writeLines: (lines) => this.write(lines, 'ms'),
+      writeLines: (lines, table) => this.write(lines, 'ms', table ?? 'other'),
       literal,
       identifier,
       tagValue,
     };
-  }
-
-  async insertVehicle(vehicle: VehicleRecord): Promise<boolean> {
-    // Check-then-write is not atomic: two API processes registering the same VIN at once may both succeed.
-    if ((await this.getVehicle(vehicle.vin)) !== undefined) return false;
-    const point = new Point(VEHICLES_MEASUREMENT)
-      .tag('vin', tagValue(vehicle.vin))
-      .stringField('brand', vehicle.brand)
-      .stringField('model', vehicle.model)
-      .stringField('credentialHash', vehicle.credentialHash)
-      .intField('createdAt', vehicle.createdAt)
-      .timestamp(REGISTRY_TIME_MS);
-    if (vehicle.year !== undefined) point.intField('year', vehicle.year);
-    if (vehicle.powertrain !== undefined) point.stringField('powertrain', vehicle.powertrain);
-    await this.write([lineOf(point)], 'ms');
-    return true;
-  }
-
-  async getVehicle(vin: string): Promise<VehicleRecord | undefined> {
-    const [result] = await this.query([`SELECT * FROM ${identifier(VEHICLES_MEASUREMENT)} WHERE ${vinIs(vin)} LIMIT 1`]);
-    return vehiclesOf(result)[0];
-  }
-
-  async listVehicles(): Promise<VehicleRecord[]> {
-    const [result] = await this.query([`SELECT * FROM ${identifier(VEHICLES_MEASUREMENT)}`]);
-    return vehiclesOf(result).sort((a, b) => (a.vin < b.vin ? -1 : a.vin > b.vin ? 1 : 0));
-  }
-
-  insertTenant(tenant: TenantRecord): Promise<void> {
-    return tenants.insertTenant(this.cockpitAccess(), tenant);
-  }
-
-  getTenant(id: string): Promise<TenantRecord | undefined> {
-    return tenants.getTenant(this.cockpitAccess(), id);
-  }
-
-  listTenants(): Promise<TenantRecord[]> {
-    return tenants.listTenants(this.cockpitAccess());
-  }
-
-  deleteTenant(id: string, at: number): Promise<boolean> {
-    return tenants.deleteTenant(this.cockpitAccess(), id, at);
-  }
-
-  insertTenantToken(token: TenantTokenRecord): Promise<void> {
-    return tenants.insertTenantToken(this.cockpitAccess(), token);
-  }
-
-  getTenantToken(id: string): Promise<TenantTokenRecord | undefined> {
-    return tenants.getTenantToken(this.cockpitAccess(), id);
-  }
-
-  listTenantTokens(tenantId: string): Promise<TenantTokenRecord[]> {
-    return tenants.listTenantTokens(this.cockpitAccess(), tenantId);
-  }
-
-  revokeTenantToken(id: string, at: number): Promise<boolean> {
-    return tenants.revokeTenantToken(this.cockpitAccess(), id, at);
   }
 
   async listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]> {
@@ -360,11 +267,13 @@ export class InfluxStore implements TelemetryStore {
   }
 
   /** Sends lines in chunks and resolves only when influxd answered 2xx to every chunk. */
-  private async write(lines: readonly string[], precision: 'ms' | 'ns'): Promise<void> {
+  private async write(lines: readonly string[], precision: 'ms' | 'ns', table: string): Promise<void> {
     const params = new URLSearchParams({ db: this.database, precision }).toString();
     for (let start = 0; start < lines.length; start += WRITE_CHUNK_LINES) {
-      const body = lines.slice(start, start + WRITE_CHUNK_LINES).join('\n');
+      const chunk = lines.slice(start, start + WRITE_CHUNK_LINES);
+      const body = chunk.join('\n');
       await this.request(`/write?${params}`, body, 'POST', 'text/plain; charset=utf-8', 'write');
+      this.writeObserver?.(table, chunk.length, Buffer.byteLength(body));
     }
   }
 
@@ -504,33 +413,6 @@ function signalValue(path: string, raw: unknown): SignalValue | undefined {
 
 function rowsOf(result: StatementResult | undefined): Row[] {
   return (result?.series ?? []).flatMap((series) => series.values ?? []);
-}
-
-function vehiclesOf(result: StatementResult | undefined): VehicleRecord[] {
-  const vehicles: VehicleRecord[] = [];
-  for (const series of result?.series ?? []) {
-    const at = (row: Row, column: string): unknown => {
-      const index = series.columns.indexOf(column);
-      return index < 0 ? undefined : row[index];
-    };
-    for (const row of series.values ?? []) {
-      const vehicle: VehicleRecord = {
-        vin: String(at(row, 'vin')),
-        brand: String(at(row, 'brand')),
-        model: String(at(row, 'model')),
-        credentialHash: String(at(row, 'credentialHash')),
-        createdAt: Number(at(row, 'createdAt')),
-      };
-      const year = at(row, 'year');
-      if (typeof year === 'number') vehicle.year = year;
-      const powertrain = at(row, 'powertrain');
-      if (typeof powertrain === 'string' && POWERTRAINS.has(powertrain)) {
-        vehicle.powertrain = powertrain as NonNullable<VehicleRecord['powertrain']>;
-      }
-      vehicles.push(vehicle);
-    }
-  }
-  return vehicles;
 }
 
 function checkedInteger(name: string, value: number): number {

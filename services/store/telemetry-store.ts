@@ -1,27 +1,16 @@
 // The TelemetryStore port: what the service needs from a time-series store. Two adapters implement it,
 // `influx` (InfluxDB over its v1 HTTP surface) and `embedded` (DuckDB in VC_DATA_DIR), and one shared
-// suite (tests/store/store-suite.ts) holds both to the same behaviour.
+// suite (tests/store/store-suite.ts) holds both to the same behaviour. Vehicles, tenants and tokens are not here:
+// they live in the metadata database (vehicles.ts, tenants.ts), so a retention policy never touches them.
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
 import type { SignalValue } from '../contract/signals.ts';
+import type { CockpitTables, WriteObserver } from './cockpit-tables.ts';
 
 /** The structured logger adapters write to (pino fits). */
 export interface StoreLogger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
-}
-
-/** A registered vehicle (provisioning). Brand and model come from here, never from telemetry. */
-export interface VehicleRecord {
-  vin: string;
-  brand: string;
-  model: string;
-  year?: number;
-  powertrain?: 'bev' | 'phev' | 'hev' | 'ice' | 'fcev';
-  /** sha256 (hex) of the vehicle's MQTT password; the password itself is shown once and never stored. */
-  credentialHash: string;
-  /** ms since the epoch */
-  createdAt: number;
 }
 
 /** A sample as stored: the contract sample plus the registry facts needed to query by brand and model. */
@@ -86,19 +75,16 @@ export interface LatestSignals {
   signals: Record<string, { value: SignalValue; ts: number }>;
 }
 
-/** Width of a stored rollup bucket: per vehicle and minute (see services/rollup). */
-export const ROLLUP_BUCKET_MS = 60_000;
-
-/** A (vehicle, rollup bucket) whose rollup must be recomputed from the raw samples. */
+/** A (vehicle, minute). */
 export interface RollupKey {
   vin: string;
-  /** bucket start, a multiple of ROLLUP_BUCKET_MS */
+  /** minute start, ms */
   bucket: number;
 }
 
 /**
- * The cockpit ingredients of one vehicle in one rollup bucket, as stored: what a recompute from the raw samples
- * gives, and what the in-memory rollups of a single writer give for the same samples.
+ * The cockpit ingredients of one vehicle in one minute: what a recount from the raw samples gives, and what the
+ * cockpit engine counts in memory for the same samples (services/cockpit).
  */
 export interface RollupRow extends RollupKey {
   brand: string;
@@ -166,27 +152,6 @@ export interface CockpitAggregates {
   totals: CockpitSums & CockpitVehicleTotals;
 }
 
-/** An automaker tenant: its API tokens see only vehicles of these brands. */
-export interface TenantRecord {
-  id: string;
-  name: string;
-  brands: string[];
-  /** ms since the epoch */
-  createdAt: number;
-  /** set once the admin deleted the tenant: its tokens are refused from then on */
-  deletedAt?: number;
-}
-
-/** A tenant API token. Only its sha256 is stored; the token itself is shown once. */
-export interface TenantTokenRecord {
-  id: string;
-  tenantId: string;
-  /** sha256 (hex) of the whole token */
-  tokenHash: string;
-  createdAt: number;
-  revokedAt?: number;
-}
-
 export interface DeadLetterQuery {
   reason?: RejectReason;
   vin?: string;
@@ -221,42 +186,10 @@ export interface TelemetryStore {
   /** Latest value and time of every signal of one vehicle, or undefined if it has no samples. */
   latest(vin: string): Promise<LatestSignals | undefined>;
 
-  /**
-   * Recompute the per-vehicle, per-minute rollups of these keys from the raw samples and store them
-   * (overwriting): idempotent, so duplicates, late samples and several writers cannot double-count.
-   */
-  recomputeRollups(keys: readonly RollupKey[]): Promise<void>;
-  /** Store rollup rows computed elsewhere (the single writer's in-memory rollups), overwriting those of the same key. */
-  writeRollups(rows: readonly RollupRow[]): Promise<void>;
-  /** The keys among these that already hold at least one stored sample. */
-  keysWithSamples(keys: readonly RollupKey[]): Promise<RollupKey[]>;
-  /** The stored rollup rows of these keys (absent keys have none), in no particular order. */
-  readRollups(keys: readonly RollupKey[]): Promise<RollupRow[]>;
-  /**
-   * Cockpit sums for a window. `source: 'rollup'` reads the stored rollups and needs from, to and intervalMs
-   * to be multiples of ROLLUP_BUCKET_MS; `source: 'raw'` aggregates the raw samples (any window, slower).
-   */
-  cockpit(window: CockpitWindow, source: 'rollup' | 'raw'): Promise<CockpitAggregates>;
-
-  /** Registry. `insertVehicle` resolves false (and writes nothing) when the VIN is already registered. */
-  insertVehicle(vehicle: VehicleRecord): Promise<boolean>;
-  getVehicle(vin: string): Promise<VehicleRecord | undefined>;
-  /** All registered vehicles, VIN ascending. */
-  listVehicles(): Promise<VehicleRecord[]>;
-
-  /** Tenants and their API tokens. Deleting and revoking mark a record (keeping the first time), never remove it. */
-  insertTenant(tenant: TenantRecord): Promise<void>;
-  getTenant(id: string): Promise<TenantRecord | undefined>;
-  /** Every tenant, deleted ones included, by createdAt then id. */
-  listTenants(): Promise<TenantRecord[]>;
-  /** false when no tenant has this id. */
-  deleteTenant(id: string, at: number): Promise<boolean>;
-  insertTenantToken(token: TenantTokenRecord): Promise<void>;
-  getTenantToken(id: string): Promise<TenantTokenRecord | undefined>;
-  /** The tokens of one tenant, revoked ones included, by createdAt then id. */
-  listTenantTokens(tenantId: string): Promise<TenantTokenRecord[]>;
-  /** false when no token has this id. */
-  revokeTenantToken(id: string, at: number): Promise<boolean>;
+  /** The cockpit tables (services/store/cockpit-tables.ts), kept by the cockpit engine. */
+  readonly cockpit: CockpitTables;
+  /** Told the rows and bytes of every write, per table (vc_store_rows_written_total / vc_store_bytes_written_total). */
+  writeObserver?: WriteObserver;
 
   listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]>;
   /** Throws when the store cannot be written now (readiness). */

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import type { CockpitKpis } from '../../services/rollup/cockpit.ts';
+import type { CockpitKpis } from '../../services/cockpit/answer.ts';
 import { runFleet } from '../../simulators/fleet/fleet.ts';
 import { planFleet } from '../../simulators/fleet/vehicle-model.ts';
 import { browserMissing, launchChromium, screenshot, watchContext, type PageWatch } from '../helpers/browser.ts';

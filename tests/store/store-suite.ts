@@ -1,5 +1,6 @@
 // The behaviour every TelemetryStore adapter must have, written against the port only: the embedded (DuckDB)
-// and the InfluxDB adapters both run it (tests/store/embedded.test.ts, tests/store/influx.test.ts).
+// and the InfluxDB adapters both run it (tests/store/embedded.test.ts, tests/store/influx.test.ts). Vehicles and
+// tenants are not the telemetry store's: their suites are vehicles-suite.ts and tenants-suite.ts.
 // Data is what the contract validator would accept: real VINs, catalog signals, timestamps of the last hour.
 //
 // Where the port is silent, this suite decides:
@@ -12,17 +13,10 @@ import { randomInt } from 'node:crypto';
 import type { TAP } from 'tap';
 import { checkSignal, type SignalValue } from '../../services/contract/signals.ts';
 import { VIN_PATTERN, type TelemetrySample } from '../../services/contract/telemetry.ts';
-import { bucketOf, RollupBook } from '../../services/rollup/book.ts';
 import {
-  ROLLUP_BUCKET_MS,
   type DeadLetter,
-  type RollupKey,
-  type RollupRow,
   type StoredSample,
   type TelemetryStore,
-  type TenantRecord,
-  type TenantTokenRecord,
-  type VehicleRecord,
 } from '../../services/store/telemetry-store.ts';
 
 /** A tap test (the type of the `t` a subtest callback receives). */
@@ -71,10 +65,6 @@ const asSample = ({ ts, seq, signals }: StoredSample): TelemetrySample => ({ ts,
 /** Averages may be summed in another order than here; everything else is compared exactly. */
 function nearlyEqual(actual: number | undefined, expected: number): boolean {
   return actual !== undefined && Math.abs(actual - expected) <= 1e-9 * Math.max(1, Math.abs(expected));
-}
-
-function vehicle(vin: string, extra: Partial<VehicleRecord> = {}): VehicleRecord {
-  return { vin, brand: 'BYD', model: 'Seal', credentialHash: 'a'.repeat(64), createdAt: Date.now() - 60_000, ...extra };
 }
 
 function deadLetter(receivedAt: number, extra: Partial<DeadLetter> = {}): DeadLetter {
@@ -346,37 +336,6 @@ export async function storeSuite(t: TapTest, makeStore: () => Promise<StoreFixtu
     t.equal(await store.latest(randomVin('JTD')), undefined, 'an unknown vehicle has no latest');
   });
 
-  await t.test('insertVehicle registers a VIN once and never overwrites it', async (t) => {
-    const { store } = await open(t);
-    const vin = randomVin();
-    const first = vehicle(vin, { year: 2024, powertrain: 'bev' });
-    t.equal(await store.insertVehicle(first), true);
-    t.equal(await store.insertVehicle(vehicle(vin, { brand: 'Tesla', model: 'Model 3', credentialHash: 'b'.repeat(64) })), false);
-    t.strictSame(await store.getVehicle(vin), first, 'the first registration is kept whole');
-  });
-
-  await t.test('getVehicle round-trips a vehicle, and absent optional fields stay absent', async (t) => {
-    const { store } = await open(t);
-    const full = vehicle(randomVin('LRW'), { brand: 'Tesla', model: 'Model Y', year: 2023, powertrain: 'bev', credentialHash: 'c0ffee'.repeat(10) + 'beef' });
-    const bare = vehicle(randomVin('WBA'), { brand: 'BMW', model: 'iX3' });
-    await store.insertVehicle(full);
-    await store.insertVehicle(bare);
-    t.strictSame(await store.getVehicle(full.vin), full);
-    const read = await store.getVehicle(bare.vin);
-    t.strictSame(read, bare);
-    t.notOk(read && 'year' in read, 'no year key when none was given');
-    t.notOk(read && 'powertrain' in read, 'no powertrain key when none was given');
-    t.equal(await store.getVehicle(randomVin('JTD')), undefined, 'an unknown VIN');
-  });
-
-  await t.test('listVehicles returns every vehicle, VIN ascending', async (t) => {
-    const { store } = await open(t);
-    const vehicles = ['WVW', 'LNB', '1FA', 'JTD', '5YJ'].map((wmi, i) => vehicle(randomVin(wmi), { year: 2020 + i }));
-    for (const v of vehicles) await store.insertVehicle(v);
-    const ascending = [...vehicles].sort((a, b) => (a.vin < b.vin ? -1 : 1));
-    t.strictSame(await store.listVehicles(), ascending);
-  });
-
   await t.test('dead letters list newest first, filtered by reason and vin, limited', async (t) => {
     const { store } = await open(t);
     const now = Date.now();
@@ -410,47 +369,6 @@ export async function storeSuite(t: TapTest, makeStore: () => Promise<StoreFixtu
     t.strictSame(listed.map((l) => l.raw).sort(), ['{"first":1}', '{"second":2}', '{"third":3}']);
   });
 
-  await t.test('tenants round-trip, are listed by creation, and a deletion keeps its first time', async (t) => {
-    const { store } = await open(t);
-    const now = Date.now();
-    const voltra: TenantRecord = { id: 'tn_1a2b3c4d5e6f7081', name: 'Voltra Motors', brands: ['Voltra', 'Voltra Sport'], createdAt: now - 2_000 };
-    // hostile text in every stored string: quotes, backslashes, a trailing backslash, non-ASCII
-    const borealis: TenantRecord = { id: 'tn_90a1b2c3d4e5f607', name: 'Borealis "Cars" \\ Ltd\\', brands: ["Bor'ealis\\", 'Ü'], createdAt: now - 1_000 };
-    await store.insertTenant(borealis);
-    await store.insertTenant(voltra);
-    t.strictSame(await store.getTenant(voltra.id), voltra);
-    t.strictSame(await store.getTenant(borealis.id), borealis);
-    t.strictSame(await store.listTenants(), [voltra, borealis], 'oldest first');
-    t.equal(await store.getTenant("tn_x' OR '1'='1"), undefined, 'an unknown (or hostile) id');
-
-    t.equal(await store.deleteTenant(voltra.id, now), true);
-    t.equal(await store.deleteTenant(voltra.id, now + 5_000), true, 'deleting again is no error');
-    t.strictSame(await store.getTenant(voltra.id), { ...voltra, deletedAt: now }, 'the first deletion time is kept');
-    t.equal(await store.deleteTenant('tn_0000000000000000', now), false, 'an unknown tenant');
-    t.strictSame(await store.listTenants(), [{ ...voltra, deletedAt: now }, borealis], 'a deleted tenant is still listed, marked');
-  });
-
-  await t.test('tenant tokens are found by id, listed per tenant, and a revocation keeps its first time', async (t) => {
-    const { store } = await open(t);
-    const now = Date.now();
-    const token = (id: string, tenantId: string, createdAt: number): TenantTokenRecord => ({ id, tenantId, tokenHash: `${id}`.padEnd(64, 'f'), createdAt });
-    const first = token('0a1b2c3d4e5f6071', 'tn_a', now - 3_000);
-    const second = token('1a1b2c3d4e5f6071', 'tn_a', now - 1_000);
-    const other = token('2a1b2c3d4e5f6071', 'tn_b', now - 2_000);
-    for (const x of [second, other, first]) await store.insertTenantToken(x);
-    t.strictSame(await store.getTenantToken(first.id), first);
-    t.notOk('revokedAt' in (await store.getTenantToken(first.id))!, 'no revokedAt key before a revocation');
-    t.strictSame(await store.listTenantTokens('tn_a'), [first, second], 'one tenant\'s tokens, oldest first');
-    t.strictSame(await store.listTenantTokens('tn_nobody'), []);
-    t.equal(await store.getTenantToken('ffffffffffffffff'), undefined);
-
-    t.equal(await store.revokeTenantToken(first.id, now), true);
-    t.equal(await store.revokeTenantToken(first.id, now + 9_000), true, 'revoking again is no error');
-    t.strictSame(await store.getTenantToken(first.id), { ...first, revokedAt: now }, 'the first revocation time is kept');
-    t.strictSame(await store.getTenantToken(second.id), second, 'the tenant\'s other token is untouched');
-    t.equal(await store.revokeTenantToken('ffffffffffffffff', now), false, 'an unknown token');
-  });
-
   // The fixture decides whether persistence can be tested, so it is made before the test is declared.
   const persistent = await makeStore();
   try {
@@ -459,25 +377,15 @@ export async function storeSuite(t: TapTest, makeStore: () => Promise<StoreFixtu
       await first.init();
       const vin = randomVin();
       const sample = storedSample(vin, base, 1, { [SPEED]: 70.5, [CHARGING]: true, [DTC]: 'P0420' });
-      const registered = vehicle(vin, { year: 2025, powertrain: 'phev' });
       const letter = deadLetter(Date.now(), { vin });
       await first.writeSamples([sample]);
-      await first.insertVehicle(registered);
       await first.writeDeadLetters([letter]);
-      const tenant: TenantRecord = { id: 'tn_0123456789abcdef', name: 'Voltra Motors', brands: ['Voltra'], createdAt: Date.now() };
-      const token: TenantTokenRecord = { id: '0123456789abcdef', tenantId: tenant.id, tokenHash: 'e'.repeat(64), createdAt: Date.now(), revokedAt: Date.now() };
-      await first.insertTenant(tenant);
-      await first.insertTenantToken(token);
       await first.close();
 
       const store = await reopen!();
       await store.init();
       t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, limit: 10 }), [asSample(sample)]);
-      t.strictSame(await store.getVehicle(vin), registered);
       t.strictSame(await store.listDeadLetters({ vin, limit: 10 }), [letter]);
-      t.strictSame(await store.getTenant(tenant.id), tenant, 'tenants persist');
-      t.strictSame(await store.getTenantToken(token.id), token, 'tokens persist, revoked ones stay revoked');
-      t.equal(await store.insertVehicle(registered), false, 'the VIN is still taken');
       await store.writeSamples([storedSample(vin, base + 1_000, 2, { [SPEED]: 71 })]);
       t.equal((await store.latest(vin))?.lastTs, base + 1_000, 'the reopened store takes writes');
     });
@@ -489,208 +397,4 @@ export async function storeSuite(t: TapTest, makeStore: () => Promise<StoreFixtu
     const { store } = await open(t);
     await t.resolves(store.ping());
   });
-
-  await t.test('rollups recomputed from raw samples answer exactly what the raw samples answer', async (t) => {
-    const { store } = await open(t);
-    const minute = ROLLUP_BUCKET_MS;
-    const from = Math.floor(base / minute) * minute - 10 * minute;
-    const to = from + 20 * minute;
-    const [a, b] = [randomVin(), randomVin()];
-    const samples = [a, b].flatMap((vin, v) =>
-      Array.from({ length: 30 }, (_, i) =>
-        storedSample(vin, from + i * 37_000 + v, i, {
-          [SPEED]: (i * 11 + v * 5) % 90,
-          'Vehicle.TraveledDistance': 500 + v * 100 + i * 0.3,
-          'Vehicle.Powertrain.TractionBattery.StateOfCharge.Current': 80 - i,
-          'Vehicle.Powertrain.TractionBattery.Charging.IsCharging': v === 1 && i > 25,
-          'Vehicle.ADAS.ActiveAutonomyLevel': i % 3,
-          'Vehicle.OBD.Status.MILStatus': v === 0 && i === 4,
-        }),
-      ),
-    );
-    await store.writeSamples(samples);
-    const keys = (list: readonly StoredSample[]) => list.map((s) => ({ vin: s.vin, bucket: Math.floor(s.ts / minute) * minute }));
-    await store.recomputeRollups(keys(samples));
-    const window = { from, to, intervalMs: 5 * minute };
-    const fromRollups = await store.cockpit(window, 'rollup');
-    const fromRaw = await store.cockpit(window, 'raw');
-    const rounded = (x: unknown) => JSON.parse(JSON.stringify(x, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 1e9) / 1e9 : v))) as unknown;
-    t.strictSame(rounded(fromRollups), rounded(fromRaw), 'rollups and raw samples agree');
-    t.equal(fromRaw.totals.samples, 60);
-    t.equal(fromRaw.totals.activeVehicles, 2);
-    t.equal(fromRaw.totals.chargingVehicles, 1);
-    t.equal(fromRaw.totals.faultVehicles, 1);
-    t.ok(nearlyEqual(fromRaw.totals.distanceKm, 2 * 29 * 0.3), 'distance: each vehicle\'s odometer span');
-    t.equal(fromRaw.totals.adas2Count, 20);
-    t.strictSame(fromRaw.series.map((x) => x.t), [0, 1, 2, 3].map((k) => from + k * 5 * minute));
-
-    // redelivered samples, and recomputing the same keys again, change nothing
-    await store.writeSamples(samples.slice(0, 10));
-    await store.recomputeRollups(keys(samples.slice(0, 10)));
-    await store.recomputeRollups(keys(samples));
-    t.strictSame(rounded(await store.cockpit(window, 'rollup')), rounded(fromRollups), 'idempotent');
-
-    // scoping by brand and model, and the tenant brand list
-    t.equal((await store.cockpit({ ...window, brand: 'NIO' }, 'rollup')).totals.samples, 60);
-    t.equal((await store.cockpit({ ...window, brand: 'NIO', model: 'ET7' }, 'raw')).totals.samples, 60);
-    t.equal((await store.cockpit({ ...window, brand: 'Other' }, 'rollup')).totals.samples, 0);
-    t.equal((await store.cockpit({ ...window, brands: [] }, 'rollup')).totals.samples, 0);
-    t.equal((await store.cockpit({ ...window, brands: ['Other', 'NIO'] }, 'raw')).totals.activeVehicles, 2);
-  });
-
-  await t.test('cockpit answers over several hours equal the raw samples\' answers, before and after late samples into past hours', async (t) => {
-    const { store } = await open(t);
-    const minute = ROLLUP_BUCKET_MS;
-    const hour = 60 * minute;
-    const h0 = Math.floor(base / hour) * hour - 5 * hour;
-    const end = h0 + 4 * hour + 40 * minute;
-    const fleet = [
-      { vin: randomVin(), brand: 'Voltra', model: 'E-Cross' },
-      { vin: randomVin(), brand: 'Voltra', model: 'E-City' },
-      { vin: randomVin(), brand: 'Kaiyun', model: 'K5' },
-    ];
-    const sampleOf = (v: number, ts: number, seq: number, extra: Record<string, SignalValue> = {}): StoredSample => ({
-      ...storedSample(fleet[v]!.vin, ts, seq, {
-        [SPEED]: (seq * 7 + v * 13) % 110,
-        'Vehicle.TraveledDistance': 1_000 * (v + 1) + seq * 0.4,
-        [SOC]: 90 - (seq % 60),
-        [CHARGING]: v === 2 && seq % 50 < 3,
-        [ADAS]: (seq + v) % 3,
-        ...extra,
-      }),
-      brand: fleet[v]!.brand,
-      model: fleet[v]!.model,
-    });
-    // vehicle 1 is silent during the third hour: no row of it there
-    const samples: StoredSample[] = [];
-    for (let ts = h0, seq = 0; ts < end; ts += 97_000, seq++) {
-      for (let v = 0; v < fleet.length; v++) if (!(v === 1 && ts >= h0 + 2 * hour && ts < h0 + 3 * hour)) samples.push(sampleOf(v, ts + v * 1_000, seq));
-    }
-    const keysOf = (list: readonly StoredSample[]): RollupKey[] => {
-      const seen = new Map<string, RollupKey>();
-      for (const s of list) seen.set(`${s.vin}/${bucketOf(s.ts)}`, { vin: s.vin, bucket: bucketOf(s.ts) });
-      return [...seen.values()];
-    };
-    // written in time order, a quarter of an hour at a time, as a running service would
-    for (let at = h0; at < end; at += 15 * minute) {
-      const chunk = samples.filter((s) => s.ts >= at && s.ts < at + 15 * minute);
-      await store.writeSamples(chunk);
-      await store.recomputeRollups(keysOf(chunk));
-    }
-    const rounded = (x: unknown) => JSON.parse(JSON.stringify(x, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 1e6) / 1e6 : v))) as unknown;
-    const windows = [
-      { from: h0 + 17 * minute, to: end, intervalMs: 5 * minute },
-      { from: h0 + hour, to: h0 + 3 * hour, intervalMs: hour },
-      { from: h0, to: h0 + 4 * hour + 30 * minute, intervalMs: 15 * minute },
-      { from: h0 + 2 * hour + 10 * minute, to: h0 + 2 * hour + 50 * minute, intervalMs: 10 * minute },
-    ];
-    const scopes = [{}, { brand: 'Voltra' }, { brand: 'Voltra', model: 'E-City' }, { brands: ['Kaiyun'] }];
-    const agree = async (when: string) => {
-      for (const window of windows) {
-        for (const scope of scopes) {
-          const question = { ...window, ...scope };
-          const fromRollups = await store.cockpit(question, 'rollup');
-          const fromRaw = await store.cockpit(question, 'raw');
-          t.strictSame(rounded(fromRollups), rounded(fromRaw), `${when}: ${JSON.stringify(scope)} ${(window.from - h0) / minute}..${(window.to - h0) / minute} min`);
-        }
-      }
-    };
-    await agree('in time order');
-    const whole = await store.cockpit({ from: h0, to: end, intervalMs: 5 * minute }, 'rollup');
-    t.equal(whole.totals.samples, samples.length, 'every sample counted once');
-    t.equal(whole.totals.activeVehicles, 3);
-
-    // late: a fault and a new odometer high for vehicle 0 in the second hour, vehicle 1 back in its silent hour,
-    // and a redelivery of samples already counted
-    const late = [
-      sampleOf(0, h0 + hour + 30 * minute + 500, 10_000, { 'Vehicle.TraveledDistance': 5_000, [MIL]: true }),
-      sampleOf(1, h0 + 2 * hour + 20 * minute + 500, 10_001),
-      ...samples.slice(100, 110),
-    ];
-    await store.writeSamples(late);
-    await store.recomputeRollups(keysOf(late));
-    await agree('after late samples');
-    const second = await store.cockpit({ from: h0 + hour, to: h0 + 2 * hour, intervalMs: hour }, 'rollup');
-    t.equal(second.totals.faultVehicles, 1, 'the late fault counts');
-    const silent = await store.cockpit({ from: h0 + 2 * hour, to: h0 + 3 * hour, intervalMs: hour, brand: 'Voltra', model: 'E-City' }, 'rollup');
-    t.equal(silent.totals.activeVehicles, 1, 'the vehicle is active in its once silent hour');
-    t.equal((await store.cockpit({ from: h0, to: end, intervalMs: 5 * minute }, 'rollup')).totals.samples, samples.length + 2, 'redeliveries counted once');
-  });
-
-  await t.test('rollups a single writer keeps in memory are what a recompute from the raw samples stores', async (t) => {
-    const { store } = await open(t);
-    const minute = ROLLUP_BUCKET_MS;
-    const from = Math.floor(base / minute) * minute - 5 * minute;
-    const [a, b] = [randomVin(), randomVin()];
-    const odd = (vin: string, ts: number, seq: number, signals: Record<string, SignalValue>): StoredSample => ({ ...storedSample(vin, ts, seq, signals), brand: 'Brand, with=commas', model: 'Mödel \\ "quoted"' });
-    const samples = [a, b].flatMap((vin, v) =>
-      Array.from({ length: 40 }, (_, i) =>
-        odd(vin, from + i * 9_000 + v * 7, i, {
-          [SPEED]: (i * 13 + v) % 120,
-          'Vehicle.TraveledDistance': 900 + v * 50 + i * 0.25,
-          [SOC]: 70 - i / 2,
-          [CHARGING]: i % 7 === 0,
-          [ADAS]: i % 4,
-          [MIL]: v === 1 && i === 3,
-          [DTC]: i === 11 ? 'P0420' : '',
-        }),
-      ),
-    );
-    // out of order, and with redeliveries of identical samples inside the same batches
-    const shuffled = [...samples].reverse();
-    const batches = [shuffled.slice(0, 30), [...shuffled.slice(30, 60), ...shuffled.slice(0, 5)], shuffled.slice(60)];
-    const keysOf = (list: readonly StoredSample[]): RollupKey[] => {
-      const seen = new Map<string, RollupKey>();
-      for (const s of list) seen.set(`${s.vin}/${bucketOf(s.ts)}`, { vin: s.vin, bucket: bucketOf(s.ts) });
-      return [...seen.values()];
-    };
-    const allKeys = keysOf(samples);
-    t.strictSame(await store.keysWithSamples(allKeys), [], 'an empty store holds samples of no key');
-
-    const book = new RollupBook();
-    for (const batch of batches) {
-      const unknown = book.unknownKeys(batch);
-      book.admit(unknown, await store.keysWithSamples(unknown));
-      await store.writeSamples(batch);
-      for (const s of batch) book.apply(s, bucketOf(s.ts));
-    }
-    const byKey = (rows: readonly RollupRow[]) => [...rows].sort((x, y) => (x.vin + x.bucket < y.vin + y.bucket ? -1 : 1));
-    const rounded = (x: unknown) => JSON.parse(JSON.stringify(x, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 1e9) / 1e9 : v))) as unknown;
-    const held = allKeys.map((k) => book.row(k));
-    const duplicated = new Set(keysOf(shuffled.slice(0, 5)).map((k) => `${k.vin}/${k.bucket}`));
-    // a key that saw a sample twice is left to a recompute (its values may have changed); the others are exact in memory
-    t.strictSame(
-      allKeys.filter((_, i) => held[i] === undefined).map((k) => `${k.vin}/${k.bucket}`).sort(),
-      [...duplicated].sort(),
-      'only keys with a redelivered sample leave memory',
-    );
-    const memoryRows = held.filter((r): r is RollupRow => r !== undefined);
-    await store.writeRollups(memoryRows);
-    t.strictSame(rounded(byKey(await store.readRollups(memoryRows))), rounded(byKey(memoryRows)), 'rows read back as written');
-    await store.recomputeRollups(allKeys.filter((_, i) => held[i] === undefined));
-    const fromMemoryAndRecompute = byKey(await store.readRollups(allKeys));
-
-    await store.recomputeRollups(allKeys);
-    const recomputed = byKey(await store.readRollups(allKeys));
-    t.equal(recomputed.length, allKeys.length, 'a row per key');
-    t.strictSame(rounded(fromMemoryAndRecompute), rounded(recomputed), 'memory rows equal the recompute, hostile brand and model included');
-    t.strictSame(recomputed.reduce((n, r) => n + r.samples, 0), samples.length, 'each sample counted once');
-    t.strictSame(
-      (await store.keysWithSamples([...allKeys, { vin: randomVin(), bucket: allKeys[0]!.bucket }])).length,
-      allKeys.length,
-      'keysWithSamples knows every key written, and no other',
-    );
-
-    // a sample written again with other values: the store keeps the last, and so does a recompute of its key
-    const changed = { ...samples[0]!, signals: { ...samples[0]!.signals, [SPEED]: 5 } };
-    book.apply(changed, bucketOf(changed.ts));
-    await store.writeSamples([changed]);
-    const key = { vin: changed.vin, bucket: bucketOf(changed.ts) };
-    t.equal(book.row(key), undefined, 'the changed sample sends its key to a recompute');
-    await store.recomputeRollups([key]);
-    const [row] = await store.readRollups([key]);
-    const expected = samples.filter((s) => s.vin === key.vin && bucketOf(s.ts) === key.bucket).map((s) => (s === samples[0] ? changed : s));
-    t.ok(nearlyEqual(row?.speedSum, expected.reduce((n, s) => n + (s.signals[SPEED] as number), 0)), 'the recompute sees the new value');
-  });
 }
-

@@ -5,8 +5,8 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { computeCockpit } from '../../rollup/cockpit.ts';
-import type { VehicleRecord } from '../../store/telemetry-store.ts';
+import { computeCockpit } from '../../cockpit/answer.ts';
+import type { VehicleRecord } from '../../store/vehicles.ts';
 import type { ApiContext } from '../context.ts';
 import { canSeeBrand, requirePrincipal } from '../auth.ts';
 import { BrandNotFound, ModelNotFound } from '../errors.ts';
@@ -257,7 +257,7 @@ export const fleetStatusRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => asy
       const entries = [...byModel.values()].sort((a, b) => a.brand.localeCompare(b.brand) || a.model.localeCompare(b.model));
       const models = await Promise.all(
         entries.map(async (m) => {
-          const cockpit = await computeCockpit(ctx.store, { scope: { brand: m.brand, model: m.model }, from: window.from, to: window.to, intervalMs: window.to - window.from }, m.vehicles);
+          const cockpit = await computeCockpit(ctx.cockpit, { scope: { brand: m.brand, model: m.model }, from: window.from, to: window.to, intervalMs: window.to - window.from }, m.vehicles);
           return { ...m, faultsInRange: cockpit.kpis.faults };
         }),
       );
