@@ -3,6 +3,7 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { adminTokenNotice, adminTokenShellRef } from './api/auth.ts';
+import { webBundle } from '../dashboards/web/build.ts';
 import { configFromEnv } from './config.ts';
 import { startService } from './service.ts';
 import { runFleet, type FleetProgress } from '../simulators/fleet/fleet.ts';
@@ -52,9 +53,12 @@ async function main(plan: DemoPlan): Promise<void> {
   const first = planFleet({ seed, vehicles: 1, vinSalt })[0]!;
   const token = service.adminToken.token;
   const bearer = `"Authorization: Bearer ${adminTokenShellRef(service.adminToken)}"`;
+  // bundled now rather than on the first page load
+  await webBundle();
   const out = process.stdout;
   out.write(`
 vehicle-cloud demo
+  Cockpit        ${service.apiUrl}/#token=${encodeURIComponent(token)}   (open this link: it signs you in)
   API            ${service.apiUrl}
   API docs       ${service.apiUrl}/docs
   MQTT broker    ${service.mqttUrl}

@@ -8,11 +8,15 @@ import { registerErrorHandlers } from './errors.ts';
 import { registerOpenApi } from './openapi.ts';
 import { rateLimiting } from './rate-limit.ts';
 import { cockpitRoutes } from './routes/cockpit.ts';
+import { fleetStatusRoutes } from './routes/fleet-status.ts';
 import { healthRoutes } from './routes/health.ts';
 import { liveRoutes } from './routes/live.ts';
 import { ingestRoutes } from './routes/ingest.ts';
+import { ingestHealthRoutes } from './routes/ingest-health.ts';
+import { telemetryExportRoutes } from './routes/telemetry-export.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { vehicleRoutes } from './routes/vehicles.ts';
+import { webRoutes } from './routes/web.ts';
 
 export async function buildApi(ctx: ApiContext, logger: Logger): Promise<FastifyInstance> {
   const app = Fastify({
@@ -33,5 +37,10 @@ export async function buildApi(ctx: ApiContext, logger: Logger): Promise<Fastify
   await app.register(tenantRoutes(ctx));
   await app.register(cockpitRoutes(ctx));
   await app.register(liveRoutes(ctx));
+  // the web cockpit and what only it needs
+  await app.register(fleetStatusRoutes(ctx));
+  await app.register(telemetryExportRoutes(ctx));
+  await app.register(ingestHealthRoutes(ctx));
+  await app.register(webRoutes);
   return app;
 }

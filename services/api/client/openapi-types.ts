@@ -92,6 +92,45 @@ export interface paths {
     /** Server-sent events: `event: twin` with {vin, brand, model, lastSeen, signals} for every accepted message */
     get: operations["streamLiveTwins"];
   };
+  "/api/v1/me": {
+    /** Who the token is: the admin (every brand) or a tenant with its brands */
+    get: operations["getMe"];
+  };
+  "/api/v1/positions": {
+    /** Last known position and map state of every vehicle in scope */
+    get: operations["listPositions"];
+  };
+  "/api/v1/positions/live": {
+    /**
+     * Server-sent events: at most one `event: positions` frame per 1000 ms with the vehicles whose position or state changed
+     * @description Each frame is {at, changes: [[vin, lat, lon, state, speed], ...]}, the latest of each changed vehicle in scope (also a vehicle that went offline). A vehicle sending ten samples in a frame appears once. Read GET /api/v1/positions first for the vehicles that do not change. A client that does not keep up is dropped.
+     */
+    get: operations["streamPositions"];
+  };
+  "/api/v1/fleet/vehicles": {
+    /** Vehicles in scope with their status now: search by VIN, filter by status (with counts), sort, page */
+    get: operations["listFleetVehicles"];
+  };
+  "/api/v1/faults": {
+    /** Vehicles reporting a fault now, and per model the vehicles with a fault now and in [from, to) (default: the last 24 h) */
+    get: operations["listFaults"];
+  };
+  "/api/v1/vehicles/{vin}/telemetry.csv": {
+    /** Raw samples in [from, to) (default: the last 24 h) as CSV, streamed */
+    get: operations["exportVehicleTelemetryCsv"];
+  };
+  "/api/v1/vehicles/{vin}/telemetry/exports": {
+    /** A one-time link (one download, within a minute, no token needed) to the CSV of GET .../telemetry.csv: for browsers */
+    post: operations["createTelemetryExport"];
+  };
+  "/api/v1/exports/{ticket}": {
+    /** Download the CSV of a one-time export link (the link is the credential) */
+    get: operations["downloadTelemetryExport"];
+  };
+  "/api/v1/ingest/health": {
+    /** Admin: ingestion rates, rejects by reason, spool depth and store lag, with ten minutes of history */
+    get: operations["getIngestHealth"];
+  };
 }
 
 export type webhooks = Record<string, never>;
@@ -1302,6 +1341,483 @@ export interface operations {
       };
       /** @description BRAND_NOT_FOUND or VEHICLE_NOT_FOUND: a brand or VIN the token may not see, or that does not exist */
       404: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description RATE_LIMITED: the caller's requests per minute are used up (VC_RATE_LIMIT); Retry-After says when to try again */
+      429: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Who the token is: the admin (every brand) or a tenant with its brands */
+  getMe: {
+    responses: {
+      /** @description the caller */
+      200: {
+        content: {
+          "application/json": {
+            /** @enum {string} */
+            kind: "admin" | "tenant";
+            name: string | null;
+            /** @description null: every brand */
+            brands: string[] | null;
+          };
+        };
+      };
+      /** @description UNAUTHORIZED: no valid bearer token (the answer carries WWW-Authenticate: Bearer) */
+      401: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description RATE_LIMITED: the caller's requests per minute are used up (VC_RATE_LIMIT); Retry-After says when to try again */
+      429: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Last known position and map state of every vehicle in scope */
+  listPositions: {
+    parameters: {
+      query?: {
+        /** @description only this brand */
+        brand?: string;
+        /** @description only this model (with brand) */
+        model?: string;
+      };
+    };
+    responses: {
+      /** @description every vehicle in scope with a known position */
+      200: {
+        content: {
+          "application/json": {
+            /** @description ms since the epoch */
+            at: number;
+            positions: ({
+                vin: string;
+                brand: string;
+                model: string;
+                lat: number;
+                lon: number;
+                /**
+                 * @description offline, else fault, charging, driving (>= 1 km/h) or parked
+                 * @enum {string}
+                 */
+                state: "offline" | "fault" | "charging" | "driving" | "parked";
+                speed: number | null;
+              })[];
+            /** @description vehicles in scope without a known position */
+            unplaced: number;
+          };
+        };
+      };
+      /** @description VALIDATION_FAILED: a parameter does not match its schema */
+      400: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description UNAUTHORIZED: no valid bearer token (the answer carries WWW-Authenticate: Bearer) */
+      401: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description BRAND_NOT_FOUND or MODEL_NOT_FOUND: a brand or model the token may not see, or that does not exist */
+      404: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description RATE_LIMITED: the caller's requests per minute are used up (VC_RATE_LIMIT); Retry-After says when to try again */
+      429: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /**
+   * Server-sent events: at most one `event: positions` frame per 1000 ms with the vehicles whose position or state changed
+   * @description Each frame is {at, changes: [[vin, lat, lon, state, speed], ...]}, the latest of each changed vehicle in scope (also a vehicle that went offline). A vehicle sending ten samples in a frame appears once. Read GET /api/v1/positions first for the vehicles that do not change. A client that does not keep up is dropped.
+   */
+  streamPositions: {
+    parameters: {
+      query?: {
+        /** @description only this brand */
+        brand?: string;
+        /** @description only this model (with brand) */
+        model?: string;
+      };
+    };
+    responses: {
+      /** @description an endless event stream: `event: positions` frames, and `: heartbeat` comments */
+      200: {
+        content: {
+          "text/event-stream": string;
+        };
+      };
+      /** @description VALIDATION_FAILED: a parameter does not match its schema */
+      400: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description UNAUTHORIZED: no valid bearer token (the answer carries WWW-Authenticate: Bearer) */
+      401: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description BRAND_NOT_FOUND or MODEL_NOT_FOUND: a brand or model the token may not see, or that does not exist */
+      404: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description RATE_LIMITED: the caller's requests per minute are used up (VC_RATE_LIMIT); Retry-After says when to try again */
+      429: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Vehicles in scope with their status now: search by VIN, filter by status (with counts), sort, page */
+  listFleetVehicles: {
+    parameters: {
+      query?: {
+        /** @description only this brand */
+        brand?: string;
+        /** @description only this model (with brand) */
+        model?: string;
+        /** @description part of a VIN, any case */
+        q?: string;
+        status?: "online" | "offline" | "charging" | "fault";
+        sort?: "vin" | "brand" | "model" | "lastSeen" | "speed" | "soc";
+        order?: "asc" | "desc";
+        limit?: number;
+        offset?: number;
+      };
+    };
+    responses: {
+      /** @description a page of vehicles with their status, and the counts per status */
+      200: {
+        content: {
+          "application/json": {
+            /** @description per status, over the vehicles matching scope and q (before the status filter) */
+            counts: {
+              all: number;
+              online: number;
+              offline: number;
+              charging: number;
+              fault: number;
+            };
+            /** @description vehicles matching every filter */
+            total: number;
+            items: ({
+                vin: string;
+                brand: string;
+                model: string;
+                online: boolean;
+                lastSeen: number | null;
+                charging: boolean;
+                fault: boolean;
+                /** @description active trouble codes, comma-separated */
+                dtc: string;
+                speed: number | null;
+                soc: number | null;
+                lat: number | null;
+                lon: number | null;
+                /**
+                 * @description offline, else fault, charging, driving (>= 1 km/h) or parked
+                 * @enum {string}
+                 */
+                state: "offline" | "fault" | "charging" | "driving" | "parked";
+              })[];
+          };
+        };
+      };
+      /** @description VALIDATION_FAILED: a parameter does not match its schema */
+      400: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description UNAUTHORIZED: no valid bearer token (the answer carries WWW-Authenticate: Bearer) */
+      401: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description BRAND_NOT_FOUND or MODEL_NOT_FOUND: a brand or model the token may not see, or that does not exist */
+      404: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description RATE_LIMITED: the caller's requests per minute are used up (VC_RATE_LIMIT); Retry-After says when to try again */
+      429: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Vehicles reporting a fault now, and per model the vehicles with a fault now and in [from, to) (default: the last 24 h) */
+  listFaults: {
+    parameters: {
+      query?: {
+        /** @description ISO 8601 or ms since the epoch */
+        from?: string;
+        /** @description ISO 8601 or ms since the epoch */
+        to?: string;
+      };
+    };
+    responses: {
+      /** @description faults now and per model */
+      200: {
+        content: {
+          "application/json": {
+            from: number;
+            to: number;
+            /** @description vehicles reporting a fault now (MIL on or a trouble code), last seen first */
+            now: ({
+                vin: string;
+                brand: string;
+                model: string;
+                online: boolean;
+                lastSeen: number | null;
+                charging: boolean;
+                fault: boolean;
+                /** @description active trouble codes, comma-separated */
+                dtc: string;
+                speed: number | null;
+                soc: number | null;
+                lat: number | null;
+                lon: number | null;
+                /**
+                 * @description offline, else fault, charging, driving (>= 1 km/h) or parked
+                 * @enum {string}
+                 */
+                state: "offline" | "fault" | "charging" | "driving" | "parked";
+              })[];
+            models: {
+                brand: string;
+                model: string;
+                vehicles: number;
+                faultsNow: number;
+                /** @description vehicles that reported a fault in [from, to) */
+                faultsInRange: number;
+              }[];
+          };
+        };
+      };
+      /** @description VALIDATION_FAILED: a parameter does not match its schema */
+      400: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description UNAUTHORIZED: no valid bearer token (the answer carries WWW-Authenticate: Bearer) */
+      401: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description RATE_LIMITED: the caller's requests per minute are used up (VC_RATE_LIMIT); Retry-After says when to try again */
+      429: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Raw samples in [from, to) (default: the last 24 h) as CSV, streamed */
+  exportVehicleTelemetryCsv: {
+    parameters: {
+      query?: {
+        /** @description ISO 8601 or ms since the epoch */
+        from?: string;
+        /** @description ISO 8601 or ms since the epoch */
+        to?: string;
+        /** @description comma-separated VSS paths */
+        signals?: string;
+      };
+      path: {
+        /** @description Vehicle identification number (ISO 3779) */
+        vin: string;
+      };
+    };
+    responses: {
+      /** @description the samples as CSV, streamed */
+      200: {
+        content: {
+          "text/csv": string;
+        };
+      };
+      /** @description VALIDATION_FAILED: a parameter does not match its schema */
+      400: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description UNAUTHORIZED: no valid bearer token (the answer carries WWW-Authenticate: Bearer) */
+      401: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description VEHICLE_NOT_FOUND: a VIN the token may not see, or not registered */
+      404: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description RATE_LIMITED: the caller's requests per minute are used up (VC_RATE_LIMIT); Retry-After says when to try again */
+      429: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** A one-time link (one download, within a minute, no token needed) to the CSV of GET .../telemetry.csv: for browsers */
+  createTelemetryExport: {
+    parameters: {
+      query?: {
+        /** @description ISO 8601 or ms since the epoch */
+        from?: string;
+        /** @description ISO 8601 or ms since the epoch */
+        to?: string;
+        /** @description comma-separated VSS paths */
+        signals?: string;
+      };
+      path: {
+        /** @description Vehicle identification number (ISO 3779) */
+        vin: string;
+      };
+    };
+    responses: {
+      /** @description the one-time link and when it expires */
+      201: {
+        content: {
+          "application/json": {
+            /** @description GET it once, within expiresAt, with no Authorization header */
+            url: string;
+            expiresAt: number;
+          };
+        };
+      };
+      /** @description VALIDATION_FAILED: a parameter does not match its schema */
+      400: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description UNAUTHORIZED: no valid bearer token (the answer carries WWW-Authenticate: Bearer) */
+      401: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description VEHICLE_NOT_FOUND: a VIN the token may not see, or not registered */
+      404: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description RATE_LIMITED: the caller's requests per minute are used up (VC_RATE_LIMIT); Retry-After says when to try again */
+      429: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Download the CSV of a one-time export link (the link is the credential) */
+  downloadTelemetryExport: {
+    parameters: {
+      path: {
+        ticket: string;
+      };
+    };
+    responses: {
+      /** @description the samples as CSV, streamed */
+      200: {
+        content: {
+          "text/csv": string;
+        };
+      };
+      /** @description VALIDATION_FAILED: a parameter does not match its schema */
+      400: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description EXPORT_NOT_FOUND: the link was used already, expired, or never existed */
+      404: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description RATE_LIMITED: the caller's requests per minute are used up (VC_RATE_LIMIT); Retry-After says when to try again */
+      429: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Admin: ingestion rates, rejects by reason, spool depth and store lag, with ten minutes of history */
+  getIngestHealth: {
+    responses: {
+      /** @description ingestion now and over the last ten minutes */
+      200: {
+        content: {
+          "application/json": {
+            at: number;
+            /** @description the rates below are over this many seconds (the last sampling interval) */
+            windowSeconds: number;
+            messagesPerSecond: number;
+            /** @description samples accepted per second */
+            samplesPerSecond: number;
+            /** @description samples confirmed by the store per second */
+            storedPerSecond: number;
+            rejectsPerSecond: number;
+            /** @description since the process started, most first */
+            rejects: {
+                reason: string;
+                total: number;
+                perSecond: number;
+              }[];
+            spoolPendingBytes: number;
+            storeLagSeconds: number;
+            /** @description one point per sampling interval (5 s), oldest first */
+            history: {
+                t: number;
+                messagesPerSecond: number;
+                samplesPerSecond: number;
+                rejectsPerSecond: number;
+                storeLagSeconds: number;
+              }[];
+          };
+        };
+      };
+      /** @description UNAUTHORIZED: no valid bearer token (the answer carries WWW-Authenticate: Bearer) */
+      401: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description FORBIDDEN: only the admin token may do this */
+      403: {
         content: {
           "application/json": components["schemas"]["Error"];
         };
