@@ -2,6 +2,7 @@
 // the Authorization header, and every failure becomes an ApiError with the API's stable code.
 import { createParser } from 'eventsource-parser';
 import type { Me } from '../../../services/api/fleet-status-schemas.ts';
+import type { components, operations } from '../../../services/api/client/openapi-types.ts';
 import { currentToken } from './session.ts';
 
 export class ApiError extends Error {
@@ -83,68 +84,19 @@ export async function subscribe(
   }
 }
 
-// Answers. The web cockpit's own routes give their types from their zod schemas; the older routes' answers are
-// mirrored here (their schemas sit in modules that also import Node's APIs, which the browser build cannot check).
+// Answers. The web cockpit's own routes give their types from their zod schemas; the other routes' from the types
+// generated from the OpenAPI document (services/api/client/openapi-types.ts, held to the routes by a test).
 export type { Faults, IngestHealth, Me, Position, PositionChange, Positions, StatusFilter, VehicleState, VehicleStatus, VehicleStatusList } from '../../../services/api/fleet-status-schemas.ts';
-export interface Kpis {
-  vehicles: number;
-  activeVehicles: number;
-  samples: number;
-  avgSpeed: number | null;
-  distanceKm: number;
-  avgSoc: number | null;
-  charging: number;
-  adasShare: number | null;
-  faults: number;
-}
-export interface CockpitPoint {
-  t: number;
-  samples: number;
-  avgSpeed: number | null;
-  avgSoc: number | null;
-  adasShare: number | null;
-}
-export interface Cockpit {
-  scope: { level: 'fleet' | 'brand' | 'model'; brand?: string; model?: string };
-  from: number;
-  to: number;
-  interval: number;
-  kpis: Kpis;
-  series: CockpitPoint[];
-}
-export interface BrandSummary {
-  brand: string;
-  models: number;
-  vehicles: number;
-  online: number;
-}
-export interface ModelSummary {
-  model: string;
-  vehicles: number;
-  online: number;
-}
+type Answer<K extends keyof operations> = operations[K] extends { responses: { 200: { content: { 'application/json': infer T } } } } ? T : never;
+export type Cockpit = components['schemas']['Cockpit'];
+export type Kpis = Cockpit['kpis'];
+export type CockpitPoint = Cockpit['series'][number];
+export type BrandSummary = Answer<'listBrands'>['brands'][number];
+export type ModelSummary = Answer<'listBrandModels'>['models'][number];
 export type SignalValue = number | boolean | string;
-export interface Twin {
-  vin: string;
-  brand: string;
-  model: string;
-  online: boolean;
-  lastSeen: number | null;
-  signals: Record<string, { value: SignalValue; ts: number }>;
-}
-export interface Sample {
-  ts: number;
-  seq: number;
-  signals: Record<string, SignalValue>;
-}
-export interface Telemetry {
-  vin: string;
-  from: number;
-  to: number;
-  samples?: Sample[];
-  buckets?: Array<{ t: number; samples: number } & Record<string, { avg: number; min: number; max: number } | number>>;
-  nextCursor: string | null;
-}
-export interface DeadLetters {
-  items: Array<{ receivedAt: number; reason: string; detail: string; topic: string; vin?: string; raw: string }>;
-}
+export type Twin = components['schemas']['VehicleTwin'];
+/** A bucket: its start and count, and `{avg, min, max}` per numeric signal (the document leaves the paths open). */
+export type TelemetryBucket = { t: number; samples: number } & Record<string, unknown>;
+export type Telemetry = Omit<components['schemas']['TelemetryAnswer'], 'buckets'> & { buckets?: TelemetryBucket[] };
+export type Sample = NonNullable<Telemetry['samples']>[number];
+export type DeadLetters = Answer<'listDeadLetters'>;
