@@ -4,7 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { ApiContext } from './context.ts';
-import { registerErrorHandlers } from './errors.ts';
+import { clientErrorHandler, registerErrorHandlers } from './errors.ts';
 import { registerOpenApi } from './openapi.ts';
 import { rateLimiting } from './rate-limit.ts';
 import { cockpitRoutes } from './routes/cockpit.ts';
@@ -23,6 +23,7 @@ export async function buildApi(ctx: ApiContext, logger: Logger): Promise<Fastify
     loggerInstance: logger as FastifyBaseLogger,
     requestIdHeader: false,
     trustProxy: false,
+    clientErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -1,5 +1,7 @@
 // Errors are created once, with stable codes, and thrown everywhere. Every error answer is
 // `{ statusCode, code, message }`; a 5xx never shows internals.
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import createError from '@fastify/error';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
@@ -7,6 +9,7 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 export const Unauthorized = createError('UNAUTHORIZED', 'a valid bearer token is required', 401);
 export const Forbidden = createError('FORBIDDEN', 'this token may not do that', 403);
 export const VehicleNotFound = createError('VEHICLE_NOT_FOUND', 'no vehicle %s', 404);
+export const InvalidJson = createError('INVALID_JSON', 'the body is not JSON the service takes: %s', 400);
 export const VehicleExists = createError('VEHICLE_EXISTS', 'vehicle %s is already registered', 409);
 export const BrandNotFound = createError('BRAND_NOT_FOUND', 'no brand %s', 404);
 export const ModelNotFound = createError('MODEL_NOT_FOUND', 'no model %s of brand %s', 404);
@@ -62,3 +65,20 @@ export function registerErrorHandlers(app: FastifyInstance): void {
     reply.code(404).send({ statusCode: 404, code: 'ROUTE_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}` });
   });
 }
+
+/**
+ * Errors Node's HTTP parser raises before Fastify sees a request (headers or URL too large, a NUL in a header, a
+ * malformed request line) answered in the same `{statusCode, code, message}` shape as every other error, then closed.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Duplex): void {
+  if (socket.destroyed || !socket.writable) return;
+  const answer =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? { statusCode: 431, code: 'HEADERS_TOO_LARGE', message: 'the request line and headers are over the limit (16 KiB)' }
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? { statusCode: 408, code: 'REQUEST_TIMEOUT', message: 'the request did not arrive in time' }
+        : { statusCode: 400, code: 'BAD_REQUEST', message: 'malformed HTTP request' };
+  const body = JSON.stringify(answer);
+  socket.end(`HTTP/1.1 ${answer.statusCode} ${STATUS_CODES[answer.statusCode]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+

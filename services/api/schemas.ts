@@ -31,7 +31,15 @@ export const ERROR_ANSWERS = {
   rateLimited: errorAnswer("RATE_LIMITED: the caller's requests per minute are used up (VC_RATE_LIMIT); Retry-After says when to try again"),
 } as const;
 
-const NAME = z.string().trim().min(1).max(64).regex(/^[^\u0000-\u001f]+$/, 'no control characters');
+/**
+ * The rule for brand, model and tenant names: what real marques and models use (letters of any script, digits,
+ * spaces and - _ . & ' + / ( ) ,), starting with a letter or digit. Wildcards, quotes, backslashes, = and the other
+ * query and regex syntax are refused, so a name never means more than itself anywhere it goes.
+ */
+export const NAME_PATTERN = /^[\p{L}\p{N}][\p{L}\p{M}\p{N} _.&'+/(),-]*$/u;
+const NAME_RULE = "letters, digits, spaces and - _ . & ' + / ( ) , only, starting with a letter or digit";
+export const nameOf = (maxLength: number) => z.string().trim().min(1).max(maxLength).regex(NAME_PATTERN, NAME_RULE);
+const NAME = nameOf(64);
 
 export const PowertrainSchema = z.enum(['bev', 'phev', 'hev', 'ice', 'fcev']);
 

@@ -142,7 +142,10 @@ export function decodeTelemetry(topic: string | undefined, payload: Buffer | str
   }
   const text = typeof payload === 'string' ? payload : payload.toString('utf8');
   const parsed = parseTelemetryJson(text);
-  if (parsed === undefined) return { ok: false, reason: 'malformed_json', detail: 'payload is not valid UTF-8 JSON' };
+  if (parsed === undefined) {
+    const detail = jsonTooDeep(text) ? `payload nests deeper than ${MAX_JSON_DEPTH} levels` : 'payload is not valid UTF-8 JSON';
+    return { ok: false, reason: 'malformed_json', detail };
+  }
   const result = validateTelemetry(parsed.value, topicVin, now);
   if (result.ok && parsed.strict) result.json = text;
   return result;
@@ -186,6 +189,11 @@ export function validateTelemetry(body: unknown, topicVin: string | undefined, n
 }
 
 function validateSample(candidate: unknown, now: number): TelemetrySample | Rejection {
+  // zod copies a record by assignment, which drops an own `__proto__` key without a word: check the raw keys first
+  const rawSignals = typeof candidate === 'object' && candidate !== null ? (candidate as { signals?: unknown }).signals : undefined;
+  if (typeof rawSignals === 'object' && rawSignals !== null && Object.hasOwn(rawSignals, '__proto__')) {
+    return { reason: 'unknown_signal', detail: '__proto__: not in the signal catalog' };
+  }
   const parsed = TelemetrySampleSchema.safeParse(candidate);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -229,6 +237,8 @@ function stripVin(candidate: unknown): unknown {
  * become a marker that only the samples carrying them are rejected for. Undefined when it is not JSON either way.
  */
 export function parseTelemetryJson(text: string): { value: unknown; strict: boolean } | undefined {
+  // JSON.parse takes any depth, but what reads the value afterwards recurses: a deep one is refused here
+  if (jsonTooDeep(text)) return undefined;
   try {
     return { value: JSON.parse(text), strict: true };
   } catch {
@@ -241,6 +251,26 @@ export function parseTelemetryJson(text: string): { value: unknown; strict: bool
       return undefined;
     }
   }
+}
+
+/** A telemetry message is 4 levels deep ({samples: [{signals: {}}]}); JSON deeper than this is refused as malformed. */
+export const MAX_JSON_DEPTH = 32;
+
+/** Whether JSON text nests arrays and objects deeper than `max` (strings skipped; one pass, no parse). */
+export function jsonTooDeep(text: string, max = MAX_JSON_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
 }
 
 /** Replace bare NaN, Infinity and -Infinity tokens (outside strings) by a marker string; undefined if none. */

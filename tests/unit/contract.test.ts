@@ -1,5 +1,6 @@
 import t from 'tap';
 import {
+  jsonTooDeep,
   decodeTelemetry,
   MAX_BATCH_SAMPLES,
   replaceNonFiniteTokens,
@@ -181,4 +182,21 @@ t.test('a refused value is named with what was expected: the range, the whole nu
   t.same(detail({ 'Vehicle.ADAS.ActiveAutonomyLevel': 2.5 }), ['out_of_range_value: Vehicle.ADAS.ActiveAutonomyLevel: 2.5 is not a whole number in [0, 5]']);
   t.same(detail({ 'Vehicle.OBD.DTCList': 'P'.repeat(300) }), ['out_of_range_value: Vehicle.OBD.DTCList: a string of 300 characters, longer than the 256 allowed']);
   t.same(detail({ 'Vehicle.Speed': 'fast' }), ['invalid_signal_type: Vehicle.Speed: wrong type for this signal: a number is expected, got a string']);
+});
+
+t.test('JSON nested deeper than 32 levels is malformed, however it nests, and strings do not count', async (t) => {
+  const vin = 'LNBSCB3F5JW123456';
+  const deep = decodeTelemetry(`vehicles/${vin}/telemetry`, `{"vin":"${vin}","samples":${'['.repeat(40)}${']'.repeat(40)}}`);
+  t.match(deep, { ok: false, reason: 'malformed_json', detail: /deeper than 32 levels/ });
+  t.equal(jsonTooDeep('['.repeat(33) + ']'.repeat(33)), true);
+  t.equal(jsonTooDeep('['.repeat(32) + ']'.repeat(32)), false, '32 levels are allowed');
+  t.equal(jsonTooDeep(`{"a":"${'['.repeat(100)}\\"${'{'.repeat(100)}"}`), false, 'brackets inside strings, escaped quotes included, are text');
+  const ok = decodeTelemetry(`vehicles/${vin}/telemetry`, `{"vin":"${vin}","ts":${Date.now()},"seq":1,"signals":{"Vehicle.OBD.DTCList":"[[[{{{"}}`);
+  t.match(ok, { ok: true }, 'a message with brackets in a string value is taken');
+});
+
+t.test('a __proto__ key among the signals rejects the sample as an unknown signal', async (t) => {
+  const vin = 'LNBSCB3F5JW123456';
+  const result = decodeTelemetry(`vehicles/${vin}/telemetry`, `{"vin":"${vin}","ts":${Date.now()},"seq":1,"signals":{"Vehicle.Speed":5,"__proto__":{"x":1}}}`);
+  t.match(result, { ok: true, samples: [], rejected: [{ reason: 'unknown_signal', detail: /__proto__/ }] });
 });

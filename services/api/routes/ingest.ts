@@ -4,10 +4,10 @@
 // the same way, and answered 404 VEHICLE_NOT_FOUND exactly like an unregistered VIN (no existence leak).
 import { errorCodes } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { MAX_PAYLOAD_BYTES, parseTelemetryJson, TelemetryMessageSchema, VIN_PATTERN, type RejectReason } from '../../contract/telemetry.ts';
+import { jsonTooDeep, MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES, parseTelemetryJson, TelemetryMessageSchema, VIN_PATTERN, type RejectReason } from '../../contract/telemetry.ts';
 import type { ApiContext } from '../context.ts';
 import { canSeeBrand, requireIngestCaller, requirePrincipal } from '../auth.ts';
-import { Forbidden, IngestBackpressure, SpoolUnavailable, UnauthorizedPublisher, VehicleNotFound } from '../errors.ts';
+import { Forbidden, IngestBackpressure, InvalidJson, SpoolUnavailable, UnauthorizedPublisher, VehicleNotFound } from '../errors.ts';
 import { DeadLetterListSchema, DeadLetterQuerySchema, ERROR_ANSWERS, errorAnswer, ErrorSchema, IngestAnswerSchema, jsonAnswer } from '../schemas.ts';
 
 const IngestErrorSchema = ErrorSchema.extend({ rejections: IngestAnswerSchema.shape.rejections.optional() }).meta({
@@ -39,8 +39,9 @@ export const ingestRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (a
   // Firmware JSON encoders print NaN/Infinity: over HTTP as over MQTT, only the samples carrying them are rejected.
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
     const parsed = parseTelemetryJson(text as string);
-    if (parsed === undefined) done(new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY(), undefined);
-    else done(null, parsed.value);
+    if (parsed !== undefined) done(null, parsed.value);
+    else if (jsonTooDeep(text as string)) done(new InvalidJson(`it nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+    else done(new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY(), undefined);
   });
 
   app.post(

@@ -5,12 +5,12 @@ import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
 import { requireAdmin } from '../auth.ts';
 import { TenantExists, TenantNotFound, TokenNotFound } from '../errors.ts';
-import { ERROR_ANSWERS, errorAnswer, jsonAnswer, RegisterVehicleSchema } from '../schemas.ts';
+import { ERROR_ANSWERS, errorAnswer, jsonAnswer, nameOf, RegisterVehicleSchema } from '../schemas.ts';
 
 const BrandName = RegisterVehicleSchema.shape.brand;
 
 const CreateTenantSchema = z.object({
-  name: z.string().trim().min(1).max(128).regex(/^[^\u0000-\u001f]+$/, 'no control characters').describe('automaker name, unique among tenants'),
+  name: nameOf(128).describe('automaker name, unique among tenants'),
   brands: z.array(BrandName).min(1).max(100).describe('the brands its tokens may see'),
 });
 

@@ -1,0 +1,96 @@
+// Hostile input the HTTP surface met when tried as an attacker would: JSON nested thousands of levels deep, requests
+// Node's HTTP parser refuses before Fastify sees them, a `__proto__` signal, names carrying wildcards and quotes. Each
+// gets its documented answer in the `{statusCode, code, message}` shape, the service keeps serving, and nothing
+// accepted before is lost.
+import { connect } from 'node:net';
+import t from 'tap';
+import mqtt from 'mqtt';
+import { telemetryTopic } from '../../services/contract/telemetry.ts';
+import { apiClient, connectMqtt, publishQos1, registerVehicles, startTestService, testVin } from '../helpers/service.ts';
+import { waitFor } from '../helpers/system.ts';
+
+const service = await startTestService();
+t.teardown(service.cleanup);
+const api = apiClient(service.apiUrl, service.adminToken.token);
+const vin = testVin(1, 'HST');
+const [registration] = [...(await registerVehicles(api, [vin])).values()];
+const port = Number(new URL(service.apiUrl).port);
+const errorShape = (body: unknown): string[] => Object.keys(body as object).sort();
+
+/** Send raw bytes on a fresh connection; resolves with everything the server answered before closing. */
+function raw(request: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(request));
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk.toString()));
+    socket.on('close', () => resolve(answer));
+    socket.setTimeout(5_000, () => socket.destroy());
+  });
+}
+const bodyOf = (answer: string): unknown => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+
+t.test('JSON nested far deeper than any message answers 400 on every route that takes a body', async (t) => {
+  // the deepest under the 256 KiB body limit (over it, 413 PAYLOAD_TOO_LARGE comes first)
+  for (const depth of [40, 5_000, 40_000]) {
+    const arrays = '['.repeat(depth) + ']'.repeat(depth);
+    const objects = '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+    for (const [path, body] of [['/api/v1/telemetry', arrays], ['/api/v1/telemetry', objects], ['/api/v1/vehicles', arrays], ['/api/v1/tenants', arrays]] as const) {
+      const r = await fetch(`${service.apiUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${service.adminToken.token}`, 'content-type': 'application/json' }, body });
+      const answer = (await r.json()) as { code: string };
+      t.equal(r.status, 400, `${path}, ${depth} levels: 400`);
+      t.strictSame(errorShape(answer), ['code', 'message', 'statusCode'], `${path}, ${depth} levels: the error shape`);
+    }
+  }
+  const deep = await fetch(`${service.apiUrl}/api/v1/telemetry`, { method: 'POST', headers: { authorization: `Bearer ${service.adminToken.token}`, 'content-type': 'application/json' }, body: '['.repeat(50) + ']'.repeat(50) });
+  t.match(await deep.json(), { code: 'INVALID_JSON', message: /deeper than 32 levels/ }, 'the answer says why');
+});
+
+t.test("errors of Node's HTTP parser answer in the same shape", async (t) => {
+  const nul = await raw('GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\u0000b\r\n\r\n');
+  t.match(nul, /^HTTP\/1\.1 400 /, 'a NUL in a header: 400');
+  t.strictSame(bodyOf(nul), { statusCode: 400, code: 'BAD_REQUEST', message: 'malformed HTTP request' });
+  const big = await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: ${'a'.repeat(20_000)}\r\n\r\n`);
+  t.match(big, /^HTTP\/1\.1 431 /, 'headers over the limit: 431');
+  t.match(bodyOf(big), { statusCode: 431, code: 'HEADERS_TOO_LARGE' });
+  const longQuery = await raw(`GET /api/v1/live?vin=${'A'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${service.adminToken.token}\r\n\r\n`);
+  t.match(longQuery, /^HTTP\/1\.1 431 /, 'an over-long query string on the live stream: an answer, not a closed connection');
+  t.match(bodyOf(longQuery), { code: 'HEADERS_TOO_LARGE' });
+  const garbage = await raw('NOT HTTP AT ALL\r\n\r\n');
+  t.match(bodyOf(garbage), { statusCode: 400, code: 'BAD_REQUEST' });
+  t.equal((await fetch(`${service.apiUrl}/healthz`)).status, 200, 'and the service keeps serving');
+});
+
+t.test('a __proto__ signal is an unknown signal, over HTTP and over MQTT, like any other', async (t) => {
+  const ts = Date.now();
+  const post = await api.post<{ accepted: number; rejected: number; rejections: Array<{ reason: string }> }>('/api/v1/telemetry', JSON.parse(`{"vin":"${vin}","samples":[{"ts":${ts},"seq":1,"signals":{"Vehicle.Speed":10,"__proto__":{"x":1}}},{"ts":${ts + 1},"seq":2,"signals":{"Vehicle.Speed":11}}]}`));
+  t.equal(post.status, 200);
+  t.equal(post.body.accepted, 1, 'the clean sample is kept');
+  t.match(post.body.rejections, [{ reason: 'unknown_signal' }], 'the one with __proto__ is rejected for it');
+  const client: mqtt.MqttClient = await connectMqtt(service.mqttUrl, { clientId: vin, username: vin, password: registration!.mqtt.password });
+  t.teardown(() => client.endAsync());
+  await publishQos1(client, telemetryTopic(vin), `{"vin":"${vin}","ts":${ts + 2},"seq":3,"signals":{"Vehicle.Speed":12,"__proto__":{"x":1}}}`);
+  const letters = await waitFor('the dead letter', async () => {
+    const r = await api.get<{ items: Array<{ reason: string; detail: string }> }>(`/api/v1/dead-letters?vin=${vin}&reason=unknown_signal`);
+    return r.body.items.length >= 2 ? r.body.items : undefined;
+  });
+  t.ok(letters.every((l) => /__proto__/.test(l.detail)), 'both letters name it');
+  t.ok(await service.writer.drained());
+  const stored = await api.get<{ samples: Array<{ seq: number }> }>(`/api/v1/vehicles/${vin}/telemetry?from=${ts - 1}&to=${ts + 10}`);
+  t.strictSame(stored.body.samples.map((s) => s.seq), [2], 'only the clean sample is stored');
+});
+
+t.test('brand, model and tenant names follow one rule: no wildcards, quotes, backslashes or query syntax', async (t) => {
+  for (const bad of ['Vol*', '100%', 'Say "hi"', 'back\\slash', 'a=b', '^Aurora$', '[A-Z]', ' ', '-leading']) {
+    const r = await api.post<{ code: string }>('/api/v1/vehicles', { vin: testVin(2, 'HSN'), brand: bad, model: 'X1' });
+    t.equal(r.status, 400, `brand ${JSON.stringify(bad)}: 400`);
+    t.equal(r.body.code, 'VALIDATION_FAILED');
+    const m = await api.post<{ code: string }>('/api/v1/vehicles', { vin: testVin(2, 'HSN'), brand: 'Voltra', model: bad });
+    t.equal(m.status, 400, `model ${JSON.stringify(bad)}: 400`);
+    const tenant = await api.post<{ code: string }>('/api/v1/tenants', { name: bad, brands: ['Voltra'] });
+    t.equal(tenant.status, 400, `tenant ${JSON.stringify(bad)}: 400`);
+  }
+  for (const [i, good] of ['Mercedes-Benz', 'Lynk & Co', 'Citroën', 'Škoda', 'ID.4', 'e-tron GT', "Nord.Star (EU)", 'Model 3/Y', '理想'].entries()) {
+    const r = await api.post('/api/v1/vehicles', { vin: testVin(10 + i, 'HSG'), brand: good, model: good });
+    t.equal(r.status, 201, `${good}: registered`);
+  }
+});
