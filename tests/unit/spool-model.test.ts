@@ -37,8 +37,8 @@ interface Setup {
 }
 
 const action: fc.Arbitrary<Action> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('append' as const), pads: fc.array(fc.nat(300), { minLength: 1, maxLength: 6 }), withLine: fc.boolean() }) },
-  { weight: 2, arbitrary: fc.constant({ kind: 'flush' as const }) },
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('append' as const), pads: fc.array(fc.nat(200), { minLength: 1, maxLength: 4 }), withLine: fc.boolean() }) },
+  { weight: 3, arbitrary: fc.constant({ kind: 'flush' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'durable' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'turn' as const }) },
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('read' as const), maxBytes: fc.integer({ min: 1, max: 3_000 }) }) },
@@ -50,9 +50,9 @@ const action: fc.Arbitrary<Action> = fc.oneof(
 
 const setup: fc.Arbitrary<Setup> = fc.record({
   segmentBytes: fc.constantFrom(256, 1_024, 8_192),
-  memoryBytes: fc.constantFrom(0, 600, 32 * 1024 ** 2),
+  memoryBytes: fc.constantFrom(0, 700, 2_000, 32 * 1024 ** 2),
   maxBytes: fc.constantFrom(1_500, 1024 ** 3),
-  fsync: fc.constantFrom<SpoolFsync>('never', 'never', 'interval', 'always'),
+  fsync: fc.constantFrom<SpoolFsync>('never', 'never', 'never', 'interval', 'interval', 'always'),
   reader: fc.constantFrom<'spool' | 'follower'>('spool', 'follower'),
 });
 
@@ -245,9 +245,9 @@ t.test('the spool agrees with its model under random appends, group commits, rea
   let runs = 0;
   let actionsRun = 0;
   const seed = Number(process.env.VC_SPOOL_MODEL_SEED ?? 20_260_611);
-  const numRuns = Number(process.env.VC_SPOOL_MODEL_RUNS ?? 150);
+  const numRuns = Number(process.env.VC_SPOOL_MODEL_RUNS ?? 300);
   await fc.assert(
-    fc.asyncProperty(setup, fc.array(action, { minLength: 1, maxLength: 120, size: 'max' }), async (options, actions) => {
+    fc.asyncProperty(setup, fc.array(action, { minLength: 1, maxLength: 150, size: 'max' }), async (options, actions) => {
       const dir = join(root.path, `run${runs++}`);
       actionsRun += actions.length;
       try {
