@@ -1,5 +1,5 @@
 import t from 'tap';
-import { appendFileSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Spool } from '../../services/spool/spool.ts';
 import { tempDir, type TapTest } from '../helpers/system.ts';
@@ -44,6 +44,24 @@ t.test('a torn last record (crash inside a write) is cut at recovery', (t) =>
     reopened.append({ ok: 3 });
     reopened.flush();
     t.same(reopened.read().records, [{ ok: 3 }]);
+    reopened.close();
+  }));
+
+t.test('a torn first record of a new segment (a crash inside the write that rolled over) leaves nothing unread', (t) =>
+  withSpool(t, (dir) => {
+    const spool = Spool.open({ dir, fsync: 'never', segmentBytes: 64 });
+    spool.append({ kept: 'x'.repeat(40) });
+    spool.flush();
+    spool.commit(spool.read().end);
+    spool.close();
+    // the process died inside the write that opened segment 2: a piece of its first record is all there is
+    writeFileSync(join(dir, '0000000002.spool'), '{"torn":');
+    const reopened = Spool.open({ dir, fsync: 'never', segmentBytes: 64 });
+    t.equal(reopened.hasUnread(), false, 'nothing to read: the writer is not woken for an empty batch');
+    t.equal(reopened.pendingBytes, 0);
+    reopened.append({ next: true });
+    reopened.flush();
+    t.same(reopened.read().records, [{ next: true }]);
     reopened.close();
   }));
 
