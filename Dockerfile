@@ -1,4 +1,6 @@
-# vehicle-cloud service image. TypeScript runs directly through tsx (a runtime dependency): no build step.
+# vehicle-cloud service image. TypeScript runs directly through tsx (a runtime dependency): no build step. The web
+# cockpit (dashboards/web) is bundled by the service itself, in memory, on the first request for it: esbuild and the
+# page's libraries are runtime dependencies, so --omit=dev below keeps them.
 FROM node:20-slim
 
 ENV NODE_ENV=production \

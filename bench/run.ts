@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadTestVins } from '../simulators/loadtest/index.ts';
+import { parseDuration, unitFlag } from '../simulators/units.ts';
 import { ROOT, influxdOrSkip, MOSQUITTO_BINARY } from './infra.ts';
 import { consoleTable, markdown } from './results-table.ts';
 import { ceilingRun, headToHead, limitOf, lossFreeStep, quickCheck, searchMaxRate, type HeadToHead, type SearchConfig, type SearchResult, type StepRecord } from './search.ts';
@@ -25,7 +26,7 @@ Options:
   --quick            smoke run: one short verified step per system at a modest rate (no search)
   --only LIST        systems to run, e.g. --only a,c,d (letters or keys: broker, storage, naive,
                      vc-influx, vc-embedded, vc-shared)
-  --step S           seconds per search step (default 10; quick: 2)
+  --step D           duration of a search step: 10s, 1m, or seconds (default 10s; quick: 2s)
   --vehicles N       vehicles (default 1000; quick: 100)
   --connections N    publisher MQTT connections (default 8)
   --publishers N     publisher processes (default 2)
@@ -343,6 +344,13 @@ export async function main(argv: string[], io: { stdout: { write(s: string): unk
     if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} wants a whole number in [${min}, ${max}], got ${JSON.stringify(v)}`);
     return n;
   };
+  // a duration as every CLI reads it (10s, 1m, or seconds), in whole seconds
+  const wholeSeconds = (name: string, v: string | undefined, min: number, max: number): number | undefined => {
+    if (v === undefined) return undefined;
+    const s = unitFlag(name, v, parseDuration) / 1000;
+    if (!Number.isInteger(s) || s < min || s > max) throw new Error(`--${name} wants whole seconds in [${min}, ${max}] (e.g. 10s, 1m), got ${JSON.stringify(v)}`);
+    return s;
+  };
   let options: BenchOptions;
   try {
     const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
@@ -353,7 +361,7 @@ export async function main(argv: string[], io: { stdout: { write(s: string): unk
     options = benchOptions({
       quick: values.quick,
       only,
-      stepS: whole('step', values.step, 1, 120),
+      stepS: wholeSeconds('step', values.step, 1, 120),
       vehicles: whole('vehicles', values.vehicles, 10, 20_000),
       connections: whole('connections', values.connections, 1, 1_000),
       publishers: whole('publishers', values.publishers, 1, 8),

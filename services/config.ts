@@ -6,6 +6,7 @@ import { MIN_RETENTION_MS, MIN_ROLLUPS_RETENTION_MS, parseRetention, retentionPr
 const port = z.coerce.number().int().min(0).max(65535);
 const emptyAsUndefined = (v: unknown): unknown => (v === '' ? undefined : v);
 const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
+const MqttUrl = z.url().refine((url) => /^(mqtts?|tcp|ssl|tls):\/\//i.test(url), 'an MQTT broker URL: mqtt://host:port or mqtts://host:port');
 /** An InfluxQL retention duration (`30d`, `4w`, `inf`) of at least `minimumMs`, kept as written. */
 const retention = (minimumMs: number) =>
   z.preprocess(
@@ -30,13 +31,9 @@ export const ConfigSchema = z.object({
   host: z.string().default('127.0.0.1'),
   httpPort: port.default(3000),
   mqttPort: port.default(1883),
-  mqttUrl: z.preprocess(
-    emptyAsUndefined,
-    z
-      .url()
-      .refine((url) => /^(mqtts?|tcp|ssl|tls):\/\//i.test(url), 'an MQTT broker URL: mqtt://host:port or mqtts://host:port')
-      .optional(),
-  ),
+  mqttUrl: z.preprocess(emptyAsUndefined, MqttUrl.optional()),
+  /** the broker URL a registration answer gives vehicles; default: the embedded broker's, or VC_MQTT_URL without credentials */
+  mqttPublicUrl: z.preprocess(emptyAsUndefined, MqttUrl.optional()),
   mqttUsername: optionalString,
   mqttPassword: optionalString,
   mqttClientId: z.string().max(23).default('vehicle-cloud-ingest'),
@@ -120,6 +117,7 @@ const ENV_NAMES: Record<keyof ServiceConfig, string> = {
   httpPort: 'VC_HTTP_PORT',
   mqttPort: 'VC_MQTT_PORT',
   mqttUrl: 'VC_MQTT_URL',
+  mqttPublicUrl: 'VC_MQTT_PUBLIC_URL',
   mqttUsername: 'VC_MQTT_USERNAME',
   mqttPassword: 'VC_MQTT_PASSWORD',
   mqttClientId: 'VC_MQTT_CLIENT_ID',

@@ -153,6 +153,8 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
     mqttUrl = `mqtt://${config.host}:${broker.port}`;
   }
 
+  const brokerUrl = config.mqttPublicUrl ?? withoutCredentials(mqttUrl);
+
   const readiness = async (): Promise<Readiness> => {
     const checks: Readiness['checks'] = {};
     checks.broker = broker ? { ok: true, detail: 'embedded' } : { ok: subscriber?.connected === true, detail: redact(config.mqttUrl ?? '') };
@@ -174,7 +176,7 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
   };
 
   const api = await buildApi(
-    { store, cockpit: new CockpitReader(store.cockpit), registry, twins, pipeline, metrics, resolvePrincipal: principalResolver(isAdmin, tenants), isAdminToken: isAdmin, tenants, rateLimit: { perMinute: config.rateLimit, ingestPerMinute: config.rateLimitIngest }, ingestHasRoom: () => spool.hasRoom, readiness, metricsToken: config.metricsToken, version: VERSION },
+    { store, cockpit: new CockpitReader(store.cockpit), registry, twins, pipeline, metrics, resolvePrincipal: principalResolver(isAdmin, tenants), isAdminToken: isAdmin, tenants, rateLimit: { perMinute: config.rateLimit, ingestPerMinute: config.rateLimitIngest }, ingestHasRoom: () => spool.hasRoom, readiness, metricsToken: config.metricsToken, brokerUrl, version: VERSION },
     logger,
   );
   await api.listen({ host: config.host, port: config.httpPort });
@@ -202,4 +204,12 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
   };
 
   return { config, adminToken, apiUrl, mqttUrl, api, store, metadata, writer, spool, logger, stop };
+}
+
+/** A broker URL fit to hand out: without the service's own username and password. */
+function withoutCredentials(url: string): string {
+  const parsed = new URL(url);
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.toString();
 }

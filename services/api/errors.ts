@@ -20,6 +20,7 @@ export const TenantExists = createError('TENANT_EXISTS', 'a tenant named %s alre
 export const TokenNotFound = createError('TOKEN_NOT_FOUND', 'tenant %s has no token %s', 404);
 export const UnauthorizedPublisher = createError('UNAUTHORIZED_PUBLISHER', 'vehicle %s may post only its own telemetry', 403);
 export const RateLimited = createError('RATE_LIMITED', 'rate limit exceeded; retry in %s', 429);
+export const ExportNotFound = createError('EXPORT_NOT_FOUND', 'no such export link (used already, or older than a minute)', 404);
 export const BrokerUnavailable = createError('BROKER_UNAVAILABLE', 'the MQTT broker did not confirm the vehicle account; retry later', 503);
 
 export interface ErrorBody {

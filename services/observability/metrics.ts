@@ -109,6 +109,13 @@ export class ServiceMetrics {
     this.sources.push(source);
   }
 
+  /** Every metric of this registry and every source as JSON (the same metric from several threads summed). */
+  async snapshot(): Promise<MetricsSnapshot> {
+    if (this.sources.length === 0) return this.registry.getMetricsAsJSON();
+    const snapshots = [await this.registry.getMetricsAsJSON(), ...(await Promise.all(this.sources.map((s) => s())))].filter((m): m is MetricsSnapshot => m !== undefined);
+    return AggregatorRegistry.aggregate(snapshots).getMetricsAsJSON();
+  }
+
   /** Prometheus text of this registry and every source (the same metric from several threads is summed). */
   async text(): Promise<string> {
     if (this.sources.length === 0) return this.registry.metrics();

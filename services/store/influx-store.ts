@@ -6,7 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { InfluxDB, Point, escape, type Transport } from '@influxdata/influxdb-client';
-import { SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
+import { circularMean, SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
 import { StoreRejectedError } from './telemetry-store.ts';
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
 import { InfluxCockpitTables, inPolicy, type InfluxAccess } from './influx-cockpit.ts';
@@ -175,26 +175,38 @@ export class InfluxStore implements TelemetryStore {
     if (from >= to) return [];
     // InfluxQL aligns buckets to the epoch plus an offset taken modulo the interval: this makes `from` a bucket start.
     const offset = ((from % interval) + interval) % interval;
+    const window = `${vinIs(query.vin)} AND time >= ${from}ms AND time < ${to}ms`;
+    const groupBy = ` GROUP BY time(${interval}ms, ${offset}ms) fill(none)`;
     const aggregates = paths.flatMap((path, i) => [
       `mean(${identifier(path)}) AS "avg_${i}"`,
       `min(${identifier(path)}) AS "min_${i}"`,
       `max(${identifier(path)}) AS "max_${i}"`,
     ]);
-    const [result] = await this.query([
-      `SELECT ${['count("seq") AS "samples"', ...aggregates].join(', ')} FROM ${this.raw(TELEMETRY_MEASUREMENT)}` +
-        ` WHERE ${vinIs(query.vin)} AND time >= ${from}ms AND time < ${to}ms` +
-        ` GROUP BY time(${interval}ms, ${offset}ms) fill(none)`,
+    // An angle's mean is circular (see circularMean), from sums of sines and cosines. InfluxQL has no aggregate of a
+    // transformation, so they are summed over a subquery of the raw points.
+    const angles = paths.filter((path) => SIGNALS.get(path)?.circular);
+    const radians = (path: string) => `${identifier(path)} * ${Math.PI / 180}`;
+    const angleSums =
+      `SELECT ${angles.flatMap((_, i) => [`sum("sin_${i}")`, `sum("cos_${i}")`]).join(', ')}` +
+      ` FROM (SELECT ${angles.flatMap((path, i) => [`sin(${radians(path)}) AS "sin_${i}"`, `cos(${radians(path)}) AS "cos_${i}"`]).join(', ')}` +
+      ` FROM ${this.raw(TELEMETRY_MEASUREMENT)} WHERE ${window}) WHERE time >= ${from}ms AND time < ${to}ms${groupBy}`;
+    const [result, angleResult] = await this.query([
+      `SELECT ${['count("seq") AS "samples"', ...aggregates].join(', ')} FROM ${this.raw(TELEMETRY_MEASUREMENT)} WHERE ${window}${groupBy}`,
+      ...(angles.length > 0 ? [angleSums] : []),
     ]);
+    const sums = new Map(rowsOf(angleResult).map((row) => [Number(row[0]), row]));
     const buckets: SampleBucket[] = [];
     for (const row of rowsOf(result)) {
       const samples = Number(row[1] ?? 0);
       if (samples === 0) continue;
       const signals: Record<string, SignalAggregate> = {};
       paths.forEach((path, i) => {
-        const [avg, min, max] = [row[2 + 3 * i], row[3 + 3 * i], row[4 + 3 * i]];
-        if (typeof avg === 'number' && typeof min === 'number' && typeof max === 'number') {
-          signals[path] = { avg, min, max };
-        }
+        const [mean, min, max] = [row[2 + 3 * i], row[3 + 3 * i], row[4 + 3 * i]];
+        if (typeof mean !== 'number' || typeof min !== 'number' || typeof max !== 'number') return;
+        const angle = angles.indexOf(path);
+        const sum = sums.get(Number(row[0]));
+        const avg = angle < 0 ? mean : circularMean(SIGNALS.get(path)!, Number(sum?.[1 + 2 * angle]), Number(sum?.[2 + 2 * angle]));
+        signals[path] = { avg, min, max };
       });
       buckets.push({ t: Number(row[0]), samples, signals });
     }

@@ -1,6 +1,7 @@
 // The system a load test drives, seen from outside: how to register vehicles, how much it has accepted and
 // stored, whether one sample is queryable yet, and what it stored per vehicle. `serviceTarget` is a running
 // vehicle-cloud over its HTTP API; the benchmark plugs in other systems (a bare subscriber, a naive bridge).
+import { createApiClient } from '../../services/api/client/client.ts';
 import { parsePrometheus, processesUsage } from './observe.ts';
 import { redactUrl } from './options.ts';
 
@@ -77,42 +78,38 @@ export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
   const metricsUrls = options.metricsUrls?.length ? options.metricsUrls : [`${api}/metrics`];
   const concurrency = options.concurrency ?? 16;
   const timeoutMs = options.requestTimeoutMs ?? 30_000;
-  const auth = { authorization: `Bearer ${options.token}` };
+  const client = createApiClient({ baseUrl: api, token: options.token, timeoutMs });
 
-  const request = async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: unknown }> => {
-    let response: Response;
+  /** Run one API call; a network failure or timeout becomes a TargetError naming the operation. */
+  const call = async <T>(what: string, request: () => Promise<T>): Promise<T> => {
     try {
-      response = await fetch(`${api}${path}`, {
-        method,
-        headers: body === undefined ? auth : { ...auth, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      return await request();
     } catch (err) {
-      throw new TargetError(`${method} ${redactUrl(api)}${path.split('?')[0]}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new TargetError(`${what} at ${redactUrl(api)}: ${err instanceof Error ? err.message : String(err)}`);
     }
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON
-    }
-    return { status: response.status, body: parsed };
   };
 
-  const failure = (what: string, r: { status: number; body: unknown }): TargetError => {
-    const code = typeof r.body === 'object' && r.body !== null && 'code' in r.body ? String((r.body as { code: unknown }).code) : '';
-    const hint = r.status === 401 ? ' (is the admin token right? --token, VC_ADMIN_TOKEN or VC_DATA_DIR/admin-token)' : '';
-    return new TargetError(`${what}: HTTP ${r.status}${code ? ` ${code}` : ''}${hint}`);
+  const failure = (what: string, r: { response: Response; error?: unknown }): TargetError => {
+    const error = r.error as { code?: unknown } | undefined;
+    const code = typeof error?.code === 'string' ? error.code : '';
+    const status = r.response.status;
+    const hint = status === 401 ? ' (is the admin token right? --token, VC_ADMIN_TOKEN or VC_DATA_DIR/admin-token)' : '';
+    return new TargetError(`${what}: HTTP ${status}${code ? ` ${code}` : ''}${hint}`);
   };
+
+  const telemetry = (vin: string, query: { from: number; to: number; limit: number; cursor?: string }) =>
+    call(`GET /api/v1/vehicles/${vin}/telemetry`, () =>
+      client.GET('/api/v1/vehicles/{vin}/telemetry', {
+        params: { path: { vin }, query: { ...query, from: String(query.from), to: String(query.to), signals: 'Vehicle.Speed' } },
+      }),
+    );
 
   return {
     label: redactUrl(api),
 
     async describe() {
-      const r = await request('GET', '/readyz');
-      const checks = (r.body as { checks?: Record<string, { detail?: string }> } | undefined)?.checks;
+      const r = await call('GET /readyz', () => client.GET('/readyz'));
+      const checks = (r.data ?? r.error)?.checks;
       const broker = checks?.broker?.detail === 'embedded' ? 'embedded' : checks?.broker ? 'external' : 'unknown';
       return { broker, store: checks?.store?.detail };
     },
@@ -121,11 +118,9 @@ export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
       const passwords = new Map<string, string>();
       const taken: string[] = [];
       await forEachLimited(vehicles, concurrency, async (v) => {
-        const r = await request('POST', '/api/v1/vehicles', { vin: v.vin, brand: v.brand, model: v.model, powertrain: 'bev' });
-        if (r.status === 201) {
-          const password = (r.body as { mqtt?: { password?: string } }).mqtt?.password;
-          if (password) passwords.set(v.vin, password);
-        } else if (r.status === 409) taken.push(v.vin);
+        const r = await call('POST /api/v1/vehicles', () => client.POST('/api/v1/vehicles', { body: { vin: v.vin, brand: v.brand, model: v.model, powertrain: 'bev' } }));
+        if (r.data) passwords.set(v.vin, r.data.mqtt.password);
+        else if (r.response.status === 409) taken.push(v.vin);
         else throw failure(`registering ${v.vin}`, r);
       });
       if (needPasswords && taken.length > 0) {
@@ -159,9 +154,9 @@ export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
     },
 
     async queryable(vin, ts) {
-      const r = await request('GET', `/api/v1/vehicles/${vin}/telemetry?from=${ts}&to=${ts + 1}&limit=1&signals=Vehicle.Speed`);
-      if (r.status !== 200) throw failure(`probing ${vin}`, r);
-      return ((r.body as { samples?: unknown[] }).samples?.length ?? 0) > 0;
+      const r = await telemetry(vin, { from: ts, to: ts + 1, limit: 1 });
+      if (!r.data) throw failure(`probing ${vin}`, r);
+      return (r.data.samples?.length ?? 0) > 0;
     },
 
     async readBack(vins, from, to, onProgress) {
@@ -171,12 +166,10 @@ export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
         const seqs: number[] = [];
         let cursor: string | null = null;
         do {
-          const query: string = `from=${from}&to=${to}&limit=${READ_BACK_PAGE}&signals=Vehicle.Speed${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-          const r = await request('GET', `/api/v1/vehicles/${vin}/telemetry?${query}`);
-          if (r.status !== 200) throw failure(`reading back ${vin}`, r);
-          const page = r.body as { samples: Array<{ seq: number }>; nextCursor: string | null };
-          for (const s of page.samples) seqs.push(s.seq);
-          cursor = page.nextCursor;
+          const r = await telemetry(vin, { from, to, limit: READ_BACK_PAGE, ...(cursor ? { cursor } : {}) });
+          if (!r.data) throw failure(`reading back ${vin}`, r);
+          for (const s of r.data.samples ?? []) seqs.push(s.seq);
+          cursor = r.data.nextCursor;
         } while (cursor);
         out.set(vin, seqs);
         onProgress?.(++done);

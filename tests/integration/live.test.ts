@@ -1,9 +1,9 @@
 // GET /api/v1/live: twin updates as server-sent events, filtered, and a client that stops reading is dropped
 // without slowing ingestion.
 import t from 'tap';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
 import { apiClient, connectMqtt, publishQos1, registerVehicles, startTestService, testVin } from '../helpers/service.ts';
+import { openEventStream, type EventStream } from '../helpers/sse.ts';
 import { waitFor } from '../helpers/system.ts';
 
 const service = await startTestService();
@@ -17,37 +17,9 @@ t.teardown(() => admin.endAsync());
 const publish = (vin: string, seq: number, speed: number) =>
   publishQos1(admin, telemetryTopic(vin), JSON.stringify({ vin, ts: Date.now() - 1000 + seq, seq, signals: { 'Vehicle.Speed': speed } }));
 
-interface LiveStream {
-  events: Array<{ event: string; data: { vin: string; brand: string; signals: Record<string, { value: unknown }> } }>;
-  response: IncomingMessage;
-  close(): void;
-}
+type LiveStream = EventStream<{ vin: string; brand: string; signals: Record<string, { value: unknown }> }>;
 
-function openLive(query: string, token = service.adminToken.token, read = true): Promise<LiveStream> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(`${service.apiUrl}/api/v1/live${query}`, { headers: { authorization: `Bearer ${token}` } }, (response) => {
-      const stream: LiveStream = { events: [], response, close: () => req.destroy() };
-      let buffer = '';
-      if (read) {
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => {
-          buffer += chunk;
-          let end;
-          while ((end = buffer.indexOf('\n\n')) >= 0) {
-            const block = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            const event = /^event: (.*)$/m.exec(block)?.[1];
-            const data = /^data: (.*)$/m.exec(block)?.[1];
-            if (event && data) stream.events.push({ event, data: JSON.parse(data) });
-          }
-        });
-      } else response.pause();
-      resolve(stream);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const openLive = (query: string, token = service.adminToken.token, read = true): Promise<LiveStream> => openEventStream(`${service.apiUrl}/api/v1/live${query}`, token, read);
 
 t.test('a live stream filtered by brand gets that brand\'s twin updates only', async (t) => {
   const aurora = await openLive('?brand=Aurora');

@@ -49,6 +49,13 @@ t.test('an external broker is an mqtt:// or mqtts:// URL (tcp/ssl/tls schemes to
   t.end();
 });
 
+t.test('the broker URL handed to vehicles can be set apart from the one the service uses', (t) => {
+  t.equal(configFromEnv({}).mqttPublicUrl, undefined, 'by default the one the service uses');
+  t.equal(configFromEnv({ VC_MQTT_PUBLIC_URL: 'mqtts://vehicles.example.com:8883' }).mqttPublicUrl, 'mqtts://vehicles.example.com:8883');
+  t.throws(() => configFromEnv({ VC_MQTT_PUBLIC_URL: 'https://vehicles.example.com' }), /VC_MQTT_PUBLIC_URL/);
+  t.end();
+});
+
 t.test('dynamic security needs an external broker and its admin credentials', (t) => {
   t.throws(() => configFromEnv({ VC_MQTT_DYNSEC: 'true' }), /VC_MQTT_DYNSEC: needs VC_MQTT_URL/);
   t.equal(configFromEnv({ VC_MQTT_DYNSEC: 'yes', VC_MQTT_URL: 'mqtt://b:1883', VC_MQTT_USERNAME: 'admin', VC_MQTT_PASSWORD: 'pw' }).mqttDynsec, true);

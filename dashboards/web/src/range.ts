@@ -1,0 +1,35 @@
+// The time range of a view, from its deep link: `range=1h|6h|24h|7d`, or `range=custom&from=..&to=..` (ms or
+// ISO 8601). Windows end on the next whole minute, so the cockpit API answers them from its rollups.
+export const RANGES = { '1h': 3_600_000, '6h': 6 * 3_600_000, '24h': 24 * 3_600_000, '7d': 7 * 24 * 3_600_000 } as const;
+export type RangeKey = keyof typeof RANGES | 'custom';
+const MINUTE = 60_000;
+
+export interface TimeRange {
+  key: RangeKey;
+  from: number;
+  to: number;
+}
+
+const parseTime = (s: string | null): number | undefined => {
+  if (!s) return undefined;
+  const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+  return Number.isFinite(ms) ? ms : undefined;
+};
+
+export function resolveRange(params: URLSearchParams, now = Date.now(), fallback: keyof typeof RANGES = '24h'): TimeRange {
+  const key = params.get('range');
+  if (key === 'custom') {
+    const from = parseTime(params.get('from'));
+    const to = parseTime(params.get('to'));
+    if (from !== undefined && to !== undefined && from < to) return { key: 'custom', from, to };
+  }
+  const k = key && key in RANGES ? (key as keyof typeof RANGES) : fallback;
+  const to = Math.ceil(now / MINUTE) * MINUTE;
+  return { key: k, from: to - RANGES[k], to };
+}
+
+/** `value` of an <input type="datetime-local"> in local time. */
+export function toLocalInput(ms: number): string {
+  const d = new Date(ms - new Date(ms).getTimezoneOffset() * MINUTE);
+  return d.toISOString().slice(0, 16);
+}
