@@ -35,7 +35,7 @@ export class Spool implements SpoolSource {
   private readonly log: SegmentLog;
   private readonly groups: GroupCommit;
   private readonly reader: SpoolReader;
-  private onWritten: ((end: SpoolPosition) => void) | undefined;
+  private follower: ((end: SpoolPosition) => void) | undefined;
   private closed = false;
 
   private constructor(options: SpoolOptions) {
@@ -61,7 +61,7 @@ export class Spool implements SpoolSource {
       onWritten: (group, bytes) => {
         const end = log.end;
         this.reader.advance(end, group, bytes);
-        this.onWritten?.(end);
+        this.follower?.(end);
       },
     });
   }
@@ -75,7 +75,7 @@ export class Spool implements SpoolSource {
    * after every write, records are no longer kept in memory, and this spool's own reader is not to be used.
    */
   followedBy(listener: (end: SpoolPosition) => void): void {
-    this.onWritten = listener;
+    this.follower = listener;
     this.reader.stopKeeping();
   }
 
