@@ -1,4 +1,4 @@
-// `npx tsx bench/spool.ts [--records N] [--group G] [--runs R] [--fsync MODE] [--spool DIR] [--json]`: the spool
+// `npx tsx bench/spool.ts [--records N] [--group G] [--runs R] [--fsync MODE] [--only a,b] [--spool DIR] [--json]`: the spool
 // alone, on the ingest hot path: ~400-byte telemetry records appended in groups (one group commit per event-loop
 // turn, as the MQTT session does) and read back by the store writer from memory (ingest), from the files after a
 // restart (replay), or by a follower in the writer's thread (follow). Prints records/s and CPU µs a record.
@@ -26,6 +26,7 @@ const { values: args } = parseArgs({
     fsync: { type: 'string', default: 'never' },
     spool: { type: 'string', default: new URL('../services/spool', import.meta.url).pathname },
     batch: { type: 'string', default: String(1024 ** 2) },
+    only: { type: 'string', default: 'ingest,replay,follow' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -125,7 +126,7 @@ function measureEnd(start: Measure): { wallMs: number; cpuMs: number } {
 }
 
 const rows: Array<Record<string, string | number>> = [];
-for (const [name, scenario] of Object.entries(scenarios)) {
+for (const [name, scenario] of Object.entries(scenarios).filter(([name]) => args.only!.split(',').includes(name))) {
   const runs: Array<{ wallMs: number; cpuMs: number }> = [];
   for (let r = 0; r < Number(args.runs); r++) {
     const dir = mkdtempSync(join(tmpdir(), 'vc-spool-bench-'));
