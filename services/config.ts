@@ -1,7 +1,7 @@
 // Runtime configuration (ARCHITECTURE.md section 3): fixed env names, validated once at start.
 import { z } from 'zod';
 import { resolve } from 'node:path';
-import { MIN_RETENTION_MS, MIN_ROLLUPS_RETENTION_MS, parseRetention, retentionProblem } from './store/influx-retention.ts';
+import { MIN_RETENTION_MS, MIN_ROLLUPS_RETENTION_MS, parseRetention, retentionProblem } from './store/influx/retention.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const emptyAsUndefined = (v: unknown): unknown => (v === '' ? undefined : v);

@@ -7,7 +7,7 @@ import { createLogger } from '../observability/logger.ts';
 import { ServiceMetrics } from '../observability/metrics.ts';
 import { SpoolFollower } from '../spool/follower.ts';
 import type { SpoolPosition } from '../spool/spool.ts';
-import { InfluxStore, type InfluxStoreOptions } from '../store/influx-store.ts';
+import { InfluxStore, type InfluxStoreOptions } from '../store/influx/store.ts';
 import { wireWriter, type WriterSettings } from './writer-host.ts';
 
 export interface WriterThreadData {

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { DATABASE_FILE, EmbeddedStore } from '../../services/store/embedded-store.ts';
+import { DATABASE_FILE, EmbeddedStore } from '../../services/store/duckdb/store.ts';
 import type { StoreLogger } from '../../services/store/telemetry-store.ts';
 import type { TelemetryStore } from '../../services/store/telemetry-store.ts';
 import { tempDir } from '../helpers/system.ts';

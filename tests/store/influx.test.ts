@@ -1,8 +1,8 @@
 // The InfluxDB adapter against the shared store suite, on a throwaway influxd; each fixture is its own database.
 // InfluxDB-only behaviour (escaping, field types, auth, outages) is in influx-extra.test.ts.
 import t from 'tap';
-import { InfluxStore } from '../../services/store/influx-store.ts';
-import type { RetentionSettings } from '../../services/store/influx-retention.ts';
+import { InfluxStore } from '../../services/store/influx/store.ts';
+import type { RetentionSettings } from '../../services/store/influx/retention.ts';
 import { influxdOrSkip, startInfluxd, type Influxd } from '../helpers/influxd.ts';
 import { cockpitSuite } from './cockpit-suite.ts';
 import { storeSuite, type StoreFixture } from './store-suite.ts';
