@@ -58,6 +58,9 @@ function influxOptions(config: ServiceConfig): Omit<InfluxStoreOptions, 'logger'
     username: config.influxUsername,
     password: config.influxPassword,
     retention: { raw: config.influxRetentionRaw, rollups: config.influxRetentionRollups },
+    writeChunkLines: config.influxWriteChunkLines,
+    gzipBytes: config.influxGzipBytes,
+    timeoutMs: config.influxTimeoutMs,
   };
 }
 

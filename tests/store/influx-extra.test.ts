@@ -253,6 +253,22 @@ t.test('InfluxStore on a real influxd', { skip: found.skip ?? false }, async (t)
     t.equal(got[12_000]?.seq, 12_000);
   });
 
+  t.test('writes go in chunks of writeChunkLines, gzipped above gzipBytes, and all of them land', async (t) => {
+    const db = 'vc_chunks';
+    const store = new InfluxStore({ url: server.url, database: db, writeChunkLines: 1000, gzipBytes: 0 });
+    t.teardown(() => store.close());
+    await store.init();
+    const chunks: number[] = [];
+    store.writeObserver = (table, rows) => {
+      if (table === 'telemetry') chunks.push(rows);
+    };
+    await store.writeSamples(Array.from({ length: 2_500 }, (_, i) => sample(T0 + i, i, { 'Vehicle.Speed': i % 250 })));
+    t.same(chunks, [1000, 1000, 500], 'three requests');
+    const [bucket] = await store.queryBuckets({ vin: VIN, from: T0, to: T0 + 2_500, intervalMs: 2_500 });
+    t.equal(bucket?.samples, 2_500, 'every gzipped chunk was accepted, and the queries (init, this one) were not gzipped: influxd refuses that');
+    t.throws(() => new InfluxStore({ url: server.url, database: db, writeChunkLines: 0 }), RangeError, 'a chunk holds at least a line');
+  });
+
   t.test('dead letters of one ms are all kept, newest first, filtered', async (t) => {
     const { store } = await fresh();
     const letters = Array.from({ length: 5 }, (_, i) => ({

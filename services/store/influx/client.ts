@@ -167,7 +167,8 @@ export class InfluxClient {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (contentType !== undefined) headers['content-type'] = contentType;
     try {
-      return await this.transport.request(path, body, { method, headers, gzipThreshold: this.gzipThreshold });
+      // influxd takes a gzipped /write body, but not a gzipped /query form (it answers: missing required parameter "q")
+      return await this.transport.request(path, body, { method, headers, gzipThreshold: what === 'write' ? this.gzipThreshold : undefined });
     } catch (err) {
       const message = `influx ${what} failed: ${err instanceof Error ? err.message : String(err)}`;
       // 400 (bad line, field type conflict: influxd wrote the other points) and 413 will fail again as they are.
