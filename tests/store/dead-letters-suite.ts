@@ -3,7 +3,7 @@
 // tests/store/influx.test.ts). Where the interface is silent, this suite decides: dead letters received in the same
 // ms are all kept; their relative order is not specified.
 import type { DeadLetter } from '../../services/store/dead-letters.ts';
-import { openFresh, randomVin, type MakeStore, type TapTest } from './store-fixture.ts';
+import { openFresh, randomVin, reopenTest, type MakeStore, type TapTest } from './store-fixture.ts';
 
 function deadLetter(receivedAt: number, extra: Partial<DeadLetter> = {}): DeadLetter {
   return {
@@ -58,22 +58,13 @@ export async function deadLettersSuite(t: TapTest, makeStore: MakeStore): Promis
     t.strictSame(listed.map((l) => l.raw).sort(), ['{"first":1}', '{"second":2}', '{"third":3}']);
   });
 
-  // The fixture decides whether persistence can be tested, so it is made before the test is declared.
-  const persistent = await makeStore();
-  try {
-    await t.test('dead letters survive close and reopen', { skip: persistent.reopen ? false : 'the fixture offers no reopen' }, async (t) => {
-      const { store: first, reopen } = persistent;
-      await first.init();
-      const vin = randomVin();
-      const letter = deadLetter(Date.now(), { vin });
-      await first.writeDeadLetters([letter]);
-      await first.close();
+  await reopenTest(t, makeStore, 'dead letters survive close and reopen', async (t, first, reopen) => {
+    const vin = randomVin();
+    const letter = deadLetter(Date.now(), { vin });
+    await first.writeDeadLetters([letter]);
+    await first.close();
 
-      const store = await reopen!();
-      await store.init();
-      t.strictSame(await store.listDeadLetters({ vin, limit: 10 }), [letter]);
-    });
-  } finally {
-    await persistent.cleanup();
-  }
+    const store = await reopen();
+    t.strictSame(await store.listDeadLetters({ vin, limit: 10 }), [letter]);
+  });
 }

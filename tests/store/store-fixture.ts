@@ -29,6 +29,27 @@ export async function openFresh(t: TapTest, makeStore: MakeStore, options?: { lo
   return fixture;
 }
 
+/**
+ * Declare a test of data surviving close and reopen: `body` gets the first store, initialized, and `reopen`, which
+ * gives a new initialized store over the same data once the test closed the first. The fixture decides whether
+ * persistence can be tested, so it is made before the test is declared.
+ */
+export async function reopenTest(t: TapTest, makeStore: MakeStore, name: string, body: (t: TapTest, first: TelemetryStore, reopen: () => Promise<TelemetryStore>) => Promise<void>): Promise<void> {
+  const persistent = await makeStore();
+  try {
+    await t.test(name, { skip: persistent.reopen ? false : 'the fixture offers no reopen' }, async (t) => {
+      await persistent.store.init();
+      await body(t, persistent.store, async () => {
+        const store = await persistent.reopen!();
+        await store.init();
+        return store;
+      });
+    });
+  } finally {
+    await persistent.cleanup();
+  }
+}
+
 /** A logger that keeps what was warned. */
 export function warningsLogger(): { logger: StoreLogger; warnings: object[] } {
   const warnings: object[] = [];

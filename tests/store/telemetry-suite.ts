@@ -13,7 +13,7 @@
 //   is skipped and logged, never refusing the batch; in a query, names outside the catalog select nothing.
 import type { TelemetrySample } from '../../services/contract/telemetry.ts';
 import type { StoredSample } from '../../services/store/telemetry-store.ts';
-import { openFresh, randomVin, storedSample, warningsLogger, type MakeStore, type TapTest } from './store-fixture.ts';
+import { openFresh, randomVin, reopenTest, storedSample, warningsLogger, type MakeStore, type TapTest } from './store-fixture.ts';
 
 const SPEED = 'Vehicle.Speed';
 const LAT = 'Vehicle.CurrentLocation.Latitude';
@@ -349,26 +349,17 @@ export async function telemetrySuite(t: TapTest, makeStore: MakeStore): Promise<
     await t.rejects(store.queryBuckets({ vin, from: base, to: base + 1.5, intervalMs: 1 }), RangeError);
   });
 
-  // The fixture decides whether persistence can be tested, so it is made before the test is declared.
-  const persistent = await makeStore();
-  try {
-    await t.test('data survives close and reopen', { skip: persistent.reopen ? false : 'the fixture offers no reopen' }, async (t) => {
-      const { store: first, reopen } = persistent;
-      await first.init();
-      const vin = randomVin();
-      const sample = storedSample(vin, base, 1, { [SPEED]: 70.5, [CHARGING]: true, [DTC]: 'P0420' });
-      await first.writeSamples([sample]);
-      await first.close();
+  await reopenTest(t, makeStore, 'data survives close and reopen', async (t, first, reopen) => {
+    const vin = randomVin();
+    const sample = storedSample(vin, base, 1, { [SPEED]: 70.5, [CHARGING]: true, [DTC]: 'P0420' });
+    await first.writeSamples([sample]);
+    await first.close();
 
-      const store = await reopen!();
-      await store.init();
-      t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, limit: 10 }), [asSample(sample)]);
-      await store.writeSamples([storedSample(vin, base + 1_000, 2, { [SPEED]: 71 })]);
-      t.equal((await store.latest(vin))?.lastTs, base + 1_000, 'the reopened store takes writes');
-    });
-  } finally {
-    await persistent.cleanup();
-  }
+    const store = await reopen();
+    t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, limit: 10 }), [asSample(sample)]);
+    await store.writeSamples([storedSample(vin, base + 1_000, 2, { [SPEED]: 71 })]);
+    t.equal((await store.latest(vin))?.lastTs, base + 1_000, 'the reopened store takes writes');
+  });
 
   await t.test('ping resolves on an open store', async (t) => {
     const { store } = await open(t);

@@ -24,7 +24,7 @@ import {
   type SeriesPart,
 } from '../cockpit-tables.ts';
 import type { StoreLogger } from '../telemetry-store.ts';
-import { columnsOf, identifier, rowsOf, toNumber, transaction, type DuckDbFile } from './connection.ts';
+import { appendRows, columnsOf, identifier, rowsOf, toNumber, transaction, type DuckDbFile } from './connection.ts';
 const SPEED = identifier(COCKPIT_SIGNALS.speed);
 const SOC = identifier(COCKPIT_SIGNALS.soc);
 const ODO = identifier(COCKPIT_SIGNALS.odometer);
@@ -122,47 +122,27 @@ export class DuckDbCockpitTables implements CockpitTables {
       // the staging tables are emptied before use (what a failed write left is of no interest)
       if (series.length > 0) await db.run('DELETE FROM cockpit_series_stage');
       if (facts.length > 0) await db.run('DELETE FROM cockpit_facts_stage');
-      if (series.length > 0) {
-        const appender = await db.createAppender('cockpit_series_stage');
-        try {
-          for (const s of series) {
-            appender.appendBigInt(BigInt(s.minute));
-            appender.appendVarchar(s.brand);
-            appender.appendVarchar(s.model);
-            appender.appendInteger(s.part);
-            appender.appendBigInt(BigInt(s.sums.samples));
-            appender.appendDouble(s.sums.speedSum);
-            appender.appendBigInt(BigInt(s.sums.speedCount));
-            appender.appendDouble(s.sums.socSum);
-            appender.appendBigInt(BigInt(s.sums.socCount));
-            appender.appendBigInt(BigInt(s.sums.adasCount));
-            appender.appendBigInt(BigInt(s.sums.adas2Count));
-            appender.endRow();
-          }
-          appender.flushSync();
-        } finally {
-          appender.closeSync();
-        }
-      }
-      let factsBytes = 0;
-      if (facts.length > 0) {
-        const appender = await db.createAppender('cockpit_facts_stage');
-        try {
-          for (const f of facts) {
-            appender.appendVarchar(f.tier);
-            appender.appendBigInt(BigInt(f.start));
-            appender.appendVarchar(f.brand);
-            appender.appendVarchar(f.model);
-            appender.appendInteger(f.part);
-            appender.appendVarchar(f.packed);
-            appender.endRow();
-            factsBytes += f.packed.length + f.brand.length + f.model.length + 20;
-          }
-          appender.flushSync();
-        } finally {
-          appender.closeSync();
-        }
-      }
+      if (series.length > 0) await appendRows(db, 'cockpit_series_stage', series, (appender, s) => {
+        appender.appendBigInt(BigInt(s.minute));
+        appender.appendVarchar(s.brand);
+        appender.appendVarchar(s.model);
+        appender.appendInteger(s.part);
+        appender.appendBigInt(BigInt(s.sums.samples));
+        appender.appendDouble(s.sums.speedSum);
+        appender.appendBigInt(BigInt(s.sums.speedCount));
+        appender.appendDouble(s.sums.socSum);
+        appender.appendBigInt(BigInt(s.sums.socCount));
+        appender.appendBigInt(BigInt(s.sums.adasCount));
+        appender.appendBigInt(BigInt(s.sums.adas2Count));
+      });
+      if (facts.length > 0) await appendRows(db, 'cockpit_facts_stage', facts, (appender, f) => {
+        appender.appendVarchar(f.tier);
+        appender.appendBigInt(BigInt(f.start));
+        appender.appendVarchar(f.brand);
+        appender.appendVarchar(f.model);
+        appender.appendInteger(f.part);
+        appender.appendVarchar(f.packed);
+      });
       // the parts, then the marks that vouch for them, in one transaction; ON CONFLICT DO UPDATE costs DuckDB
       // about half of INSERT OR REPLACE (measured 5.5 vs 10.5 ms of CPU for 50 rows)
       await transaction(db, async () => {
@@ -179,7 +159,7 @@ export class DuckDbCockpitTables implements CockpitTables {
       });
       // sizes as stored: 8 bytes a number, strings by their length
       if (series.length > 0) this.db.observe?.('cockpit_series', series.length, series.reduce((n, s) => n + 76 + s.brand.length + s.model.length, 0));
-      if (facts.length > 0) this.db.observe?.('cockpit_facts', facts.length, factsBytes);
+      if (facts.length > 0) this.db.observe?.('cockpit_facts', facts.length, facts.reduce((n, f) => n + f.packed.length + f.brand.length + f.model.length + 20, 0));
       if (seals.length > 0) this.db.observe?.('cockpit_seals', seals.length, seals.length * 24);
     });
   }
@@ -215,19 +195,12 @@ export class DuckDbCockpitTables implements CockpitTables {
     if (segments.length === 0) return out;
     const rows = await this.db.write(async (db) => {
       await db.run('DELETE FROM cockpit_segments');
-      const appender = await db.createAppender('cockpit_segments');
-      try {
-        for (const s of segments) {
-          appender.appendVarchar(s.tier);
-          appender.appendBigInt(BigInt(s.start));
-          appender.appendVarchar(s.brand);
-          appender.appendVarchar(s.model);
-          appender.endRow();
-        }
-        appender.flushSync();
-      } finally {
-        appender.closeSync();
-      }
+      await appendRows(db, 'cockpit_segments', segments, (appender, s) => {
+        appender.appendVarchar(s.tier);
+        appender.appendBigInt(BigInt(s.start));
+        appender.appendVarchar(s.brand);
+        appender.appendVarchar(s.model);
+      });
       try {
         return await rowsOf(
           db,
@@ -293,19 +266,12 @@ export class DuckDbCockpitTables implements CockpitTables {
       let lo = Number.POSITIVE_INFINITY;
       let hi = Number.NEGATIVE_INFINITY;
       await db.run('DELETE FROM cockpit_keys');
-      const appender = await db.createAppender('cockpit_keys');
-      try {
-        for (const key of keys) {
-          appender.appendVarchar(key.vin);
-          appender.appendBigInt(BigInt(key.bucket));
-          appender.endRow();
-          lo = Math.min(lo, key.bucket);
-          hi = Math.max(hi, key.bucket + MINUTE_MS);
-        }
-        appender.flushSync();
-      } finally {
-        appender.closeSync();
-      }
+      await appendRows(db, 'cockpit_keys', keys, (appender, key) => {
+        appender.appendVarchar(key.vin);
+        appender.appendBigInt(BigInt(key.bucket));
+        lo = Math.min(lo, key.bucket);
+        hi = Math.max(hi, key.bucket + MINUTE_MS);
+      });
       try {
         // the ts range lets DuckDB skip row groups by their zone maps before joining
         const rows = await rowsOf(

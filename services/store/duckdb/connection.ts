@@ -3,7 +3,7 @@
 // whole or rolled back, and rows as plain arrays.
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import type { WriteObserver } from '../cockpit-tables.ts';
 
 /** Runs tasks one at a time, in call order; a failed task does not stop the ones after it. */
@@ -44,6 +44,20 @@ export const toNumber = (value: unknown): number => (value === null || value ===
 /** Run a statement and read every row, as arrays in column order. */
 export async function rowsOf(db: DuckDBConnection, sql: string, params?: Record<string, DuckDBValue> | DuckDBValue[]): Promise<unknown[][]> {
   return (await db.runAndReadAll(sql, params)).getRowsJS() as unknown[][];
+}
+
+/** Load rows into a table through DuckDB's appender (one call instead of a statement per row); `append` adds one row's values. */
+export async function appendRows<T>(db: DuckDBConnection, table: string, rows: Iterable<T>, append: (appender: DuckDBAppender, row: T) => void): Promise<void> {
+  const appender = await db.createAppender(table);
+  try {
+    for (const row of rows) {
+      append(appender, row);
+      appender.endRow();
+    }
+    appender.flushSync();
+  } finally {
+    appender.closeSync();
+  }
 }
 
 /** The columns of a table of the main schema (none when it does not exist). */

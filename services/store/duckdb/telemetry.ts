@@ -22,7 +22,7 @@ import {
   type StoredSample,
   type TelemetryRepository,
 } from '../telemetry.ts';
-import { columnsOf, identifier, toNumber, transaction, type DuckDbFile } from './connection.ts';
+import { appendRows, columnsOf, identifier, toNumber, transaction, type DuckDbFile } from './connection.ts';
 
 /** The most rows a DuckDB data chunk holds (its vector size). */
 const CHUNK_ROWS = 2048;
@@ -153,24 +153,17 @@ export class DuckDbTelemetry implements TelemetryRepository {
       }
     }
     await db.run('DELETE FROM latest_staging');
-    const appender = await db.createAppender('latest_staging');
-    try {
-      for (const { vin, path, ts, value } of newest.values()) {
-        appender.appendVarchar(vin);
-        appender.appendVarchar(path);
-        appender.appendBigInt(BigInt(ts));
-        if (typeof value === 'number') appender.appendDouble(value);
-        else appender.appendNull();
-        if (typeof value === 'boolean') appender.appendBoolean(value);
-        else appender.appendNull();
-        if (typeof value === 'string') appender.appendVarchar(value);
-        else appender.appendNull();
-        appender.endRow();
-      }
-      appender.flushSync();
-    } finally {
-      appender.closeSync();
-    }
+    await appendRows(db, 'latest_staging', newest.values(), (appender, { vin, path, ts, value }) => {
+      appender.appendVarchar(vin);
+      appender.appendVarchar(path);
+      appender.appendBigInt(BigInt(ts));
+      if (typeof value === 'number') appender.appendDouble(value);
+      else appender.appendNull();
+      if (typeof value === 'boolean') appender.appendBoolean(value);
+      else appender.appendNull();
+      if (typeof value === 'string') appender.appendVarchar(value);
+      else appender.appendNull();
+    });
     return skipped;
   }
 
