@@ -3,26 +3,7 @@
 // samples and the raw cockpit are SQL over the `telemetry` table.
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { COCKPIT_SIGNALS } from '../../contract/signals.ts';
-import {
-  MINUTE_MS,
-  scopeTerms,
-  segmentKey,
-  totalOf,
-  type CockpitAggregates,
-  type CockpitScope,
-  type CockpitSums,
-  type CockpitTables,
-  type CockpitWindow,
-  type FactsPart,
-  type FactsRange,
-  type FactTier,
-  type ModelRef,
-  type RollupKey,
-  type RollupRow,
-  type SealMark,
-  type SegmentRef,
-  type SeriesPart,
-} from '../cockpit-tables.ts';
+import { MINUTE_MS, scopeTerms, segmentKey, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealMark, type SegmentRef, type SeriesPart } from '../cockpit-tables.ts';
 import type { StoreLogger } from '../telemetry-store.ts';
 import { appendRows, columnsOf, identifier, rowsOf, toNumber, transaction, type DuckDbFile } from './connection.ts';
 const SPEED = identifier(COCKPIT_SIGNALS.speed);

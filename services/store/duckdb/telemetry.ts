@@ -7,21 +7,7 @@ import { BIGINT, BOOLEAN, DOUBLE, DuckDBDataChunk, VARCHAR, type DuckDBConnectio
 import { circularMean, SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../../contract/signals.ts';
 import type { TelemetrySample } from '../../contract/telemetry.ts';
 import type { StoreLogger } from '../telemetry-store.ts';
-import {
-  NUMERIC_SIGNALS,
-  queryWindow,
-  requestedSignals,
-  rowLimit,
-  storableValue,
-  warnSkipped,
-  type BucketQuery,
-  type LatestSignals,
-  type SampleBucket,
-  type SampleQuery,
-  type SignalAggregate,
-  type StoredSample,
-  type TelemetryRepository,
-} from '../telemetry.ts';
+import { NUMERIC_SIGNALS, queryWindow, requestedSignals, rowLimit, storableValue, warnSkipped, type BucketQuery, type LatestSignals, type SampleBucket, type SampleQuery, type SignalAggregate, type StoredSample, type TelemetryRepository } from '../telemetry.ts';
 import { appendRows, columnsOf, identifier, toNumber, transaction, type DuckDbFile } from './connection.ts';
 
 /** The most rows a DuckDB data chunk holds (its vector size). */

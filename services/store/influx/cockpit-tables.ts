@@ -11,27 +11,7 @@
 import { Point } from '@influxdata/influxdb-client';
 import { COCKPIT_SIGNALS } from '../../contract/signals.ts';
 import { VIN_PATTERN } from '../../contract/telemetry.ts';
-import {
-  MINUTE_MS,
-  scopeTerms,
-  segmentKey,
-  TIER_SPAN_MS,
-  totalOf,
-  type CockpitAggregates,
-  type CockpitScope,
-  type CockpitSums,
-  type CockpitTables,
-  type CockpitWindow,
-  type FactsPart,
-  type FactsRange,
-  type FactTier,
-  type ModelRef,
-  type RollupKey,
-  type RollupRow,
-  type SealMark,
-  type SegmentRef,
-  type SeriesPart,
-} from '../cockpit-tables.ts';
+import { MINUTE_MS, scopeTerms, segmentKey, TIER_SPAN_MS, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealMark, type SegmentRef, type SeriesPart } from '../cockpit-tables.ts';
 import type { InfluxClient, StatementResult } from './client.ts';
 import { identifier, inPolicy, lineOf, tagIs, TELEMETRY_MEASUREMENT, tagValue } from './lines.ts';
 

@@ -3,20 +3,7 @@
 import { circularMean, SIGNAL_CATALOG, type SignalSpec, type SignalValue } from '../../contract/signals.ts';
 import type { TelemetrySample } from '../../contract/telemetry.ts';
 import type { StoreLogger } from '../telemetry-store.ts';
-import {
-  NUMERIC_SIGNALS,
-  queryWindow,
-  requestedSignals,
-  rowLimit,
-  warnSkipped,
-  type BucketQuery,
-  type LatestSignals,
-  type SampleBucket,
-  type SampleQuery,
-  type SignalAggregate,
-  type StoredSample,
-  type TelemetryRepository,
-} from '../telemetry.ts';
+import { NUMERIC_SIGNALS, queryWindow, requestedSignals, rowLimit, warnSkipped, type BucketQuery, type LatestSignals, type SampleBucket, type SampleQuery, type SignalAggregate, type StoredSample, type TelemetryRepository } from '../telemetry.ts';
 import { rowsOf, type InfluxClient } from './client.ts';
 import { identifier, inPolicy, tagIs, telemetryLine, telemetryLinePrefix, TELEMETRY_MEASUREMENT } from './lines.ts';
 
