@@ -1,7 +1,8 @@
 // Runtime configuration (ARCHITECTURE.md section 3): fixed env names, validated once at start.
 import { z } from 'zod';
 import { resolve } from 'node:path';
-import { MIN_RETENTION_MS, MIN_ROLLUPS_RETENTION_MS, parseRetention, retentionProblem } from './store/influx-retention.ts';
+import { DEFAULT_TIMEOUT_MS, DEFAULT_WRITE_CHUNK_LINES } from './store/influx/client.ts';
+import { MIN_RETENTION_MS, MIN_ROLLUPS_RETENTION_MS, parseRetention, retentionProblem } from './store/influx/retention.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const emptyAsUndefined = (v: unknown): unknown => (v === '' ? undefined : v);
@@ -19,6 +20,13 @@ const retention = (minimumMs: number) =>
       })
       .optional(),
   );
+/** A byte count, or `off` (Infinity: never); unset stays undefined, for a default that depends on the server. */
+const bytesOrOff = z.preprocess(
+  (v) => (v === Number.POSITIVE_INFINITY ? 'off' : emptyAsUndefined(v)),
+  z
+    .union([z.string().regex(/^off$/i).transform(() => Number.POSITIVE_INFINITY), z.coerce.number().int().min(0)], { error: 'a whole number of bytes, or off' })
+    .optional(),
+);
 /** true/1/yes/on or false/0/no/off; anything else is an error, not false. */
 const parseFlag = (v: unknown): unknown => {
   if (v === '') return undefined;
@@ -65,6 +73,12 @@ export const ConfigSchema = z.object({
   influxRetentionRaw: retention(MIN_RETENTION_MS),
   /** retention of the cockpit tables (policy vc_rollups); unset: created as inf when missing, else left as it is */
   influxRetentionRollups: retention(MIN_ROLLUPS_RETENTION_MS),
+  /** lines per InfluxDB /write request (a batch goes in chunks, each awaited); a chunk must stay under influxd's 25 MB body limit */
+  influxWriteChunkLines: z.coerce.number().int().min(1).max(50_000).default(DEFAULT_WRITE_CHUNK_LINES),
+  /** InfluxDB request bodies above this many bytes are gzipped; unset: 64 KiB, but never for a server on loopback */
+  influxGzipBytes: bytesOrOff,
+  /** socket timeout of one InfluxDB request (ms); the store writer retries a write that timed out */
+  influxTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_TIMEOUT_MS),
   dataDir: z.string().default('./data'),
   adminToken: z.preprocess(emptyAsUndefined, z.string().min(16, 'VC_ADMIN_TOKEN must be at least 16 characters').optional()),
   metricsToken: optionalString,
@@ -133,6 +147,9 @@ const ENV_NAMES: Record<keyof ServiceConfig, string> = {
   influxPassword: 'VC_INFLUX_PASSWORD',
   influxRetentionRaw: 'VC_INFLUX_RETENTION_RAW',
   influxRetentionRollups: 'VC_INFLUX_RETENTION_ROLLUPS',
+  influxWriteChunkLines: 'VC_INFLUX_WRITE_CHUNK_LINES',
+  influxGzipBytes: 'VC_INFLUX_GZIP_BYTES',
+  influxTimeoutMs: 'VC_INFLUX_TIMEOUT_MS',
   dataDir: 'VC_DATA_DIR',
   adminToken: 'VC_ADMIN_TOKEN',
   metricsToken: 'VC_METRICS_TOKEN',

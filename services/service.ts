@@ -19,9 +19,8 @@ import { ServiceMetrics } from './observability/metrics.ts';
 import { redact } from './observability/redact.ts';
 import { VehicleRegistry } from './registry/registry.ts';
 import { Spool } from './spool/spool.ts';
-import { EmbeddedStore } from './store/embedded-store.ts';
-import { InfluxStore, type InfluxStoreOptions } from './store/influx-store.ts';
 import { metadataDir, openMetadataStore, type MetadataStore } from './store/metadata.ts';
+import { openableInAnyThread, openTelemetryStore, type StoreSettings } from './store/open.ts';
 import type { TelemetryStore } from './store/telemetry-store.ts';
 import { TenantDirectory } from './tenants/tenants.ts';
 import { TwinRegistry } from './twin/twin.ts';
@@ -48,23 +47,27 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-/** The InfluxDB store's settings, for the service's store and its writer thread's (undefined: the embedded store). */
-function influxOptions(config: ServiceConfig): Omit<InfluxStoreOptions, 'logger'> | undefined {
-  if (!config.influxUrl) return undefined;
+/** The telemetry store's settings, for the service's store and its writer thread's: InfluxDB when configured, else embedded. */
+function storeSettings(config: ServiceConfig): StoreSettings {
+  if (!config.influxUrl) return { kind: 'embedded', embedded: { dir: join(config.dataDir, 'store'), threads: config.embeddedThreads } };
   return {
-    url: config.influxUrl,
-    database: config.influxDb,
-    token: config.influxToken,
-    username: config.influxUsername,
-    password: config.influxPassword,
-    retention: { raw: config.influxRetentionRaw, rollups: config.influxRetentionRollups },
+    kind: 'influx',
+    influx: {
+      url: config.influxUrl,
+      database: config.influxDb,
+      token: config.influxToken,
+      username: config.influxUsername,
+      password: config.influxPassword,
+      retention: { raw: config.influxRetentionRaw, rollups: config.influxRetentionRollups },
+      writeChunkLines: config.influxWriteChunkLines,
+      gzipBytes: config.influxGzipBytes,
+      timeoutMs: config.influxTimeoutMs,
+    },
   };
 }
 
-export async function createStore(config: ServiceConfig, logger: Logger): Promise<TelemetryStore> {
-  const influx = influxOptions(config);
-  if (influx) return new InfluxStore({ ...influx, logger });
-  return EmbeddedStore.open({ dir: join(config.dataDir, 'store'), logger, threads: config.embeddedThreads });
+export function createStore(config: ServiceConfig, logger: Logger): Promise<TelemetryStore> {
+  return openTelemetryStore(storeSettings(config), logger);
 }
 
 /** Retry `open` until it succeeds: the service cannot check VINs without its databases, so it does not ingest before. */
@@ -85,7 +88,8 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
   const isAdmin = tokenMatcher(adminToken.token);
   const metrics = new ServiceMetrics();
 
-  const store = await createStore(config, logger);
+  const where = storeSettings(config);
+  const store = await openTelemetryStore(where, logger);
   await whenReachable({ event: 'store_unavailable', kind: store.kind }, () => store.init(), logger);
   const metadata = await whenReachable(
     { event: 'metadata_unavailable', kind: config.databaseUrl ? 'postgres' : 'duckdb' },
@@ -123,9 +127,9 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
     rollupFactsFlushMs: config.rollupFactsFlushMs,
   };
   const writerSetup = { spool, store, metrics, logger, settings };
-  const influx = influxOptions(config);
-  const writer: StoreWriter = influx
-    ? new WriterThread({ ...writerSetup, data: { spoolDir: spool.dir, logLevel: logger.level, influx } })
+  // in its own thread when the store can be opened there: writing then uses another core than MQTT ingestion
+  const writer: StoreWriter = openableInAnyThread(where)
+    ? new WriterThread({ ...writerSetup, data: { spoolDir: spool.dir, logLevel: logger.level, store: where } })
     : startWriterHere(writerSetup);
 
   let broker: EmbeddedBroker | undefined;

@@ -1,8 +1,8 @@
-// Where the store writer runs. With InfluxDB it runs in its own thread (writer-thread.ts): writing, line
-// protocol and rollups then use another core instead of taking turns with MQTT ingestion on this one (measured:
-// ingestion under load went from 4.6k to 8.1k msgs/s with the writer off this thread). The embedded store stays
-// in this thread: DuckDB is opened once per process, and the API reads it here. Both wire the spool writer and
-// the cockpit engine with wireWriter.
+// Where the store writer runs. With a store another thread can open (InfluxDB) it runs in its own thread
+// (writer-thread.ts): writing, line protocol and rollups then use another core instead of taking turns with MQTT
+// ingestion on this one (measured: ingestion under load went from 4.6k to 8.1k msgs/s with the writer off this
+// thread). The embedded store stays in this thread: DuckDB is opened once per process, and the API reads it here.
+// Both wire the spool writer and the cockpit engine with wireWriter.
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { MetricsSnapshot, ServiceMetrics } from '../observability/metrics.ts';
@@ -45,11 +45,21 @@ interface WriterSetup {
   settings: WriterSettings;
 }
 
+/** The spool writer and the cockpit engine of one store, wherever they run. */
+export interface WiredWriter {
+  writer: SpoolWriter;
+  rollups: CockpitMaintainer;
+  /** Write everything the cockpit engine holds, the facts of minutes still open included. */
+  flushRollups(): Promise<void>;
+  /** Stop after the current batch (with `drainMs`, first keep writing until the spool is empty or time is up), then the cockpit engine. */
+  stop(drainMs: number): Promise<void>;
+}
+
 /**
  * The spool writer and the cockpit engine, wired the same way wherever they run: the spool checkpoint moves past a
  * batch only once the store confirmed it and the cockpit tables hold what it changed.
  */
-export function wireWriter(parts: { spool: SpoolSource; store: TelemetryStore; metrics: ServiceMetrics; logger: Logger; settings: WriterSettings }): { writer: SpoolWriter; rollups: CockpitMaintainer } {
+export function wireWriter(parts: { spool: SpoolSource; store: TelemetryStore; metrics: ServiceMetrics; logger: Logger; settings: WriterSettings }): WiredWriter {
   const { spool, store, metrics, logger, settings } = parts;
   store.writeObserver = (table, rows, bytes) => metrics.observeWrites(table, rows, bytes);
   const rollups = new CockpitMaintainer({
@@ -76,12 +86,21 @@ export function wireWriter(parts: { spool: SpoolSource; store: TelemetryStore; m
   });
   rollups.start();
   writer.start();
-  return { writer, rollups };
+  return {
+    writer,
+    rollups,
+    flushRollups: () => rollups.flush(true),
+    async stop(drainMs) {
+      await writer.stop(drainMs);
+      await rollups.stop();
+    },
+  };
 }
 
 /** The writer in this thread (embedded store). */
 export function startWriterHere(setup: WriterSetup): StoreWriter {
-  const { writer, rollups } = wireWriter(setup);
+  const wired = wireWriter(setup);
+  const { writer } = wired;
   return {
     get storeHealthy() {
       return writer.storeHealthy;
@@ -92,13 +111,10 @@ export function startWriterHere(setup: WriterSetup): StoreWriter {
     rollupStrategy: setup.settings.strategy,
     async drained(timeoutMs) {
       if (!(await writer.drained(timeoutMs))) return false;
-      await rollups.flush(true);
+      await wired.flushRollups();
       return true;
     },
-    async stop(drainMs = 0) {
-      await writer.stop(drainMs);
-      await rollups.stop();
-    },
+    stop: (drainMs = 0) => wired.stop(drainMs),
   };
 }
 
@@ -115,7 +131,7 @@ async function spoolDrained(spool: Spool, timeoutMs: number): Promise<boolean> {
 const RESTART_MS = 1_000;
 const METRICS_TIMEOUT_MS = 2_000;
 
-/** The writer in its own thread (InfluxDB), supervised: a thread that dies is started again from the checkpoint. */
+/** The writer in its own thread (a store it can open, InfluxDB), supervised: a thread that dies is started again from the checkpoint. */
 export class WriterThread implements StoreWriter {
   private worker: Worker | undefined;
   private status: { storeHealthy: boolean; lastStoreError?: string } = { storeHealthy: true };

@@ -1,5 +1,5 @@
-// The store writer in its own thread (InfluxDB mode): the SpoolWriter and the rollups, reading the ingest
-// thread's spool through its files (SpoolFollower) and writing to InfluxDB over HTTP. The ingest thread keeps
+// The store writer in its own thread (for a store it can open: InfluxDB): the SpoolWriter and the rollups, reading the
+// ingest thread's spool through its files (SpoolFollower) and writing to the store. The ingest thread keeps
 // everything that acknowledges (MQTT, validation, the spool itself); this thread only stores, and tells it which
 // spool position is stored so that it can checkpoint. See WriterThread for the other side.
 import { parentPort, workerData } from 'node:worker_threads';
@@ -7,14 +7,15 @@ import { createLogger } from '../observability/logger.ts';
 import { ServiceMetrics } from '../observability/metrics.ts';
 import { SpoolFollower } from '../spool/follower.ts';
 import type { SpoolPosition } from '../spool/spool.ts';
-import { InfluxStore, type InfluxStoreOptions } from '../store/influx-store.ts';
+import { openTelemetryStore, type StoreSettings } from '../store/open.ts';
 import { wireWriter, type WriterSettings } from './writer-host.ts';
 
 export interface WriterThreadData {
   spoolDir: string;
   checkpoint: SpoolPosition;
   written: SpoolPosition;
-  influx: Omit<InfluxStoreOptions, 'logger'>;
+  /** the store to open here: one openableInAnyThread (services/store/open.ts) */
+  store: StoreSettings;
   logLevel: string;
   settings: WriterSettings;
 }
@@ -36,14 +37,15 @@ if (parentPort) {
   const post = (message: FromWriterThread): void => port.postMessage(message);
   const logger = createLogger(data.logLevel, 'vehicle-cloud');
   const metrics = new ServiceMetrics({ processMetrics: false });
-  const store = new InfluxStore({ ...data.influx, logger });
+  const store = await openTelemetryStore(data.store, logger);
   const follower = new SpoolFollower({
     dir: data.spoolDir,
     checkpoint: data.checkpoint,
     written: data.written,
     onCommit: (position) => post({ type: 'commit', position }),
   });
-  const { writer, rollups } = wireWriter({ spool: follower, store, metrics, logger, settings: data.settings });
+  const wired = wireWriter({ spool: follower, store, metrics, logger, settings: data.settings });
+  const { writer } = wired;
   let lastStatus = '';
   const status = (): void => {
     const message: FromWriterThread = { type: 'status', storeHealthy: writer.storeHealthy, lastStoreError: writer.lastStoreError, samplesRefused: writer.samplesRefused };
@@ -61,15 +63,14 @@ if (parentPort) {
         void metrics.registry.getMetricsAsJSON().then((snapshot) => post({ type: 'metrics', id: message.id, snapshot }));
         break;
       case 'flush':
-        rollups.flush(true).then(
+        wired.flushRollups().then(
           () => post({ type: 'flushed', id: message.id, ok: true }),
           () => post({ type: 'flushed', id: message.id, ok: false }),
         );
         break;
       case 'stop':
         void (async () => {
-          await writer.stop(message.drainMs);
-          await rollups.stop();
+          await wired.stop(message.drainMs);
           clearInterval(statusTimer);
           status();
           follower.close();

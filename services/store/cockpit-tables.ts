@@ -1,7 +1,7 @@
 // The cockpit tables port: what the cockpit engine (services/cockpit) keeps in a store. The engine decides what
 // goes in them (rollups, sealing, late data, window covers); a store only keeps and returns these rows, and
-// recounts from its raw samples when the engine asks. Both stores implement it (embedded-cockpit.ts, influx-cockpit.ts)
-// and one suite (tests/store/cockpit-tables-suite.ts) holds them to the same behaviour.
+// recounts from its raw samples when the engine asks. Both backends implement it (duckdb/cockpit-tables.ts,
+// influx/cockpit-tables.ts) and one suite (tests/store/cockpit-suite.ts) holds them to the same behaviour.
 //
 // Two tables of "parts" and one of seal marks:
 //   series  sums per (brand, model, minute): samples, speed, SoC and ADAS counts (what sums across vehicles);
@@ -10,7 +10,102 @@
 //   seals   which 10-minute, hour and day segments are complete, with a revision that changes when late data lands.
 // A segment may hold several parts (numbered from 0): the answer for a segment is the sum of its series parts and
 // the merge of its facts parts, so late data is added as a new part without reading what is there.
-import type { CockpitAggregates, CockpitScope, CockpitSums, CockpitWindow, RollupKey, RollupRow } from './telemetry-store.ts';
+
+/** A (vehicle, minute). */
+export interface RollupKey {
+  vin: string;
+  /** minute start, ms */
+  bucket: number;
+}
+
+/**
+ * The cockpit ingredients of one vehicle in one minute: what a recount from the raw samples gives, and what the
+ * cockpit engine counts in memory for the same samples (services/cockpit).
+ */
+export interface RollupRow extends RollupKey {
+  brand: string;
+  model: string;
+  samples: number;
+  speedSum: number;
+  speedCount: number;
+  socSum: number;
+  socCount: number;
+  /** smallest and greatest odometer; absent when no sample of the bucket carries it */
+  odoMin?: number;
+  odoMax?: number;
+  /** samples charging */
+  charging: number;
+  /** samples carrying the ADAS level, and those at SAE level 2 or more */
+  adasCount: number;
+  adas2: number;
+  /** samples reporting a fault (MIL on or a DTC) */
+  faults: number;
+}
+
+/** Which vehicles a cockpit question is about: all (optionally limited to some brands), a brand, or a model. */
+export interface CockpitScope {
+  /** tenant scope: only these brands (undefined = every brand) */
+  brands?: readonly string[];
+  brand?: string;
+  model?: string;
+}
+
+export interface CockpitWindow extends CockpitScope {
+  /** inclusive, ms */
+  from: number;
+  /** exclusive, ms */
+  to: number;
+  /** series bucket width (ms); series buckets start at from + k * intervalMs */
+  intervalMs: number;
+}
+
+/** Mergeable sums of one series bucket (or of a whole window). */
+export interface CockpitSums {
+  samples: number;
+  speedSum: number;
+  speedCount: number;
+  socSum: number;
+  socCount: number;
+  adasCount: number;
+  /** samples with Vehicle.ADAS.ActiveAutonomyLevel >= 2 */
+  adas2Count: number;
+}
+
+/** Per-vehicle facts over the whole window (what cannot be summed across vehicles). */
+export interface CockpitVehicleTotals {
+  /** vehicles with at least one sample in the window */
+  activeVehicles: number;
+  /** sum over vehicles of (greatest - smallest odometer) in the window */
+  distanceKm: number;
+  /** vehicles with at least one sample charging */
+  chargingVehicles: number;
+  /** vehicles with at least one sample reporting a fault (MIL on or a DTC) */
+  faultVehicles: number;
+}
+
+export interface CockpitAggregates {
+  series: Array<CockpitSums & { t: number }>;
+  totals: CockpitSums & CockpitVehicleTotals;
+}
+
+const EMPTY_SUMS: CockpitSums = { samples: 0, speedSum: 0, speedCount: 0, socSum: 0, socCount: 0, adasCount: 0, adas2Count: 0 };
+
+/** The sums of a whole window: its buckets added up. */
+export function totalOf(series: readonly CockpitSums[]): CockpitSums {
+  const totals = { ...EMPTY_SUMS };
+  for (const b of series) for (const k of Object.keys(EMPTY_SUMS) as Array<keyof CockpitSums>) totals[k] += b[k];
+  return totals;
+}
+
+/** What a scope asks of the brand and model columns: each term one of some values; undefined when nothing can match. */
+export function scopeTerms(scope: CockpitScope): Array<{ column: 'brand' | 'model'; anyOf: readonly string[] }> | undefined {
+  if (scope.brands?.length === 0) return undefined;
+  const terms: Array<{ column: 'brand' | 'model'; anyOf: readonly string[] }> = [];
+  if (scope.brand !== undefined) terms.push({ column: 'brand', anyOf: [scope.brand] });
+  if (scope.model !== undefined) terms.push({ column: 'model', anyOf: [scope.model] });
+  if (scope.brands !== undefined) terms.push({ column: 'brand', anyOf: scope.brands });
+  return terms;
+}
 
 export const MINUTE_MS = 60_000;
 

@@ -11,7 +11,7 @@ import mqtt from 'mqtt';
 import t from 'tap';
 import { parse } from 'yaml';
 import { configFromEnv } from '../../services/config.ts';
-import { parseRetention } from '../../services/store/influx-retention.ts';
+import { parseRetention } from '../../services/store/influx/retention.ts';
 import { readGrafanaSchemas } from '../../dashboards/grafana/schema/index.ts';
 import { MOSQUITTO_BINARY, startMosquitto } from '../helpers/mosquitto.ts';
 import { findBinary, missingServer } from '../helpers/system.ts';

@@ -10,7 +10,7 @@ import { packFacts, unpackFacts, type VehicleFacts } from '../../services/cockpi
 import { MINUTE_MS, segmentKey, TIER_SPAN_MS } from '../../services/store/cockpit-tables.ts';
 import type { CockpitAggregates, CockpitWindow, StoredSample, TelemetryStore } from '../../services/store/telemetry-store.ts';
 import type { SignalValue } from '../../services/contract/signals.ts';
-import { randomVin, storedSample, type StoreFixture, type TapTest } from './store-suite.ts';
+import { randomVin, storedSample, type StoreFixture, type TapTest } from './store-fixture.ts';
 
 const SPEED = 'Vehicle.Speed';
 const ODO = 'Vehicle.TraveledDistance';

@@ -1,15 +1,18 @@
-// The embedded (DuckDB) adapter: the shared store suite in a temp dir, then what only this adapter promises.
+// The embedded (DuckDB) backend: the shared telemetry, dead-letter and cockpit suites in a temp dir, then what only
+// this backend promises.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { DATABASE_FILE, EmbeddedStore } from '../../services/store/embedded-store.ts';
+import { DATABASE_FILE, EmbeddedStore } from '../../services/store/duckdb/store.ts';
 import type { StoreLogger } from '../../services/store/telemetry-store.ts';
 import type { TelemetryStore } from '../../services/store/telemetry-store.ts';
 import { tempDir } from '../helpers/system.ts';
 import { CockpitReader } from '../../services/cockpit/reader.ts';
 import { cockpitSuite, engine, writeBatch } from './cockpit-suite.ts';
-import { randomVin, storedSample, storeSuite, type StoreFixture } from './store-suite.ts';
+import { deadLettersSuite } from './dead-letters-suite.ts';
+import { randomVin, storedSample, type StoreFixture } from './store-fixture.ts';
+import { telemetrySuite } from './telemetry-suite.ts';
 
 const SPEED = 'Vehicle.Speed';
 const SOC = 'Vehicle.Powertrain.TractionBattery.StateOfCharge.Current';
@@ -56,7 +59,9 @@ async function onFile<T>(dir: string, work: (connection: DuckDBConnection) => Pr
   }
 }
 
-await t.test('the TelemetryStore suite', (t) => storeSuite(t, () => embeddedFixture()));
+await t.test('the telemetry suite', (t) => telemetrySuite(t, (options) => embeddedFixture(options?.logger)));
+
+await t.test('the dead-letter suite', (t) => deadLettersSuite(t, () => embeddedFixture()));
 
 await t.test('the cockpit engine, held to the raw samples', (t) => cockpitSuite(t, () => embeddedFixture()));
 
@@ -139,22 +144,6 @@ await t.test('a rewrite carrying other signals replaces the whole sample', async
   await store.writeSamples([storedSample(vin, base, 1, { [SPEED]: 10, [SOC]: 80 })]);
   await store.writeSamples([storedSample(vin, base, 2, { [DTC]: 'P0420' })]);
   t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, limit: 10 }), [{ ts: base, seq: 2, signals: { [DTC]: 'P0420' } }]);
-});
-
-await t.test('signal filters: unknown names select nothing, an empty list means every signal', async (t) => {
-  const { store } = await openEmbedded(t);
-  const vin = randomVin();
-  await store.writeSamples([storedSample(vin, base, 1, { [SPEED]: 10, [DTC]: 'P0420' })]);
-  t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, signals: ['Vehicle.Nope'], limit: 10 }), []);
-  t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, signals: [], limit: 10 }), [
-    { ts: base, seq: 1, signals: { [SPEED]: 10, [DTC]: 'P0420' } },
-  ]);
-  t.strictSame(
-    await store.queryBuckets({ vin, from: base, to: base + 1, intervalMs: 1_000, signals: [DTC] }),
-    [{ t: base, samples: 1, signals: {} }],
-    'a string signal is never aggregated',
-  );
-  await t.rejects(store.queryBuckets({ vin, from: base, to: base + 1, intervalMs: 0 }), RangeError);
 });
 
 await t.test('a signal added to the catalog after the file was made gets its column at init', async (t) => {

@@ -5,8 +5,8 @@
 import t from 'tap';
 import { CockpitReader } from '../../services/cockpit/reader.ts';
 import { MINUTE_MS } from '../../services/store/cockpit-tables.ts';
-import { InfluxStore } from '../../services/store/influx-store.ts';
-import { ensureRetention, type RetentionSettings } from '../../services/store/influx-retention.ts';
+import { InfluxStore } from '../../services/store/influx/store.ts';
+import { ensureRetention, type RetentionSettings } from '../../services/store/influx/retention.ts';
 import { StoreRejectedError, type StoreLogger, type StoredSample } from '../../services/store/telemetry-store.ts';
 import { influxQuery } from '../helpers/influxql.ts';
 import { influxdOrSkip, startInfluxd, type Influxd } from '../helpers/influxd.ts';

@@ -1,20 +1,24 @@
-// The InfluxDB adapter against the shared store suite, on a throwaway influxd; each fixture is its own database.
+// The InfluxDB backend against the shared telemetry, dead-letter and cockpit suites, on a throwaway influxd; each
+// fixture is its own database.
 // InfluxDB-only behaviour (escaping, field types, auth, outages) is in influx-extra.test.ts.
 import t from 'tap';
-import { InfluxStore } from '../../services/store/influx-store.ts';
-import type { RetentionSettings } from '../../services/store/influx-retention.ts';
+import { InfluxStore } from '../../services/store/influx/store.ts';
+import type { RetentionSettings } from '../../services/store/influx/retention.ts';
+import type { StoreLogger } from '../../services/store/telemetry-store.ts';
 import { influxdOrSkip, startInfluxd, type Influxd } from '../helpers/influxd.ts';
 import { cockpitSuite } from './cockpit-suite.ts';
-import { storeSuite, type StoreFixture } from './store-suite.ts';
+import { deadLettersSuite } from './dead-letters-suite.ts';
+import type { MakeStore, StoreFixture } from './store-fixture.ts';
+import { telemetrySuite } from './telemetry-suite.ts';
 
 const found = influxdOrSkip();
 
-function influxFixture(server: Influxd, database: string, retention?: RetentionSettings): StoreFixture {
-  const opened: InfluxStore[] = [new InfluxStore({ url: server.url, database, retention })];
+function influxFixture(server: Influxd, database: string, retention?: RetentionSettings, logger?: StoreLogger): StoreFixture {
+  const opened: InfluxStore[] = [new InfluxStore({ url: server.url, database, retention, logger })];
   return {
     store: opened[0]!,
     reopen: async () => {
-      const store = new InfluxStore({ url: server.url, database, retention });
+      const store = new InfluxStore({ url: server.url, database, retention, logger });
       opened.push(store);
       return store;
     },
@@ -30,24 +34,29 @@ function influxFixture(server: Influxd, database: string, retention?: RetentionS
   };
 }
 
-await t.test('the TelemetryStore suite on InfluxDB', { skip: found.skip ?? false }, async (t) => {
+/** Fixtures on one influxd, each its own database. */
+function databases(server: Influxd, prefix: string, retention?: RetentionSettings): MakeStore {
+  let made = 0;
+  return async (options) => influxFixture(server, `${prefix}_${++made}`, retention, options?.logger);
+}
+
+await t.test('the telemetry and dead-letter suites on InfluxDB', { skip: found.skip ?? false }, async (t) => {
   const server = await startInfluxd({ binary: found.binary });
   t.teardown(() => server.stop());
-  let databases = 0;
-  await storeSuite(t, async () => influxFixture(server, `vc_suite_${++databases}`));
+  await t.test('telemetry', (t) => telemetrySuite(t, databases(server, 'vc_suite')));
+  await t.test('dead letters', (t) => deadLettersSuite(t, databases(server, 'vc_letters')));
 });
 
-await t.test('the TelemetryStore suite on InfluxDB, raw points in their own retention policy (vc_raw)', { skip: found.skip ?? false }, async (t) => {
+await t.test('the telemetry and dead-letter suites on InfluxDB, raw points in their own retention policy (vc_raw)', { skip: found.skip ?? false }, async (t) => {
   const server = await startInfluxd({ binary: found.binary });
   t.teardown(() => server.stop());
-  let databases = 0;
-  await storeSuite(t, async () => influxFixture(server, `vc_suite_rp_${++databases}`, { raw: '30d' }));
+  await t.test('telemetry', (t) => telemetrySuite(t, databases(server, 'vc_suite_rp', { raw: '30d' })));
+  await t.test('dead letters', (t) => deadLettersSuite(t, databases(server, 'vc_letters_rp', { raw: '30d' })));
 });
 
 // The raw telemetry in vc_raw, the cockpit tables in vc_rollups; the default policy is covered by the integration tests.
 await t.test('the cockpit engine on InfluxDB, held to the raw samples', { skip: found.skip ?? false }, async (t) => {
   const server = await startInfluxd({ binary: found.binary });
   t.teardown(() => server.stop());
-  let databases = 0;
-  await cockpitSuite(t, async () => influxFixture(server, `vc_cockpit_${++databases}`, { raw: '30d' }));
+  await cockpitSuite(t, databases(server, 'vc_cockpit', { raw: '30d' }));
 });

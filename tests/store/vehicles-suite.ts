@@ -2,7 +2,7 @@
 // only: tests/store/metadata-duckdb.test.ts and metadata-postgres.test.ts run it.
 import type { VehicleRecord } from '../../services/store/vehicles.ts';
 import { freshFixture, type MakeFixture, type TapTest } from './metadata-fixture.ts';
-import { randomVin } from './store-suite.ts';
+import { randomVin } from './store-fixture.ts';
 
 export function vehicle(vin: string, extra: Partial<VehicleRecord> = {}): VehicleRecord {
   return { vin, brand: 'BYD', model: 'Seal', credentialHash: 'a'.repeat(64), createdAt: Date.now() - 60_000, ...extra };

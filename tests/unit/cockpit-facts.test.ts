@@ -2,7 +2,7 @@
 import t from 'tap';
 import { decodeFacts, FactsMerge, mergeFacts, packFacts, unpackFacts, VinNumbers, type VehicleFacts } from '../../services/cockpit/facts.ts';
 import { planCover } from '../../services/cockpit/periods.ts';
-import { chunksOf } from '../../services/store/influx-cockpit.ts';
+import { chunksOf } from '../../services/store/influx/cockpit-tables.ts';
 import { FACT_TIERS, TIER_SPAN_MS } from '../../services/store/cockpit-tables.ts';
 
 const M = 60_000;

@@ -3,6 +3,7 @@
 // several workers share one metadata database).
 import t from 'tap';
 import { configFromEnv } from '../../services/config.ts';
+import { gzipThreshold } from '../../services/store/influx/client.ts';
 
 t.test('with no variables set, the documented defaults', (t) => {
   const config = configFromEnv({});
@@ -101,5 +102,35 @@ t.test('InfluxDB retention: InfluxQL durations, at least 1h raw and 8d rollups, 
     [{ VC_INFLUX_RETENTION_RAW: 'inf', VC_INFLUX_RETENTION_ROLLUPS: '400d' }, /VC_INFLUX_RETENTION_ROLLUPS: must be at least/],
   ];
   for (const [env, message] of refused) t.throws(() => configFromEnv(env), message, JSON.stringify(env));
+  t.end();
+});
+
+t.test('InfluxDB writes: chunk lines, gzip threshold and request timeout, with their documented defaults', (t) => {
+  const none = configFromEnv({});
+  t.equal(none.influxWriteChunkLines, 5000);
+  t.equal(none.influxGzipBytes, undefined, 'unset: 64 KiB, but never for a server on loopback (decided by the client)');
+  t.equal(none.influxTimeoutMs, 30_000);
+  const set = configFromEnv({ VC_INFLUX_WRITE_CHUNK_LINES: '20000', VC_INFLUX_GZIP_BYTES: '1048576', VC_INFLUX_TIMEOUT_MS: '5000' });
+  t.same([set.influxWriteChunkLines, set.influxGzipBytes, set.influxTimeoutMs], [20_000, 1_048_576, 5_000]);
+  t.equal(configFromEnv({ VC_INFLUX_GZIP_BYTES: 'off' }).influxGzipBytes, Number.POSITIVE_INFINITY, 'off: never');
+  t.equal(configFromEnv({ VC_INFLUX_GZIP_BYTES: '0' }).influxGzipBytes, 0, '0: every body');
+  const refused: Array<[Record<string, string>, RegExp]> = [
+    [{ VC_INFLUX_WRITE_CHUNK_LINES: '0' }, /\n  VC_INFLUX_WRITE_CHUNK_LINES: /],
+    [{ VC_INFLUX_WRITE_CHUNK_LINES: '100000' }, /\n  VC_INFLUX_WRITE_CHUNK_LINES: /],
+    [{ VC_INFLUX_WRITE_CHUNK_LINES: '2.5' }, /\n  VC_INFLUX_WRITE_CHUNK_LINES: /],
+    [{ VC_INFLUX_GZIP_BYTES: 'sometimes' }, /\n  VC_INFLUX_GZIP_BYTES: /],
+    [{ VC_INFLUX_GZIP_BYTES: '-1' }, /\n  VC_INFLUX_GZIP_BYTES: /],
+    [{ VC_INFLUX_GZIP_BYTES: '1.5' }, /\n  VC_INFLUX_GZIP_BYTES: a whole number of bytes, or off/],
+    [{ VC_INFLUX_TIMEOUT_MS: '10' }, /\n  VC_INFLUX_TIMEOUT_MS: /],
+  ];
+  for (const [env, message] of refused) t.throws(() => configFromEnv(env), message, JSON.stringify(env));
+  t.end();
+});
+
+t.test('the gzip threshold: as set, else 64 KiB for a remote server and never for one on loopback', (t) => {
+  t.equal(gzipThreshold('influx.example.com', undefined), 64 * 1024);
+  for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '[::1]']) t.equal(gzipThreshold(host, undefined), Number.POSITIVE_INFINITY, host);
+  t.equal(gzipThreshold('127.0.0.1', 0), 0, 'a set value applies on loopback too');
+  t.equal(gzipThreshold('influx.example.com', Number.POSITIVE_INFINITY), Number.POSITIVE_INFINITY);
   t.end();
 });

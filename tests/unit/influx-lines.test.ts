@@ -3,7 +3,7 @@
 import t from 'tap';
 import { Point } from '@influxdata/influxdb-client';
 import { SIGNAL_CATALOG } from '../../services/contract/signals.ts';
-import { tagValue, telemetryLine, telemetryLinePrefix } from '../../services/store/influx-store.ts';
+import { tagValue, telemetryLine, telemetryLinePrefix } from '../../services/store/influx/lines.ts';
 
 /** `measurement,tags fields time` -> series key, the fields as a sorted list, time (fields hold no raw spaces here). */
 function parts(line: string): { series: string; fields: string[]; time: string } {

@@ -12,7 +12,7 @@ import {
   shardGroupMs,
   shownPolicies,
   type PolicyState,
-} from '../../services/store/influx-retention.ts';
+} from '../../services/store/influx/retention.ts';
 
 const H = 3_600_000;
 const D = 24 * H;

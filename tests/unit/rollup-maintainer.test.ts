@@ -7,7 +7,7 @@ import { createLogger } from '../../services/observability/logger.ts';
 import { ServiceMetrics } from '../../services/observability/metrics.ts';
 import { CockpitMaintainer, type RollupStrategy } from '../../services/cockpit/maintainer.ts';
 import { CockpitReader } from '../../services/cockpit/reader.ts';
-import { EmbeddedStore } from '../../services/store/embedded-store.ts';
+import { EmbeddedStore } from '../../services/store/duckdb/store.ts';
 import { MINUTE_MS, type CockpitTables } from '../../services/store/cockpit-tables.ts';
 import type { StoredSample, TelemetryStore } from '../../services/store/telemetry-store.ts';
 import { tempDir, type TapTest } from '../helpers/system.ts';

@@ -7,7 +7,7 @@ import { ServiceMetrics } from '../../services/observability/metrics.ts';
 import { wireWriter, type WriterSettings } from '../../services/ingest/writer-host.ts';
 import type { SpoolRecord } from '../../services/ingest/pipeline.ts';
 import { Spool } from '../../services/spool/spool.ts';
-import { EmbeddedStore } from '../../services/store/embedded-store.ts';
+import { EmbeddedStore } from '../../services/store/duckdb/store.ts';
 import type { StoredSample } from '../../services/store/telemetry-store.ts';
 import { tempDir, waitFor, type TapTest } from '../helpers/system.ts';
 

@@ -4,8 +4,8 @@
 // 2,000 vehicles; only the vehicle dashboard reads raw `telemetry` points, of one vehicle. Measurements and fields are
 // documented in docs/grafana.md. `npm run grafana:build` writes them to dashboards/grafana/dashboards/.
 import { COCKPIT_SIGNALS } from '../../../services/contract/signals.ts';
-import { SERIES_MEASUREMENT } from '../../../services/store/influx-cockpit.ts';
-import { TELEMETRY_MEASUREMENT } from '../../../services/store/influx-store.ts';
+import { SERIES_MEASUREMENT } from '../../../services/store/influx/cockpit-tables.ts';
+import { TELEMETRY_MEASUREMENT } from '../../../services/store/influx/lines.ts';
 import {
   constant,
   dashboard,

@@ -7,58 +7,24 @@
 // A point written again at the same series and time merges its fields into the old point, which is how a part is
 // overwritten (`chunks` tells stale string fields from current ones). Recounts from the raw `telemetry` points and
 // the raw cockpit are InfluxQL over that measurement (tags vin, brand, model). The cockpit measurements and the raw
-// ones may live in different retention policies (influx-retention.ts): raw points expire first.
+// ones may live in different retention policies (retention.ts): raw points expire first.
 import { Point } from '@influxdata/influxdb-client';
-import { COCKPIT_SIGNALS } from '../contract/signals.ts';
-import { VIN_PATTERN } from '../contract/telemetry.ts';
-import { MINUTE_MS, segmentKey, TIER_SPAN_MS, type CockpitTables, type FactsPart, type FactsRange, type FactTier, type ModelRef, type SealMark, type SegmentRef, type SeriesPart } from './cockpit-tables.ts';
-import type { CockpitAggregates, CockpitScope, CockpitSums, CockpitWindow, RollupKey, RollupRow } from './telemetry-store.ts';
+import { COCKPIT_SIGNALS } from '../../contract/signals.ts';
+import { VIN_PATTERN } from '../../contract/telemetry.ts';
+import { MINUTE_MS, scopeTerms, segmentKey, TIER_SPAN_MS, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealMark, type SegmentRef, type SeriesPart } from '../cockpit-tables.ts';
+import type { InfluxClient, StatementResult } from './client.ts';
+import { identifier, inPolicy, lineOf, tagIs, TELEMETRY_MEASUREMENT, tagValue } from './lines.ts';
 
 export const SERIES_MEASUREMENT = 'cockpit_series';
 export const SEALS_MEASUREMENT = 'cockpit_seals';
 export const factsMeasurement = (tier: FactTier): string => `cockpit_facts_${tier}`;
 
-interface TaggedSeries {
-  tags?: Record<string, string>;
-  columns?: string[];
-  values?: ReadonlyArray<readonly unknown[]>;
-}
-interface Result {
-  series?: TaggedSeries[];
-}
-
-/** What the cockpit tables need of the InfluxDB store: its requests, and its escaping. */
-export interface InfluxAccess {
-  query(statements: readonly string[]): Promise<Result[]>;
-  /** write to `retentionPolicy`, or to the database's default policy */
-  writeLines(lines: readonly string[], table?: string, retentionPolicy?: string): Promise<void>;
-  literal(value: string): string;
-  identifier(name: string): string;
-  tagValue(value: string): string;
-}
-
-/** Statements per request: bounded so one large read does not build a huge query. */
-const STATEMENTS_PER_REQUEST = 40;
 /** Characters per string field (InfluxDB keeps at most 64 KB in one). */
 const CHUNK_CHARS = 60_000;
 /** Beyond this many vehicles in one range, recount the whole range instead of listing VINs. */
 const MAX_LISTED_VINS = 200;
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
-
-/** Ask statements, STATEMENTS_PER_REQUEST to a request, in `lanes` concurrent requests, and hand every row of every series to `each`. */
-async function eachRow(influx: InfluxAccess, statements: readonly string[], each: (series: TaggedSeries, values: readonly unknown[]) => void, lanes = 1): Promise<void> {
-  const requests: string[][] = [];
-  for (let i = 0; i < statements.length; i += STATEMENTS_PER_REQUEST) requests.push(statements.slice(i, i + STATEMENTS_PER_REQUEST));
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < requests.length) {
-      const request = requests[next++]!;
-      for (const result of await influx.query(request)) for (const series of result.series ?? []) for (const values of series.values ?? []) each(series, values);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(lanes, requests.length) }, lane));
-}
 
 /** Split a packed string at entry boundaries into chunks of at most CHUNK_CHARS. */
 export function chunksOf(packed: string): string[] {
@@ -81,7 +47,7 @@ export function chunksOf(packed: string): string[] {
 
 export class InfluxCockpitTables implements CockpitTables {
   constructor(
-    private readonly influx: InfluxAccess,
+    private readonly influx: InfluxClient,
     /** a retention policy the cockpit measurements are written to and read from (default: the database's default) */
     private readonly retentionPolicy?: string,
     /** the retention policy of the raw `telemetry` points (default: the database's default) */
@@ -90,24 +56,30 @@ export class InfluxCockpitTables implements CockpitTables {
 
   /** A measurement as InfluxQL names it, in the cockpit's retention policy. */
   private from(measurement: string): string {
-    return inPolicy(this.influx, this.retentionPolicy, measurement);
+    return inPolicy(this.retentionPolicy, measurement);
   }
 
   /** The raw telemetry, in its retention policy. */
   private get telemetry(): string {
-    return inPolicy(this.influx, this.rawPolicy, 'telemetry');
+    return inPolicy(this.rawPolicy, TELEMETRY_MEASUREMENT);
   }
 
-  private tag(value: string): string {
-    return this.influx.tagValue(value);
+  /** Write lines of the cockpit tables, in their policy. */
+  private writeLines(lines: readonly string[], table: string): Promise<void> {
+    return this.influx.write(lines, { precision: 'ms', table, retentionPolicy: this.retentionPolicy });
+  }
+
+  /** Ask statements in requests of at most 40 (in `lanes` concurrent ones) and hand every row of every series to `each`. */
+  private async eachRow(statements: readonly string[], each: (series: NonNullable<StatementResult['series']>[number], values: readonly unknown[]) => void, lanes = 1): Promise<void> {
+    for (const result of await this.influx.queryInRequests(statements, { lanes })) for (const series of result.series ?? []) for (const values of series.values ?? []) each(series, values);
   }
 
   async write(batch: { series?: readonly SeriesPart[]; facts?: readonly FactsPart[]; seals?: readonly SealMark[] }): Promise<void> {
     const series: string[] = [];
     for (const s of batch.series ?? []) {
-      const line = new Point(SERIES_MEASUREMENT)
-        .tag('brand', this.tag(s.brand))
-        .tag('model', this.tag(s.model))
+      const point = new Point(SERIES_MEASUREMENT)
+        .tag('brand', tagValue(s.brand))
+        .tag('model', tagValue(s.model))
         .intField('samples', s.sums.samples)
         .floatField('speed_sum', s.sums.speedSum)
         .intField('speed_count', s.sums.speedCount)
@@ -116,42 +88,33 @@ export class InfluxCockpitTables implements CockpitTables {
         .intField('adas_count', s.sums.adasCount)
         .intField('adas2', s.sums.adas2Count)
         .intField('part', s.part)
-        .timestamp(s.minute + s.part)
-        .toLineProtocol();
-      if (line) series.push(line);
+        .timestamp(s.minute + s.part);
+      series.push(lineOf(point));
     }
     const facts: string[] = [];
     for (const f of batch.facts ?? []) {
       const chunks = f.packed === '' ? [] : chunksOf(f.packed);
-      const point = new Point(factsMeasurement(f.tier)).tag('brand', this.tag(f.brand)).tag('model', this.tag(f.model)).intField('part', f.part).intField('chunks', chunks.length);
+      const point = new Point(factsMeasurement(f.tier)).tag('brand', tagValue(f.brand)).tag('model', tagValue(f.model)).intField('part', f.part).intField('chunks', chunks.length);
       chunks.forEach((chunk, i) => point.stringField(`v${i}`, chunk));
-      const line = point.timestamp(f.start + f.part).toLineProtocol();
-      if (line) facts.push(line);
+      facts.push(lineOf(point.timestamp(f.start + f.part)));
     }
-    if (series.length > 0) await this.influx.writeLines(series, SERIES_MEASUREMENT, this.retentionPolicy);
-    if (facts.length > 0) await this.influx.writeLines(facts, 'cockpit_facts', this.retentionPolicy);
+    if (series.length > 0) await this.writeLines(series, SERIES_MEASUREMENT);
+    if (facts.length > 0) await this.writeLines(facts, 'cockpit_facts');
     // the marks after the parts they vouch for
     const seals = (batch.seals ?? []).map((m) => `${SEALS_MEASUREMENT},tier=${m.tier} rev=${Math.trunc(m.rev)}i ${m.start}`);
-    if (seals.length > 0) await this.influx.writeLines(seals, SEALS_MEASUREMENT, this.retentionPolicy);
+    if (seals.length > 0) await this.writeLines(seals, SEALS_MEASUREMENT);
   }
 
   private scopeFilter(scope: CockpitScope): string | undefined {
-    const lit = (v: string): string => this.influx.literal(this.tag(v));
-    let where = '';
-    if (scope.brand !== undefined) where += ` AND "brand" = ${lit(scope.brand)}`;
-    if (scope.model !== undefined) where += ` AND "model" = ${lit(scope.model)}`;
-    if (scope.brands !== undefined) {
-      if (scope.brands.length === 0) return undefined;
-      where += ` AND (${scope.brands.map((b) => `"brand" = ${lit(b)}`).join(' OR ')})`;
-    }
-    return where;
+    return scopeTerms(scope)
+      ?.map(({ column, anyOf }) => (anyOf.length === 1 ? ` AND ${tagIs(column, anyOf[0]!)}` : ` AND (${anyOf.map((v) => tagIs(column, v)).join(' OR ')})`))
+      .join('');
   }
 
   private modelsFilter(models: readonly ModelRef[] | undefined): string {
     if (!models || models.length === 0) return '';
-    const lit = (v: string): string => this.influx.literal(this.tag(v));
     const unique = new Map(models.map((m) => [`${m.brand}\u0000${m.model}`, m]));
-    return ` AND (${[...unique.values()].map((m) => `("brand" = ${lit(m.brand)} AND "model" = ${lit(m.model)})`).join(' OR ')})`;
+    return ` AND (${[...unique.values()].map((m) => `(${tagIs('brand', m.brand)} AND ${tagIs('model', m.model)})`).join(' OR ')})`;
   }
 
   async seriesBuckets(window: CockpitWindow): Promise<Array<CockpitSums & { t: number }>> {
@@ -181,12 +144,11 @@ export class InfluxCockpitTables implements CockpitTables {
     const statements = ranges.map((r) => `SELECT * FROM ${this.from(factsMeasurement(r.tier))} WHERE time >= ${r.lo}ms AND time < ${r.hi}ms${filter} GROUP BY "brand", "model"`);
     const parts: FactsPart[] = [];
     const tierOf = new Map<string, FactTier>(ranges.map((r) => [factsMeasurement(r.tier), r.tier]));
-    await eachRow(
-      this.influx,
+    await this.eachRow(
       statements,
       (series, values) => {
         const columns = series.columns ?? [];
-        const tier = tierOf.get((series as { name?: string }).name ?? '');
+        const tier = tierOf.get(series.name ?? '');
         if (tier === undefined) return;
         const at = (name: string): unknown => values[columns.indexOf(name)];
         const chunks = num(at('chunks'));
@@ -232,24 +194,20 @@ export class InfluxCockpitTables implements CockpitTables {
         tiers.push(tier);
       }
     }
-    let index = 0;
-    for (let i = 0; i < statements.length; i += STATEMENTS_PER_REQUEST) {
-      const results = await this.influx.query(statements.slice(i, i + STATEMENTS_PER_REQUEST));
-      for (const result of results) {
-        const tier = tiers[index++]!;
-        for (const series of result.series ?? []) {
-          for (const row of series.values ?? []) {
-            const key = segmentKey({ tier, start: num(row[0]), brand: series.tags?.brand ?? '', model: series.tags?.model ?? '' });
-            if (wanted.has(key) && typeof row[1] === 'number') out.set(key, row[1]);
-          }
+    const results = await this.influx.queryInRequests(statements);
+    results.forEach((result, i) => {
+      for (const series of result.series ?? []) {
+        for (const row of series.values ?? []) {
+          const key = segmentKey({ tier: tiers[i]!, start: num(row[0]), brand: series.tags?.brand ?? '', model: series.tags?.model ?? '' });
+          if (wanted.has(key) && typeof row[1] === 'number') out.set(key, row[1]);
         }
       }
-    }
+    });
     return out;
   }
 
   async rowsFromRaw(ranges: ReadonlyArray<{ lo: number; hi: number; models?: readonly ModelRef[]; vins?: readonly string[] }>): Promise<RollupRow[]> {
-    const id = this.influx.identifier;
+    const id = identifier;
     const f = {
       speed: id(COCKPIT_SIGNALS.speed),
       soc: id(COCKPIT_SIGNALS.soc),
@@ -261,7 +219,7 @@ export class InfluxCockpitTables implements CockpitTables {
     };
     const statements: string[] = [];
     for (const range of ranges) {
-      const where = `time >= ${range.lo}ms AND time < ${range.hi}ms${this.modelsFilter(range.models)}${vinFilter(this.influx, range.vins)}`;
+      const where = `time >= ${range.lo}ms AND time < ${range.hi}ms${this.modelsFilter(range.models)}${vinFilter(range.vins)}`;
       const group = `GROUP BY time(${MINUTE_MS}ms), "vin", "brand", "model" fill(none)`;
       statements.push(
         `SELECT count("seq"), sum(${f.speed}), count(${f.speed}), sum(${f.soc}), count(${f.soc}), min(${f.odo}), max(${f.odo}), count(${f.adas}) FROM ${this.telemetry} WHERE ${where} ${group}`,
@@ -271,36 +229,33 @@ export class InfluxCockpitTables implements CockpitTables {
       );
     }
     const rows = new Map<string, RollupRow>();
-    // four statements per range: a request holds whole ranges
-    const perRequest = STATEMENTS_PER_REQUEST - (STATEMENTS_PER_REQUEST % 4);
-    for (let i = 0; i < statements.length; i += perRequest) {
-      const results = await this.influx.query(statements.slice(i, i + perRequest));
-      for (let r = 0; r < results.length; r += 4) {
-        const extra = [results[r + 1], results[r + 2], results[r + 3]].map((res) => countsBySeriesTime(res));
-        for (const series of results[r]?.series ?? []) {
-          const tags = series.tags ?? {};
-          for (const values of series.values ?? []) {
-            const bucket = num(values[0]);
-            const key = `${tags.vin}\u0000${bucket}`;
-            const row: RollupRow = {
-              vin: tags.vin ?? '',
-              bucket,
-              brand: tags.brand ?? '',
-              model: tags.model ?? '',
-              samples: num(values[1]),
-              speedSum: num(values[2]),
-              speedCount: num(values[3]),
-              socSum: num(values[4]),
-              socCount: num(values[5]),
-              adasCount: num(values[8]),
-              charging: extra[0]?.get(key) ?? 0,
-              adas2: extra[1]?.get(key) ?? 0,
-              faults: extra[2]?.get(key) ?? 0,
-            };
-            if (typeof values[6] === 'number') row.odoMin = values[6];
-            if (typeof values[7] === 'number') row.odoMax = values[7];
-            if (row.samples > 0) rows.set(key, row);
-          }
+    // four statements per range, read in order: a request may split a range
+    const results = await this.influx.queryInRequests(statements);
+    for (let r = 0; r < results.length; r += 4) {
+      const extra = [results[r + 1], results[r + 2], results[r + 3]].map((res) => countsBySeriesTime(res));
+      for (const series of results[r]?.series ?? []) {
+        const tags = series.tags ?? {};
+        for (const values of series.values ?? []) {
+          const bucket = num(values[0]);
+          const key = `${tags.vin}\u0000${bucket}`;
+          const row: RollupRow = {
+            vin: tags.vin ?? '',
+            bucket,
+            brand: tags.brand ?? '',
+            model: tags.model ?? '',
+            samples: num(values[1]),
+            speedSum: num(values[2]),
+            speedCount: num(values[3]),
+            socSum: num(values[4]),
+            socCount: num(values[5]),
+            adasCount: num(values[8]),
+            charging: extra[0]?.get(key) ?? 0,
+            adas2: extra[1]?.get(key) ?? 0,
+            faults: extra[2]?.get(key) ?? 0,
+          };
+          if (typeof values[6] === 'number') row.odoMin = values[6];
+          if (typeof values[7] === 'number') row.odoMax = values[7];
+          if (row.samples > 0) rows.set(key, row);
         }
       }
     }
@@ -311,10 +266,10 @@ export class InfluxCockpitTables implements CockpitTables {
     if (keys.length === 0) return [];
     const wanted = new Set(keys.map((k) => `${k.vin}\u0000${k.bucket}`));
     const statements = planRanges(keys).map(
-      (range) => `SELECT count("seq") FROM ${this.telemetry} WHERE time >= ${range.lo}ms AND time < ${range.hi}ms${vinFilter(this.influx, range.vins)} GROUP BY time(${MINUTE_MS}ms), "vin" fill(none)`,
+      (range) => `SELECT count("seq") FROM ${this.telemetry} WHERE time >= ${range.lo}ms AND time < ${range.hi}ms${vinFilter(range.vins)} GROUP BY time(${MINUTE_MS}ms), "vin" fill(none)`,
     );
     const found = new Map<string, RollupKey>();
-    await eachRow(this.influx, statements, (series, row) => {
+    await this.eachRow(statements, (series, row) => {
       const vin = series.tags?.vin ?? '';
       const key = `${vin}\u0000${num(row[0])}`;
       if (num(row[1]) > 0 && wanted.has(key)) found.set(key, { vin, bucket: num(row[0]) });
@@ -330,11 +285,11 @@ export class InfluxCockpitTables implements CockpitTables {
 
   async fromRaw(window: CockpitWindow): Promise<CockpitAggregates> {
     const scope = this.scopeFilter(window);
-    const empty = { ...EMPTY_SUMS, activeVehicles: 0, distanceKm: 0, chargingVehicles: 0, faultVehicles: 0 };
+    const empty = { ...totalOf([]), activeVehicles: 0, distanceKm: 0, chargingVehicles: 0, faultVehicles: 0 };
     if (scope === undefined) return { series: [], totals: empty };
     const where = `time >= ${window.from}ms AND time < ${window.to}ms${scope}`;
     const byTime = timeGroup(window);
-    const id = this.influx.identifier;
+    const id = identifier;
     const results = await this.influx.query([
       `SELECT count("seq"), sum(${id(COCKPIT_SIGNALS.speed)}), count(${id(COCKPIT_SIGNALS.speed)}), sum(${id(COCKPIT_SIGNALS.soc)}), count(${id(COCKPIT_SIGNALS.soc)}), count(${id(COCKPIT_SIGNALS.adasLevel)}) FROM ${this.telemetry} WHERE ${where} ${byTime}`,
       `SELECT max(${id(COCKPIT_SIGNALS.odometer)}), min(${id(COCKPIT_SIGNALS.odometer)}), count("seq") FROM ${this.telemetry} WHERE ${where} GROUP BY "vin"`,
@@ -358,21 +313,8 @@ export class InfluxCockpitTables implements CockpitTables {
     }
     const chargingVehicles = (results[3]?.series ?? []).filter((s) => num(s.values?.[0]?.[1]) > 0).length;
     const faultVehicles = (results[4]?.series ?? []).filter((s) => num(s.values?.[0]?.[1]) > 0).length;
-    return { series, totals: { ...sumAll(series), activeVehicles, distanceKm, chargingVehicles, faultVehicles } };
+    return { series, totals: { ...totalOf(series), activeVehicles, distanceKm, chargingVehicles, faultVehicles } };
   }
-}
-
-/** A measurement as InfluxQL names it in a retention policy (undefined: the database's default policy). */
-export function inPolicy(influx: Pick<InfluxAccess, 'identifier'>, policy: string | undefined, measurement: string): string {
-  return policy === undefined ? influx.identifier(measurement) : `${influx.identifier(policy)}.${influx.identifier(measurement)}`;
-}
-
-const EMPTY_SUMS: CockpitSums = { samples: 0, speedSum: 0, speedCount: 0, socSum: 0, socCount: 0, adasCount: 0, adas2Count: 0 };
-
-function sumAll(series: readonly CockpitSums[]): CockpitSums {
-  const totals = { ...EMPTY_SUMS };
-  for (const b of series) for (const k of Object.keys(EMPTY_SUMS) as Array<keyof CockpitSums>) totals[k] += b[k];
-  return totals;
 }
 
 /** InfluxQL aligns buckets to the epoch plus an offset: this makes `from` a bucket start. */
@@ -381,7 +323,7 @@ function timeGroup(window: CockpitWindow): string {
   return `GROUP BY time(${window.intervalMs}ms, ${offset}ms) fill(none)`;
 }
 
-function countsBySeriesTime(result: Result | undefined): Map<string, number> {
+function countsBySeriesTime(result: StatementResult | undefined): Map<string, number> {
   const counts = new Map<string, number>();
   for (const series of result?.series ?? []) {
     for (const row of series.values ?? []) counts.set(`${series.tags?.vin}\u0000${num(row[0])}`, num(row[1]));
@@ -432,10 +374,10 @@ export function planRanges(keys: readonly RollupKey[]): TimeRange[] {
   return [...byVin].map(([vin, r]) => ({ ...r, vins: [vin] }));
 }
 
-function vinFilter(influx: InfluxAccess, vins: readonly string[] | undefined): string {
+function vinFilter(vins: readonly string[] | undefined): string {
   if (!vins) return '';
   if (vins.length > MAX_LISTED_VINS) return '';
   // VINs are [A-HJ-NPR-Z0-9]: safe inside a regex; anything else is matched as an escaped literal
   if (vins.every((v) => VIN_PATTERN.test(v))) return ` AND "vin" =~ /^(${vins.join('|')})$/`;
-  return ` AND (${vins.map((v) => `"vin" = ${influx.literal(influx.tagValue(v))}`).join(' OR ')})`;
+  return ` AND (${vins.map((v) => tagIs('vin', v)).join(' OR ')})`;
 }

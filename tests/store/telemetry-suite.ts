@@ -1,35 +1,19 @@
-// The behaviour every TelemetryStore adapter must have, written against the port only: the embedded (DuckDB)
-// and the InfluxDB adapters both run it (tests/store/embedded.test.ts, tests/store/influx.test.ts). Vehicles and
-// tenants are not the telemetry store's: their suites are vehicles-suite.ts and tenants-suite.ts.
+// The behaviour every telemetry backend must have (TelemetryRepository, services/store/telemetry.ts), written against
+// the interface only: the embedded (DuckDB) and the InfluxDB backends both run it (tests/store/embedded.test.ts,
+// tests/store/influx.test.ts). Dead letters and the cockpit tables have their own suites (dead-letters-suite.ts,
+// cockpit-suite.ts); vehicles and tenants theirs (vehicles-suite.ts, tenants-suite.ts).
 // Data is what the contract validator would accept: real VINs, catalog signals, timestamps of the last hour.
 //
-// Where the port is silent, this suite decides:
+// Where the interface is silent, this suite decides:
 // - a `signals` filter on querySamples returns only the samples carrying at least one requested signal;
 // - a bucket's `samples` counts every sample of the vehicle in the bucket, whatever the `signals` filter;
 // - a rewrite of (vin, ts) with the same signal names overwrites their values; a rewrite carrying other
-//   signal names is left to the adapter (InfluxDB merges fields, DuckDB replaces the row);
-// - dead letters received in the same ms are all kept; their relative order is not specified.
-import { randomInt } from 'node:crypto';
-import type { TAP } from 'tap';
-import { checkSignal, type SignalValue } from '../../services/contract/signals.ts';
-import { VIN_PATTERN, type TelemetrySample } from '../../services/contract/telemetry.ts';
-import {
-  type DeadLetter,
-  type StoredSample,
-  type TelemetryStore,
-} from '../../services/store/telemetry-store.ts';
-
-/** A tap test (the type of the `t` a subtest callback receives). */
-export type TapTest = Parameters<Parameters<TAP['test']>[0]>[0];
-
-export interface StoreFixture {
-  /** A new, empty store; the suite calls `init()` itself. */
-  store: TelemetryStore;
-  /** Close whichever store of this fixture is still open (`store` or the one `reopen` gave) and drop its data. */
-  cleanup: () => Promise<void>;
-  /** Called after the suite closed `store`: a new store over the same data. Without it, persistence is not tested. */
-  reopen?: () => Promise<TelemetryStore>;
-}
+//   signal names is left to the backend (InfluxDB merges fields, DuckDB replaces the row);
+// - a value the validator would never let through (a signal outside the catalog, a value not of its signal's type)
+//   is skipped and logged, never refusing the batch; in a query, names outside the catalog select nothing.
+import type { TelemetrySample } from '../../services/contract/telemetry.ts';
+import type { StoredSample } from '../../services/store/telemetry-store.ts';
+import { openFresh, randomVin, reopenTest, storedSample, warningsLogger, type MakeStore, type TapTest } from './store-fixture.ts';
 
 const SPEED = 'Vehicle.Speed';
 const LAT = 'Vehicle.CurrentLocation.Latitude';
@@ -42,25 +26,6 @@ const HEADING = 'Vehicle.CurrentLocation.Heading';
 const DTC = 'Vehicle.OBD.DTCList';
 const MIL = 'Vehicle.OBD.Status.MILStatus';
 
-const VIN_ALPHABET = 'ABCDEFGHJKLMNPRSTUVWXYZ0123456789';
-
-/** A random VIN with a readable world-manufacturer prefix (ISO 3779 alphabet: no I, O or Q). */
-export function randomVin(prefix = 'LNB'): string {
-  let vin = prefix;
-  while (vin.length < 17) vin += VIN_ALPHABET[randomInt(VIN_ALPHABET.length)];
-  if (!VIN_PATTERN.test(vin)) throw new Error(`test bug: ${vin} is not a VIN`);
-  return vin;
-}
-
-/** A stored sample whose signals the contract validator would accept (the suite checks its own data). */
-export function storedSample(vin: string, ts: number, seq: number, signals: Record<string, SignalValue>): StoredSample {
-  for (const [path, value] of Object.entries(signals)) {
-    const problem = checkSignal(path, value);
-    if (problem) throw new Error(`test bug: ${path}=${String(value)} is ${problem}`);
-  }
-  return { vin, ts, seq, brand: 'NIO', model: 'ET7', signals };
-}
-
 const asSample = ({ ts, seq, signals }: StoredSample): TelemetrySample => ({ ts, seq, signals });
 
 /** Averages may be summed in another order than here; everything else is compared exactly. */
@@ -68,25 +33,8 @@ function nearlyEqual(actual: number | undefined, expected: number): boolean {
   return actual !== undefined && Math.abs(actual - expected) <= 1e-9 * Math.max(1, Math.abs(expected));
 }
 
-function deadLetter(receivedAt: number, extra: Partial<DeadLetter> = {}): DeadLetter {
-  return {
-    receivedAt,
-    reason: 'malformed_json',
-    detail: 'payload is not valid UTF-8 JSON',
-    topic: 'vehicles/LNBSCB3F5JW123456/telemetry',
-    raw: '{"vin":',
-    ...extra,
-  };
-}
-
-export async function storeSuite(t: TapTest, makeStore: () => Promise<StoreFixture>): Promise<void> {
-  /** A fresh, initialized store for one subtest, cleaned up when it ends. */
-  async function open(tt: TapTest): Promise<StoreFixture> {
-    const fixture = await makeStore();
-    tt.teardown(() => fixture.cleanup());
-    await fixture.store.init();
-    return fixture;
-  }
+export async function telemetrySuite(t: TapTest, makeStore: MakeStore): Promise<void> {
+  const open = (tt: TapTest, logger?: ReturnType<typeof warningsLogger>['logger']) => openFresh(tt, makeStore, { logger });
   // Half an hour ago: inside the contract's ts window, and room for an hour of samples either side of it.
   const base = Date.now() - 30 * 60_000;
 
@@ -103,7 +51,6 @@ export async function storeSuite(t: TapTest, makeStore: () => Promise<StoreFixtu
   await t.test('an empty write is a no-op', async (t) => {
     const { store } = await open(t);
     await store.writeSamples([]);
-    await store.writeDeadLetters([]);
     t.strictSame(await store.querySamples({ vin: randomVin(), from: base - 3_600_000, to: base + 3_600_000, limit: 10 }), []);
   });
 
@@ -357,62 +304,62 @@ export async function storeSuite(t: TapTest, makeStore: () => Promise<StoreFixtu
     t.equal(await store.latest(randomVin('JTD')), undefined, 'an unknown vehicle has no latest');
   });
 
-  await t.test('dead letters list newest first, filtered by reason and vin, limited', async (t) => {
-    const { store } = await open(t);
-    const now = Date.now();
+  await t.test('a value outside the catalog or not of its signal\'s type is skipped and logged; the batch and the rest of its sample are stored', async (t) => {
+    const { logger, warnings } = warningsLogger();
+    const { store } = await open(t, logger);
     const vin = randomVin();
-    const letters: DeadLetter[] = [
-      deadLetter(now - 5_000),
-      deadLetter(now - 1_000, { reason: 'unregistered_vehicle', detail: 'VIN not registered', vin, topic: `vehicles/${vin}/telemetry`, raw: '{"vin":"x"}' }),
-      deadLetter(now - 3_000, { reason: 'out_of_range_value', detail: 'Vehicle.Speed: outside the range', vin, topic: 'http' }),
-      deadLetter(now - 2_000, { reason: 'unregistered_vehicle', detail: 'VIN not registered', vin: randomVin('WVW') }),
-    ];
-    await store.writeDeadLetters(letters.slice(0, 2));
-    await store.writeDeadLetters(letters.slice(2));
-    const all = await store.listDeadLetters({ limit: 100 });
-    t.strictSame(all, [letters[1], letters[3], letters[2], letters[0]], 'newest first, every field kept');
-    t.notOk(all[3] && 'vin' in all[3], 'no vin key when none was given');
-    t.strictSame(await store.listDeadLetters({ limit: 2 }), [letters[1], letters[3]], 'limit keeps the newest');
-    t.strictSame(await store.listDeadLetters({ reason: 'unregistered_vehicle', limit: 100 }), [letters[1], letters[3]], 'by reason');
-    t.strictSame(await store.listDeadLetters({ vin, limit: 100 }), [letters[1], letters[2]], 'by vin');
-    t.strictSame(await store.listDeadLetters({ vin, reason: 'out_of_range_value', limit: 100 }), [letters[2]], 'by vin and reason');
+    // what the contract validator never lets through: a bug upstream, which must not wedge the writer's retries
+    const buggy = { ...storedSample(vin, base, 1, { [SPEED]: 12 }), signals: { [SPEED]: 12, 'Vehicle.Unknown': 1, [SOC]: 'full', [DTC]: 7, [ADAS]: Number.NaN, [MIL]: 'yes' } };
+    const good = storedSample(vin, base + 1_000, 2, { [SPEED]: 13, [MIL]: true });
+    await store.writeSamples([buggy, good]);
+    t.strictSame(await store.querySamples({ vin, from: base, to: base + 2_000, limit: 10 }), [
+      { ts: base, seq: 1, signals: { [SPEED]: 12 } },
+      { ts: base + 1_000, seq: 2, signals: { [SPEED]: 13, [MIL]: true } },
+    ]);
+    t.strictSame(await store.latest(vin), { lastTs: base + 1_000, signals: { [SPEED]: { value: 13, ts: base + 1_000 }, [MIL]: { value: true, ts: base + 1_000 } } }, 'nor are they in the latest values');
+    t.strictSame(warnings, [{ values: 5 }], 'one warning for the batch, with the number of values skipped');
+    await store.writeSamples([storedSample(vin, base + 2_000, 3, { [SPEED]: 14 })]);
+    t.equal(warnings.length, 1, 'a clean batch warns about nothing');
   });
 
-  await t.test('two dead letters received in the same ms are both kept', async (t) => {
+  await t.test('signal filters: names outside the catalog select nothing, an empty list means every signal, strings are not aggregated', async (t) => {
     const { store } = await open(t);
-    const at = Date.now();
-    const one = deadLetter(at, { raw: '{"first":1}' });
-    const two = deadLetter(at, { raw: '{"second":2}' });
-    await store.writeDeadLetters([one, two]);
-    await store.writeDeadLetters([deadLetter(at, { raw: '{"third":3}' })]);
-    const listed = await store.listDeadLetters({ limit: 10 });
-    t.equal(listed.length, 3);
-    t.strictSame(listed.map((l) => l.raw).sort(), ['{"first":1}', '{"second":2}', '{"third":3}']);
+    const vin = randomVin();
+    await store.writeSamples([storedSample(vin, base, 1, { [SPEED]: 10, [DTC]: 'P0420' })]);
+    t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, signals: ['Vehicle.Nope'], limit: 10 }), []);
+    t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, signals: [`${DTC}" FROM telemetry; --`], limit: 10 }), [], 'a hostile name selects nothing');
+    t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, signals: ['Vehicle.Nope', SPEED], limit: 10 }), [{ ts: base, seq: 1, signals: { [SPEED]: 10 } }], 'the catalog names of a list still select');
+    t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, signals: [], limit: 10 }), [
+      { ts: base, seq: 1, signals: { [SPEED]: 10, [DTC]: 'P0420' } },
+    ]);
+    t.strictSame(
+      await store.queryBuckets({ vin, from: base, to: base + 1, intervalMs: 1_000, signals: [DTC] }),
+      [{ t: base, samples: 1, signals: {} }],
+      'a string signal is never aggregated',
+    );
+    t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, limit: 0 }), [], 'limit 0 returns nothing');
   });
 
-  // The fixture decides whether persistence can be tested, so it is made before the test is declared.
-  const persistent = await makeStore();
-  try {
-    await t.test('data survives close and reopen', { skip: persistent.reopen ? false : 'the fixture offers no reopen' }, async (t) => {
-      const { store: first, reopen } = persistent;
-      await first.init();
-      const vin = randomVin();
-      const sample = storedSample(vin, base, 1, { [SPEED]: 70.5, [CHARGING]: true, [DTC]: 'P0420' });
-      const letter = deadLetter(Date.now(), { vin });
-      await first.writeSamples([sample]);
-      await first.writeDeadLetters([letter]);
-      await first.close();
+  await t.test('query bounds are whole ms and a bucket interval is positive', async (t) => {
+    const { store } = await open(t);
+    const vin = randomVin();
+    await t.rejects(store.queryBuckets({ vin, from: base, to: base + 1, intervalMs: 0 }), RangeError);
+    await t.rejects(store.queryBuckets({ vin, from: base, to: base + 1_000, intervalMs: 0.5 }), RangeError);
+    await t.rejects(store.querySamples({ vin, from: base + 0.5, to: base + 1, limit: 1 }), RangeError);
+    await t.rejects(store.queryBuckets({ vin, from: base, to: base + 1.5, intervalMs: 1 }), RangeError);
+  });
 
-      const store = await reopen!();
-      await store.init();
-      t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, limit: 10 }), [asSample(sample)]);
-      t.strictSame(await store.listDeadLetters({ vin, limit: 10 }), [letter]);
-      await store.writeSamples([storedSample(vin, base + 1_000, 2, { [SPEED]: 71 })]);
-      t.equal((await store.latest(vin))?.lastTs, base + 1_000, 'the reopened store takes writes');
-    });
-  } finally {
-    await persistent.cleanup();
-  }
+  await reopenTest(t, makeStore, 'data survives close and reopen', async (t, first, reopen) => {
+    const vin = randomVin();
+    const sample = storedSample(vin, base, 1, { [SPEED]: 70.5, [CHARGING]: true, [DTC]: 'P0420' });
+    await first.writeSamples([sample]);
+    await first.close();
+
+    const store = await reopen();
+    t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, limit: 10 }), [asSample(sample)]);
+    await store.writeSamples([storedSample(vin, base + 1_000, 2, { [SPEED]: 71 })]);
+    t.equal((await store.latest(vin))?.lastTs, base + 1_000, 'the reopened store takes writes');
+  });
 
   await t.test('ping resolves on an open store', async (t) => {
     const { store } = await open(t);

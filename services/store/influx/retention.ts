@@ -4,7 +4,8 @@
 // tables always to `vc_rollups`, so that dashboards name one policy whatever the configuration. Both are created or
 // altered at start with InfluxDB 1.x statements; a shard group duration is always given, as InfluxDB would pick it
 // for the retention, because ALTER RETENTION POLICY otherwise keeps the old one.
-import type { StoreLogger } from './telemetry-store.ts';
+import type { StoreLogger } from '../telemetry-store.ts';
+import { identifier } from './lines.ts';
 
 export const RAW_POLICY = 'vc_raw';
 export const ROLLUPS_POLICY = 'vc_rollups';
@@ -153,10 +154,9 @@ export function shownPolicies(result: ShownRows | undefined): PolicyState[] {
   }));
 }
 
-/** What the retention setup needs of the InfluxDB store. */
+/** What the retention setup needs of the InfluxDB client. */
 export interface RetentionAccess {
   query(statements: readonly string[]): Promise<ShownRows[]>;
-  identifier(name: string): string;
 }
 
 /**
@@ -164,8 +164,8 @@ export interface RetentionAccess {
  * not write to, and cockpit tables of an earlier version outside `vc_rollups` (README: Retention).
  */
 export async function ensureRetention(influx: RetentionAccess, database: string, settings: RetentionSettings, logger: StoreLogger | undefined): Promise<PolicyChange[]> {
-  const show = `SHOW RETENTION POLICIES ON ${influx.identifier(database)}`;
-  const changes = planPolicies(database, shownPolicies((await influx.query([show]))[0]), policyWishes(settings), influx.identifier);
+  const show = `SHOW RETENTION POLICIES ON ${identifier(database)}`;
+  const changes = planPolicies(database, shownPolicies((await influx.query([show]))[0]), policyWishes(settings), identifier);
   for (const change of changes) {
     if (change.statement === undefined) continue;
     try {
@@ -192,7 +192,7 @@ export async function ensureRetention(influx: RetentionAccess, database: string,
 }
 
 async function warnAboutUnreadData(influx: RetentionAccess, database: string, settings: RetentionSettings, logger: StoreLogger | undefined): Promise<void> {
-  const policies = shownPolicies((await influx.query([`SHOW RETENTION POLICIES ON ${influx.identifier(database)}`]))[0]);
+  const policies = shownPolicies((await influx.query([`SHOW RETENTION POLICIES ON ${identifier(database)}`]))[0]);
   const rawPolicy = settings.raw !== undefined ? RAW_POLICY : policies.find((p) => p.isDefault)?.name;
   const [shards] = await influx.query(['SHOW SHARDS']);
   const withShards = new Set<string>();
@@ -201,7 +201,7 @@ async function warnAboutUnreadData(influx: RetentionAccess, database: string, se
     for (const row of series.values ?? []) if (row[columns.indexOf('database')] === database) withShards.add(String(row[columns.indexOf('retention_policy')]));
   }
   const others = policies.map((p) => p.name).filter((name) => name !== ROLLUPS_POLICY);
-  const sealed = others.length > 0 ? await influx.query(others.map((name) => `SELECT last("rev") FROM ${influx.identifier(name)}."cockpit_seals"`)) : [];
+  const sealed = others.length > 0 ? await influx.query(others.map((name) => `SELECT last("rev") FROM ${identifier(name)}."cockpit_seals"`)) : [];
   const unread = others.filter((name, i) => (name !== rawPolicy && withShards.has(name)) || (sealed[i]?.series?.length ?? 0) > 0);
   if (unread.length > 0) {
     logger?.warn(

@@ -1,23 +1,21 @@
-// The cockpit tables (cockpit-tables.ts) in the embedded DuckDB file: one table per kind, a row per part, keyed by
+// The cockpit tables (../cockpit-tables.ts) in the embedded DuckDB file (store.ts): one table per kind, a row per part, keyed by
 // segment and part number, written with INSERT OR REPLACE in one transaction per batch. Recounts from the raw
 // samples and the raw cockpit are SQL over the `telemetry` table.
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
-import { COCKPIT_SIGNALS } from '../contract/signals.ts';
-import { MINUTE_MS, segmentKey, TIER_SPAN_MS, type CockpitTables, type FactsPart, type FactsRange, type FactTier, type ModelRef, type SealMark, type SegmentRef, type SeriesPart, type WriteObserver } from './cockpit-tables.ts';
-import type { CockpitAggregates, CockpitScope, CockpitSums, CockpitWindow, RollupKey, RollupRow } from './telemetry-store.ts';
-import { transaction } from './duckdb/connection.ts';
-
-const q = (name: string): string => `"${name.replaceAll('"', '""')}"`;
-const SPEED = q(COCKPIT_SIGNALS.speed);
-const SOC = q(COCKPIT_SIGNALS.soc);
-const ODO = q(COCKPIT_SIGNALS.odometer);
-const CHARGING = q(COCKPIT_SIGNALS.charging);
-const ADAS = q(COCKPIT_SIGNALS.adasLevel);
-const MIL = q(COCKPIT_SIGNALS.mil);
-const DTC = q(COCKPIT_SIGNALS.dtc);
+import { COCKPIT_SIGNALS } from '../../contract/signals.ts';
+import { MINUTE_MS, scopeTerms, segmentKey, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealMark, type SegmentRef, type SeriesPart } from '../cockpit-tables.ts';
+import type { StoreLogger } from '../telemetry-store.ts';
+import { appendRows, columnsOf, identifier, rowsOf, toNumber, transaction, type DuckDbFile } from './connection.ts';
+const SPEED = identifier(COCKPIT_SIGNALS.speed);
+const SOC = identifier(COCKPIT_SIGNALS.soc);
+const ODO = identifier(COCKPIT_SIGNALS.odometer);
+const CHARGING = identifier(COCKPIT_SIGNALS.charging);
+const ADAS = identifier(COCKPIT_SIGNALS.adasLevel);
+const MIL = identifier(COCKPIT_SIGNALS.mil);
+const DTC = identifier(COCKPIT_SIGNALS.dtc);
 const FAULT = `(${MIL} OR coalesce(${DTC}, '') <> '')`;
 
-export const COCKPIT_DDL = [
+const COCKPIT_DDL = [
   `CREATE TABLE IF NOT EXISTS cockpit_series (
   minute BIGINT NOT NULL,
   brand VARCHAR NOT NULL,
@@ -47,37 +45,21 @@ export const COCKPIT_DDL = [
 ];
 
 /** Tables of the cockpit engine before this one (derived data): dropped when found. */
-export const OLD_COCKPIT_TABLES = ['rollup_1m', 'rollup_bm_1m', 'rollup_1h', 'rollup_sealed'];
-
-/** What the tables need of the embedded store: its serialized write connection and its read connection. */
-export interface EmbeddedAccess {
-  write<T>(task: (db: DuckDBConnection) => Promise<T>): Promise<T>;
-  read(sql: string, params?: Record<string, DuckDBValue>): Promise<unknown[][]>;
-  observe?: WriteObserver;
-}
-
-const toNumber = (value: unknown): number => (value === null || value === undefined ? 0 : typeof value === 'bigint' ? Number(value) : Number(value));
+const OLD_COCKPIT_TABLES = ['rollup_1m', 'rollup_bm_1m', 'rollup_1h', 'rollup_sealed'];
 
 /** Scope conditions with bound parameters (names come from requests). */
 function scopeSql(scope: CockpitScope, params: Record<string, DuckDBValue>): string {
-  const parts: string[] = [];
-  if (scope.brand !== undefined) {
-    params.brand = scope.brand;
-    parts.push('brand = $brand');
-  }
-  if (scope.model !== undefined) {
-    params.model = scope.model;
-    parts.push('model = $model');
-  }
-  if (scope.brands !== undefined) {
-    if (scope.brands.length === 0) return ' AND false';
-    const names = scope.brands.map((b, i) => {
-      params[`b${i}`] = b;
-      return `$b${i}`;
-    });
-    parts.push(`brand IN (${names.join(', ')})`);
-  }
-  return parts.map((p) => ` AND ${p}`).join('');
+  const terms = scopeTerms(scope);
+  if (terms === undefined) return ' AND false';
+  return terms
+    .map(({ column, anyOf }, t) => {
+      const names = anyOf.map((value, i) => {
+        params[`${column}${t}_${i}`] = value;
+        return `$${column}${t}_${i}`;
+      });
+      return names.length === 1 ? ` AND ${column} = ${names[0]}` : ` AND ${column} IN (${names.join(', ')})`;
+    })
+    .join('');
 }
 
 const SUMS_RAW = `count(*), sum(${SPEED}), count(${SPEED}), sum(${SOC}), count(${SOC}), count(${ADAS}), count(*) FILTER (WHERE ${ADAS} >= 2)`;
@@ -96,8 +78,21 @@ function sumsOf(row: readonly unknown[], at: number): CockpitSums {
   };
 }
 
-export class EmbeddedCockpitTables implements CockpitTables {
-  constructor(private readonly db: EmbeddedAccess) {}
+export class DuckDbCockpitTables implements CockpitTables {
+  constructor(
+    private readonly db: DuckDbFile,
+    private readonly logger?: StoreLogger,
+  ) {}
+
+  /** The tables, in the store's init transaction; those of the former cockpit engine hold derived data nothing reads: dropped. */
+  async createTables(db: DuckDBConnection): Promise<void> {
+    for (const ddl of COCKPIT_DDL) await db.run(ddl);
+    for (const table of OLD_COCKPIT_TABLES) {
+      if ((await columnsOf(db, table)).size === 0) continue;
+      await db.run(`DROP TABLE ${table}`);
+      this.logger?.info({ table }, 'embedded store: dropped a table of the former cockpit engine');
+    }
+  }
 
   async write(batch: { series?: readonly SeriesPart[]; facts?: readonly FactsPart[]; seals?: readonly SealMark[] }): Promise<void> {
     const series = batch.series ?? [];
@@ -108,47 +103,27 @@ export class EmbeddedCockpitTables implements CockpitTables {
       // the staging tables are emptied before use (what a failed write left is of no interest)
       if (series.length > 0) await db.run('DELETE FROM cockpit_series_stage');
       if (facts.length > 0) await db.run('DELETE FROM cockpit_facts_stage');
-      if (series.length > 0) {
-        const appender = await db.createAppender('cockpit_series_stage');
-        try {
-          for (const s of series) {
-            appender.appendBigInt(BigInt(s.minute));
-            appender.appendVarchar(s.brand);
-            appender.appendVarchar(s.model);
-            appender.appendInteger(s.part);
-            appender.appendBigInt(BigInt(s.sums.samples));
-            appender.appendDouble(s.sums.speedSum);
-            appender.appendBigInt(BigInt(s.sums.speedCount));
-            appender.appendDouble(s.sums.socSum);
-            appender.appendBigInt(BigInt(s.sums.socCount));
-            appender.appendBigInt(BigInt(s.sums.adasCount));
-            appender.appendBigInt(BigInt(s.sums.adas2Count));
-            appender.endRow();
-          }
-          appender.flushSync();
-        } finally {
-          appender.closeSync();
-        }
-      }
-      let factsBytes = 0;
-      if (facts.length > 0) {
-        const appender = await db.createAppender('cockpit_facts_stage');
-        try {
-          for (const f of facts) {
-            appender.appendVarchar(f.tier);
-            appender.appendBigInt(BigInt(f.start));
-            appender.appendVarchar(f.brand);
-            appender.appendVarchar(f.model);
-            appender.appendInteger(f.part);
-            appender.appendVarchar(f.packed);
-            appender.endRow();
-            factsBytes += f.packed.length + f.brand.length + f.model.length + 20;
-          }
-          appender.flushSync();
-        } finally {
-          appender.closeSync();
-        }
-      }
+      if (series.length > 0) await appendRows(db, 'cockpit_series_stage', series, (appender, s) => {
+        appender.appendBigInt(BigInt(s.minute));
+        appender.appendVarchar(s.brand);
+        appender.appendVarchar(s.model);
+        appender.appendInteger(s.part);
+        appender.appendBigInt(BigInt(s.sums.samples));
+        appender.appendDouble(s.sums.speedSum);
+        appender.appendBigInt(BigInt(s.sums.speedCount));
+        appender.appendDouble(s.sums.socSum);
+        appender.appendBigInt(BigInt(s.sums.socCount));
+        appender.appendBigInt(BigInt(s.sums.adasCount));
+        appender.appendBigInt(BigInt(s.sums.adas2Count));
+      });
+      if (facts.length > 0) await appendRows(db, 'cockpit_facts_stage', facts, (appender, f) => {
+        appender.appendVarchar(f.tier);
+        appender.appendBigInt(BigInt(f.start));
+        appender.appendVarchar(f.brand);
+        appender.appendVarchar(f.model);
+        appender.appendInteger(f.part);
+        appender.appendVarchar(f.packed);
+      });
       // the parts, then the marks that vouch for them, in one transaction; ON CONFLICT DO UPDATE costs DuckDB
       // about half of INSERT OR REPLACE (measured 5.5 vs 10.5 ms of CPU for 50 rows)
       await transaction(db, async () => {
@@ -165,7 +140,7 @@ export class EmbeddedCockpitTables implements CockpitTables {
       });
       // sizes as stored: 8 bytes a number, strings by their length
       if (series.length > 0) this.db.observe?.('cockpit_series', series.length, series.reduce((n, s) => n + 76 + s.brand.length + s.model.length, 0));
-      if (facts.length > 0) this.db.observe?.('cockpit_facts', facts.length, factsBytes);
+      if (facts.length > 0) this.db.observe?.('cockpit_facts', facts.length, facts.reduce((n, f) => n + f.packed.length + f.brand.length + f.model.length + 20, 0));
       if (seals.length > 0) this.db.observe?.('cockpit_seals', seals.length, seals.length * 24);
     });
   }
@@ -201,26 +176,19 @@ export class EmbeddedCockpitTables implements CockpitTables {
     if (segments.length === 0) return out;
     const rows = await this.db.write(async (db) => {
       await db.run('DELETE FROM cockpit_segments');
-      const appender = await db.createAppender('cockpit_segments');
+      await appendRows(db, 'cockpit_segments', segments, (appender, s) => {
+        appender.appendVarchar(s.tier);
+        appender.appendBigInt(BigInt(s.start));
+        appender.appendVarchar(s.brand);
+        appender.appendVarchar(s.model);
+      });
       try {
-        for (const s of segments) {
-          appender.appendVarchar(s.tier);
-          appender.appendBigInt(BigInt(s.start));
-          appender.appendVarchar(s.brand);
-          appender.appendVarchar(s.model);
-          appender.endRow();
-        }
-        appender.flushSync();
-      } finally {
-        appender.closeSync();
-      }
-      try {
-        const reader = await db.runAndReadAll(
+        return await rowsOf(
+          db,
           `SELECT f.tier, f.start, f.brand, f.model, max(f.part) FROM cockpit_facts f
            JOIN (SELECT DISTINCT * FROM cockpit_segments) s ON f.tier = s.tier AND f.start = s.start AND f.brand = s.brand AND f.model = s.model
            GROUP BY f.tier, f.start, f.brand, f.model`,
         );
-        return reader.getRowsJS() as unknown[][];
       } finally {
         await db.run('DELETE FROM cockpit_segments').catch(() => undefined);
       }
@@ -279,28 +247,22 @@ export class EmbeddedCockpitTables implements CockpitTables {
       let lo = Number.POSITIVE_INFINITY;
       let hi = Number.NEGATIVE_INFINITY;
       await db.run('DELETE FROM cockpit_keys');
-      const appender = await db.createAppender('cockpit_keys');
-      try {
-        for (const key of keys) {
-          appender.appendVarchar(key.vin);
-          appender.appendBigInt(BigInt(key.bucket));
-          appender.endRow();
-          lo = Math.min(lo, key.bucket);
-          hi = Math.max(hi, key.bucket + MINUTE_MS);
-        }
-        appender.flushSync();
-      } finally {
-        appender.closeSync();
-      }
+      await appendRows(db, 'cockpit_keys', keys, (appender, key) => {
+        appender.appendVarchar(key.vin);
+        appender.appendBigInt(BigInt(key.bucket));
+        lo = Math.min(lo, key.bucket);
+        hi = Math.max(hi, key.bucket + MINUTE_MS);
+      });
       try {
         // the ts range lets DuckDB skip row groups by their zone maps before joining
-        const reader = await db.runAndReadAll(
+        const rows = await rowsOf(
+          db,
           `SELECT DISTINCT k.vin, k.bucket FROM cockpit_keys k
            JOIN telemetry t ON t.vin = k.vin AND t.ts >= k.bucket AND t.ts < k.bucket + ${MINUTE_MS}
            WHERE t.ts >= $lo AND t.ts < $hi`,
           { lo: BigInt(lo), hi: BigInt(hi) },
         );
-        return (reader.getRowsJS() as unknown[][]).map((row) => ({ vin: String(row[0]), bucket: toNumber(row[1]) }));
+        return rows.map((row) => ({ vin: String(row[0]), bucket: toNumber(row[1]) }));
       } finally {
         await db.run('DELETE FROM cockpit_keys').catch(() => undefined);
       }
@@ -321,11 +283,8 @@ export class EmbeddedCockpitTables implements CockpitTables {
     const { interval: _interval, ...windowParams } = params;
     const [vehicles] = await this.db.read(`SELECT ${VEHICLE_TOTALS} FROM (SELECT vin, ${FACTS_RAW} FROM telemetry WHERE ${where} GROUP BY vin)`, windowParams);
     const series = seriesRows.map((row) => ({ t: window.from + toNumber(row[0]) * window.intervalMs, ...sumsOf(row, 1) }));
-    const totals: CockpitSums = { samples: 0, speedSum: 0, speedCount: 0, socSum: 0, socCount: 0, adasCount: 0, adas2Count: 0 };
-    for (const b of series) for (const k of Object.keys(totals) as Array<keyof CockpitSums>) totals[k] += b[k];
     const v = vehicles ?? [];
-    return { series, totals: { ...totals, activeVehicles: toNumber(v[0]), distanceKm: toNumber(v[1]), chargingVehicles: toNumber(v[2]), faultVehicles: toNumber(v[3]) } };
+    return { series, totals: { ...totalOf(series), activeVehicles: toNumber(v[0]), distanceKm: toNumber(v[1]), chargingVehicles: toNumber(v[2]), faultVehicles: toNumber(v[3]) } };
   }
 }
 
-export { TIER_SPAN_MS };

@@ -1,0 +1,191 @@
+// The bottom of the InfluxDB backend: every request the adapters make (telemetry.ts, dead-letters.ts,
+// cockpit-tables.ts, retention.ts) goes through this client. It speaks only InfluxDB's v1 HTTP surface (line
+// protocol on POST /write, InfluxQL on POST /query), which InfluxDB 1.x serves natively and 2.x/3.x as
+// compatibility APIs, through @influxdata/influxdb-client's transport so that every request is awaited: WriteApi's
+// buffering acknowledges before the server does and drops lines when full.
+import http from 'node:http';
+import https from 'node:https';
+import { InfluxDB, type Transport } from '@influxdata/influxdb-client';
+import type { WriteObserver } from '../cockpit-tables.ts';
+import { StoreRejectedError, type StoreLogger } from '../telemetry-store.ts';
+import { identifier } from './lines.ts';
+
+/** The client's settings (VC_INFLUX_* in services/config.ts). */
+export interface InfluxClientOptions {
+  /** base URL, e.g. http://127.0.0.1:8086 */
+  url: string;
+  database: string;
+  /** sent as `Authorization: Token <token>` (InfluxDB 1.8+, 2.x and 3.x v1 compatibility) */
+  token?: string;
+  /** InfluxDB 1.x user, sent with `password` as HTTP basic auth; ignored when a token is given */
+  username?: string;
+  password?: string;
+  logger?: StoreLogger;
+  /** socket timeout of one request (VC_INFLUX_TIMEOUT_MS) */
+  timeoutMs?: number;
+  /** lines per /write request (VC_INFLUX_WRITE_CHUNK_LINES) */
+  writeChunkLines?: number;
+  /** /write bodies above this many bytes are gzipped (VC_INFLUX_GZIP_BYTES; Infinity: never); default: see gzipThreshold */
+  gzipBytes?: number;
+}
+
+/** Lines per /write request: large enough to amortise the round-trip, far below influxd's 25 MB body limit. */
+export const DEFAULT_WRITE_CHUNK_LINES = 5000;
+/** Bodies above this are gzipped, which influxd accepts on /write (by default not for a server on this machine). */
+export const DEFAULT_GZIP_BYTES = 64 * 1024;
+export const DEFAULT_TIMEOUT_MS = 30_000;
+/** Statements per request of queryInRequests: bounded so one large read does not build a huge query. */
+const STATEMENTS_PER_REQUEST = 40;
+
+export type Row = readonly unknown[];
+export interface Series {
+  name?: string;
+  tags?: Record<string, string>;
+  columns?: string[];
+  values?: Row[];
+  partial?: boolean;
+}
+export interface StatementResult {
+  statement_id?: number;
+  series?: Series[];
+  error?: string;
+  /** set when influxd cut the answer at its max-row-limit */
+  partial?: boolean;
+}
+
+/** Every row of every series of a statement's result. */
+export function rowsOf(result: StatementResult | undefined): Row[] {
+  return (result?.series ?? []).flatMap((series) => series.values ?? []);
+}
+
+/** Where a write goes and what it is about (for the write metrics). */
+export interface WriteTarget {
+  precision: 'ms' | 'ns';
+  /** the table the rows count for in vc_store_rows_written_total */
+  table: string;
+  /** a retention policy; undefined: the database's default one */
+  retentionPolicy?: string;
+}
+
+export class InfluxClient {
+  readonly database: string;
+  /** told the rows and bytes of every write chunk (the store's writeObserver) */
+  observe?: WriteObserver;
+  private readonly transport: Transport;
+  private readonly agent: http.Agent;
+  private readonly logger: StoreLogger | undefined;
+  private readonly gzipThreshold: number;
+  private readonly writeChunkLines: number;
+  private closed = false;
+
+  constructor(options: InfluxClientOptions) {
+    this.database = options.database;
+    this.logger = options.logger;
+    this.writeChunkLines = options.writeChunkLines ?? DEFAULT_WRITE_CHUNK_LINES;
+    if (!Number.isSafeInteger(this.writeChunkLines) || this.writeChunkLines < 1) throw new RangeError(`writeChunkLines must be a positive integer, got ${this.writeChunkLines}`);
+    const parsed = new URL(options.url);
+    this.gzipThreshold = gzipThreshold(parsed.hostname, options.gzipBytes);
+    this.agent = parsed.protocol === 'https:' ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+    const headers: Record<string, string> = {};
+    if (!options.token && options.username) {
+      const credentials = `${options.username}:${options.password ?? ''}`;
+      headers.Authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
+    }
+    this.transport = new InfluxDB({
+      url: options.url,
+      token: options.token,
+      timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      headers,
+      transportOptions: { agent: this.agent },
+    }).transport;
+  }
+
+  /** Sends lines in chunks and resolves only when influxd answered 2xx to every chunk. */
+  async write(lines: readonly string[], target: WriteTarget): Promise<void> {
+    const { precision, table, retentionPolicy } = target;
+    const params = new URLSearchParams({ db: this.database, precision, ...(retentionPolicy === undefined ? {} : { rp: retentionPolicy }) }).toString();
+    for (let start = 0; start < lines.length; start += this.writeChunkLines) {
+      const chunk = lines.slice(start, start + this.writeChunkLines);
+      const body = chunk.join('\n');
+      await this.request(`/write?${params}`, body, 'POST', 'text/plain; charset=utf-8', 'write');
+      this.observe?.(table, chunk.length, Buffer.byteLength(body));
+    }
+  }
+
+  /** Runs InfluxQL statements in one request; throws on the first statement that failed. */
+  async query(statements: readonly string[]): Promise<StatementResult[]> {
+    const params = new URLSearchParams({ db: this.database, epoch: 'ms' }).toString();
+    const body = new URLSearchParams({ q: statements.join(';\n') }).toString();
+    const answer = (await this.request(`/query?${params}`, body, 'POST', 'application/x-www-form-urlencoded', 'query')) as
+      | { results?: StatementResult[]; error?: string }
+      | undefined;
+    if (answer?.error) throw new Error(`influx query failed: ${answer.error}`);
+    const results = answer?.results ?? [];
+    for (const result of results) {
+      const statement = (): string => (statements[result.statement_id ?? 0] ?? '').slice(0, 200);
+      if (result.error) throw new Error(`influx query failed: ${result.error} (in: ${statement()})`);
+      if (result.partial || result.series?.some((series) => series.partial)) {
+        this.logger?.warn({ statement: statement() }, 'influx cut a query answer short (raise [http] max-row-limit)');
+      }
+    }
+    return results;
+  }
+
+  /**
+   * Runs many statements, `perRequest` to a request (whole groups when the caller reads them in groups), in `lanes`
+   * concurrent requests; the results in statement order.
+   */
+  async queryInRequests(statements: readonly string[], options: { perRequest?: number; lanes?: number } = {}): Promise<StatementResult[]> {
+    const perRequest = options.perRequest ?? STATEMENTS_PER_REQUEST;
+    const requests: number[] = [];
+    for (let i = 0; i < statements.length; i += perRequest) requests.push(i);
+    const results: StatementResult[][] = [];
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < requests.length) {
+        const k = next++;
+        results[k] = await this.query(statements.slice(requests[k]!, requests[k]! + perRequest));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(options.lanes ?? 1, requests.length) }, lane));
+    return results.flat();
+  }
+
+  /** Throws unless the server answers and the database exists (a /ping alone answers when writes would fail). */
+  async ping(): Promise<void> {
+    await this.request('/ping', '', 'GET', undefined, 'ping');
+    await this.query([`SHOW RETENTION POLICIES ON ${identifier(this.database)}`]);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.agent.destroy();
+  }
+
+  private async request(path: string, body: string, method: string, contentType: string | undefined, what: string): Promise<unknown> {
+    if (this.closed) throw new Error('influx store is closed');
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (contentType !== undefined) headers['content-type'] = contentType;
+    try {
+      // influxd takes a gzipped /write body, but not a gzipped /query form (it answers: missing required parameter "q")
+      return await this.transport.request(path, body, { method, headers, gzipThreshold: what === 'write' ? this.gzipThreshold : undefined });
+    } catch (err) {
+      const message = `influx ${what} failed: ${err instanceof Error ? err.message : String(err)}`;
+      // 400 (bad line, field type conflict: influxd wrote the other points) and 413 will fail again as they are.
+      const status = (err as { statusCode?: unknown }).statusCode;
+      if (what === 'write' && (status === 400 || status === 413)) throw new StoreRejectedError(message, { cause: err });
+      throw new Error(message, { cause: err });
+    }
+  }
+}
+
+/** The gzip threshold for a server: as set, else 64 KiB, but never for a server on this machine (CPU twice to save no network). */
+export function gzipThreshold(hostname: string, gzipBytes: number | undefined): number {
+  if (gzipBytes !== undefined) return gzipBytes;
+  return isLoopback(hostname) ? Number.POSITIVE_INFINITY : DEFAULT_GZIP_BYTES;
+}
+
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}

@@ -1,0 +1,49 @@
+// The InfluxDB backend of the telemetry store: telemetry, dead letters and the cockpit tables over one client
+// (client.ts), raw points in the raw retention policy and the cockpit tables in `vc_rollups` (retention.ts).
+import { ComposedStore } from '../telemetry-store.ts';
+import { InfluxClient, type InfluxClientOptions } from './client.ts';
+import { InfluxCockpitTables } from './cockpit-tables.ts';
+import { InfluxDeadLetters } from './dead-letters.ts';
+import { identifier } from './lines.ts';
+import { ensureRetention, policyWishes, RAW_POLICY, ROLLUPS_POLICY, type RetentionSettings } from './retention.ts';
+import { InfluxTelemetry } from './telemetry.ts';
+
+export interface InfluxStoreOptions extends InfluxClientOptions {
+  /** retention policies (retention.ts): raw telemetry and dead letters in `vc_raw`, cockpit tables in `vc_rollups` */
+  retention?: RetentionSettings;
+}
+
+export class InfluxStore extends ComposedStore {
+  readonly kind = 'influx' as const;
+  private readonly client: InfluxClient;
+
+  constructor(private readonly options: InfluxStoreOptions) {
+    const retention = options.retention ?? {};
+    // a bad setting fails here, not at init or at the first write
+    policyWishes(retention);
+    const client = new InfluxClient(options);
+    // raw telemetry and dead letters in `vc_raw`, or in the database's default policy when no raw retention is set
+    const rawPolicy = retention.raw === undefined ? undefined : RAW_POLICY;
+    super({
+      telemetry: new InfluxTelemetry(client, rawPolicy, options.logger),
+      deadLetters: new InfluxDeadLetters(client, rawPolicy),
+      cockpit: new InfluxCockpitTables(client, ROLLUPS_POLICY, rawPolicy),
+      observed: client,
+    });
+    this.client = client;
+  }
+
+  async init(): Promise<void> {
+    await this.client.query([`CREATE DATABASE ${identifier(this.client.database)}`]);
+    await ensureRetention(this.client, this.client.database, this.options.retention ?? {}, this.options.logger);
+    this.options.logger?.info({ database: this.client.database }, 'influx database ready');
+  }
+
+  ping(): Promise<void> {
+    return this.client.ping();
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+  }
+}
