@@ -10,6 +10,7 @@ import {
   DOUBLE,
   DuckDBDataChunk,
   DuckDBInstance,
+  listValue,
   VARCHAR,
   type DuckDBConnection,
   type DuckDBType,
@@ -30,6 +31,8 @@ import type {
   LatestSignals,
   SampleBucket,
   SampleQuery,
+  SampleRef,
+  SampleRefQuery,
   SignalAggregate,
   StoreLogger,
   StoredSample,
@@ -360,6 +363,18 @@ export class EmbeddedStore implements TelemetryStore {
     });
   }
 
+  async sampleRefs(query: SampleRefQuery): Promise<SampleRef[]> {
+    if (query.brands?.length === 0) return [];
+    const params: Record<string, DuckDBValue> = { from: BigInt(query.from), to: BigInt(query.to), limit: BigInt(Math.max(0, Math.floor(query.limit))) };
+    if (query.brands) params.brands = listValue([...query.brands]);
+    const rows = await this.read(
+      `SELECT vin, ts, seq FROM telemetry WHERE ts >= $from AND ts < $to ${query.brands ? 'AND list_contains($brands, brand)' : ''}
+       ORDER BY ts, vin LIMIT $limit`,
+      params,
+    );
+    return rows.map((row) => ({ vin: String(row[0]), ts: toNumber(row[1]), seq: toNumber(row[2]) }));
+  }
+
   async queryBuckets(query: BucketQuery): Promise<SampleBucket[]> {
     if (!Number.isInteger(query.intervalMs) || query.intervalMs <= 0) {
       throw new RangeError(`intervalMs must be a positive integer, got ${query.intervalMs}`);
@@ -421,22 +436,29 @@ export class EmbeddedStore implements TelemetryStore {
   }
 
   async insertVehicle(vehicle: VehicleRecord): Promise<boolean> {
-    return this.write(async (db) => {
-      const result = await db.run(
-        `INSERT INTO vehicles (vin, brand, model, year, powertrain, credential_hash, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-        [
-          vehicle.vin,
-          vehicle.brand,
-          vehicle.model,
-          vehicle.year ?? null,
-          vehicle.powertrain ?? null,
-          vehicle.credentialHash,
-          BigInt(vehicle.createdAt),
-        ],
-      );
-      return result.rowsChanged === 1;
-    });
+    return (await this.insertVehicles([vehicle])).has(vehicle.vin);
+  }
+
+  async insertVehicles(vehicles: readonly VehicleRecord[]): Promise<Set<string>> {
+    const inserted = new Set<string>();
+    // a VIN twice in one statement is an error, not a conflict: the first copy is the one offered
+    const byVin = new Map<string, VehicleRecord>();
+    for (const v of vehicles) if (!byVin.has(v.vin)) byVin.set(v.vin, v);
+    const unique = [...byVin.values()];
+    if (unique.length === 0) return inserted;
+    await this.write((db) =>
+      transaction(db, async () => {
+        // one transaction for the lot: a commit costs milliseconds here, a row microseconds
+        for (let start = 0; start < unique.length; start += VEHICLES_PER_INSERT) {
+          const slice = unique.slice(start, start + VEHICLES_PER_INSERT);
+          const values = slice.map((_, i) => `(${Array.from({ length: 7 }, (_, k) => `$${i * 7 + k + 1}`).join(', ')})`);
+          const params = slice.flatMap((v) => [v.vin, v.brand, v.model, v.year ?? null, v.powertrain ?? null, v.credentialHash, BigInt(v.createdAt)]);
+          const result = await db.runAndReadAll(`INSERT INTO vehicles (${VEHICLE_COLUMNS}) VALUES ${values.join(', ')} ON CONFLICT DO NOTHING RETURNING vin`, params);
+          for (const [vin] of result.getRowsJS()) inserted.add(String(vin));
+        }
+      }),
+    );
+    return inserted;
   }
 
   async getVehicle(vin: string): Promise<VehicleRecord | undefined> {
@@ -547,6 +569,8 @@ export class EmbeddedStore implements TelemetryStore {
 }
 
 const VEHICLE_COLUMNS = 'vin, brand, model, year, powertrain, credential_hash, created_at';
+/** Rows per INSERT statement of insertVehicles (7 parameters each). */
+const VEHICLES_PER_INSERT = 500;
 
 function toVehicle(row: unknown[]): VehicleRecord {
   const vehicle: VehicleRecord = {

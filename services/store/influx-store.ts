@@ -22,6 +22,8 @@ import type {
   LatestSignals,
   SampleBucket,
   SampleQuery,
+  SampleRef,
+  SampleRefQuery,
   SignalAggregate,
   StoreLogger,
   StoredSample,
@@ -61,6 +63,8 @@ const WRITE_CHUNK_LINES = 5000;
 const GZIP_THRESHOLD_BYTES = 64 * 1024;
 /** Registry points share one timestamp so that a VIN is one point; time 0 needs an infinite retention policy. */
 const REGISTRY_TIME_MS = 0;
+/** VINs looked up per InfluxQL statement when registering many vehicles at once. */
+const VINS_PER_STATEMENT = 200;
 const NANOS_PER_MS = 1_000_000;
 
 const NUMERIC_SIGNALS = SIGNAL_CATALOG.filter((s) => s.type === 'number').map((s) => s.path);
@@ -171,6 +175,19 @@ export class InfluxStore implements TelemetryStore {
     });
   }
 
+  async sampleRefs(query: SampleRefQuery): Promise<SampleRef[]> {
+    const { from, to } = timeRange(query.from, query.to);
+    const limit = rowLimit(query.limit);
+    if (limit === 0 || from >= to || query.brands?.length === 0) return [];
+    const brands = query.brands ? ` AND (${query.brands.map((b) => `"brand" = ${literal(tagValue(b))}`).join(' OR ')})` : '';
+    const [result] = await this.query([
+      `SELECT "seq", "vin" FROM ${identifier(TELEMETRY_MEASUREMENT)} WHERE time >= ${from}ms AND time < ${to}ms${brands} ORDER BY time ASC LIMIT ${limit}`,
+    ]);
+    const refs = rowsOf(result).map((row) => ({ vin: String(row[2]), ts: Number(row[0]), seq: Number(row[1]) }));
+    // influxd merges series by time only: samples of one ms come in no fixed order
+    return refs.sort((a, b) => a.ts - b.ts || (a.vin < b.vin ? -1 : a.vin > b.vin ? 1 : 0));
+  }
+
   async queryBuckets(query: BucketQuery): Promise<SampleBucket[]> {
     const paths = signalPaths(query.signals, NUMERIC_SIGNALS, 'queryBuckets');
     const { from, to } = timeRange(query.from, query.to);
@@ -254,19 +271,34 @@ export class InfluxStore implements TelemetryStore {
   }
 
   async insertVehicle(vehicle: VehicleRecord): Promise<boolean> {
+    return (await this.insertVehicles([vehicle])).has(vehicle.vin);
+  }
+
+  async insertVehicles(vehicles: readonly VehicleRecord[]): Promise<Set<string>> {
     // Check-then-write is not atomic: two API processes registering the same VIN at once may both succeed.
-    if ((await this.getVehicle(vehicle.vin)) !== undefined) return false;
-    const point = new Point(VEHICLES_MEASUREMENT)
-      .tag('vin', tagValue(vehicle.vin))
-      .stringField('brand', vehicle.brand)
-      .stringField('model', vehicle.model)
-      .stringField('credentialHash', vehicle.credentialHash)
-      .intField('createdAt', vehicle.createdAt)
-      .timestamp(REGISTRY_TIME_MS);
-    if (vehicle.year !== undefined) point.intField('year', vehicle.year);
-    if (vehicle.powertrain !== undefined) point.stringField('powertrain', vehicle.powertrain);
-    await this.write([lineOf(point)], 'ms');
-    return true;
+    const fresh = new Map<string, VehicleRecord>();
+    for (const v of vehicles) if (!fresh.has(v.vin)) fresh.set(v.vin, v);
+    const vins = [...fresh.keys()];
+    const statements: string[] = [];
+    for (let start = 0; start < vins.length; start += VINS_PER_STATEMENT) {
+      const any = vins.slice(start, start + VINS_PER_STATEMENT).map(vinIs).join(' OR ');
+      statements.push(`SELECT "credentialHash", "vin" FROM ${identifier(VEHICLES_MEASUREMENT)} WHERE ${any}`);
+    }
+    if (statements.length > 0) for (const result of await this.query(statements)) for (const row of rowsOf(result)) fresh.delete(String(row[2]));
+    const lines = [...fresh.values()].map((vehicle) => {
+      const point = new Point(VEHICLES_MEASUREMENT)
+        .tag('vin', tagValue(vehicle.vin))
+        .stringField('brand', vehicle.brand)
+        .stringField('model', vehicle.model)
+        .stringField('credentialHash', vehicle.credentialHash)
+        .intField('createdAt', vehicle.createdAt)
+        .timestamp(REGISTRY_TIME_MS);
+      if (vehicle.year !== undefined) point.intField('year', vehicle.year);
+      if (vehicle.powertrain !== undefined) point.stringField('powertrain', vehicle.powertrain);
+      return lineOf(point);
+    });
+    await this.write(lines, 'ms');
+    return new Set(fresh.keys());
   }
 
   async getVehicle(vin: string): Promise<VehicleRecord | undefined> {

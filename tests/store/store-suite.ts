@@ -377,6 +377,48 @@ export async function storeSuite(t: TapTest, makeStore: () => Promise<StoreFixtu
     t.strictSame(await store.listVehicles(), ascending);
   });
 
+  await t.test('insertVehicles registers a fleet in one call, answers the VINs it inserted, and overwrites none', async (t) => {
+    const { store } = await open(t);
+    const taken = vehicle(randomVin('WVW'), { year: 2021 });
+    await store.insertVehicle(taken);
+    const fleet = Array.from({ length: 1_200 }, (_, i) => vehicle(randomVin('LRW'), { model: `M${i % 3}`, ...(i % 2 ? { powertrain: 'phev' as const } : {}) }));
+    const inserted = await store.insertVehicles([...fleet, { ...taken, brand: 'Other' }, { ...fleet[0]!, model: 'Twice' }]);
+    t.strictSame([...inserted].sort(), fleet.map((v) => v.vin).sort(), 'every new VIN, and neither the taken one nor a repeat');
+    t.strictSame(await store.getVehicle(taken.vin), taken, 'an existing vehicle is left whole');
+    t.strictSame(await store.getVehicle(fleet[0]!.vin), fleet[0], 'the first copy of a repeated VIN is the one kept');
+    t.strictSame(await store.getVehicle(fleet[1_199]!.vin), fleet[1_199]);
+    t.equal((await store.listVehicles()).length, 1_201);
+    t.equal((await store.insertVehicles(fleet)).size, 0, 'a second time inserts nothing');
+    t.equal((await store.insertVehicles([])).size, 0);
+  });
+
+  await t.test('sampleRefs lists (vin, ts, seq) of every vehicle in a window, ts then VIN ascending, limited, by brand', async (t) => {
+    const { store } = await open(t);
+    const [a, b, c] = ['LNB', 'WBA', '5YJ'].map((wmi) => randomVin(wmi)).sort();
+    await store.writeSamples([
+      storedSample(b!, base + 1_000, 7, { [SPEED]: 1 }),
+      storedSample(a!, base + 1_000, 3, { [SPEED]: 2 }),
+      storedSample(a!, base + 2_000, 4, { [SOC]: 50 }),
+      { ...storedSample(c!, base + 1_500, 0, { [SPEED]: 3 }), brand: 'Tesla' },
+      storedSample(a!, base + 9_000, 5, { [SPEED]: 4 }),
+      storedSample(a!, base - 1, 2, { [SPEED]: 5 }),
+    ]);
+    const window = { from: base, to: base + 9_000, limit: 100 };
+    t.strictSame(await store.sampleRefs(window), [
+      { vin: a, ts: base + 1_000, seq: 3 },
+      { vin: b, ts: base + 1_000, seq: 7 },
+      { vin: c, ts: base + 1_500, seq: 0 },
+      { vin: a, ts: base + 2_000, seq: 4 },
+    ]);
+    t.strictSame(await store.sampleRefs({ ...window, limit: 2 }), [
+      { vin: a, ts: base + 1_000, seq: 3 },
+      { vin: b, ts: base + 1_000, seq: 7 },
+    ], 'the earliest first');
+    t.strictSame(await store.sampleRefs({ ...window, brands: ['Tesla'] }), [{ vin: c, ts: base + 1_500, seq: 0 }], 'one brand');
+    t.strictSame(await store.sampleRefs({ ...window, brands: [] }), [], 'no brand, no samples');
+    t.strictSame(await store.sampleRefs({ ...window, from: base + 3_000 }), []);
+  });
+
   await t.test('dead letters list newest first, filtered by reason and vin, limited', async (t) => {
     const { store } = await open(t);
     const now = Date.now();
