@@ -2,17 +2,32 @@
 // resident memory from /proc/<pid> (Linux), both summed over several processes when asked.
 import { readFile } from 'node:fs/promises';
 
+export interface PrometheusSample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Every sample line of Prometheus text, with its labels (label values unescaped). */
+export function parsePrometheusSamples(text: string): PrometheusSample[] {
+  const samples: PrometheusSample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const value = Number(m[3]);
+    if (!Number.isFinite(value)) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    samples.push({ name: m[1]!, labels, value });
+  }
+  return samples;
+}
+
 /** Metric name -> value, summed over label sets (`vc_ingest_rejects_total{reason=..}` -> one total). */
 export function parsePrometheus(text: string): Map<string, number> {
   const values = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{[^}]*\})?\s+(\S+)/.exec(line);
-    if (!m) continue;
-    const value = Number(m[2]);
-    if (!Number.isFinite(value)) continue;
-    values.set(m[1]!, (values.get(m[1]!) ?? 0) + value);
-  }
+  for (const { name, value } of parsePrometheusSamples(text)) values.set(name, (values.get(name) ?? 0) + value);
   return values;
 }
 

@@ -1,8 +1,9 @@
 // The system a load test drives, seen from outside: how to register vehicles, how much it has accepted and
 // stored, whether one sample is queryable yet, and what it stored per vehicle. `serviceTarget` is a running
 // vehicle-cloud over its HTTP API; the benchmark plugs in other systems (a bare subscriber, a naive bridge).
-import { parsePrometheus, processesUsage } from './observe.ts';
+import { parsePrometheusSamples, processesUsage, type PrometheusSample } from './observe.ts';
 import { redactUrl } from './options.ts';
+import { storeWritesOf, type StoreWrites } from './store-writes.ts';
 
 export interface TargetSample {
   /** samples the system accepted (acknowledged) so far, when it counts them */
@@ -13,6 +14,8 @@ export interface TargetSample {
   backlogBytes?: number;
   cpuSeconds?: number;
   rssBytes?: number;
+  /** rows and bytes written per store table, when the system reports them */
+  writes?: StoreWrites;
 }
 
 export interface TargetDescription {
@@ -29,15 +32,21 @@ export interface LoadVehicle {
 export interface LoadTarget {
   readonly label: string;
   describe(): Promise<TargetDescription>;
-  /** Make the vehicles known; with `needPasswords`, answer each one's MQTT password (new registrations only). */
-  prepare(vehicles: readonly LoadVehicle[], needPasswords: boolean): Promise<Map<string, string>>;
+  /**
+   * Make the vehicles known; with `needPasswords`, answer each one's MQTT password (new registrations only).
+   * `onProgress` gets the number of vehicles done so far.
+   */
+  prepare(vehicles: readonly LoadVehicle[], needPasswords: boolean, onProgress?: (done: number) => void): Promise<Map<string, string>>;
   sample(): Promise<TargetSample>;
   /** Called once publishing ended, before waiting for the backlog (a system that buffers can flush here). */
   settle?(): Promise<void>;
   /** Is the sample (vin, ts) queryable? */
   queryable(vin: string, ts: number): Promise<boolean>;
-  /** Seqs stored per vehicle with ts in [from, to), in any order, repeats included. */
-  readBack(vins: readonly string[], from: number, to: number, onProgress?: (done: number) => void): Promise<Map<string, number[]>>;
+  /**
+   * Hand every sample stored with ts in [from, to) to `record` (in any order, repeats included; samples of vehicles
+   * other than `vins` may come too). `onProgress` gets the number of samples read so far.
+   */
+  readBack(vins: readonly string[], from: number, to: number, record: (vin: string, seq: number) => void, onProgress?: (samples: number) => void): Promise<void>;
 }
 
 export class TargetError extends Error {
@@ -57,8 +66,12 @@ export interface ServiceTargetOptions {
   requestTimeoutMs?: number;
 }
 
-/** Page size of the read-back (the API's maximum). */
-const READ_BACK_PAGE = 10_000;
+/** Vehicles per registration request (the API's maximum). */
+const REGISTRATION_BATCH = 1_000;
+/** Samples asked for per read-back request; a window holding more is read again in halves. */
+const READ_BACK_PAGE = 50_000;
+/** Read-back windows start this wide: about READ_BACK_PAGE / 2 samples at 25k samples/s. */
+const READ_BACK_SLICE_MS = 1_000;
 
 /** Run `work` over `items` with at most `limit` at a time. */
 export async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
@@ -117,16 +130,20 @@ export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
       return { broker, store: checks?.store?.detail };
     },
 
-    async prepare(vehicles, needPasswords) {
+    async prepare(vehicles, needPasswords, onProgress) {
       const passwords = new Map<string, string>();
       const taken: string[] = [];
-      await forEachLimited(vehicles, concurrency, async (v) => {
-        const r = await request('POST', '/api/v1/vehicles', { vin: v.vin, brand: v.brand, model: v.model, powertrain: 'bev' });
-        if (r.status === 201) {
-          const password = (r.body as { mqtt?: { password?: string } }).mqtt?.password;
-          if (password) passwords.set(v.vin, password);
-        } else if (r.status === 409) taken.push(v.vin);
-        else throw failure(`registering ${v.vin}`, r);
+      const batches: LoadVehicle[][] = [];
+      for (let i = 0; i < vehicles.length; i += REGISTRATION_BATCH) batches.push(vehicles.slice(i, i + REGISTRATION_BATCH));
+      let done = 0;
+      // a store commits one batch at a time: two in flight keep it busy while an answer travels
+      await forEachLimited(batches, 2, async (batch) => {
+        const r = await request('POST', '/api/v1/vehicles/batch', { vehicles: batch.map((v) => ({ vin: v.vin, brand: v.brand, model: v.model, powertrain: 'bev' })) });
+        if (r.status !== 200) throw failure(`registering ${batch.length} vehicles`, r);
+        const answer = r.body as { registered: Array<{ vin: string; mqtt: { password: string } }>; existing: string[] };
+        for (const registration of answer.registered) passwords.set(registration.vin, registration.mqtt.password);
+        taken.push(...answer.existing);
+        onProgress?.((done += batch.length));
       });
       if (needPasswords && taken.length > 0) {
         throw new TargetError(`${taken.length} of the run's VINs are already registered, so their MQTT passwords are unknown: use another --seed with --mqtt-auth vehicle`);
@@ -136,6 +153,7 @@ export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
 
     async sample() {
       const totals = new Map<string, number>();
+      const all: PrometheusSample[] = [];
       await Promise.all(
         metricsUrls.map(async (url) => {
           let response: Response;
@@ -145,7 +163,10 @@ export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
             throw new TargetError(`GET ${redactUrl(url)}: ${err instanceof Error ? err.message : String(err)}`);
           }
           if (!response.ok) throw new TargetError(`GET ${redactUrl(url)}: HTTP ${response.status}${response.status === 401 ? ' (set VC_METRICS_TOKEN)' : ''}`);
-          for (const [name, value] of parsePrometheus(await response.text())) totals.set(name, (totals.get(name) ?? 0) + value);
+          for (const sample of parsePrometheusSamples(await response.text())) {
+            all.push(sample);
+            totals.set(sample.name, (totals.get(sample.name) ?? 0) + sample.value);
+          }
         }),
       );
       const usage = options.servicePids?.length ? await processesUsage(options.servicePids) : undefined;
@@ -155,6 +176,7 @@ export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
         backlogBytes: totals.get('vc_spool_pending_bytes'),
         cpuSeconds: usage?.cpuSeconds ?? totals.get('process_cpu_seconds_total'),
         rssBytes: usage?.rssBytes ?? totals.get('process_resident_memory_bytes'),
+        writes: storeWritesOf(all),
       };
     },
 
@@ -164,24 +186,25 @@ export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
       return ((r.body as { samples?: unknown[] }).samples?.length ?? 0) > 0;
     },
 
-    async readBack(vins, from, to, onProgress) {
-      const out = new Map<string, number[]>();
-      let done = 0;
-      await forEachLimited(vins, Math.min(concurrency, 8), async (vin) => {
-        const seqs: number[] = [];
-        let cursor: string | null = null;
-        do {
-          const query: string = `from=${from}&to=${to}&limit=${READ_BACK_PAGE}&signals=Vehicle.Speed${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-          const r = await request('GET', `/api/v1/vehicles/${vin}/telemetry?${query}`);
-          if (r.status !== 200) throw failure(`reading back ${vin}`, r);
-          const page = r.body as { samples: Array<{ seq: number }>; nextCursor: string | null };
-          for (const s of page.samples) seqs.push(s.seq);
-          cursor = page.nextCursor;
-        } while (cursor);
-        out.set(vin, seqs);
-        onProgress?.(++done);
-      });
-      return out;
+    async readBack(_vins, from, to, record, onProgress) {
+      let read = 0;
+      const readWindow = async (a: number, b: number): Promise<void> => {
+        const r = await request('GET', `/api/v1/telemetry?from=${a}&to=${b}&limit=${READ_BACK_PAGE}`);
+        if (r.status !== 200) throw failure(`reading back [${a}, ${b})`, r);
+        const page = r.body as { samples: Array<{ vin: string; seq: number }>; truncated: boolean };
+        if (page.truncated) {
+          if (b - a <= 1) throw new TargetError(`more than ${READ_BACK_PAGE} samples stored in the one ms ${a}: cannot read them back`);
+          const middle = a + Math.floor((b - a) / 2);
+          await readWindow(a, middle);
+          await readWindow(middle, b);
+          return;
+        }
+        for (const s of page.samples) record(s.vin, s.seq);
+        onProgress?.((read += page.samples.length));
+      };
+      const windows: Array<[number, number]> = [];
+      for (let a = from; a < to; a += READ_BACK_SLICE_MS) windows.push([a, Math.min(to, a + READ_BACK_SLICE_MS)]);
+      await forEachLimited(windows, Math.min(concurrency, 4), ([a, b]) => readWindow(a, b));
     },
   };
 }
