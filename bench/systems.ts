@@ -98,14 +98,16 @@ async function register(target: LoadTarget, options: OpenOptions): Promise<void>
   );
 }
 
-/** Seqs per vehicle in [from, to), read straight from InfluxDB (not through the system's own read path). */
-async function influxReadBack(url: string, database: string, vins: readonly string[], from: number, to: number): Promise<Map<string, number[]>> {
-  const out = new Map<string, number[]>();
-  await forEachLimited(vins, 8, async (vin) => {
-    const rows = await influxQuery(url, database, `SELECT "seq" FROM "telemetry" WHERE "vin" = '${vin}' AND time >= ${from}ms AND time < ${to}ms`);
-    out.set(vin, rows.map((r) => Number(r[1])));
+/** Every stored (vin, seq) in [from, to), read straight from InfluxDB (not through the system's own read path), 1 s at a time. */
+async function influxReadBack(url: string, database: string, from: number, to: number, record: (vin: string, seq: number) => void, onProgress?: (samples: number) => void): Promise<void> {
+  const windows: number[] = [];
+  for (let a = from; a < to; a += 1_000) windows.push(a);
+  let read = 0;
+  await forEachLimited(windows, 4, async (a) => {
+    const rows = await influxQuery(url, database, `SELECT "seq", "vin" FROM "telemetry" WHERE time >= ${a}ms AND time < ${Math.min(to, a + 1_000)}ms`);
+    for (const row of rows) record(String(row[2]), Number(row[1]));
+    onProgress?.((read += rows.length));
   });
-  return out;
 }
 
 export async function openBrokerCeiling(_options: OpenOptions): Promise<SystemUnderTest> {
@@ -124,7 +126,9 @@ export async function openBrokerCeiling(_options: OpenOptions): Promise<SystemUn
         return { accepted: stats.samples, stored: stats.samples, ...(await helperUsage(subscriber.pid)) };
       },
       queryable: (vin, ts) => subscriber.call<boolean>('seen', { vin, ts }),
-      readBack: async (_vins, from, to) => new Map(await subscriber.call<Array<[string, number[]]>>('readBack', { from, to })),
+      readBack: async (_vins, from, to, record) => {
+        for (const [vin, seqs] of await subscriber.call<Array<[string, number[]]>>('readBack', { from, to })) for (const seq of seqs) record(vin, seq);
+      },
     };
     return { key: 'broker', target, api: NO_API, broker: mosquitto.url, mqttAuth: 'none', pids: [subscriber.pid], infra: { mosquitto: mosquitto.pid }, close: () => stack.close() };
   });
@@ -153,7 +157,7 @@ export async function openNaiveBridge(options: OpenOptions): Promise<SystemUnder
         await bridge.call('flushWhenIdle', undefined, 180_000);
       },
       queryable: async (vin, ts) => (await influxQuery(influxd.url, database, `SELECT "seq" FROM "telemetry" WHERE "vin" = '${vin}' AND time = ${ts}ms`)).length > 0,
-      readBack: (vins, from, to) => influxReadBack(influxd.url, database, vins, from, to),
+      readBack: (_vins, from, to, record, onProgress) => influxReadBack(influxd.url, database, from, to, record, onProgress),
     };
     return {
       key: 'naive',
