@@ -91,11 +91,15 @@ async function vehicleCloud(stack: Stack, env: Record<string, string>): Promise<
 }
 
 /** Register the benchmark's vehicles once, before the steps (which then skip registration). */
-async function register(target: LoadTarget, options: OpenOptions): Promise<void> {
-  await target.prepare(
-    loadTestVins(options.seed, options.vehicles).map((vin) => ({ vin, brand: BENCH_BRAND, model: BENCH_MODEL })),
-    false,
-  );
+async function register(target: LoadTarget, options: OpenOptions, service: VehicleCloudProcess): Promise<void> {
+  try {
+    await target.prepare(
+      loadTestVins(options.seed, options.vehicles).map((vin) => ({ vin, brand: BENCH_BRAND, model: BENCH_MODEL })),
+      false,
+    );
+  } catch (err) {
+    throw new Error(`${err instanceof Error ? err.message : String(err)} (service log: ${service.logTail() || 'empty'})`, { cause: err });
+  }
 }
 
 /** Every stored (vin, seq) in [from, to), read straight from InfluxDB (not through the system's own read path), 1 s at a time. */
@@ -178,7 +182,7 @@ export async function openVehicleCloudInflux(options: OpenOptions): Promise<Syst
     const [mosquitto, influxd] = await brokerAndInflux(stack, options.influxdBinary);
     const service = await vehicleCloud(stack, { VC_MQTT_URL: mosquitto.url, VC_INFLUX_URL: influxd.url, VC_INFLUX_DB: 'vehicle_cloud', VC_MQTT_CLIENT_ID: 'bench-vc-ingest' });
     const target = serviceTarget({ api: service.apiUrl, token: BENCH_ADMIN_TOKEN, servicePids: [service.pid] });
-    await register(target, options);
+    await register(target, options, service);
     return {
       key: 'vc-influx',
       target,
@@ -197,7 +201,7 @@ export async function openVehicleCloudEmbedded(options: OpenOptions): Promise<Sy
   return stack.guard(async () => {
     const service = await vehicleCloud(stack, {});
     const target = serviceTarget({ api: service.apiUrl, token: BENCH_ADMIN_TOKEN, servicePids: [service.pid] });
-    await register(target, options);
+    await register(target, options, service);
     return { key: 'vc-embedded', target, api: service.apiUrl, broker: service.mqttUrl, mqttAuth: 'admin', pids: [service.pid], infra: {}, close: () => stack.close() };
   });
 }
@@ -216,7 +220,7 @@ export async function openVehicleCloudShared(options: OpenOptions): Promise<Syst
       metricsUrls: [`${a.apiUrl}/metrics`, `${b.apiUrl}/metrics`],
       servicePids: [a.pid, b.pid],
     });
-    await register(target, options);
+    await register(target, options, a);
     return {
       key: 'vc-shared',
       target,

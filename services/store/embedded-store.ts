@@ -10,6 +10,7 @@ import {
   DOUBLE,
   DuckDBDataChunk,
   DuckDBInstance,
+  INTEGER,
   listValue,
   VARCHAR,
   type DuckDBConnection,
@@ -112,6 +113,11 @@ SELECT b.vin,
     return `CASE WHEN ${batchWins} THEN b.${c} ELSE l.${c} END, CASE WHEN ${batchWins} THEN b.${t} ELSE l.${t} END`;
   }).join(',\n  ')}
 FROM (${latestOf('telemetry_staging')}) b LEFT JOIN latest_signals l ON l.vin = b.vin`;
+
+// Registrations in bulk are appended here first (a temp table: per connection, never in the file).
+const VEHICLES_STAGING_DDL = `CREATE TEMP TABLE IF NOT EXISTS vehicles_staging (
+  vin VARCHAR, brand VARCHAR, model VARCHAR, year INTEGER, powertrain VARCHAR, credential_hash VARCHAR, created_at BIGINT
+)`;
 
 const VEHICLES_DDL = `CREATE TABLE IF NOT EXISTS vehicles (
   vin VARCHAR PRIMARY KEY,
@@ -222,6 +228,7 @@ export class EmbeddedStore implements TelemetryStore {
         if (!hadLatest) await db.run(`INSERT OR REPLACE INTO latest_signals (${LATEST_COLUMNS}) ${latestOf('telemetry')}`);
         await db.run(STAGING_DDL);
         await db.run(VEHICLES_DDL);
+        await db.run(VEHICLES_STAGING_DDL);
         for (const ddl of DEAD_LETTERS_DDL) await db.run(ddl);
         const hadSeries = (await this.columnsOf(db, 'rollup_bm_1m')).size > 0;
         for (const ddl of ROLLUP_DDL) await db.run(ddl);
@@ -446,18 +453,35 @@ export class EmbeddedStore implements TelemetryStore {
     for (const v of vehicles) if (!byVin.has(v.vin)) byVin.set(v.vin, v);
     const unique = [...byVin.values()];
     if (unique.length === 0) return inserted;
-    await this.write((db) =>
-      transaction(db, async () => {
-        // one transaction for the lot: a commit costs milliseconds here, a row microseconds
-        for (let start = 0; start < unique.length; start += VEHICLES_PER_INSERT) {
-          const slice = unique.slice(start, start + VEHICLES_PER_INSERT);
-          const values = slice.map((_, i) => `(${Array.from({ length: 7 }, (_, k) => `$${i * 7 + k + 1}`).join(', ')})`);
-          const params = slice.flatMap((v) => [v.vin, v.brand, v.model, v.year ?? null, v.powertrain ?? null, v.credentialHash, BigInt(v.createdAt)]);
-          const result = await db.runAndReadAll(`INSERT INTO vehicles (${VEHICLE_COLUMNS}) VALUES ${values.join(', ')} ON CONFLICT DO NOTHING RETURNING vin`, params);
-          for (const [vin] of result.getRowsJS()) inserted.add(String(vin));
+    await this.write(async (db) => {
+      // appended, then inserted in one transaction: a commit costs milliseconds here, a row microseconds
+      await db.run('DELETE FROM vehicles_staging');
+      const appender = await db.createAppender('vehicles_staging');
+      try {
+        for (let start = 0; start < unique.length; start += CHUNK_ROWS) {
+          const slice = unique.slice(start, start + CHUNK_ROWS);
+          const chunk = DuckDBDataChunk.create(VEHICLE_TYPES, slice.length);
+          chunk.setColumns([
+            slice.map((v) => v.vin),
+            slice.map((v) => v.brand),
+            slice.map((v) => v.model),
+            slice.map((v) => v.year ?? null),
+            slice.map((v) => v.powertrain ?? null),
+            slice.map((v) => v.credentialHash),
+            slice.map((v) => BigInt(v.createdAt)),
+          ]);
+          appender.appendDataChunk(chunk);
         }
-      }),
-    );
+        appender.flushSync();
+      } finally {
+        appender.closeSync();
+      }
+      await transaction(db, async () => {
+        const result = await db.runAndReadAll(`INSERT INTO vehicles (${VEHICLE_COLUMNS}) SELECT ${VEHICLE_COLUMNS} FROM vehicles_staging ON CONFLICT DO NOTHING RETURNING vin`);
+        for (const [vin] of result.getRowsJS()) inserted.add(String(vin));
+      });
+      await db.run('DELETE FROM vehicles_staging');
+    });
     return inserted;
   }
 
@@ -569,8 +593,7 @@ export class EmbeddedStore implements TelemetryStore {
 }
 
 const VEHICLE_COLUMNS = 'vin, brand, model, year, powertrain, credential_hash, created_at';
-/** Rows per INSERT statement of insertVehicles (7 parameters each). */
-const VEHICLES_PER_INSERT = 500;
+const VEHICLE_TYPES: readonly DuckDBType[] = [VARCHAR, VARCHAR, VARCHAR, INTEGER, VARCHAR, VARCHAR, BIGINT];
 
 function toVehicle(row: unknown[]): VehicleRecord {
   const vehicle: VehicleRecord = {

@@ -381,13 +381,13 @@ export async function storeSuite(t: TapTest, makeStore: () => Promise<StoreFixtu
     const { store } = await open(t);
     const taken = vehicle(randomVin('WVW'), { year: 2021 });
     await store.insertVehicle(taken);
-    const fleet = Array.from({ length: 1_200 }, (_, i) => vehicle(randomVin('LRW'), { model: `M${i % 3}`, ...(i % 2 ? { powertrain: 'phev' as const } : {}) }));
+    const fleet = Array.from({ length: 2_100 }, (_, i) => vehicle(randomVin('LRW'), { model: `M${i % 3}`, ...(i % 2 ? { powertrain: 'phev' as const } : {}) }));
     const inserted = await store.insertVehicles([...fleet, { ...taken, brand: 'Other' }, { ...fleet[0]!, model: 'Twice' }]);
     t.strictSame([...inserted].sort(), fleet.map((v) => v.vin).sort(), 'every new VIN, and neither the taken one nor a repeat');
     t.strictSame(await store.getVehicle(taken.vin), taken, 'an existing vehicle is left whole');
     t.strictSame(await store.getVehicle(fleet[0]!.vin), fleet[0], 'the first copy of a repeated VIN is the one kept');
-    t.strictSame(await store.getVehicle(fleet[1_199]!.vin), fleet[1_199]);
-    t.equal((await store.listVehicles()).length, 1_201);
+    t.strictSame(await store.getVehicle(fleet[2_099]!.vin), fleet[2_099]);
+    t.equal((await store.listVehicles()).length, 2_101);
     t.equal((await store.insertVehicles(fleet)).size, 0, 'a second time inserts nothing');
     t.equal((await store.insertVehicles([])).size, 0);
   });
