@@ -34,6 +34,8 @@ export interface OpenOptions {
   influxdBinary?: string;
   vehicles: number;
   seed: number;
+  /** register the vehicles at opening (default); false leaves it to the load test (e.g. to log each vehicle in) */
+  register?: boolean;
 }
 
 /** API URL given to the load tester when the system has no API (the target answers instead); never contacted. */
@@ -92,6 +94,7 @@ async function vehicleCloud(stack: Stack, env: Record<string, string>): Promise<
 
 /** Register the benchmark's vehicles once, before the steps (which then skip registration). */
 async function register(target: LoadTarget, options: OpenOptions, service: VehicleCloudProcess): Promise<void> {
+  if (options.register === false) return;
   try {
     await target.prepare(
       loadTestVins(options.seed, options.vehicles).map((vin) => ({ vin, brand: BENCH_BRAND, model: BENCH_MODEL })),
