@@ -47,6 +47,17 @@ export const ConfigSchema = z.object({
   adminToken: z.preprocess(emptyAsUndefined, z.string().min(16, 'VC_ADMIN_TOKEN must be at least 16 characters').optional()),
   metricsToken: optionalString,
   spoolMaxBytes: z.coerce.number().int().positive().default(1024 ** 3),
+  /** largest batch the store writer reads from the spool at once (spool bytes) */
+  storeBatchBytes: z.coerce.number().int().min(64 * 1024).default(4 * 1024 ** 2),
+  /** with no backlog, how long a batch may wait to fill before it is written (ms) */
+  storeFlushMs: z.coerce.number().int().min(0).max(60_000).default(500),
+  /** backoff of a failed store write: first and longest wait (ms) */
+  storeRetryMinMs: z.coerce.number().int().min(1).default(100),
+  storeRetryMaxMs: z.coerce.number().int().min(1).default(5_000),
+  /** how often changed cockpit series sums are written (ms); with several writers, how often changed minutes are recounted */
+  rollupFlushMs: z.coerce.number().int().min(50).max(60_000).default(1_000),
+  /** how often the per-vehicle facts of minutes still open are written at most (ms) */
+  rollupFactsFlushMs: z.coerce.number().int().min(100).max(60_000).default(15_000),
   spoolFsync: z.enum(['always', 'interval', 'never']).default('interval'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** API requests per minute per token (per client address without a known token); 0 = unlimited */
@@ -56,6 +67,9 @@ export const ConfigSchema = z.object({
 }).superRefine((config, ctx) => {
   if (config.storeWriters === 'one' && config.mqttShareGroup) {
     ctx.addIssue({ code: 'custom', path: ['storeWriters'], message: 'VC_MQTT_SHARE_GROUP means several ingest workers write to the store: use many (or leave it unset)' });
+  }
+  if (config.storeRetryMaxMs < config.storeRetryMinMs) {
+    ctx.addIssue({ code: 'custom', path: ['storeRetryMaxMs'], message: 'must be at least VC_STORE_RETRY_MIN_MS' });
   }
   if (config.mqttDynsec && !(config.mqttUrl && config.mqttUsername && config.mqttPassword)) {
     ctx.addIssue({ code: 'custom', path: ['mqttDynsec'], message: 'needs VC_MQTT_URL, VC_MQTT_USERNAME and VC_MQTT_PASSWORD (a dynamic-security admin of that broker)' });
@@ -85,6 +99,12 @@ const ENV_NAMES: Record<keyof ServiceConfig, string> = {
   adminToken: 'VC_ADMIN_TOKEN',
   metricsToken: 'VC_METRICS_TOKEN',
   spoolMaxBytes: 'VC_SPOOL_MAX_BYTES',
+  storeBatchBytes: 'VC_STORE_BATCH_BYTES',
+  storeFlushMs: 'VC_STORE_FLUSH_MS',
+  storeRetryMinMs: 'VC_STORE_RETRY_MIN_MS',
+  storeRetryMaxMs: 'VC_STORE_RETRY_MAX_MS',
+  rollupFlushMs: 'VC_ROLLUP_FLUSH_MS',
+  rollupFactsFlushMs: 'VC_ROLLUP_FACTS_FLUSH_MS',
   spoolFsync: 'VC_SPOOL_FSYNC',
   logLevel: 'VC_LOG_LEVEL',
   rateLimit: 'VC_RATE_LIMIT',

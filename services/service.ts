@@ -12,7 +12,8 @@ import { MosquittoDynsec } from './broker/mosquitto-dynsec.ts';
 import type { ServiceConfig } from './config.ts';
 import { MqttSubscriber, redact } from './ingest/mqtt-subscriber.ts';
 import { IngestPipeline } from './ingest/pipeline.ts';
-import { startWriterHere, WriterThread, type StoreWriter } from './ingest/writer-host.ts';
+import { startWriterHere, WriterThread, type StoreWriter, type WriterSettings } from './ingest/writer-host.ts';
+import { CockpitReader } from './cockpit/reader.ts';
 import { createLogger } from './observability/logger.ts';
 import { ServiceMetrics } from './observability/metrics.ts';
 import { VehicleRegistry } from './registry/registry.ts';
@@ -93,9 +94,19 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
   const spool = Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spoolMaxBytes, fsync: config.spoolFsync });
   if (spool.pendingBytes > 0) logger.info({ event: 'spool_replay', bytes: spool.pendingBytes }, 'replaying spooled records not yet confirmed by the store');
   const pipeline = new IngestPipeline({ spool, registry, twins, metrics });
-  // The store's only writer keeps rollups in memory; several writers must recompute them from the raw samples.
+  // The store's only writer counts rollups in memory; several writers must recount them from the raw samples.
   const writers = config.storeWriters ?? (config.mqttShareGroup ? 'many' : 'one');
-  const writerSetup = { spool, store, metrics, logger, strategy: writers === 'one' ? ('incremental' as const) : ('recompute' as const), settleMs: writers === 'many' ? 2_000 : undefined };
+  const settings: WriterSettings = {
+    strategy: writers === 'one' ? 'incremental' : 'recompute',
+    settleMs: writers === 'many' ? 2_000 : undefined,
+    batchBytes: config.storeBatchBytes,
+    flushMs: config.storeFlushMs,
+    retryMinMs: config.storeRetryMinMs,
+    retryMaxMs: config.storeRetryMaxMs,
+    rollupFlushMs: config.rollupFlushMs,
+    rollupFactsFlushMs: config.rollupFactsFlushMs,
+  };
+  const writerSetup = { spool, store, metrics, logger, settings };
   const writer: StoreWriter = config.influxUrl
     ? new WriterThread({
         ...writerSetup,
@@ -147,7 +158,7 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
   };
 
   const api = await buildApi(
-    { store, registry, twins, pipeline, metrics, resolvePrincipal: principalResolver(isAdmin, tenants), isAdminToken: isAdmin, tenants, rateLimit: { perMinute: config.rateLimit, ingestPerMinute: config.rateLimitIngest }, ingestHasRoom: () => spool.hasRoom, readiness, metricsToken: config.metricsToken, version: VERSION },
+    { store, cockpit: new CockpitReader(store.cockpit), registry, twins, pipeline, metrics, resolvePrincipal: principalResolver(isAdmin, tenants), isAdminToken: isAdmin, tenants, rateLimit: { perMinute: config.rateLimit, ingestPerMinute: config.rateLimitIngest }, ingestHasRoom: () => spool.hasRoom, readiness, metricsToken: config.metricsToken, version: VERSION },
     logger,
   );
   await api.listen({ host: config.host, port: config.httpPort });

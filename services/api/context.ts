@@ -1,6 +1,7 @@
-// What the HTTP API needs from the rest of the service. The API imports twin, registry, store and ingest,
+// What the HTTP API needs from the rest of the service. The API imports twin, registry, cockpit, store and ingest,
 // never the other way round.
 import type { PrincipalResolver } from './auth.ts';
+import type { CockpitReader } from '../cockpit/reader.ts';
 import type { IngestPipeline } from '../ingest/pipeline.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
 import type { VehicleRegistry } from '../registry/registry.ts';
@@ -15,6 +16,8 @@ export interface Readiness {
 
 export interface ApiContext {
   store: TelemetryStore;
+  /** cockpit questions, answered from the cockpit tables */
+  cockpit: CockpitReader;
   registry: VehicleRegistry;
   twins: TwinRegistry;
   pipeline: IngestPipeline;

@@ -1,12 +1,13 @@
 // Where the store writer runs. With InfluxDB it runs in its own thread (writer-thread.ts): writing, line
 // protocol and rollups then use another core instead of taking turns with MQTT ingestion on this one (measured:
 // ingestion under load went from 4.6k to 8.1k msgs/s with the writer off this thread). The embedded store stays
-// in this thread: DuckDB is opened once per process, and the API reads it here.
+// in this thread: DuckDB is opened once per process, and the API reads it here. Both wire the spool writer and
+// the cockpit engine with wireWriter.
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { MetricsSnapshot, ServiceMetrics } from '../observability/metrics.ts';
-import { RollupMaintainer, type RollupStrategy } from '../rollup/maintainer.ts';
-import type { Spool, SpoolPosition } from '../spool/spool.ts';
+import { CockpitMaintainer, type RollupStrategy } from '../cockpit/maintainer.ts';
+import type { Spool, SpoolPosition, SpoolSource } from '../spool/spool.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
 import { SpoolWriter } from './writer.ts';
 import type { FromWriterThread, ToWriterThread, WriterThreadData } from './writer-thread.ts';
@@ -16,11 +17,24 @@ export interface StoreWriter {
   /** true while the last store write succeeded (readiness) */
   readonly storeHealthy: boolean;
   readonly lastStoreError: string | undefined;
-  /** Resolves true once everything spooled so far is stored (rollups included), false after `timeoutMs`. */
+  /** Resolves true once everything spooled so far is stored and in the cockpit tables, false after `timeoutMs`. */
   drained(timeoutMs?: number): Promise<boolean>;
   /** Stop after the current batch; with `drainMs`, first keep writing until the spool is empty or time is up. */
   stop(drainMs?: number): Promise<void>;
   readonly rollupStrategy: RollupStrategy;
+}
+
+/** The store writer's and the cockpit engine's settings (VC_STORE_* and VC_ROLLUP_* in services/config.ts). */
+export interface WriterSettings {
+  strategy: RollupStrategy;
+  /** recompute strategy: recount every changed minute once more this long after (ms) */
+  settleMs?: number;
+  batchBytes: number;
+  flushMs: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+  rollupFlushMs: number;
+  rollupFactsFlushMs: number;
 }
 
 interface WriterSetup {
@@ -28,25 +42,46 @@ interface WriterSetup {
   store: TelemetryStore;
   metrics: ServiceMetrics;
   logger: Logger;
-  strategy: RollupStrategy;
-  settleMs?: number;
+  settings: WriterSettings;
 }
 
-/** The writer in this thread (embedded store). */
-export function startWriterHere(setup: WriterSetup): StoreWriter {
-  const { spool, store, metrics, logger } = setup;
-  const rollups = new RollupMaintainer({ store, logger, metrics, strategy: setup.strategy, settleMs: setup.settleMs });
+/**
+ * The spool writer and the cockpit engine, wired the same way wherever they run: the spool checkpoint moves past a
+ * batch only once the store confirmed it and the cockpit tables hold what it changed.
+ */
+export function wireWriter(parts: { spool: SpoolSource; store: TelemetryStore; metrics: ServiceMetrics; logger: Logger; settings: WriterSettings }): { writer: SpoolWriter; rollups: CockpitMaintainer } {
+  const { spool, store, metrics, logger, settings } = parts;
+  store.writeObserver = (table, rows, bytes) => metrics.observeWrites(table, rows, bytes);
+  const rollups = new CockpitMaintainer({
+    tables: store.cockpit,
+    logger,
+    metrics,
+    strategy: settings.strategy,
+    settleMs: settings.settleMs,
+    flushMs: settings.rollupFlushMs,
+    factsFlushMs: settings.rollupFactsFlushMs,
+  });
   const writer = new SpoolWriter({
     spool,
     store,
     metrics,
     logger,
+    batchBytes: settings.batchBytes,
+    flushMs: settings.flushMs,
+    retryMinMs: settings.retryMinMs,
+    retryMaxMs: settings.retryMaxMs,
     beforeWrite: (samples) => rollups.prepare(samples),
     onStored: (samples) => rollups.track(samples),
     onCaughtUp: () => rollups.flushSoon(),
   });
   rollups.start();
   writer.start();
+  return { writer, rollups };
+}
+
+/** The writer in this thread (embedded store). */
+export function startWriterHere(setup: WriterSetup): StoreWriter {
+  const { writer, rollups } = wireWriter(setup);
   return {
     get storeHealthy() {
       return writer.storeHealthy;
@@ -54,8 +89,12 @@ export function startWriterHere(setup: WriterSetup): StoreWriter {
     get lastStoreError() {
       return writer.lastStoreError;
     },
-    rollupStrategy: setup.strategy,
-    drained: (timeoutMs) => writer.drained(timeoutMs),
+    rollupStrategy: setup.settings.strategy,
+    async drained(timeoutMs) {
+      if (!(await writer.drained(timeoutMs))) return false;
+      await rollups.flush(true);
+      return true;
+    },
     async stop(drainMs = 0) {
       await writer.stop(drainMs);
       await rollups.stop();
@@ -86,9 +125,10 @@ export class WriterThread implements StoreWriter {
   private stopped: Promise<void> | undefined;
   private nextMetricsId = 0;
   private readonly metricsWaiters = new Map<number, (snapshot: MetricsSnapshot | undefined) => void>();
+  private readonly flushWaiters = new Map<number, (ok: boolean) => void>();
 
   constructor(
-    private readonly setup: WriterSetup & { data: Omit<WriterThreadData, 'checkpoint' | 'written' | 'strategy' | 'settleMs'> },
+    private readonly setup: WriterSetup & { data: Omit<WriterThreadData, 'checkpoint' | 'written' | 'settings'> },
   ) {
     setup.spool.followedBy((end) => this.announce(end));
     setup.metrics.addSource(() => this.metricsSnapshot());
@@ -104,11 +144,25 @@ export class WriterThread implements StoreWriter {
   }
 
   get rollupStrategy(): RollupStrategy {
-    return this.setup.strategy;
+    return this.setup.settings.strategy;
   }
 
-  drained(timeoutMs = 30_000): Promise<boolean> {
-    return spoolDrained(this.setup.spool, timeoutMs);
+  async drained(timeoutMs = 30_000): Promise<boolean> {
+    if (!(await spoolDrained(this.setup.spool, timeoutMs))) return false;
+    // the facts of open minutes too: ask the thread for a round that writes everything
+    const id = ++this.nextMetricsId;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.flushWaiters.delete(id);
+        resolve(false);
+      }, timeoutMs);
+      this.flushWaiters.set(id, (ok) => {
+        clearTimeout(timer);
+        resolve(ok);
+      });
+      if (!this.worker) this.flushWaiters.get(id)!(false);
+      else this.post({ type: 'flush', id });
+    });
   }
 
   stop(drainMs = 0): Promise<void> {
@@ -133,8 +187,7 @@ export class WriterThread implements StoreWriter {
       ...this.setup.data,
       checkpoint: spool.checkpointPosition,
       written: spool.writePosition,
-      strategy: this.setup.strategy,
-      settleMs: this.setup.settleMs,
+      settings: this.setup.settings,
     };
     const worker = new Worker(new URL('./writer-thread-entry.mjs', import.meta.url), { workerData: data });
     this.worker = worker;
@@ -144,6 +197,8 @@ export class WriterThread implements StoreWriter {
       if (this.worker === worker) this.worker = undefined;
       for (const [, done] of this.metricsWaiters) done(undefined);
       this.metricsWaiters.clear();
+      for (const [, done] of this.flushWaiters) done(false);
+      this.flushWaiters.clear();
       if (this.stopping) return;
       // nothing is lost: every record it did not report stored is still in the spool, past the checkpoint
       logger.error({ event: 'writer_thread_exited', code }, 'the store writer thread exited; starting it again from the checkpoint');
@@ -165,6 +220,10 @@ export class WriterThread implements StoreWriter {
       case 'metrics':
         this.metricsWaiters.get(message.id)?.(message.snapshot as MetricsSnapshot);
         this.metricsWaiters.delete(message.id);
+        break;
+      case 'flushed':
+        this.flushWaiters.get(message.id)?.(message.ok);
+        this.flushWaiters.delete(message.id);
         break;
       case 'stopped':
         break;

@@ -5,11 +5,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../observability/logger.ts';
 import { ServiceMetrics } from '../observability/metrics.ts';
-import { RollupMaintainer, type RollupStrategy } from '../rollup/maintainer.ts';
 import { SpoolFollower } from '../spool/follower.ts';
 import type { SpoolPosition } from '../spool/spool.ts';
 import { InfluxStore, type InfluxStoreOptions } from '../store/influx-store.ts';
-import { SpoolWriter } from './writer.ts';
+import { wireWriter, type WriterSettings } from './writer-host.ts';
 
 export interface WriterThreadData {
   spoolDir: string;
@@ -17,16 +16,16 @@ export interface WriterThreadData {
   written: SpoolPosition;
   influx: Omit<InfluxStoreOptions, 'logger'>;
   logLevel: string;
-  strategy: RollupStrategy;
-  settleMs?: number;
+  settings: WriterSettings;
 }
 
-export type ToWriterThread = { type: 'written'; position: SpoolPosition } | { type: 'stop'; drainMs: number } | { type: 'metrics'; id: number };
+export type ToWriterThread = { type: 'written'; position: SpoolPosition } | { type: 'stop'; drainMs: number } | { type: 'metrics'; id: number } | { type: 'flush'; id: number };
 
 export type FromWriterThread =
   | { type: 'commit'; position: SpoolPosition }
   | { type: 'status'; storeHealthy: boolean; lastStoreError?: string; samplesRefused: number }
   | { type: 'metrics'; id: number; snapshot: Awaited<ReturnType<ServiceMetrics['registry']['getMetricsAsJSON']>> }
+  | { type: 'flushed'; id: number; ok: boolean }
   | { type: 'stopped' };
 
 const STATUS_MS = 200;
@@ -37,24 +36,14 @@ if (parentPort) {
   const post = (message: FromWriterThread): void => port.postMessage(message);
   const logger = createLogger(data.logLevel, 'vehicle-cloud');
   const metrics = new ServiceMetrics({ processMetrics: false });
-  // the incremental strategy means this process is the store's only rollup writer
-  const store = new InfluxStore({ ...data.influx, logger, soleRollupWriter: data.strategy === 'incremental' });
+  const store = new InfluxStore({ ...data.influx, logger });
   const follower = new SpoolFollower({
     dir: data.spoolDir,
     checkpoint: data.checkpoint,
     written: data.written,
     onCommit: (position) => post({ type: 'commit', position }),
   });
-  const rollups = new RollupMaintainer({ store, logger, metrics, strategy: data.strategy, settleMs: data.settleMs });
-  const writer = new SpoolWriter({
-    spool: follower,
-    store,
-    metrics,
-    logger,
-    beforeWrite: (samples) => rollups.prepare(samples),
-    onStored: (samples) => rollups.track(samples),
-    onCaughtUp: () => rollups.flushSoon(),
-  });
+  const { writer, rollups } = wireWriter({ spool: follower, store, metrics, logger, settings: data.settings });
   let lastStatus = '';
   const status = (): void => {
     const message: FromWriterThread = { type: 'status', storeHealthy: writer.storeHealthy, lastStoreError: writer.lastStoreError, samplesRefused: writer.samplesRefused };
@@ -71,6 +60,12 @@ if (parentPort) {
       case 'metrics':
         void metrics.registry.getMetricsAsJSON().then((snapshot) => post({ type: 'metrics', id: message.id, snapshot }));
         break;
+      case 'flush':
+        rollups.flush(true).then(
+          () => post({ type: 'flushed', id: message.id, ok: true }),
+          () => post({ type: 'flushed', id: message.id, ok: false }),
+        );
+        break;
       case 'stop':
         void (async () => {
           await writer.stop(message.drainMs);
@@ -85,6 +80,4 @@ if (parentPort) {
         break;
     }
   });
-  rollups.start();
-  writer.start();
 }

@@ -18,6 +18,11 @@ export interface SpoolWriterOptions {
   batchBytes?: number;
   /** Longest wait for new records when idle (ms). */
   idleMs?: number;
+  /**
+   * With no backlog, how long a batch may wait to fill before it is written (ms; Telegraf's flush_interval): a
+   * few samples a second are then one write a flush instead of one each. 0 writes at once.
+   */
+  flushMs?: number;
   /** Retry backoff bounds when the store fails (ms). */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -41,6 +46,9 @@ export class SpoolWriter {
   private readonly logger: Logger;
   private readonly batchBytes: number;
   private readonly idleMs: number;
+  private readonly flushMs: number;
+  /** the last batch left nothing unread: the next one may wait to fill */
+  private caughtUp = false;
   private readonly retryMinMs: number;
   private readonly retryMaxMs: number;
   private running = false;
@@ -63,6 +71,7 @@ export class SpoolWriter {
     this.logger = options.logger;
     this.batchBytes = options.batchBytes ?? 4 * 1024 ** 2;
     this.idleMs = options.idleMs ?? 250;
+    this.flushMs = options.flushMs ?? 0;
     this.retryMinMs = options.retryMinMs ?? 100;
     this.retryMaxMs = options.retryMaxMs ?? 5_000;
     this.onStored = options.onStored;
@@ -115,6 +124,8 @@ export class SpoolWriter {
         this.metrics.storeLagSeconds.set(0);
         continue;
       }
+      if (this.caughtUp && this.flushMs > 0) await this.fill();
+      if (!this.running) break;
       const batch = this.spool.read<SpoolRecord>(this.batchBytes);
       const samples: StoredSample[] = [];
       const letters: DeadLetter[] = [];
@@ -143,7 +154,18 @@ export class SpoolWriter {
         entry.ready = true;
         this.commitReady();
       }
-      if (!this.spool.hasUnread()) this.onCaughtUp?.();
+      this.caughtUp = !this.spool.hasUnread();
+      if (this.caughtUp) this.onCaughtUp?.();
+    }
+  }
+
+  /** Let a batch fill for up to flushMs, or until a whole batch is waiting. */
+  private async fill(): Promise<void> {
+    const deadline = Date.now() + this.flushMs;
+    while (this.running && this.spool.pendingBytes < this.batchBytes) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await new Promise((r) => setTimeout(r, Math.min(20, left)));
     }
   }
 

@@ -49,6 +49,18 @@ export class ServiceMetrics {
     help: 'Samples confirmed by the store',
     registers: [this.registry],
   });
+  readonly storeRowsWritten = new Counter({
+    name: 'vc_store_rows_written_total',
+    help: 'Rows (InfluxDB points) written to the store, by table: telemetry, dead_letters, cockpit_series, cockpit_facts, cockpit_seals',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
+  readonly storeBytesWritten = new Counter({
+    name: 'vc_store_bytes_written_total',
+    help: 'Bytes written to the store, by table (InfluxDB: line protocol; embedded: 8 bytes a number, strings by length)',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
   readonly storeLagSeconds = new Gauge({
     name: 'vc_store_lag_seconds',
     help: 'Age of the oldest spooled record not yet confirmed by the store',
@@ -57,20 +69,26 @@ export class ServiceMetrics {
 
   readonly rollupPendingKeys = new Gauge({
     name: 'vc_rollup_pending_keys',
-    help: '(vehicle, minute) rollups waiting to be written; 0 means cockpit answers cover everything stored',
+    help: '(brand, model, minute) groups and sealed segments with changes not written yet; 0 means the cockpit covers everything stored (the per-vehicle facts of open minutes are written every VC_ROLLUP_FACTS_FLUSH_MS)',
     registers: [this.registry],
   });
   readonly rollupMemoryKeys = new Gauge({
     name: 'vc_rollup_memory_keys',
-    help: '(vehicle, minute) rollups kept in memory by the store\'s only writer (incremental strategy)',
+    help: 'Vehicle-minutes the cockpit engine holds in memory',
     registers: [this.registry],
   });
   readonly rollupRoundSeconds = new Histogram({
     name: 'vc_rollup_round_seconds',
-    help: 'Latency of one rollup round (rows of changed keys written, store-known keys recomputed)',
+    help: 'Latency of one cockpit rollup round (changed groups written, recounts, seals)',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+
+  /** What the store writes, per table (a store's writeObserver). */
+  observeWrites(table: string, rows: number, bytes: number): void {
+    this.storeRowsWritten.inc({ table }, rows);
+    this.storeBytesWritten.inc({ table }, bytes);
+  }
 
   readonly liveClientsDropped = new Counter({
     name: 'vc_live_clients_dropped_total',

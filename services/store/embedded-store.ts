@@ -19,14 +19,11 @@ import {
 } from '@duckdb/node-api';
 import { SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
-import { cockpit, DERIVE_ALL_SERIES, HourSeals, keysWithSamples, readRollups, recomputeRollups, ROLLUP_DDL, writeRollups } from './embedded-cockpit.ts';
+import { COCKPIT_DDL, EmbeddedCockpitTables, OLD_COCKPIT_TABLES } from './embedded-cockpit.ts';
+import type { CockpitTables, WriteObserver } from './cockpit-tables.ts';
 import * as tenants from './embedded-tenants.ts';
 import type {
   BucketQuery,
-  CockpitAggregates,
-  CockpitWindow,
-  RollupKey,
-  RollupRow,
   DeadLetter,
   DeadLetterQuery,
   LatestSignals,
@@ -182,8 +179,9 @@ export class EmbeddedStore implements TelemetryStore {
   // Writes share one connection and one staging table, so they are serialized; reads use their own
   // connection and see committed data only, so a long write never blocks a query.
   private readonly writes = new SerialQueue();
-  private readonly seals = new HourSeals();
   private readonly reads = new SerialQueue();
+  readonly cockpit: CockpitTables;
+  writeObserver?: WriteObserver;
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -191,7 +189,13 @@ export class EmbeddedStore implements TelemetryStore {
     private readonly reader: DuckDBConnection,
     private readonly file: string,
     private readonly logger: StoreLogger | undefined,
-  ) {}
+  ) {
+    this.cockpit = new EmbeddedCockpitTables({
+      write: (task) => this.write(task),
+      read: (sql, params) => this.read(sql, params),
+      observe: (table, rows, bytes) => this.writeObserver?.(table, rows, bytes),
+    });
+  }
 
   static async open(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
     await mkdir(options.dir, { recursive: true });
@@ -230,10 +234,13 @@ export class EmbeddedStore implements TelemetryStore {
         await db.run(VEHICLES_DDL);
         await db.run(VEHICLES_STAGING_DDL);
         for (const ddl of DEAD_LETTERS_DDL) await db.run(ddl);
-        const hadSeries = (await this.columnsOf(db, 'rollup_bm_1m')).size > 0;
-        for (const ddl of ROLLUP_DDL) await db.run(ddl);
-        // A file from before the (brand, model, minute) sums existed: derive them once (hours seal on the next write).
-        if (!hadSeries) await db.run(DERIVE_ALL_SERIES);
+        for (const ddl of COCKPIT_DDL) await db.run(ddl);
+        // Tables of the cockpit engine before this one hold derived data nothing reads any more.
+        for (const table of OLD_COCKPIT_TABLES) {
+          if ((await this.columnsOf(db, table)).size === 0) continue;
+          await db.run(`DROP TABLE ${table}`);
+          this.logger?.info({ table }, 'embedded store: dropped a table of the former cockpit engine');
+        }
         for (const ddl of tenants.TENANT_DDL) await db.run(ddl);
       }),
     );
@@ -280,6 +287,7 @@ export class EmbeddedStore implements TelemetryStore {
           await db.run(`INSERT OR REPLACE INTO telemetry (${ALL_COLUMNS}) SELECT ${ALL_COLUMNS} FROM telemetry_staging`);
           await db.run(MERGE_LATEST);
         });
+        this.writeObserver?.('telemetry', rows.length, rows.reduce((n, r) => n + storedBytes(r), 0));
       } finally {
         // Best effort: the next write clears the staging table before using it anyway.
         await db.run('DELETE FROM telemetry_staging').catch(() => undefined);
@@ -342,6 +350,7 @@ export class EmbeddedStore implements TelemetryStore {
             await insert.run();
           }
         });
+        this.writeObserver?.('dead_letters', letters.length, letters.reduce((n, l) => n + 16 + l.reason.length + l.detail.length + l.topic.length + l.raw.length + (l.vin?.length ?? 0), 0));
       } finally {
         insert.destroySync();
       }
@@ -420,26 +429,6 @@ export class EmbeddedStore implements TelemetryStore {
       signals[spec.path] = { value: row[2 + i * 2] as SignalValue, ts: toNumber(ts) };
     });
     return { lastTs: toNumber(row[1]), signals };
-  }
-
-  writeRollups(rows: readonly RollupRow[]): Promise<void> {
-    return this.write((db) => writeRollups(db, this.seals, rows));
-  }
-
-  keysWithSamples(keys: readonly RollupKey[]): Promise<RollupKey[]> {
-    return this.write((db) => keysWithSamples(db, keys));
-  }
-
-  readRollups(keys: readonly RollupKey[]): Promise<RollupRow[]> {
-    return this.write((db) => readRollups(db, keys));
-  }
-
-  recomputeRollups(keys: readonly RollupKey[]): Promise<void> {
-    return this.write((db) => recomputeRollups(db, this.seals, keys));
-  }
-
-  cockpit(window: CockpitWindow, source: 'rollup' | 'raw'): Promise<CockpitAggregates> {
-    return cockpit((sql, params) => this.read(sql, params), window, source);
   }
 
   async insertVehicle(vehicle: VehicleRecord): Promise<boolean> {
@@ -594,6 +583,16 @@ export class EmbeddedStore implements TelemetryStore {
 
 const VEHICLE_COLUMNS = 'vin, brand, model, year, powertrain, credential_hash, created_at';
 const VEHICLE_TYPES: readonly DuckDBType[] = [VARCHAR, VARCHAR, VARCHAR, INTEGER, VARCHAR, VARCHAR, BIGINT];
+
+/** A sample's size as stored, for the write metrics: 8 bytes a number or flag, strings by their length. */
+function storedBytes(sample: StoredSample): number {
+  let bytes = 16 + sample.vin.length + sample.brand.length + sample.model.length;
+  for (const path in sample.signals) {
+    const value = sample.signals[path];
+    bytes += typeof value === 'string' ? value.length : 8;
+  }
+  return bytes;
+}
 
 function toVehicle(row: unknown[]): VehicleRecord {
   const vehicle: VehicleRecord = {

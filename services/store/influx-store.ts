@@ -9,14 +9,11 @@ import { InfluxDB, Point, escape, type Transport } from '@influxdata/influxdb-cl
 import { SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
 import { StoreRejectedError } from './telemetry-store.ts';
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
-import { cockpit, keysWithSamples, readRollups, recomputeRollups, RollupTiers, writeRollups, type InfluxAccess } from './influx-cockpit.ts';
+import { InfluxCockpitTables, type InfluxAccess } from './influx-cockpit.ts';
+import type { CockpitTables, WriteObserver } from './cockpit-tables.ts';
 import * as tenants from './influx-tenants.ts';
 import type {
   BucketQuery,
-  CockpitAggregates,
-  CockpitWindow,
-  RollupKey,
-  RollupRow,
   DeadLetter,
   DeadLetterQuery,
   LatestSignals,
@@ -46,11 +43,6 @@ export interface InfluxStoreOptions {
   logger?: StoreLogger;
   /** socket timeout of one request */
   timeoutMs?: number;
-  /**
-   * This store is the only process writing rollups to the database (VC_STORE_WRITERS=one): it keeps the rows of
-   * recent minutes in memory to derive the cockpit series instead of reading them back. Default false.
-   */
-  soleRollupWriter?: boolean;
 }
 
 export const TELEMETRY_MEASUREMENT = 'telemetry';
@@ -96,7 +88,8 @@ export class InfluxStore implements TelemetryStore {
   /** `telemetry,brand=…,model=…,vin=…` per vehicle, escaped once */
   private readonly linePrefixes = new Map<string, { brand: string; model: string; prefix: string }>();
   private closed = false;
-  private readonly tiers: RollupTiers;
+  readonly cockpit: CockpitTables;
+  writeObserver?: WriteObserver;
   /**
    * Dead letters are written in ns precision at receivedAt + this counter's nanoseconds, so that two letters of
    * one reason in the same ms do not overwrite each other; it starts at random so that processes rarely collide.
@@ -106,7 +99,7 @@ export class InfluxStore implements TelemetryStore {
   constructor(options: InfluxStoreOptions) {
     this.database = options.database;
     this.logger = options.logger;
-    this.tiers = new RollupTiers(options.soleRollupWriter ?? false);
+    this.cockpit = new InfluxCockpitTables(this.access());
     const parsed = new URL(options.url);
     const secure = parsed.protocol === 'https:';
     // compressing for a server on this machine spends CPU twice to save no network
@@ -137,7 +130,7 @@ export class InfluxStore implements TelemetryStore {
     for (const sample of samples) lines.push(telemetryLine(this.linePrefix(sample), sample, skipped));
     // Validation upstream makes this a bug, not bad data: log it, but never let one value wedge the writer's retries.
     if (skipped.values > 0) this.logger?.warn({ values: skipped.values }, 'signal values outside the catalog or of the wrong type were not stored');
-    await this.write(lines, 'ms');
+    await this.write(lines, 'ms', 'telemetry');
   }
 
   async writeDeadLetters(letters: readonly DeadLetter[]): Promise<void> {
@@ -151,7 +144,7 @@ export class InfluxStore implements TelemetryStore {
       if (letter.vin !== undefined) point.stringField('vin', letter.vin);
       return lineOf(point);
     });
-    await this.write(lines, 'ns');
+    await this.write(lines, 'ns', 'dead_letters');
   }
 
   async querySamples(query: SampleQuery): Promise<TelemetrySample[]> {
@@ -240,30 +233,10 @@ export class InfluxStore implements TelemetryStore {
     return { lastTs: Number(lastRow[0]), signals };
   }
 
-  recomputeRollups(keys: readonly RollupKey[]): Promise<void> {
-    return recomputeRollups(this.cockpitAccess(), this.tiers, keys);
-  }
-
-  writeRollups(rows: readonly RollupRow[]): Promise<void> {
-    return writeRollups(this.cockpitAccess(), this.tiers, rows);
-  }
-
-  keysWithSamples(keys: readonly RollupKey[]): Promise<RollupKey[]> {
-    return keysWithSamples(this.cockpitAccess(), keys);
-  }
-
-  readRollups(keys: readonly RollupKey[]): Promise<RollupRow[]> {
-    return readRollups(this.cockpitAccess(), keys);
-  }
-
-  cockpit(window: CockpitWindow, source: 'rollup' | 'raw'): Promise<CockpitAggregates> {
-    return cockpit(this.cockpitAccess(), window, source);
-  }
-
-  private cockpitAccess(): InfluxAccess {
+  private access(): InfluxAccess {
     return {
       query: (statements) => this.query(statements),
-      writeLines: (lines) => this.write(lines, 'ms'),
+      writeLines: (lines, table) => this.write(lines, 'ms', table ?? 'other'),
       literal,
       identifier,
       tagValue,
@@ -297,7 +270,7 @@ export class InfluxStore implements TelemetryStore {
       if (vehicle.powertrain !== undefined) point.stringField('powertrain', vehicle.powertrain);
       return lineOf(point);
     });
-    await this.write(lines, 'ms');
+    await this.write(lines, 'ms', 'vehicles');
     return new Set(fresh.keys());
   }
 
@@ -312,35 +285,35 @@ export class InfluxStore implements TelemetryStore {
   }
 
   insertTenant(tenant: TenantRecord): Promise<void> {
-    return tenants.insertTenant(this.cockpitAccess(), tenant);
+    return tenants.insertTenant(this.access(), tenant);
   }
 
   getTenant(id: string): Promise<TenantRecord | undefined> {
-    return tenants.getTenant(this.cockpitAccess(), id);
+    return tenants.getTenant(this.access(), id);
   }
 
   listTenants(): Promise<TenantRecord[]> {
-    return tenants.listTenants(this.cockpitAccess());
+    return tenants.listTenants(this.access());
   }
 
   deleteTenant(id: string, at: number): Promise<boolean> {
-    return tenants.deleteTenant(this.cockpitAccess(), id, at);
+    return tenants.deleteTenant(this.access(), id, at);
   }
 
   insertTenantToken(token: TenantTokenRecord): Promise<void> {
-    return tenants.insertTenantToken(this.cockpitAccess(), token);
+    return tenants.insertTenantToken(this.access(), token);
   }
 
   getTenantToken(id: string): Promise<TenantTokenRecord | undefined> {
-    return tenants.getTenantToken(this.cockpitAccess(), id);
+    return tenants.getTenantToken(this.access(), id);
   }
 
   listTenantTokens(tenantId: string): Promise<TenantTokenRecord[]> {
-    return tenants.listTenantTokens(this.cockpitAccess(), tenantId);
+    return tenants.listTenantTokens(this.access(), tenantId);
   }
 
   revokeTenantToken(id: string, at: number): Promise<boolean> {
-    return tenants.revokeTenantToken(this.cockpitAccess(), id, at);
+    return tenants.revokeTenantToken(this.access(), id, at);
   }
 
   async listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]> {
@@ -392,11 +365,13 @@ export class InfluxStore implements TelemetryStore {
   }
 
   /** Sends lines in chunks and resolves only when influxd answered 2xx to every chunk. */
-  private async write(lines: readonly string[], precision: 'ms' | 'ns'): Promise<void> {
+  private async write(lines: readonly string[], precision: 'ms' | 'ns', table: string): Promise<void> {
     const params = new URLSearchParams({ db: this.database, precision }).toString();
     for (let start = 0; start < lines.length; start += WRITE_CHUNK_LINES) {
-      const body = lines.slice(start, start + WRITE_CHUNK_LINES).join('\n');
+      const chunk = lines.slice(start, start + WRITE_CHUNK_LINES);
+      const body = chunk.join('\n');
       await this.request(`/write?${params}`, body, 'POST', 'text/plain; charset=utf-8', 'write');
+      this.writeObserver?.(table, chunk.length, Buffer.byteLength(body));
     }
   }
 

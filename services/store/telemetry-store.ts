@@ -3,6 +3,7 @@
 // suite (tests/store/store-suite.ts) holds both to the same behaviour.
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
 import type { SignalValue } from '../contract/signals.ts';
+import type { CockpitTables, WriteObserver } from './cockpit-tables.ts';
 
 /** The structured logger adapters write to (pino fits). */
 export interface StoreLogger {
@@ -104,19 +105,16 @@ export interface LatestSignals {
   signals: Record<string, { value: SignalValue; ts: number }>;
 }
 
-/** Width of a stored rollup bucket: per vehicle and minute (see services/rollup). */
-export const ROLLUP_BUCKET_MS = 60_000;
-
-/** A (vehicle, rollup bucket) whose rollup must be recomputed from the raw samples. */
+/** A (vehicle, minute). */
 export interface RollupKey {
   vin: string;
-  /** bucket start, a multiple of ROLLUP_BUCKET_MS */
+  /** minute start, ms */
   bucket: number;
 }
 
 /**
- * The cockpit ingredients of one vehicle in one rollup bucket, as stored: what a recompute from the raw samples
- * gives, and what the in-memory rollups of a single writer give for the same samples.
+ * The cockpit ingredients of one vehicle in one minute: what a recount from the raw samples gives, and what the
+ * cockpit engine counts in memory for the same samples (services/cockpit).
  */
 export interface RollupRow extends RollupKey {
   brand: string;
@@ -241,22 +239,10 @@ export interface TelemetryStore {
   /** Latest value and time of every signal of one vehicle, or undefined if it has no samples. */
   latest(vin: string): Promise<LatestSignals | undefined>;
 
-  /**
-   * Recompute the per-vehicle, per-minute rollups of these keys from the raw samples and store them
-   * (overwriting): idempotent, so duplicates, late samples and several writers cannot double-count.
-   */
-  recomputeRollups(keys: readonly RollupKey[]): Promise<void>;
-  /** Store rollup rows computed elsewhere (the single writer's in-memory rollups), overwriting those of the same key. */
-  writeRollups(rows: readonly RollupRow[]): Promise<void>;
-  /** The keys among these that already hold at least one stored sample. */
-  keysWithSamples(keys: readonly RollupKey[]): Promise<RollupKey[]>;
-  /** The stored rollup rows of these keys (absent keys have none), in no particular order. */
-  readRollups(keys: readonly RollupKey[]): Promise<RollupRow[]>;
-  /**
-   * Cockpit sums for a window. `source: 'rollup'` reads the stored rollups and needs from, to and intervalMs
-   * to be multiples of ROLLUP_BUCKET_MS; `source: 'raw'` aggregates the raw samples (any window, slower).
-   */
-  cockpit(window: CockpitWindow, source: 'rollup' | 'raw'): Promise<CockpitAggregates>;
+  /** The cockpit tables (services/store/cockpit-tables.ts), kept by the cockpit engine. */
+  readonly cockpit: CockpitTables;
+  /** Told the rows and bytes of every write, per table (vc_store_rows_written_total / vc_store_bytes_written_total). */
+  writeObserver?: WriteObserver;
 
   /** Registry. `insertVehicle` resolves false (and writes nothing) when the VIN is already registered. */
   insertVehicle(vehicle: VehicleRecord): Promise<boolean>;

@@ -7,6 +7,8 @@ import { DATABASE_FILE, EmbeddedStore } from '../../services/store/embedded-stor
 import type { StoreLogger } from '../../services/store/telemetry-store.ts';
 import type { TelemetryStore } from '../../services/store/telemetry-store.ts';
 import { tempDir } from '../helpers/system.ts';
+import { CockpitReader } from '../../services/cockpit/reader.ts';
+import { cockpitSuite, engine, writeBatch } from './cockpit-suite.ts';
 import { randomVin, storedSample, storeSuite, type StoreFixture } from './store-suite.ts';
 
 const SPEED = 'Vehicle.Speed';
@@ -55,6 +57,8 @@ async function onFile<T>(dir: string, work: (connection: DuckDBConnection) => Pr
 }
 
 await t.test('the TelemetryStore suite', (t) => storeSuite(t, () => embeddedFixture()));
+
+await t.test('the cockpit engine, held to the raw samples', (t) => cockpitSuite(t, () => embeddedFixture()));
 
 await t.test('the database is one file in the data dir', async (t) => {
   const { dir, store } = await openEmbedded(t);
@@ -262,7 +266,7 @@ await t.test('a failed batch writes none of its samples and leaves the store wri
   );
 });
 
-await t.test('cockpit tables: hours are sealed as minute rows pass them, a reopened store rederives a late hour, an older file gets its series', async (t) => {
+await t.test('cockpit tables in the file: segments sealed as time passes them, a reopened store adds late data to them, former tables dropped', async (t) => {
   const fixture = await embeddedFixture();
   t.teardown(() => fixture.cleanup());
   const { store } = fixture;
@@ -271,39 +275,40 @@ await t.test('cockpit tables: hours are sealed as minute rows pass them, a reope
   const h0 = Math.floor(base / hour) * hour - 3 * hour;
   const vins = [randomVin('LNB'), randomVin('WVW')];
   const sample = (vin: string, ts: number, seq: number) => storedSample(vin, ts, seq, { [SPEED]: 40, 'Vehicle.TraveledDistance': seq * 0.5 });
-  // two vehicles every 2 minutes from h0 to h0 + 2 h 30 min: hours h0 and h0 + 1 h are sealed, the third is not
+  // two vehicles every 2 minutes from h0 to h0 + 2 h 30 min, written as a service would: all of it is long over, so it seals
+  const first = engine(store);
   let seq = 0;
   for (let at = h0; at < h0 + 2.5 * hour; at += 10 * 60_000) {
     const chunk = vins.flatMap((vin) => Array.from({ length: 5 }, (_, i) => sample(vin, at + i * 120_000, seq + i)));
     seq += 5;
-    await store.writeSamples(chunk);
-    await store.recomputeRollups(chunk.map((s) => ({ vin: s.vin, bucket: Math.floor(s.ts / 60_000) * 60_000 })));
+    await writeBatch(store, first, chunk);
   }
+  await first.stop();
   await store.close();
   const look = (sql: string): Promise<unknown[][]> => onFile(fixture.dir, async (connection) => (await connection.runAndReadAll(sql)).getRowsJS() as unknown[][]);
-  t.strictSame((await look('SELECT hour FROM rollup_sealed ORDER BY hour')).map((r) => Number(r[0])), [h0, h0 + hour], 'the two past hours are sealed');
-  t.strictSame((await look('SELECT bucket, count(*), sum(samples) FROM rollup_1h GROUP BY bucket ORDER BY bucket')).map((r) => r.map(Number)), [
-    [h0, 2, 60],
-    [h0 + hour, 2, 60],
-  ], 'an hour row per vehicle and sealed hour');
-  t.strictSame((await look('SELECT count(*), sum(samples) FROM rollup_bm_1m')).map((r) => r.map(Number)), [[75, 150]], 'series sums per (brand, model, minute)');
+  t.strictSame((await look(`SELECT start FROM cockpit_seals WHERE tier = 'hour' AND start < ${h0 + 3 * hour} ORDER BY start`)).map((r) => Number(r[0])), [h0, h0 + hour, h0 + 2 * hour], 'the hours are sealed');
+  t.strictSame((await look(`SELECT count(*) FROM cockpit_seals WHERE tier = '10min' AND start >= ${h0} AND start < ${h0 + 2.5 * hour}`)).map((r) => Number(r[0])), [15], 'and their 10 minutes');
+  t.strictSame((await look(`SELECT count(*), sum(samples) FROM cockpit_series`)).map((r) => r.map(Number)), [[75, 150]], 'one series row per (brand, model, minute)');
+  t.strictSame((await look(`SELECT count(*) FROM cockpit_facts WHERE tier = 'hour'`)).map((r) => Number(r[0])), [3], 'one facts row per (brand, model, hour)');
 
-  // a reopened store learns the seals from the file: a late sample into the first hour updates its hour row
+  // a reopened store and a new engine: a late sample into the first hour is added to its sealed segments
   const reopened = await fixture.reopen!();
   await reopened.init();
+  const second = engine(reopened);
   const late = sample(vins[0]!, h0 + 59 * 60_000, 9_999);
-  await reopened.writeSamples([late]);
-  await reopened.recomputeRollups([{ vin: late.vin, bucket: h0 + 59 * 60_000 }]);
-  const fromRollups = await reopened.cockpit({ from: h0, to: h0 + 2 * hour, intervalMs: hour }, 'rollup');
+  await writeBatch(reopened, second, [late]);
+  await second.stop();
+  const reader = new CockpitReader(reopened.cockpit);
+  const fromRollups = await reader.aggregates({ from: h0, to: h0 + 2 * hour, intervalMs: hour }, 'rollup');
   t.equal(fromRollups.totals.distanceKm, 9_999 * 0.5 + 59 * 0.5, 'the late odometer reading is in the hour facts (vehicle 0: 0 to it, vehicle 1: 0 to seq 59)');
+  t.strictSame(fromRollups.series.map((b) => b.samples), [61, 60]);
   await reopened.close();
-  t.strictSame((await look(`SELECT samples, odo_max FROM rollup_1h WHERE vin = '${late.vin}' AND bucket = ${h0}`)).map((r) => r.map(Number)), [[31, 9_999 * 0.5]]);
+  t.ok((await look(`SELECT count(*) FROM cockpit_facts WHERE tier = 'hour' AND start = ${h0} AND part > 0`)).map((r) => Number(r[0]))[0]! >= 1, 'the late data is a part added to the sealed hour');
 
-  // a file from before the series table: derived on open
-  await onFile(fixture.dir, (connection) => connection.run('DROP TABLE rollup_bm_1m'));
+  // a file with the tables of the former cockpit engine: dropped at init
+  await onFile(fixture.dir, (connection) => connection.run('CREATE TABLE rollup_1m (vin VARCHAR, bucket BIGINT)'));
   const older = await fixture.reopen!();
   await older.init();
-  const again = await older.cockpit({ from: h0, to: h0 + 2 * hour, intervalMs: hour }, 'rollup');
-  t.strictSame(again.series.map((b) => b.samples), [61, 60], 'series derived from the minute rows');
   await older.close();
+  t.strictSame(await look("SELECT count(*) FROM information_schema.tables WHERE table_name = 'rollup_1m'"), [[0n]], 'rollup_1m dropped');
 });

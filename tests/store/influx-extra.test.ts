@@ -2,9 +2,10 @@
 // values, field types, bucket alignment, chunked writes, and failing loudly while the server is down.
 import t from 'tap';
 import { InfluxStore, tagValue } from '../../services/store/influx-store.ts';
-import { unpackFacts, type VehicleFacts } from '../../services/store/packed-facts.ts';
+import { CockpitReader } from '../../services/cockpit/reader.ts';
+import { engine, writeBatch } from './cockpit-suite.ts';
 import type { StoreLogger } from '../../services/store/telemetry-store.ts';
-import type { RollupRow, StoredSample, VehicleRecord } from '../../services/store/telemetry-store.ts';
+import type { StoredSample, VehicleRecord } from '../../services/store/telemetry-store.ts';
 import { influxQuery } from '../helpers/influxql.ts';
 import { influxdOrSkip, startInfluxd, type Influxd } from '../helpers/influxd.ts';
 
@@ -317,87 +318,34 @@ t.test('InfluxStore with auth on, and while influxd is down', { skip: found.skip
   await t.rejects(store.ping(), /closed/);
 });
 
-t.test('cockpit tables derived from the minute points, by a sole writer and by several', { skip: found.skip ?? false }, async (t) => {
+t.test('cockpit measurements: a series per (brand, model), never per vehicle; big facts split over string fields', { skip: found.skip ?? false }, async (t) => {
   const server = await startInfluxd({ binary: found.binary });
   t.teardown(() => server.stop());
+  const db = 'vc_cockpit_shape';
+  const store = new InfluxStore({ url: server.url, database: db });
+  t.teardown(() => store.close());
+  await store.init();
+  const rollups = engine(store);
   const hour = 3_600_000;
-  const h0 = Math.floor(T0 / hour) * hour;
-  const vins = ['LNBSCB3F5JW100001', 'LNBSCB3F5JW100002', 'LNBSCB3F5JW100003'];
-  const row = (vin: string, bucket: number, odo: number): RollupRow => ({
-    vin,
-    bucket,
-    brand: 'Acme',
-    model: vin.endsWith('3') ? 'Coupe' : 'Roadster',
-    samples: 2,
-    speedSum: 80,
-    speedCount: 2,
-    socSum: 100,
-    socCount: 2,
-    odoMin: odo,
-    odoMax: odo + 0.5,
-    charging: 0,
-    adasCount: 2,
-    adas2: 1,
-    faults: 0,
-  });
-  for (const sole of [true, false]) {
-    await t.test(sole ? 'sole writer' : 'several writers', async (t) => {
-      const db = `vc_tiers_${sole ? 'sole' : 'many'}`;
-      const store = new InfluxStore({ url: server.url, database: db, soleRollupWriter: sole });
-      t.teardown(() => store.close());
-      await store.init();
-      // 2.5 hours, a minute at a time: vehicles 0 and 1 every minute, vehicle 2 every other minute
-      for (let m = 0; m < 150; m++) {
-        const bucket = h0 + m * 60_000;
-        await store.writeRollups(vins.filter((_, v) => v < 2 || m % 2 === 0).map((vin, v) => row(vin, bucket, 1000 * (v + 1) + m)));
-      }
-      const q = (sql: string) => influxQuery(server.url, db, sql);
-      const block = 5 * 60_000;
-      const facts = async (measurement: string, model: string, at: number) => {
-        const found = new Map<string, VehicleFacts>();
-        for (const r of await q(`SELECT "vehicles" FROM "${measurement}" WHERE "model" = '${model}' AND time = ${at}ms`)) unpackFacts(String(r[1]), found);
-        return Object.fromEntries([...found].map(([vin, f]) => [vin, [f.odoMin, f.odoMax]]));
-      };
-      // newest minute h0 + 149 min: the blocks ending two minutes before it are sealed
-      t.strictSame(
-        (await q('SELECT "sealed" FROM "rollup_sealed_5m"')).map((r) => r[0]),
-        Array.from({ length: 29 }, (_, i) => h0 + i * block),
-        'the blocks up to two minutes before the newest minute are sealed',
-      );
-      t.strictSame(
-        await facts('rollup_vf_5m', 'Roadster', h0),
-        { [vins[0]!]: [1000, 1004.5], [vins[1]!]: [2000, 2004.5] },
-        'a block point holds the odometer range of each vehicle of the model',
-      );
-      t.strictSame(await facts('rollup_vf_5m', 'Coupe', h0 + 28 * block), { [vins[2]!]: [3140, 3144.5] }, 'the last sealed block');
-      t.strictSame(await facts('rollup_vf_5m', 'Coupe', h0 + 29 * block), {}, 'the block after it is not derived yet');
-      t.strictSame(await facts('rollup_vf_15m', 'Roadster', h0 + 3 * block), { [vins[0]!]: [1015, 1029.5], [vins[1]!]: [2015, 2029.5] }, 'a quarter hour from its three blocks');
-      t.strictSame(await facts('rollup_vf_1h', 'Roadster', h0 + hour), { [vins[0]!]: [1060, 1119.5], [vins[1]!]: [2060, 2119.5] }, 'an hour point from its quarter hours');
-      const twoHours = Math.floor(h0 / (2 * hour)) * 2 * hour;
-      t.strictSame(
-        await facts('rollup_vf_2h', 'Coupe', twoHours),
-        twoHours === h0 ? { [vins[2]!]: [3000, 3118.5] } : {},
-        'a two-hour point once both its hours are complete (none for one that began before the data)',
-      );
-      t.strictSame((await q(`SELECT count("vehicles") FROM "rollup_vf_1m" GROUP BY "model"`)).map((r) => r[1]), [75, 150], 'a minute point per model and minute with rows');
-      t.strictSame(await facts('rollup_vf_1m', 'Roadster', h0 + 149 * 60_000), { [vins[0]!]: [1149, 1149.5], [vins[1]!]: [2149, 2149.5] }, 'the newest minute');
-      const [roadster] = await q(`SELECT sum("samples"), count("samples") FROM "rollup_bm_1m" WHERE "model" = 'Roadster'`);
-      t.strictSame([roadster?.[1], roadster?.[2]], [2 * 2 * 150, 150], 'one series point per minute with both Roadsters summed');
-
-      // another process writes rows into a sealed block and into a minute this one holds
-      const other = new InfluxStore({ url: server.url, database: db, soleRollupWriter: false });
-      t.teardown(() => other.close());
-      await other.writeRollups([row(vins[2]!, h0 + 61 * 60_000, 5_000), row(vins[2]!, h0 + 149 * 60_000, 6_000)]);
-      t.strictSame(await facts('rollup_vf_5m', 'Coupe', h0 + 12 * block), { [vins[2]!]: [3060, 5000.5] }, 'the late row is in the sealed block');
-      t.strictSame(await facts('rollup_vf_15m', 'Coupe', h0 + 12 * block), { [vins[2]!]: [3060, 5000.5] }, 'and in the quarter hour');
-      t.strictSame(await facts('rollup_vf_1h', 'Coupe', h0 + hour), { [vins[2]!]: [3060, 5000.5] }, 'and in the hour holding it');
-      t.strictSame(await facts('rollup_vf_5m', 'Roadster', h0 + 12 * block), { [vins[0]!]: [1060, 1064.5], [vins[1]!]: [2060, 2064.5] }, 'a model not written into keeps its points');
-      t.strictSame(await facts('rollup_vf_1m', 'Coupe', h0 + 149 * 60_000), { [vins[2]!]: [6000, 6000.5] }, 'the other writer packed the minute from what is stored');
-      const [coupe] = await q(`SELECT "samples" FROM "rollup_bm_1m" WHERE "model" = 'Coupe' AND time = ${h0 + 149 * 60_000}ms`);
-      t.equal(coupe?.[1], 2, 'the other writer derived the minute from what is stored');
-      const answer = await store.cockpit({ from: h0, to: h0 + 150 * 60_000, intervalMs: 30 * 60_000 }, 'rollup');
-      t.equal(answer.totals.samples, 2 * (150 + 150 + 75 + 2));
-      t.equal(answer.totals.activeVehicles, 3);
-    });
+  const h0 = Math.floor(Date.now() / hour) * hour - 3 * hour;
+  // 4,400 vehicles of two models, one sample each minute for 12 minutes: a minute's facts of a model exceed 64 KB
+  const vins = Array.from({ length: 4_400 }, (_, i) => `LNBSCB3F5JW${String(i).padStart(6, '0')}`);
+  for (let m = 0; m < 12; m++) {
+    const batch = vins.map((vin, i) => sample(h0 + m * 60_000 + i, m, { 'Vehicle.Speed': 50, 'Vehicle.TraveledDistance': 1000 + i + m }, { vin, model: i % 2 === 0 ? 'Roadster' : 'Coupe' }));
+    await writeBatch(store, rollups, batch);
   }
+  await rollups.stop();
+  const q = (sql: string) => influxQuery(server.url, db, sql);
+  t.equal((await q('SHOW SERIES FROM "cockpit_series"')).length, 2, 'cockpit_series: a series per (brand, model)');
+  t.equal((await q('SHOW SERIES FROM "cockpit_facts_minute"')).length, 2, 'cockpit_facts_minute: a series per (brand, model)');
+  t.equal((await q('SHOW SERIES FROM "cockpit_facts_10min"')).length, 2, 'sealed 10 minutes too');
+  const [row] = await q(`SELECT "chunks", "part" FROM "cockpit_facts_minute" WHERE "model" = 'Roadster' AND time = ${h0}ms`);
+  t.ok(Number(row?.[1]) >= 2, 'a minute of 2,200 vehicles is split over several string fields');
+  t.equal(row?.[2], 0, 'part 0: the whole minute');
+  const [speed] = await q(`SELECT sum("speed_sum") / sum("speed_count"), sum("samples") FROM "cockpit_series" WHERE time >= ${h0}ms AND time < ${h0 + 12 * 60_000}ms`);
+  t.strictSame([speed?.[1], speed?.[2]], [50, 52_800], 'what a Grafana panel asks of the series: an average and a count');
+  const reader = new CockpitReader(store.cockpit);
+  const answer = await reader.aggregates({ from: h0, to: h0 + 12 * 60_000, intervalMs: 6 * 60_000 }, 'rollup');
+  t.equal(answer.totals.activeVehicles, 4_400);
+  t.equal(answer.totals.distanceKm, 4_400 * 11);
 });

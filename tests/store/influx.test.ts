@@ -3,16 +3,17 @@
 import t from 'tap';
 import { InfluxStore } from '../../services/store/influx-store.ts';
 import { influxdOrSkip, startInfluxd, type Influxd } from '../helpers/influxd.ts';
+import { cockpitSuite } from './cockpit-suite.ts';
 import { storeSuite, type StoreFixture } from './store-suite.ts';
 
 const found = influxdOrSkip();
 
-function influxFixture(server: Influxd, database: string, soleRollupWriter = false): StoreFixture {
-  const opened: InfluxStore[] = [new InfluxStore({ url: server.url, database, soleRollupWriter })];
+function influxFixture(server: Influxd, database: string): StoreFixture {
+  const opened: InfluxStore[] = [new InfluxStore({ url: server.url, database })];
   return {
     store: opened[0]!,
     reopen: async () => {
-      const store = new InfluxStore({ url: server.url, database, soleRollupWriter });
+      const store = new InfluxStore({ url: server.url, database });
       opened.push(store);
       return store;
     },
@@ -35,10 +36,9 @@ await t.test('the TelemetryStore suite on InfluxDB', { skip: found.skip ?? false
   await storeSuite(t, async () => influxFixture(server, `vc_suite_${++databases}`));
 });
 
-// A store that is the only rollup writer derives the cockpit series from the minute rows it holds, not read back.
-await t.test('the TelemetryStore suite on InfluxDB, the store being the only rollup writer', { skip: found.skip ?? false }, async (t) => {
+await t.test('the cockpit engine on InfluxDB, held to the raw samples', { skip: found.skip ?? false }, async (t) => {
   const server = await startInfluxd({ binary: found.binary });
   t.teardown(() => server.stop());
   let databases = 0;
-  await storeSuite(t, async () => influxFixture(server, `vc_sole_${++databases}`, true));
+  await cockpitSuite(t, async () => influxFixture(server, `vc_cockpit_${++databases}`));
 });

@@ -1,32 +1,46 @@
-// The rollup maintainer's incremental strategy (the store's only writer) against a real embedded store: it writes
-// rows from memory instead of recomputing, recomputes only keys the store knew before it (a restart, a key that
-// left memory), and what it stores is what a recompute from the raw samples stores.
+// The cockpit engine's writer side on a real embedded store, watching what it asks of the store: the store's only
+// writer writes live minutes from memory (never reading back), writes a minute's per-vehicle facts at most every
+// factsFlushMs, adds late data as new parts instead of recounting, and several writers recount what they touched.
+// Exactness against the raw samples is held by tests/store/cockpit-suite.ts; this is about cost.
 import t from 'tap';
 import { createLogger } from '../../services/observability/logger.ts';
 import { ServiceMetrics } from '../../services/observability/metrics.ts';
-import { RollupMaintainer } from '../../services/rollup/maintainer.ts';
-import { bucketOf } from '../../services/rollup/book.ts';
+import { CockpitMaintainer, type RollupStrategy } from '../../services/cockpit/maintainer.ts';
+import { CockpitReader } from '../../services/cockpit/reader.ts';
 import { EmbeddedStore } from '../../services/store/embedded-store.ts';
-import { ROLLUP_BUCKET_MS, type RollupKey, type RollupRow, type StoredSample, type TelemetryStore } from '../../services/store/telemetry-store.ts';
+import { MINUTE_MS, type CockpitTables } from '../../services/store/cockpit-tables.ts';
+import type { StoredSample, TelemetryStore } from '../../services/store/telemetry-store.ts';
 import { tempDir, type TapTest } from '../helpers/system.ts';
 
 const logger = createLogger('silent');
-const MINUTE = ROLLUP_BUCKET_MS;
 
-/** The real store, counting the calls the test is about (every call still goes to DuckDB). */
-function counting(store: TelemetryStore): TelemetryStore & { recomputed: RollupKey[]; rowsWritten: number } {
-  const counted = Object.create(store) as TelemetryStore & { recomputed: RollupKey[]; rowsWritten: number };
-  counted.recomputed = [];
-  counted.rowsWritten = 0;
-  counted.recomputeRollups = (keys) => {
-    counted.recomputed.push(...keys);
-    return store.recomputeRollups(keys);
+interface Calls {
+  recounts: number;
+  keyChecks: number;
+  seriesRows: number;
+  factsRows: number;
+  factsBytes: number;
+}
+
+/** The store's real cockpit tables, counting the calls the test is about (every call still goes to DuckDB). */
+function counting(tables: CockpitTables): { tables: CockpitTables; calls: Calls } {
+  const calls: Calls = { recounts: 0, keyChecks: 0, seriesRows: 0, factsRows: 0, factsBytes: 0 };
+  const counted: CockpitTables = Object.create(tables) as CockpitTables;
+  counted.rowsFromRaw = (ranges) => {
+    calls.recounts += 1;
+    return tables.rowsFromRaw(ranges);
   };
-  counted.writeRollups = (rows) => {
-    counted.rowsWritten += rows.length;
-    return store.writeRollups(rows);
+  counted.keysWithSamples = (keys) => {
+    if (keys.length > 0) calls.keyChecks += 1;
+    return tables.keysWithSamples(keys);
   };
-  return counted;
+  counted.write = (batch) => {
+    calls.seriesRows += batch.series?.length ?? 0;
+    calls.factsRows += batch.facts?.length ?? 0;
+    calls.factsBytes += (batch.facts ?? []).reduce((n, f) => n + f.packed.length, 0);
+    return tables.write(batch);
+  };
+  return { tables: counted, calls };
 }
 
 async function openStore(t: TapTest): Promise<EmbeddedStore> {
@@ -40,105 +54,113 @@ async function openStore(t: TapTest): Promise<EmbeddedStore> {
   return store;
 }
 
-const sample = (vin: string, ts: number, seq: number, speed: number): StoredSample => ({
+function setup(store: TelemetryStore, strategy: RollupStrategy, clock: { now: number }, extra: Partial<ConstructorParameters<typeof CockpitMaintainer>[0]> = {}) {
+  const { tables, calls } = counting(store.cockpit);
+  const rollups = new CockpitMaintainer({ tables, logger, metrics: new ServiceMetrics({ processMetrics: false }), strategy, now: () => clock.now, settleMs: strategy === 'recompute' ? 2_000 : undefined, ...extra });
+  return { rollups, calls };
+}
+
+const sample = (vin: string, ts: number, seq: number, model = 'E-Cross'): StoredSample => ({
   vin,
   brand: 'Voltra',
-  model: 'E-Cross',
+  model,
   ts,
   seq,
-  signals: { 'Vehicle.Speed': speed, 'Vehicle.TraveledDistance': 100 + seq },
+  signals: { 'Vehicle.Speed': 40 + (seq % 7), 'Vehicle.TraveledDistance': 100 + seq },
 });
 
-/** What the writer does with one batch: prepare, store, track; resolves once the batch's rollups are stored. */
-async function writeBatch(store: TelemetryStore, rollups: RollupMaintainer, batch: StoredSample[]): Promise<void> {
+/** What the writer does with one batch; then one round. */
+async function writeBatch(store: TelemetryStore, rollups: CockpitMaintainer, batch: StoredSample[], everything = false): Promise<void> {
   await rollups.prepare(batch);
   await store.writeSamples(batch);
   const stored = rollups.track(batch);
-  await rollups.flush();
+  await rollups.flush(everything);
   await stored;
 }
 
-async function rowsOf(store: TelemetryStore, keys: RollupKey[]): Promise<RollupRow[]> {
-  return (await store.readRollups(keys)).sort((a, b) => a.vin.localeCompare(b.vin) || a.bucket - b.bucket);
-}
+const vins = Array.from({ length: 200 }, (_, i) => `LNBSCB3F5JW${String(100_000 + i)}`);
 
-const VIN_A = 'LNBSCB3F5JW100001';
-const VIN_B = 'LNBSCB3F5JW100002';
-
-t.test('the only writer stores rows from memory and never asks the store to recompute them', async (t) => {
-  const store = counting(await openStore(t));
-  const rollups = new RollupMaintainer({ store, logger, metrics: new ServiceMetrics(), strategy: 'incremental' });
-  // recent minutes: older ones would leave memory (retainMs) at the end of every round
-  const start = Math.floor(Date.now() / MINUTE) * MINUTE - MINUTE;
-  for (let round = 0; round < 5; round++) {
-    const batch = [VIN_A, VIN_B].flatMap((vin) => Array.from({ length: 10 }, (_, i) => sample(vin, start + round * 20_000 + i * 1_000, round * 10 + i, i * 3)));
-    await writeBatch(store, rollups, batch);
+t.test('the only writer writes live minutes from memory: no read-back, facts per model at most every factsFlushMs', async (t) => {
+  const store = await openStore(t);
+  const clock = { now: Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS + 1_000 };
+  const { rollups, calls } = setup(store, 'incremental', clock, { factsFlushMs: 15_000 });
+  // 200 vehicles, one sample each a second for 30 s, all of one model: a round a second
+  for (let s = 0; s < 30; s++) {
+    clock.now += 1_000;
+    await writeBatch(store, rollups, vins.map((vin, i) => sample(vin, clock.now - 500 + i, s)));
   }
-  t.strictSame(store.recomputed, [], 'no recompute');
-  t.ok(store.rowsWritten > 0);
-  const keys = [VIN_A, VIN_B].flatMap((vin) => [0, 1].map((m) => ({ vin, bucket: start + m * MINUTE })));
-  const fromMemory = await rowsOf(store, keys);
-  await store.recomputeRollups(keys);
-  t.strictSame(await rowsOf(store, keys), fromMemory, 'the same rows as a recompute');
-  t.equal(fromMemory.reduce((n, r) => n + r.samples, 0), 100);
+  t.equal(calls.recounts, 0, 'nothing recounted from the raw samples');
+  t.equal(calls.keyChecks, 0, 'no vehicle-minute looked up: the store held nothing of these minutes');
+  t.ok(calls.seriesRows >= 30 && calls.seriesRows <= 32, `a series row per round and model (${calls.seriesRows}), not per vehicle`);
+  t.ok(calls.factsRows >= 2 && calls.factsRows <= 4, `the open minute's facts written ${calls.factsRows} times in 30 s (every 15 s), not every round`);
+  const reader = new CockpitReader(store.cockpit);
+  const window = { from: clock.now - 2 * MINUTE_MS - (clock.now % MINUTE_MS), to: clock.now - (clock.now % MINUTE_MS) + MINUTE_MS, intervalMs: MINUTE_MS };
+  t.equal((await reader.aggregates(window, 'rollup')).totals.samples, 6_000, 'the series is current after every round');
+  await rollups.flush(true);
+  const answer = await reader.aggregates(window, 'rollup');
+  t.equal(answer.totals.activeVehicles, 200, 'all facts written once asked to');
+  t.strictSame(answer.totals, (await store.cockpit.fromRaw(window)).totals, 'and exact');
   await rollups.stop();
 });
 
-t.test('after a restart, keys the store already held are recomputed, and come out exact', async (t) => {
-  const real = await openStore(t);
-  // recent minutes: older ones would leave memory (retainMs) at the end of every round
-  const start = Math.floor(Date.now() / MINUTE) * MINUTE - MINUTE;
-  const before = new RollupMaintainer({ store: real, logger, metrics: new ServiceMetrics(), strategy: 'incremental' });
-  await writeBatch(real, before, Array.from({ length: 20 }, (_, i) => sample(VIN_A, start + i * 1_000, i, 50)));
-  await before.stop();
-
-  // a new process: it never saw those 20 samples, and gets the rest of the minute plus a replay of 5 of them
-  const store = counting(real);
-  const after = new RollupMaintainer({ store, logger, metrics: new ServiceMetrics(), strategy: 'incremental' });
-  const replayed = Array.from({ length: 5 }, (_, i) => sample(VIN_A, start + (15 + i) * 1_000, 15 + i, 50));
-  const more = Array.from({ length: 20 }, (_, i) => sample(VIN_A, start + (20 + i) * 1_000, 20 + i, 70));
-  const fresh = Array.from({ length: 10 }, (_, i) => sample(VIN_A, start + MINUTE + i * 1_000, 40 + i, 10));
-  await writeBatch(store, after, [...replayed, ...more, ...fresh]);
-  const known = { vin: VIN_A, bucket: start };
-  const untouched = { vin: VIN_A, bucket: start + MINUTE };
-  t.strictSame(store.recomputed, [known], 'only the key the store knew is recomputed');
-  const [row] = await rowsOf(store, [known]);
-  t.equal(row?.samples, 40, 'each sample once, replays included');
-  t.equal(row?.speedSum, 20 * 50 + 20 * 70);
-  const [other] = await rowsOf(store, [untouched]);
-  t.equal(other?.samples, 10, 'a key new to the store is kept in memory');
-  t.equal(after.memoryKeys, 1);
-  await after.stop();
-});
-
-t.test('keys leave memory once their minute is old; a late sample for one is recomputed, not counted from zero', async (t) => {
-  const store = counting(await openStore(t));
-  let now = Date.now();
-  const rollups = new RollupMaintainer({ store, logger, metrics: new ServiceMetrics(), strategy: 'incremental', retainMs: 2 * MINUTE, now: () => now });
-  const minute = bucketOf(now) - MINUTE;
-  await writeBatch(store, rollups, Array.from({ length: 6 }, (_, i) => sample(VIN_B, minute + i * 5_000, i, 30)));
-  t.equal(rollups.memoryKeys, 1);
-  now += 4 * MINUTE;
-  await rollups.flush();
-  t.equal(rollups.memoryKeys, 0, 'evicted after retainMs');
-  await writeBatch(store, rollups, [sample(VIN_B, minute + 40_000, 6, 90)]);
-  t.strictSame(store.recomputed, [{ vin: VIN_B, bucket: minute }], 'the late sample\'s key is recomputed from the store');
-  const [row] = await rowsOf(store, [{ vin: VIN_B, bucket: minute }]);
-  t.equal(row?.samples, 7);
-  t.equal(row?.speedSum, 6 * 30 + 90);
+t.test('facts that did not change are not written again', async (t) => {
+  const store = await openStore(t);
+  const clock = { now: Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS + 1_000 };
+  const { rollups, calls } = setup(store, 'incremental', clock, { factsFlushMs: 1_000 });
+  const parked = (vin: string, ts: number, seq: number): StoredSample => ({ ...sample(vin, ts, seq), signals: { 'Vehicle.Speed': 0, 'Vehicle.TraveledDistance': 100 } });
+  clock.now += 1_000;
+  await writeBatch(store, rollups, vins.slice(0, 10).map((vin, i) => parked(vin, clock.now + i, 0)));
+  const written = calls.factsRows;
+  for (let s = 1; s < 5; s++) {
+    clock.now += 2_000;
+    await writeBatch(store, rollups, vins.slice(0, 10).map((vin, i) => parked(vin, clock.now + i, s)));
+  }
+  t.equal(calls.factsRows, written, 'parked vehicles: the same facts, nothing rewritten');
+  t.ok(calls.seriesRows >= 5, 'while the series sums still change');
   await rollups.stop();
 });
 
-t.test('with several writers (recompute strategy) every key is recomputed, and once more after settleMs', async (t) => {
-  const store = counting(await openStore(t));
-  let now = Date.now();
-  const rollups = new RollupMaintainer({ store, logger, metrics: new ServiceMetrics(), strategy: 'recompute', settleMs: 2_000, now: () => now });
-  const minute = bucketOf(now - 3 * MINUTE);
-  await writeBatch(store, rollups, [sample(VIN_A, minute + 1_000, 0, 10), sample(VIN_B, minute + 2_000, 0, 20)]);
-  t.equal(store.rowsWritten, 0, 'no rows from memory');
-  t.equal(store.recomputed.length, 2);
-  now += 2_500;
+t.test('late data for minutes that left memory is an added part: checked per vehicle, never recounted', async (t) => {
+  const store = await openStore(t);
+  const clock = { now: Date.now() };
+  const { rollups, calls } = setup(store, 'incremental', clock, { lateIdleMs: 0 });
+  const hourAgo = Math.floor(clock.now / MINUTE_MS) * MINUTE_MS - 60 * MINUTE_MS;
+  await writeBatch(store, rollups, vins.slice(0, 50).map((vin, i) => sample(vin, hourAgo + i * 100, 1)));
+  // a later batch of the same minute from other vehicles (a store-and-forward upload)
+  const checks = calls.keyChecks;
+  await writeBatch(store, rollups, vins.slice(50, 60).map((vin, i) => sample(vin, hourAgo + 20_000 + i, 1)));
+  t.ok(calls.keyChecks > checks, 'the vehicle-minutes were checked against the store');
+  t.equal(calls.recounts, 0, 'nothing recounted');
+  const parts = await store.cockpit.readFacts([{ tier: 'minute', lo: hourAgo, hi: hourAgo + 1 }], {});
+  t.strictSame(parts.map((p) => p.part).sort(), [0, 1], 'the later vehicles are a part of their own');
+  const reader = new CockpitReader(store.cockpit);
+  const window = { from: hourAgo, to: hourAgo + MINUTE_MS, intervalMs: MINUTE_MS };
+  t.strictSame((await reader.aggregates(window, 'rollup')).totals, (await store.cockpit.fromRaw(window)).totals, 'exact');
+  // a redelivery of a sample counted in another part: that minute of the model is recounted whole, once
+  await writeBatch(store, rollups, [sample(vins[0]!, hourAgo, 1)]);
+  t.equal(calls.recounts, 1, 'one recount');
+  const answer = await reader.aggregates(window, 'rollup');
+  t.equal(answer.totals.samples, 60, 'the redelivery counted once');
+  t.strictSame(answer.totals, (await store.cockpit.fromRaw(window)).totals, 'exact');
+  await rollups.stop();
+});
+
+t.test('several writers (recompute): every changed (brand, model, minute) is recounted, and once more after settleMs', async (t) => {
+  const store = await openStore(t);
+  const clock = { now: Date.now() };
+  const { rollups, calls } = setup(store, 'recompute', clock);
+  const minute = Math.floor(clock.now / MINUTE_MS) * MINUTE_MS - 10 * MINUTE_MS;
+  await writeBatch(store, rollups, [...vins.slice(0, 20).map((vin, i) => sample(vin, minute + i, 1)), ...vins.slice(20, 30).map((vin, i) => sample(vin, minute + i, 1, 'E-City'))]);
+  t.equal(calls.recounts, 1, 'one recount for the changed groups of the round');
+  t.equal(calls.seriesRows, 2, 'a series row per (brand, model, minute)');
+  const before = calls.recounts;
   await rollups.flush();
-  t.equal(store.recomputed.length, 4, 'settled: recomputed again');
+  t.equal(calls.recounts, before, 'nothing changed: nothing recounted');
+  clock.now += 2_000;
+  await rollups.flush();
+  t.equal(calls.recounts, before + 1, 'the settle pass recounts them once more');
+  clock.now += 2_000;
+  await rollups.flush();
+  t.equal(calls.recounts, before + 1, 'and only once');
   await rollups.stop();
 });

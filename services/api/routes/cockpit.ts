@@ -3,8 +3,9 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { computeCockpit, type CockpitAnswer } from '../../rollup/cockpit.ts';
-import { ROLLUP_BUCKET_MS, type CockpitScope } from '../../store/telemetry-store.ts';
+import { computeCockpit, type CockpitAnswer } from '../../cockpit/answer.ts';
+import { MINUTE_MS } from '../../store/cockpit-tables.ts';
+import type { CockpitScope } from '../../store/telemetry-store.ts';
 import type { ApiContext } from '../context.ts';
 import { canSeeBrand, requirePrincipal } from '../auth.ts';
 import { BrandNotFound, InvalidRange, ModelNotFound } from '../errors.ts';
@@ -42,10 +43,10 @@ const ModelListSchema = z.object({ models: z.array(z.object({ model: z.string(),
 
 /** Resolve from/to/interval with the documented defaults: the last 24 h to the next whole minute, ~288 buckets. */
 export function cockpitWindow(query: { from?: number; to?: number; interval?: number }, now = Date.now()): { from: number; to: number; intervalMs: number } {
-  const to = query.to ?? Math.ceil(now / ROLLUP_BUCKET_MS) * ROLLUP_BUCKET_MS;
+  const to = query.to ?? Math.ceil(now / MINUTE_MS) * MINUTE_MS;
   const from = query.from ?? to - DEFAULT_WINDOW_MS;
   if (from >= to) throw new InvalidRange('from must be before to');
-  const intervalMs = query.interval ?? Math.max(ROLLUP_BUCKET_MS, Math.ceil((to - from) / TARGET_BUCKETS / ROLLUP_BUCKET_MS) * ROLLUP_BUCKET_MS);
+  const intervalMs = query.interval ?? Math.max(MINUTE_MS, Math.ceil((to - from) / TARGET_BUCKETS / MINUTE_MS) * MINUTE_MS);
   if ((to - from) / intervalMs > MAX_BUCKETS) throw new InvalidRange(`at most ${MAX_BUCKETS} buckets: widen interval or narrow [from, to)`);
   return { from, to, intervalMs };
 }
@@ -59,7 +60,7 @@ export const cockpitRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
     request.principal.kind === 'tenant' ? [...request.principal.brands] : undefined;
   const answer = async (scope: CockpitScope, level: 'fleet' | 'brand' | 'model', registered: number, q: { from?: number; to?: number; interval?: number }) => {
     const window = cockpitWindow(q);
-    const result: CockpitAnswer = await computeCockpit(ctx.store, { scope, ...window }, registered);
+    const result: CockpitAnswer = await computeCockpit(ctx.cockpit, { scope, ...window }, registered);
     return { scope: { level, ...(scope.brand !== undefined ? { brand: scope.brand } : {}), ...(scope.model !== undefined ? { model: scope.model } : {}) }, ...result };
   };
   const requireBrand = (request: FastifyRequest, brand: string) => {

@@ -1,7 +1,8 @@
-// Cockpit answers (ARCHITECTURE.md section 4): KPIs and a series per bucket for the fleet, a brand or a model.
-// Windows on whole minutes are answered from the stored rollups; any other window from the raw samples, so an
-// answer is always exact for the data stored.
-import { ROLLUP_BUCKET_MS, type CockpitAggregates, type CockpitScope, type TelemetryStore } from '../store/telemetry-store.ts';
+// Cockpit answers (the HTTP API's shape): KPIs and a series per bucket for the fleet, a brand or a model. Windows
+// on whole minutes are answered from the cockpit tables; any other window from the raw samples, so an answer is
+// always exact for the data rolled up.
+import type { CockpitAggregates, CockpitScope } from '../store/telemetry-store.ts';
+import { rollupAligned, type CockpitReader } from './reader.ts';
 
 export interface CockpitQuery {
   scope: CockpitScope;
@@ -50,13 +51,9 @@ export interface CockpitAnswer {
 
 const ratio = (sum: number, count: number): number | null => (count > 0 ? sum / count : null);
 
-export function rollupAligned(query: Pick<CockpitQuery, 'from' | 'to' | 'intervalMs'>): boolean {
-  return query.from % ROLLUP_BUCKET_MS === 0 && query.to % ROLLUP_BUCKET_MS === 0 && query.intervalMs % ROLLUP_BUCKET_MS === 0;
-}
-
-export async function computeCockpit(store: TelemetryStore, query: CockpitQuery, registeredVehicles: number): Promise<CockpitAnswer> {
+export async function computeCockpit(reader: CockpitReader, query: CockpitQuery, registeredVehicles: number): Promise<CockpitAnswer> {
   const source = rollupAligned(query) ? 'rollup' : 'raw';
-  const aggregates: CockpitAggregates = await store.cockpit({ ...query.scope, from: query.from, to: query.to, intervalMs: query.intervalMs }, source);
+  const aggregates: CockpitAggregates = await reader.aggregates({ ...query.scope, from: query.from, to: query.to, intervalMs: query.intervalMs }, source);
   const { totals } = aggregates;
   return {
     from: query.from,

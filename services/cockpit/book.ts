@@ -1,0 +1,200 @@
+// What the cockpit engine keeps in memory about recent minutes: per (minute, brand, model) a group of the vehicles
+// that sent samples in it, and per vehicle the minute's sums and facts with the sample offsets it counted, so a
+// redelivered sample is told from a new one without asking the store. A store's only writer writes every group from
+// here (no query per round); see maintainer.ts for when a group or a vehicle is recounted from the raw samples instead.
+import { COCKPIT_SIGNALS } from '../contract/signals.ts';
+import type { CockpitSums, RollupRow, StoredSample } from '../store/telemetry-store.ts';
+import type { VehicleFacts } from './facts.ts';
+
+/** The sample offsets (ms into the minute) of one vehicle, sorted: 4 bytes a sample, appends when samples come in order. */
+export class OffsetSet {
+  private items = new Int32Array(8);
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** false when the offset is there already */
+  add(offset: number): boolean {
+    const n = this.count;
+    const items = this.items;
+    if (n === 0 || offset > items[n - 1]!) {
+      this.reserve();
+      this.items[n] = offset;
+      this.count = n + 1;
+      return true;
+    }
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (items[mid]! < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    if (items[lo] === offset) return false;
+    this.reserve();
+    this.items.copyWithin(lo + 1, lo, n);
+    this.items[lo] = offset;
+    this.count = n + 1;
+    return true;
+  }
+
+  private reserve(): void {
+    if (this.count < this.items.length) return;
+    const grown = new Int32Array(this.items.length * 2);
+    grown.set(this.items);
+    this.items = grown;
+  }
+}
+
+const SPEED = COCKPIT_SIGNALS.speed;
+const SOC = COCKPIT_SIGNALS.soc;
+const ODOMETER = COCKPIT_SIGNALS.odometer;
+const CHARGING = COCKPIT_SIGNALS.charging;
+const ADAS = COCKPIT_SIGNALS.adasLevel;
+const MIL = COCKPIT_SIGNALS.mil;
+const DTC = COCKPIT_SIGNALS.dtc;
+
+/** Add one sample's cockpit ingredients to a row: the same rules as the stores' recount from raw (SQL and InfluxQL). */
+export function addToRow(row: RollupRow, signals: StoredSample['signals']): void {
+  row.samples += 1;
+  const speed = signals[SPEED];
+  if (typeof speed === 'number') {
+    row.speedSum += speed;
+    row.speedCount += 1;
+  }
+  const soc = signals[SOC];
+  if (typeof soc === 'number') {
+    row.socSum += soc;
+    row.socCount += 1;
+  }
+  const odometer = signals[ODOMETER];
+  if (typeof odometer === 'number') {
+    if (row.odoMin === undefined || odometer < row.odoMin) row.odoMin = odometer;
+    if (row.odoMax === undefined || odometer > row.odoMax) row.odoMax = odometer;
+  }
+  if (signals[CHARGING] === true) row.charging += 1;
+  const adas = signals[ADAS];
+  if (typeof adas === 'number') {
+    row.adasCount += 1;
+    if (adas >= 2) row.adas2 += 1;
+  }
+  const dtc = signals[DTC];
+  if (signals[MIL] === true || (typeof dtc === 'string' && dtc !== '')) row.faults += 1;
+}
+
+export function emptyRow(vin: string, bucket: number, brand: string, model: string): RollupRow {
+  return { vin, bucket, brand, model, samples: 0, speedSum: 0, speedCount: 0, socSum: 0, socCount: 0, charging: 0, adasCount: 0, adas2: 0, faults: 0 };
+}
+
+export const EMPTY_SUMS: Readonly<CockpitSums> = { samples: 0, speedSum: 0, speedCount: 0, socSum: 0, socCount: 0, adasCount: 0, adas2Count: 0 };
+
+/** Add a row's sums into `into`. */
+export function addSums(into: CockpitSums, row: RollupRow): void {
+  into.samples += row.samples;
+  into.speedSum += row.speedSum;
+  into.speedCount += row.speedCount;
+  into.socSum += row.socSum;
+  into.socCount += row.socCount;
+  into.adasCount += row.adasCount;
+  into.adas2Count += row.adas2;
+}
+
+/** A row's per-vehicle facts. */
+export function factsOf(row: RollupRow): VehicleFacts {
+  const facts: VehicleFacts = { charging: row.charging > 0, faults: row.faults > 0 };
+  if (row.odoMin !== undefined) facts.odoMin = row.odoMin;
+  if (row.odoMax !== undefined) facts.odoMax = row.odoMax;
+  return facts;
+}
+
+/** Two rows count the same (the check that a redelivered sample changed nothing). */
+export const sameRow = (a: RollupRow, b: RollupRow): boolean =>
+  a.samples === b.samples &&
+  a.speedSum === b.speedSum &&
+  a.speedCount === b.speedCount &&
+  a.socSum === b.socSum &&
+  a.socCount === b.socCount &&
+  a.odoMin === b.odoMin &&
+  a.odoMax === b.odoMax &&
+  a.charging === b.charging &&
+  a.adasCount === b.adasCount &&
+  a.adas2 === b.adas2 &&
+  a.faults === b.faults;
+
+/** One vehicle in one minute: its counted row and sample offsets, or `recount` when only the store knows its samples. */
+export interface VehicleMinute {
+  row: RollupRow;
+  offsets: OffsetSet;
+  /** the store holds samples of it this process did not count (before a restart), or one sample came twice */
+  recount: boolean;
+  /** recount because of a sample that came twice: compare the recount with `row` to learn whether it changed */
+  duplicate: boolean;
+}
+
+/**
+ * How a group's part of the store is written:
+ *   whole    part 0 is the whole (brand, model, minute): this process counted every sample of it;
+ *   added    an added part (late data for a minute whose other samples were counted elsewhere or earlier);
+ *   recount  part 0 is recounted from the raw samples and every other part cleared (the store held samples of a
+ *            vehicle of an added group, or several processes write the store).
+ */
+export type GroupMode = 'whole' | 'added' | 'recount';
+
+export class MinuteGroup {
+  readonly vehicles = new Map<string, VehicleMinute>();
+  /** the part written: 0 for whole and recount, allocated for added groups (undefined until then) */
+  part: number | undefined;
+  seriesDirty = false;
+  factsDirty = false;
+  /** when facts were last written (ms) */
+  factsWrittenAt = 0;
+  /** last time a sample of it was admitted or counted (ms) */
+  touchedAt = 0;
+  /** recompute strategy: recount it once more after the settle delay */
+  settleDue = false;
+
+  constructor(
+    readonly minute: number,
+    readonly brand: string,
+    readonly model: string,
+    public mode: GroupMode,
+  ) {
+    this.part = mode === 'added' ? undefined : 0;
+  }
+
+  get dirty(): boolean {
+    return this.seriesDirty || this.factsDirty;
+  }
+
+  /** The group's sums: of every vehicle counted here. */
+  sums(): CockpitSums {
+    const sums = { ...EMPTY_SUMS };
+    for (const v of this.vehicles.values()) addSums(sums, v.row);
+    return sums;
+  }
+
+  /** Count a sample the store confirmed. `facts` is whether the group's facts changed. */
+  count(sample: StoredSample): { counted: boolean; facts: boolean } {
+    const v = this.vehicles.get(sample.vin);
+    if (!v || v.recount) return { counted: false, facts: false };
+    if (!v.offsets.add(sample.ts - this.minute)) {
+      // the store kept the last copy, whose values may differ from the one counted: recount the vehicle
+      v.recount = true;
+      v.duplicate = true;
+      return { counted: false, facts: false };
+    }
+    const before = v.row;
+    const odoMin = before.odoMin;
+    const odoMax = before.odoMax;
+    const charging = before.charging;
+    const faults = before.faults;
+    const first = before.samples === 0;
+    addToRow(before, sample.signals);
+    const facts = first || odoMin !== before.odoMin || odoMax !== before.odoMax || (charging === 0) !== (before.charging === 0) || (faults === 0) !== (before.faults === 0);
+    return { counted: true, facts };
+  }
+}
+
+export const groupKey = (brand: string, model: string): string => `${brand}\u0000${model}`;

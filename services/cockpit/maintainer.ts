@@ -1,0 +1,708 @@
+// Keeps the cockpit tables (services/store/cockpit-tables.ts) up to date as samples are stored. The store writer
+// reports every confirmed batch (track), and its spool checkpoint moves past the batch only once what the batch
+// changed is written, except the per-vehicle facts of minutes still open, which are written at most every
+// `factsFlushMs` (and recounted from the raw samples after a restart). What it writes per second grows with the
+// (brand, model) groups and minutes that changed, not with the vehicles: a whole minute's facts are a few packed
+// parts per model, series sums one row per model and minute.
+//
+// Two strategies:
+//   incremental (the store's only writer, the default): minutes are counted in memory (book.ts) and written from
+//     there. A vehicle whose samples in a minute the store held before this process saw them (a restart, late data
+//     for a minute that left memory) is recounted from the raw samples; late data for a minute whose other samples
+//     were written earlier goes in an added part, so nothing is read back. 10-minute, hour and day segments are
+//     sealed from memory once over, or derived from finer segments in the store when this process did not see all
+//     of their data; late data for a sealed segment is added to it as a part, and its seal's revision changes.
+//   recompute (several writers share the store, e.g. ingest workers on a $share subscription): no process sees
+//     every sample, so every changed (brand, model, minute) is recounted from the raw samples, in rounds, and once
+//     more `settleMs` later; segments are derived from finer ones in the store.
+import type { Logger } from 'pino';
+import type { ServiceMetrics } from '../observability/metrics.ts';
+import {
+  MAX_PART,
+  MINUTE_MS,
+  segmentKey,
+  TIER_SPAN_MS,
+  type CockpitTables,
+  type FactsPart,
+  type FactTier,
+  type SealedTier,
+  type SealMark,
+  type SegmentRef,
+  type SeriesPart,
+} from '../store/cockpit-tables.ts';
+import type { RollupKey, RollupRow, StoredSample } from '../store/telemetry-store.ts';
+import { EMPTY_SUMS, emptyRow, factsOf, groupKey, MinuteGroup, OffsetSet, sameRow, type VehicleMinute } from './book.ts';
+import { mergeFacts, packFacts, unpackFacts, type VehicleFacts } from './facts.ts';
+import { minuteOf, planCover, SEALED_TIERS, startOf } from './periods.ts';
+
+export type RollupStrategy = 'incremental' | 'recompute';
+
+export interface CockpitMaintainerOptions {
+  tables: CockpitTables;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  strategy: RollupStrategy;
+  /** how often changed series sums are written, and rounds run (ms); default 1000 */
+  flushMs?: number;
+  /** how often the per-vehicle facts of open minutes are written at most (ms); default 15000 */
+  factsFlushMs?: number;
+  /** how long after its end a minute stays in memory (ms); default 3 min */
+  retainMs?: number;
+  /** how long after its end a 10-minute, hour or day segment is sealed (ms); default 4 min, more than retainMs */
+  sealAfterMs?: number;
+  /** how long a minute that was late stays in memory after its last sample (ms); default 10 s */
+  lateIdleMs?: number;
+  /** recompute: recount every changed minute once more this long after (ms) */
+  settleMs?: number;
+  now?: () => number;
+}
+
+const MIN_ROUND_GAP_MS = 100;
+/** How far back seal marks are loaded and sealing catches up after a restart. */
+const SEAL_HORIZON_MS = 8 * 24 * 3_600_000;
+/** More vehicles than this in one minute to check: ask which vehicles the store holds for the whole minute. */
+const WHOLE_MINUTE_CHECK = 200;
+/** Minutes recounted from the raw samples after a restart: facts of open minutes may not have been written. */
+const RECOVER_MINUTES = 6;
+
+interface Waiter {
+  resolve: () => void;
+}
+
+/** Facts of one segment being gathered: of a period not sealed yet, or added to a sealed one. */
+interface SegmentFacts {
+  ref: SegmentRef;
+  facts: Map<string, VehicleFacts>;
+  /** added parts: the part number (allocated before the first write) */
+  part?: number;
+  dirty: boolean;
+  touchedAt: number;
+}
+
+/** A period of a sealed tier not sealed yet: the facts this process saw of it, per (brand, model). */
+interface OpenPeriod {
+  /** this process saw every sample of it: seal from memory; else derive from the store */
+  complete: boolean;
+  models: Map<string, SegmentFacts>;
+}
+
+export class CockpitMaintainer {
+  private readonly tables: CockpitTables;
+  private readonly flushMs: number;
+  private readonly factsFlushMs: number;
+  private readonly retainMs: number;
+  private readonly sealAfterMs: number;
+  private readonly lateIdleMs: number;
+  private readonly now: () => number;
+  private readonly incremental: boolean;
+
+  /** minute -> (brand, model) -> group */
+  private readonly minutes = new Map<number, Map<string, MinuteGroup>>();
+  /** per minute checked whole: the vehicles the store held samples of before this process counted any */
+  private readonly preexisting = new Map<number, Set<string>>();
+  /** minutes from here on held no sample in the store when this process started (undefined: not asked yet) */
+  private horizon: number | undefined;
+  /** minutes before this left memory (a vehicle-minute not in memory after it may have been written) */
+  private floor = Number.NEGATIVE_INFINITY;
+  private readonly open = new Map<SealedTier, Map<number, OpenPeriod>>(SEALED_TIERS.map((t) => [t, new Map()]));
+  /** parts added to sealed segments, by segmentKey */
+  private readonly added = new Map<string, SegmentFacts>();
+  /** seal marks known: tier -> start -> rev */
+  private readonly marks = new Map<SealedTier, Map<number, number>>(SEALED_TIERS.map((t) => [t, new Map()]));
+  private marksLoaded: { lo: number; hi: number } | undefined;
+  /** per tier, the next period start to seal in order (the sole writer seals every period after the last mark) */
+  private readonly sealFrom = new Map<SealedTier, number>();
+  /** periods touched that are not sealed yet (recompute strategy; and late data before sealFrom) */
+  private readonly touched = new Map<SealedTier, Set<number>>(SEALED_TIERS.map((t) => [t, new Set()]));
+  private readonly revs = new Map<string, SealMark>();
+  private lastRev = 0;
+  private recovered = false;
+  /** recompute: groups to recount once more at a time */
+  private readonly settling: Array<{ at: number; groups: Array<{ minute: number; brand: string; model: string }> }> = [];
+
+  private waiters: Waiter[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private lastRoundAt = 0;
+  private failures = 0;
+
+  constructor(private readonly options: CockpitMaintainerOptions) {
+    this.tables = options.tables;
+    this.flushMs = options.flushMs ?? 1000;
+    this.factsFlushMs = options.factsFlushMs ?? 15_000;
+    this.retainMs = options.retainMs ?? 3 * MINUTE_MS;
+    this.sealAfterMs = Math.max(options.sealAfterMs ?? 4 * MINUTE_MS, this.retainMs + MINUTE_MS);
+    this.lateIdleMs = options.lateIdleMs ?? 10_000;
+    this.now = options.now ?? Date.now;
+    this.incremental = options.strategy === 'incremental';
+  }
+
+  get strategy(): RollupStrategy {
+    return this.options.strategy;
+  }
+
+  /** Groups with something not written yet (a gauge in /metrics). */
+  get pendingKeys(): number {
+    let n = 0;
+    for (const groups of this.minutes.values()) for (const g of groups.values()) if (g.dirty) n += 1;
+    for (const s of this.added.values()) if (s.dirty) n += 1;
+    return n;
+  }
+
+  /** Vehicle-minutes held in memory. */
+  get memoryKeys(): number {
+    let n = 0;
+    for (const groups of this.minutes.values()) for (const g of groups.values()) n += g.vehicles.size;
+    return n;
+  }
+
+  start(): void {
+    this.schedule(this.flushMs);
+  }
+
+  /**
+   * Before the writer stores these samples (called again when a write is retried): admit their vehicle-minutes,
+   * learning from the store which of them it already holds samples of. Incremental only; throws when the store
+   * cannot answer.
+   */
+  async prepare(samples: readonly StoredSample[]): Promise<void> {
+    if (!this.incremental) return;
+    const now = this.now();
+    if (this.horizon === undefined) {
+      const newest = await this.tables.newestSample();
+      this.horizon = newest === undefined ? Number.NEGATIVE_INFINITY : minuteOf(newest) + MINUTE_MS;
+    }
+    // counting needs to know which segments are sealed (their late data is added to them)
+    await this.loadMarks(now);
+    const fresh = Math.max(this.horizon, this.floor);
+    const unknown = new Map<string, StoredSample>();
+    for (const sample of samples) {
+      const minute = minuteOf(sample.ts);
+      const group = this.minutes.get(minute)?.get(groupKey(sample.brand, sample.model));
+      if (group) group.touchedAt = now;
+      if (group?.vehicles.has(sample.vin)) continue;
+      if (minute >= fresh) {
+        this.admit(sample, minute, false, now);
+        continue;
+      }
+      const known = this.preexisting.get(minute);
+      if (known) this.admit(sample, minute, known.has(sample.vin), now);
+      else unknown.set(`${sample.vin}\u0000${minute}`, sample);
+    }
+    if (unknown.size === 0) return;
+    // the vehicles of a minute with many of them are asked for the whole minute once (remembered while it is held)
+    const perMinute = new Map<number, number>();
+    for (const s of unknown.values()) perMinute.set(minuteOf(s.ts), (perMinute.get(minuteOf(s.ts)) ?? 0) + 1);
+    const keys: RollupKey[] = [];
+    for (const s of unknown.values()) {
+      const minute = minuteOf(s.ts);
+      if ((perMinute.get(minute) ?? 0) <= WHOLE_MINUTE_CHECK) keys.push({ vin: s.vin, bucket: minute });
+    }
+    const wholeMinutes = [...perMinute].filter(([, n]) => n > WHOLE_MINUTE_CHECK).map(([m]) => m);
+    const stored = new Set((await this.tables.keysWithSamples(keys)).map((k) => `${k.vin}\u0000${k.bucket}`));
+    for (const minute of wholeMinutes) {
+      const rows = await this.tables.rowsFromRaw([{ lo: minute, hi: minute + MINUTE_MS }]);
+      this.preexisting.set(minute, new Set(rows.map((r) => r.vin)));
+    }
+    for (const [key, s] of unknown) {
+      const minute = minuteOf(s.ts);
+      const known = this.preexisting.get(minute);
+      this.admit(s, minute, known ? known.has(s.vin) : stored.has(key), now);
+    }
+  }
+
+  /** Start counting a vehicle-minute; `held`: the store holds samples of it this process did not count. */
+  private admit(sample: StoredSample, minute: number, held: boolean, now: number): void {
+    let groups = this.minutes.get(minute);
+    if (!groups) this.minutes.set(minute, (groups = new Map()));
+    const key = groupKey(sample.brand, sample.model);
+    let group = groups.get(key);
+    if (!group) {
+      const whole = this.horizon !== undefined && minute >= Math.max(this.horizon, this.floor);
+      groups.set(key, (group = new MinuteGroup(minute, sample.brand, sample.model, whole ? 'whole' : 'added')));
+    }
+    group.touchedAt = now;
+    if (group.vehicles.has(sample.vin)) return;
+    group.vehicles.set(sample.vin, { row: emptyRow(sample.vin, minute, sample.brand, sample.model), offsets: new OffsetSet(), recount: held, duplicate: false });
+    // an added part must not count again what another part holds: recount the whole (brand, model, minute)
+    if (held && group.mode === 'added') group.mode = 'recount';
+    if (held) group.seriesDirty = group.factsDirty = true;
+  }
+
+  /** Count these stored samples; resolves once what they changed is written (see the file comment for the exception). */
+  track(samples: readonly StoredSample[]): Promise<void> {
+    const now = this.now();
+    for (const sample of samples) {
+      const minute = minuteOf(sample.ts);
+      if (this.incremental) this.count(sample, minute, now);
+      else this.touch(minute, sample.brand, sample.model, now);
+    }
+    this.options.metrics.rollupPendingKeys.set(this.pendingKeys);
+    return new Promise((resolve) => this.waiters.push({ resolve }));
+  }
+
+  private count(sample: StoredSample, minute: number, now: number): void {
+    let group = this.minutes.get(minute)?.get(groupKey(sample.brand, sample.model));
+    if (!group?.vehicles.has(sample.vin)) {
+      // admitted before the write, then left memory while it was written: only the store knows now
+      this.admit(sample, minute, true, now);
+      group = this.minutes.get(minute)!.get(groupKey(sample.brand, sample.model))!;
+    }
+    group.touchedAt = now;
+    const { counted, facts } = group.count(sample);
+    group.seriesDirty = true;
+    if (!counted || facts) group.factsDirty = true;
+    // facts for a segment sealed already go in a part added to it now (with this round), not when the minute leaves
+    if (counted) {
+      const row = group.vehicles.get(sample.vin)!.row;
+      for (const tier of SEALED_TIERS) {
+        const start = startOf(tier, minute);
+        if (this.isSealed(tier, start)) this.addToSealed({ tier, start, brand: sample.brand, model: sample.model }, sample.vin, factsOf(row), now);
+      }
+    }
+  }
+
+  /** recompute strategy: the group is recounted in the next round. */
+  private touch(minute: number, brand: string, model: string, now: number, settling = false): void {
+    let groups = this.minutes.get(minute);
+    if (!groups) this.minutes.set(minute, (groups = new Map()));
+    const key = groupKey(brand, model);
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = new MinuteGroup(minute, brand, model, 'recount')));
+    group.touchedAt = now;
+    group.seriesDirty = group.factsDirty = true;
+    // a recount of new samples is done once more settleMs later; that second recount is not repeated
+    if (!settling && this.options.settleMs !== undefined) group.settleDue = true;
+    for (const tier of SEALED_TIERS) this.touched.get(tier)!.add(startOf(tier, minute));
+  }
+
+  private isSealed(tier: SealedTier, start: number): boolean {
+    return this.marks.get(tier)!.has(start);
+  }
+
+  private addToSealed(ref: SegmentRef, vin: string, facts: VehicleFacts, now: number): void {
+    const key = segmentKey(ref);
+    let segment = this.added.get(key);
+    if (!segment) this.added.set(key, (segment = { ref, facts: new Map(), dirty: false, touchedAt: now }));
+    segment.touchedAt = now;
+    if (mergeFacts(segment.facts, vin, facts)) segment.dirty = true;
+  }
+
+  /**
+   * The writer has caught up: write what changed without waiting out the period (which bounds the rows written
+   * under load, not the latency of an idle service), but no sooner than 100 ms after the last round. Incremental
+   * only: a recompute round reads raw samples, which is what the period is there to bound.
+   */
+  flushSoon(): void {
+    if (!this.incremental) return;
+    if (this.stopped || this.running || this.failures > 0 || this.pendingKeys === 0) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.schedule(Math.max(0, this.lastRoundAt + MIN_ROUND_GAP_MS - this.now()));
+  }
+
+  /** Run a round now; with `everything`, the facts of open minutes are written too. Resolves when it is over. */
+  async flush(everything = false): Promise<void> {
+    if (this.running) await this.running.catch(() => undefined);
+    this.running = this.round(everything);
+    try {
+      await this.running;
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.failures === 0) await this.flush(true).catch(() => undefined);
+    else if (this.running) await this.running.catch(() => undefined);
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.flush().then(
+        () => this.schedule(this.flushMs),
+        () => this.schedule(Math.min(5_000, this.flushMs * 2 ** Math.min(this.failures, 5))),
+      );
+    }, delay);
+    this.timer.unref();
+  }
+
+  private async round(everything: boolean): Promise<void> {
+    const now = this.now();
+    this.lastRoundAt = now;
+    const waiters = this.waiters;
+    this.waiters = [];
+    const started = process.hrtime.bigint();
+    let undo: Array<() => void> = [];
+    try {
+      await this.loadMarks(now);
+      if (this.incremental) await this.recover(now);
+      else this.settle(now);
+      const series: SeriesPart[] = [];
+      const facts: FactsPart[] = [];
+      undo = [];
+      await this.writeGroups(now, everything, series, facts, undo);
+      await this.writeAdded(facts, undo, now);
+      await this.tables.write({ series, facts });
+      undo = [];
+      // seal after the parts are in: a period is derived from the finer segments in the store
+      await this.seal(now);
+      const marks = [...this.revs.values()];
+      if (marks.length > 0) {
+        await this.tables.write({ seals: marks });
+        for (const mark of marks) if (this.revs.get(`${mark.tier}:${mark.start}`) === mark) this.revs.delete(`${mark.tier}:${mark.start}`);
+      }
+      this.evict(now);
+    } catch (err) {
+      // keep everything dirty for the next round: the writer holds its checkpoint meanwhile
+      for (const redo of undo) redo();
+      this.waiters = waiters.concat(this.waiters);
+      this.failures += 1;
+      if (this.failures === 1 || this.failures % 20 === 0) {
+        this.options.logger.warn({ event: 'rollup_write_failed', failures: this.failures, err: err instanceof Error ? err.message : String(err) }, 'cockpit rollup write failed; retrying');
+      }
+      this.options.metrics.rollupPendingKeys.set(this.pendingKeys);
+      throw err;
+    }
+    this.failures = 0;
+    this.options.metrics.rollupRoundSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    this.options.metrics.rollupPendingKeys.set(this.pendingKeys);
+    this.options.metrics.rollupMemoryKeys.set(this.memoryKeys);
+    for (const w of waiters) w.resolve();
+  }
+
+  /** Seal marks of the last days, once; then kept up to date by this process (and re-read by a recompute writer). */
+  private async loadMarks(now: number): Promise<void> {
+    if (this.incremental && this.marksLoaded) return;
+    if (!this.incremental && this.touchedNothing()) return;
+    const lo = this.incremental ? now - SEAL_HORIZON_MS : Math.min(...[...this.touched.values()].flatMap((s) => [...s]), now);
+    const hi = now + TIER_SPAN_MS.day;
+    for (const mark of await this.tables.readSeals(startOf('day', lo), hi)) this.marks.get(mark.tier)!.set(mark.start, mark.rev);
+    this.marksLoaded = { lo: startOf('day', lo), hi };
+    if (!this.incremental) return;
+    for (const tier of SEALED_TIERS) {
+      const starts = [...this.marks.get(tier)!.keys()];
+      if (starts.length > 0) this.sealFrom.set(tier, Math.max(...starts) + TIER_SPAN_MS[tier]);
+    }
+  }
+
+  private touchedNothing(): boolean {
+    for (const set of this.touched.values()) if (set.size > 0) return false;
+    return true;
+  }
+
+  /**
+   * After a restart (the first round of an incremental writer): the facts of the minutes that were open may not
+   * have been written, so the last minutes before the newest stored sample are recounted from the raw samples.
+   */
+  private async recover(now: number): Promise<void> {
+    if (this.recovered) return;
+    if (this.horizon === undefined) {
+      const newest = await this.tables.newestSample();
+      this.horizon = newest === undefined ? Number.NEGATIVE_INFINITY : minuteOf(newest) + MINUTE_MS;
+    }
+    this.recovered = true;
+    if (!Number.isFinite(this.horizon)) return;
+    const hi = this.horizon;
+    const lo = hi - (RECOVER_MINUTES + 1) * MINUTE_MS;
+    const rows = await this.tables.rowsFromRaw([{ lo, hi }]);
+    for (const row of rows) {
+      let groups = this.minutes.get(row.bucket);
+      if (!groups) this.minutes.set(row.bucket, (groups = new Map()));
+      const key = groupKey(row.brand, row.model);
+      let group = groups.get(key);
+      if (!group) groups.set(key, (group = new MinuteGroup(row.bucket, row.brand, row.model, 'recount')));
+      group.mode = 'recount';
+      group.touchedAt = now;
+      group.seriesDirty = group.factsDirty = true;
+      if (!group.vehicles.has(row.vin)) group.vehicles.set(row.vin, { row, offsets: new OffsetSet(), recount: true, duplicate: false });
+    }
+  }
+
+  /** recompute strategy: groups due for their settle pass are recounted again. */
+  private settle(now: number): void {
+    while (this.settling.length > 0 && this.settling[0]!.at <= now) {
+      for (const g of this.settling.shift()!.groups) this.touch(g.minute, g.brand, g.model, now, true);
+    }
+  }
+
+  private openPeriod(tier: SealedTier, start: number, complete: boolean): OpenPeriod {
+    const periods = this.open.get(tier)!;
+    let period = periods.get(start);
+    if (!period) {
+      period = { complete: complete && this.horizon !== undefined && start >= this.horizon, models: new Map() };
+      periods.set(start, period);
+    } else if (!complete) period.complete = false;
+    return period;
+  }
+
+  /** Series and facts parts of the groups that changed; recounts from the raw samples first where needed. */
+  private async writeGroups(now: number, everything: boolean, series: SeriesPart[], facts: FactsPart[], undo: Array<() => void>): Promise<void> {
+    const dirty: MinuteGroup[] = [];
+    for (const groups of this.minutes.values()) for (const g of groups.values()) if (g.dirty) dirty.push(g);
+    if (dirty.length === 0) return;
+    const factsDue = (g: MinuteGroup): boolean =>
+      everything || g.minute + MINUTE_MS <= now || g.mode === 'added' || now - g.factsWrittenAt >= this.factsFlushMs;
+    // open minutes recounted whole are read at the facts period, not every round
+    const recount = new Set(dirty.filter((g) => g.mode === 'recount' && (factsDue(g) || !this.incremental)));
+    const vehicles = dirty.filter((g) => g.mode !== 'recount').flatMap((g) => [...g.vehicles.values()].filter((v) => v.recount).map((v) => ({ g, v })));
+    await this.recount([...recount], vehicles, now);
+    const ref = (g: MinuteGroup): SegmentRef => ({ tier: 'minute', start: g.minute, brand: g.brand, model: g.model });
+    const ask = [...recount, ...dirty.filter((g) => g.mode === 'added' && g.part === undefined)].map(ref);
+    const last = ask.length > 0 ? await this.tables.lastParts(ask) : new Map<string, number>();
+    for (const g of dirty) {
+      if (g.mode === 'recount' && !recount.has(g)) continue;
+      if (g.mode === 'recount') g.part = 0;
+      else if (g.part === undefined) g.part = this.nextPart(last.get(segmentKey(ref(g))));
+      const part = g.part!;
+      const writesFacts = g.factsDirty && (g.mode === 'recount' || factsDue(g));
+      series.push({ minute: g.minute, brand: g.brand, model: g.model, part, sums: g.sums() });
+      if (writesFacts) facts.push({ tier: 'minute', start: g.minute, brand: g.brand, model: g.model, part, packed: packFacts(this.groupFacts(g)) });
+      if (g.mode === 'recount') {
+        // part 0 now holds all of it: empty every other part of the segment
+        const upTo = last.get(segmentKey(ref(g))) ?? 0;
+        for (let p = 1; p <= upTo; p++) {
+          series.push({ minute: g.minute, brand: g.brand, model: g.model, part: p, sums: { ...EMPTY_SUMS } });
+          facts.push({ tier: 'minute', start: g.minute, brand: g.brand, model: g.model, part: p, packed: '' });
+        }
+        if (g.settleDue) {
+          g.settleDue = false;
+          this.scheduleSettle(g, now);
+        }
+      }
+      this.bumpSealedAbove(g.minute, now);
+      g.seriesDirty = false;
+      if (writesFacts) {
+        g.factsDirty = false;
+        g.factsWrittenAt = now;
+      }
+      undo.push(() => {
+        g.seriesDirty = true;
+        if (writesFacts) g.factsDirty = true;
+      });
+    }
+  }
+
+  private scheduleSettle(g: MinuteGroup, now: number): void {
+    const at = now + (this.options.settleMs ?? 0);
+    const last = this.settling[this.settling.length - 1];
+    const entry = { minute: g.minute, brand: g.brand, model: g.model };
+    if (last && last.at === at) last.groups.push(entry);
+    else this.settling.push({ at, groups: [entry] });
+  }
+
+  /** The next free part number after `last` (0 when the segment has none). */
+  private nextPart(last: number | undefined): number {
+    if (last === undefined) return 0;
+    if (last >= MAX_PART) throw new Error(`cockpit tables: a segment has ${MAX_PART} parts; it needs a recount`);
+    return last + 1;
+  }
+
+  /** Facts of a group's vehicles. */
+  private groupFacts(g: MinuteGroup): Map<string, VehicleFacts> {
+    const facts = new Map<string, VehicleFacts>();
+    for (const [vin, v] of g.vehicles) if (v.row.samples > 0) facts.set(vin, factsOf(v.row));
+    return facts;
+  }
+
+  /** Recount groups (whole) and vehicles (of groups counted in memory) from the raw samples. */
+  private async recount(groups: readonly MinuteGroup[], vehicles: ReadonlyArray<{ g: MinuteGroup; v: VehicleMinute }>, now: number): Promise<void> {
+    const ranges: Array<{ lo: number; hi: number; models?: Array<{ brand: string; model: string }>; vins?: string[] }> = [];
+    const byMinute = new Map<number, MinuteGroup[]>();
+    for (const g of groups) byMinute.set(g.minute, [...(byMinute.get(g.minute) ?? []), g]);
+    for (const [minute, list] of byMinute) ranges.push({ lo: minute, hi: minute + MINUTE_MS, models: list.map((g) => ({ brand: g.brand, model: g.model })) });
+    const vinsByMinute = new Map<number, string[]>();
+    for (const { g, v } of vehicles) vinsByMinute.set(g.minute, [...(vinsByMinute.get(g.minute) ?? []), v.row.vin]);
+    for (const [minute, vins] of vinsByMinute) ranges.push({ lo: minute, hi: minute + MINUTE_MS, vins });
+    if (ranges.length === 0) return;
+    const rows = await this.tables.rowsFromRaw(ranges);
+    const rowOf = new Map<string, RollupRow>(rows.map((r) => [`${r.bucket}\u0000${r.vin}`, r]));
+    for (const g of groups) {
+      for (const [vin, v] of g.vehicles) {
+        const row = rowOf.get(`${g.minute}\u0000${vin}`);
+        if (row) v.row = row;
+      }
+      for (const row of rows) {
+        if (row.bucket !== g.minute || row.brand !== g.brand || row.model !== g.model || g.vehicles.has(row.vin)) continue;
+        g.vehicles.set(row.vin, { row, offsets: new OffsetSet(), recount: true, duplicate: false });
+      }
+      for (const v of g.vehicles.values()) v.recount = true;
+      // what this process saw of the group's periods is not all there is; sealed ones are derived again
+      for (const tier of SEALED_TIERS) {
+        const start = startOf(tier, g.minute);
+        if (this.isSealed(tier, start)) this.touched.get(tier)!.add(start);
+        else this.openPeriod(tier, start, false);
+      }
+    }
+    for (const { g, v } of vehicles) {
+      const row = rowOf.get(`${g.minute}\u0000${v.row.vin}`) ?? emptyRow(v.row.vin, g.minute, g.brand, g.model);
+      if (v.duplicate) {
+        // a redelivered sample: the vehicle's samples are all counted in memory, so the recount tells whether it changed anything
+        const changed = !sameRow(row, v.row);
+        v.row = row;
+        v.recount = false;
+        v.duplicate = false;
+        if (changed) this.valuesChanged(g, now);
+      } else {
+        v.row = row;
+      }
+    }
+  }
+
+  /** A sample was replaced by one with other values: facts gathered in memory or added to sealed segments may be stale. */
+  private valuesChanged(g: MinuteGroup, now: number): void {
+    for (const tier of SEALED_TIERS) {
+      const start = startOf(tier, g.minute);
+      if (this.isSealed(tier, start)) this.touched.get(tier)!.add(start);
+      else this.openPeriod(tier, start, false);
+    }
+    g.factsDirty = true;
+    void now;
+  }
+
+  /** Added parts of sealed segments: allocate their numbers, then write the dirty ones. */
+  private async writeAdded(facts: FactsPart[], undo: Array<() => void>, now: number): Promise<void> {
+    const dirty = [...this.added.values()].filter((s) => s.dirty);
+    if (dirty.length === 0) return;
+    const unnumbered = dirty.filter((s) => s.part === undefined);
+    const last = unnumbered.length > 0 ? await this.tables.lastParts(unnumbered.map((s) => s.ref)) : new Map<string, number>();
+    for (const s of unnumbered) s.part = this.nextPart(last.get(segmentKey(s.ref)));
+    for (const s of dirty) {
+      facts.push({ ...s.ref, part: s.part!, packed: packFacts(s.facts) });
+      this.bump(s.ref.tier as SealedTier, s.ref.start, now);
+      s.dirty = false;
+      undo.push(() => {
+        s.dirty = true;
+      });
+    }
+  }
+
+  /** A minute's segment changed: the sealed segments above it change revision (readers drop what they cached). */
+  private bumpSealedAbove(minute: number, now: number): void {
+    for (const tier of SEALED_TIERS) {
+      const start = startOf(tier, minute);
+      if (this.isSealed(tier, start)) this.bump(tier, start, now);
+    }
+  }
+
+  private bump(tier: SealedTier, start: number, now: number): void {
+    const rev = (this.lastRev = Math.max(now, this.lastRev + 1));
+    this.marks.get(tier)!.set(start, rev);
+    this.revs.set(`${tier}:${start}`, { tier, start, rev });
+  }
+
+  /** Seal every period that is due: from memory when this process saw all of it, else derived from the store. */
+  private async seal(now: number): Promise<void> {
+    for (const tier of SEALED_TIERS) {
+      const span = TIER_SPAN_MS[tier];
+      const due = Math.floor((now - this.sealAfterMs) / span) * span - span;
+      const starts = new Set<number>();
+      if (this.incremental) {
+        const first = this.sealFrom.get(tier) ?? this.firstSeen(tier);
+        if (first !== undefined) for (let s = Math.max(first, startOf(tier, now - SEAL_HORIZON_MS)); s <= due; s += span) starts.add(s);
+        for (const s of this.open.get(tier)!.keys()) if (s <= due) starts.add(s);
+      }
+      for (const s of this.touched.get(tier)!) if (s <= due) starts.add(s);
+      let waiting = false;
+      for (const start of [...starts].sort((a, b) => a - b)) {
+        const resealing = this.isSealed(tier, start);
+        // a first seal waits for the minutes still in memory (their facts may change); sealing goes in time order
+        if (!resealing && (waiting || this.holdsMinutesIn(start, start + span))) {
+          waiting = true;
+          continue;
+        }
+        const period = this.open.get(tier)!.get(start);
+        const parts = period?.complete && !resealing ? this.fromMemory(tier, start, period) : await this.derive(tier, start, resealing);
+        await this.tables.write({ facts: parts });
+        this.bump(tier, start, now);
+        this.open.get(tier)!.delete(start);
+        this.touched.get(tier)!.delete(start);
+        if (this.incremental && !resealing) this.sealFrom.set(tier, Math.max(this.sealFrom.get(tier) ?? start + span, start + span));
+      }
+    }
+  }
+
+  /** The first period of a tier this process counted something in (where an incremental writer starts sealing). */
+  private firstSeen(tier: SealedTier): number | undefined {
+    let first: number | undefined;
+    for (const start of this.open.get(tier)!.keys()) if (first === undefined || start < first) first = start;
+    return first;
+  }
+
+  /** Some minute in [lo, hi) is still in memory (its facts may still change). */
+  private holdsMinutesIn(lo: number, hi: number): boolean {
+    for (const minute of this.minutes.keys()) if (minute >= lo && minute < hi) return true;
+    return false;
+  }
+
+  private fromMemory(tier: SealedTier, start: number, period: OpenPeriod): FactsPart[] {
+    return [...period.models.values()].map((s) => ({ tier, start, brand: s.ref.brand, model: s.ref.model, part: 0, packed: packFacts(s.facts) }));
+  }
+
+  /**
+   * A segment's facts from the finer segments in the store that cover it (sealed ones where they are, minutes
+   * elsewhere). Resealing a sealed segment (late values that changed) also empties its other parts.
+   */
+  private async derive(tier: SealedTier, start: number, resealing: boolean): Promise<FactsPart[]> {
+    const span = TIER_SPAN_MS[tier];
+    const cover = planCover(start, start + span, (t, s) => t !== tier && TIER_SPAN_MS[t] < span && this.isSealed(t, s));
+    const byModel = new Map<string, SegmentFacts>();
+    for (const part of await this.tables.readFacts(cover, {})) {
+      const key = groupKey(part.brand, part.model);
+      let s = byModel.get(key);
+      if (!s) byModel.set(key, (s = { ref: { tier, start, brand: part.brand, model: part.model }, facts: new Map(), dirty: false, touchedAt: 0 }));
+      unpackFacts(part.packed, s.facts);
+    }
+    const parts: FactsPart[] = [...byModel.values()].map((s) => ({ tier, start, brand: s.ref.brand, model: s.ref.model, part: 0, packed: packFacts(s.facts) }));
+    if (resealing) {
+      const existing = await this.tables.readFacts([{ tier, lo: start, hi: start + 1 }], {});
+      for (const p of existing) {
+        if (p.part === 0 && byModel.has(groupKey(p.brand, p.model))) continue;
+        parts.push({ ...p, packed: '' });
+      }
+      // parts added in memory for this segment are now in part 0
+      for (const [key, s] of this.added) if (s.ref.tier === tier && s.ref.start === start && !s.dirty) this.added.delete(key);
+    }
+    return parts;
+  }
+
+  /** Minutes that are over leave memory, their facts merged into the open periods above them. */
+  private evict(now: number): void {
+    const floor = minuteOf(now - this.retainMs) - MINUTE_MS;
+    if (floor > this.floor) this.floor = floor;
+    for (const [minute, groups] of this.minutes) {
+      for (const [key, g] of groups) {
+        if (g.dirty) continue;
+        const old = minute < this.floor;
+        const idle = now - g.touchedAt >= (g.mode === 'whole' ? 0 : this.lateIdleMs);
+        if (!(old && idle)) continue;
+        if (this.incremental) this.mergeUp(g);
+        groups.delete(key);
+      }
+      if (groups.size === 0) {
+        this.minutes.delete(minute);
+        this.preexisting.delete(minute);
+      }
+    }
+    for (const [key, s] of this.added) if (!s.dirty && now - s.touchedAt >= this.lateIdleMs) this.added.delete(key);
+  }
+
+  /** A group leaving memory: its vehicles' facts into the open (not sealed) periods above it. */
+  private mergeUp(g: MinuteGroup): void {
+    for (const tier of SEALED_TIERS) {
+      const start = startOf(tier, g.minute);
+      if (this.isSealed(tier, start)) continue;
+      const period = this.openPeriod(tier, start, true);
+      if (g.mode !== 'whole' && g.mode !== 'added') period.complete = false;
+      const key = groupKey(g.brand, g.model);
+      let s = period.models.get(key);
+      if (!s) period.models.set(key, (s = { ref: { tier, start, brand: g.brand, model: g.model }, facts: new Map(), dirty: false, touchedAt: 0 }));
+      for (const [vin, v] of g.vehicles) if (v.row.samples > 0) mergeFacts(s.facts, vin, factsOf(v.row));
+    }
+  }
+}
+
+export type { FactTier };

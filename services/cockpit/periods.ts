@@ -1,0 +1,53 @@
+// Time arithmetic of the cockpit tables: minutes, the segments of each facts tier, and how a question's window is
+// covered by the largest complete segments that fit in it (whole days, then hours, then 10 minutes, minutes at the
+// edges), so a 24 h question reads about 50 segments per model, and a week about 90, however many vehicles there are.
+import { FACT_TIERS, MINUTE_MS, TIER_SPAN_MS, type FactTier, type FactsRange, type SealedTier } from '../store/cockpit-tables.ts';
+
+export const minuteOf = (ts: number): number => Math.floor(ts / MINUTE_MS) * MINUTE_MS;
+export const startOf = (tier: FactTier, ts: number): number => Math.floor(ts / TIER_SPAN_MS[tier]) * TIER_SPAN_MS[tier];
+export const SEALED_TIERS: readonly SealedTier[] = FACT_TIERS.filter((t): t is SealedTier => t !== 'minute');
+
+/** The tier one finer than a sealed tier (what it is derived from). */
+export const finerTier = (tier: SealedTier): FactTier => FACT_TIERS[FACT_TIERS.indexOf(tier) - 1]!;
+
+/**
+ * The segments that cover [from, to) (both whole minutes): the largest complete segments that fit, smaller ones at
+ * the edges, down to minutes. `complete(tier, start)` says whether a segment of a sealed tier may be used; minutes
+ * always may. Adjacent segments of one tier are merged into one range.
+ */
+export function planCover(from: number, to: number, complete: (tier: SealedTier, start: number) => boolean): FactsRange[] {
+  const parts: FactsRange[] = [];
+  const push = (tier: FactTier, lo: number, hi: number): void => {
+    if (lo >= hi) return;
+    const last = parts[parts.length - 1];
+    if (last && last.tier === tier && last.hi === lo) last.hi = hi;
+    else parts.push({ tier, lo, hi });
+  };
+  const cover = (lo: number, hi: number, level: number): void => {
+    if (lo >= hi) return;
+    const tier = FACT_TIERS[level]!;
+    if (tier === 'minute') return push(tier, lo, hi);
+    const span = TIER_SPAN_MS[tier];
+    let at = lo;
+    for (let start = Math.ceil(lo / span) * span; start + span <= hi; start += span) {
+      if (!complete(tier, start)) continue;
+      cover(at, start, level - 1);
+      push(tier, start, start + span);
+      at = start + span;
+    }
+    cover(at, hi, level - 1);
+  };
+  cover(from, to, FACT_TIERS.length - 1);
+  return parts;
+}
+
+/** Contiguous runs of aligned segment starts as [lo, hi) ranges. */
+export function runsOf(starts: Iterable<number>, span: number): Array<{ lo: number; hi: number }> {
+  const runs: Array<{ lo: number; hi: number }> = [];
+  for (const start of [...new Set(starts)].sort((a, b) => a - b)) {
+    const last = runs[runs.length - 1];
+    if (last && last.hi === start) last.hi = start + span;
+    else runs.push({ lo: start, hi: start + span });
+  }
+  return runs;
+}

@@ -1,0 +1,168 @@
+// Cockpit questions answered from the cockpit tables: the series from the (brand, model, minute) sums, and the
+// per-vehicle facts from the segments that cover the window (periods.ts planCover). Sealed segments do not change
+// but by a new revision of their seal mark, so their decoded facts are kept in a bounded cache: a dashboard that
+// asks again, or slides its window by a minute, reads only the segments that are not sealed yet.
+import { FACT_TIERS, MINUTE_MS, TIER_SPAN_MS, type CockpitTables, type FactsPart, type FactTier, type SealedTier } from '../store/cockpit-tables.ts';
+import type { CockpitAggregates, CockpitScope, CockpitSums, CockpitWindow } from '../store/telemetry-store.ts';
+import { EMPTY_SUMS, groupKey } from './book.ts';
+import { decodedBytes, decodeFacts, FactsMerge, VinNumbers, type DecodedFacts } from './facts.ts';
+import { planCover, startOf } from './periods.ts';
+
+export interface CockpitReaderOptions {
+  /** bound of the decoded segments kept (bytes); default 64 MiB */
+  cacheBytes?: number;
+}
+
+/** A segment's decoded facts of every (brand, model), as of a seal revision. */
+interface CachedSegment {
+  rev: number;
+  models: Map<string, { brand: string; model: string; facts: DecodedFacts }>;
+  bytes: number;
+}
+
+/** Windows on whole minutes can be answered from the cockpit tables; any other from the raw samples. */
+export function rollupAligned(window: Pick<CockpitWindow, 'from' | 'to' | 'intervalMs'>): boolean {
+  return window.from % MINUTE_MS === 0 && window.to % MINUTE_MS === 0 && window.intervalMs % MINUTE_MS === 0;
+}
+
+function inScope(scope: CockpitScope, brand: string, model: string): boolean {
+  if (scope.brand !== undefined && brand !== scope.brand) return false;
+  if (scope.model !== undefined && model !== scope.model) return false;
+  if (scope.brands !== undefined && !scope.brands.includes(brand)) return false;
+  return true;
+}
+
+export class CockpitReader {
+  private readonly numbers = new VinNumbers();
+  private readonly merge = new FactsMerge();
+  /** `${tier}:${start}` -> segment, least recently used first */
+  private readonly cache = new Map<string, CachedSegment>();
+  private cachedBytes = 0;
+  private readonly cacheBytes: number;
+  /** questions answered, and segments read from the store or the cache (for tests and metrics) */
+  readonly counts = { questions: 0, segmentsRead: 0, segmentsCached: 0 };
+
+  constructor(
+    private readonly tables: CockpitTables,
+    options: CockpitReaderOptions = {},
+  ) {
+    this.cacheBytes = options.cacheBytes ?? 64 * 1024 ** 2;
+  }
+
+  /** Cockpit sums and per-vehicle totals of a window: from the cockpit tables (`rollup`, whole minutes only) or raw samples. */
+  async aggregates(window: CockpitWindow, source: 'rollup' | 'raw'): Promise<CockpitAggregates> {
+    if (window.brands !== undefined && window.brands.length === 0) return { series: [], totals: { ...EMPTY_SUMS, activeVehicles: 0, distanceKm: 0, chargingVehicles: 0, faultVehicles: 0 } };
+    if (source === 'raw') return this.tables.fromRaw(window);
+    if (!rollupAligned(window)) throw new RangeError('a rollup question needs from, to and interval on whole minutes');
+    this.counts.questions += 1;
+    const [series, vehicles] = await Promise.all([this.tables.seriesBuckets(window), this.vehicleTotals(window)]);
+    const totals: CockpitSums = { ...EMPTY_SUMS };
+    for (const b of series) for (const k of Object.keys(EMPTY_SUMS) as Array<keyof CockpitSums>) totals[k] += b[k];
+    return { series, totals: { ...totals, ...vehicles } };
+  }
+
+  private async vehicleTotals(window: CockpitWindow): Promise<ReturnType<FactsMerge['totals']>> {
+    // marks from the start of the first day touched: a minute's segment is cached under its sealed 10 minutes
+    const marks = await this.tables.readSeals(startOf('10min', window.from), window.to);
+    const rev = new Map<string, number>(marks.map((m) => [`${m.tier}:${m.start}`, m.rev]));
+    const cover = planCover(window.from, window.to, (tier, start) => rev.has(`${tier}:${start}`));
+    // a segment is cached when it is sealed, or is a minute of a sealed 10 minutes; the rest is read for this question
+    const cached: Array<{ key: string; segment: CachedSegment }> = [];
+    const missing: Array<{ tier: FactTier; start: number; key: string; rev: number }> = [];
+    const uncached: Array<{ tier: FactTier; lo: number; hi: number }> = [];
+    for (const range of cover) {
+      const span = TIER_SPAN_MS[range.tier];
+      for (let start = range.lo; start < range.hi; start += span) {
+        const key = `${range.tier}:${start}`;
+        const sealedRev = range.tier === 'minute' ? rev.get(`10min:${startOf('10min', start)}`) : rev.get(key);
+        if (sealedRev === undefined) {
+          const last = uncached[uncached.length - 1];
+          if (last && last.tier === range.tier && last.hi === start) last.hi = start + span;
+          else uncached.push({ tier: range.tier, lo: start, hi: start + span });
+          continue;
+        }
+        const hit = this.cache.get(key);
+        if (hit && hit.rev === sealedRev) {
+          // least recently used first: move it to the end
+          this.cache.delete(key);
+          this.cache.set(key, hit);
+          cached.push({ key, segment: hit });
+          this.counts.segmentsCached += 1;
+        } else missing.push({ tier: range.tier, start, key, rev: sealedRev });
+      }
+    }
+    const [fresh, loose] = await Promise.all([this.load(missing), uncached.length > 0 ? this.tables.readFacts(uncached, window) : Promise.resolve([])]);
+    this.counts.segmentsRead += missing.length + uncached.length;
+    // decoded before the merge is sized: decoding numbers the vehicles seen for the first time
+    const looseFacts = decodeParts(loose, this.numbers);
+    this.merge.reset(this.numbers.size);
+    for (const { segment } of [...cached, ...fresh]) {
+      for (const m of segment.models.values()) if (inScope(window, m.brand, m.model)) this.merge.add(m.facts);
+    }
+    for (const m of looseFacts.values()) this.merge.add(m.facts);
+    return this.merge.totals();
+  }
+
+  /** Read sealed segments of every (brand, model) and keep them. */
+  private async load(missing: ReadonlyArray<{ tier: FactTier; start: number; key: string; rev: number }>): Promise<Array<{ key: string; segment: CachedSegment }>> {
+    if (missing.length === 0) return [];
+    const ranges: Array<{ tier: FactTier; lo: number; hi: number }> = [];
+    for (const m of [...missing].sort((a, b) => FACT_TIERS.indexOf(a.tier) - FACT_TIERS.indexOf(b.tier) || a.start - b.start)) {
+      const last = ranges[ranges.length - 1];
+      const span = TIER_SPAN_MS[m.tier];
+      if (last && last.tier === m.tier && last.hi === m.start) last.hi = m.start + span;
+      else ranges.push({ tier: m.tier, lo: m.start, hi: m.start + span });
+    }
+    const parts = await this.tables.readFacts(ranges, {});
+    const bySegment = new Map<string, FactsPart[]>();
+    for (const p of parts) {
+      const key = `${p.tier}:${p.start}`;
+      let list = bySegment.get(key);
+      if (!list) bySegment.set(key, (list = []));
+      list.push(p);
+    }
+    const out: Array<{ key: string; segment: CachedSegment }> = [];
+    for (const m of missing) {
+      const models = decodeParts(bySegment.get(m.key) ?? [], this.numbers);
+      let bytes = 64;
+      for (const x of models.values()) bytes += decodedBytes(x.facts);
+      const segment: CachedSegment = { rev: m.rev, models, bytes };
+      this.remember(m.key, segment);
+      out.push({ key: m.key, segment });
+    }
+    return out;
+  }
+
+  private remember(key: string, segment: CachedSegment): void {
+    const old = this.cache.get(key);
+    if (old) {
+      this.cachedBytes -= old.bytes;
+      this.cache.delete(key);
+    }
+    if (segment.bytes > this.cacheBytes) return;
+    this.cache.set(key, segment);
+    this.cachedBytes += segment.bytes;
+    for (const [k, s] of this.cache) {
+      if (this.cachedBytes <= this.cacheBytes) break;
+      this.cache.delete(k);
+      this.cachedBytes -= s.bytes;
+    }
+  }
+}
+
+/** Parts of one or more segments decoded per (brand, model). */
+function decodeParts(parts: readonly FactsPart[], numbers: VinNumbers): Map<string, { brand: string; model: string; facts: DecodedFacts }> {
+  const packed = new Map<string, { brand: string; model: string; list: string[] }>();
+  for (const p of parts) {
+    if (p.packed === '') continue;
+    const key = groupKey(p.brand, p.model);
+    let entry = packed.get(key);
+    if (!entry) packed.set(key, (entry = { brand: p.brand, model: p.model, list: [] }));
+    entry.list.push(p.packed);
+  }
+  const out = new Map<string, { brand: string; model: string; facts: DecodedFacts }>();
+  for (const [key, { brand, model, list }] of packed) out.set(key, { brand, model, facts: decodeFacts(list, numbers) });
+  return out;
+}
+
+export type { SealedTier };

@@ -1,0 +1,99 @@
+// Per-vehicle facts (packing, merging, decoding) and how a window is covered by segments.
+import t from 'tap';
+import { decodeFacts, FactsMerge, mergeFacts, packFacts, unpackFacts, VinNumbers, type VehicleFacts } from '../../services/cockpit/facts.ts';
+import { planCover } from '../../services/cockpit/periods.ts';
+import { chunksOf } from '../../services/store/influx-cockpit.ts';
+import { FACT_TIERS, TIER_SPAN_MS } from '../../services/store/cockpit-tables.ts';
+
+const M = 60_000;
+const H = 3_600_000;
+const D = 24 * H;
+
+t.test('packed facts round-trip, merge and skip what they did not write', async (t) => {
+  const facts = new Map<string, VehicleFacts>([
+    ['LNBSCB3F5JW100001', { odoMin: 10_000.123456789, odoMax: 10_012.1, charging: true, faults: false }],
+    ['odd,vin;"\\%', { charging: false, faults: true }],
+    ['LNBSCB3F5JW100002', { odoMin: 0.1 + 0.2, odoMax: 1e21, charging: true, faults: true }],
+  ]);
+  const packed = packFacts(facts);
+  t.notMatch(packed, /["\\]/, 'no character that line protocol would need to escape');
+  const back = new Map<string, VehicleFacts>();
+  unpackFacts(packed, back);
+  t.strictSame(back, facts, 'every number and flag comes back exactly, an odd VIN too');
+
+  unpackFacts('LNBSCB3F5JW100001,9000,10000,0;LNBSCB3F5JW100002,,2e21,0', back);
+  t.strictSame(back.get('LNBSCB3F5JW100001'), { odoMin: 9000, odoMax: 10_012.1, charging: true, faults: false }, 'merging takes the min, the max and any flag');
+  t.strictSame(back.get('LNBSCB3F5JW100002'), { odoMin: 0.1 + 0.2, odoMax: 2e21, charging: true, faults: true }, 'an unknown odometer leaves the known one');
+  unpackFacts('', back);
+  unpackFacts('garbage;%E0%A4%A,1,2,0;,1,2,0;X,1,2,notaflag', back);
+  t.equal(back.size, 3, 'malformed entries are skipped');
+  t.equal(packFacts(new Map()), '', 'no vehicles: an empty string');
+
+  const into = new Map<string, VehicleFacts>();
+  t.equal(mergeFacts(into, 'A', { odoMin: 1, odoMax: 2, charging: false, faults: false }), true, 'a new vehicle changes the map');
+  t.equal(mergeFacts(into, 'A', { odoMin: 1.5, odoMax: 2, charging: false, faults: false }), false, 'facts inside the known ones change nothing');
+  t.equal(mergeFacts(into, 'A', { odoMin: 1.5, odoMax: 3, charging: false, faults: false }), true, 'a new odometer high does');
+  t.equal(mergeFacts(into, 'A', { charging: false, faults: true }), true, 'so does a first fault');
+});
+
+t.test('decoded facts merge per vehicle across segments and total up', async (t) => {
+  const numbers = new VinNumbers();
+  const a = decodeFacts(['A,10,12,1;B,5,5,0', 'A,9,11,0'], numbers);
+  t.strictSame([...a.ids], [0, 1], 'a vehicle in two parts is one slot');
+  t.strictSame([...a.odoMin], [9, 5]);
+  t.strictSame([...a.odoMax], [12, 5]);
+  t.strictSame([...a.flags], [1, 0]);
+  const b = decodeFacts(['C,,,2;B,4,8,0'], numbers);
+  const merge = new FactsMerge();
+  merge.reset(numbers.size);
+  merge.add(a);
+  merge.add(b);
+  t.strictSame(merge.totals(), { activeVehicles: 3, distanceKm: 3 + 4, chargingVehicles: 1, faultVehicles: 1 }, 'C has no odometer: active, no distance');
+  merge.reset(numbers.size);
+  merge.add(b);
+  t.strictSame(merge.totals(), { activeVehicles: 2, distanceKm: 4, chargingVehicles: 0, faultVehicles: 1 }, 'a reset forgets the last merge');
+});
+
+t.test('a packed string over 64 KB is split at entry boundaries, and joins back', async (t) => {
+  const facts = new Map<string, VehicleFacts>();
+  for (let i = 0; i < 5_000; i++) facts.set(`LNBSCB3F5JW${String(i).padStart(6, '0')}`, { odoMin: i, odoMax: i + 0.25, charging: false, faults: i % 3 === 0 });
+  const packed = packFacts(facts);
+  const chunks = chunksOf(packed);
+  t.ok(chunks.length >= 3, `${chunks.length} chunks`);
+  t.ok(chunks.every((c) => c.length <= 60_000 && !c.startsWith(';') && !c.endsWith(';')), 'each fits a string field and holds whole entries');
+  t.equal(chunks.join(';'), packed);
+  t.strictSame(chunksOf('x'), ['x']);
+});
+
+t.test('covering a window with segments', async (t) => {
+  for (let i = 1; i < FACT_TIERS.length; i++) t.equal(TIER_SPAN_MS[FACT_TIERS[i]!] % TIER_SPAN_MS[FACT_TIERS[i - 1]!], 0, `${FACT_TIERS[i]} is a multiple of ${FACT_TIERS[i - 1]}`);
+  const d0 = 1_795_000_000_000 - (1_795_000_000_000 % D);
+  const all = () => true;
+  t.strictSame(planCover(d0 + 3 * M, d0 + 7 * M, all), [{ tier: 'minute', lo: d0 + 3 * M, hi: d0 + 7 * M }], 'no whole 10 minutes inside: minutes only');
+  t.strictSame(planCover(d0 + 3 * M, d0 + 23 * M, all), [
+    { tier: 'minute', lo: d0 + 3 * M, hi: d0 + 10 * M },
+    { tier: '10min', lo: d0 + 10 * M, hi: d0 + 20 * M },
+    { tier: 'minute', lo: d0 + 20 * M, hi: d0 + 23 * M },
+  ], 'a whole 10 minutes inside');
+  const parts = planCover(d0 + 37 * M, d0 + 24 * H + 37 * M, all);
+  t.strictSame(parts, [
+    { tier: 'minute', lo: d0 + 37 * M, hi: d0 + 40 * M },
+    { tier: '10min', lo: d0 + 40 * M, hi: d0 + H },
+    { tier: 'hour', lo: d0 + H, hi: d0 + D },
+    { tier: '10min', lo: d0 + D, hi: d0 + D + 30 * M },
+    { tier: 'minute', lo: d0 + D + 30 * M, hi: d0 + D + 37 * M },
+  ], '24 h not on a day: minutes, 10 minutes and hours');
+  const segments = parts.reduce((n, p) => n + (p.hi - p.lo) / TIER_SPAN_MS[p.tier], 0);
+  t.equal(segments, 3 + 2 + 23 + 3 + 7, 'about 40 segments per model for 24 h');
+  const week = planCover(d0 + 37 * M, d0 + 7 * D + 37 * M, all);
+  t.ok(week.some((p) => p.tier === 'day'), 'a week uses days');
+  t.ok(week.reduce((n, p) => n + (p.hi - p.lo) / TIER_SPAN_MS[p.tier], 0) < 60, 'and fewer than 60 segments');
+  // only sealed segments are used: one hour is not, so its 10 minutes (all sealed) stand in for it
+  const without = planCover(d0, d0 + 3 * H, (tier, start) => !(tier === 'hour' && start === d0 + H));
+  t.strictSame(without, [
+    { tier: 'hour', lo: d0, hi: d0 + H },
+    { tier: '10min', lo: d0 + H, hi: d0 + 2 * H },
+    { tier: 'hour', lo: d0 + 2 * H, hi: d0 + 3 * H },
+  ]);
+  t.strictSame(planCover(d0, d0 + 2 * H, () => false), [{ tier: 'minute', lo: d0, hi: d0 + 2 * H }], 'nothing sealed: minutes');
+});
