@@ -38,9 +38,10 @@ export function storeWritesOf(samples: readonly PrometheusSample[]): StoreWrites
   return writes;
 }
 
-/** What was written between two readings (undefined when either has no counters). */
+/** What was written between two readings (undefined when the later has no counters; none earlier means none written yet). */
 export function storeWritesBetween(before: StoreWrites | undefined, after: StoreWrites | undefined): StoreWrites | undefined {
-  if (!before || !after) return undefined;
+  if (!after) return undefined;
+  before ??= {};
   const delta: StoreWrites = {};
   for (const [table, w] of Object.entries(after)) delta[table] = { rows: w.rows - (before[table]?.rows ?? 0), bytes: w.bytes - (before[table]?.bytes ?? 0) };
   return delta;

@@ -151,7 +151,8 @@ t.test('the store writes per table are read from /metrics and set the cockpit ta
   t.equal(volume.rowsRatio, 0.005);
   t.match(describeWriteVolume(volume), /telemetry 4,000 rows \(300 B\/row\), cockpit tables 20 rows \(0 B\/row\): rollup\/telemetry rows 0\.5%, bytes 0\.0%/);
   t.match(describeWriteVolume(undefined), /^- /);
-  t.equal(storeWritesBetween(undefined, after), undefined);
+  t.same(storeWritesBetween(undefined, after), after, 'no counters before: nothing was written yet');
+  t.equal(storeWritesBetween(before, undefined), undefined);
 });
 
 t.test('Prometheus text and /proc are read as the reports need them', async (t) => {
@@ -223,9 +224,12 @@ t.test('against an embedded service', async (t) => {
     t.ok(report.service.rssPeakBytes !== null && report.service.cpuPercent !== null, 'service CPU and RSS from /metrics');
     t.ok(report.timeline.length >= 3);
     t.same(report.verdict, { zeroLoss: true, keptUp: true, ok: true, notes: [] });
+    t.equal(report.storeWrites?.telemetry?.rows, 800, 'the telemetry rows the service wrote, from its /metrics');
+    t.ok((report.storeWrites?.cockpit_series?.rows ?? 0) > 0, 'and its cockpit tables\'');
     t.ok(lines.some((l) => l.startsWith('[publishing]')), 'a live line while publishing');
     const table = summaryTable(report);
     t.match(table, /0 lost, 0 duplicated, 0 unexpected of 800 acknowledged/);
+    t.match(table, /store writes\s+telemetry 800 rows \(\d+ B\/row\), cockpit tables \d+ rows/);
     t.notMatch(JSON.stringify(report) + table, service.adminToken.token, 'the token is never in a report');
   });
 
