@@ -6,11 +6,7 @@
 // question apart from the repeated ones, whose window slides as a dashboard's does), and the same questions asked
 // of the store's rollups and of its raw samples.
 //   npm run bench:cockpit -- [--history] [--vehicles 2000] [--stores embedded,influx] [--json]
-import { mkdir, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { configFrom } from '../services/config.ts';
 import { CockpitReader } from '../services/cockpit/reader.ts';
 import { createLogger } from '../services/observability/logger.ts';
@@ -21,6 +17,7 @@ import { tempDir } from '../tests/helpers/system.ts';
 import { historyCount, type HistoryRange } from './history.ts';
 import type { HistoryJob, HistoryProgress } from './history-publisher.ts';
 import { ROOT, startFreshInfluxd, type Influxd } from './infra.ts';
+import { fileStamp, machineInfo, markdownTable, programOptions, runAsProgram, wholeNumber, writeResults, type MachineInfo, type ProgramIo } from './program.ts';
 import { forkHelper, type RpcChild } from './rpc.ts';
 
 export const USAGE = `Usage: npm run bench:cockpit -- [options]
@@ -122,7 +119,7 @@ export interface CockpitBenchResult {
   date: string;
   durationS: number;
   command: string;
-  machine: { cpus: number; cpuModel: string; node: string; loadAverage: number[] };
+  machine: MachineInfo;
   options: Omit<CockpitBenchOptions, 'outDir'>;
   stores: StoreRun[];
 }
@@ -478,17 +475,12 @@ export async function runCockpitBench(options: CockpitBenchOptions, log: (line: 
     date: started.toISOString(),
     durationS: (Date.now() - started.getTime()) / 1000,
     command,
-    machine: { cpus: availableParallelism(), cpuModel: cpus()[0]?.model.trim() ?? 'unknown', node: process.version, loadAverage: loadavg() },
+    machine: machineInfo(),
     options: { stores: options.stores, vehicles: options.vehicles, hours: options.hours, everyS: options.everyS, weekDays: options.weekDays, weekEveryS: options.weekEveryS, iterations: options.iterations, connections: options.connections, catchUpTimeoutMs: options.catchUpTimeoutMs, history: options.history },
     stores,
   };
-  await mkdir(options.outDir, { recursive: true });
   const name = options.history ? 'cockpit-history' : 'cockpit-query';
-  const stamp = result.date.replace(/[:.]/g, '-');
-  const json = `${JSON.stringify(result, null, 2)}\n`;
-  await writeFile(join(options.outDir, `${name}-${stamp}.json`), json);
-  await writeFile(join(options.outDir, `${name}-latest.json`), json);
-  await writeFile(join(options.outDir, `${name}-latest.md`), cockpitMarkdown(result));
+  await writeResults(options.outDir, { timestamped: `${name}-${fileStamp(result.date)}`, latest: `${name}-latest` }, result, cockpitMarkdown(result));
   return result;
 }
 
@@ -529,8 +521,6 @@ export function queryRows(result: CockpitBenchResult): string[][] {
   ];
 }
 
-const mdLine = (cells: string[]): string => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
-const mdTable = ([header, ...rows]: string[][]): string[] => [mdLine(header!), mdLine(header!.map(() => '---')), ...rows.map(mdLine)];
 
 export function cockpitMarkdown(result: CockpitBenchResult): string {
   const o = result.options;
@@ -543,7 +533,7 @@ export function cockpitMarkdown(result: CockpitBenchResult): string {
     '',
     '## Catching up',
     '',
-    ...mdTable(catchUpRows(result)),
+    ...markdownTable(catchUpRows(result)),
     '',
     ...result.stores.flatMap((s) => s.catchUp.notes.map((note) => `- ${s.store}: ${note}`)),
     '',
@@ -554,7 +544,7 @@ export function cockpitMarkdown(result: CockpitBenchResult): string {
           '',
           '## Cockpit questions on the caught-up store',
           '',
-          ...mdTable(queryRows(result)),
+          ...markdownTable(queryRows(result)),
           '',
           `${o.iterations} questions of each kind through the HTTP API: the first (cold) apart, then the others, each over a window ending at the next whole minute (sliding as time passes, as a dashboard's does), rotating over the 6 brands and 15 models. The same windows asked of the store's rollups and of its raw samples (a quarter as often), in the same process.`,
         ]
@@ -563,61 +553,41 @@ export function cockpitMarkdown(result: CockpitBenchResult): string {
   ].join('\n');
 }
 
-export async function main(argv: string[], io: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown } }): Promise<number> {
-  let options: CockpitBenchOptions;
-  let json = false;
-  try {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        history: { type: 'boolean' },
-        stores: { type: 'string' },
-        vehicles: { type: 'string' },
-        hours: { type: 'string' },
-        every: { type: 'string' },
-        'week-days': { type: 'string' },
-        'week-every': { type: 'string' },
-        iterations: { type: 'string' },
-        connections: { type: 'string' },
-        'catch-up-timeout': { type: 'string' },
-        out: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    });
-    if (values.help) {
-      io.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    json = values.json === true;
-    const whole = (name: string, v: string | undefined, min: number, max: number): number | undefined => {
-      if (v === undefined) return undefined;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} wants a whole number in [${min}, ${max}], got ${JSON.stringify(v)}`);
-      return n;
-    };
+export async function main(argv: string[], io: ProgramIo): Promise<number> {
+  const flags = {
+    history: { type: 'boolean' },
+    stores: { type: 'string' },
+    vehicles: { type: 'string' },
+    hours: { type: 'string' },
+    every: { type: 'string' },
+    'week-days': { type: 'string' },
+    'week-every': { type: 'string' },
+    iterations: { type: 'string' },
+    connections: { type: 'string' },
+    'catch-up-timeout': { type: 'string' },
+  } as const;
+  const parsed = programOptions(argv, io, USAGE, flags, (values) => {
     const stores = values.stores?.split(',').map((s) => s.trim());
     for (const s of stores ?? []) if (s !== 'embedded' && s !== 'influx') throw new Error(`--stores: embedded or influx, got ${JSON.stringify(s)}`);
     const timeout = values['catch-up-timeout'];
-    options = cockpitBenchOptions({
+    const options = cockpitBenchOptions({
       history: values.history,
       stores: stores as StoreKind[] | undefined,
-      vehicles: whole('vehicles', values.vehicles, 1, 100_000),
-      hours: whole('hours', values.hours, 1, 144),
-      everyS: whole('every', values.every, 1, 3_600),
-      weekDays: whole('week-days', values['week-days'], 0, 7),
-      weekEveryS: whole('week-every', values['week-every'], 1, 86_400),
-      iterations: whole('iterations', values.iterations, 0, 10_000),
-      connections: whole('connections', values.connections, 1, 64),
-      catchUpTimeoutMs: timeout === undefined ? undefined : 1000 * whole('catch-up-timeout', timeout.replace(/s$/, ''), 1, 7_200)!,
+      vehicles: wholeNumber('vehicles', values.vehicles, 1, 100_000),
+      hours: wholeNumber('hours', values.hours, 1, 144),
+      everyS: wholeNumber('every', values.every, 1, 3_600),
+      weekDays: wholeNumber('week-days', values['week-days'], 0, 7),
+      weekEveryS: wholeNumber('week-every', values['week-every'], 1, 86_400),
+      iterations: wholeNumber('iterations', values.iterations, 0, 10_000),
+      connections: wholeNumber('connections', values.connections, 1, 64),
+      catchUpTimeoutMs: timeout === undefined ? undefined : 1000 * wholeNumber('catch-up-timeout', timeout.replace(/s$/, ''), 1, 7_200)!,
       outDir: values.out ? resolve(values.out) : undefined,
     });
     if (options.weekDays > 0 && options.weekDays * 24 <= options.hours) throw new Error('--week-days must reach beyond --hours (or be 0)');
-  } catch (err) {
-    io.stderr.write(`${err instanceof Error ? err.message : String(err)}\n(--help for the options)\n`);
-    return 2;
-  }
+    return options;
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { options, json } = parsed;
   const command = `npm run bench:cockpit${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`;
   const result = await runCockpitBench(options, (line) => io.stderr.write(`${line}\n`), command);
   io.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : `\n${cockpitMarkdown(result)}`);
@@ -625,15 +595,4 @@ export async function main(argv: string[], io: { stdout: { write(s: string): unk
   return failed ? 1 : 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then(
-    (code) => {
-      process.exitCode = code;
-      setTimeout(() => process.exit(code), 2_000).unref();
-    },
-    (err: unknown) => {
-      process.stderr.write(`${String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsProgram(import.meta.url, main);

@@ -4,11 +4,7 @@
 // fixed measured time: the service's CPU (% of one core) and RSS, influxd's and Mosquitto's CPU, then the CPU of the
 // service left idle for a while. Every acknowledged sample is checked by seq as in any load test.
 // Writes bench/results/footprint-<time>.json, footprint-latest.json and footprint-latest.md.
-import { mkdir, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import {
   loadTestOptions,
   megabytes,
@@ -22,6 +18,7 @@ import {
 } from '../simulators/loadtest/index.ts';
 import { runFleet } from '../simulators/fleet/index.ts';
 import { BENCH_ADMIN_TOKEN, influxdOrSkip, MOSQUITTO_BINARY, ROOT } from './infra.ts';
+import { fileStamp, machineInfo, markdownTable, programOptions, runAsProgram, writeResults, type MachineInfo, type ProgramIo } from './program.ts';
 import { writesCell } from './results-table.ts';
 import { openVehicleCloudEmbedded, openVehicleCloudInflux, type SystemUnderTest } from './systems.ts';
 
@@ -93,7 +90,7 @@ export interface FootprintResult {
   startedAt: string;
   durationS: number;
   command: string;
-  machine: { cpus: number; cpuModel: string; node: string; loadAverage: number[] };
+  machine: MachineInfo;
   options: Omit<FootprintOptions, 'outDir'>;
   runs: FootprintRun[];
 }
@@ -299,16 +296,11 @@ export async function runFootprint(options: FootprintOptions, log: (line: string
     startedAt: started.toISOString(),
     durationS: (Date.now() - started.getTime()) / 1000,
     command,
-    machine: { cpus: availableParallelism(), cpuModel: cpus()[0]?.model.trim() ?? 'unknown', node: process.version, loadAverage: loadavg() },
+    machine: machineInfo(),
     options: { modes: options.modes, shapes: options.shapes, durationMs: options.durationMs, warmupMs: options.warmupMs, idleMs: options.idleMs, seed: options.seed },
     runs,
   };
-  await mkdir(options.outDir, { recursive: true });
-  const stamp = started.toISOString().replace(/[:.]/g, '-');
-  const json = `${JSON.stringify(result, null, 2)}\n`;
-  await writeFile(join(options.outDir, `footprint-${stamp}.json`), json);
-  await writeFile(join(options.outDir, 'footprint-latest.json'), json);
-  await writeFile(join(options.outDir, 'footprint-latest.md'), footprintMarkdown(result));
+  await writeResults(options.outDir, { timestamped: `footprint-${fileStamp(result.startedAt)}`, latest: 'footprint-latest' }, result, footprintMarkdown(result));
   return result;
 }
 
@@ -334,8 +326,6 @@ export function footprintRows(result: FootprintResult): string[][] {
 }
 
 export function footprintMarkdown(result: FootprintResult): string {
-  const [header, ...rows] = footprintRows(result);
-  const line = (cells: string[]): string => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
   const o = result.options;
   return [
     '# vehicle-cloud footprint at a fleet\'s pace',
@@ -343,41 +333,18 @@ export function footprintMarkdown(result: FootprintResult): string {
     `Measured ${result.startedAt} on ${result.machine.cpus} x ${result.machine.cpuModel}, Node ${result.machine.node}, load average at start ${result.machine.loadAverage.map((l) => l.toFixed(2)).join(' ')}.`,
     `Command: \`${result.command}\` (${Math.round(result.durationS)} s). Fresh servers per run; every vehicle on its own MQTT connection with its own login, QoS 1, one sample per message; ${o.warmupMs / 1000} s of warm-up, then ${o.durationMs / 1000} s measured; then ${o.idleMs / 1000} s with no traffic.`,
     '',
-    line(header!),
-    line(header!.map(() => '---')),
-    ...rows.map(line),
+    ...markdownTable(footprintRows(result)),
     '',
     'CPU is % of one core over the measured time, from /proc (the service process with all its threads; influxd and Mosquitto apart). On a shared machine other users slow everything: read it with the load average above.',
     '',
   ].join('\n');
 }
 
-export async function main(argv: string[], io: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown } }): Promise<number> {
-  let options: FootprintOptions;
-  let json = false;
-  try {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        modes: { type: 'string' },
-        shapes: { type: 'string' },
-        duration: { type: 'string' },
-        warmup: { type: 'string' },
-        idle: { type: 'string' },
-        out: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    });
-    if (values.help) {
-      io.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    json = values.json === true;
+export async function main(argv: string[], io: ProgramIo): Promise<number> {
+  const parsed = programOptions(argv, io, USAGE, { modes: { type: 'string' }, shapes: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, idle: { type: 'string' } }, (values): FootprintOptions => {
     const modes = (values.modes ?? 'embedded,influx').split(',').map((m) => m.trim());
     for (const m of modes) if (m !== 'embedded' && m !== 'influx') throw new Error(`--modes: embedded or influx, got ${JSON.stringify(m)}`);
-    options = {
+    const options = {
       modes: modes as FootprintMode[],
       shapes: values.shapes ? values.shapes.split(',').map(parseShape) : DEFAULT_SHAPES,
       durationMs: parseDuration(values.duration ?? '60s'),
@@ -387,10 +354,10 @@ export async function main(argv: string[], io: { stdout: { write(s: string): unk
       outDir: values.out ? resolve(values.out) : join(ROOT, 'bench', 'results'),
     };
     if (options.durationMs < 1_000) throw new Error('--duration must be at least 1s');
-  } catch (err) {
-    io.stderr.write(`${err instanceof Error ? err.message : String(err)}\n(--help for the options)\n`);
-    return 2;
-  }
+    return options;
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { options, json } = parsed;
   const command = `npm run bench:footprint${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`;
   let result: FootprintResult;
   try {
@@ -403,15 +370,4 @@ export async function main(argv: string[], io: { stdout: { write(s: string): unk
   return result.runs.some((r) => r.error) ? 1 : 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then(
-    (code) => {
-      process.exitCode = code;
-      setTimeout(() => process.exit(code), 2_000).unref();
-    },
-    (err: unknown) => {
-      process.stderr.write(`${String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsProgram(import.meta.url, main);

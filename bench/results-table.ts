@@ -3,6 +3,7 @@
 // InfluxDB, its latency at half the bridge's rate, embedded against InfluxDB, the cockpit tables' writes beside the
 // telemetry's), then every system's row at each shape.
 import { megabytes, writeVolume, type WriteVolume } from '../simulators/loadtest/index.ts';
+import { markdownTable } from './program.ts';
 import type { BenchResult, ShapeResult, SystemResult } from './run.ts';
 import type { SystemKey } from './systems.ts';
 
@@ -94,8 +95,6 @@ export function tableRows(shape: ShapeResult): string[][] {
   return [header, ...rows];
 }
 
-const mdLine = (cells: string[]): string => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
-const mdTable = ([header, ...rows]: string[][]): string[] => [mdLine(header!), mdLine(header!.map(() => '---')), ...rows.map(mdLine)];
 
 export function markdown(result: BenchResult): string {
   const o = result.options;
@@ -107,7 +106,7 @@ export function markdown(result: BenchResult): string {
     '',
     '## Per fleet shape',
     '',
-    ...mdTable(summaryRows(result)),
+    ...markdownTable(summaryRows(result)),
     '',
     ...result.shapes.flatMap((shape) => (headToHeadLine(shape) ? [`- ${headToHeadLine(shape)}`] : [])),
     `- vehicle-cloud (InfluxDB) / min(broker ceiling, storage ceiling) at ${int(result.shapes[0]?.vehicles)} vehicles: **${ratio(result.vcInfluxOverCeiling)}** (aim: 0.8)`,
@@ -115,7 +114,7 @@ export function markdown(result: BenchResult): string {
     ...result.shapes.flatMap((shape) => [
       `## ${int(shape.vehicles)} vehicles`,
       '',
-      ...mdTable(tableRows(shape)),
+      ...markdownTable(tableRows(shape)),
       '',
       `vehicle-cloud (InfluxDB) / naive bridge: **${ratio(shape.ratios.vcInfluxOverNaive)}** (required: >= 1); embedded / InfluxDB: ${ratio(shape.ratios.embeddedOverInflux)} (required: >= 1); 2 workers ($share) / 1 worker: ${ratio(shape.ratios.sharedOverSingle)}`,
       '',

@@ -4,13 +4,11 @@
 // broker ceiling, the storage ceiling and two $share workers): the highest zero-loss QoS 1 rate of each (verified
 // per vehicle by seq), p99 publish-to-queryable latency at half the naive bridge's max rate, CPU, RSS, and what the
 // cockpit tables wrote beside the telemetry. Writes bench/results/<timestamp>.json, latest.json and latest.md.
-import { mkdir, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus, loadavg } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { addStoreWrites, LIMITS, loadTestVins, type StoreWrites } from '../simulators/loadtest/index.ts';
 import { ROOT, influxdOrSkip, MOSQUITTO_BINARY } from './infra.ts';
+import { fileStamp, machineInfo, programOptions, runAsProgram, wholeNumber, writeResults, type MachineInfo, type ProgramIo } from './program.ts';
 import { consoleTable, markdown } from './results-table.ts';
 import { ceilingRun, headToHead, limitOf, lossFreeStep, quickCheck, searchMaxRate, type HeadToHead, type SearchConfig, type SearchResult, type StepRecord } from './search.ts';
 import { storageCeiling } from './storage-ceiling.ts';
@@ -104,7 +102,7 @@ export interface BenchResult {
   command: string;
   file: string;
   quick: boolean;
-  machine: { cpus: number; cpuModel: string; node: string; loadAverage: number[] };
+  machine: MachineInfo;
   options: Omit<BenchOptions, 'outDir' | 'only'> & { only: SystemKey[] };
   shapes: ShapeResult[];
   /** vehicle-cloud (InfluxDB) at the first shape over min(broker ceiling, storage ceiling) */
@@ -267,8 +265,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const first = shapes[0];
   const rate = (key: SystemKey): number | undefined => first?.systems.find((s) => s.key === key)?.maxZeroLossRate;
   const ceilings = [rate('broker'), rate('storage')].filter((r): r is number => r !== undefined && r > 0);
-  const stamp = started.toISOString().replace(/[:.]/g, '-');
-  const file = `${stamp}${options.quick ? '-quick' : ''}.json`;
+  const file = `${fileStamp(started.toISOString())}${options.quick ? '-quick' : ''}.json`;
   const result: BenchResult = {
     tool: 'vehicle-cloud bench',
     startedAt: started.toISOString(),
@@ -276,18 +273,13 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     command,
     file,
     quick: options.quick,
-    machine: { cpus: cores, cpuModel: cpus()[0]?.model.trim() ?? 'unknown', node: process.version, loadAverage: loadavg() },
+    machine: machineInfo(),
     options: { quick: options.quick, only: options.only, stepS: options.stepS, shapes: options.shapes, connections: options.connections, publishers: options.publishers, maxSteps: options.maxSteps, confirmRounds: options.confirmRounds, seed: options.seed, quickRate: options.quickRate },
     shapes,
     vcInfluxOverCeiling: ratio(rate('vc-influx'), ceilings.length === 2 ? Math.min(...ceilings) : undefined),
   };
-  await mkdir(options.outDir, { recursive: true });
-  const json = `${JSON.stringify(result, null, 2)}\n`;
-  await writeFile(join(options.outDir, file), json);
   // a quick smoke run must not replace the numbers the README links to
-  const prefix = options.quick ? 'quick-' : '';
-  await writeFile(join(options.outDir, `${prefix}latest.json`), json);
-  await writeFile(join(options.outDir, `${prefix}latest.md`), markdown(result));
+  await writeResults(options.outDir, { timestamped: file.replace(/\.json$/, ''), latest: options.quick ? 'quick-latest' : 'latest' }, result, markdown(result));
   return result;
 }
 
@@ -361,43 +353,19 @@ async function runShape(options: BenchOptions, vehicles: number, keys: readonly 
   };
 }
 
-export async function main(argv: string[], io: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown } }): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        quick: { type: 'boolean' },
-        only: { type: 'string' },
-        step: { type: 'string' },
-        shapes: { type: 'string' },
-        vehicles: { type: 'string' },
-        connections: { type: 'string' },
-        publishers: { type: 'string' },
-        'max-steps': { type: 'string' },
-        confirm: { type: 'string' },
-        out: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }).values;
-  } catch (err) {
-    io.stderr.write(`${err instanceof Error ? err.message : String(err)}\n(--help for the options)\n`);
-    return 2;
-  }
-  if (values.help) {
-    io.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  const whole = (name: string, v: string | undefined, min: number, max: number): number | undefined => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} wants a whole number in [${min}, ${max}], got ${JSON.stringify(v)}`);
-    return n;
-  };
-  let options: BenchOptions;
-  try {
+export async function main(argv: string[], io: ProgramIo): Promise<number> {
+  const flags = {
+    quick: { type: 'boolean' },
+    only: { type: 'string' },
+    step: { type: 'string' },
+    shapes: { type: 'string' },
+    vehicles: { type: 'string' },
+    connections: { type: 'string' },
+    publishers: { type: 'string' },
+    'max-steps': { type: 'string' },
+    confirm: { type: 'string' },
+  } as const;
+  const parsed = programOptions(argv, io, USAGE, flags, (values) => {
     const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
       const key = LETTERS[s] ?? (ORDER.includes(s as SystemKey) ? (s as SystemKey) : undefined);
       if (!key) throw new Error(`--only: unknown system ${JSON.stringify(s)} (a-f or ${ORDER.join(', ')})`);
@@ -405,21 +373,20 @@ export async function main(argv: string[], io: { stdout: { write(s: string): unk
     });
     if (values.shapes !== undefined && values.vehicles !== undefined) throw new Error('--shapes and --vehicles exclude each other');
     const shapes = values.vehicles !== undefined ? [values.vehicles] : values.shapes?.split(',').map((s) => s.trim());
-    options = benchOptions({
+    return benchOptions({
       quick: values.quick,
       only,
-      stepS: whole('step', values.step, 1, 120),
-      shapes: shapes?.map((v) => whole('shapes', v, 10, LIMITS.vehicles)!),
-      connections: whole('connections', values.connections, 1, 1_000),
-      publishers: whole('publishers', values.publishers, 1, 8),
-      maxSteps: whole('max-steps', values['max-steps'], 1, 12),
-      confirmRounds: whole('confirm', values.confirm, 0, 10),
+      stepS: wholeNumber('step', values.step, 1, 120),
+      shapes: shapes?.map((v) => wholeNumber('shapes', v, 10, LIMITS.vehicles)!),
+      connections: wholeNumber('connections', values.connections, 1, 1_000),
+      publishers: wholeNumber('publishers', values.publishers, 1, 8),
+      maxSteps: wholeNumber('max-steps', values['max-steps'], 1, 12),
+      confirmRounds: wholeNumber('confirm', values.confirm, 0, 10),
       outDir: values.out ? resolve(values.out) : undefined,
     });
-  } catch (err) {
-    io.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-    return 2;
-  }
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { options, json } = parsed;
   const hardStop = setTimeout(() => {
     io.stderr.write(`bench: still running after ${HARD_LIMIT_MS / 60_000} minutes; giving up\n`);
     process.exit(1);
@@ -435,20 +402,8 @@ export async function main(argv: string[], io: { stdout: { write(s: string): unk
   } finally {
     clearTimeout(hardStop);
   }
-  io.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : `\n${consoleTable(result)}\nwritten: ${join(options.outDir, result.file)}, ${options.quick ? 'quick-' : ''}latest.json, ${options.quick ? 'quick-' : ''}latest.md\n`);
+  io.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : `\n${consoleTable(result)}\nwritten: ${join(options.outDir, result.file)}, ${options.quick ? 'quick-' : ''}latest.json, ${options.quick ? 'quick-' : ''}latest.md\n`);
   return result.shapes.some((shape) => shape.systems.some((s) => s.error)) ? 1 : 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then(
-    (code) => {
-      process.exitCode = code;
-      // helpers that ignore SIGTERM must not keep a finished run alive
-      setTimeout(() => process.exit(code), 2_000).unref();
-    },
-    (err: unknown) => {
-      process.stderr.write(`${String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsProgram(import.meta.url, main);
