@@ -2,6 +2,7 @@
 // database still compacting would tax the next system), driven by the same load tester through a LoadTarget.
 import { forEachLimited, loadTestVins, processesUsage, serviceTarget, type LoadTarget, type MqttAuth } from '../simulators/loadtest/index.ts';
 import { influxQuery } from '../tests/helpers/influxql.ts';
+import { startPostgres } from '../tests/helpers/postgres.ts';
 import { BENCH_ADMIN_TOKEN, spawnVehicleCloud, startFreshInfluxd, startMosquitto, type Influxd, type MosquittoBroker, type VehicleCloudProcess } from './infra.ts';
 import { forkHelper, type RpcChild } from './rpc.ts';
 
@@ -13,7 +14,7 @@ export const SYSTEM_TITLES: Record<SystemKey, string> = {
   naive: '(c) naive bridge: MQTT.js -> influxdb-client WriteApi (defaults)',
   'vc-influx': '(d) vehicle-cloud, Mosquitto + InfluxDB',
   'vc-embedded': '(e) vehicle-cloud, embedded (Aedes + DuckDB)',
-  'vc-shared': '(f) 2 vehicle-cloud workers, Mosquitto $share + InfluxDB',
+  'vc-shared': '(f) 2 vehicle-cloud workers, Mosquitto $share + InfluxDB (+ PostgreSQL registry)',
 };
 
 export interface SystemUnderTest {
@@ -212,8 +213,12 @@ export async function openVehicleCloudEmbedded(options: OpenOptions): Promise<Sy
 export async function openVehicleCloudShared(options: OpenOptions): Promise<SystemUnderTest> {
   const stack = new Stack();
   return stack.guard(async () => {
+    // the two workers share one registry (a share group needs VC_DATABASE_URL); it starts while the others do
+    const registry = startPostgres().then((postgres) => (stack.push(() => postgres.stop()), postgres));
+    registry.catch(() => undefined); // awaited below; not an unhandled rejection if the broker fails first
     const [mosquitto, influxd] = await brokerAndInflux(stack, options.influxdBinary);
-    const common = { VC_MQTT_URL: mosquitto.url, VC_INFLUX_URL: influxd.url, VC_INFLUX_DB: 'vehicle_cloud', VC_MQTT_SHARE_GROUP: 'vehicle-cloud' };
+    const postgres = await registry;
+    const common = { VC_MQTT_URL: mosquitto.url, VC_INFLUX_URL: influxd.url, VC_INFLUX_DB: 'vehicle_cloud', VC_MQTT_SHARE_GROUP: 'vehicle-cloud', VC_DATABASE_URL: await postgres.createDatabase() };
     // one after the other: both would otherwise race to create the database
     const a = await vehicleCloud(stack, { ...common, VC_MQTT_CLIENT_ID: 'bench-vc-worker-a' });
     const b = await vehicleCloud(stack, { ...common, VC_MQTT_CLIENT_ID: 'bench-vc-worker-b' });

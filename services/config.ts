@@ -39,6 +39,14 @@ export const ConfigSchema = z.object({
   /** VC_MQTT_USERNAME/PASSWORD are a Mosquitto dynamic-security admin: create an account per registered vehicle */
   mqttDynsec: z.preprocess(parseFlag, z.boolean().default(false)),
   influxUrl: z.preprocess(emptyAsUndefined, z.url().optional()),
+  /** PostgreSQL for vehicles, tenants and tokens, shared by every process; unset: a DuckDB file in the data dir */
+  databaseUrl: z.preprocess(
+    emptyAsUndefined,
+    z
+      .url()
+      .refine((url) => /^postgres(ql)?:\/\/[^/]/i.test(url), 'a PostgreSQL URL: postgres://user:password@host:5432/database')
+      .optional(),
+  ),
   influxDb: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'database names are letters, digits, _ . -').default('vehicle_cloud'),
   influxToken: optionalString,
   influxUsername: optionalString,
@@ -47,6 +55,8 @@ export const ConfigSchema = z.object({
   adminToken: z.preprocess(emptyAsUndefined, z.string().min(16, 'VC_ADMIN_TOKEN must be at least 16 characters').optional()),
   metricsToken: optionalString,
   spoolMaxBytes: z.coerce.number().int().positive().default(1024 ** 3),
+  /** threads DuckDB runs the embedded store's queries on */
+  embeddedThreads: z.coerce.number().int().min(1).max(64).default(1),
   /** largest batch the store writer reads from the spool at once (spool bytes) */
   storeBatchBytes: z.coerce.number().int().min(64 * 1024).default(4 * 1024 ** 2),
   /** with no backlog, how long a batch may wait to fill before it is written (ms) */
@@ -67,6 +77,10 @@ export const ConfigSchema = z.object({
 }).superRefine((config, ctx) => {
   if (config.storeWriters === 'one' && config.mqttShareGroup) {
     ctx.addIssue({ code: 'custom', path: ['storeWriters'], message: 'VC_MQTT_SHARE_GROUP means several ingest workers write to the store: use many (or leave it unset)' });
+  }
+  if (config.mqttShareGroup && !config.databaseUrl) {
+    // each worker would have its own registry file: vehicles registered through one would be dead letters at the other
+    ctx.addIssue({ code: 'custom', path: ['mqttShareGroup'], message: 'several ingest workers need one registry: set VC_DATABASE_URL (PostgreSQL)' });
   }
   if (config.storeRetryMaxMs < config.storeRetryMinMs) {
     ctx.addIssue({ code: 'custom', path: ['storeRetryMaxMs'], message: 'must be at least VC_STORE_RETRY_MIN_MS' });
@@ -91,6 +105,7 @@ const ENV_NAMES: Record<keyof ServiceConfig, string> = {
   storeWriters: 'VC_STORE_WRITERS',
   mqttDynsec: 'VC_MQTT_DYNSEC',
   influxUrl: 'VC_INFLUX_URL',
+  databaseUrl: 'VC_DATABASE_URL',
   influxDb: 'VC_INFLUX_DB',
   influxToken: 'VC_INFLUX_TOKEN',
   influxUsername: 'VC_INFLUX_USERNAME',
@@ -99,6 +114,7 @@ const ENV_NAMES: Record<keyof ServiceConfig, string> = {
   adminToken: 'VC_ADMIN_TOKEN',
   metricsToken: 'VC_METRICS_TOKEN',
   spoolMaxBytes: 'VC_SPOOL_MAX_BYTES',
+  embeddedThreads: 'VC_EMBEDDED_THREADS',
   storeBatchBytes: 'VC_STORE_BATCH_BYTES',
   storeFlushMs: 'VC_STORE_FLUSH_MS',
   storeRetryMinMs: 'VC_STORE_RETRY_MIN_MS',

@@ -1,5 +1,5 @@
-// The composition root: wires store, spool, registry, twins, ingest (embedded broker or external subscription),
-// the batch writer and the HTTP API, and stops them in the right order (stop acking, drain, close).
+// The composition root: wires store, metadata database, spool, registry, twins, ingest (embedded broker or external
+// subscription), the batch writer and the HTTP API, and stops them in the right order (stop acking, drain, close).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -10,24 +10,26 @@ import type { Readiness } from './api/context.ts';
 import { EmbeddedBroker } from './broker/embedded-broker.ts';
 import { MosquittoDynsec } from './broker/mosquitto-dynsec.ts';
 import type { ServiceConfig } from './config.ts';
-import { MqttSubscriber, redact } from './ingest/mqtt-subscriber.ts';
+import { MqttSubscriber } from './ingest/mqtt-subscriber.ts';
 import { IngestPipeline } from './ingest/pipeline.ts';
 import { startWriterHere, WriterThread, type StoreWriter, type WriterSettings } from './ingest/writer-host.ts';
 import { CockpitReader } from './cockpit/reader.ts';
 import { createLogger } from './observability/logger.ts';
 import { ServiceMetrics } from './observability/metrics.ts';
+import { redact } from './observability/redact.ts';
 import { VehicleRegistry } from './registry/registry.ts';
 import { Spool } from './spool/spool.ts';
 import { EmbeddedStore } from './store/embedded-store.ts';
 import { InfluxStore } from './store/influx-store.ts';
+import { metadataDir, openMetadataStore, type MetadataStore } from './store/metadata.ts';
 import type { TelemetryStore } from './store/telemetry-store.ts';
 import { TenantDirectory } from './tenants/tenants.ts';
 import { TwinRegistry } from './twin/twin.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-/** How often a process picks up vehicles registered through other processes. */
-const REGISTRY_REFRESH_MS = 10_000;
+/** How often a process picks up vehicles registered through other processes (its list views; a lookup is at once). */
+export const REGISTRY_REFRESH_MS = 10_000;
 
 export interface RunningService {
   config: ServiceConfig;
@@ -38,6 +40,8 @@ export interface RunningService {
   mqttUrl: string;
   api: FastifyInstance;
   store: TelemetryStore;
+  /** vehicles, tenants and tokens */
+  metadata: MetadataStore;
   writer: StoreWriter;
   spool: Spool;
   logger: Logger;
@@ -55,17 +59,16 @@ export async function createStore(config: ServiceConfig, logger: Logger): Promis
       logger,
     });
   }
-  return EmbeddedStore.open({ dir: join(config.dataDir, 'store'), logger });
+  return EmbeddedStore.open({ dir: join(config.dataDir, 'store'), logger, threads: config.embeddedThreads });
 }
 
-/** Wait for the store: the service cannot check VINs without the registry, so it does not ingest before. */
-async function initStore(store: TelemetryStore, logger: Logger): Promise<void> {
+/** Retry `open` until it succeeds: the service cannot check VINs without its databases, so it does not ingest before. */
+async function whenReachable<T>(what: { event: string; kind: string }, open: () => Promise<T>, logger: Logger): Promise<T> {
   for (let attempt = 1, delay = 250; ; attempt++, delay = Math.min(delay * 2, 5_000)) {
     try {
-      await store.init();
-      return;
+      return await open();
     } catch (err) {
-      logger.warn({ event: 'store_unavailable', store: store.kind, attempt, err: err instanceof Error ? err.message : String(err) }, 'store not reachable yet; retrying');
+      logger.warn({ event: what.event, store: what.kind, attempt, err: err instanceof Error ? err.message : String(err) }, `${what.kind} not reachable yet; retrying`);
       await new Promise((r) => setTimeout(r, delay));
     }
   }
@@ -78,13 +81,21 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
   const metrics = new ServiceMetrics();
 
   const store = await createStore(config, logger);
-  await initStore(store, logger);
+  await whenReachable({ event: 'store_unavailable', kind: store.kind }, () => store.init(), logger);
+  const metadata = await whenReachable(
+    { event: 'metadata_unavailable', kind: config.databaseUrl ? 'postgres' : 'duckdb' },
+    () => openMetadataStore({ databaseUrl: config.databaseUrl, dir: metadataDir(config.dataDir), logger }),
+    logger,
+  );
+  if (config.influxUrl && !config.databaseUrl) {
+    logger.warn({ event: 'metadata_private', location: metadata.location }, 'vehicles and tenants are in this process\'s own file: other processes over this InfluxDB do not see them (set VC_DATABASE_URL to share them)');
+  }
   // With VC_MQTT_DYNSEC the service administers Mosquitto: every registration creates the vehicle's broker account.
   const dynsec = config.mqttDynsec && config.mqttUrl
     ? new MosquittoDynsec({ url: config.mqttUrl, username: config.mqttUsername ?? '', password: config.mqttPassword ?? '', logger })
     : undefined;
-  const registry = new VehicleRegistry(store, dynsec);
-  const tenants = new TenantDirectory({ store });
+  const registry = new VehicleRegistry(metadata.vehicles, dynsec);
+  const tenants = new TenantDirectory({ tenants: metadata.tenants });
   const vehicles = await registry.load();
   const registryRefresh = setInterval(() => {
     registry.refresh().catch((err: unknown) => logger.warn({ event: 'registry_refresh_failed', err: String(err) }));
@@ -153,6 +164,12 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
     } catch (err) {
       checks.store = { ok: false, detail: err instanceof Error ? err.message : String(err) };
     }
+    try {
+      await metadata.ping();
+      checks.metadata = { ok: true, detail: metadata.kind };
+    } catch (err) {
+      checks.metadata = { ok: false, detail: err instanceof Error ? err.message : String(err) };
+    }
     checks.spool = spool.hasRoom ? { ok: true } : { ok: false, detail: 'spool full: ingestion is pushing back' };
     return { ready: Object.values(checks).every((c) => c.ok), checks };
   };
@@ -165,7 +182,7 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
   const address = api.server.address();
   const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
   const apiUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${httpPort}`;
-  logger.info({ event: 'service_started', apiUrl, mqtt: redact(mqttUrl), store: store.kind, storeWriters: writers, rollups: writer.rollupStrategy, writerThread: writer instanceof WriterThread, vehicles, dataDir: config.dataDir }, 'vehicle-cloud is running');
+  logger.info({ event: 'service_started', apiUrl, mqtt: redact(mqttUrl), store: store.kind, metadata: metadata.location, storeWriters: writers, rollups: writer.rollupStrategy, writerThread: writer instanceof WriterThread, vehicles, dataDir: config.dataDir }, 'vehicle-cloud is running');
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
@@ -179,10 +196,11 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
       await writer.stop(5_000);
       spool.close();
       await store.close();
+      await metadata.close();
       logger.info({ event: 'service_stopped', spoolPendingBytes: spool.pendingBytes }, 'stopped');
     })();
     return stopping;
   };
 
-  return { config, adminToken, apiUrl, mqttUrl, api, store, writer, spool, logger, stop };
+  return { config, adminToken, apiUrl, mqttUrl, api, store, metadata, writer, spool, logger, stop };
 }

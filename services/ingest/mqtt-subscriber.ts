@@ -8,6 +8,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { MqttClient, type IClientOptions } from 'mqtt';
 import type { Logger } from 'pino';
 import { TOPIC_FILTER } from '../contract/telemetry.ts';
+import { redact } from '../observability/redact.ts';
 import { DurableAckStream } from './durable-ack-stream.ts';
 import type { IngestPipeline } from './pipeline.ts';
 
@@ -160,14 +161,3 @@ export class MqttSubscriber {
 /** URL schemes of an external broker: plain TCP or TLS. */
 export const TCP_PROTOCOLS: ReadonlySet<string> = new Set(['mqtt:', 'tcp:']);
 export const TLS_PROTOCOLS: ReadonlySet<string> = new Set(['mqtts:', 'ssl:', 'tls:']);
-
-/** Never log credentials embedded in a broker URL. */
-export function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/[^@/]*@/, '//***@');
-  }
-}

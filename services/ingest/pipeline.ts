@@ -11,7 +11,8 @@ import {
   type TelemetrySample,
 } from '../contract/telemetry.ts';
 import type { Spool } from '../spool/spool.ts';
-import type { DeadLetter, VehicleRecord } from '../store/telemetry-store.ts';
+import type { DeadLetter } from '../store/telemetry-store.ts';
+import type { VehicleRecord } from '../store/vehicles.ts';
 import type { VehicleRegistry } from '../registry/registry.ts';
 import type { TwinRegistry } from '../twin/twin.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';

@@ -1,8 +1,10 @@
 // The vehicle registry (provisioning): which VINs exist, their brand and model, and their MQTT credentials.
-// It lives in the TelemetryStore (a table in the embedded store, a measurement in InfluxDB), so API and ingest
-// processes stay stateless over the store; this class is a read-through cache in front of it.
+// It lives in the metadata database (PostgreSQL shared by every process, or this process's DuckDB file), so API
+// and ingest processes stay stateless over it; this class is a read-through cache in front of the repository.
+// Another process's registration is seen at once by a lookup of that VIN (after at most NEGATIVE_TTL_MS when this
+// process had just found it unknown), and in `all()` after the next refresh.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { TelemetryStore, VehicleRecord } from '../store/telemetry-store.ts';
+import type { VehicleRecord, VehicleRepository } from '../store/vehicles.ts';
 
 export interface NewVehicle {
   vin: string;
@@ -31,7 +33,7 @@ export interface BulkRegistration {
 export interface CredentialProvisioner {
   /** false when the broker already has an account for this VIN (never overwritten); throws ProvisioningError */
   provisionVehicle(vin: string, password: string): Promise<boolean>;
-  /** best effort: undo provisionVehicle after the store refused the vehicle */
+  /** best effort: undo provisionVehicle after the database refused the vehicle */
   removeVehicle(vin: string): Promise<void>;
 }
 
@@ -40,8 +42,8 @@ export class ProvisioningError extends Error {
   override readonly name = 'ProvisioningError';
 }
 
-/** Unknown VINs are remembered briefly so a flood from an unregistered car does not hammer the store. */
-const NEGATIVE_TTL_MS = 5_000;
+/** Unknown VINs are remembered briefly so a flood from an unregistered car does not hammer the database. */
+export const NEGATIVE_TTL_MS = 5_000;
 
 export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex');
 
@@ -58,20 +60,20 @@ export class VehicleRegistry {
   private readonly registering = new Set<string>();
 
   constructor(
-    private readonly store: TelemetryStore,
+    private readonly vehicles: VehicleRepository,
     private readonly provisioner?: CredentialProvisioner,
   ) {}
 
   /** Load every registered vehicle into the cache (at start). */
   async load(): Promise<number> {
-    const vehicles = await this.store.listVehicles();
+    const vehicles = await this.vehicles.list();
     for (const v of vehicles) this.known.set(v.vin, v);
     return vehicles.length;
   }
 
-  /** Pick up vehicles registered through other processes (API processes are stateless over the store). */
+  /** Pick up vehicles registered through other processes (API processes are stateless over the database). */
   async refresh(): Promise<void> {
-    for (const v of await this.store.listVehicles()) {
+    for (const v of await this.vehicles.list()) {
       if (!this.known.has(v.vin)) {
         this.known.set(v.vin, v);
         this.unknownUntil.delete(v.vin);
@@ -85,7 +87,7 @@ export class VehicleRegistry {
   }
 
   /**
-   * Register several vehicles with one store write (a fleet at once). Each gets its own password; a VIN already
+   * Register several vehicles with one database write (a fleet at once). Each gets its own password; a VIN already
    * registered (or twice in `inputs`) is answered in `existing` and left alone.
    */
   async registerMany(inputs: readonly NewVehicle[], now = Date.now()): Promise<BulkRegistration> {
@@ -105,7 +107,7 @@ export class VehicleRegistry {
       const candidates = this.provisioner ? await this.provisionAll(fresh, existing) : fresh;
       let inserted: Set<string>;
       try {
-        inserted = await this.store.insertVehicles(candidates.map((c) => c.vehicle));
+        inserted = await this.vehicles.insertMany(candidates.map((c) => c.vehicle));
       } catch (err) {
         await this.unprovision(candidates);
         throw err;
@@ -125,14 +127,14 @@ export class VehicleRegistry {
     }
   }
 
-  /** Broker accounts for `fresh`, one by one; a VIN known to the store or to the broker goes to `existing`. */
+  /** Broker accounts for `fresh`, one by one; a VIN known to the database or to the broker goes to `existing`. */
   private async provisionAll(fresh: readonly Registration[], existing: string[]): Promise<Registration[]> {
     const provisioned: Registration[] = [];
     try {
       for (const candidate of fresh) {
         const { vin } = candidate.vehicle;
         // never touch the broker account of a vehicle registered through another process
-        if ((await this.store.getVehicle(vin)) || !(await this.provisioner!.provisionVehicle(vin, candidate.password))) existing.push(vin);
+        if ((await this.vehicles.get(vin)) || !(await this.provisioner!.provisionVehicle(vin, candidate.password))) existing.push(vin);
         else provisioned.push(candidate);
       }
     } catch (err) {
@@ -151,13 +153,13 @@ export class VehicleRegistry {
     return this.known.get(vin);
   }
 
-  /** Lookup that falls back to the store (another process may have registered the VIN). */
+  /** Lookup that falls back to the database (another process may have registered the VIN). */
   async get(vin: string, now = Date.now()): Promise<VehicleRecord | undefined> {
     const cached = this.known.get(vin);
     if (cached) return cached;
     const until = this.unknownUntil.get(vin);
     if (until !== undefined && until > now) return undefined;
-    const stored = await this.store.getVehicle(vin);
+    const stored = await this.vehicles.get(vin);
     if (stored) {
       this.known.set(vin, stored);
       this.unknownUntil.delete(vin);

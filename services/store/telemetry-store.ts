@@ -1,6 +1,7 @@
 // The TelemetryStore port: what the service needs from a time-series store. Two adapters implement it,
 // `influx` (InfluxDB over its v1 HTTP surface) and `embedded` (DuckDB in VC_DATA_DIR), and one shared
-// suite (tests/store/store-suite.ts) holds both to the same behaviour.
+// suite (tests/store/store-suite.ts) holds both to the same behaviour. Vehicles, tenants and tokens are not here:
+// they live in the metadata database (vehicles.ts, tenants.ts), so a retention policy never touches them.
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
 import type { SignalValue } from '../contract/signals.ts';
 import type { CockpitTables, WriteObserver } from './cockpit-tables.ts';
@@ -10,19 +11,6 @@ export interface StoreLogger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
-}
-
-/** A registered vehicle (provisioning). Brand and model come from here, never from telemetry. */
-export interface VehicleRecord {
-  vin: string;
-  brand: string;
-  model: string;
-  year?: number;
-  powertrain?: 'bev' | 'phev' | 'hev' | 'ice' | 'fcev';
-  /** sha256 (hex) of the vehicle's MQTT password; the password itself is shown once and never stored. */
-  credentialHash: string;
-  /** ms since the epoch */
-  createdAt: number;
 }
 
 /** A sample as stored: the contract sample plus the registry facts needed to query by brand and model. */
@@ -182,27 +170,6 @@ export interface CockpitAggregates {
   totals: CockpitSums & CockpitVehicleTotals;
 }
 
-/** An automaker tenant: its API tokens see only vehicles of these brands. */
-export interface TenantRecord {
-  id: string;
-  name: string;
-  brands: string[];
-  /** ms since the epoch */
-  createdAt: number;
-  /** set once the admin deleted the tenant: its tokens are refused from then on */
-  deletedAt?: number;
-}
-
-/** A tenant API token. Only its sha256 is stored; the token itself is shown once. */
-export interface TenantTokenRecord {
-  id: string;
-  tenantId: string;
-  /** sha256 (hex) of the whole token */
-  tokenHash: string;
-  createdAt: number;
-  revokedAt?: number;
-}
-
 export interface DeadLetterQuery {
   reason?: RejectReason;
   vin?: string;
@@ -243,28 +210,6 @@ export interface TelemetryStore {
   readonly cockpit: CockpitTables;
   /** Told the rows and bytes of every write, per table (vc_store_rows_written_total / vc_store_bytes_written_total). */
   writeObserver?: WriteObserver;
-
-  /** Registry. `insertVehicle` resolves false (and writes nothing) when the VIN is already registered. */
-  insertVehicle(vehicle: VehicleRecord): Promise<boolean>;
-  /** Several vehicles in one write (a fleet registered at once); answers the VINs inserted, never overwriting one. */
-  insertVehicles(vehicles: readonly VehicleRecord[]): Promise<Set<string>>;
-  getVehicle(vin: string): Promise<VehicleRecord | undefined>;
-  /** All registered vehicles, VIN ascending. */
-  listVehicles(): Promise<VehicleRecord[]>;
-
-  /** Tenants and their API tokens. Deleting and revoking mark a record (keeping the first time), never remove it. */
-  insertTenant(tenant: TenantRecord): Promise<void>;
-  getTenant(id: string): Promise<TenantRecord | undefined>;
-  /** Every tenant, deleted ones included, by createdAt then id. */
-  listTenants(): Promise<TenantRecord[]>;
-  /** false when no tenant has this id. */
-  deleteTenant(id: string, at: number): Promise<boolean>;
-  insertTenantToken(token: TenantTokenRecord): Promise<void>;
-  getTenantToken(id: string): Promise<TenantTokenRecord | undefined>;
-  /** The tokens of one tenant, revoked ones included, by createdAt then id. */
-  listTenantTokens(tenantId: string): Promise<TenantTokenRecord[]>;
-  /** false when no token has this id. */
-  revokeTenantToken(id: string, at: number): Promise<boolean>;
 
   listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]>;
   /** Throws when the store cannot be written now (readiness). */

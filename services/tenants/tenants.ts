@@ -2,9 +2,9 @@
 // 32-byte secrets shown once and stored as sha256 hashes (a fast hash is enough for a high-entropy secret).
 // A token names its record (`vct_<id>_<secret>`), so resolving it is one keyed lookup plus a constant-time hash
 // comparison. Resolved tokens are cached for `cacheTtlMs`: a revocation through this process takes effect at
-// once, one made through another process over the same store within that TTL.
+// once, one made through another process over the same database (PostgreSQL) within that TTL.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { TelemetryStore, TenantRecord, TenantTokenRecord } from '../store/telemetry-store.ts';
+import type { TenantRecord, TenantRepository, TenantTokenRecord } from '../store/tenants.ts';
 
 /** How long a process trusts what it read about a token; also the bound on cross-process revocation delay. */
 export const TOKEN_CACHE_TTL_MS = 5_000;
@@ -42,7 +42,7 @@ interface CachedToken {
 }
 
 export interface TenantDirectoryOptions {
-  store: TelemetryStore;
+  tenants: TenantRepository;
   cacheTtlMs?: number;
   now?: () => number;
 }
@@ -50,35 +50,34 @@ export interface TenantDirectoryOptions {
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 export class TenantDirectory {
-  private readonly store: TelemetryStore;
+  private readonly tenants: TenantRepository;
   private readonly cacheTtlMs: number;
   private readonly now: () => number;
   private readonly cache = new Map<string, CachedToken>();
   private readonly loading = new Map<string, Promise<CachedToken>>();
-  /** Revoked or deleted through this process: refused at once, whatever a concurrent store read still said. */
+  /** Revoked or deleted through this process: refused at once, whatever a concurrent database read still said. */
   private readonly revokedHere = new Set<string>();
   private readonly deletedHere = new Set<string>();
 
   constructor(options: TenantDirectoryOptions) {
-    this.store = options.store;
+    this.tenants = options.tenants;
     this.cacheTtlMs = options.cacheTtlMs ?? TOKEN_CACHE_TTL_MS;
     this.now = options.now ?? Date.now;
   }
 
   /** Create a tenant and its first token. Undefined when a live tenant already has this name. */
   async create(input: { name: string; brands: readonly string[] }): Promise<{ tenant: TenantRecord; issued: IssuedToken } | undefined> {
-    const existing = await this.store.listTenants();
-    // check-then-write: two processes creating the same name at the same instant can both succeed
-    if (existing.some((t) => t.deletedAt === undefined && t.name === input.name)) return undefined;
     const tenant: TenantRecord = { id: `tn_${randomBytes(8).toString('hex')}`, name: input.name, brands: [...new Set(input.brands)], createdAt: this.now() };
-    await this.store.insertTenant(tenant);
-    const issued = await this.issue(tenant);
+    const { record, issued } = this.newToken(tenant);
+    // the database refuses a second live tenant of one name, also one created by another process at the same instant
+    if (!(await this.tenants.create(tenant, record))) return undefined;
+    this.remember(record, tenant);
     return { tenant, issued };
   }
 
   /** Every live tenant with its tokens (ids and times, never hashes). */
   async list(): Promise<TenantView[]> {
-    const tenants = (await this.store.listTenants()).filter((t) => t.deletedAt === undefined);
+    const tenants = (await this.tenants.list()).filter((t) => t.deletedAt === undefined);
     return Promise.all(tenants.map((t) => this.view(t)));
   }
 
@@ -90,15 +89,20 @@ export class TenantDirectory {
   /** Issue one more token for a live tenant; undefined when there is none with this id. */
   async issueToken(tenantId: string): Promise<IssuedToken | undefined> {
     const tenant = await this.liveTenant(tenantId);
-    return tenant ? this.issue(tenant) : undefined;
+    if (!tenant) return undefined;
+    const { record, issued } = this.newToken(tenant);
+    // false: the tenant was deleted since (through another process)
+    if (!(await this.tenants.insertToken(record))) return undefined;
+    this.remember(record, tenant);
+    return issued;
   }
 
   /** Revoke a token of a tenant; false when the tenant has no such token. Revoking twice is no error. */
   async revokeToken(tenantId: string, tokenId: string): Promise<boolean> {
-    const record = await this.store.getTenantToken(tokenId);
+    const record = await this.tenants.getToken(tokenId);
     if (!record || record.tenantId !== tenantId) return false;
     const at = this.now();
-    await this.store.revokeTenantToken(tokenId, at);
+    await this.tenants.revokeToken(tokenId, at);
     this.revokedHere.add(tokenId);
     return true;
   }
@@ -108,7 +112,7 @@ export class TenantDirectory {
     const tenant = await this.liveTenant(tenantId);
     if (!tenant) return false;
     const at = this.now();
-    await this.store.deleteTenant(tenantId, at);
+    await this.tenants.delete(tenantId, at);
     this.deletedHere.add(tenantId);
     return true;
   }
@@ -123,7 +127,7 @@ export class TenantDirectory {
     return this.principalOf(entry, token);
   }
 
-  /** What this process last knew about a token, even past the TTL, without asking the store: for rate-limit keys only. */
+  /** What this process last knew about a token, even past the TTL, without asking the database: for rate-limit keys only. */
   peek(token: string): TenantPrincipal | undefined {
     const match = TOKEN_PATTERN.exec(token);
     const cached = match ? this.cache.get(match[1]!) : undefined;
@@ -134,8 +138,8 @@ export class TenantDirectory {
     let pending = this.loading.get(tokenId);
     if (!pending) {
       pending = (async () => {
-        const record = await this.store.getTenantToken(tokenId);
-        const tenant = record ? await this.store.getTenant(record.tenantId) : undefined;
+        const record = await this.tenants.getToken(tokenId);
+        const tenant = record ? await this.tenants.get(record.tenantId) : undefined;
         const entry: CachedToken = { record, tenant, until: this.now() + this.cacheTtlMs };
         if (this.cache.size >= MAX_CACHED_TOKENS) this.cache.clear();
         this.cache.set(tokenId, entry);
@@ -156,22 +160,25 @@ export class TenantDirectory {
     return { kind: 'tenant', tenantId: tenant.id, name: tenant.name, brands: new Set(tenant.brands) };
   }
 
-  private async issue(tenant: TenantRecord): Promise<IssuedToken> {
+  /** A new token of a tenant: the record to store, and the secret to show once. */
+  private newToken(tenant: TenantRecord): { record: TenantTokenRecord; issued: IssuedToken } {
     const tokenId = randomBytes(8).toString('hex');
     const token = `vct_${tokenId}_${randomBytes(32).toString('base64url')}`;
     const record: TenantTokenRecord = { id: tokenId, tenantId: tenant.id, tokenHash: hashToken(token), createdAt: this.now() };
-    await this.store.insertTenantToken(record);
-    this.cache.set(tokenId, { record, tenant, until: this.now() + this.cacheTtlMs });
-    return { tokenId, token, createdAt: record.createdAt };
+    return { record, issued: { tokenId, token, createdAt: record.createdAt } };
+  }
+
+  private remember(record: TenantTokenRecord, tenant: TenantRecord): void {
+    this.cache.set(record.id, { record, tenant, until: this.now() + this.cacheTtlMs });
   }
 
   private async liveTenant(tenantId: string): Promise<TenantRecord | undefined> {
-    const tenant = await this.store.getTenant(tenantId);
+    const tenant = await this.tenants.get(tenantId);
     return tenant && tenant.deletedAt === undefined ? tenant : undefined;
   }
 
   private async view(tenant: TenantRecord): Promise<TenantView> {
-    const tokens = await this.store.listTenantTokens(tenant.id);
+    const tokens = await this.tenants.listTokens(tenant.id);
     return {
       id: tenant.id,
       name: tenant.name,

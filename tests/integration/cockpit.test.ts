@@ -6,6 +6,7 @@ import type { MqttClient } from 'mqtt';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
 import { influxdOrSkip, startInfluxd } from '../helpers/influxd.ts';
 import { MOSQUITTO_BINARY, startMosquitto } from '../helpers/mosquitto.ts';
+import { postgresOrSkip, startPostgres } from '../helpers/postgres.ts';
 import { apiClient, connectMqtt, publishQos1, registerVehicles, spawnService, startTestService, testVin, type Api } from '../helpers/service.ts';
 import { freePort, missingServer, tempDir, waitFor, type TapTest } from '../helpers/system.ts';
 
@@ -194,11 +195,16 @@ const influxd = influxdOrSkip();
 const mosquittoMissing = missingServer('mosquitto', MOSQUITTO_BINARY);
 t.test('InfluxDB store: cockpit KPIs are exact, late and duplicated samples counted once', { skip: 'skip' in influxd ? influxd.skip : undefined }, (t) => singleProcess(t, 'influx'));
 
-t.test('two ingest workers on one InfluxDB: their rollups merge into exact cockpits', { skip: 'skip' in influxd ? influxd.skip : mosquittoMissing }, async (t) => {
+const postgres = postgresOrSkip();
+t.test('two ingest workers on one InfluxDB: their rollups merge into exact cockpits', { skip: 'skip' in influxd ? influxd.skip : (mosquittoMissing ?? postgres.skip) }, async (t) => {
   const influx = await startInfluxd();
   t.teardown(influx.stop);
   const broker = await startMosquitto();
   t.teardown(broker.stop);
+  // the workers share one registry: a share group needs VC_DATABASE_URL
+  const registry = await startPostgres(postgres.binDir);
+  t.teardown(registry.stop);
+  const databaseUrl = await registry.createDatabase();
   const token = 'cockpit-two-workers-admin-token';
   const workers = [];
   for (const name of ['w1', 'w2']) {
@@ -214,6 +220,7 @@ t.test('two ingest workers on one InfluxDB: their rollups merge into exact cockp
       VC_MQTT_CLIENT_ID: `vc-ck-${name}`,
       VC_INFLUX_URL: influx.url,
       VC_INFLUX_DB: 'vc_two',
+      VC_DATABASE_URL: databaseUrl,
     });
     t.teardown(() => worker.stop());
     workers.push({ worker, api: apiClient(`http://127.0.0.1:${port}`, token) });

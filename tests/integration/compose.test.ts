@@ -1,5 +1,6 @@
-// The docker-compose deployment is valid for Compose and wires the service to Mosquitto 2 and InfluxDB 1.x with
-// the settings the architecture requires (a broker that never drops QoS 1 messages, a persistent data volume).
+// The docker-compose deployment is valid for Compose and wires the service to Mosquitto 2, InfluxDB 1.x and
+// PostgreSQL with the settings the architecture requires (a broker that never drops QoS 1 messages, persistent
+// volumes, vehicles and tenants in PostgreSQL rather than in the telemetry database).
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -60,14 +61,26 @@ t.test('docker-compose.yml is valid for docker-compose', { skip: skipCompose }, 
   t.equal(stderr.trim(), '', 'no warnings (no unset variables, no deprecated keys)');
 });
 
-t.test('the services are Mosquitto 2, InfluxDB 1.x and vehicle-cloud wired to both', { skip: skipCompose }, async (t) => {
+t.test('the services are Mosquitto 2, InfluxDB 1.x, PostgreSQL and vehicle-cloud wired to all three', { skip: skipCompose }, async (t) => {
   const { stdout } = await compose('config');
   const config = parse(stdout) as { services: Record<string, ComposeService>; volumes?: Record<string, unknown> };
-  const { mosquitto, influxdb, 'vehicle-cloud': service } = config.services;
+  const { mosquitto, influxdb, postgres, 'vehicle-cloud': service } = config.services;
   t.equal(mosquitto?.image, 'eclipse-mosquitto:2');
   t.match(influxdb?.image, /^influxdb:1(\.\d+)*(-\w+)?$/, 'an InfluxDB 1.x image');
   t.equal(influxdb?.environment?.INFLUXDB_DB, 'vehicle_cloud');
   t.ok(mounts(influxdb).some(([, target]) => target === '/var/lib/influxdb'), 'InfluxDB data on a volume');
+  t.match(postgres?.image, /^postgres:1[5-9](\.\d+)*(-\w+)?$/, 'a PostgreSQL 15+ image');
+  t.ok(mounts(postgres).some(([source, target]) => target === '/var/lib/postgresql/data' && source in (config.volumes ?? {})), 'PostgreSQL data on a named volume');
+  t.match([postgres?.healthcheck?.test].flat().join(' '), /pg_isready/, 'health-checked with pg_isready');
+  const env = postgres?.environment ?? {};
+  const databaseUrl = new URL(String(service?.environment?.VC_DATABASE_URL));
+  t.equal(databaseUrl.protocol, 'postgres:', 'the service gets VC_DATABASE_URL');
+  t.equal(databaseUrl.host, 'postgres:5432', 'pointing at the postgres service');
+  t.same(
+    [decodeURIComponent(databaseUrl.username), decodeURIComponent(databaseUrl.password), databaseUrl.pathname.slice(1)],
+    [env.POSTGRES_USER, env.POSTGRES_PASSWORD, env.POSTGRES_DB],
+    "with the user, password and database the postgres service creates",
+  );
 
   const build = typeof service?.build === 'string' ? service.build : service?.build?.context;
   t.equal(build?.replace(/\/$/, ''), ROOT.replace(/\/$/, ''), 'vehicle-cloud is built from this repository');
@@ -82,7 +95,7 @@ t.test('the services are Mosquitto 2, InfluxDB 1.x and vehicle-cloud wired to bo
   const ports = (service?.ports ?? []).map((p) => (typeof p === 'string' ? p : `${p.published}:${p.target}`));
   t.ok(ports.some((p) => /(^|:)3000:3000(\/tcp)?$/.test(p)), `API published on 3000 (${ports.join(', ')})`);
   const dependsOn = Array.isArray(service?.depends_on) ? service.depends_on : Object.keys(service?.depends_on ?? {});
-  t.same(dependsOn.sort(), ['influxdb', 'mosquitto'], 'starts after the broker and the database');
+  t.same(dependsOn.sort(), ['influxdb', 'mosquitto', 'postgres'], 'starts after the broker and the databases');
   t.match([service?.healthcheck?.test].flat().join(' '), /\/healthz/, 'health-checked on /healthz');
 });
 

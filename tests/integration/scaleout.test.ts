@@ -1,5 +1,5 @@
 // Scale-out: two real vehicle-cloud worker processes share one Mosquitto subscription ($share group), over one
-// InfluxDB. Vehicles publish through the broker; every sample must be stored exactly once (counted per vehicle with
+// InfluxDB and one PostgreSQL (the registry both workers read). Vehicles publish through the broker; every sample must be stored exactly once (counted per vehicle with
 // InfluxQL, redeliveries included), and both workers must have taken part.
 import t from 'tap';
 import type { MqttClient } from 'mqtt';
@@ -8,6 +8,7 @@ import { parsePrometheus } from '../../simulators/loadtest/index.ts';
 import { influxQuery } from '../helpers/influxql.ts';
 import { influxdOrSkip, startInfluxd } from '../helpers/influxd.ts';
 import { MOSQUITTO_BINARY, startMosquitto } from '../helpers/mosquitto.ts';
+import { postgresOrSkip, startPostgres } from '../helpers/postgres.ts';
 import { apiClient, connectMqtt, publishQos1, registerVehicles, spawnService, testVin } from '../helpers/service.ts';
 import { freePort, missingServer, tempDir, waitFor } from '../helpers/system.ts';
 
@@ -19,8 +20,9 @@ const ADMIN_TOKEN = 'scaleout-admin-token-0123456789';
 
 const influxd = influxdOrSkip();
 const mosquittoMissing = missingServer('mosquitto', MOSQUITTO_BINARY);
-if ('skip' in influxd || mosquittoMissing) {
-  t.plan(0, 'skip' in influxd ? influxd.skip : mosquittoMissing);
+const postgres = postgresOrSkip();
+if ('skip' in influxd || mosquittoMissing || postgres.skip) {
+  t.plan(0, 'skip' in influxd ? influxd.skip : (mosquittoMissing ?? postgres.skip));
 } else {
   await run().catch((err: unknown) => t.fail(`setup failed: ${String(err)}`));
 }
@@ -35,6 +37,9 @@ async function run(): Promise<void> {
   t.teardown(influx.stop);
   const broker = await startMosquitto();
   t.teardown(broker.stop);
+  const registry = await startPostgres(postgres.binDir);
+  t.teardown(registry.stop);
+  const databaseUrl = await registry.createDatabase();
 
   const worker = async (name: string) => {
     const data = await tempDir(`scaleout-${name}`);
@@ -48,6 +53,7 @@ async function run(): Promise<void> {
       VC_MQTT_SHARE_GROUP: 'vehicle-cloud',
       VC_INFLUX_URL: influx.url,
       VC_INFLUX_DB: DATABASE,
+      VC_DATABASE_URL: databaseUrl,
     };
     const handle = { service: await spawnService(env), env, apiUrl: `http://127.0.0.1:${env.VC_HTTP_PORT}` };
     t.teardown(() => handle.service.stop());
@@ -63,7 +69,7 @@ async function run(): Promise<void> {
     return ra.body.ready && rb.body.ready ? true : undefined;
   });
 
-  // registered through worker A after B started: B finds them in the store on first sight
+  // registered through worker A after B started: B finds them in the database on first sight
   const vins = Array.from({ length: VEHICLES }, (_, i) => testVin(i, 'SHR'));
   await registerVehicles(apiA, vins, 'Nordwind', 'Fjord');
   const base = Date.now() - 5 * 60_000;

@@ -72,8 +72,8 @@ t.test('the admin creates a tenant scoped to brands; its token is shown once and
   t.equal(list.status, 200);
   t.match(list.body.items.find((x) => x.id === aurora.id), { name: 'Aurora Motors', brands: ['Aurora'], tokens: [{ tokenId: aurora.tokenId, revokedAt: null }] });
   t.notOk(JSON.stringify(list.body).includes(aurora.token), 'the list never shows a token');
-  const stored = await service.store.getTenantToken(aurora.tokenId);
-  t.equal(stored?.tokenHash, createHash('sha256').update(aurora.token).digest('hex'), 'the store holds the sha256 of the token');
+  const stored = await service.metadata.tenants.getToken(aurora.tokenId);
+  t.equal(stored?.tokenHash, createHash('sha256').update(aurora.token).digest('hex'), 'the database holds the sha256 of the token');
   t.notOk(JSON.stringify(stored).includes(aurora.token), 'and never the token');
   const one = await call<TenantView>('GET', `/api/v1/tenants/${aurora.id}`, service.adminToken.token);
   t.match(one.body, { id: aurora.id, name: 'Aurora Motors' });
@@ -261,7 +261,7 @@ t.test('deleting a tenant refuses every one of its tokens', async (t) => {
 
 t.test('another process over the same store sees new tokens at once and refuses a revoked one within the cache TTL', async (t) => {
   let clock = Date.now();
-  const other = new TenantDirectory({ store: service.store, cacheTtlMs: 5_000, now: () => clock });
+  const other = new TenantDirectory({ tenants: service.metadata.tenants, cacheTtlMs: 5_000, now: () => clock });
   const issued = await call<{ tokenId: string; token: string }>('POST', `/api/v1/tenants/${aurora.id}/tokens`, service.adminToken.token);
   t.match(await other.resolve(issued.body.token), { kind: 'tenant', tenantId: aurora.id }, 'a token issued elsewhere works at once');
   await call('DELETE', `/api/v1/tenants/${aurora.id}/tokens/${issued.body.tokenId}`, service.adminToken.token);

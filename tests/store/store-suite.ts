@@ -1,5 +1,6 @@
 // The behaviour every TelemetryStore adapter must have, written against the port only: the embedded (DuckDB)
-// and the InfluxDB adapters both run it (tests/store/embedded.test.ts, tests/store/influx.test.ts).
+// and the InfluxDB adapters both run it (tests/store/embedded.test.ts, tests/store/influx.test.ts). Vehicles and
+// tenants are not the telemetry store's: their suites are vehicles-suite.ts and tenants-suite.ts.
 // Data is what the contract validator would accept: real VINs, catalog signals, timestamps of the last hour.
 //
 // Where the port is silent, this suite decides:
@@ -16,9 +17,6 @@ import {
   type DeadLetter,
   type StoredSample,
   type TelemetryStore,
-  type TenantRecord,
-  type TenantTokenRecord,
-  type VehicleRecord,
 } from '../../services/store/telemetry-store.ts';
 
 /** A tap test (the type of the `t` a subtest callback receives). */
@@ -67,10 +65,6 @@ const asSample = ({ ts, seq, signals }: StoredSample): TelemetrySample => ({ ts,
 /** Averages may be summed in another order than here; everything else is compared exactly. */
 function nearlyEqual(actual: number | undefined, expected: number): boolean {
   return actual !== undefined && Math.abs(actual - expected) <= 1e-9 * Math.max(1, Math.abs(expected));
-}
-
-function vehicle(vin: string, extra: Partial<VehicleRecord> = {}): VehicleRecord {
-  return { vin, brand: 'BYD', model: 'Seal', credentialHash: 'a'.repeat(64), createdAt: Date.now() - 60_000, ...extra };
 }
 
 function deadLetter(receivedAt: number, extra: Partial<DeadLetter> = {}): DeadLetter {
@@ -342,52 +336,6 @@ export async function storeSuite(t: TapTest, makeStore: () => Promise<StoreFixtu
     t.equal(await store.latest(randomVin('JTD')), undefined, 'an unknown vehicle has no latest');
   });
 
-  await t.test('insertVehicle registers a VIN once and never overwrites it', async (t) => {
-    const { store } = await open(t);
-    const vin = randomVin();
-    const first = vehicle(vin, { year: 2024, powertrain: 'bev' });
-    t.equal(await store.insertVehicle(first), true);
-    t.equal(await store.insertVehicle(vehicle(vin, { brand: 'Tesla', model: 'Model 3', credentialHash: 'b'.repeat(64) })), false);
-    t.strictSame(await store.getVehicle(vin), first, 'the first registration is kept whole');
-  });
-
-  await t.test('getVehicle round-trips a vehicle, and absent optional fields stay absent', async (t) => {
-    const { store } = await open(t);
-    const full = vehicle(randomVin('LRW'), { brand: 'Tesla', model: 'Model Y', year: 2023, powertrain: 'bev', credentialHash: 'c0ffee'.repeat(10) + 'beef' });
-    const bare = vehicle(randomVin('WBA'), { brand: 'BMW', model: 'iX3' });
-    await store.insertVehicle(full);
-    await store.insertVehicle(bare);
-    t.strictSame(await store.getVehicle(full.vin), full);
-    const read = await store.getVehicle(bare.vin);
-    t.strictSame(read, bare);
-    t.notOk(read && 'year' in read, 'no year key when none was given');
-    t.notOk(read && 'powertrain' in read, 'no powertrain key when none was given');
-    t.equal(await store.getVehicle(randomVin('JTD')), undefined, 'an unknown VIN');
-  });
-
-  await t.test('listVehicles returns every vehicle, VIN ascending', async (t) => {
-    const { store } = await open(t);
-    const vehicles = ['WVW', 'LNB', '1FA', 'JTD', '5YJ'].map((wmi, i) => vehicle(randomVin(wmi), { year: 2020 + i }));
-    for (const v of vehicles) await store.insertVehicle(v);
-    const ascending = [...vehicles].sort((a, b) => (a.vin < b.vin ? -1 : 1));
-    t.strictSame(await store.listVehicles(), ascending);
-  });
-
-  await t.test('insertVehicles registers a fleet in one call, answers the VINs it inserted, and overwrites none', async (t) => {
-    const { store } = await open(t);
-    const taken = vehicle(randomVin('WVW'), { year: 2021 });
-    await store.insertVehicle(taken);
-    const fleet = Array.from({ length: 2_100 }, (_, i) => vehicle(randomVin('LRW'), { model: `M${i % 3}`, ...(i % 2 ? { powertrain: 'phev' as const } : {}) }));
-    const inserted = await store.insertVehicles([...fleet, { ...taken, brand: 'Other' }, { ...fleet[0]!, model: 'Twice' }]);
-    t.strictSame([...inserted].sort(), fleet.map((v) => v.vin).sort(), 'every new VIN, and neither the taken one nor a repeat');
-    t.strictSame(await store.getVehicle(taken.vin), taken, 'an existing vehicle is left whole');
-    t.strictSame(await store.getVehicle(fleet[0]!.vin), fleet[0], 'the first copy of a repeated VIN is the one kept');
-    t.strictSame(await store.getVehicle(fleet[2_099]!.vin), fleet[2_099]);
-    t.equal((await store.listVehicles()).length, 2_101);
-    t.equal((await store.insertVehicles(fleet)).size, 0, 'a second time inserts nothing');
-    t.equal((await store.insertVehicles([])).size, 0);
-  });
-
   await t.test('sampleRefs lists (vin, ts, seq) of every vehicle in a window, ts then VIN ascending, limited, by brand', async (t) => {
     const { store } = await open(t);
     const [a, b, c] = ['LNB', 'WBA', '5YJ'].map((wmi) => randomVin(wmi)).sort();
@@ -448,47 +396,6 @@ export async function storeSuite(t: TapTest, makeStore: () => Promise<StoreFixtu
     t.strictSame(listed.map((l) => l.raw).sort(), ['{"first":1}', '{"second":2}', '{"third":3}']);
   });
 
-  await t.test('tenants round-trip, are listed by creation, and a deletion keeps its first time', async (t) => {
-    const { store } = await open(t);
-    const now = Date.now();
-    const voltra: TenantRecord = { id: 'tn_1a2b3c4d5e6f7081', name: 'Voltra Motors', brands: ['Voltra', 'Voltra Sport'], createdAt: now - 2_000 };
-    // hostile text in every stored string: quotes, backslashes, a trailing backslash, non-ASCII
-    const borealis: TenantRecord = { id: 'tn_90a1b2c3d4e5f607', name: 'Borealis "Cars" \\ Ltd\\', brands: ["Bor'ealis\\", 'Ü'], createdAt: now - 1_000 };
-    await store.insertTenant(borealis);
-    await store.insertTenant(voltra);
-    t.strictSame(await store.getTenant(voltra.id), voltra);
-    t.strictSame(await store.getTenant(borealis.id), borealis);
-    t.strictSame(await store.listTenants(), [voltra, borealis], 'oldest first');
-    t.equal(await store.getTenant("tn_x' OR '1'='1"), undefined, 'an unknown (or hostile) id');
-
-    t.equal(await store.deleteTenant(voltra.id, now), true);
-    t.equal(await store.deleteTenant(voltra.id, now + 5_000), true, 'deleting again is no error');
-    t.strictSame(await store.getTenant(voltra.id), { ...voltra, deletedAt: now }, 'the first deletion time is kept');
-    t.equal(await store.deleteTenant('tn_0000000000000000', now), false, 'an unknown tenant');
-    t.strictSame(await store.listTenants(), [{ ...voltra, deletedAt: now }, borealis], 'a deleted tenant is still listed, marked');
-  });
-
-  await t.test('tenant tokens are found by id, listed per tenant, and a revocation keeps its first time', async (t) => {
-    const { store } = await open(t);
-    const now = Date.now();
-    const token = (id: string, tenantId: string, createdAt: number): TenantTokenRecord => ({ id, tenantId, tokenHash: `${id}`.padEnd(64, 'f'), createdAt });
-    const first = token('0a1b2c3d4e5f6071', 'tn_a', now - 3_000);
-    const second = token('1a1b2c3d4e5f6071', 'tn_a', now - 1_000);
-    const other = token('2a1b2c3d4e5f6071', 'tn_b', now - 2_000);
-    for (const x of [second, other, first]) await store.insertTenantToken(x);
-    t.strictSame(await store.getTenantToken(first.id), first);
-    t.notOk('revokedAt' in (await store.getTenantToken(first.id))!, 'no revokedAt key before a revocation');
-    t.strictSame(await store.listTenantTokens('tn_a'), [first, second], 'one tenant\'s tokens, oldest first');
-    t.strictSame(await store.listTenantTokens('tn_nobody'), []);
-    t.equal(await store.getTenantToken('ffffffffffffffff'), undefined);
-
-    t.equal(await store.revokeTenantToken(first.id, now), true);
-    t.equal(await store.revokeTenantToken(first.id, now + 9_000), true, 'revoking again is no error');
-    t.strictSame(await store.getTenantToken(first.id), { ...first, revokedAt: now }, 'the first revocation time is kept');
-    t.strictSame(await store.getTenantToken(second.id), second, 'the tenant\'s other token is untouched');
-    t.equal(await store.revokeTenantToken('ffffffffffffffff', now), false, 'an unknown token');
-  });
-
   // The fixture decides whether persistence can be tested, so it is made before the test is declared.
   const persistent = await makeStore();
   try {
@@ -497,25 +404,15 @@ export async function storeSuite(t: TapTest, makeStore: () => Promise<StoreFixtu
       await first.init();
       const vin = randomVin();
       const sample = storedSample(vin, base, 1, { [SPEED]: 70.5, [CHARGING]: true, [DTC]: 'P0420' });
-      const registered = vehicle(vin, { year: 2025, powertrain: 'phev' });
       const letter = deadLetter(Date.now(), { vin });
       await first.writeSamples([sample]);
-      await first.insertVehicle(registered);
       await first.writeDeadLetters([letter]);
-      const tenant: TenantRecord = { id: 'tn_0123456789abcdef', name: 'Voltra Motors', brands: ['Voltra'], createdAt: Date.now() };
-      const token: TenantTokenRecord = { id: '0123456789abcdef', tenantId: tenant.id, tokenHash: 'e'.repeat(64), createdAt: Date.now(), revokedAt: Date.now() };
-      await first.insertTenant(tenant);
-      await first.insertTenantToken(token);
       await first.close();
 
       const store = await reopen!();
       await store.init();
       t.strictSame(await store.querySamples({ vin, from: base, to: base + 1, limit: 10 }), [asSample(sample)]);
-      t.strictSame(await store.getVehicle(vin), registered);
       t.strictSame(await store.listDeadLetters({ vin, limit: 10 }), [letter]);
-      t.strictSame(await store.getTenant(tenant.id), tenant, 'tenants persist');
-      t.strictSame(await store.getTenantToken(token.id), token, 'tokens persist, revoked ones stay revoked');
-      t.equal(await store.insertVehicle(registered), false, 'the VIN is still taken');
       await store.writeSamples([storedSample(vin, base + 1_000, 2, { [SPEED]: 71 })]);
       t.equal((await store.latest(vin))?.lastTs, base + 1_000, 'the reopened store takes writes');
     });

@@ -1,5 +1,6 @@
 // Runtime configuration (ARCHITECTURE.md section 3): defaults, one line per bad value naming the variable, and the
-// rules between variables (how many processes write to the store, what an external broker URL may be).
+// rules between variables (how many processes write to the store, what an external broker URL may be, that
+// several workers share one metadata database).
 import t from 'tap';
 import { configFromEnv } from '../../services/config.ts';
 
@@ -10,6 +11,7 @@ t.test('with no variables set, the documented defaults', (t) => {
   t.equal(config.mqttPort, 1883);
   t.equal(config.mqttUrl, undefined, 'embedded broker');
   t.equal(config.influxUrl, undefined, 'embedded store');
+  t.equal(config.databaseUrl, undefined, 'vehicles and tenants in the DuckDB file of the data dir');
   t.equal(config.influxDb, 'vehicle_cloud');
   t.equal(config.storeWriters, undefined, 'decided from the share group');
   t.equal(config.mqttDynsec, false);
@@ -31,8 +33,9 @@ t.test('every bad value is reported at once, each naming its variable', (t) => {
 t.test('VC_STORE_WRITERS: one or many; a share group means many, and one with a share group is refused', (t) => {
   t.equal(configFromEnv({ VC_STORE_WRITERS: 'many' }).storeWriters, 'many');
   t.equal(configFromEnv({ VC_STORE_WRITERS: 'one' }).storeWriters, 'one');
-  t.equal(configFromEnv({ VC_MQTT_URL: 'mqtt://127.0.0.1:1883', VC_MQTT_SHARE_GROUP: 'g', VC_STORE_WRITERS: 'many' }).storeWriters, 'many');
-  t.throws(() => configFromEnv({ VC_MQTT_URL: 'mqtt://127.0.0.1:1883', VC_MQTT_SHARE_GROUP: 'g', VC_STORE_WRITERS: 'one' }), /VC_STORE_WRITERS: VC_MQTT_SHARE_GROUP means several/);
+  const shared = { VC_MQTT_URL: 'mqtt://127.0.0.1:1883', VC_MQTT_SHARE_GROUP: 'g', VC_DATABASE_URL: 'postgres://vc:pw@127.0.0.1:5432/vc' };
+  t.equal(configFromEnv({ ...shared, VC_STORE_WRITERS: 'many' }).storeWriters, 'many');
+  t.throws(() => configFromEnv({ ...shared, VC_STORE_WRITERS: 'one' }), /VC_STORE_WRITERS: VC_MQTT_SHARE_GROUP means several/);
   t.end();
 });
 
@@ -49,5 +52,28 @@ t.test('an external broker is an mqtt:// or mqtts:// URL (tcp/ssl/tls schemes to
 t.test('dynamic security needs an external broker and its admin credentials', (t) => {
   t.throws(() => configFromEnv({ VC_MQTT_DYNSEC: 'true' }), /VC_MQTT_DYNSEC: needs VC_MQTT_URL/);
   t.equal(configFromEnv({ VC_MQTT_DYNSEC: 'yes', VC_MQTT_URL: 'mqtt://b:1883', VC_MQTT_USERNAME: 'admin', VC_MQTT_PASSWORD: 'pw' }).mqttDynsec, true);
+  t.end();
+});
+
+t.test('VC_DATABASE_URL is a PostgreSQL URL, and an invalid one is reported without its password', (t) => {
+  t.equal(configFromEnv({ VC_DATABASE_URL: 'postgres://vc:s3cret@db.internal:5432/vehicle_cloud' }).databaseUrl, 'postgres://vc:s3cret@db.internal:5432/vehicle_cloud');
+  t.equal(configFromEnv({ VC_DATABASE_URL: 'postgresql://127.0.0.1/vc' }).databaseUrl, 'postgresql://127.0.0.1/vc');
+  t.equal(configFromEnv({ VC_DATABASE_URL: '' }).databaseUrl, undefined, 'empty means unset');
+  for (const bad of ['mysql://vc:s3cret@127.0.0.1/vc', 'postgres:vc:s3cret', 'vc:s3cret@127.0.0.1']) {
+    let message = '';
+    try {
+      configFromEnv({ VC_DATABASE_URL: bad });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    t.match(message, /VC_DATABASE_URL: /, `${bad.split(':')[0]}... is refused`);
+    t.notMatch(message, /s3cret/, 'the message never repeats the password');
+  }
+  t.end();
+});
+
+t.test('a share group needs VC_DATABASE_URL: several ingest workers must share one registry', (t) => {
+  t.throws(() => configFromEnv({ VC_MQTT_URL: 'mqtt://127.0.0.1:1883', VC_MQTT_SHARE_GROUP: 'g' }), /VC_MQTT_SHARE_GROUP: several ingest workers need one registry: set VC_DATABASE_URL/);
+  t.equal(configFromEnv({ VC_MQTT_URL: 'mqtt://127.0.0.1:1883', VC_MQTT_SHARE_GROUP: 'g', VC_DATABASE_URL: 'postgres://127.0.0.1/vc' }).mqttShareGroup, 'g');
   t.end();
 });

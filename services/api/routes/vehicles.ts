@@ -6,7 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { SIGNAL_CATALOG } from '../../contract/signals.ts';
 import { telemetryTopic } from '../../contract/telemetry.ts';
-import type { VehicleRecord } from '../../store/telemetry-store.ts';
+import type { VehicleRecord } from '../../store/vehicles.ts';
 import type { ApiContext } from '../context.ts';
 import { ProvisioningError, type Registration } from '../../registry/registry.ts';
 import { canSeeBrand, requirePrincipal } from '../auth.ts';
