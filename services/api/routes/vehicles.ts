@@ -96,7 +96,7 @@ export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
       schema: {
         tags: ['vehicles'],
         summary: `Register up to ${MAX_VEHICLES_PER_BATCH} vehicles at once; answers the new ones with their MQTT credentials, and the VINs already registered`,
-        description: 'One store write for the lot (a fleet, a load test). A tenant token registers vehicles of its brands only: one vehicle of another brand is a 404 BRAND_NOT_FOUND and nothing is registered.',
+        description: 'One database transaction for the lot (a fleet, a load test). A tenant token registers vehicles of its brands only: one vehicle of another brand is a 404 BRAND_NOT_FOUND and nothing is registered.',
         security,
         body: RegisterVehiclesSchema,
         response: { 200: BulkRegistrationSchema, 404: ErrorSchema, 503: ErrorSchema },
