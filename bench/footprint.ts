@@ -118,7 +118,11 @@ export function parseShape(text: string): FootprintShape {
   return { vehicles, hz, driver: m[3]?.toLowerCase() === 'fleet' ? 'fleet' : 'loadtest' };
 }
 
-const percentOf = (cpuSeconds: number, ms: number): number => Math.round((1000 * cpuSeconds * 100) / Math.max(1, ms)) / 10;
+/** CPU seconds used over `ms` of wall time, as % of one core with one decimal. */
+export function cpuPercentOf(cpuSeconds: number, ms: number): number {
+  const percent = (100 * cpuSeconds) / (Math.max(1, ms) / 1000);
+  return Math.round(percent * 10) / 10;
+}
 
 async function cpuSecondsOf(pid: number | undefined): Promise<number | undefined> {
   return pid === undefined ? undefined : (await processesUsage([pid]))?.cpuSeconds;
@@ -243,7 +247,7 @@ async function runOne(mode: FootprintMode, shape: FootprintShape, options: Footp
     const cpu = (name: 'service' | 'influxd' | 'mosquitto'): number | null => {
       const a = from?.cpu[name];
       const b = to?.cpu[name];
-      return a === undefined || b === undefined || !from || !to ? null : percentOf(b - a, to.at - from.at);
+      return a === undefined || b === undefined || !from || !to ? null : cpuPercentOf(b - a, to.at - from.at);
     };
     const influxdUsage = sut.infra.influxd === undefined ? undefined : await processesUsage([sut.infra.influxd]);
     let idleCpuPercent: number | null = null;
@@ -253,7 +257,7 @@ async function runOne(mode: FootprintMode, shape: FootprintShape, options: Footp
       const idleTo = await snapshot(sut);
       const a = idleFrom.cpu.service;
       const b = idleTo.cpu.service;
-      idleCpuPercent = a === undefined || b === undefined ? null : percentOf(b - a, idleTo.at - idleFrom.at);
+      idleCpuPercent = a === undefined || b === undefined ? null : cpuPercentOf(b - a, idleTo.at - idleFrom.at);
     }
     return {
       mode,

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { DEFAULT_SHAPES, footprintMarkdown, limitFor, main, parseShape, runFootprint, type FootprintMode } from '../../bench/footprint.ts';
+import { cpuPercentOf, DEFAULT_SHAPES, footprintMarkdown, limitFor, main, parseShape, runFootprint, type FootprintMode } from '../../bench/footprint.ts';
 import { influxdOrSkip } from '../helpers/influxd.ts';
 import { MOSQUITTO_BINARY } from '../helpers/mosquitto.ts';
 import { missingServer, tempDir } from '../helpers/system.ts';
@@ -19,6 +19,9 @@ t.test('shapes are VEHICLESxHZ, driven by the load tester unless :fleet says the
   t.equal(limitFor('influx', { vehicles: 50, hz: 1, driver: 'fleet' }), null);
   t.equal(limitFor('influx', { vehicles: 5000, hz: 0.1, driver: 'loadtest' }), 15);
   t.equal(limitFor('embedded', { vehicles: 20, hz: 2, driver: 'loadtest' }), null);
+  t.equal(cpuPercentOf(1.5, 10_000), 15, '1.5 CPU seconds in 10 s: 15% of a core');
+  t.equal(cpuPercentOf(0.123, 60_000), 0.2);
+  t.equal(cpuPercentOf(2, 1_000), 200, 'two cores busy');
 });
 
 t.test('the footprint CLI explains itself and refuses bad options', async (t) => {
