@@ -11,7 +11,7 @@ import { configFrom } from '../services/config.ts';
 import { CockpitReader } from '../services/cockpit/reader.ts';
 import { createLogger } from '../services/observability/logger.ts';
 import { startService, type RunningService } from '../services/service.ts';
-import { parsePrometheus, percentile, serviceTarget } from '../simulators/loadtest/index.ts';
+import { metricTotals, percentile, readServiceMetrics, serviceTarget } from '../simulators/loadtest/index.ts';
 import { startMosquitto, type MosquittoBroker } from '../tests/helpers/mosquitto.ts';
 import { tempDir } from '../tests/helpers/system.ts';
 import { historyCount, type HistoryRange } from './history.ts';
@@ -245,7 +245,7 @@ interface ServiceCounters {
 }
 
 async function counters(service: RunningService): Promise<ServiceCounters> {
-  const metrics = parsePrometheus(await (await fetch(`${service.apiUrl}/metrics`)).text());
+  const metrics = metricTotals(await readServiceMetrics(`${service.apiUrl}/metrics`));
   return {
     stored: metrics.get('vc_store_samples_written_total') ?? 0,
     rejects: metrics.get('vc_ingest_rejects_total') ?? 0,

@@ -24,11 +24,15 @@ export function parsePrometheusSamples(text: string): PrometheusSample[] {
   return samples;
 }
 
-/** Metric name -> value, summed over label sets (`vc_ingest_rejects_total{reason=..}` -> one total). */
-export function parsePrometheus(text: string): Map<string, number> {
+/** Metric name -> value, summed over label sets (`vc_ingest_rejects_total{reason=..}` -> one total) and sources. */
+export function metricTotals(samples: Iterable<PrometheusSample>): Map<string, number> {
   const values = new Map<string, number>();
-  for (const { name, value } of parsePrometheusSamples(text)) values.set(name, (values.get(name) ?? 0) + value);
+  for (const { name, value } of samples) values.set(name, (values.get(name) ?? 0) + value);
   return values;
+}
+
+export function parsePrometheus(text: string): Map<string, number> {
+  return metricTotals(parsePrometheusSamples(text));
 }
 
 export interface ProcessUsage {

@@ -1,7 +1,7 @@
 // The system a load test drives, seen from outside: how to register vehicles, how much it has accepted and
 // stored, whether one sample is queryable yet, and what it stored per vehicle. `serviceTarget` is a running
 // vehicle-cloud over its HTTP API; the benchmark plugs in other systems (a bare subscriber, a naive bridge).
-import { parsePrometheusSamples, processesUsage, type PrometheusSample } from './observe.ts';
+import { metricTotals, parsePrometheusSamples, processesUsage, type PrometheusSample } from './observe.ts';
 import { redactUrl } from './options.ts';
 import { storeWritesOf, type StoreWrites } from './store-writes.ts';
 
@@ -72,6 +72,31 @@ const REGISTRATION_BATCH = 1_000;
 const READ_BACK_PAGE = 50_000;
 /** Read-back windows start this wide: about READ_BACK_PAGE / 2 samples at 25k samples/s. */
 const READ_BACK_SLICE_MS = 1_000;
+
+const STORED = 'vc_store_samples_written_total';
+/** A /metrics answer without the store writer's counters is read again this many times before failing. */
+const INCOMPLETE_METRICS_RETRIES = 5;
+
+/**
+ * A vehicle-cloud's /metrics as samples. Its store writer runs in another thread whose counters are left out of an
+ * answer when the thread is too busy to report in time; such an answer would read as counters reset to zero, so it
+ * is asked again.
+ */
+export async function readServiceMetrics(url: string, options: { token?: string; timeoutMs?: number } = {}): Promise<PrometheusSample[]> {
+  for (let attempt = 0; ; attempt++) {
+    let response: Response;
+    try {
+      response = await fetch(url, { headers: options.token ? { authorization: `Bearer ${options.token}` } : {}, signal: AbortSignal.timeout(options.timeoutMs ?? 30_000) });
+    } catch (err) {
+      throw new TargetError(`GET ${redactUrl(url)}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (!response.ok) throw new TargetError(`GET ${redactUrl(url)}: HTTP ${response.status}${response.status === 401 ? ' (set VC_METRICS_TOKEN)' : ''}`);
+    const samples = parsePrometheusSamples(await response.text());
+    if (samples.some((s) => s.name === STORED)) return samples;
+    if (attempt >= INCOMPLETE_METRICS_RETRIES) throw new TargetError(`GET ${redactUrl(url)}: no ${STORED} in ${attempt + 1} answers (the store writer did not report)`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
 
 /** Run `work` over `items` with at most `limit` at a time. */
 export async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
@@ -152,27 +177,12 @@ export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
     },
 
     async sample() {
-      const totals = new Map<string, number>();
-      const all: PrometheusSample[] = [];
-      await Promise.all(
-        metricsUrls.map(async (url) => {
-          let response: Response;
-          try {
-            response = await fetch(url, { headers: options.metricsToken ? { authorization: `Bearer ${options.metricsToken}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
-          } catch (err) {
-            throw new TargetError(`GET ${redactUrl(url)}: ${err instanceof Error ? err.message : String(err)}`);
-          }
-          if (!response.ok) throw new TargetError(`GET ${redactUrl(url)}: HTTP ${response.status}${response.status === 401 ? ' (set VC_METRICS_TOKEN)' : ''}`);
-          for (const sample of parsePrometheusSamples(await response.text())) {
-            all.push(sample);
-            totals.set(sample.name, (totals.get(sample.name) ?? 0) + sample.value);
-          }
-        }),
-      );
+      const all = (await Promise.all(metricsUrls.map((url) => readServiceMetrics(url, { token: options.metricsToken, timeoutMs })))).flat();
+      const totals = metricTotals(all);
       const usage = options.servicePids?.length ? await processesUsage(options.servicePids) : undefined;
       return {
         accepted: totals.get('vc_ingest_samples_accepted_total') ?? 0,
-        stored: totals.get('vc_store_samples_written_total') ?? 0,
+        stored: totals.get(STORED) ?? 0,
         backlogBytes: totals.get('vc_spool_pending_bytes'),
         cpuSeconds: usage?.cpuSeconds ?? totals.get('process_cpu_seconds_total'),
         rssBytes: usage?.rssBytes ?? totals.get('process_resident_memory_bytes'),

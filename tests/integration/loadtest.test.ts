@@ -18,6 +18,7 @@ import {
   parseRate,
   processUsage,
   parsePrometheusSamples,
+  readServiceMetrics,
   runLoadTest,
   SeqLedger,
   addStoreWrites,
@@ -167,6 +168,24 @@ t.test('Prometheus text and /proc are read as the reports need them', async (t) 
   t.equal(meter.update(1.5, 1000), 50);
   t.equal(meter.average(), 50);
   t.equal(meter.used(), 0.5);
+});
+
+t.test('a /metrics answer without the store writer\'s counters is asked again, not read as counters reset to zero', async (t) => {
+  const { createServer } = await import('node:http');
+  let answers = 0;
+  let complete = true;
+  const server = createServer((_req, res) => {
+    answers += 1;
+    res.end(complete && answers > 2 ? 'vc_ingest_samples_accepted_total 7\nvc_store_samples_written_total 5\n' : 'vc_ingest_samples_accepted_total 7\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => server.close());
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/metrics`;
+  const samples = await readServiceMetrics(url);
+  t.equal(answers, 3, 'asked until the writer\'s counters are in');
+  t.same(samples.map((s) => s.name), ['vc_ingest_samples_accepted_total', 'vc_store_samples_written_total']);
+  complete = false;
+  await t.rejects(readServiceMetrics(url), /no vc_store_samples_written_total in 6 answers/);
 });
 
 t.test('the live line follows the phases', async (t) => {
