@@ -17,7 +17,7 @@ import { tempDir } from '../tests/helpers/system.ts';
 import { historyCount, type HistoryRange } from './history.ts';
 import type { HistoryJob, HistoryProgress } from './history-publisher.ts';
 import { ROOT, startFreshInfluxd, type Influxd } from './infra.ts';
-import { fileStamp, machineInfo, markdownTable, programOptions, runAsProgram, wholeNumber, writeResults, type MachineInfo, type ProgramIo } from './program.ts';
+import { fileStamp, machineInfo, markdownTable, programOptions, runAsProgram, wholeNumber, wholeSeconds, writeResults, type MachineInfo, type ProgramIo } from './program.ts';
 import { forkHelper, type RpcChild } from './rpc.ts';
 
 export const USAGE = `Usage: npm run bench:cockpit -- [options]
@@ -569,7 +569,6 @@ export async function main(argv: string[], io: ProgramIo): Promise<number> {
   const parsed = programOptions(argv, io, USAGE, flags, (values) => {
     const stores = values.stores?.split(',').map((s) => s.trim());
     for (const s of stores ?? []) if (s !== 'embedded' && s !== 'influx') throw new Error(`--stores: embedded or influx, got ${JSON.stringify(s)}`);
-    const timeout = values['catch-up-timeout'];
     const options = cockpitBenchOptions({
       history: values.history,
       stores: stores as StoreKind[] | undefined,
@@ -580,7 +579,7 @@ export async function main(argv: string[], io: ProgramIo): Promise<number> {
       weekEveryS: wholeNumber('week-every', values['week-every'], 1, 86_400),
       iterations: wholeNumber('iterations', values.iterations, 0, 10_000),
       connections: wholeNumber('connections', values.connections, 1, 64),
-      catchUpTimeoutMs: timeout === undefined ? undefined : 1000 * wholeNumber('catch-up-timeout', timeout.replace(/s$/, ''), 1, 7_200)!,
+      catchUpTimeoutMs: values['catch-up-timeout'] === undefined ? undefined : 1000 * wholeSeconds('catch-up-timeout', values['catch-up-timeout'], 1, 7_200)!,
       outDir: values.out ? resolve(values.out) : undefined,
     });
     if (options.weekDays > 0 && options.weekDays * 24 <= options.hours) throw new Error('--week-days must reach beyond --hours (or be 0)');

@@ -8,7 +8,6 @@ import { join, resolve } from 'node:path';
 import {
   loadTestOptions,
   megabytes,
-  parseDuration,
   processesUsage,
   runLoadTest,
   storeWritesBetween,
@@ -17,6 +16,7 @@ import {
   type StoreWrites,
 } from '../simulators/loadtest/index.ts';
 import { runFleet } from '../simulators/fleet/index.ts';
+import { parseDuration, unitFlag } from '../simulators/units.ts';
 import { BENCH_ADMIN_TOKEN, influxdOrSkip, MOSQUITTO_BINARY, ROOT } from './infra.ts';
 import { fileStamp, machineInfo, markdownTable, programOptions, runAsProgram, writeResults, type MachineInfo, type ProgramIo } from './program.ts';
 import { writesCell } from './results-table.ts';
@@ -351,9 +351,9 @@ export async function main(argv: string[], io: ProgramIo): Promise<number> {
     const options = {
       modes: modes as FootprintMode[],
       shapes: values.shapes ? values.shapes.split(',').map(parseShape) : DEFAULT_SHAPES,
-      durationMs: parseDuration(values.duration ?? '60s'),
-      warmupMs: parseDuration(values.warmup ?? '15s'),
-      idleMs: parseDuration(values.idle ?? '10s'),
+      durationMs: unitFlag('duration', values.duration ?? '60s', parseDuration),
+      warmupMs: unitFlag('warmup', values.warmup ?? '15s', parseDuration),
+      idleMs: unitFlag('idle', values.idle ?? '10s', parseDuration),
       seed: Date.now() % 1_000_000,
       outDir: values.out ? resolve(values.out) : join(ROOT, 'bench', 'results'),
     };

@@ -5,6 +5,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseDuration, unitFlag } from '../simulators/units.ts';
 
 export interface ProgramIo {
   stdout: { write(s: string): unknown };
@@ -39,6 +40,14 @@ export function wholeNumber(flag: string, value: string | undefined, min: number
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${flag} wants a whole number in [${min}, ${max}], got ${JSON.stringify(value)}`);
   return n;
+}
+
+/** A duration flag as every CLI reads it (10s, 1m, or seconds), in whole seconds within bounds; undefined when not given. */
+export function wholeSeconds(flag: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const s = unitFlag(flag, value, parseDuration) / 1000;
+  if (!Number.isInteger(s) || s < min || s > max) throw new Error(`--${flag} wants whole seconds in [${min}, ${max}] (e.g. 10s, 1m), got ${JSON.stringify(value)}`);
+  return s;
 }
 
 /** A header row and data rows as markdown table lines (pipes in cells escaped). */

@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { addStoreWrites, LIMITS, loadTestVins, type StoreWrites } from '../simulators/loadtest/index.ts';
 import { ROOT, influxdOrSkip, MOSQUITTO_BINARY } from './infra.ts';
-import { fileStamp, machineInfo, programOptions, runAsProgram, wholeNumber, writeResults, type MachineInfo, type ProgramIo } from './program.ts';
+import { fileStamp, machineInfo, programOptions, runAsProgram, wholeNumber, wholeSeconds, writeResults, type MachineInfo, type ProgramIo } from './program.ts';
 import { consoleTable, markdown } from './results-table.ts';
 import { ceilingRun, headToHead, limitOf, lossFreeStep, quickCheck, searchMaxRate, type HeadToHead, type SearchConfig, type SearchResult, type StepRecord } from './search.ts';
 import { storageCeiling } from './storage-ceiling.ts';
@@ -28,7 +28,7 @@ Options:
   --vehicles N       one shape of N vehicles (the same as --shapes N)
   --only LIST        systems to run, e.g. --only a,c,d (letters or keys: broker, storage, naive,
                      vc-influx, vc-embedded, vc-shared)
-  --step S           seconds per search step (default 10; quick: 2)
+  --step D           duration of a search step: 10s, 1m, or seconds (default 10s; quick: 2s)
   --connections N    publisher MQTT connections the vehicles are multiplexed over (default 8)
   --publishers N     publisher processes (default 2)
   --max-steps N      search steps per system after the saturation step (default 5)
@@ -376,7 +376,7 @@ export async function main(argv: string[], io: ProgramIo): Promise<number> {
     return benchOptions({
       quick: values.quick,
       only,
-      stepS: wholeNumber('step', values.step, 1, 120),
+      stepS: wholeSeconds('step', values.step, 1, 120),
       shapes: shapes?.map((v) => wholeNumber('shapes', v, 10, LIMITS.vehicles)!),
       connections: wholeNumber('connections', values.connections, 1, 1_000),
       publishers: wholeNumber('publishers', values.publishers, 1, 8),

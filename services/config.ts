@@ -1,10 +1,24 @@
 // Runtime configuration (ARCHITECTURE.md section 3): fixed env names, validated once at start.
 import { z } from 'zod';
 import { resolve } from 'node:path';
+import { MIN_RETENTION_MS, MIN_ROLLUPS_RETENTION_MS, parseRetention, retentionProblem } from './store/influx-retention.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const emptyAsUndefined = (v: unknown): unknown => (v === '' ? undefined : v);
 const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
+const MqttUrl = z.url().refine((url) => /^(mqtts?|tcp|ssl|tls):\/\//i.test(url), 'an MQTT broker URL: mqtt://host:port or mqtts://host:port');
+/** An InfluxQL retention duration (`30d`, `4w`, `inf`) of at least `minimumMs`, kept as written. */
+const retention = (minimumMs: number) =>
+  z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .superRefine((text, ctx) => {
+        const problem = retentionProblem(text, minimumMs);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
+  );
 /** true/1/yes/on or false/0/no/off; anything else is an error, not false. */
 const parseFlag = (v: unknown): unknown => {
   if (v === '') return undefined;
@@ -17,13 +31,9 @@ export const ConfigSchema = z.object({
   host: z.string().default('127.0.0.1'),
   httpPort: port.default(3000),
   mqttPort: port.default(1883),
-  mqttUrl: z.preprocess(
-    emptyAsUndefined,
-    z
-      .url()
-      .refine((url) => /^(mqtts?|tcp|ssl|tls):\/\//i.test(url), 'an MQTT broker URL: mqtt://host:port or mqtts://host:port')
-      .optional(),
-  ),
+  mqttUrl: z.preprocess(emptyAsUndefined, MqttUrl.optional()),
+  /** the broker URL a registration answer gives vehicles; default: the embedded broker's, or VC_MQTT_URL without credentials */
+  mqttPublicUrl: z.preprocess(emptyAsUndefined, MqttUrl.optional()),
   mqttUsername: optionalString,
   mqttPassword: optionalString,
   mqttClientId: z.string().max(23).default('vehicle-cloud-ingest'),
@@ -51,6 +61,10 @@ export const ConfigSchema = z.object({
   influxToken: optionalString,
   influxUsername: optionalString,
   influxPassword: optionalString,
+  /** retention of raw telemetry and dead letters (policy vc_raw, made the default); unset: the database's default policy as it is */
+  influxRetentionRaw: retention(MIN_RETENTION_MS),
+  /** retention of the cockpit tables (policy vc_rollups); unset: created as inf when missing, else left as it is */
+  influxRetentionRollups: retention(MIN_ROLLUPS_RETENTION_MS),
   dataDir: z.string().default('./data'),
   adminToken: z.preprocess(emptyAsUndefined, z.string().min(16, 'VC_ADMIN_TOKEN must be at least 16 characters').optional()),
   metricsToken: optionalString,
@@ -85,6 +99,12 @@ export const ConfigSchema = z.object({
   if (config.storeRetryMaxMs < config.storeRetryMinMs) {
     ctx.addIssue({ code: 'custom', path: ['storeRetryMaxMs'], message: 'must be at least VC_STORE_RETRY_MIN_MS' });
   }
+  const rawMs = config.influxRetentionRaw === undefined ? undefined : parseRetention(config.influxRetentionRaw);
+  const rollupsMs = config.influxRetentionRollups === undefined ? undefined : parseRetention(config.influxRetentionRollups);
+  if (rawMs !== undefined && rollupsMs !== undefined && rollupsMs < rawMs) {
+    // the cockpit answers from the rollups: they must outlive the raw points they summarise
+    ctx.addIssue({ code: 'custom', path: ['influxRetentionRollups'], message: 'must be at least VC_INFLUX_RETENTION_RAW (the cockpit answers from the rollups)' });
+  }
   if (config.mqttDynsec && !(config.mqttUrl && config.mqttUsername && config.mqttPassword)) {
     ctx.addIssue({ code: 'custom', path: ['mqttDynsec'], message: 'needs VC_MQTT_URL, VC_MQTT_USERNAME and VC_MQTT_PASSWORD (a dynamic-security admin of that broker)' });
   }
@@ -97,6 +117,7 @@ const ENV_NAMES: Record<keyof ServiceConfig, string> = {
   httpPort: 'VC_HTTP_PORT',
   mqttPort: 'VC_MQTT_PORT',
   mqttUrl: 'VC_MQTT_URL',
+  mqttPublicUrl: 'VC_MQTT_PUBLIC_URL',
   mqttUsername: 'VC_MQTT_USERNAME',
   mqttPassword: 'VC_MQTT_PASSWORD',
   mqttClientId: 'VC_MQTT_CLIENT_ID',
@@ -110,6 +131,8 @@ const ENV_NAMES: Record<keyof ServiceConfig, string> = {
   influxToken: 'VC_INFLUX_TOKEN',
   influxUsername: 'VC_INFLUX_USERNAME',
   influxPassword: 'VC_INFLUX_PASSWORD',
+  influxRetentionRaw: 'VC_INFLUX_RETENTION_RAW',
+  influxRetentionRollups: 'VC_INFLUX_RETENTION_ROLLUPS',
   dataDir: 'VC_DATA_DIR',
   adminToken: 'VC_ADMIN_TOKEN',
   metricsToken: 'VC_METRICS_TOKEN',

@@ -1,4 +1,5 @@
 // `npm start`: the service alone, configured from VC_* environment variables.
+import { adminTokenNotice } from './api/auth.ts';
 import { configFromEnv } from './config.ts';
 import { startService } from './service.ts';
 
@@ -11,9 +12,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const service = await startService(config);
-  const { adminToken } = service;
-  if (adminToken.source === 'generated') process.stderr.write(`admin token (generated, kept in ${adminToken.path}): ${adminToken.token}\n`);
-  else if (adminToken.source === 'file') process.stderr.write(`admin token (kept in ${adminToken.path}): ${adminToken.token}\n`);
+  process.stderr.write(`admin token ${adminTokenNotice(service.adminToken)}\n`);
   process.stderr.write(`vehicle-cloud API ${service.apiUrl}  (docs ${service.apiUrl}/docs)  MQTT ${service.mqttUrl.replace(/\/\/[^@/]*@/, '//')}\n`);
   let signals = 0;
   const shutdown = (signal: string): void => {

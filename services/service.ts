@@ -20,7 +20,7 @@ import { redact } from './observability/redact.ts';
 import { VehicleRegistry } from './registry/registry.ts';
 import { Spool } from './spool/spool.ts';
 import { EmbeddedStore } from './store/embedded-store.ts';
-import { InfluxStore } from './store/influx-store.ts';
+import { InfluxStore, type InfluxStoreOptions } from './store/influx-store.ts';
 import { metadataDir, openMetadataStore, type MetadataStore } from './store/metadata.ts';
 import type { TelemetryStore } from './store/telemetry-store.ts';
 import { TenantDirectory } from './tenants/tenants.ts';
@@ -48,17 +48,22 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/** The InfluxDB store's settings, for the service's store and its writer thread's (undefined: the embedded store). */
+function influxOptions(config: ServiceConfig): Omit<InfluxStoreOptions, 'logger'> | undefined {
+  if (!config.influxUrl) return undefined;
+  return {
+    url: config.influxUrl,
+    database: config.influxDb,
+    token: config.influxToken,
+    username: config.influxUsername,
+    password: config.influxPassword,
+    retention: { raw: config.influxRetentionRaw, rollups: config.influxRetentionRollups },
+  };
+}
+
 export async function createStore(config: ServiceConfig, logger: Logger): Promise<TelemetryStore> {
-  if (config.influxUrl) {
-    return new InfluxStore({
-      url: config.influxUrl,
-      database: config.influxDb,
-      token: config.influxToken,
-      username: config.influxUsername,
-      password: config.influxPassword,
-      logger,
-    });
-  }
+  const influx = influxOptions(config);
+  if (influx) return new InfluxStore({ ...influx, logger });
   return EmbeddedStore.open({ dir: join(config.dataDir, 'store'), logger, threads: config.embeddedThreads });
 }
 
@@ -118,15 +123,9 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
     rollupFactsFlushMs: config.rollupFactsFlushMs,
   };
   const writerSetup = { spool, store, metrics, logger, settings };
-  const writer: StoreWriter = config.influxUrl
-    ? new WriterThread({
-        ...writerSetup,
-        data: {
-          spoolDir: spool.dir,
-          logLevel: logger.level,
-          influx: { url: config.influxUrl, database: config.influxDb, token: config.influxToken, username: config.influxUsername, password: config.influxPassword },
-        },
-      })
+  const influx = influxOptions(config);
+  const writer: StoreWriter = influx
+    ? new WriterThread({ ...writerSetup, data: { spoolDir: spool.dir, logLevel: logger.level, influx } })
     : startWriterHere(writerSetup);
 
   let broker: EmbeddedBroker | undefined;
@@ -154,6 +153,8 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
     mqttUrl = `mqtt://${config.host}:${broker.port}`;
   }
 
+  const brokerUrl = config.mqttPublicUrl ?? withoutCredentials(mqttUrl);
+
   const readiness = async (): Promise<Readiness> => {
     const checks: Readiness['checks'] = {};
     checks.broker = broker ? { ok: true, detail: 'embedded' } : { ok: subscriber?.connected === true, detail: redact(config.mqttUrl ?? '') };
@@ -175,7 +176,7 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
   };
 
   const api = await buildApi(
-    { store, cockpit: new CockpitReader(store.cockpit), registry, twins, pipeline, metrics, resolvePrincipal: principalResolver(isAdmin, tenants), isAdminToken: isAdmin, tenants, rateLimit: { perMinute: config.rateLimit, ingestPerMinute: config.rateLimitIngest }, ingestHasRoom: () => spool.hasRoom, readiness, metricsToken: config.metricsToken, version: VERSION },
+    { store, cockpit: new CockpitReader(store.cockpit), registry, twins, pipeline, metrics, resolvePrincipal: principalResolver(isAdmin, tenants), isAdminToken: isAdmin, tenants, rateLimit: { perMinute: config.rateLimit, ingestPerMinute: config.rateLimitIngest }, ingestHasRoom: () => spool.hasRoom, readiness, metricsToken: config.metricsToken, brokerUrl, version: VERSION },
     logger,
   );
   await api.listen({ host: config.host, port: config.httpPort });
@@ -203,4 +204,12 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
   };
 
   return { config, adminToken, apiUrl, mqttUrl, api, store, metadata, writer, spool, logger, stop };
+}
+
+/** A broker URL fit to hand out: without the service's own username and password. */
+function withoutCredentials(url: string): string {
+  const parsed = new URL(url);
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.toString();
 }

@@ -1,12 +1,11 @@
 // The HTTP API as a Fastify instance: external plugins (OpenAPI), error handling, then the routes, one file per
 // resource. Tests build it and use inject(); the service composition root (services/service.ts) listens.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import fastifySwagger from '@fastify/swagger';
-import fastifySwaggerUi from '@fastify/swagger-ui';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { ApiContext } from './context.ts';
 import { registerErrorHandlers } from './errors.ts';
+import { registerOpenApi } from './openapi.ts';
 import { rateLimiting } from './rate-limit.ts';
 import { cockpitRoutes } from './routes/cockpit.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -25,14 +24,7 @@ export async function buildApi(ctx: ApiContext, logger: Logger): Promise<Fastify
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandlers(app);
 
-  await app.register(fastifySwagger, {
-    openapi: {
-      info: { title: 'vehicle-cloud', description: 'Smart-car cloud telemetry backend: vehicles, digital twins, telemetry, cockpit data.', version: ctx.version },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, vehicle: { type: 'http', scheme: 'basic', description: 'a vehicle\'s MQTT username (VIN) and password; HTTP ingest only' } } },
-    },
-    transform: jsonSchemaTransform,
-  });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await registerOpenApi(app, ctx.version);
   await app.register(rateLimiting(ctx));
 
   await app.register(healthRoutes(ctx));

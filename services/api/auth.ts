@@ -34,6 +34,20 @@ export function resolveAdminToken(configured: string | undefined, dataDir: strin
   return { token, source: 'generated', path };
 }
 
+/**
+ * What a start prints about the admin token (on the terminal, never in a log line): the token itself only the once
+ * it is generated, afterwards where it is kept.
+ */
+export function adminTokenNotice(admin: AdminToken): string {
+  if (admin.source === 'generated') return `${admin.token}   (generated now and kept in ${admin.path}; printed only this once)`;
+  return admin.source === 'file' ? `kept in ${admin.path}` : 'from VC_ADMIN_TOKEN';
+}
+
+/** How a shell command refers to the admin token without spelling it out. */
+export function adminTokenShellRef(admin: AdminToken): string {
+  return admin.source === 'env' ? '$VC_ADMIN_TOKEN' : `$(cat '${admin.path}')`;
+}
+
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 /** Constant-time comparison against the admin token. */

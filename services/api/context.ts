@@ -34,5 +34,7 @@ export interface ApiContext {
   ingestHasRoom: () => boolean;
   readiness: () => Promise<Readiness>;
   metricsToken?: string;
+  /** the MQTT broker a registration answer tells vehicles to publish to (never with credentials) */
+  brokerUrl: string;
   version: string;
 }

@@ -2,13 +2,34 @@
 // the validator and the OpenAPI document.
 import { z } from 'zod';
 import { SIGNALS } from '../contract/signals.ts';
-import { SignalValueSchema, VinSchema } from '../contract/telemetry.ts';
+import { REJECT_REASONS, SignalValueSchema, VinSchema } from '../contract/telemetry.ts';
 
-export const ErrorSchema = z.object({
-  statusCode: z.number().int(),
-  code: z.string().describe('stable error code'),
-  message: z.string(),
-});
+export const ErrorSchema = z
+  .object({
+    statusCode: z.number().int().describe('the HTTP status'),
+    code: z.string().describe('stable error code, e.g. VALIDATION_FAILED'),
+    message: z.string().describe('what went wrong, for people'),
+  })
+  .meta({ id: 'Error', description: 'Every error answer, unknown routes included' });
+
+/** An answer of one operation: what the status means there, and its JSON schema. */
+export const jsonAnswer = <T extends z.ZodType>(description: string, schema: T) => ({ description, content: { 'application/json': { schema } } });
+
+/** An error answer of one operation: the shared error schema, and what the status means there. */
+export const errorAnswer = (description: string, schema: z.ZodType = ErrorSchema) => jsonAnswer(description, schema);
+
+/** The error answers many operations share; an operation lists only those its code paths can give. */
+export const ERROR_ANSWERS = {
+  /** a params, querystring or body schema that refuses */
+  validation: errorAnswer('VALIDATION_FAILED: a parameter does not match its schema'),
+  /** as `validation`, for an operation that takes a JSON body */
+  invalidBody: errorAnswer('VALIDATION_FAILED: the body or a parameter does not match its schema; INVALID_JSON: the body is not JSON'),
+  unauthorized: errorAnswer('UNAUTHORIZED: no valid bearer token (the answer carries WWW-Authenticate: Bearer)'),
+  adminOnly: errorAnswer('FORBIDDEN: only the admin token may do this'),
+  tooLarge: errorAnswer('PAYLOAD_TOO_LARGE: the body is over the limit'),
+  mediaType: errorAnswer('UNSUPPORTED_MEDIA_TYPE: the body must be application/json'),
+  rateLimited: errorAnswer("RATE_LIMITED: the caller's requests per minute are used up (VC_RATE_LIMIT); Retry-After says when to try again"),
+} as const;
 
 const NAME = z.string().trim().min(1).max(64).regex(/^[^\u0000-\u001f]+$/, 'no control characters');
 
@@ -35,9 +56,10 @@ export const RegistrationSchema = VehicleSchema.extend({
   mqtt: z.object({
     username: z.string(),
     password: z.string().describe('shown only in this answer'),
-    topic: z.string(),
+    topic: z.string().describe('the only topic it may publish to'),
+    url: z.string().describe('the MQTT broker to connect to (VC_MQTT_PUBLIC_URL; by default the embedded broker, or VC_MQTT_URL without credentials)'),
   }),
-});
+}).meta({ id: 'Registration' });
 
 export const MAX_VEHICLES_PER_BATCH = 1000;
 
@@ -103,7 +125,7 @@ export const TwinSchema = z.object({
   online: z.boolean().describe('seen in the last 60 s'),
   lastSeen: z.number().int().nullable().describe('ms since the epoch; null if never seen'),
   signals: z.record(z.string(), z.object({ value: SignalValueSchema, ts: z.number().int() })),
-});
+}).meta({ id: 'VehicleTwin' });
 
 export const TelemetryQuerySchema = z.object({
   from: TimeParam.optional(),
@@ -139,7 +161,7 @@ export const TelemetryAnswerSchema = z.object({
   samples: z.array(SampleAnswerSchema).optional(),
   buckets: z.array(z.record(z.string(), z.unknown())).optional().describe('[{ t, samples, "<path>": { avg, min, max } }]'),
   nextCursor: z.string().nullable(),
-});
+}).meta({ id: 'TelemetryAnswer' });
 
 export const VehicleListQuerySchema = z.object({
   brand: z.string().max(64).optional(),
@@ -162,7 +184,7 @@ export const IngestAnswerSchema = z.object({
 });
 
 export const DeadLetterQuerySchema = z.object({
-  reason: z.string().max(64).optional(),
+  reason: z.enum(REJECT_REASONS).optional().describe('only letters with this reason'),
   vin: VinSchema.optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });

@@ -154,6 +154,11 @@ export class MinuteGroup {
   touchedAt = 0;
   /** recompute strategy: recount it once more after the settle delay */
   settleDue = false;
+  /** counted samples so far, and how many of them are written (series and facts) */
+  version = 0;
+  writtenVersion = 0;
+  /** when it became dirty after it was last clean (ms; 0: clean) */
+  dirtySince = 0;
 
   constructor(
     readonly minute: number,

@@ -60,13 +60,28 @@ export interface CockpitMaintainerOptions {
 const MIN_ROUND_GAP_MS = 100;
 /** How far back seal marks are loaded and sealing catches up after a restart. */
 const SEAL_HORIZON_MS = 8 * 24 * 3_600_000;
-/** More vehicles than this in one minute to check: ask which vehicles the store holds for the whole minute. */
+/**
+ * More vehicles than this in one recent minute to check (live traffic after a restart): ask which vehicles the store
+ * holds for the whole minute once, and remember it while the minute is held. Older minutes (late data) are checked
+ * per vehicle-minute.
+ */
 const WHOLE_MINUTE_CHECK = 200;
+const RECENT_MS = 10 * MINUTE_MS;
 /** Minutes recounted from the raw samples after a restart: facts of open minutes may not have been written. */
 const RECOVER_MINUTES = 6;
+/**
+ * A group of late data (not counted whole in memory) is written once it has had no sample for this long, or
+ * factsFlushMs after it changed: a day of history uploaded by many vehicles touches each (brand, model, minute) many
+ * times, and writing it every round would write about as much as the telemetry.
+ */
+const LATE_QUIET_MS = 2_000;
+/** A minute whose data arrives this long after its end is late data, counted whole or not. */
+const LATE_AFTER_MS = 5_000;
 
 interface Waiter {
   resolve: () => void;
+  /** groups of late data the batch went to, and the version each must be written up to */
+  late: Array<{ group: MinuteGroup; version: number }>;
 }
 
 /** Facts of one segment being gathered: of a period not sealed yet, or added to a sealed one. */
@@ -115,6 +130,8 @@ export class CockpitMaintainer {
   /** periods touched that are not sealed yet (recompute strategy; and late data before sealFrom) */
   private readonly touched = new Map<SealedTier, Set<number>>(SEALED_TIERS.map((t) => [t, new Set()]));
   private readonly revs = new Map<string, SealMark>();
+  /** the group the last counted sample went to */
+  private lastCounted: MinuteGroup | undefined;
   private lastRev = 0;
   private recovered = false;
   /** recompute: groups to recount once more at a time */
@@ -194,12 +211,13 @@ export class CockpitMaintainer {
     // the vehicles of a minute with many of them are asked for the whole minute once (remembered while it is held)
     const perMinute = new Map<number, number>();
     for (const s of unknown.values()) perMinute.set(minuteOf(s.ts), (perMinute.get(minuteOf(s.ts)) ?? 0) + 1);
+    const whole = (minute: number): boolean => (perMinute.get(minute) ?? 0) > WHOLE_MINUTE_CHECK && minute >= now - RECENT_MS;
     const keys: RollupKey[] = [];
     for (const s of unknown.values()) {
       const minute = minuteOf(s.ts);
-      if ((perMinute.get(minute) ?? 0) <= WHOLE_MINUTE_CHECK) keys.push({ vin: s.vin, bucket: minute });
+      if (!whole(minute)) keys.push({ vin: s.vin, bucket: minute });
     }
-    const wholeMinutes = [...perMinute].filter(([, n]) => n > WHOLE_MINUTE_CHECK).map(([m]) => m);
+    const wholeMinutes = [...perMinute.keys()].filter(whole);
     const stored = new Set((await this.tables.keysWithSamples(keys)).map((k) => `${k.vin}\u0000${k.bucket}`));
     for (const minute of wholeMinutes) {
       const rows = await this.tables.rowsFromRaw([{ lo: minute, hi: minute + MINUTE_MS }]);
@@ -233,34 +251,43 @@ export class CockpitMaintainer {
   /** Count these stored samples; resolves once what they changed is written (see the file comment for the exception). */
   track(samples: readonly StoredSample[]): Promise<void> {
     const now = this.now();
+    const late = new Set<MinuteGroup>();
     for (const sample of samples) {
       const minute = minuteOf(sample.ts);
-      if (this.incremental) this.count(sample, minute, now);
-      else this.touch(minute, sample.brand, sample.model, now);
+      if (!this.incremental) {
+        this.touch(minute, sample.brand, sample.model, now);
+        continue;
+      }
+      const group = this.count(sample, minute, now);
+      if (this.isLate(group, now)) late.add(group);
     }
-    this.options.metrics.rollupPendingKeys.set(this.pendingKeys);
-    return new Promise((resolve) => this.waiters.push({ resolve }));
+    return new Promise((resolve) => this.waiters.push({ resolve, late: [...late].map((group) => ({ group, version: group.version })) }));
   }
 
-  private count(sample: StoredSample, minute: number, now: number): void {
-    let group = this.minutes.get(minute)?.get(groupKey(sample.brand, sample.model));
+  /** Late data: its writes wait for it to be quiet, and the spool checkpoint waits for those writes. */
+  private isLate(g: MinuteGroup, now: number): boolean {
+    return this.incremental && (g.mode !== 'whole' || g.minute + MINUTE_MS + LATE_AFTER_MS <= now);
+  }
+
+  private count(sample: StoredSample, minute: number, now: number): MinuteGroup {
+    // samples of one batch mostly share a group: no key string per sample for them
+    let group = this.lastCounted;
+    if (!group || group.minute !== minute || group.brand !== sample.brand || group.model !== sample.model) {
+      group = this.minutes.get(minute)?.get(groupKey(sample.brand, sample.model));
+    }
     if (!group?.vehicles.has(sample.vin)) {
       // admitted before the write, then left memory while it was written: only the store knows now
       this.admit(sample, minute, true, now);
       group = this.minutes.get(minute)!.get(groupKey(sample.brand, sample.model))!;
     }
+    this.lastCounted = group;
     group.touchedAt = now;
     const { counted, facts } = group.count(sample);
+    if (!group.dirty) group.dirtySince = now;
+    group.version += 1;
     group.seriesDirty = true;
     if (!counted || facts) group.factsDirty = true;
-    // facts for a segment sealed already go in a part added to it now (with this round), not when the minute leaves
-    if (counted) {
-      const row = group.vehicles.get(sample.vin)!.row;
-      for (const tier of SEALED_TIERS) {
-        const start = startOf(tier, minute);
-        if (this.isSealed(tier, start)) this.addToSealed({ tier, start, brand: sample.brand, model: sample.model }, sample.vin, factsOf(row), now);
-      }
-    }
+    return group;
   }
 
   /** recompute strategy: the group is recounted in the next round. */
@@ -333,6 +360,7 @@ export class CockpitMaintainer {
   private async round(everything: boolean): Promise<void> {
     const now = this.now();
     this.lastRoundAt = now;
+    // the waiters of before this round: resolved once their groups are written (late ones may wait for later rounds)
     const waiters = this.waiters;
     this.waiters = [];
     const started = process.hrtime.bigint();
@@ -371,7 +399,12 @@ export class CockpitMaintainer {
     this.options.metrics.rollupRoundSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     this.options.metrics.rollupPendingKeys.set(this.pendingKeys);
     this.options.metrics.rollupMemoryKeys.set(this.memoryKeys);
-    for (const w of waiters) w.resolve();
+    const waiting: Waiter[] = [];
+    for (const w of waiters) {
+      if (w.late.every(({ group, version }) => group.writtenVersion >= version)) w.resolve();
+      else waiting.push(w);
+    }
+    this.waiters = waiting.concat(this.waiters);
   }
 
   /** Seal marks of the last days, once; then kept up to date by this process (and re-read by a recompute writer). */
@@ -444,23 +477,34 @@ export class CockpitMaintainer {
     const dirty: MinuteGroup[] = [];
     for (const groups of this.minutes.values()) for (const g of groups.values()) if (g.dirty) dirty.push(g);
     if (dirty.length === 0) return;
-    const factsDue = (g: MinuteGroup): boolean =>
-      everything || g.minute + MINUTE_MS <= now || g.mode === 'added' || now - g.factsWrittenAt >= this.factsFlushMs;
-    // open minutes recounted whole are read at the facts period, not every round
-    const recount = new Set(dirty.filter((g) => g.mode === 'recount' && (factsDue(g) || !this.incremental)));
-    const vehicles = dirty.filter((g) => g.mode !== 'recount').flatMap((g) => [...g.vehicles.values()].filter((v) => v.recount).map((v) => ({ g, v })));
+    // a whole group's series every round, its facts once its minute is over or every factsFlushMs; a group of late
+    // data (or recounted) all of it once it is quiet or factsFlushMs after it changed; with several writers, every round
+    const late = (g: MinuteGroup): boolean => this.isLate(g, now);
+    const lateDue = (g: MinuteGroup): boolean => everything || now - g.touchedAt >= LATE_QUIET_MS || now - g.dirtySince >= this.factsFlushMs;
+    const factsDue = (g: MinuteGroup): boolean => everything || g.minute + MINUTE_MS <= now || now - g.factsWrittenAt >= this.factsFlushMs;
+    const due = dirty.filter((g) => !late(g) || lateDue(g));
+    const recount = new Set(due.filter((g) => g.mode === 'recount'));
+    const vehicles = due.filter((g) => g.mode !== 'recount').flatMap((g) => [...g.vehicles.values()].filter((v) => v.recount).map((v) => ({ g, v })));
     await this.recount([...recount], vehicles, now);
     const ref = (g: MinuteGroup): SegmentRef => ({ tier: 'minute', start: g.minute, brand: g.brand, model: g.model });
-    const ask = [...recount, ...dirty.filter((g) => g.mode === 'added' && g.part === undefined)].map(ref);
+    const ask = [...recount, ...due.filter((g) => g.mode === 'added' && g.part === undefined)].map(ref);
     const last = ask.length > 0 ? await this.tables.lastParts(ask) : new Map<string, number>();
-    for (const g of dirty) {
-      if (g.mode === 'recount' && !recount.has(g)) continue;
+    for (const g of due) {
       if (g.mode === 'recount') g.part = 0;
       else if (g.part === undefined) g.part = this.nextPart(last.get(segmentKey(ref(g))));
       const part = g.part!;
-      const writesFacts = g.factsDirty && (g.mode === 'recount' || factsDue(g));
+      const writesFacts = g.factsDirty && (late(g) || g.mode === 'recount' || factsDue(g));
       series.push({ minute: g.minute, brand: g.brand, model: g.model, part, sums: g.sums() });
-      if (writesFacts) facts.push({ tier: 'minute', start: g.minute, brand: g.brand, model: g.model, part, packed: packFacts(this.groupFacts(g)) });
+      if (writesFacts) {
+        const groupFacts = this.groupFacts(g);
+        facts.push({ tier: 'minute', start: g.minute, brand: g.brand, model: g.model, part, packed: packFacts(groupFacts) });
+        // a segment sealed already gets what the group adds as a part of its own (written with this round)
+        for (const tier of SEALED_TIERS) {
+          const start = startOf(tier, g.minute);
+          if (!this.isSealed(tier, start)) continue;
+          for (const [vin, f] of groupFacts) this.addToSealed({ tier, start, brand: g.brand, model: g.model }, vin, f, now);
+        }
+      }
       if (g.mode === 'recount') {
         // part 0 now holds all of it: empty every other part of the segment
         const upTo = last.get(segmentKey(ref(g))) ?? 0;
@@ -474,14 +518,21 @@ export class CockpitMaintainer {
         }
       }
       this.bumpSealedAbove(g.minute, now);
+      const before = { dirtySince: g.dirtySince, writtenVersion: g.writtenVersion };
       g.seriesDirty = false;
       if (writesFacts) {
         g.factsDirty = false;
         g.factsWrittenAt = now;
       }
+      if (!g.factsDirty) {
+        g.writtenVersion = g.version;
+        g.dirtySince = 0;
+      }
       undo.push(() => {
         g.seriesDirty = true;
         if (writesFacts) g.factsDirty = true;
+        g.dirtySince = before.dirtySince || now;
+        g.writtenVersion = before.writtenVersion;
       });
     }
   }
@@ -671,6 +722,7 @@ export class CockpitMaintainer {
 
   /** Minutes that are over leave memory, their facts merged into the open periods above them. */
   private evict(now: number): void {
+    this.lastCounted = undefined;
     const floor = minuteOf(now - this.retainMs) - MINUTE_MS;
     if (floor > this.floor) this.floor = floor;
     for (const [minute, groups] of this.minutes) {

@@ -15,6 +15,8 @@ export interface SignalSpec {
   readonly integer?: boolean;
   /** Longest accepted string, for `type: 'string'`. */
   readonly maxLength?: number;
+  /** An angle in degrees that wraps around: averaged as a circular mean (350 and 10 average to 0, not 180). */
+  readonly circular?: true;
   readonly description: string;
 }
 
@@ -23,8 +25,8 @@ const TIRE_PRESSURE = { type: 'number', unit: 'kPa', min: 0, max: 1000 } as cons
 export const SIGNAL_CATALOG: readonly SignalSpec[] = [
   { path: 'Vehicle.Speed', type: 'number', unit: 'km/h', min: -250, max: 500, description: 'Vehicle speed (negative when reversing).' },
   { path: 'Vehicle.CurrentLocation.Latitude', type: 'number', unit: 'degrees', min: -90, max: 90, description: 'WGS 84 latitude.' },
-  { path: 'Vehicle.CurrentLocation.Longitude', type: 'number', unit: 'degrees', min: -180, max: 180, description: 'WGS 84 longitude.' },
-  { path: 'Vehicle.CurrentLocation.Heading', type: 'number', unit: 'degrees', min: 0, max: 360, description: 'Heading, clockwise from true north.' },
+  { path: 'Vehicle.CurrentLocation.Longitude', type: 'number', unit: 'degrees', min: -180, max: 180, circular: true, description: 'WGS 84 longitude.' },
+  { path: 'Vehicle.CurrentLocation.Heading', type: 'number', unit: 'degrees', min: 0, max: 360, circular: true, description: 'Heading, clockwise from true north.' },
   { path: 'Vehicle.TraveledDistance', type: 'number', unit: 'km', min: 0, max: 10_000_000, description: 'Odometer.' },
   { path: 'Vehicle.Powertrain.TractionBattery.StateOfCharge.Current', type: 'number', unit: 'percent', min: 0, max: 100, description: 'Traction battery state of charge.' },
   { path: 'Vehicle.Powertrain.TractionBattery.Charging.IsCharging', type: 'boolean', description: 'True while the traction battery is charging.' },
@@ -43,6 +45,18 @@ export const SIGNAL_CATALOG: readonly SignalSpec[] = [
 export const SIGNALS: ReadonlyMap<string, SignalSpec> = new Map(SIGNAL_CATALOG.map((s) => [s.path, s]));
 
 export const SIGNAL_PATHS: readonly string[] = SIGNAL_CATALOG.map((s) => s.path);
+
+/**
+ * The mean direction of angles in degrees, from the sums of their sines and cosines (what a store can aggregate), in
+ * the signal's own range: [0, 360) for a heading, [-180, 180) for a longitude.
+ */
+export function circularMean(spec: SignalSpec, sumSin: number, sumCos: number): number {
+  const low = spec.min ?? -180;
+  // rounded so that 350 and 10 give 0, not 359.9999999999999
+  const degrees = Math.round(((Math.atan2(sumSin, sumCos) * 180) / Math.PI) * 1e9) / 1e9;
+  const wrapped = ((((degrees - low) % 360) + 360) % 360) + low;
+  return wrapped === 0 ? 0 : wrapped;
+}
 
 /** Why a signal value is not acceptable, or undefined when it is. */
 export type SignalRejection = 'unknown_signal' | 'invalid_signal_type' | 'non_finite_value' | 'out_of_range_value';

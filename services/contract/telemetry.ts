@@ -1,7 +1,7 @@
 // The telemetry contract (ARCHITECTURE.md section 2): topic, message schemas, VIN rules and the reason code
 // of every rejection. It imports nothing of the project's: everything else imports it.
 import { z } from 'zod';
-import { checkSignal, NON_FINITE, type SignalRejection, type SignalValue } from './signals.ts';
+import { checkSignal, NON_FINITE, SIGNAL_CATALOG, SIGNALS, type SignalRejection, type SignalSpec, type SignalValue } from './signals.ts';
 
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
 export const MAX_BATCH_SAMPLES = 1000;
@@ -31,15 +31,43 @@ export const TelemetrySampleSchema = z.object({
   seq: z.number().int().min(0).describe('per-vehicle sample counter'),
   signals: SignalsSchema,
 });
-export const SingleSampleMessageSchema = TelemetrySampleSchema.extend({ vin: VinSchema });
-export const BatchMessageSchema = z.object({
-  vin: VinSchema,
-  samples: z.array(z.unknown()).max(MAX_BATCH_SAMPLES),
-});
-/** What a vehicle publishes: one sample, or a batch of at most 1,000 (store-and-forward). */
+/** One catalog signal as a schema: its type and, for numbers, its range. */
+function catalogSignalSchema(spec: SignalSpec): z.ZodType {
+  const about = spec.unit ? `${spec.description} Unit: ${spec.unit}.` : spec.description;
+  switch (spec.type) {
+    case 'number': {
+      let value = spec.integer ? z.number().int() : z.number();
+      if (spec.min !== undefined) value = value.min(spec.min);
+      if (spec.max !== undefined) value = value.max(spec.max);
+      return value.describe(about);
+    }
+    case 'boolean':
+      return z.boolean().describe(about);
+    case 'string':
+      return (spec.maxLength !== undefined ? z.string().max(spec.maxLength) : z.string()).describe(about);
+  }
+}
+
+/**
+ * A sample's signals as the catalog types them, for the OpenAPI document and generated clients. The decoder does
+ * not parse with it: it checks signal by signal (`checkSignal`) so that each refusal gets its own reason.
+ */
+export const CatalogSignalsSchema = z
+  .strictObject(Object.fromEntries(SIGNAL_CATALOG.map((spec) => [spec.path, catalogSignalSchema(spec).optional()])))
+  .refine((signals) => Object.keys(signals).length > 0, 'a sample carries at least one signal')
+  .meta({ minProperties: 1, description: 'VSS path -> value: at least one signal of the catalog, of its type and in its range' });
+
+const SAMPLE_TS = TelemetrySampleSchema.shape.ts.describe('sample time at the vehicle, ms since the epoch, within [now - 7 days, now + 5 min]');
+export const CatalogSampleSchema = z.object({ ts: SAMPLE_TS, seq: TelemetrySampleSchema.shape.seq, signals: CatalogSignalsSchema });
+
+/**
+ * What a vehicle publishes, written as one schema (OpenAPI, clients): one sample, or a batch of at most 1,000
+ * (store-and-forward). A message it accepts is one the decoder accepts whole (tests/unit/contract.test.ts holds them
+ * together), once its VIN is registered and its ts in range.
+ */
 export const TelemetryMessageSchema = z.union([
-  SingleSampleMessageSchema,
-  z.object({ vin: VinSchema, samples: z.array(TelemetrySampleSchema).max(MAX_BATCH_SAMPLES) }),
+  CatalogSampleSchema.extend({ vin: VinSchema }).describe('one sample'),
+  z.object({ vin: VinSchema, samples: z.array(CatalogSampleSchema).min(1).max(MAX_BATCH_SAMPLES) }).describe('a batch (store-and-forward)'),
 ]);
 
 export interface TelemetrySample {
@@ -113,8 +141,8 @@ export function decodeTelemetry(topic: string | undefined, payload: Buffer | str
     if (topicVin === undefined) return { ok: false, reason: 'invalid_topic', detail: `topic must be vehicles/{vin}/telemetry, got ${topic.slice(0, 128)}` };
   }
   const text = typeof payload === 'string' ? payload : payload.toString('utf8');
-  const parsed = parseJson(text);
-  if (parsed === PARSE_FAILED) return { ok: false, reason: 'malformed_json', detail: 'payload is not valid UTF-8 JSON' };
+  const parsed = parseTelemetryJson(text);
+  if (parsed === undefined) return { ok: false, reason: 'malformed_json', detail: 'payload is not valid UTF-8 JSON' };
   const result = validateTelemetry(parsed.value, topicVin, now);
   if (result.ok && parsed.strict) result.json = text;
   return result;
@@ -174,17 +202,21 @@ function validateSample(candidate: unknown, now: number): TelemetrySample | Reje
   if (paths.length === 0) return { reason: 'empty_signals', detail: 'a sample carries at least one signal' };
   for (const path of paths) {
     const problem: SignalRejection | undefined = checkSignal(path, signals[path]);
-    if (problem) return { reason: problem, detail: `${path.slice(0, 128)}: ${SIGNAL_PROBLEMS[problem]}` };
+    if (problem) return { reason: problem, detail: `${path.slice(0, 128)}: ${signalProblem(problem, SIGNALS.get(path), signals[path])}` };
   }
   return accepted;
 }
 
-const SIGNAL_PROBLEMS: Record<SignalRejection, string> = {
-  unknown_signal: 'not in the signal catalog',
-  invalid_signal_type: 'wrong type for this signal',
-  non_finite_value: 'NaN and Infinity are not values',
-  out_of_range_value: 'outside the range of this signal',
-};
+/** What is wrong with a signal's value, in words a firmware developer can act on: the value and what was expected. */
+function signalProblem(problem: SignalRejection, spec: SignalSpec | undefined, value: unknown): string {
+  if (problem === 'unknown_signal' || spec === undefined) return 'not in the signal catalog';
+  if (problem === 'non_finite_value') return 'NaN and Infinity are not values';
+  if (problem === 'invalid_signal_type') return `wrong type for this signal: a ${spec.type} is expected, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : `a ${typeof value}`}`;
+  if (spec.type === 'string') return `a string of ${String(value).length} characters, longer than the ${spec.maxLength} allowed`;
+  const unit = spec.unit ? ` ${spec.unit}` : '';
+  const range = `[${spec.min ?? '-inf'}, ${spec.max ?? 'inf'}]${unit}`;
+  return spec.integer && Number.isInteger(value) === false ? `${String(value)} is not a whole number in ${range}` : `${String(value)} is outside the range ${range}`;
+}
 
 function stripVin(candidate: unknown): unknown {
   if (typeof candidate !== 'object' || candidate === null) return candidate;
@@ -192,19 +224,21 @@ function stripVin(candidate: unknown): unknown {
   return rest;
 }
 
-const PARSE_FAILED = Symbol('parse failed');
-
-function parseJson(text: string): { value: unknown; strict: boolean } | typeof PARSE_FAILED {
+/**
+ * Parse a payload as the contract does (MQTT and HTTP alike): strict JSON, or JSON whose bare NaN/Infinity tokens
+ * become a marker that only the samples carrying them are rejected for. Undefined when it is not JSON either way.
+ */
+export function parseTelemetryJson(text: string): { value: unknown; strict: boolean } | undefined {
   try {
     return { value: JSON.parse(text), strict: true };
   } catch {
     // Firmware JSON encoders print NaN/Infinity: keep the message, reject only the samples carrying them.
     const repaired = replaceNonFiniteTokens(text);
-    if (repaired === undefined) return PARSE_FAILED;
+    if (repaired === undefined) return undefined;
     try {
       return { value: JSON.parse(repaired), strict: false };
     } catch {
-      return PARSE_FAILED;
+      return undefined;
     }
   }
 }

@@ -6,6 +6,8 @@ import {
   capRaw,
   decodeTelemetry,
   validateTelemetry,
+  VIN_PATTERN,
+  vinFromTopic,
   type DecodeResult,
   type RejectReason,
   type TelemetrySample,
@@ -134,7 +136,9 @@ export class IngestPipeline {
       return this.spool.waitForRoom().then(() => this.process(decoded, topic, payload, receivedAt));
     }
     if (!decoded.ok) {
-      const vin = typeof payload === 'object' && payload !== null && !Buffer.isBuffer(payload) ? stringField(payload, 'vin') : undefined;
+      // on MQTT the topic names the publisher (the broker lets a vehicle publish only under its own VIN), even when
+      // the payload cannot be read; over HTTP the body's vin, if there is one
+      const vin = Buffer.isBuffer(payload) ? topicVin(topic) : typeof payload === 'object' && payload !== null ? stringField(payload, 'vin') : undefined;
       this.deadLetter({ receivedAt, reason: decoded.reason, detail: decoded.detail, topic, vin, raw: rawOf(payload) });
       return { accepted: 0, rejected: [{ reason: decoded.reason, detail: decoded.detail }], messageRejected: decoded.reason };
     }
@@ -177,6 +181,11 @@ export class IngestPipeline {
 function omitVin(letter: DeadLetter): DeadLetter {
   const { vin: _vin, ...rest } = letter;
   return rest;
+}
+
+function topicVin(topic: string): string | undefined {
+  const vin = vinFromTopic(topic);
+  return vin !== undefined && VIN_PATTERN.test(vin) ? vin : undefined;
 }
 
 function stringField(body: object, key: string): string | undefined {

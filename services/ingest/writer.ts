@@ -47,7 +47,7 @@ export class SpoolWriter {
   private readonly batchBytes: number;
   private readonly idleMs: number;
   private readonly flushMs: number;
-  /** the last batch left nothing unread: the next one may wait to fill */
+  /** the last batch was not full (there was no backlog): the next one may wait to fill */
   private caughtUp = false;
   private readonly retryMinMs: number;
   private readonly retryMaxMs: number;
@@ -154,8 +154,9 @@ export class SpoolWriter {
         entry.ready = true;
         this.commitReady();
       }
-      this.caughtUp = !this.spool.hasUnread();
-      if (this.caughtUp) this.onCaughtUp?.();
+      if (!this.spool.hasUnread()) this.onCaughtUp?.();
+      // a batch smaller than the batch size read everything there was: no backlog, the next one may wait to fill
+      this.caughtUp = batch.bytes < this.batchBytes;
     }
   }
 

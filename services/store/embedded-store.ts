@@ -18,7 +18,7 @@ import {
   type DuckDBType,
   type DuckDBValue,
 } from '@duckdb/node-api';
-import { SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
+import { circularMean, SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
 import { COCKPIT_DDL, EmbeddedCockpitTables, OLD_COCKPIT_TABLES } from './embedded-cockpit.ts';
 import type { CockpitTables, WriteObserver } from './cockpit-tables.ts';
@@ -379,10 +379,12 @@ export class EmbeddedStore implements TelemetryStore {
       throw new RangeError(`intervalMs must be a positive integer, got ${query.intervalMs}`);
     }
     const specs = selectSignals(query.signals, NUMERIC_SIGNALS);
+    // per signal: count, mean (for an angle: the sums of sines and cosines, see circularMean), min, max
     const aggregates = specs
       .map((s) => {
         const c = quoteIdent(s.path);
-        return `count(${c}), avg(${c}), min(${c}), max(${c})`;
+        const mean = s.circular ? `sum(sin(radians(${c}))), sum(cos(radians(${c})))` : `avg(${c}), NULL`;
+        return `count(${c}), ${mean}, min(${c}), max(${c})`;
       })
       .join(', ');
     const rows = await this.read(
@@ -394,9 +396,10 @@ export class EmbeddedStore implements TelemetryStore {
     return rows.map((row) => {
       const signals: Record<string, SignalAggregate> = {};
       specs.forEach((spec, i) => {
-        const at = 2 + i * 4;
+        const at = 2 + i * 5;
         if (toNumber(row[at]) === 0) return;
-        signals[spec.path] = { avg: toNumber(row[at + 1]), min: toNumber(row[at + 2]), max: toNumber(row[at + 3]) };
+        const avg = spec.circular ? circularMean(spec, toNumber(row[at + 1]), toNumber(row[at + 2])) : toNumber(row[at + 1]);
+        signals[spec.path] = { avg, min: toNumber(row[at + 3]), max: toNumber(row[at + 4]) };
       });
       return { t: query.from + toNumber(row[0]) * query.intervalMs, samples: toNumber(row[1]), signals };
     });

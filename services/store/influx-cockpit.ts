@@ -6,7 +6,8 @@
 //   cockpit_seals           tag tier; field rev; at the segment start.
 // A point written again at the same series and time merges its fields into the old point, which is how a part is
 // overwritten (`chunks` tells stale string fields from current ones). Recounts from the raw `telemetry` points and
-// the raw cockpit are InfluxQL over that measurement (tags vin, brand, model).
+// the raw cockpit are InfluxQL over that measurement (tags vin, brand, model). The cockpit measurements and the raw
+// ones may live in different retention policies (influx-retention.ts): raw points expire first.
 import { Point } from '@influxdata/influxdb-client';
 import { COCKPIT_SIGNALS } from '../contract/signals.ts';
 import { VIN_PATTERN } from '../contract/telemetry.ts';
@@ -29,7 +30,8 @@ interface Result {
 /** What the cockpit tables need of the InfluxDB store: its requests, and its escaping. */
 export interface InfluxAccess {
   query(statements: readonly string[]): Promise<Result[]>;
-  writeLines(lines: readonly string[], table?: string): Promise<void>;
+  /** write to `retentionPolicy`, or to the database's default policy */
+  writeLines(lines: readonly string[], table?: string, retentionPolicy?: string): Promise<void>;
   literal(value: string): string;
   identifier(name: string): string;
   tagValue(value: string): string;
@@ -82,12 +84,18 @@ export class InfluxCockpitTables implements CockpitTables {
     private readonly influx: InfluxAccess,
     /** a retention policy the cockpit measurements are written to and read from (default: the database's default) */
     private readonly retentionPolicy?: string,
+    /** the retention policy of the raw `telemetry` points (default: the database's default) */
+    private readonly rawPolicy?: string,
   ) {}
 
   /** A measurement as InfluxQL names it, in the cockpit's retention policy. */
   private from(measurement: string): string {
-    const id = this.influx.identifier;
-    return this.retentionPolicy ? `${id(this.retentionPolicy)}.${id(measurement)}` : id(measurement);
+    return inPolicy(this.influx, this.retentionPolicy, measurement);
+  }
+
+  /** The raw telemetry, in its retention policy. */
+  private get telemetry(): string {
+    return inPolicy(this.influx, this.rawPolicy, 'telemetry');
   }
 
   private tag(value: string): string {
@@ -120,11 +128,11 @@ export class InfluxCockpitTables implements CockpitTables {
       const line = point.timestamp(f.start + f.part).toLineProtocol();
       if (line) facts.push(line);
     }
-    if (series.length > 0) await this.influx.writeLines(series, SERIES_MEASUREMENT);
-    if (facts.length > 0) await this.influx.writeLines(facts, 'cockpit_facts');
+    if (series.length > 0) await this.influx.writeLines(series, SERIES_MEASUREMENT, this.retentionPolicy);
+    if (facts.length > 0) await this.influx.writeLines(facts, 'cockpit_facts', this.retentionPolicy);
     // the marks after the parts they vouch for
     const seals = (batch.seals ?? []).map((m) => `${SEALS_MEASUREMENT},tier=${m.tier} rev=${Math.trunc(m.rev)}i ${m.start}`);
-    if (seals.length > 0) await this.influx.writeLines(seals, SEALS_MEASUREMENT);
+    if (seals.length > 0) await this.influx.writeLines(seals, SEALS_MEASUREMENT, this.retentionPolicy);
   }
 
   private scopeFilter(scope: CockpitScope): string | undefined {
@@ -256,10 +264,10 @@ export class InfluxCockpitTables implements CockpitTables {
       const where = `time >= ${range.lo}ms AND time < ${range.hi}ms${this.modelsFilter(range.models)}${vinFilter(this.influx, range.vins)}`;
       const group = `GROUP BY time(${MINUTE_MS}ms), "vin", "brand", "model" fill(none)`;
       statements.push(
-        `SELECT count("seq"), sum(${f.speed}), count(${f.speed}), sum(${f.soc}), count(${f.soc}), min(${f.odo}), max(${f.odo}), count(${f.adas}) FROM "telemetry" WHERE ${where} ${group}`,
-        `SELECT count("seq") FROM "telemetry" WHERE ${f.charging} = true AND ${where} ${group}`,
-        `SELECT count("seq") FROM "telemetry" WHERE ${f.adas} >= 2 AND ${where} ${group}`,
-        `SELECT count("seq") FROM "telemetry" WHERE (${f.mil} = true OR ${f.dtc} != '') AND ${where} ${group}`,
+        `SELECT count("seq"), sum(${f.speed}), count(${f.speed}), sum(${f.soc}), count(${f.soc}), min(${f.odo}), max(${f.odo}), count(${f.adas}) FROM ${this.telemetry} WHERE ${where} ${group}`,
+        `SELECT count("seq") FROM ${this.telemetry} WHERE ${f.charging} = true AND ${where} ${group}`,
+        `SELECT count("seq") FROM ${this.telemetry} WHERE ${f.adas} >= 2 AND ${where} ${group}`,
+        `SELECT count("seq") FROM ${this.telemetry} WHERE (${f.mil} = true OR ${f.dtc} != '') AND ${where} ${group}`,
       );
     }
     const rows = new Map<string, RollupRow>();
@@ -303,7 +311,7 @@ export class InfluxCockpitTables implements CockpitTables {
     if (keys.length === 0) return [];
     const wanted = new Set(keys.map((k) => `${k.vin}\u0000${k.bucket}`));
     const statements = planRanges(keys).map(
-      (range) => `SELECT count("seq") FROM "telemetry" WHERE time >= ${range.lo}ms AND time < ${range.hi}ms${vinFilter(this.influx, range.vins)} GROUP BY time(${MINUTE_MS}ms), "vin" fill(none)`,
+      (range) => `SELECT count("seq") FROM ${this.telemetry} WHERE time >= ${range.lo}ms AND time < ${range.hi}ms${vinFilter(this.influx, range.vins)} GROUP BY time(${MINUTE_MS}ms), "vin" fill(none)`,
     );
     const found = new Map<string, RollupKey>();
     await eachRow(this.influx, statements, (series, row) => {
@@ -315,7 +323,7 @@ export class InfluxCockpitTables implements CockpitTables {
   }
 
   async newestSample(): Promise<number | undefined> {
-    const [result] = await this.influx.query(['SELECT last("seq") FROM "telemetry"']);
+    const [result] = await this.influx.query([`SELECT last("seq") FROM ${this.telemetry}`]);
     const at = result?.series?.[0]?.values?.[0]?.[0];
     return typeof at === 'number' ? at : undefined;
   }
@@ -328,11 +336,11 @@ export class InfluxCockpitTables implements CockpitTables {
     const byTime = timeGroup(window);
     const id = this.influx.identifier;
     const results = await this.influx.query([
-      `SELECT count("seq"), sum(${id(COCKPIT_SIGNALS.speed)}), count(${id(COCKPIT_SIGNALS.speed)}), sum(${id(COCKPIT_SIGNALS.soc)}), count(${id(COCKPIT_SIGNALS.soc)}), count(${id(COCKPIT_SIGNALS.adasLevel)}) FROM "telemetry" WHERE ${where} ${byTime}`,
-      `SELECT max(${id(COCKPIT_SIGNALS.odometer)}), min(${id(COCKPIT_SIGNALS.odometer)}), count("seq") FROM "telemetry" WHERE ${where} GROUP BY "vin"`,
-      `SELECT count("seq") FROM "telemetry" WHERE ${id(COCKPIT_SIGNALS.adasLevel)} >= 2 AND ${where} ${byTime}`,
-      `SELECT count("seq") FROM "telemetry" WHERE ${id(COCKPIT_SIGNALS.charging)} = true AND ${where} GROUP BY "vin"`,
-      `SELECT count("seq") FROM "telemetry" WHERE (${id(COCKPIT_SIGNALS.mil)} = true OR ${id(COCKPIT_SIGNALS.dtc)} != '') AND ${where} GROUP BY "vin"`,
+      `SELECT count("seq"), sum(${id(COCKPIT_SIGNALS.speed)}), count(${id(COCKPIT_SIGNALS.speed)}), sum(${id(COCKPIT_SIGNALS.soc)}), count(${id(COCKPIT_SIGNALS.soc)}), count(${id(COCKPIT_SIGNALS.adasLevel)}) FROM ${this.telemetry} WHERE ${where} ${byTime}`,
+      `SELECT max(${id(COCKPIT_SIGNALS.odometer)}), min(${id(COCKPIT_SIGNALS.odometer)}), count("seq") FROM ${this.telemetry} WHERE ${where} GROUP BY "vin"`,
+      `SELECT count("seq") FROM ${this.telemetry} WHERE ${id(COCKPIT_SIGNALS.adasLevel)} >= 2 AND ${where} ${byTime}`,
+      `SELECT count("seq") FROM ${this.telemetry} WHERE ${id(COCKPIT_SIGNALS.charging)} = true AND ${where} GROUP BY "vin"`,
+      `SELECT count("seq") FROM ${this.telemetry} WHERE (${id(COCKPIT_SIGNALS.mil)} = true OR ${id(COCKPIT_SIGNALS.dtc)} != '') AND ${where} GROUP BY "vin"`,
     ]);
     const adas2ByTime = new Map<number, number>();
     for (const row of results[2]?.series?.[0]?.values ?? []) adas2ByTime.set(num(row[0]), num(row[1]));
@@ -352,6 +360,11 @@ export class InfluxCockpitTables implements CockpitTables {
     const faultVehicles = (results[4]?.series ?? []).filter((s) => num(s.values?.[0]?.[1]) > 0).length;
     return { series, totals: { ...sumAll(series), activeVehicles, distanceKm, chargingVehicles, faultVehicles } };
   }
+}
+
+/** A measurement as InfluxQL names it in a retention policy (undefined: the database's default policy). */
+export function inPolicy(influx: Pick<InfluxAccess, 'identifier'>, policy: string | undefined, measurement: string): string {
+  return policy === undefined ? influx.identifier(measurement) : `${influx.identifier(policy)}.${influx.identifier(measurement)}`;
 }
 
 const EMPTY_SUMS: CockpitSums = { samples: 0, speedSum: 0, speedCount: 0, socSum: 0, socCount: 0, adasCount: 0, adas2Count: 0 };

@@ -6,10 +6,11 @@
 import http from 'node:http';
 import https from 'node:https';
 import { InfluxDB, Point, escape, type Transport } from '@influxdata/influxdb-client';
-import { SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
+import { circularMean, SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../contract/signals.ts';
 import { StoreRejectedError } from './telemetry-store.ts';
 import type { RejectReason, TelemetrySample } from '../contract/telemetry.ts';
-import { InfluxCockpitTables, type InfluxAccess } from './influx-cockpit.ts';
+import { InfluxCockpitTables, inPolicy, type InfluxAccess } from './influx-cockpit.ts';
+import { ensureRetention, policyWishes, RAW_POLICY, ROLLUPS_POLICY, type RetentionSettings } from './influx-retention.ts';
 import type { CockpitTables, WriteObserver } from './cockpit-tables.ts';
 import type {
   BucketQuery,
@@ -39,6 +40,8 @@ export interface InfluxStoreOptions {
   logger?: StoreLogger;
   /** socket timeout of one request */
   timeoutMs?: number;
+  /** retention policies (influx-retention.ts): raw telemetry and dead letters in `vc_raw`, cockpit tables in `vc_rollups` */
+  retention?: RetentionSettings;
 }
 
 export const TELEMETRY_MEASUREMENT = 'telemetry';
@@ -75,6 +78,9 @@ export class InfluxStore implements TelemetryStore {
   private readonly agent: http.Agent;
   private readonly logger: StoreLogger | undefined;
   private readonly gzipThreshold: number;
+  private readonly retention: RetentionSettings;
+  /** where raw telemetry and dead letters go: `vc_raw`, or the database's default policy when no raw retention is set */
+  private readonly rawPolicy: string | undefined;
   /** `telemetry,brand=…,model=…,vin=…` per vehicle, escaped once */
   private readonly linePrefixes = new Map<string, { brand: string; model: string; prefix: string }>();
   private closed = false;
@@ -89,7 +95,11 @@ export class InfluxStore implements TelemetryStore {
   constructor(options: InfluxStoreOptions) {
     this.database = options.database;
     this.logger = options.logger;
-    this.cockpit = new InfluxCockpitTables(this.access());
+    this.retention = options.retention ?? {};
+    // a bad setting fails here, not at init or at the first write
+    policyWishes(this.retention);
+    this.rawPolicy = this.retention.raw === undefined ? undefined : RAW_POLICY;
+    this.cockpit = new InfluxCockpitTables(this.access(), ROLLUPS_POLICY, this.rawPolicy);
     const parsed = new URL(options.url);
     const secure = parsed.protocol === 'https:';
     // compressing for a server on this machine spends CPU twice to save no network
@@ -111,6 +121,7 @@ export class InfluxStore implements TelemetryStore {
 
   async init(): Promise<void> {
     await this.query([`CREATE DATABASE ${identifier(this.database)}`]);
+    await ensureRetention({ query: (statements) => this.query(statements), identifier }, this.database, this.retention, this.logger);
     this.logger?.info({ database: this.database }, 'influx database ready');
   }
 
@@ -120,7 +131,7 @@ export class InfluxStore implements TelemetryStore {
     for (const sample of samples) lines.push(telemetryLine(this.linePrefix(sample), sample, skipped));
     // Validation upstream makes this a bug, not bad data: log it, but never let one value wedge the writer's retries.
     if (skipped.values > 0) this.logger?.warn({ values: skipped.values }, 'signal values outside the catalog or of the wrong type were not stored');
-    await this.write(lines, 'ms', 'telemetry');
+    await this.write(lines, 'ms', 'telemetry', this.rawPolicy);
   }
 
   async writeDeadLetters(letters: readonly DeadLetter[]): Promise<void> {
@@ -134,7 +145,7 @@ export class InfluxStore implements TelemetryStore {
       if (letter.vin !== undefined) point.stringField('vin', letter.vin);
       return lineOf(point);
     });
-    await this.write(lines, 'ns', 'dead_letters');
+    await this.write(lines, 'ns', 'dead_letters', this.rawPolicy);
   }
 
   async querySamples(query: SampleQuery): Promise<TelemetrySample[]> {
@@ -145,7 +156,7 @@ export class InfluxStore implements TelemetryStore {
     // Asked for some signals, only samples carrying one of them; `f = f` is InfluxQL's "field present" for any type.
     const carriesOne = query.signals?.length ? ` AND (${paths.map((p) => `${identifier(p)} = ${identifier(p)}`).join(' OR ')})` : '';
     const [result] = await this.query([
-      `SELECT ${['seq', ...paths].map(identifier).join(', ')} FROM ${identifier(TELEMETRY_MEASUREMENT)}` +
+      `SELECT ${['seq', ...paths].map(identifier).join(', ')} FROM ${this.raw(TELEMETRY_MEASUREMENT)}` +
         ` WHERE ${vinIs(query.vin)} AND time >= ${from}ms AND time < ${to}ms${carriesOne} ORDER BY time ASC LIMIT ${limit}`,
     ]);
     return rowsOf(result).map((row) => {
@@ -179,26 +190,38 @@ export class InfluxStore implements TelemetryStore {
     if (from >= to) return [];
     // InfluxQL aligns buckets to the epoch plus an offset taken modulo the interval: this makes `from` a bucket start.
     const offset = ((from % interval) + interval) % interval;
+    const window = `${vinIs(query.vin)} AND time >= ${from}ms AND time < ${to}ms`;
+    const groupBy = ` GROUP BY time(${interval}ms, ${offset}ms) fill(none)`;
     const aggregates = paths.flatMap((path, i) => [
       `mean(${identifier(path)}) AS "avg_${i}"`,
       `min(${identifier(path)}) AS "min_${i}"`,
       `max(${identifier(path)}) AS "max_${i}"`,
     ]);
-    const [result] = await this.query([
-      `SELECT ${['count("seq") AS "samples"', ...aggregates].join(', ')} FROM ${identifier(TELEMETRY_MEASUREMENT)}` +
-        ` WHERE ${vinIs(query.vin)} AND time >= ${from}ms AND time < ${to}ms` +
-        ` GROUP BY time(${interval}ms, ${offset}ms) fill(none)`,
+    // An angle's mean is circular (see circularMean), from sums of sines and cosines. InfluxQL has no aggregate of a
+    // transformation, so they are summed over a subquery of the raw points.
+    const angles = paths.filter((path) => SIGNALS.get(path)?.circular);
+    const radians = (path: string) => `${identifier(path)} * ${Math.PI / 180}`;
+    const angleSums =
+      `SELECT ${angles.flatMap((_, i) => [`sum("sin_${i}")`, `sum("cos_${i}")`]).join(', ')}` +
+      ` FROM (SELECT ${angles.flatMap((path, i) => [`sin(${radians(path)}) AS "sin_${i}"`, `cos(${radians(path)}) AS "cos_${i}"`]).join(', ')}` +
+      ` FROM ${this.raw(TELEMETRY_MEASUREMENT)} WHERE ${window}) WHERE time >= ${from}ms AND time < ${to}ms${groupBy}`;
+    const [result, angleResult] = await this.query([
+      `SELECT ${['count("seq") AS "samples"', ...aggregates].join(', ')} FROM ${this.raw(TELEMETRY_MEASUREMENT)} WHERE ${window}${groupBy}`,
+      ...(angles.length > 0 ? [angleSums] : []),
     ]);
+    const sums = new Map(rowsOf(angleResult).map((row) => [Number(row[0]), row]));
     const buckets: SampleBucket[] = [];
     for (const row of rowsOf(result)) {
       const samples = Number(row[1] ?? 0);
       if (samples === 0) continue;
       const signals: Record<string, SignalAggregate> = {};
       paths.forEach((path, i) => {
-        const [avg, min, max] = [row[2 + 3 * i], row[3 + 3 * i], row[4 + 3 * i]];
-        if (typeof avg === 'number' && typeof min === 'number' && typeof max === 'number') {
-          signals[path] = { avg, min, max };
-        }
+        const [mean, min, max] = [row[2 + 3 * i], row[3 + 3 * i], row[4 + 3 * i]];
+        if (typeof mean !== 'number' || typeof min !== 'number' || typeof max !== 'number') return;
+        const angle = angles.indexOf(path);
+        const sum = sums.get(Number(row[0]));
+        const avg = angle < 0 ? mean : circularMean(SIGNALS.get(path)!, Number(sum?.[1 + 2 * angle]), Number(sum?.[2 + 2 * angle]));
+        signals[path] = { avg, min, max };
       });
       buckets.push({ t: Number(row[0]), samples, signals });
     }
@@ -207,7 +230,7 @@ export class InfluxStore implements TelemetryStore {
 
   async latest(vin: string): Promise<LatestSignals | undefined> {
     // One statement per field: last() of several fields in one statement would not report each one's time.
-    const from = `FROM ${identifier(TELEMETRY_MEASUREMENT)} WHERE ${vinIs(vin)}`;
+    const from = `FROM ${this.raw(TELEMETRY_MEASUREMENT)} WHERE ${vinIs(vin)}`;
     const [seqResult, ...signalResults] = await this.query([
       `SELECT last("seq") ${from}`,
       ...ALL_SIGNALS.map((path) => `SELECT last(${identifier(path)}) ${from}`),
@@ -226,7 +249,7 @@ export class InfluxStore implements TelemetryStore {
   private access(): InfluxAccess {
     return {
       query: (statements) => this.query(statements),
-      writeLines: (lines, table) => this.write(lines, 'ms', table ?? 'other'),
+      writeLines: (lines, table, retentionPolicy) => this.write(lines, 'ms', table ?? 'other', retentionPolicy),
       literal,
       identifier,
       tagValue,
@@ -241,7 +264,7 @@ export class InfluxStore implements TelemetryStore {
     if (query.vin !== undefined) conditions.push(`"vin" = ${literal(query.vin)}`);
     const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
     const [result] = await this.query([
-      `SELECT "reason", "detail", "topic", "vin", "raw" FROM ${identifier(DEAD_LETTERS_MEASUREMENT)}${where}` +
+      `SELECT "reason", "detail", "topic", "vin", "raw" FROM ${this.raw(DEAD_LETTERS_MEASUREMENT)}${where}` +
         ` ORDER BY time DESC LIMIT ${limit}`,
     ]);
     return rowsOf(result).map((row) => {
@@ -268,6 +291,11 @@ export class InfluxStore implements TelemetryStore {
     this.agent.destroy();
   }
 
+  /** A raw measurement as InfluxQL names it, in the raw policy. */
+  private raw(measurement: string): string {
+    return inPolicy({ identifier }, this.rawPolicy, measurement);
+  }
+
   private linePrefix(sample: StoredSample): string {
     const known = this.linePrefixes.get(sample.vin);
     if (known && known.brand === sample.brand && known.model === sample.model) return known.prefix;
@@ -281,9 +309,9 @@ export class InfluxStore implements TelemetryStore {
     return (BigInt(Math.floor(receivedAt)) * BigInt(NANOS_PER_MS) + BigInt(this.deadLetterCounter)).toString();
   }
 
-  /** Sends lines in chunks and resolves only when influxd answered 2xx to every chunk. */
-  private async write(lines: readonly string[], precision: 'ms' | 'ns', table: string): Promise<void> {
-    const params = new URLSearchParams({ db: this.database, precision }).toString();
+  /** Sends lines in chunks (to a retention policy, else the default one) and resolves only when influxd answered 2xx to every chunk. */
+  private async write(lines: readonly string[], precision: 'ms' | 'ns', table: string, retentionPolicy?: string): Promise<void> {
+    const params = new URLSearchParams({ db: this.database, precision, ...(retentionPolicy === undefined ? {} : { rp: retentionPolicy }) }).toString();
     for (let start = 0; start < lines.length; start += WRITE_CHUNK_LINES) {
       const chunk = lines.slice(start, start + WRITE_CHUNK_LINES);
       const body = chunk.join('\n');

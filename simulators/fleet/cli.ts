@@ -7,9 +7,12 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FLEET_CATALOG, type CatalogModel } from './catalog.ts';
 import { CITIES, citiesByName } from './cities.ts';
+import { parseDuration, parseRate, unitFlag, UnitError } from '../units.ts';
 import { FleetError, redactUrl, runFleet, type FleetErrorCode, type FleetGroupReport, type FleetOptions, type FleetProgress, type FleetSummary } from './fleet.ts';
 
 const ADMIN_TOKEN_FILE = 'admin-token';
+/** Samples per second one simulated vehicle sends at most (the fleet's own limit). */
+const MAX_VEHICLE_RATE = 1000;
 const NON_TTY_PROGRESS_EVERY_MS = 5_000;
 
 export const USAGE = `Usage: npm run simulate -- [options]
@@ -22,8 +25,9 @@ Options:
   --broker URL        MQTT broker (env VC_MQTT_URL; default mqtt://127.0.0.1:\${VC_MQTT_PORT:-1883})
   --token T           admin token (env VC_ADMIN_TOKEN; else \${VC_DATA_DIR:-./data}/admin-token)
   --vehicles N        number of vehicles (default 10)
-  --rate HZ           samples per second per vehicle (default 1)
-  --duration S        seconds to publish; 0 = until Ctrl-C or SIGTERM (default 60)
+  --rate R            samples per second offered by the whole fleet, e.g. 50 or 2.5k (default: 1 per vehicle);
+                      each vehicle sends R / N per second, at most 1000
+  --duration D        how long to publish: 30s, 2m, 1h, or seconds; 0 = until Ctrl-C or SIGTERM (default 60s)
   --seed K            fleet seed: vehicles, models, cities and driving follow from it (default 1)
   --fresh-vins        new, unregistered VINs for this run even with --seed
   --cities LIST       comma-separated cities to spread the fleet over (default all:
@@ -98,12 +102,14 @@ export function resolveToken(flag: string | undefined, env: NodeJS.ProcessEnv, c
 
 export interface CliPlan {
   options: FleetOptions;
+  /** samples per second offered by the whole fleet (--rate); options.rate is per vehicle */
+  rate: number;
   json: boolean;
   /** A per-run VIN salt is in use. */
   freshVins: boolean;
 }
 
-/** Flags and environment to fleet options; throws UsageError on bad input. */
+/** Flags and environment to fleet options; throws UsageError (or UnitError for a rate or duration) on bad input. */
 export function planFromArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: string): CliPlan | 'help' | 'list-models' | 'list-models-json' {
   let values: ParsedFlags;
   try {
@@ -135,16 +141,22 @@ export function planFromArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: string
     }
     if (cities.length === 0) throw new UsageError('--cities names no city');
   }
+  const vehicles = numberFlag(values, 'vehicles', 10, (n) => wholeAtLeast(1)(n) && n <= 1_000_000, 'a whole number from 1 to 1,000,000');
+  const rate = values.rate === undefined ? vehicles : unitFlag('rate', values.rate, parseRate);
+  if (rate / vehicles > MAX_VEHICLE_RATE) {
+    throw new UsageError(`--rate ${values.rate} over ${vehicles} vehicles is ${rate / vehicles} samples per second each, over the ${MAX_VEHICLE_RATE} a vehicle sends: add vehicles`);
+  }
   return {
     json: values.json === true,
     freshVins,
+    rate,
     options: {
       api,
       broker,
       token,
-      vehicles: numberFlag(values, 'vehicles', 10, (n) => wholeAtLeast(1)(n) && n <= 1_000_000, 'a whole number from 1 to 1,000,000'),
-      rate: numberFlag(values, 'rate', 1, (n) => n > 0 && n <= 1000, 'a number of samples per second in (0, 1000]'),
-      durationS: numberFlag(values, 'duration', 60, (n) => n >= 0, 'seconds >= 0'),
+      vehicles,
+      rate: rate / vehicles,
+      durationS: values.duration === undefined ? 60 : unitFlag('duration', values.duration, parseDuration) / 1000,
       seed: numberFlag(values, 'seed', 1, Number.isSafeInteger, 'a whole number'),
       ...(freshVins ? { vinSalt: randomBytes(6).toString('hex') } : {}),
       ...(batchEvery !== undefined ? { batchEvery } : {}),
@@ -169,7 +181,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   try {
     plan = planFromArgs(argv, io.env, io.cwd ?? process.cwd());
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
+    if (!(err instanceof UsageError || err instanceof UnitError)) throw err;
     io.stderr.write(`simulate: ${err.message}\n(see --help)\n`);
     return 2;
   }
@@ -185,7 +197,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   const progress = progressPrinter(io.stderr);
   const { options } = plan;
   io.stderr.write(
-    `simulate: ${options.vehicles} vehicles at ${options.rate} Hz ${options.durationS > 0 ? `for ${options.durationS} s` : 'until Ctrl-C'}, ` +
+    `simulate: ${options.vehicles} vehicles, ${plan.rate} samples/s (${options.rate} per vehicle) ${options.durationS > 0 ? `for ${options.durationS} s` : 'until Ctrl-C'}, ` +
       `seed ${options.seed}${plan.freshVins ? ' (fresh VINs)' : ''}, API ${redactUrl(options.api)}, broker ${redactUrl(options.broker)}\n`,
   );
   let summary: FleetSummary;
@@ -204,7 +216,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   progress.clear();
   if (plan.json) {
     const { perVehicle: _perVehicle, ...aggregate } = summary;
-    io.stdout.write(`${JSON.stringify({ ...aggregate, seed: options.seed, freshVins: plan.freshVins, rate: options.rate }, null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify({ ...aggregate, seed: options.seed, freshVins: plan.freshVins, rate: plan.rate, ratePerVehicle: options.rate }, null, 2)}\n`);
   } else {
     io.stdout.write(summaryTable(summary, plan));
   }

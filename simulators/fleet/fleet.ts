@@ -2,7 +2,7 @@
 // credentials, publish contract samples at QoS 1 at a fixed rate (buffering them through connectivity gaps and
 // sending the backlog as batches), count PUBACKs, and stop cleanly.
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { z } from 'zod';
+import { createApiClient, describeApiError, type ApiClient, type components } from '../../services/api/client/client.ts';
 import { MAX_BATCH_SAMPLES, telemetryTopic, type Vin } from '../../services/contract/telemetry.ts';
 import { FLEET_CATALOG, type CatalogModel } from './catalog.ts';
 import { CITIES, type City } from './cities.ts';
@@ -143,13 +143,7 @@ const HTTP_TIMEOUT_MS = 15_000;
 const CONNECT_TIMEOUT_MS = 10_000;
 const MAX_ERROR_KINDS = 50;
 
-const RegistrationAnswer = z.object({
-  vin: z.string(),
-  mqtt: z.object({ username: z.string(), password: z.string(), topic: z.string() }),
-});
-type Credentials = z.infer<typeof RegistrationAnswer>['mqtt'];
-
-const ErrorAnswer = z.object({ code: z.string(), message: z.string() });
+type Credentials = components['schemas']['Registration']['mqtt'];
 
 /** A URL without user:password, for messages. */
 export function redactUrl(url: string): string {
@@ -225,6 +219,7 @@ class FleetRun {
   private lastProgress = { at: Date.now(), acked: 0 };
   private drainWaiters: Array<() => void> = [];
   private inFlightTotal = 0;
+  private readonly api: ApiClient;
   private cpuAtPublishStart: NodeJS.CpuUsage | undefined;
   private cpuPercent = 0;
   private maxRss = 0;
@@ -232,6 +227,7 @@ class FleetRun {
   constructor(options: FleetOptions, hooks: FleetHooks) {
     this.options = options;
     this.hooks = hooks;
+    this.api = createApiClient({ baseUrl: options.api, token: options.token, timeoutMs: HTTP_TIMEOUT_MS, ...(hooks.signal ? { signal: hooks.signal } : {}) });
     const plan = planFleet({
       seed: options.seed,
       vehicles: options.vehicles,
@@ -300,33 +296,20 @@ class FleetRun {
   // --- registration ------------------------------------------------------------------------------------
 
   private async register(vehicle: SimulatedVehicle): Promise<void> {
-    const { api, token } = this.options;
     const { vin, brand, model, year, powertrain } = vehicle.plan;
-    const url = new URL('/api/v1/vehicles', api);
-    const signals = [AbortSignal.timeout(HTTP_TIMEOUT_MS), ...(this.hooks.signal ? [this.hooks.signal] : [])];
-    let response: Response;
-    try {
-      response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ vin, brand, model, year, powertrain }),
-        signal: AbortSignal.any(signals),
-      });
-    } catch (err) {
+    const answer = await this.api.POST('/api/v1/vehicles', { body: { vin, brand, model, year, powertrain } }).catch((err: unknown) => ({ unreachable: err }));
+    if ('unreachable' in answer) {
       if (this.hooks.signal?.aborted) return;
-      throw new FleetError('api_unreachable', `API unreachable at ${redactUrl(api)}: ${describeNetworkError(err)}`);
+      throw new FleetError('api_unreachable', `API unreachable at ${redactUrl(this.options.api)}: ${describeNetworkError(answer.unreachable)}`);
     }
-    const body: unknown = await response.json().catch(() => undefined);
-    if (response.status === 201) {
-      const answer = RegistrationAnswer.safeParse(body);
-      if (!answer.success) throw new FleetError('registration_failed', `registering ${vin}: the API answered 201 without mqtt credentials`, vin);
-      vehicle.credentials = answer.data.mqtt;
-      if (answer.data.mqtt.topic) vehicle.topic = answer.data.mqtt.topic;
+    const { response, data, error } = answer;
+    if (data) {
+      vehicle.credentials = data.mqtt;
+      vehicle.topic = data.mqtt.topic;
       this.counters.registered++;
       return;
     }
-    const error = ErrorAnswer.safeParse(body);
-    const detail = error.success ? `${error.data.code}: ${error.data.message.slice(0, 200)}` : `HTTP ${response.status}`;
+    const detail = describeApiError(response.status, error);
     if (response.status === 409) {
       throw new FleetError('vin_conflict', `VIN ${vin} is already registered, and its MQTT password is shown only at registration`, vin);
     }

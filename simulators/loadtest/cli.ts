@@ -35,10 +35,10 @@ Options:
   --vehicles N         vehicles (default ${DEFAULTS.vehicles}, at most ${LIMITS.vehicles})
   --connections N      MQTT connections the vehicles share (default min(${DEFAULTS.connections}, vehicles))
   --publishers N       publisher processes (default 1, 2 above 20k samples/s; at most ${LIMITS.publishers})
-  --rate R             offered samples per second, e.g. 5000 or 5k (default ${DEFAULTS.rate})
+  --rate R             samples per second offered in total, e.g. 5000 or 5k (default ${DEFAULTS.rate})
   --ramp F:T:STEP      instead of --rate: from F to T samples/s in equal steps of STEP over --duration,
                        e.g. 1000:20000:5s
-  --duration D         publishing time: 30, 30s, 2m (default ${DEFAULTS.durationS}s, at most ${LIMITS.durationMs / 60_000}m)
+  --duration D         publishing time: 30s, 2m, 1h, or seconds (default ${DEFAULTS.durationS}s, at most ${LIMITS.durationMs / 60_000}m)
   --qos 0|1            MQTT QoS (default ${DEFAULTS.qos})
   --seed K             VINs and signal values follow from it; a repeated run reuses its vehicles (default ${DEFAULTS.seed})
   --batch N            samples per message: 1 = single samples, more = store-and-forward batches (default 1)

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { MAX_BATCH_SAMPLES, VIN_PATTERN } from '../../services/contract/telemetry.ts';
+import { parseDuration as parseSharedDuration, parseRate as parseSharedRate, UnitError } from '../units.ts';
 
 export type Qos = 0 | 1;
 /** How publisher connections log in: the admin token (embedded broker), per-vehicle credentials, or anonymous. */
@@ -235,20 +236,20 @@ export function samplesDue(schedule: RateSchedule, tMs: number, durationMs: numb
   return total;
 }
 
-/** `5000`, `5k`, `1.5k` -> samples per second. */
-export function parseRate(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kK]?)\s*$/.exec(text);
-  if (!m) throw new LoadTestOptionsError(`not a rate: ${JSON.stringify(text)} (e.g. 5000 or 5k)`);
-  return Math.round(Number(m[1]) * (m[2] ? 1000 : 1));
+/** Read with the CLIs' shared units (../units.ts), refused as a LoadTestOptionsError. */
+function shared<T>(parse: (text: string) => T, text: string): T {
+  try {
+    return parse(text);
+  } catch (err) {
+    throw err instanceof UnitError ? new LoadTestOptionsError(err.message) : err;
+  }
 }
 
-/** `500ms`, `5s`, `2m`, or a bare number of seconds -> ms. */
-export function parseDuration(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(text);
-  if (!m) throw new LoadTestOptionsError(`not a duration: ${JSON.stringify(text)} (e.g. 30, 30s, 500ms, 2m)`);
-  const n = Number(m[1]);
-  return Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000);
-}
+/** `5000`, `5k`, `1.5k` -> samples per second in total, whole (the schedule offers whole samples per second). */
+export const parseRate = (text: string): number => Math.round(shared(parseSharedRate, text));
+
+/** `500ms`, `30s`, `2m`, `1h`, or a bare number of seconds -> ms. */
+export const parseDuration = (text: string): number => shared(parseSharedDuration, text);
 
 /** `--ramp FROM:TO:STEP`, e.g. `1000:20000:5s`: equal steps of STEP from FROM to TO samples/s over the duration. */
 export function parseRamp(text: string): RateSchedule {

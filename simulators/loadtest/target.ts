@@ -1,6 +1,7 @@
 // The system a load test drives, seen from outside: how to register vehicles, how much it has accepted and
 // stored, whether one sample is queryable yet, and what it stored per vehicle. `serviceTarget` is a running
 // vehicle-cloud over its HTTP API; the benchmark plugs in other systems (a bare subscriber, a naive bridge).
+import { createApiClient } from '../../services/api/client/client.ts';
 import { metricTotals, parsePrometheusSamples, processesUsage, type PrometheusSample } from './observe.ts';
 import { redactUrl } from './options.ts';
 import { storeWritesOf, type StoreWrites } from './store-writes.ts';
@@ -37,6 +38,7 @@ export interface LoadTarget {
    * `onProgress` gets the number of vehicles done so far.
    */
   prepare(vehicles: readonly LoadVehicle[], needPasswords: boolean, onProgress?: (done: number) => void): Promise<Map<string, string>>;
+
   sample(): Promise<TargetSample>;
   /** Called once publishing ended, before waiting for the backlog (a system that buffers can flush here). */
   settle?(): Promise<void>;
@@ -115,42 +117,38 @@ export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
   const metricsUrls = options.metricsUrls?.length ? options.metricsUrls : [`${api}/metrics`];
   const concurrency = options.concurrency ?? 16;
   const timeoutMs = options.requestTimeoutMs ?? 30_000;
-  const auth = { authorization: `Bearer ${options.token}` };
+  const client = createApiClient({ baseUrl: api, token: options.token, timeoutMs });
 
-  const request = async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: unknown }> => {
-    let response: Response;
+  /** Run one API call; a network failure or timeout becomes a TargetError naming the operation. */
+  const call = async <T>(what: string, request: () => Promise<T>): Promise<T> => {
     try {
-      response = await fetch(`${api}${path}`, {
-        method,
-        headers: body === undefined ? auth : { ...auth, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      return await request();
     } catch (err) {
-      throw new TargetError(`${method} ${redactUrl(api)}${path.split('?')[0]}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new TargetError(`${what} at ${redactUrl(api)}: ${err instanceof Error ? err.message : String(err)}`);
     }
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON
-    }
-    return { status: response.status, body: parsed };
   };
 
-  const failure = (what: string, r: { status: number; body: unknown }): TargetError => {
-    const code = typeof r.body === 'object' && r.body !== null && 'code' in r.body ? String((r.body as { code: unknown }).code) : '';
-    const hint = r.status === 401 ? ' (is the admin token right? --token, VC_ADMIN_TOKEN or VC_DATA_DIR/admin-token)' : '';
-    return new TargetError(`${what}: HTTP ${r.status}${code ? ` ${code}` : ''}${hint}`);
+  const failure = (what: string, r: { response: Response; error?: unknown }): TargetError => {
+    const error = r.error as { code?: unknown } | undefined;
+    const code = typeof error?.code === 'string' ? error.code : '';
+    const status = r.response.status;
+    const hint = status === 401 ? ' (is the admin token right? --token, VC_ADMIN_TOKEN or VC_DATA_DIR/admin-token)' : '';
+    return new TargetError(`${what}: HTTP ${status}${code ? ` ${code}` : ''}${hint}`);
   };
+
+  const telemetry = (vin: string, query: { from: number; to: number; limit: number; cursor?: string }) =>
+    call(`GET /api/v1/vehicles/${vin}/telemetry`, () =>
+      client.GET('/api/v1/vehicles/{vin}/telemetry', {
+        params: { path: { vin }, query: { ...query, from: String(query.from), to: String(query.to), signals: 'Vehicle.Speed' } },
+      }),
+    );
 
   return {
     label: redactUrl(api),
 
     async describe() {
-      const r = await request('GET', '/readyz');
-      const checks = (r.body as { checks?: Record<string, { detail?: string }> } | undefined)?.checks;
+      const r = await call('GET /readyz', () => client.GET('/readyz'));
+      const checks = (r.data ?? r.error)?.checks;
       const broker = checks?.broker?.detail === 'embedded' ? 'embedded' : checks?.broker ? 'external' : 'unknown';
       return { broker, store: checks?.store?.detail };
     },
@@ -161,13 +159,13 @@ export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
       const batches: LoadVehicle[][] = [];
       for (let i = 0; i < vehicles.length; i += REGISTRATION_BATCH) batches.push(vehicles.slice(i, i + REGISTRATION_BATCH));
       let done = 0;
-      // a store commits one batch at a time: two in flight keep it busy while an answer travels
+      // a database commits one batch at a time: two in flight keep it busy while an answer travels
       await forEachLimited(batches, 2, async (batch) => {
-        const r = await request('POST', '/api/v1/vehicles/batch', { vehicles: batch.map((v) => ({ vin: v.vin, brand: v.brand, model: v.model, powertrain: 'bev' })) });
-        if (r.status !== 200) throw failure(`registering ${batch.length} vehicles`, r);
-        const answer = r.body as { registered: Array<{ vin: string; mqtt: { password: string } }>; existing: string[] };
-        for (const registration of answer.registered) passwords.set(registration.vin, registration.mqtt.password);
-        taken.push(...answer.existing);
+        const body = { vehicles: batch.map((v) => ({ vin: v.vin, brand: v.brand, model: v.model, powertrain: 'bev' as const })) };
+        const r = await call('POST /api/v1/vehicles/batch', () => client.POST('/api/v1/vehicles/batch', { body }));
+        if (!r.data) throw failure(`registering ${batch.length} vehicles`, r);
+        for (const registration of r.data.registered) passwords.set(registration.vin, registration.mqtt.password);
+        taken.push(...r.data.existing);
         onProgress?.((done += batch.length));
       });
       if (needPasswords && taken.length > 0) {
@@ -191,26 +189,25 @@ export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
     },
 
     async queryable(vin, ts) {
-      const r = await request('GET', `/api/v1/vehicles/${vin}/telemetry?from=${ts}&to=${ts + 1}&limit=1&signals=Vehicle.Speed`);
-      if (r.status !== 200) throw failure(`probing ${vin}`, r);
-      return ((r.body as { samples?: unknown[] }).samples?.length ?? 0) > 0;
+      const r = await telemetry(vin, { from: ts, to: ts + 1, limit: 1 });
+      if (!r.data) throw failure(`probing ${vin}`, r);
+      return (r.data.samples?.length ?? 0) > 0;
     },
 
     async readBack(_vins, from, to, record, onProgress) {
       let read = 0;
       const readWindow = async (a: number, b: number): Promise<void> => {
-        const r = await request('GET', `/api/v1/telemetry?from=${a}&to=${b}&limit=${READ_BACK_PAGE}`);
-        if (r.status !== 200) throw failure(`reading back [${a}, ${b})`, r);
-        const page = r.body as { samples: Array<{ vin: string; seq: number }>; truncated: boolean };
-        if (page.truncated) {
+        const r = await call('GET /api/v1/telemetry', () => client.GET('/api/v1/telemetry', { params: { query: { from: String(a), to: String(b), limit: READ_BACK_PAGE } } }));
+        if (!r.data) throw failure(`reading back [${a}, ${b})`, r);
+        if (r.data.truncated) {
           if (b - a <= 1) throw new TargetError(`more than ${READ_BACK_PAGE} samples stored in the one ms ${a}: cannot read them back`);
           const middle = a + Math.floor((b - a) / 2);
           await readWindow(a, middle);
           await readWindow(middle, b);
           return;
         }
-        for (const s of page.samples) record(s.vin, s.seq);
-        onProgress?.((read += page.samples.length));
+        for (const s of r.data.samples) record(s.vin, s.seq);
+        onProgress?.((read += r.data.samples.length));
       };
       const windows: Array<[number, number]> = [];
       for (let a = from; a < to; a += READ_BACK_SLICE_MS) windows.push([a, Math.min(to, a + READ_BACK_SLICE_MS)]);

@@ -32,6 +32,8 @@ export interface InfluxdOptions {
   binary?: string;
   /** HTTP auth on: the first request must create an admin user (`CREATE USER .. WITH ALL PRIVILEGES`) */
   auth?: boolean;
+  /** how often influxd drops shard groups past their retention (`[retention] check-interval`, e.g. `1s`); default 30m */
+  retentionCheckInterval?: string;
 }
 
 /** Starts influxd; a string argument is the binary (the form earlier callers use). */
@@ -45,7 +47,7 @@ export async function startInfluxd(binaryOrOptions?: string | InfluxdOptions): P
   while (rpcPort === httpPort) rpcPort = await freePort();
   for (const sub of ['meta', 'data', 'wal']) await mkdir(join(dir.path, sub));
   const configPath = join(dir.path, 'influxd.conf');
-  await writeFile(configPath, influxdConfig(dir.path, httpPort, rpcPort, options.auth ?? false));
+  await writeFile(configPath, influxdConfig(dir.path, httpPort, rpcPort, options.auth ?? false, options.retentionCheckInterval ?? '30m'));
 
   const logPath = join(dir.path, 'influxd.log');
   const url = `http://127.0.0.1:${httpPort}`;
@@ -148,7 +150,7 @@ function launch(binary: string, configPath: string, logPath: string): LaunchedIn
   return { child, pid: child.pid, exited: exitedPromise, hasExited: () => exited };
 }
 
-function influxdConfig(dir: string, httpPort: number, rpcPort: number, auth: boolean): string {
+function influxdConfig(dir: string, httpPort: number, rpcPort: number, auth: boolean, retentionCheckInterval: string): string {
   return `reporting-disabled = true
 bind-address = "127.0.0.1:${rpcPort}"
 
@@ -163,6 +165,10 @@ bind-address = "127.0.0.1:${rpcPort}"
 
 [monitor]
   store-enabled = false
+
+[retention]
+  enabled = true
+  check-interval = "${retentionCheckInterval}"
 
 [subscriber]
   enabled = false

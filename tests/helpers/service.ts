@@ -62,7 +62,7 @@ export interface Registration {
   vin: string;
   brand: string;
   model: string;
-  mqtt: { username: string; password: string; topic: string };
+  mqtt: { username: string; password: string; topic: string; url: string };
 }
 
 /** Deterministic valid VINs (ISO 3779 characters) for tests. */

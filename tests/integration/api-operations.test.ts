@@ -8,7 +8,7 @@ import { createLogger } from '../../services/observability/logger.ts';
 import { startService } from '../../services/service.ts';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
 import { apiClient, connectMqtt, publishQos1, registerVehicles, startTestService, testVin, type Registration } from '../helpers/service.ts';
-import { tempDir } from '../helpers/system.ts';
+import { freePort, tempDir } from '../helpers/system.ts';
 
 async function get(url: string, authorization?: string): Promise<Response> {
   return fetch(url, { headers: authorization ? { authorization } : {} });
@@ -124,4 +124,16 @@ t.test('request logs never contain tokens or passwords', async (t) => {
     'Basic credentials': basic(reg).slice('Basic '.length),
   };
   for (const [what, secret] of Object.entries(secrets)) t.notOk(logged.includes(secret), `no ${what} in the log`);
+});
+
+t.test("a registration answer names the broker vehicles connect to, never with the service's own broker login", async (t) => {
+  const port = await freePort();
+  const external = await startTestService({ mqttUrl: `mqtt://ingest:broker-secret@127.0.0.1:${port}` });
+  t.teardown(external.cleanup);
+  const answer = (await registerVehicles(apiClient(external.apiUrl, external.adminToken.token), [testVin(1, 'PUB')])).get(testVin(1, 'PUB'))!;
+  t.equal(answer.mqtt.url, `mqtt://127.0.0.1:${port}`, 'VC_MQTT_URL without its credentials');
+  const published = await startTestService({ mqttPublicUrl: 'mqtts://vehicles.example.com:8883' });
+  t.teardown(published.cleanup);
+  const other = (await registerVehicles(apiClient(published.apiUrl, published.adminToken.token), [testVin(2, 'PUB')])).get(testVin(2, 'PUB'))!;
+  t.equal(other.mqtt.url, 'mqtts://vehicles.example.com:8883', 'VC_MQTT_PUBLIC_URL when it is set');
 });

@@ -1,6 +1,7 @@
 // The docker-compose deployment is valid for Compose and wires the service to Mosquitto 2, InfluxDB 1.x and
 // PostgreSQL with the settings the architecture requires (a broker that never drops QoS 1 messages, persistent
-// volumes, vehicles and tenants in PostgreSQL rather than in the telemetry database).
+// volumes, vehicles and tenants in PostgreSQL rather than in the telemetry database, retention policies for raw
+// telemetry and the rollups).
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +10,9 @@ import { promisify } from 'node:util';
 import mqtt from 'mqtt';
 import t from 'tap';
 import { parse } from 'yaml';
+import { configFromEnv } from '../../services/config.ts';
+import { parseRetention } from '../../services/store/influx-retention.ts';
+import { readGrafanaSchemas } from '../../dashboards/grafana/schema/index.ts';
 import { MOSQUITTO_BINARY, startMosquitto } from '../helpers/mosquitto.ts';
 import { findBinary, missingServer } from '../helpers/system.ts';
 
@@ -91,12 +95,54 @@ t.test('the services are Mosquitto 2, InfluxDB 1.x, PostgreSQL and vehicle-cloud
     VC_INFLUX_DB: 'vehicle_cloud',
     VC_DATA_DIR: '/data',
   });
+  const settings = configFromEnv(Object.fromEntries(Object.entries(service?.environment ?? {}).map(([name, value]) => [name, value ?? ''])));
+  t.equal(settings.influxRetentionRaw, '30d', 'raw telemetry kept 30 days (vc_raw), the settings passing the service\'s own checks');
+  t.ok(parseRetention(settings.influxRetentionRollups ?? 'inf')! > parseRetention(settings.influxRetentionRaw!)!, `rollups kept longer (${settings.influxRetentionRollups})`);
   t.ok(mounts(service).some(([source, target]) => target === '/data' && source in (config.volumes ?? {})), 'the data dir (spool) is a named volume');
   const ports = (service?.ports ?? []).map((p) => (typeof p === 'string' ? p : `${p.published}:${p.target}`));
   t.ok(ports.some((p) => /(^|:)3000:3000(\/tcp)?$/.test(p)), `API published on 3000 (${ports.join(', ')})`);
   const dependsOn = Array.isArray(service?.depends_on) ? service.depends_on : Object.keys(service?.depends_on ?? {});
   t.same(dependsOn.sort(), ['influxdb', 'mosquitto', 'postgres'], 'starts after the broker and the databases');
   t.match([service?.healthcheck?.test].flat().join(' '), /\/healthz/, 'health-checked on /healthz');
+});
+
+t.test('Grafana and Prometheus run beside the service, with the provisioning, the dashboards and prometheus.yml mounted', { skip: skipCompose }, async (t) => {
+  const { stdout } = await compose('config');
+  const config = parse(stdout) as { services: Record<string, ComposeService> };
+  const { grafana, prometheus, influxdb, 'vehicle-cloud': service } = config.services;
+  const local = (source: string): string => (source.startsWith('/') ? source : join(ROOT, source));
+  const mountedAt = (s: ComposeService | undefined, target: string): string | undefined => mounts(s).find(([, to]) => to === target)?.[0];
+  const loopbackOnly = (s: ComposeService | undefined): boolean => (s?.ports ?? []).every((p) => typeof p === 'string' && p.startsWith('127.0.0.1:'));
+
+  t.equal(grafana?.image, `grafana/grafana:${readGrafanaSchemas().grafanaSchemaVersion}`, 'the Grafana whose schema the dashboards are checked against');
+  t.match(prometheus?.image, /^prom\/prometheus:v2\.\d+\.\d+$/, 'a pinned Prometheus 2');
+  t.ok(loopbackOnly(grafana) && loopbackOnly(prometheus), 'Grafana and Prometheus published on loopback only');
+
+  const provisioning = mountedAt(grafana, '/etc/grafana/provisioning');
+  t.equal(provisioning && local(provisioning), join(ROOT, 'dashboards/grafana/provisioning'), 'the provisioning folder is mounted');
+  const providers = (parse(readFileSync(join(ROOT, 'dashboards/grafana/provisioning/dashboards/vehicle-cloud.yaml'), 'utf8')) as { providers: Array<{ options: { path: string } }> }).providers;
+  for (const provider of providers) {
+    const source = mountedAt(grafana, provider.options.path);
+    t.equal(source && local(source), join(ROOT, 'dashboards/grafana/dashboards'), `the dashboards are mounted where the provider reads them (${provider.options.path})`);
+  }
+  const home = String(grafana?.environment?.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH);
+  const homeDir = providers.find((p) => home.startsWith(`${p.options.path}/`));
+  t.ok(homeDir && existsSync(join(ROOT, 'dashboards/grafana/dashboards', home.slice(homeDir.options.path.length + 1))), `the home dashboard ${home} is a provisioned file`);
+
+  const datasources = (parse(readFileSync(join(ROOT, 'dashboards/grafana/provisioning/datasources/vehicle-cloud.yaml'), 'utf8')) as { datasources: Array<{ type: string; url: string; jsonData?: Record<string, unknown> }> }).datasources;
+  const influxSource = datasources.find((d) => d.type === 'influxdb');
+  t.equal(influxSource?.url, 'http://influxdb:8086', 'the InfluxDB datasource is the influxdb service');
+  t.equal(influxSource?.jsonData?.dbName, influxdb?.environment?.INFLUXDB_DB, 'on the database InfluxDB creates');
+  t.equal(influxSource?.jsonData?.dbName, service?.environment?.VC_INFLUX_DB, 'which the service writes');
+  t.equal(datasources.find((d) => d.type === 'prometheus')?.url, 'http://prometheus:9090', 'the Prometheus datasource is the prometheus service');
+
+  const prometheusYml = mountedAt(prometheus, '/etc/prometheus/prometheus.yml');
+  t.equal(prometheusYml && local(prometheusYml), join(ROOT, 'deploy/prometheus/prometheus.yml'), 'prometheus.yml is mounted');
+  const scrape = parse(readFileSync(join(ROOT, 'deploy/prometheus/prometheus.yml'), 'utf8')) as { global: { scrape_interval: string }; scrape_configs: Array<{ static_configs: Array<{ targets: string[] }> }> };
+  t.same(scrape.scrape_configs[0]?.static_configs[0]?.targets, [`vehicle-cloud:${service?.environment?.VC_HTTP_PORT}`], 'Prometheus scrapes the service on its HTTP port');
+  t.equal(datasources.find((d) => d.type === 'prometheus')?.jsonData?.timeInterval, scrape.global.scrape_interval, "the datasource's timeInterval is the scrape interval ($__rate_interval is made from it)");
+  t.ok(mounts(prometheus).some(([, target]) => target === '/prometheus'), 'Prometheus data on a volume');
+  t.ok(mounts(grafana).some(([, target]) => target === '/var/lib/grafana'), 'Grafana state on a volume');
 });
 
 t.test('the mounted mosquitto.conf keeps every QoS 1 message and persists', { skip: skipCompose }, async (t) => {

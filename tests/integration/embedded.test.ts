@@ -38,6 +38,7 @@ async function samplesOf(vin: string, from: number, to: number, extra = ''): Pro
 
 t.test('registration answers 201 with MQTT credentials, then 409 for the same VIN', async (t) => {
   t.match(regA, { vin: vinA, brand: 'Voltra', model: 'E-Cross', mqtt: { username: vinA, topic: telemetryTopic(vinA) } });
+  t.equal(regA.mqtt.url, service.mqttUrl, 'and the broker to publish to: the embedded one');
   t.type(regA.mqtt.password, 'string');
   const again = await api.post('/api/v1/vehicles', { vin: vinA, brand: 'Other', model: 'X' });
   t.equal(again.status, 409);
@@ -135,6 +136,34 @@ t.test('bad messages become dead letters with reasons; the valid samples around 
   t.match(metrics.body, /nodejs_eventloop_lag_seconds/);
 });
 
+t.test("a dead letter keeps the topic's VIN when the payload cannot be read, and says an out-of-range value and its range", async (t) => {
+  const client = await vehicleClient(registrations.get(vinC)!);
+  t.teardown(() => client.endAsync());
+  await publishQos1(client, telemetryTopic(vinC), '{"vin": "not json');
+  await publishQos1(client, telemetryTopic(vinC), JSON.stringify({ vin: vinC, ts: now, seq: 12, signals: { 'Vehicle.Speed': 620 } }));
+  t.ok(await service.writer.drained());
+  const malformed = await api.get<{ items: Array<{ vin?: string; topic: string }> }>(`/api/v1/dead-letters?reason=malformed_json&vin=${vinC}`);
+  t.ok(malformed.body.items.length >= 1, 'a malformed_json letter can be found by its VIN');
+  t.ok(malformed.body.items.every((l) => l.vin === vinC && l.topic === telemetryTopic(vinC)));
+  const range = await api.get<{ items: Array<{ detail: string }> }>(`/api/v1/dead-letters?reason=out_of_range_value&vin=${vinC}`);
+  t.equal(range.body.items[0]?.detail, 'sample 0: Vehicle.Speed: 620 is outside the range [-250, 500] km/h');
+});
+
+t.test('a dead-letter filter with a reason that does not exist is refused, not answered empty', async (t) => {
+  const r = await api.get<{ statusCode: number; code: string; message: string }>('/api/v1/dead-letters?reason=malformed');
+  t.equal(r.status, 400);
+  t.match(r.body, { statusCode: 400, code: 'VALIDATION_FAILED', message: /^querystring\.reason: / });
+});
+
+t.test('the embedded broker speaks MQTT 3.1.1 (and 3.1): an MQTT 5 client is refused with "unacceptable protocol version"', async (t) => {
+  const login = { username: 'admin', password: service.adminToken.token };
+  await t.rejects(connectMqtt(service.mqttUrl, { ...login, clientId: 'mqtt5-probe', protocolVersion: 5 }), { code: 1, message: /Unacceptable protocol version/ });
+  for (const protocolVersion of [4, 3] as const) {
+    const client = await connectMqtt(service.mqttUrl, { ...login, clientId: `mqtt${protocolVersion}-probe`, protocolVersion });
+    await client.endAsync();
+  }
+});
+
 t.test('telemetry of an unregistered VIN is a dead letter, never stored', async (t) => {
   const admin = await connectMqtt(service.mqttUrl, { clientId: 'admin-test', username: 'admin', password: service.adminToken.token });
   t.teardown(() => admin.endAsync());
@@ -176,6 +205,28 @@ t.test('HTTP ingest takes the same contract and reports per-sample results', asy
   const huge = await api.post('/api/v1/telemetry', JSON.stringify({ vin: vinC, pad: 'x'.repeat(300 * 1024) }));
   t.equal(huge.status, 413);
   t.match(huge.body, { statusCode: 413, code: 'PAYLOAD_TOO_LARGE' });
+});
+
+t.test('over HTTP as over MQTT, a NaN or Infinity rejects only the sample that carries it', async (t) => {
+  const body = `{"vin":"${vinC}","samples":[{"ts":${now - 40},"seq":60,"signals":{"Vehicle.Speed":NaN}},{"ts":${now - 30},"seq":61,"signals":{"Vehicle.Speed":33}},{"ts":${now - 20},"seq":62,"signals":{"Vehicle.Speed":-Infinity}}]}`;
+  const r = await api.post<{ accepted: number; rejections: Array<{ index: number; reason: string }> }>('/api/v1/telemetry', body);
+  t.equal(r.status, 200);
+  t.match(r.body, { vin: vinC, accepted: 1, rejected: 2, rejections: [{ index: 0, reason: 'non_finite_value' }, { index: 2, reason: 'non_finite_value' }] });
+  const only = await api.post('/api/v1/telemetry', `{"vin":"${vinC}","ts":${now - 10},"seq":63,"signals":{"Vehicle.Speed":Infinity}}`);
+  t.equal(only.status, 422);
+  t.match(only.body, { statusCode: 422, code: 'NON_FINITE_VALUE' });
+});
+
+t.test('a bucketed telemetry query without from starts on a multiple of its interval', async (t) => {
+  type Answer = { from: number; to: number; buckets?: Array<{ t: number }> };
+  const bucketed = await api.get<Answer>(`/api/v1/vehicles/${vinC}/telemetry?interval=10m`);
+  t.equal(bucketed.status, 200);
+  t.equal(bucketed.body.from % 600_000, 0, 'from is on a 10-minute boundary');
+  t.ok(bucketed.body.to - bucketed.body.from >= 3_600_000 && bucketed.body.to - bucketed.body.from < 4_200_000, 'and the window covers the last hour');
+  t.ok(bucketed.body.buckets?.length, 'the vehicle has buckets');
+  t.ok(bucketed.body.buckets?.every((b) => b.t % 600_000 === 0), 'every bucket starts on a round time');
+  const raw = await api.get<Answer>(`/api/v1/vehicles/${vinC}/telemetry`);
+  t.equal(raw.body.to - raw.body.from, 3_600_000, 'raw samples: the last hour exactly');
 });
 
 t.test('operations endpoints and error shapes', async (t) => {

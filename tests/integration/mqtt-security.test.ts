@@ -125,6 +125,7 @@ t.test('Mosquitto with the dynamic security plugin, driven by the service', { sk
   const [regA, regB] = [regs.get(vinA)!, regs.get(vinB)!];
 
   await t.test("registration creates the vehicle's broker account: it publishes under its own VIN and the telemetry is stored", async (t) => {
+    t.equal(regA.mqtt.url, broker.url, 'the registration answer names the external broker');
     const client = await vehicleLogin(broker.url, regA);
     end(t, client);
     await publishQos1(client, telemetryTopic(vinA), sample(vinA, 1));

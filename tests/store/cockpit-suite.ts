@@ -260,9 +260,12 @@ export async function cockpitSuite(t: TapTest, open: () => Promise<StoreFixture>
     const now = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS;
     const vins = [randomVin(), randomVin(), randomVin()];
     const live = (offset: number) => vins.map((vin, v) => storedSample(vin, now - 2 * MINUTE_MS + offset + v, offset / 1000, { [SPEED]: v * 10 + offset / 1000, [ODO]: 100 * v + offset / 10_000, [CHARGING]: v === 2 }));
-    // the first process writes series each round but never the facts of open minutes, then dies without stopping
-    const first = engine(store, 'incremental', { factsFlushMs: 3_600_000 });
+    // the first process, whose clock says the minute of its samples is still open, writes series each round but not
+    // the facts of open minutes, then dies without stopping
+    let firstClock = now - 2 * MINUTE_MS + 50_000;
+    const first = engine(store, 'incremental', { factsFlushMs: 3_600_000, now: () => firstClock });
     for (const offset of [0, 20_000, 40_000, 70_000]) {
+      firstClock = now - 2 * MINUTE_MS + offset + 10_000;
       const batch = live(offset);
       await first.prepare(batch);
       await store.writeSamples(batch);

@@ -326,11 +326,11 @@ t.test('cockpit measurements: a series per (brand, model), never per vehicle; bi
   t.equal((await q('SHOW SERIES FROM "cockpit_series"')).length, 2, 'cockpit_series: a series per (brand, model)');
   t.equal((await q('SHOW SERIES FROM "cockpit_facts_minute"')).length, 2, 'cockpit_facts_minute: a series per (brand, model)');
   t.equal((await q('SHOW SERIES FROM "cockpit_facts_10min"')).length, 2, 'sealed 10 minutes too');
-  const [row] = await q(`SELECT "chunks", "part" FROM "cockpit_facts_minute" WHERE "model" = 'Roadster' AND time = ${h0}ms`);
+  const [row] = await q(`SELECT "chunks", "part" FROM "vc_rollups"."cockpit_facts_minute" WHERE "model" = 'Roadster' AND time = ${h0}ms`);
   t.ok(Number(row?.[1]) >= 2, 'a minute of 2,200 vehicles is split over several string fields');
   t.equal(row?.[2], 0, 'part 0: the whole minute');
-  const [speed] = await q(`SELECT sum("speed_sum") / sum("speed_count"), sum("samples") FROM "cockpit_series" WHERE time >= ${h0}ms AND time < ${h0 + 12 * 60_000}ms`);
-  t.strictSame([speed?.[1], speed?.[2]], [50, 52_800], 'what a Grafana panel asks of the series: an average and a count');
+  const [speed] = await q(`SELECT sum("speed_sum") / sum("speed_count"), sum("samples") FROM "vc_rollups"."cockpit_series" WHERE time >= ${h0}ms AND time < ${h0 + 12 * 60_000}ms`);
+  t.strictSame([speed?.[1], speed?.[2]], [50, 52_800], 'what a Grafana panel asks of the series (in the vc_rollups policy): an average and a count');
   const reader = new CockpitReader(store.cockpit);
   const answer = await reader.aggregates({ from: h0, to: h0 + 12 * 60_000, intervalMs: 6 * 60_000 }, 'rollup');
   t.equal(answer.totals.activeVehicles, 4_400);

@@ -38,6 +38,7 @@ const SOC = 'Vehicle.Powertrain.TractionBattery.StateOfCharge.Current';
 const CHARGING = 'Vehicle.Powertrain.TractionBattery.Charging.IsCharging';
 const ADAS = 'Vehicle.ADAS.ActiveAutonomyLevel';
 const CABIN_TEMP = 'Vehicle.Cabin.HVAC.AmbientAirTemperature';
+const HEADING = 'Vehicle.CurrentLocation.Heading';
 const DTC = 'Vehicle.OBD.DTCList';
 const MIL = 'Vehicle.OBD.Status.MILStatus';
 
@@ -311,6 +312,26 @@ export async function storeSuite(t: TapTest, makeStore: () => Promise<StoreFixtu
       { t: base, samples: 3, signals: { [SPEED]: { avg: 40, min: 30, max: 50 } } },
       { t: base + 60_000, samples: 1, signals: {} },
     ]);
+  });
+
+  await t.test('heading and longitude are averaged as angles, the other signals arithmetically', async (t) => {
+    const { store } = await open(t);
+    const vin = randomVin();
+    await store.writeSamples([
+      storedSample(vin, base, 1, { [HEADING]: 350, [LON]: 179, [SPEED]: 10 }),
+      storedSample(vin, base + 1_000, 2, { [HEADING]: 10, [LON]: -179, [SPEED]: 20 }),
+      storedSample(vin, base + 60_000, 3, { [HEADING]: 80 }),
+      storedSample(vin, base + 61_000, 4, { [HEADING]: 100, [LAT]: 31 }),
+      storedSample(vin, base + 62_000, 5, { [HEADING]: 90 }),
+    ]);
+    const buckets = await store.queryBuckets({ vin, from: base, to: base + 120_000, intervalMs: 60_000 });
+    const [north, east] = buckets;
+    t.ok(nearlyEqual(north?.signals[HEADING]?.avg, 0), `350 and 10 head north (0), not south: ${north?.signals[HEADING]?.avg}`);
+    t.same([north?.signals[HEADING]?.min, north?.signals[HEADING]?.max], [10, 350], 'min and max stay the smallest and largest values');
+    t.ok(nearlyEqual(Math.abs(north?.signals[LON]?.avg ?? 0), 180), `179 and -179 meet at the antimeridian: ${north?.signals[LON]?.avg}`);
+    t.equal(north?.signals[SPEED]?.avg, 15);
+    t.ok(nearlyEqual(east?.signals[HEADING]?.avg, 90), `80, 100 and 90 head east: ${east?.signals[HEADING]?.avg}`);
+    t.equal(east?.signals[LAT]?.avg, 31, 'latitude does not wrap: an arithmetic mean');
   });
 
   await t.test('latest holds per signal the value of the greatest ts, whatever the write order', async (t) => {

@@ -49,6 +49,13 @@ t.test('an external broker is an mqtt:// or mqtts:// URL (tcp/ssl/tls schemes to
   t.end();
 });
 
+t.test('the broker URL handed to vehicles can be set apart from the one the service uses', (t) => {
+  t.equal(configFromEnv({}).mqttPublicUrl, undefined, 'by default the one the service uses');
+  t.equal(configFromEnv({ VC_MQTT_PUBLIC_URL: 'mqtts://vehicles.example.com:8883' }).mqttPublicUrl, 'mqtts://vehicles.example.com:8883');
+  t.throws(() => configFromEnv({ VC_MQTT_PUBLIC_URL: 'https://vehicles.example.com' }), /VC_MQTT_PUBLIC_URL/);
+  t.end();
+});
+
 t.test('dynamic security needs an external broker and its admin credentials', (t) => {
   t.throws(() => configFromEnv({ VC_MQTT_DYNSEC: 'true' }), /VC_MQTT_DYNSEC: needs VC_MQTT_URL/);
   t.equal(configFromEnv({ VC_MQTT_DYNSEC: 'yes', VC_MQTT_URL: 'mqtt://b:1883', VC_MQTT_USERNAME: 'admin', VC_MQTT_PASSWORD: 'pw' }).mqttDynsec, true);
@@ -75,5 +82,24 @@ t.test('VC_DATABASE_URL is a PostgreSQL URL, and an invalid one is reported with
 t.test('a share group needs VC_DATABASE_URL: several ingest workers must share one registry', (t) => {
   t.throws(() => configFromEnv({ VC_MQTT_URL: 'mqtt://127.0.0.1:1883', VC_MQTT_SHARE_GROUP: 'g' }), /VC_MQTT_SHARE_GROUP: several ingest workers need one registry: set VC_DATABASE_URL/);
   t.equal(configFromEnv({ VC_MQTT_URL: 'mqtt://127.0.0.1:1883', VC_MQTT_SHARE_GROUP: 'g', VC_DATABASE_URL: 'postgres://127.0.0.1/vc' }).mqttShareGroup, 'g');
+  t.end();
+});
+
+t.test('InfluxDB retention: InfluxQL durations, at least 1h raw and 8d rollups, rollups outliving raw points', (t) => {
+  const none = configFromEnv({});
+  t.equal(none.influxRetentionRaw, undefined, 'unset: raw points in the database\'s default policy, as it is');
+  t.equal(none.influxRetentionRollups, undefined, 'unset: vc_rollups created as inf, else left as it is');
+  const set = configFromEnv({ VC_INFLUX_RETENTION_RAW: '30d', VC_INFLUX_RETENTION_ROLLUPS: 'inf' });
+  t.same([set.influxRetentionRaw, set.influxRetentionRollups], ['30d', 'inf'], 'kept as written');
+  t.equal(configFromEnv({ VC_INFLUX_RETENTION_RAW: '' }).influxRetentionRaw, undefined, 'empty means unset');
+  t.equal(configFromEnv({ VC_INFLUX_RETENTION_RAW: '1h' }).influxRetentionRaw, '1h', 'InfluxDB\'s shortest is allowed');
+  const refused: Array<[Record<string, string>, RegExp]> = [
+    [{ VC_INFLUX_RETENTION_RAW: '30 days' }, /\n  VC_INFLUX_RETENTION_RAW: an InfluxQL duration such as 30d, 4w, 720h, or inf/],
+    [{ VC_INFLUX_RETENTION_RAW: '30m' }, /\n  VC_INFLUX_RETENTION_RAW: at least 1h, or inf/],
+    [{ VC_INFLUX_RETENTION_ROLLUPS: '7d' }, /\n  VC_INFLUX_RETENTION_ROLLUPS: at least 8d, or inf/],
+    [{ VC_INFLUX_RETENTION_RAW: '90d', VC_INFLUX_RETENTION_ROLLUPS: '30d' }, /\n  VC_INFLUX_RETENTION_ROLLUPS: must be at least VC_INFLUX_RETENTION_RAW/],
+    [{ VC_INFLUX_RETENTION_RAW: 'inf', VC_INFLUX_RETENTION_ROLLUPS: '400d' }, /VC_INFLUX_RETENTION_ROLLUPS: must be at least/],
+  ];
+  for (const [env, message] of refused) t.throws(() => configFromEnv(env), message, JSON.stringify(env));
   t.end();
 });

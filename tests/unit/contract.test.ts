@@ -3,11 +3,14 @@ import {
   decodeTelemetry,
   MAX_BATCH_SAMPLES,
   replaceNonFiniteTokens,
+  TelemetryMessageSchema,
   telemetryTopic,
+  validateTelemetry,
   VIN_PATTERN,
   vinFromTopic,
 } from '../../services/contract/telemetry.ts';
-import { SIGNAL_CATALOG, checkSignal } from '../../services/contract/signals.ts';
+import { SIGNAL_CATALOG, SIGNALS, checkSignal, circularMean, type SignalSpec } from '../../services/contract/signals.ts';
+import { Prng } from '../../simulators/fleet/prng.ts';
 
 const VIN = 'LNBSCB3F5JW123456';
 const NOW = 1_795_000_000_000;
@@ -115,4 +118,67 @@ t.test('every catalog signal has a type, and range checks follow the catalog', a
   t.equal(checkSignal('Vehicle.Speed', Number.POSITIVE_INFINITY), 'non_finite_value');
   t.equal(checkSignal('Vehicle.OBD.DTCList', 'x'.repeat(300)), 'out_of_range_value');
   t.equal(checkSignal('Vehicle.Powertrain.TractionBattery.Charging.IsCharging', 1), 'invalid_signal_type');
+});
+
+/** A value for a catalog signal: valid most of the time, else just out of range, of the wrong type or not whole. */
+function randomValue(rng: Prng, spec: SignalSpec): unknown {
+  const roll = rng.next();
+  if (spec.type === 'boolean') return roll < 0.9 ? rng.chance(0.5) : 1;
+  if (spec.type === 'string') return roll < 0.8 ? 'P0420' : roll < 0.9 ? 'x'.repeat((spec.maxLength ?? 0) + 1) : 7;
+  const [min, max] = [spec.min ?? -1e6, spec.max ?? 1e6];
+  if (roll < 0.75) return spec.integer ? rng.int(min, max) : rng.between(min, max);
+  if (roll < 0.85) return rng.chance(0.5) ? min - 0.5 : max + 0.5;
+  if (roll < 0.95) return spec.integer ? min + 0.5 : String(min);
+  return rng.pick([min, max]);
+}
+
+function randomSample(rng: Prng, seq: number): Record<string, unknown> {
+  const signals: Record<string, unknown> = {};
+  for (const spec of SIGNAL_CATALOG) if (rng.chance(0.2)) signals[spec.path] = randomValue(rng, spec);
+  if (rng.chance(0.05)) signals['Vehicle.NotInTheCatalog'] = 1;
+  return { ts: NOW - rng.int(0, 3_600_000), seq: rng.chance(0.03) ? -1 : seq, signals };
+}
+
+t.test('the documented message schema accepts exactly the messages the decoder accepts whole', async (t) => {
+  const rng = new Prng(13);
+  let accepted = 0;
+  for (let i = 0; i < 2000; i++) {
+    const message = rng.chance(0.5)
+      ? { vin: VIN, ...randomSample(rng, i) }
+      : { vin: VIN, samples: Array.from({ length: rng.int(0, 4) }, (_, j) => randomSample(rng, j)) };
+    const decoded = validateTelemetry(message, undefined, NOW);
+    const decoderAcceptsWhole = decoded.ok && decoded.rejected.length === 0;
+    const schemaAccepts = TelemetryMessageSchema.safeParse(message).success;
+    if (schemaAccepts !== decoderAcceptsWhole) {
+      t.fail(`schema and decoder disagree on ${JSON.stringify(message)}: ${JSON.stringify(decoded)}`);
+      return;
+    }
+    if (schemaAccepts) accepted++;
+  }
+  t.ok(accepted > 200 && accepted < 1800, `both kinds were tried (${accepted} of 2000 accepted)`);
+});
+
+t.test('angles average to their mean direction, in the range of their signal', async (t) => {
+  const mean = (path: string, degrees: number[]) =>
+    circularMean(SIGNALS.get(path)!, degrees.reduce((sum, d) => sum + Math.sin((d * Math.PI) / 180), 0), degrees.reduce((sum, d) => sum + Math.cos((d * Math.PI) / 180), 0));
+  t.same(SIGNAL_CATALOG.filter((s) => s.circular).map((s) => s.path), ['Vehicle.CurrentLocation.Longitude', 'Vehicle.CurrentLocation.Heading'], 'the catalog\'s angles that wrap');
+  t.equal(mean('Vehicle.CurrentLocation.Heading', [350, 10]), 0);
+  t.equal(mean('Vehicle.CurrentLocation.Heading', [359, 358]), 358.5, 'a heading stays in [0, 360)');
+  t.equal(mean('Vehicle.CurrentLocation.Heading', [90]), 90);
+  t.equal(mean('Vehicle.CurrentLocation.Longitude', [-170, -160]), -165, 'a longitude stays in [-180, 180)');
+  t.equal(mean('Vehicle.CurrentLocation.Longitude', [179, -179]), -180);
+});
+
+t.test('a refused value is named with what was expected: the range, the whole number, the length or the type', async (t) => {
+  const detail = (signals: Record<string, unknown>) => {
+    const result = decodeTelemetry(topic, JSON.stringify({ vin: VIN, ...sample(1, signals) }), NOW);
+    return result.ok ? result.rejected.map((r) => `${r.reason}: ${r.detail}`) : [];
+  };
+  t.same(detail({ 'Vehicle.Powertrain.TractionBattery.StateOfCharge.Current': 140 }), [
+    'out_of_range_value: Vehicle.Powertrain.TractionBattery.StateOfCharge.Current: 140 is outside the range [0, 100] percent',
+  ]);
+  t.same(detail({ 'Vehicle.Speed': -300 }), ['out_of_range_value: Vehicle.Speed: -300 is outside the range [-250, 500] km/h']);
+  t.same(detail({ 'Vehicle.ADAS.ActiveAutonomyLevel': 2.5 }), ['out_of_range_value: Vehicle.ADAS.ActiveAutonomyLevel: 2.5 is not a whole number in [0, 5]']);
+  t.same(detail({ 'Vehicle.OBD.DTCList': 'P'.repeat(300) }), ['out_of_range_value: Vehicle.OBD.DTCList: a string of 300 characters, longer than the 256 allowed']);
+  t.same(detail({ 'Vehicle.Speed': 'fast' }), ['invalid_signal_type: Vehicle.Speed: wrong type for this signal: a number is expected, got a string']);
 });

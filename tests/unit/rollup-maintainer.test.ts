@@ -69,12 +69,17 @@ const sample = (vin: string, ts: number, seq: number, model = 'E-Cross'): Stored
   signals: { 'Vehicle.Speed': 40 + (seq % 7), 'Vehicle.TraveledDistance': 100 + seq },
 });
 
-/** What the writer does with one batch; then one round. */
-async function writeBatch(store: TelemetryStore, rollups: CockpitMaintainer, batch: StoredSample[], everything = false): Promise<void> {
+/** What the writer does with one batch; then rounds until the batch's rollups are written (late data waits to be quiet). */
+async function writeBatch(store: TelemetryStore, rollups: CockpitMaintainer, batch: StoredSample[], clock?: { now: number }): Promise<void> {
   await rollups.prepare(batch);
   await store.writeSamples(batch);
-  const stored = rollups.track(batch);
-  await rollups.flush(everything);
+  let written = false;
+  const stored = rollups.track(batch).then(() => (written = true));
+  await rollups.flush();
+  for (let i = 0; i < 10 && !written; i++) {
+    if (clock) clock.now += 1_000;
+    await rollups.flush();
+  }
   await stored;
 }
 
@@ -125,10 +130,10 @@ t.test('late data for minutes that left memory is an added part: checked per veh
   const clock = { now: Date.now() };
   const { rollups, calls } = setup(store, 'incremental', clock, { lateIdleMs: 0 });
   const hourAgo = Math.floor(clock.now / MINUTE_MS) * MINUTE_MS - 60 * MINUTE_MS;
-  await writeBatch(store, rollups, vins.slice(0, 50).map((vin, i) => sample(vin, hourAgo + i * 100, 1)));
+  await writeBatch(store, rollups, vins.slice(0, 50).map((vin, i) => sample(vin, hourAgo + i * 100, 1)), clock);
   // a later batch of the same minute from other vehicles (a store-and-forward upload)
   const checks = calls.keyChecks;
-  await writeBatch(store, rollups, vins.slice(50, 60).map((vin, i) => sample(vin, hourAgo + 20_000 + i, 1)));
+  await writeBatch(store, rollups, vins.slice(50, 60).map((vin, i) => sample(vin, hourAgo + 20_000 + i, 1)), clock);
   t.ok(calls.keyChecks > checks, 'the vehicle-minutes were checked against the store');
   t.equal(calls.recounts, 0, 'nothing recounted');
   const parts = await store.cockpit.readFacts([{ tier: 'minute', lo: hourAgo, hi: hourAgo + 1 }], {});
@@ -137,10 +142,39 @@ t.test('late data for minutes that left memory is an added part: checked per veh
   const window = { from: hourAgo, to: hourAgo + MINUTE_MS, intervalMs: MINUTE_MS };
   t.strictSame((await reader.aggregates(window, 'rollup')).totals, (await store.cockpit.fromRaw(window)).totals, 'exact');
   // a redelivery of a sample counted in another part: that minute of the model is recounted whole, once
-  await writeBatch(store, rollups, [sample(vins[0]!, hourAgo, 1)]);
+  await writeBatch(store, rollups, [sample(vins[0]!, hourAgo, 1)], clock);
   t.equal(calls.recounts, 1, 'one recount');
   const answer = await reader.aggregates(window, 'rollup');
   t.equal(answer.totals.samples, 60, 'the redelivery counted once');
+  t.strictSame(answer.totals, (await store.cockpit.fromRaw(window)).totals, 'exact');
+  await rollups.stop();
+});
+
+t.test('history uploaded by many vehicles one after another: each (brand, model, minute) written once it is quiet, not once per upload', async (t) => {
+  const store = await openStore(t);
+  const clock = { now: Date.now() };
+  const { rollups, calls } = setup(store, 'incremental', clock, { lateIdleMs: 10_000 });
+  const from = Math.floor(clock.now / MINUTE_MS) * MINUTE_MS - 5 * 60 * MINUTE_MS;
+  // 40 vehicles each upload the same 30 minutes (two samples a minute), 0.2 s apart, with a round after each upload
+  const uploads = vins.slice(0, 40).map((vin, v) => Array.from({ length: 60 }, (_, i) => sample(vin, from + i * 30_000 + v, i)));
+  const done: Array<Promise<void>> = [];
+  for (const batch of uploads) {
+    await rollups.prepare(batch);
+    await store.writeSamples(batch);
+    done.push(rollups.track(batch));
+    clock.now += 200;
+    await rollups.flush();
+  }
+  t.equal(calls.factsRows, 0, 'nothing written while the uploads go on');
+  clock.now += 2_000;
+  await rollups.flush();
+  await Promise.all(done);
+  t.equal(calls.seriesRows, 30, 'then a series row per minute');
+  t.equal(calls.factsRows, 30, 'and a facts row per minute');
+  const reader = new CockpitReader(store.cockpit);
+  const window = { from, to: from + 30 * MINUTE_MS, intervalMs: 10 * MINUTE_MS };
+  const answer = await reader.aggregates(window, 'rollup');
+  t.equal(answer.totals.samples, 2_400);
   t.strictSame(answer.totals, (await store.cockpit.fromRaw(window)).totals, 'exact');
   await rollups.stop();
 });

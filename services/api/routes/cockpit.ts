@@ -9,7 +9,7 @@ import type { CockpitScope } from '../../store/telemetry-store.ts';
 import type { ApiContext } from '../context.ts';
 import { canSeeBrand, requirePrincipal } from '../auth.ts';
 import { BrandNotFound, InvalidRange, ModelNotFound } from '../errors.ts';
-import { ErrorSchema, IntervalParam, TimeParam } from '../schemas.ts';
+import { ERROR_ANSWERS, errorAnswer, IntervalParam, jsonAnswer, TimeParam } from '../schemas.ts';
 
 const DEFAULT_WINDOW_MS = 24 * 3_600_000;
 const TARGET_BUCKETS = 288;
@@ -17,7 +17,8 @@ const MAX_BUCKETS = 10_000;
 
 const CockpitQuerySchema = z.object({ from: TimeParam.optional(), to: TimeParam.optional(), interval: IntervalParam.optional() });
 const nullableNumber = z.number().nullable();
-const CockpitSchema = z.object({
+const CockpitSchema = z
+  .object({
   scope: z.object({ level: z.enum(['fleet', 'brand', 'model']), brand: z.string().optional(), model: z.string().optional() }),
   from: z.number().int(),
   to: z.number().int(),
@@ -35,21 +36,38 @@ const CockpitSchema = z.object({
     faults: z.number().int().describe('vehicles reporting a fault in the window'),
   }),
   series: z.array(z.object({ t: z.number().int(), samples: z.number().int(), avgSpeed: nullableNumber, avgSoc: nullableNumber, adasShare: nullableNumber })),
-});
+  })
+  .meta({ id: 'Cockpit' });
 const BrandParams = z.object({ brand: z.string().min(1).max(64) });
 const ModelParams = BrandParams.extend({ model: z.string().min(1).max(64) });
 const BrandListSchema = z.object({ brands: z.array(z.object({ brand: z.string(), models: z.number().int(), vehicles: z.number().int(), online: z.number().int() })) });
 const ModelListSchema = z.object({ models: z.array(z.object({ model: z.string(), vehicles: z.number().int(), online: z.number().int() })) });
 
-/** Resolve from/to/interval with the documented defaults: the last 24 h to the next whole minute, ~288 buckets. */
+/** ~288 whole-minute buckets over a window. */
+const defaultInterval = (windowMs: number): number => Math.max(MINUTE_MS, Math.ceil(windowMs / TARGET_BUCKETS / MINUTE_MS) * MINUTE_MS);
+
+/**
+ * Resolve from/to/interval with the documented defaults: the last 24 h in ~288 buckets. A default `from` is aligned to
+ * the interval (and a default `to` too, when neither is given), so that buckets start on round times: 10:05, not 10:03.
+ */
 export function cockpitWindow(query: { from?: number; to?: number; interval?: number }, now = Date.now()): { from: number; to: number; intervalMs: number } {
-  const to = query.to ?? Math.ceil(now / MINUTE_MS) * MINUTE_MS;
-  const from = query.from ?? to - DEFAULT_WINDOW_MS;
+  const nextMinute = Math.ceil(now / MINUTE_MS) * MINUTE_MS;
+  const intervalMs = query.interval ?? defaultInterval(query.from === undefined ? DEFAULT_WINDOW_MS : (query.to ?? nextMinute) - query.from);
+  const to = query.to ?? (query.from === undefined ? Math.ceil(now / intervalMs) * intervalMs : nextMinute);
+  const from = query.from ?? Math.floor((to - DEFAULT_WINDOW_MS) / intervalMs) * intervalMs;
   if (from >= to) throw new InvalidRange('from must be before to');
-  const intervalMs = query.interval ?? Math.max(MINUTE_MS, Math.ceil((to - from) / TARGET_BUCKETS / MINUTE_MS) * MINUTE_MS);
   if ((to - from) / intervalMs > MAX_BUCKETS) throw new InvalidRange(`at most ${MAX_BUCKETS} buckets: widen interval or narrow [from, to)`);
   return { from, to, intervalMs };
 }
+
+const { validation, unauthorized, rateLimited } = ERROR_ANSWERS;
+const brandNotFound = errorAnswer("BRAND_NOT_FOUND: no vehicle of this brand, or another tenant's brand");
+const cockpitAnswers = {
+  200: jsonAnswer('KPIs over [from, to) and one series item per bucket', CockpitSchema),
+  400: errorAnswer('VALIDATION_FAILED: a parameter does not match its schema; INVALID_RANGE: from is not before to, or too many buckets'),
+  401: unauthorized,
+  429: rateLimited,
+};
 
 export const cockpitRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app) => {
   app.addHook('onRequest', requirePrincipal(ctx.resolvePrincipal));
@@ -71,13 +89,21 @@ export const cockpitRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
 
   app.get(
     '/api/v1/fleet/cockpit',
-    { schema: { tags: ['cockpit'], summary: 'Cockpit over all brands the token may see', security, querystring: CockpitQuerySchema, response: { 200: CockpitSchema } } },
+    { schema: { operationId: 'getFleetCockpit', tags: ['cockpit'], summary: 'Cockpit over all brands the token may see', security, querystring: CockpitQuerySchema, response: cockpitAnswers } },
     async (request) => answer({ brands: tenantBrands(request) }, 'fleet', visibleVehicles(request).length, request.query),
   );
 
   app.get(
     '/api/v1/brands',
-    { schema: { tags: ['cockpit'], summary: 'Brands with model and vehicle counts, online now', security, response: { 200: BrandListSchema } } },
+    {
+      schema: {
+        operationId: 'listBrands',
+        tags: ['cockpit'],
+        summary: 'Brands with model and vehicle counts, online now',
+        security,
+        response: { 200: jsonAnswer('the brands the token may see', BrandListSchema), 401: unauthorized, 429: rateLimited },
+      },
+    },
     async (request) => {
       const byBrand = new Map<string, { models: Set<string>; vehicles: number; online: number }>();
       const now = Date.now();
@@ -95,7 +121,17 @@ export const cockpitRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
 
   app.get(
     '/api/v1/brands/:brand/cockpit',
-    { schema: { tags: ['cockpit'], summary: 'Cockpit of one brand', security, params: BrandParams, querystring: CockpitQuerySchema, response: { 200: CockpitSchema, 404: ErrorSchema } } },
+    {
+      schema: {
+        operationId: 'getBrandCockpit',
+        tags: ['cockpit'],
+        summary: 'Cockpit of one brand',
+        security,
+        params: BrandParams,
+        querystring: CockpitQuerySchema,
+        response: { ...cockpitAnswers, 404: brandNotFound },
+      },
+    },
     async (request) => {
       const { brand } = request.params;
       const vehicles = requireBrand(request, brand);
@@ -105,7 +141,16 @@ export const cockpitRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
 
   app.get(
     '/api/v1/brands/:brand/models',
-    { schema: { tags: ['cockpit'], summary: 'Models of a brand', security, params: BrandParams, response: { 200: ModelListSchema, 404: ErrorSchema } } },
+    {
+      schema: {
+        operationId: 'listBrandModels',
+        tags: ['cockpit'],
+        summary: 'Models of a brand',
+        security,
+        params: BrandParams,
+        response: { 200: jsonAnswer('the models of the brand', ModelListSchema), 400: validation, 401: unauthorized, 404: brandNotFound, 429: rateLimited },
+      },
+    },
     async (request) => {
       const vehicles = requireBrand(request, request.params.brand);
       const byModel = new Map<string, { vehicles: number; online: number }>();
@@ -122,7 +167,17 @@ export const cockpitRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
 
   app.get(
     '/api/v1/brands/:brand/models/:model/cockpit',
-    { schema: { tags: ['cockpit'], summary: 'Cockpit of one model', security, params: ModelParams, querystring: CockpitQuerySchema, response: { 200: CockpitSchema, 404: ErrorSchema } } },
+    {
+      schema: {
+        operationId: 'getModelCockpit',
+        tags: ['cockpit'],
+        summary: 'Cockpit of one model',
+        security,
+        params: ModelParams,
+        querystring: CockpitQuerySchema,
+        response: { ...cockpitAnswers, 404: errorAnswer('BRAND_NOT_FOUND or MODEL_NOT_FOUND: no vehicle of this brand (or not one of the tenant\'s) or of this model') },
+      },
+    },
     async (request) => {
       const { brand, model } = request.params;
       const vehicles = requireBrand(request, brand).filter((v) => v.model === model);

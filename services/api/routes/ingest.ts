@@ -2,18 +2,26 @@
 // credentials (HTTP Basic) and only its own VIN, like on the broker: another VIN is an `unauthorized_publisher`
 // dead letter and a 403. A tenant token may post for vehicles of its brands: another brand's VIN is dead-lettered
 // the same way, and answered 404 VEHICLE_NOT_FOUND exactly like an unregistered VIN (no existence leak).
+import { errorCodes } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
-import { MAX_PAYLOAD_BYTES, REJECT_REASONS, TelemetryMessageSchema, VIN_PATTERN, type RejectReason } from '../../contract/telemetry.ts';
+import { MAX_PAYLOAD_BYTES, parseTelemetryJson, TelemetryMessageSchema, VIN_PATTERN, type RejectReason } from '../../contract/telemetry.ts';
 import type { ApiContext } from '../context.ts';
 import { canSeeBrand, requireIngestCaller, requirePrincipal } from '../auth.ts';
 import { Forbidden, IngestBackpressure, SpoolUnavailable, UnauthorizedPublisher, VehicleNotFound } from '../errors.ts';
-import { DeadLetterListSchema, DeadLetterQuerySchema, ErrorSchema, IngestAnswerSchema } from '../schemas.ts';
+import { DeadLetterListSchema, DeadLetterQuerySchema, ERROR_ANSWERS, errorAnswer, ErrorSchema, IngestAnswerSchema, jsonAnswer } from '../schemas.ts';
 
-// The documented shape; validation itself is the contract's per-sample validator, so one bad sample does not
-// refuse the whole batch.
-const TelemetryBodySchema = z.unknown().describe(JSON.stringify(z.toJSONSchema(TelemetryMessageSchema, { io: 'input' })));
-const IngestErrorSchema = ErrorSchema.extend({ rejections: IngestAnswerSchema.shape.rejections.optional() });
+const IngestErrorSchema = ErrorSchema.extend({ rejections: IngestAnswerSchema.shape.rejections.optional() }).meta({
+  id: 'IngestError',
+  description: 'An ingest refused whole: the error, and every sample\'s reason',
+});
+const ingestError = (description: string) => errorAnswer(description, IngestErrorSchema);
+const { validation, unauthorized, rateLimited } = ERROR_ANSWERS;
+
+/**
+ * The body is documented by the contract's message schema but not parsed with it: the contract's own decoder
+ * checks sample by sample, so one bad sample is rejected with its reason and the rest of the batch is kept.
+ */
+const contractDecodesTheBody = () => (body: unknown) => ({ value: body });
 
 const WHOLE_MESSAGE_STATUS: Partial<Record<RejectReason, 413 | 422>> = {
   payload_too_large: 413,
@@ -28,21 +36,40 @@ const bodyVin = (body: unknown): string | undefined => {
 
 export const ingestRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app) => {
   const security = [{ bearer: [] }];
+  // Firmware JSON encoders print NaN/Infinity: over HTTP as over MQTT, only the samples carrying them are rejected.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
+    const parsed = parseTelemetryJson(text as string);
+    if (parsed === undefined) done(new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY(), undefined);
+    else done(null, parsed.value);
+  });
 
   app.post(
     '/api/v1/telemetry',
     {
       onRequest: requireIngestCaller(ctx.resolvePrincipal, ctx.registry),
       bodyLimit: MAX_PAYLOAD_BYTES,
+      validatorCompiler: contractDecodesTheBody,
       schema: {
+        operationId: 'ingestTelemetry',
         tags: ['telemetry'],
         summary: 'Ingest one sample or a batch over HTTP (same contract as MQTT); 200 once the accepted samples are durable',
         description:
           'One sample {vin, ts, seq, signals} or a batch {vin, samples: [...]} of at most 1,000. Invalid samples are rejected one by one with reasons; the rest is kept. 400/413/422 when nothing is accepted. ' +
           'Authorization: a bearer token (admin, or a tenant for its brands: another VIN is 404), or HTTP Basic with the vehicle\'s MQTT credentials (its own VIN only: another is 403 UNAUTHORIZED_PUBLISHER).',
-        body: TelemetryBodySchema,
+        body: TelemetryMessageSchema,
         security: [{ bearer: [] }, { vehicle: [] }],
-        response: { 200: IngestAnswerSchema, 400: IngestErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 413: IngestErrorSchema, 422: IngestErrorSchema, 503: ErrorSchema },
+        response: {
+          200: jsonAnswer('at least one sample accepted (durable); the others with their reasons', IngestAnswerSchema),
+          400: ingestError('nothing accepted: INVALID_JSON, or the reason of the message (e.g. INVALID_VIN) or of every sample (one reason, else NO_SAMPLE_ACCEPTED)'),
+          401: errorAnswer('UNAUTHORIZED: no valid bearer token or vehicle credentials'),
+          403: errorAnswer('UNAUTHORIZED_PUBLISHER: a vehicle posting for another VIN'),
+          404: errorAnswer("VEHICLE_NOT_FOUND: a tenant token posting for a VIN that is not registered or is another brand's"),
+          413: ingestError('PAYLOAD_TOO_LARGE (over 256 KiB) or BATCH_TOO_LARGE (over 1,000 samples): refused whole'),
+          415: ERROR_ANSWERS.mediaType,
+          422: ingestError('UNREGISTERED_VEHICLE (admin or vehicle credentials), or no sample of a valid message was acceptable'),
+          429: errorAnswer('RATE_LIMITED: the credential\'s ingest requests per minute are used up (VC_RATE_LIMIT_INGEST); Retry-After says when'),
+          503: errorAnswer('INGEST_BACKPRESSURE (the spool is full) or SPOOL_UNAVAILABLE (the disk refused): nothing was acknowledged; retry later'),
+        },
       },
     },
     async (request, reply) => {
@@ -88,12 +115,20 @@ export const ingestRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (a
     {
       onRequest: requirePrincipal(ctx.resolvePrincipal),
       schema: {
+        operationId: 'listDeadLetters',
         tags: ['telemetry'],
         summary: 'Rejected messages and samples with their reasons, newest first',
         description: 'The admin sees all. A tenant must name one of its vehicles with `vin` (another brand\'s VIN: 404; no `vin`: 403, since many letters belong to no brand).',
         security,
         querystring: DeadLetterQuerySchema,
-        response: { 200: DeadLetterListSchema, 403: ErrorSchema, 404: ErrorSchema },
+        response: {
+          200: jsonAnswer('dead letters, newest first', DeadLetterListSchema),
+          400: errorAnswer('VALIDATION_FAILED: a reason that is not a reject reason, a malformed vin, or a limit out of range'),
+          401: unauthorized,
+          403: errorAnswer('FORBIDDEN: a tenant token without `vin`'),
+          404: errorAnswer("VEHICLE_NOT_FOUND: a tenant token naming a VIN that is not registered or is another brand's"),
+          429: rateLimited,
+        },
       },
     },
     async (request) => {
@@ -103,9 +138,7 @@ export const ingestRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (a
         const vehicle = await ctx.registry.get(vin);
         if (!vehicle || !canSeeBrand(request.principal, vehicle.brand)) throw new VehicleNotFound(vin);
       }
-      const known = reason === undefined || (REJECT_REASONS as readonly string[]).includes(reason);
-      if (!known) return { items: [] };
-      const items = await ctx.store.listDeadLetters({ reason: reason as RejectReason | undefined, vin, limit });
+      const items = await ctx.store.listDeadLetters({ reason, vin, limit });
       return { items };
     },
   );

@@ -8,7 +8,7 @@ import type { VehicleTwin } from '../../twin/twin.ts';
 import type { ApiContext } from '../context.ts';
 import { canSeeBrand, requirePrincipal } from '../auth.ts';
 import { BrandNotFound, VehicleNotFound } from '../errors.ts';
-import { ErrorSchema } from '../schemas.ts';
+import { ERROR_ANSWERS, errorAnswer } from '../schemas.ts';
 
 /** Bytes a client may have unsent before it is dropped. */
 export const LIVE_CLIENT_BUFFER_BYTES = 256 * 1024;
@@ -27,11 +27,21 @@ export const liveRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app
     '/api/v1/live',
     {
       schema: {
+        operationId: 'streamLiveTwins',
         tags: ['cockpit'],
         summary: 'Server-sent events: `event: twin` with {vin, brand, model, lastSeen, signals} for every accepted message',
         security: [{ bearer: [] }],
         querystring: LiveQuerySchema,
-        response: { 404: ErrorSchema },
+        response: {
+          200: {
+            description: 'an endless event stream: `event: twin` with `data:` one JSON object {vin, brand, model, lastSeen, signals: {path: {value, ts}}} per accepted message, and `: heartbeat` comments every 15 s',
+            content: { 'text/event-stream': { schema: z.string().describe('text/event-stream (https://html.spec.whatwg.org/multipage/server-sent-events.html)') } },
+          },
+          400: ERROR_ANSWERS.validation,
+          401: ERROR_ANSWERS.unauthorized,
+          404: errorAnswer("BRAND_NOT_FOUND or VEHICLE_NOT_FOUND: a brand or VIN the token may not see, or that does not exist"),
+          429: ERROR_ANSWERS.rateLimited,
+        },
       },
     },
     async (request, reply) => {

@@ -15,7 +15,9 @@ import {
   BulkRegistrationSchema,
   decodeCursor,
   encodeCursor,
-  ErrorSchema,
+  ERROR_ANSWERS,
+  errorAnswer,
+  jsonAnswer,
   MAX_VEHICLES_PER_BATCH,
   RegisterVehicleSchema,
   RegisterVehiclesSchema,
@@ -43,14 +45,17 @@ const publicVehicle = (v: VehicleRecord) => ({
   createdAt: v.createdAt,
 });
 
-const registrationAnswer = ({ vehicle, password }: Registration) => ({
-  ...publicVehicle(vehicle),
-  mqtt: { username: vehicle.vin, password, topic: telemetryTopic(vehicle.vin) },
-});
+const { validation, invalidBody, unauthorized, tooLarge, mediaType, rateLimited } = ERROR_ANSWERS;
+const vehicleNotFound = errorAnswer("VEHICLE_NOT_FOUND: no such VIN, or another brand's (a tenant sees only its brands)");
 
 export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app) => {
   app.addHook('onRequest', requirePrincipal(ctx.resolvePrincipal));
   const security = [{ bearer: [] }];
+
+  const registrationAnswer = ({ vehicle, password }: Registration) => ({
+    ...publicVehicle(vehicle),
+    mqtt: { username: vehicle.vin, password, topic: telemetryTopic(vehicle.vin), url: ctx.brokerUrl },
+  });
 
   /** The vehicle if the caller may see it; otherwise the same 404 whether it exists or not. */
   const visibleVehicle = async (request: FastifyRequest, vin: string): Promise<VehicleRecord> => {
@@ -63,12 +68,23 @@ export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
     '/api/v1/vehicles',
     {
       schema: {
+        operationId: 'registerVehicle',
         tags: ['vehicles'],
         summary: 'Register a vehicle; answers its MQTT credentials (the password is shown only here)',
         description: 'A tenant token registers vehicles of its brands only (another brand: 404 BRAND_NOT_FOUND). A VIN is a global key: a taken VIN is 409 whoever holds it.',
         security,
         body: RegisterVehicleSchema,
-        response: { 201: RegistrationSchema, 404: ErrorSchema, 409: ErrorSchema, 503: ErrorSchema },
+        response: {
+          201: jsonAnswer('registered: its MQTT credentials, topic and broker', RegistrationSchema),
+          400: invalidBody,
+          401: unauthorized,
+          404: errorAnswer("BRAND_NOT_FOUND: a tenant token registering a vehicle of a brand that is not one of its own"),
+          409: errorAnswer('VEHICLE_EXISTS: the VIN is already registered'),
+          413: tooLarge,
+          415: mediaType,
+          429: rateLimited,
+          503: errorAnswer('BROKER_UNAVAILABLE: the MQTT broker did not confirm the vehicle account; nothing was registered'),
+        },
       },
     },
     async (request, reply) => {
@@ -94,12 +110,22 @@ export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
     '/api/v1/vehicles/batch',
     {
       schema: {
+        operationId: 'registerVehicles',
         tags: ['vehicles'],
         summary: `Register up to ${MAX_VEHICLES_PER_BATCH} vehicles at once; answers the new ones with their MQTT credentials, and the VINs already registered`,
         description: 'One database transaction for the lot (a fleet, a load test). A tenant token registers vehicles of its brands only: one vehicle of another brand is a 404 BRAND_NOT_FOUND and nothing is registered.',
         security,
         body: RegisterVehiclesSchema,
-        response: { 200: BulkRegistrationSchema, 404: ErrorSchema, 503: ErrorSchema },
+        response: {
+          200: jsonAnswer('the new vehicles with their MQTT credentials (each password shown only here), and the VINs already registered', BulkRegistrationSchema),
+          400: invalidBody,
+          401: unauthorized,
+          404: errorAnswer('BRAND_NOT_FOUND: a tenant token registering a vehicle of a brand that is not one of its own; nothing was registered'),
+          413: tooLarge,
+          415: mediaType,
+          429: rateLimited,
+          503: errorAnswer('BROKER_UNAVAILABLE: the MQTT broker did not confirm the vehicle accounts; nothing was registered'),
+        },
       },
     },
     async (request) => {
@@ -124,12 +150,18 @@ export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
     '/api/v1/telemetry',
     {
       schema: {
+        operationId: 'listStoredSamples',
         tags: ['telemetry'],
         summary: 'Which samples every vehicle stored in [from, to): (vin, ts, seq), ts ascending, at most limit',
-        description: 'For checking a load test by seq without a request per vehicle. A tenant token sees its brands\' vehicles only. `truncated` says the window holds more: ask again for narrower windows.',
+        description: "For checking a load test by seq without a request per vehicle. A tenant token sees its brands' vehicles only. `truncated` says the window holds more: ask again for narrower windows.",
         security,
         querystring: SampleRefsQuerySchema,
-        response: { 200: SampleRefsAnswerSchema },
+        response: {
+          200: jsonAnswer('the samples stored in the window', SampleRefsAnswerSchema),
+          400: errorAnswer('VALIDATION_FAILED or INVALID_RANGE: from and to are required, from before to'),
+          401: unauthorized,
+          429: rateLimited,
+        },
       },
     },
     async (request) => {
@@ -143,7 +175,16 @@ export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
 
   app.get(
     '/api/v1/vehicles',
-    { schema: { tags: ['vehicles'], summary: 'Registered vehicles with their twin summary, paginated', security, querystring: VehicleListQuerySchema, response: { 200: VehicleListSchema } } },
+    {
+      schema: {
+        operationId: 'listVehicles',
+        tags: ['vehicles'],
+        summary: 'Registered vehicles with their twin summary, paginated',
+        security,
+        querystring: VehicleListQuerySchema,
+        response: { 200: jsonAnswer('a page of vehicles', VehicleListSchema), 400: validation, 401: unauthorized, 429: rateLimited },
+      },
+    },
     async (request) => {
       const { brand, model, online, limit, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor) : '';
@@ -169,7 +210,16 @@ export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
 
   app.get(
     '/api/v1/vehicles/:vin',
-    { schema: { tags: ['vehicles'], summary: 'Digital twin: latest value and time of every signal', security, params: VinParams, response: { 200: TwinSchema, 404: ErrorSchema } } },
+    {
+      schema: {
+        operationId: 'getVehicleTwin',
+        tags: ['vehicles'],
+        summary: 'Digital twin: latest value and time of every signal',
+        security,
+        params: VinParams,
+        response: { 200: jsonAnswer('the twin', TwinSchema), 400: validation, 401: unauthorized, 404: vehicleNotFound, 429: rateLimited },
+      },
+    },
     async (request) => {
       const { vin } = request.params;
       const vehicle = await visibleVehicle(request, vin);
@@ -191,12 +241,19 @@ export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
     '/api/v1/vehicles/:vin/telemetry',
     {
       schema: {
+        operationId: 'queryVehicleTelemetry',
         tags: ['vehicles'],
         summary: 'Raw samples in [from, to) in ts order, or time buckets aligned to from when interval is given',
         security,
         params: VinParams,
         querystring: TelemetryQuerySchema,
-        response: { 200: TelemetryAnswerSchema, 404: ErrorSchema },
+        response: {
+          200: jsonAnswer('samples (a page: follow nextCursor), or buckets', TelemetryAnswerSchema),
+          400: errorAnswer('VALIDATION_FAILED: a parameter does not match its schema (e.g. an unknown signal); INVALID_RANGE: from is not before to, too many buckets, or a cursor of another range'),
+          401: unauthorized,
+          404: vehicleNotFound,
+          429: rateLimited,
+        },
       },
     },
     async (request) => {
@@ -204,7 +261,8 @@ export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
       const q = request.query;
       await visibleVehicle(request, vin);
       const to = q.to ?? Date.now();
-      const from = q.from ?? to - DEFAULT_WINDOW_MS;
+      // a bucketed query's default window starts on a multiple of the interval, so buckets start on round times
+      const from = q.from ?? (q.interval === undefined ? to - DEFAULT_WINDOW_MS : Math.floor((to - DEFAULT_WINDOW_MS) / q.interval) * q.interval);
       if (from >= to) throw new InvalidRange('from must be before to');
       if (q.interval !== undefined) {
         if ((to - from) / q.interval > MAX_BUCKETS) throw new InvalidRange(`at most ${MAX_BUCKETS} buckets: widen interval or narrow [from, to)`);
