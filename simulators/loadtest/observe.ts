@@ -67,6 +67,24 @@ export async function processesUsage(pids: readonly number[]): Promise<ProcessUs
   return usages.reduce((a, b) => ({ cpuSeconds: a.cpuSeconds + b.cpuSeconds, rssBytes: a.rssBytes + b.rssBytes }));
 }
 
+/**
+ * CPU seconds used so far by a set of processes, counting one that has exited with its last reading: a sum over the
+ * ones still alive would drop when one ends and read as negative CPU.
+ */
+export class ProcessCpuTotal {
+  private readonly last = new Map<number, number>();
+
+  async read(pids: readonly number[]): Promise<number | undefined> {
+    await Promise.all(
+      pids.map(async (pid) => {
+        const usage = await processUsage(pid);
+        if (usage) this.last.set(pid, usage.cpuSeconds);
+      }),
+    );
+    return this.last.size > 0 ? [...this.last.values()].reduce((a, b) => a + b, 0) : undefined;
+  }
+}
+
 /** Tracks CPU use between samples of one or more processes, as a percentage of one core. */
 export class CpuMeter {
   private last: { at: number; cpuSeconds: number } | undefined;

@@ -2,7 +2,7 @@
 // sample the target once a second (accepted, stored, backlog, CPU, RSS), probe publish-to-queryable latency,
 // wait for the backlog to drain, read every vehicle back and compare seqs with what was acknowledged.
 import { LatencyProber, type LatencyStats } from './latency.ts';
-import { CpuMeter, processesUsage } from './observe.ts';
+import { CpuMeter, ProcessCpuTotal } from './observe.ts';
 import {
   assertValidOptions,
   describeSchedule,
@@ -225,6 +225,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: LoadTestHooks
     const base = await target.sample();
     const serviceCpu = new CpuMeter();
     const publisherCpu = new CpuMeter();
+    const publisherCpuTotal = new ProcessCpuTotal();
     if (base.cpuSeconds !== undefined) serviceCpu.update(base.cpuSeconds);
     const goAt = Date.now() + 250;
     fleet.go(goAt);
@@ -268,7 +269,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: LoadTestHooks
     };
 
     const sampleOnce = async (): Promise<void> => {
-      const [sample, publishers] = await Promise.all([target.sample(), processesUsage(fleet.pids)]);
+      const [sample, publisherSeconds] = await Promise.all([target.sample(), publisherCpuTotal.read(fleet.pids)]);
       const at = Date.now();
       const progress = fleet.progress();
       const seconds = Math.max(0.001, (at - previous.at) / 1000);
@@ -284,7 +285,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: LoadTestHooks
         backlogBytes: sample.backlogBytes ?? null,
         serviceCpuPercent: sample.cpuSeconds !== undefined ? round1(serviceCpu.update(sample.cpuSeconds) ?? NaN) : null,
         serviceRssBytes: sample.rssBytes ?? null,
-        publisherCpuPercent: publishers ? round1(publisherCpu.update(publishers.cpuSeconds) ?? NaN) : null,
+        publisherCpuPercent: publisherSeconds !== undefined ? round1(publisherCpu.update(publisherSeconds) ?? NaN) : null,
       };
       timeline.push(point);
       previous = { at, progress, sample };

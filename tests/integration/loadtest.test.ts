@@ -7,6 +7,7 @@ import t from 'tap';
 import { validateTelemetry } from '../../services/contract/telemetry.ts';
 import {
   CpuMeter,
+  ProcessCpuTotal,
   isLoopbackHost,
   loadSample,
   loadTestOptions,
@@ -186,6 +187,20 @@ t.test('a /metrics answer without the store writer\'s counters is asked again, n
   t.same(samples.map((s) => s.name), ['vc_ingest_samples_accepted_total', 'vc_store_samples_written_total']);
   complete = false;
   await t.rejects(readServiceMetrics(url), /no vc_store_samples_written_total in 6 answers/);
+});
+
+t.test('the CPU of processes that exit keeps counting their last reading, never going back', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['-e', 'const end = Date.now() + 300; while (Date.now() < end); setTimeout(() => {}, 300)']);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const total = new ProcessCpuTotal();
+  await new Promise((r) => setTimeout(r, 400));
+  const alive = await total.read([process.pid, child.pid!]);
+  await exited;
+  const after = await total.read([process.pid, child.pid!]);
+  t.ok(alive !== undefined && alive > 0);
+  t.ok(after !== undefined && after >= alive!, `${after} >= ${alive}: the exited child still counts`);
+  t.equal(await new ProcessCpuTotal().read([2 ** 22 + 12345]), undefined, 'nothing read: nothing to say');
 });
 
 t.test('the live line follows the phases', async (t) => {
