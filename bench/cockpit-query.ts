@@ -140,6 +140,8 @@ const DAY_MS = 24 * HOUR_MS;
 /** The older days start this long after the 7-day limit of the contract, so none is too old by the time it arrives. */
 const WEEK_MARGIN_MS = HOUR_MS;
 const PUBLISHERS = 2;
+/** With every sample stored and no rollup key pending, a count that has not moved for this long is final. */
+const STUCK_MS = 120_000;
 /** Issue 15: a day of history for 1,000 vehicles is counted within this long after the last acknowledgement. */
 export const HISTORY_BOUND_MS = 60_000;
 
@@ -338,6 +340,9 @@ async function catchUp(service: RunningService, expected: number, base: ServiceC
   const result: CatchUp = { expected, stored: 0, counted: 0, storedAfterMs: null, countedAfterMs: null, maxRollupPendingKeys: null, maxSpoolPendingBytes: null, rejects: 0, notes: [], timeline: [] };
   const deadline = lastAckAt + timeoutMs;
   let lastPoint = 0;
+  // everything stored and nothing pending, yet the count does not move: waiting longer would not change it
+  let settledSince: number | undefined;
+  let settledCount = -1;
   for (;;) {
     const [c, counted] = await Promise.all([counters(service), countedSamples(service, window.from, window.to)]);
     const now = Date.now();
@@ -352,9 +357,19 @@ async function catchUp(service: RunningService, expected: number, base: ServiceC
       result.timeline.push({ t: Math.round((now - lastAckAt) / 100) / 10, stored: result.stored, counted, rollupPendingKeys: c.rollupPendingKeys, spoolPendingBytes: c.spoolPendingBytes });
       log(`    ${((now - lastAckAt) / 1000).toFixed(0)} s after the last PUBACK: stored ${result.stored.toLocaleString('en-US')}, counted by the cockpit ${counted.toLocaleString('en-US')} of ${expected.toLocaleString('en-US')}; rollup keys pending ${c.rollupPendingKeys ?? '-'}, spool ${c.spoolPendingBytes ?? '-'} B`);
     }
-    if (counted >= expected || now > deadline) {
+    const settled = result.stored >= expected && c.rollupPendingKeys === 0 && c.spoolPendingBytes === 0 && counted === settledCount;
+    if (!settled) settledSince = undefined;
+    else settledSince ??= now;
+    settledCount = counted;
+    const stuck = settledSince !== undefined && now - settledSince > STUCK_MS;
+    if (counted >= expected || now > deadline || stuck) {
       if (counted >= expected) result.countedAfterMs = now - lastAckAt;
       if (counted > expected) result.notes.push(`the cockpit counted ${counted} samples, ${counted - expected} more than were sent`);
+      if (counted < expected) {
+        // the raw samples of the same window tell a miscount from a sample the store lacks
+        const raw = await service.store.cockpit.fromRaw({ ...window, intervalMs: HOUR_MS });
+        result.notes.push(`the cockpit counted ${counted} of ${expected} samples${stuck ? `, unchanged for ${STUCK_MS / 1000} s with every sample stored and no rollup key pending` : ''}; the raw samples of the window: ${raw.totals.samples}`);
+      }
       if (result.rejects > 0) result.notes.push(`${result.rejects} messages or samples rejected (dead letters)`);
       return result;
     }
