@@ -19,6 +19,8 @@ export interface VehicleCloudProcess {
   /** the embedded broker, or the external one it subscribes to */
   mqttUrl: string;
   pid: number;
+  /** the last lines it logged (warnings and errors: it runs with VC_LOG_LEVEL=warn), to explain a failure */
+  logTail(): string;
   /** SIGTERM (the service drains and stops), SIGKILL after 20 s; removes its data dir */
   stop(): Promise<void>;
 }
@@ -51,11 +53,14 @@ async function spawnOnce(env: Record<string, string>): Promise<VehicleCloudProce
       VC_LOG_LEVEL: 'warn',
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // pino logs to stdout, a crash to stderr: both feed the tail
   let output = '';
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (chunk: string) => (output = (output + chunk).slice(-8_000)));
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => (output = (output + chunk).slice(-8_000)));
+  }
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const killOnExit = (): void => {
     child.kill('SIGKILL');
@@ -85,7 +90,7 @@ async function spawnOnce(env: Record<string, string>): Promise<VehicleCloudProce
     await stop();
     throw err;
   }
-  return { apiUrl, mqttUrl: env.VC_MQTT_URL ?? `mqtt://127.0.0.1:${mqttPort}`, pid: child.pid ?? -1, stop };
+  return { apiUrl, mqttUrl: env.VC_MQTT_URL ?? `mqtt://127.0.0.1:${mqttPort}`, pid: child.pid ?? -1, logTail: () => output.trim().split('\n').slice(-5).join(' | '), stop };
 }
 
 /** Whole-machine CPU counters (all cores), to tell our processes' load from everyone else's. */

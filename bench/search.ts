@@ -2,7 +2,7 @@
 // keeps up (the publishers sent what was offered, the backlog drained within the bound). One step is one load
 // test at a fixed rate, verified per vehicle by seq. A saturation step gives the first guess; then the rate grows
 // or shrinks until it brackets the limit, and the bracket is halved down to the wanted precision.
-import { loadTestOptions, processesUsage, runLoadTest, type LoadTestReport } from '../simulators/loadtest/index.ts';
+import { loadTestOptions, processesUsage, runLoadTest, type LoadTestReport, type StoreWrites } from '../simulators/loadtest/index.ts';
 import { BENCH_ADMIN_TOKEN, machineCpu } from './infra.ts';
 import type { SystemUnderTest } from './systems.ts';
 
@@ -35,6 +35,8 @@ export interface StepRecord {
   influxdCpuPercent: number | null;
   /** every process on the machine (other users included), % of one core; 100 x cores is the most */
   machineCpuPercent: number | null;
+  /** rows and bytes the system wrote per store table during the step, drain included (null: not reported) */
+  storeWrites?: StoreWrites | null;
   notes: string[];
 }
 
@@ -55,6 +57,11 @@ export interface SearchConfig extends StepConfig {
   maxSteps: number;
   /** stop once the bracket's high end is within this fraction of its low end */
   precision: number;
+  /**
+   * The latency step's rate when the system sustains it (the same reference rate for every system of a shape: half
+   * the naive bridge's max zero-loss rate); otherwise, and by default, half the system's own max.
+   */
+  latencyRate?: number;
 }
 
 export interface SearchResult {
@@ -142,6 +149,7 @@ export async function runStep(sut: SystemUnderTest, rate: number, kind: StepKind
     mosquittoCpuPercent: percentOf('mosquitto'),
     influxdCpuPercent: percentOf('influxd'),
     machineCpuPercent: machine,
+    storeWrites: report.storeWrites,
     notes: [...report.verdict.notes, ...(v?.examples.slice(0, 3) ?? [])],
   };
   config.log(`    ${kind.padEnd(10)} ${String(rate).padStart(7)}/s  ${record.ok ? 'ok  ' : 'FAIL'}  stored ${record.storedRate}/s  acked ${record.ackedRate}/s  ${v ? `lost ${v.lost} dup ${v.duplicates}` : 'unverified'}  drain ${record.drainMs ?? '-'} ms  behind ${record.behind}  cpu sys ${record.systemCpuPercent ?? '-'}% pub ${record.publishersCpuPercent ?? '-'}% mosq ${record.mosquittoCpuPercent ?? '-'}% influxd ${record.influxdCpuPercent ?? '-'}% machine ${record.machineCpuPercent ?? '-'}%${record.latencyP99Ms !== null ? `  p99 ${record.latencyP99Ms} ms` : ''}`);
@@ -179,7 +187,8 @@ export async function searchMaxRate(sut: SystemUnderTest, config: SearchConfig, 
   const maxZeroLossRate = lo?.rate ?? 0;
   let latency: StepRecord | undefined;
   if (maxZeroLossRate > 0) {
-    latency = await step(sut, round(maxZeroLossRate / 2, 100), 'latency', config);
+    const reference = config.latencyRate !== undefined && config.latencyRate <= maxZeroLossRate ? config.latencyRate : maxZeroLossRate / 2;
+    latency = await step(sut, round(reference, 100), 'latency', config);
     steps.push(latency);
   }
   return { maxZeroLossRate, atMax: lo, latency, firstFailure: hi, steps };

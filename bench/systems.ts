@@ -35,6 +35,8 @@ export interface OpenOptions {
   influxdBinary?: string;
   vehicles: number;
   seed: number;
+  /** register the vehicles at opening (default); false leaves it to the load test (e.g. to log each vehicle in) */
+  register?: boolean;
 }
 
 /** API URL given to the load tester when the system has no API (the target answers instead); never contacted. */
@@ -92,21 +94,28 @@ async function vehicleCloud(stack: Stack, env: Record<string, string>): Promise<
 }
 
 /** Register the benchmark's vehicles once, before the steps (which then skip registration). */
-async function register(target: LoadTarget, options: OpenOptions): Promise<void> {
-  await target.prepare(
-    loadTestVins(options.seed, options.vehicles).map((vin) => ({ vin, brand: BENCH_BRAND, model: BENCH_MODEL })),
-    false,
-  );
+async function register(target: LoadTarget, options: OpenOptions, service: VehicleCloudProcess): Promise<void> {
+  if (options.register === false) return;
+  try {
+    await target.prepare(
+      loadTestVins(options.seed, options.vehicles).map((vin) => ({ vin, brand: BENCH_BRAND, model: BENCH_MODEL })),
+      false,
+    );
+  } catch (err) {
+    throw new Error(`${err instanceof Error ? err.message : String(err)} (service log: ${service.logTail() || 'empty'})`, { cause: err });
+  }
 }
 
-/** Seqs per vehicle in [from, to), read straight from InfluxDB (not through the system's own read path). */
-async function influxReadBack(url: string, database: string, vins: readonly string[], from: number, to: number): Promise<Map<string, number[]>> {
-  const out = new Map<string, number[]>();
-  await forEachLimited(vins, 8, async (vin) => {
-    const rows = await influxQuery(url, database, `SELECT "seq" FROM "telemetry" WHERE "vin" = '${vin}' AND time >= ${from}ms AND time < ${to}ms`);
-    out.set(vin, rows.map((r) => Number(r[1])));
+/** Every stored (vin, seq) in [from, to), read straight from InfluxDB (not through the system's own read path), 1 s at a time. */
+async function influxReadBack(url: string, database: string, from: number, to: number, record: (vin: string, seq: number) => void, onProgress?: (samples: number) => void): Promise<void> {
+  const windows: number[] = [];
+  for (let a = from; a < to; a += 1_000) windows.push(a);
+  let read = 0;
+  await forEachLimited(windows, 4, async (a) => {
+    const rows = await influxQuery(url, database, `SELECT "seq", "vin" FROM "telemetry" WHERE time >= ${a}ms AND time < ${Math.min(to, a + 1_000)}ms`);
+    for (const row of rows) record(String(row[2]), Number(row[1]));
+    onProgress?.((read += rows.length));
   });
-  return out;
 }
 
 export async function openBrokerCeiling(_options: OpenOptions): Promise<SystemUnderTest> {
@@ -125,7 +134,9 @@ export async function openBrokerCeiling(_options: OpenOptions): Promise<SystemUn
         return { accepted: stats.samples, stored: stats.samples, ...(await helperUsage(subscriber.pid)) };
       },
       queryable: (vin, ts) => subscriber.call<boolean>('seen', { vin, ts }),
-      readBack: async (_vins, from, to) => new Map(await subscriber.call<Array<[string, number[]]>>('readBack', { from, to })),
+      readBack: async (_vins, from, to, record) => {
+        for (const [vin, seqs] of await subscriber.call<Array<[string, number[]]>>('readBack', { from, to })) for (const seq of seqs) record(vin, seq);
+      },
     };
     return { key: 'broker', target, api: NO_API, broker: mosquitto.url, mqttAuth: 'none', pids: [subscriber.pid], infra: { mosquitto: mosquitto.pid }, close: () => stack.close() };
   });
@@ -154,7 +165,7 @@ export async function openNaiveBridge(options: OpenOptions): Promise<SystemUnder
         await bridge.call('flushWhenIdle', undefined, 180_000);
       },
       queryable: async (vin, ts) => (await influxQuery(influxd.url, database, `SELECT "seq" FROM "telemetry" WHERE "vin" = '${vin}' AND time = ${ts}ms`)).length > 0,
-      readBack: (vins, from, to) => influxReadBack(influxd.url, database, vins, from, to),
+      readBack: (_vins, from, to, record, onProgress) => influxReadBack(influxd.url, database, from, to, record, onProgress),
     };
     return {
       key: 'naive',
@@ -175,7 +186,7 @@ export async function openVehicleCloudInflux(options: OpenOptions): Promise<Syst
     const [mosquitto, influxd] = await brokerAndInflux(stack, options.influxdBinary);
     const service = await vehicleCloud(stack, { VC_MQTT_URL: mosquitto.url, VC_INFLUX_URL: influxd.url, VC_INFLUX_DB: 'vehicle_cloud', VC_MQTT_CLIENT_ID: 'bench-vc-ingest' });
     const target = serviceTarget({ api: service.apiUrl, token: BENCH_ADMIN_TOKEN, servicePids: [service.pid] });
-    await register(target, options);
+    await register(target, options, service);
     return {
       key: 'vc-influx',
       target,
@@ -194,7 +205,7 @@ export async function openVehicleCloudEmbedded(options: OpenOptions): Promise<Sy
   return stack.guard(async () => {
     const service = await vehicleCloud(stack, {});
     const target = serviceTarget({ api: service.apiUrl, token: BENCH_ADMIN_TOKEN, servicePids: [service.pid] });
-    await register(target, options);
+    await register(target, options, service);
     return { key: 'vc-embedded', target, api: service.apiUrl, broker: service.mqttUrl, mqttAuth: 'admin', pids: [service.pid], infra: {}, close: () => stack.close() };
   });
 }
@@ -217,7 +228,7 @@ export async function openVehicleCloudShared(options: OpenOptions): Promise<Syst
       metricsUrls: [`${a.apiUrl}/metrics`, `${b.apiUrl}/metrics`],
       servicePids: [a.pid, b.pid],
     });
-    await register(target, options);
+    await register(target, options, a);
     return {
       key: 'vc-shared',
       target,

@@ -69,6 +69,21 @@ export const RegistrationSchema = VehicleSchema.extend({
   }),
 }).meta({ id: 'Registration' });
 
+export const MAX_VEHICLES_PER_BATCH = 1000;
+
+export const RegisterVehiclesSchema = z.object({
+  vehicles: z
+    .array(RegisterVehicleSchema)
+    .min(1)
+    .max(MAX_VEHICLES_PER_BATCH)
+    .refine((list) => new Set(list.map((v) => v.vin)).size === list.length, 'each VIN at most once'),
+});
+
+export const BulkRegistrationSchema = z.object({
+  registered: z.array(RegistrationSchema).describe('new vehicles with their MQTT credentials (each password shown only here)'),
+  existing: z.array(VinSchema).describe('VINs already registered: left alone'),
+});
+
 /** ISO 8601 or ms since the epoch. */
 export const TimeParam = z
   .string()
@@ -127,6 +142,21 @@ export const TelemetryQuerySchema = z.object({
   interval: IntervalParam.optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
   cursor: z.string().max(64).optional(),
+});
+
+export const MAX_SAMPLE_REFS = 100_000;
+
+export const SampleRefsQuerySchema = z.object({
+  from: TimeParam,
+  to: TimeParam,
+  limit: z.coerce.number().int().min(1).max(MAX_SAMPLE_REFS).default(10_000),
+});
+
+export const SampleRefsAnswerSchema = z.object({
+  from: z.number().int(),
+  to: z.number().int(),
+  samples: z.array(z.object({ vin: VinSchema, ts: z.number().int(), seq: z.number().int() })).describe('ts, then VIN ascending'),
+  truncated: z.boolean().describe('the window holds more than limit samples: these are the earliest; ask for a narrower window'),
 });
 
 export const SampleAnswerSchema = z.object({ ts: z.number().int(), seq: z.number().int(), signals: z.record(z.string(), SignalValueSchema) });

@@ -20,6 +20,12 @@ export interface Registration {
   password: string;
 }
 
+export interface BulkRegistration {
+  registered: Registration[];
+  /** VINs already registered, left alone */
+  existing: string[];
+}
+
 /**
  * Creates a vehicle's account on a broker the service administers (Mosquitto's dynamic security plugin), before
  * the vehicle is stored, so a registration either gives working credentials or fails whole.
@@ -77,35 +83,69 @@ export class VehicleRegistry {
 
   /** Register a vehicle; undefined when the VIN is already registered. */
   async register(input: NewVehicle, now = Date.now()): Promise<Registration | undefined> {
-    // Random 24 bytes: a machine secret, so a fast hash (sha256) is enough to store it safely.
-    const password = randomBytes(24).toString('base64url');
-    const vehicle: VehicleRecord = { ...input, credentialHash: hashSecret(password), createdAt: now };
-    if (this.known.has(input.vin) || this.registering.has(input.vin)) return undefined;
-    this.registering.add(input.vin);
-    try {
-      if (this.provisioner) {
-        // never touch the broker account of a vehicle registered through another process
-        if (await this.vehicles.get(input.vin)) return undefined;
-        if (!(await this.provisioner.provisionVehicle(input.vin, password))) return undefined;
+    return (await this.registerMany([input], now)).registered[0];
+  }
+
+  /**
+   * Register several vehicles with one database write (a fleet at once). Each gets its own password; a VIN already
+   * registered (or twice in `inputs`) is answered in `existing` and left alone.
+   */
+  async registerMany(inputs: readonly NewVehicle[], now = Date.now()): Promise<BulkRegistration> {
+    const existing: string[] = [];
+    const fresh: Registration[] = [];
+    for (const input of inputs) {
+      if (this.known.has(input.vin) || this.registering.has(input.vin)) {
+        existing.push(input.vin);
+        continue;
       }
-      let inserted: boolean;
+      // Random 24 bytes: a machine secret, so a fast hash (sha256) is enough to store it safely.
+      const password = randomBytes(24).toString('base64url');
+      fresh.push({ vehicle: { ...input, credentialHash: hashSecret(password), createdAt: now }, password });
+      this.registering.add(input.vin);
+    }
+    try {
+      const candidates = this.provisioner ? await this.provisionAll(fresh, existing) : fresh;
+      let inserted: Set<string>;
       try {
-        inserted = await this.vehicles.insert(vehicle);
+        inserted = await this.vehicles.insertMany(candidates.map((c) => c.vehicle));
       } catch (err) {
-        await this.provisioner?.removeVehicle(input.vin).catch(() => undefined);
+        await this.unprovision(candidates);
         throw err;
       }
-      if (!inserted) {
-        // the account was created just now by this call, so it is ours to remove
-        await this.provisioner?.removeVehicle(input.vin).catch(() => undefined);
-        return undefined;
+      // the accounts of VINs another process registered meanwhile were created just now by this call: ours to remove
+      const lost = candidates.filter((c) => !inserted.has(c.vehicle.vin));
+      await this.unprovision(lost);
+      existing.push(...lost.map((c) => c.vehicle.vin));
+      const registered = candidates.filter((c) => inserted.has(c.vehicle.vin));
+      for (const { vehicle } of registered) {
+        this.known.set(vehicle.vin, vehicle);
+        this.unknownUntil.delete(vehicle.vin);
       }
-      this.known.set(vehicle.vin, vehicle);
-      this.unknownUntil.delete(vehicle.vin);
-      return { vehicle, password };
+      return { registered, existing };
     } finally {
-      this.registering.delete(input.vin);
+      for (const { vehicle } of fresh) this.registering.delete(vehicle.vin);
     }
+  }
+
+  /** Broker accounts for `fresh`, one by one; a VIN known to the database or to the broker goes to `existing`. */
+  private async provisionAll(fresh: readonly Registration[], existing: string[]): Promise<Registration[]> {
+    const provisioned: Registration[] = [];
+    try {
+      for (const candidate of fresh) {
+        const { vin } = candidate.vehicle;
+        // never touch the broker account of a vehicle registered through another process
+        if ((await this.vehicles.get(vin)) || !(await this.provisioner!.provisionVehicle(vin, candidate.password))) existing.push(vin);
+        else provisioned.push(candidate);
+      }
+    } catch (err) {
+      await this.unprovision(provisioned);
+      throw err;
+    }
+    return provisioned;
+  }
+
+  private async unprovision(registrations: readonly Registration[]): Promise<void> {
+    for (const { vehicle } of registrations) await this.provisioner?.removeVehicle(vehicle.vin).catch(() => undefined);
   }
 
   /** Cached lookup, synchronous: undefined when not (yet) known to this process. */

@@ -7,10 +7,10 @@
 import type { TelemetrySample } from '../contract/telemetry.ts';
 import type { CockpitTables, WriteObserver } from './cockpit-tables.ts';
 import type { DeadLetter, DeadLetterQuery, DeadLetterRepository } from './dead-letters.ts';
-import type { BucketQuery, LatestSignals, SampleBucket, SampleQuery, StoredSample, TelemetryRepository } from './telemetry.ts';
+import type { BucketQuery, LatestSignals, SampleBucket, SampleQuery, SampleRef, SampleRefQuery, StoredSample, TelemetryRepository } from './telemetry.ts';
 
 export type { DeadLetter, DeadLetterQuery, DeadLetterRepository } from './dead-letters.ts';
-export type { BucketQuery, LatestSignals, SampleBucket, SampleQuery, SignalAggregate, StoredSample, TelemetryRepository } from './telemetry.ts';
+export type { BucketQuery, LatestSignals, SampleBucket, SampleQuery, SampleRef, SampleRefQuery, SignalAggregate, StoredSample, TelemetryRepository } from './telemetry.ts';
 export type { CockpitAggregates, CockpitScope, CockpitSums, CockpitVehicleTotals, CockpitWindow, RollupKey, RollupRow } from './cockpit-tables.ts';
 
 /** The structured logger adapters write to (pino fits). */
@@ -79,6 +79,10 @@ export abstract class ComposedStore implements TelemetryStore {
 
   querySamples(query: SampleQuery): Promise<TelemetrySample[]> {
     return this.parts.telemetry.querySamples(query);
+  }
+
+  sampleRefs(query: SampleRefQuery): Promise<SampleRef[]> {
+    return this.parts.telemetry.sampleRefs(query);
   }
 
   queryBuckets(query: BucketQuery): Promise<SampleBucket[]> {

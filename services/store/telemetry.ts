@@ -24,6 +24,24 @@ export interface SampleQuery {
   limit: number;
 }
 
+/** What identifies one stored sample: enough to check a load test's samples by seq, across vehicles. */
+export interface SampleRef {
+  vin: string;
+  ts: number;
+  seq: number;
+}
+
+export interface SampleRefQuery {
+  /** inclusive, ms */
+  from: number;
+  /** exclusive, ms */
+  to: number;
+  /** only vehicles of these brands (a tenant's); every brand when absent */
+  brands?: readonly string[];
+  /** at most this many, earliest ts first (which of several samples of one ms are cut is not specified) */
+  limit: number;
+}
+
 export interface BucketQuery {
   vin: string;
   from: number;
@@ -64,6 +82,8 @@ export interface TelemetryRepository {
   writeSamples(samples: readonly StoredSample[]): Promise<void>;
   /** Samples of one vehicle in [from, to), ts ascending, each (vin, ts) once. */
   querySamples(query: SampleQuery): Promise<TelemetrySample[]>;
+  /** (vin, ts, seq) of the samples of every vehicle in [from, to), ts ascending. */
+  sampleRefs(query: SampleRefQuery): Promise<SampleRef[]>;
   /** Per-bucket count and avg/min/max of numeric signals of one vehicle in [from, to). */
   queryBuckets(query: BucketQuery): Promise<SampleBucket[]>;
   /** Latest value and time of every signal of one vehicle, or undefined if it has no samples. */

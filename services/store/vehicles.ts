@@ -21,6 +21,8 @@ export interface VehicleRepository {
    * key decides, so of two processes inserting one VIN at the same instant exactly one gets true.
    */
   insert(vehicle: VehicleRecord): Promise<boolean>;
+  /** Several vehicles in one transaction (a fleet registered at once); answers the VINs inserted, never overwriting one. */
+  insertMany(vehicles: readonly VehicleRecord[]): Promise<Set<string>>;
   get(vin: string): Promise<VehicleRecord | undefined>;
   /** Every registered vehicle, VIN ascending. */
   list(): Promise<VehicleRecord[]>;

@@ -19,10 +19,12 @@ export {
   type Qos,
   type RateSchedule,
 } from './options.ts';
-export { serviceTarget, forEachLimited, TargetError, type LoadTarget, type LoadVehicle, type TargetDescription, type TargetSample } from './target.ts';
+export { serviceTarget, readServiceMetrics, forEachLimited, TargetError, type LoadTarget, type LoadVehicle, type TargetDescription, type TargetSample } from './target.ts';
 export { verifyBySeq, type Verification } from './verify.ts';
 export { percentile, type LatencyStats } from './latency.ts';
-export { parsePrometheus, processUsage, processesUsage, CpuMeter, type ProcessUsage } from './observe.ts';
+export { metricTotals, parsePrometheus, parsePrometheusSamples, processUsage, processesUsage, CpuMeter, ProcessCpuTotal, type ProcessUsage } from './observe.ts';
 export { liveLine, summaryTable, megabytes } from './report.ts';
+export { addStoreWrites, describeWriteVolume, storeWritesBetween, storeWritesOf, writeVolume, type StoreWrites, type TableWrites, type WriteVolume } from './store-writes.ts';
+export { SeqLedger } from './verify.ts';
 export { loadSample, vehicleTrack } from './samples.ts';
 export type { VehicleOutcome } from './protocol.ts';

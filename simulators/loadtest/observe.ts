@@ -2,18 +2,37 @@
 // resident memory from /proc/<pid> (Linux), both summed over several processes when asked.
 import { readFile } from 'node:fs/promises';
 
-/** Metric name -> value, summed over label sets (`vc_ingest_rejects_total{reason=..}` -> one total). */
-export function parsePrometheus(text: string): Map<string, number> {
-  const values = new Map<string, number>();
+export interface PrometheusSample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Every sample line of Prometheus text, with its labels (label values unescaped). */
+export function parsePrometheusSamples(text: string): PrometheusSample[] {
+  const samples: PrometheusSample[] = [];
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{[^}]*\})?\s+(\S+)/.exec(line);
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
     if (!m) continue;
-    const value = Number(m[2]);
+    const value = Number(m[3]);
     if (!Number.isFinite(value)) continue;
-    values.set(m[1]!, (values.get(m[1]!) ?? 0) + value);
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    samples.push({ name: m[1]!, labels, value });
   }
+  return samples;
+}
+
+/** Metric name -> value, summed over label sets (`vc_ingest_rejects_total{reason=..}` -> one total) and sources. */
+export function metricTotals(samples: Iterable<PrometheusSample>): Map<string, number> {
+  const values = new Map<string, number>();
+  for (const { name, value } of samples) values.set(name, (values.get(name) ?? 0) + value);
   return values;
+}
+
+export function parsePrometheus(text: string): Map<string, number> {
+  return metricTotals(parsePrometheusSamples(text));
 }
 
 export interface ProcessUsage {
@@ -46,6 +65,24 @@ export async function processesUsage(pids: readonly number[]): Promise<ProcessUs
   const usages = (await Promise.all(pids.map(processUsage))).filter((u): u is ProcessUsage => u !== undefined);
   if (usages.length === 0) return undefined;
   return usages.reduce((a, b) => ({ cpuSeconds: a.cpuSeconds + b.cpuSeconds, rssBytes: a.rssBytes + b.rssBytes }));
+}
+
+/**
+ * CPU seconds used so far by a set of processes, counting one that has exited with its last reading: a sum over the
+ * ones still alive would drop when one ends and read as negative CPU.
+ */
+export class ProcessCpuTotal {
+  private readonly last = new Map<number, number>();
+
+  async read(pids: readonly number[]): Promise<number | undefined> {
+    await Promise.all(
+      pids.map(async (pid) => {
+        const usage = await processUsage(pid);
+        if (usage) this.last.set(pid, usage.cpuSeconds);
+      }),
+    );
+    return this.last.size > 0 ? [...this.last.values()].reduce((a, b) => a + b, 0) : undefined;
+  }
 }
 
 /** Tracks CPU use between samples of one or more processes, as a percentage of one core. */

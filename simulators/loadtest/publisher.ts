@@ -32,39 +32,54 @@ function send(message: FromPublisher): Promise<void> {
   });
 }
 
+/** Connections opening at once: thousands of CONNECTs in one burst time out while the broker checks each login. */
+const CONNECTING_AT_ONCE = 100;
+
+function open(config: PublisherConfig, c: PublisherConfig['connections'][number]): Promise<MqttClient> {
+  const client = mqtt.connect(config.brokerUrl, {
+    clientId: c.clientId,
+    username: c.username,
+    password: c.password,
+    protocolVersion: 4,
+    clean: true,
+    keepalive: 30,
+    connectTimeout: 30_000,
+    reconnectPeriod: 1_000,
+  });
+  return new Promise<MqttClient>((resolve, reject) => {
+    const onError = (err: Error): void => {
+      client.end(true);
+      reject(new Error(`MQTT connection refused: ${err.message}`));
+    };
+    client.once('error', onError);
+    client.once('connect', () => {
+      client.removeListener('error', onError);
+      resolve(client);
+    });
+  });
+}
+
 async function connectAll(config: PublisherConfig): Promise<Connection[]> {
-  const connections: Connection[] = config.connections.map((c) => ({
-    client: mqtt.connect(config.brokerUrl, {
-      clientId: c.clientId,
-      username: c.username,
-      password: c.password,
-      protocolVersion: 4,
-      clean: true,
-      keepalive: 30,
-      connectTimeout: 10_000,
-      reconnectPeriod: 1_000,
-    }),
-    inflight: 0,
-    vehicles: [],
-    cursor: 0,
-  }));
+  const clients: MqttClient[] = new Array(config.connections.length);
+  let next = 0;
+  let failed: unknown;
+  const lane = async (): Promise<void> => {
+    while (next < config.connections.length && failed === undefined) {
+      const i = next++;
+      try {
+        clients[i] = await open(config, config.connections[i]!);
+      } catch (err) {
+        failed ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONNECTING_AT_ONCE, config.connections.length) }, lane));
+  if (failed !== undefined) {
+    await Promise.all(clients.filter(Boolean).map((client) => client.endAsync(true).catch(() => undefined)));
+    throw failed;
+  }
+  const connections: Connection[] = clients.map((client) => ({ client, inflight: 0, vehicles: [], cursor: 0 }));
   config.vins.forEach((_, i) => connections[i % connections.length]!.vehicles.push(i));
-  await Promise.all(
-    connections.map(
-      ({ client }) =>
-        new Promise<void>((resolve, reject) => {
-          const onError = (err: Error): void => {
-            client.end(true);
-            reject(new Error(`MQTT connection refused: ${err.message}`));
-          };
-          client.once('error', onError);
-          client.once('connect', () => {
-            client.removeListener('error', onError);
-            resolve();
-          });
-        }),
-    ),
-  );
   return connections;
 }
 

@@ -1,5 +1,6 @@
 // How a load test reads to a person: the live line while it runs and the summary table at the end.
 import type { LiveProgress, LoadTestReport } from './runner.ts';
+import { describeWriteVolume, writeVolume } from './store-writes.ts';
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const rate = (n: number | null): string => (n === null ? 'n/a' : `${int(n)}/s`);
@@ -8,7 +9,8 @@ export const megabytes = (bytes: number | null | undefined): string => (bytes ==
 const percent = (n: number | null): string => (n === null ? 'n/a' : `${Math.round(n)}%`);
 
 export function liveLine(p: LiveProgress): string {
-  if (p.phase === 'verifying') return `[verifying] read back ${int(p.verifiedVehicles ?? 0)}/${int(p.vehicles)} vehicles`;
+  if (p.phase === 'registering') return `[registering] ${int(p.registeredVehicles ?? 0)}/${int(p.vehicles)} vehicles`;
+  if (p.phase === 'verifying') return `[verifying] read back ${int(p.readBackSamples ?? 0)} stored samples of ${int(p.acked)} acknowledged`;
   if (p.phase !== 'publishing' && p.phase !== 'draining') return `[${p.phase}]`;
   return [
     `[${p.phase}] ${p.elapsedS.toFixed(0)}s`,
@@ -39,6 +41,7 @@ export function summaryRows(r: LoadTestReport): Array<[string, string]> {
     ['publish -> queryable', l.found > 0 ? `p50 ${ms(l.p50Ms)}  p95 ${ms(l.p95Ms)}  p99 ${ms(l.p99Ms)}  max ${ms(l.maxMs)}  (${l.found} probes, ${l.timedOut} timed out)` : `no probe answered (${l.probes} started)`],
     ['loss by seq', v ? `${int(v.lost)} lost, ${int(v.duplicates)} duplicated, ${int(v.unexpected)} unexpected of ${int(v.expected)} acknowledged (${int(v.vehicles)} vehicles read back)` : 'not verified'],
     ['service CPU / RSS', `${percent(r.service.cpuPercent)} of one core, ${megabytes(r.service.rssPeakBytes)} peak RSS`],
+    ['store writes', describeWriteVolume(writeVolume(r.storeWrites ?? undefined))],
     ['publishers CPU', `${percent(r.publishers.cpuPercent)} of one core (${r.publishers.pids} process(es))`],
     ['verdict', `${r.verdict.ok ? 'OK' : 'FAILED'}: ${r.verdict.zeroLoss === null ? 'loss not verified' : r.verdict.zeroLoss ? 'zero loss' : 'LOSS OR DUPLICATES'}, ${r.verdict.keptUp ? 'kept up' : 'did NOT keep up'}`],
     ...r.verdict.notes.map((note): [string, string] => ['note', note]),

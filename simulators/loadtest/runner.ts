@@ -2,7 +2,7 @@
 // sample the target once a second (accepted, stored, backlog, CPU, RSS), probe publish-to-queryable latency,
 // wait for the backlog to drain, read every vehicle back and compare seqs with what was acknowledged.
 import { LatencyProber, type LatencyStats } from './latency.ts';
-import { CpuMeter, processesUsage } from './observe.ts';
+import { CpuMeter, ProcessCpuTotal } from './observe.ts';
 import {
   assertValidOptions,
   describeSchedule,
@@ -16,8 +16,9 @@ import {
 } from './options.ts';
 import type { PublisherConfig, PublisherConnection, PublisherProgress } from './protocol.ts';
 import { PublisherFleet, type FleetOutcome } from './publishers.ts';
+import { storeWritesBetween, type StoreWrites } from './store-writes.ts';
 import { serviceTarget, type LoadTarget, type TargetDescription, type TargetSample } from './target.ts';
-import { verifyBySeq, type Verification } from './verify.ts';
+import { SeqLedger, type Verification } from './verify.ts';
 
 export type LoadTestPhase = 'checking' | 'registering' | 'connecting' | 'publishing' | 'draining' | 'verifying' | 'done';
 
@@ -41,8 +42,10 @@ export interface LiveProgress {
   serviceRssBytes: number | null;
   publisherCpuPercent: number | null;
   latencyP99Ms: number | null;
-  /** read-back progress while verifying */
-  verifiedVehicles?: number;
+  /** vehicles registered so far while registering */
+  registeredVehicles?: number;
+  /** stored samples read back so far while verifying */
+  readBackSamples?: number;
   vehicles: number;
 }
 
@@ -97,6 +100,8 @@ export interface LoadTestReport {
   latency: LatencyStats;
   verification: Verification | null;
   service: { cpuPercent: number | null; cpuSeconds: number | null; rssPeakBytes: number | null; rssEndBytes: number | null };
+  /** rows and bytes the service wrote per store table from the start to the end of the test (null: not reported) */
+  storeWrites: StoreWrites | null;
   publishers: { cpuPercent: number | null; pids: number };
   timeline: TimelinePoint[];
   verdict: {
@@ -205,6 +210,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: LoadTestHooks
     passwords = await target.prepare(
       vins.map((vin) => ({ vin, brand: o.brand, model: o.model })),
       auth === 'vehicle',
+      (done) => hooks.onProgress?.({ ...idleProgress(o.vehicles), phase: 'registering', registeredVehicles: done }),
     );
   }
 
@@ -219,6 +225,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: LoadTestHooks
     const base = await target.sample();
     const serviceCpu = new CpuMeter();
     const publisherCpu = new CpuMeter();
+    const publisherCpuTotal = new ProcessCpuTotal();
     if (base.cpuSeconds !== undefined) serviceCpu.update(base.cpuSeconds);
     const goAt = Date.now() + 250;
     fleet.go(goAt);
@@ -229,7 +236,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: LoadTestHooks
     let latest: TargetSample = base;
     let rssPeak = base.rssBytes ?? null;
     let previous: { at: number; progress: PublisherProgress; sample: TargetSample } = { at: goAt, progress: fleet.progress(), sample: base };
-    let verifiedVehicles: number | undefined;
+    let readBackSamples: number | undefined;
     let sampling = true;
     let publishingEndedAt: number | undefined;
     let samplingError: unknown;
@@ -256,13 +263,13 @@ export async function runLoadTest(options: LoadTestOptions, hooks: LoadTestHooks
         serviceRssBytes: latest.rssBytes ?? null,
         publisherCpuPercent: point?.publisherCpuPercent ?? null,
         latencyP99Ms: prober.recentP99(),
-        verifiedVehicles,
+        readBackSamples,
         vehicles: o.vehicles,
       });
     };
 
     const sampleOnce = async (): Promise<void> => {
-      const [sample, publishers] = await Promise.all([target.sample(), processesUsage(fleet.pids)]);
+      const [sample, publisherSeconds] = await Promise.all([target.sample(), publisherCpuTotal.read(fleet.pids)]);
       const at = Date.now();
       const progress = fleet.progress();
       const seconds = Math.max(0.001, (at - previous.at) / 1000);
@@ -278,7 +285,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: LoadTestHooks
         backlogBytes: sample.backlogBytes ?? null,
         serviceCpuPercent: sample.cpuSeconds !== undefined ? round1(serviceCpu.update(sample.cpuSeconds) ?? NaN) : null,
         serviceRssBytes: sample.rssBytes ?? null,
-        publisherCpuPercent: publishers ? round1(publisherCpu.update(publishers.cpuSeconds) ?? NaN) : null,
+        publisherCpuPercent: publisherSeconds !== undefined ? round1(publisherCpu.update(publisherSeconds) ?? NaN) : null,
       };
       timeline.push(point);
       previous = { at, progress, sample };
@@ -352,12 +359,13 @@ export async function runLoadTest(options: LoadTestOptions, hooks: LoadTestHooks
     let verification: Verification | null = null;
     if (o.verify) {
       enter('verifying');
-      verifiedVehicles = 0;
+      readBackSamples = 0;
       const ticker = setInterval(() => emit(undefined), 1_000);
       try {
+        const ledger = new SeqLedger(outcome.vehicles);
         // nothing published (stopped before the start): nothing to read back
-        const stored = outcome.progress.published > 0 ? await target.readBack(vins, outcome.firstTs, outcome.lastTs + 1, (n) => (verifiedVehicles = n)) : new Map<string, number[]>();
-        verification = verifyBySeq(outcome.vehicles, stored);
+        if (outcome.progress.published > 0) await target.readBack(vins, outcome.firstTs, outcome.lastTs + 1, (vin, seq) => ledger.record(vin, seq), (n) => (readBackSamples = n));
+        verification = ledger.result();
       } finally {
         clearInterval(ticker);
       }
@@ -424,6 +432,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: LoadTestHooks
         rssPeakBytes: rssPeak,
         rssEndBytes: latest.rssBytes ?? null,
       },
+      storeWrites: storeWritesBetween(base.writes, finalTotals.writes) ?? null,
       publishers: { cpuPercent: publisherCpuPercent === undefined ? null : round1(publisherCpuPercent), pids: fleet.pids.length },
       timeline,
       verdict: { zeroLoss, keptUp, ok: keptUp && zeroLoss !== false, notes },
@@ -432,6 +441,31 @@ export async function runLoadTest(options: LoadTestOptions, hooks: LoadTestHooks
     hooks.signal?.removeEventListener('abort', onAbort);
     await fleet.kill();
   }
+}
+
+/** Progress before anything was published. */
+function idleProgress(vehicles: number): LiveProgress {
+  return {
+    phase: 'checking',
+    elapsedS: 0,
+    offeredRate: 0,
+    publishedRate: 0,
+    ackedRate: 0,
+    acceptedRate: null,
+    storedRate: 0,
+    published: 0,
+    acked: 0,
+    accepted: null,
+    stored: 0,
+    behind: 0,
+    inflight: 0,
+    backlogBytes: null,
+    serviceCpuPercent: null,
+    serviceRssBytes: null,
+    publisherCpuPercent: null,
+    latencyP99Ms: null,
+    vehicles,
+  };
 }
 
 function round1(x: number): number | null {

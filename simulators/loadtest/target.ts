@@ -2,8 +2,9 @@
 // stored, whether one sample is queryable yet, and what it stored per vehicle. `serviceTarget` is a running
 // vehicle-cloud over its HTTP API; the benchmark plugs in other systems (a bare subscriber, a naive bridge).
 import { createApiClient } from '../../services/api/client/client.ts';
-import { parsePrometheus, processesUsage } from './observe.ts';
+import { metricTotals, parsePrometheusSamples, processesUsage, type PrometheusSample } from './observe.ts';
 import { redactUrl } from './options.ts';
+import { storeWritesOf, type StoreWrites } from './store-writes.ts';
 
 export interface TargetSample {
   /** samples the system accepted (acknowledged) so far, when it counts them */
@@ -14,6 +15,8 @@ export interface TargetSample {
   backlogBytes?: number;
   cpuSeconds?: number;
   rssBytes?: number;
+  /** rows and bytes written per store table, when the system reports them */
+  writes?: StoreWrites;
 }
 
 export interface TargetDescription {
@@ -30,15 +33,22 @@ export interface LoadVehicle {
 export interface LoadTarget {
   readonly label: string;
   describe(): Promise<TargetDescription>;
-  /** Make the vehicles known; with `needPasswords`, answer each one's MQTT password (new registrations only). */
-  prepare(vehicles: readonly LoadVehicle[], needPasswords: boolean): Promise<Map<string, string>>;
+  /**
+   * Make the vehicles known; with `needPasswords`, answer each one's MQTT password (new registrations only).
+   * `onProgress` gets the number of vehicles done so far.
+   */
+  prepare(vehicles: readonly LoadVehicle[], needPasswords: boolean, onProgress?: (done: number) => void): Promise<Map<string, string>>;
+
   sample(): Promise<TargetSample>;
   /** Called once publishing ended, before waiting for the backlog (a system that buffers can flush here). */
   settle?(): Promise<void>;
   /** Is the sample (vin, ts) queryable? */
   queryable(vin: string, ts: number): Promise<boolean>;
-  /** Seqs stored per vehicle with ts in [from, to), in any order, repeats included. */
-  readBack(vins: readonly string[], from: number, to: number, onProgress?: (done: number) => void): Promise<Map<string, number[]>>;
+  /**
+   * Hand every sample stored with ts in [from, to) to `record` (in any order, repeats included; samples of vehicles
+   * other than `vins` may come too). `onProgress` gets the number of samples read so far.
+   */
+  readBack(vins: readonly string[], from: number, to: number, record: (vin: string, seq: number) => void, onProgress?: (samples: number) => void): Promise<void>;
 }
 
 export class TargetError extends Error {
@@ -58,8 +68,37 @@ export interface ServiceTargetOptions {
   requestTimeoutMs?: number;
 }
 
-/** Page size of the read-back (the API's maximum). */
-const READ_BACK_PAGE = 10_000;
+/** Vehicles per registration request (the API's maximum). */
+const REGISTRATION_BATCH = 1_000;
+/** Samples asked for per read-back request; a window holding more is read again in halves. */
+const READ_BACK_PAGE = 50_000;
+/** Read-back windows start this wide: about READ_BACK_PAGE / 2 samples at 25k samples/s. */
+const READ_BACK_SLICE_MS = 1_000;
+
+const STORED = 'vc_store_samples_written_total';
+/** A /metrics answer without the store writer's counters is read again this many times before failing. */
+const INCOMPLETE_METRICS_RETRIES = 5;
+
+/**
+ * A vehicle-cloud's /metrics as samples. Its store writer runs in another thread whose counters are left out of an
+ * answer when the thread is too busy to report in time; such an answer would read as counters reset to zero, so it
+ * is asked again.
+ */
+export async function readServiceMetrics(url: string, options: { token?: string; timeoutMs?: number } = {}): Promise<PrometheusSample[]> {
+  for (let attempt = 0; ; attempt++) {
+    let response: Response;
+    try {
+      response = await fetch(url, { headers: options.token ? { authorization: `Bearer ${options.token}` } : {}, signal: AbortSignal.timeout(options.timeoutMs ?? 30_000) });
+    } catch (err) {
+      throw new TargetError(`GET ${redactUrl(url)}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (!response.ok) throw new TargetError(`GET ${redactUrl(url)}: HTTP ${response.status}${response.status === 401 ? ' (set VC_METRICS_TOKEN)' : ''}`);
+    const samples = parsePrometheusSamples(await response.text());
+    if (samples.some((s) => s.name === STORED)) return samples;
+    if (attempt >= INCOMPLETE_METRICS_RETRIES) throw new TargetError(`GET ${redactUrl(url)}: no ${STORED} in ${attempt + 1} answers (the store writer did not report)`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
 
 /** Run `work` over `items` with at most `limit` at a time. */
 export async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
@@ -114,14 +153,20 @@ export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
       return { broker, store: checks?.store?.detail };
     },
 
-    async prepare(vehicles, needPasswords) {
+    async prepare(vehicles, needPasswords, onProgress) {
       const passwords = new Map<string, string>();
       const taken: string[] = [];
-      await forEachLimited(vehicles, concurrency, async (v) => {
-        const r = await call('POST /api/v1/vehicles', () => client.POST('/api/v1/vehicles', { body: { vin: v.vin, brand: v.brand, model: v.model, powertrain: 'bev' } }));
-        if (r.data) passwords.set(v.vin, r.data.mqtt.password);
-        else if (r.response.status === 409) taken.push(v.vin);
-        else throw failure(`registering ${v.vin}`, r);
+      const batches: LoadVehicle[][] = [];
+      for (let i = 0; i < vehicles.length; i += REGISTRATION_BATCH) batches.push(vehicles.slice(i, i + REGISTRATION_BATCH));
+      let done = 0;
+      // a database commits one batch at a time: two in flight keep it busy while an answer travels
+      await forEachLimited(batches, 2, async (batch) => {
+        const body = { vehicles: batch.map((v) => ({ vin: v.vin, brand: v.brand, model: v.model, powertrain: 'bev' as const })) };
+        const r = await call('POST /api/v1/vehicles/batch', () => client.POST('/api/v1/vehicles/batch', { body }));
+        if (!r.data) throw failure(`registering ${batch.length} vehicles`, r);
+        for (const registration of r.data.registered) passwords.set(registration.vin, registration.mqtt.password);
+        taken.push(...r.data.existing);
+        onProgress?.((done += batch.length));
       });
       if (needPasswords && taken.length > 0) {
         throw new TargetError(`${taken.length} of the run's VINs are already registered, so their MQTT passwords are unknown: use another --seed with --mqtt-auth vehicle`);
@@ -130,26 +175,16 @@ export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
     },
 
     async sample() {
-      const totals = new Map<string, number>();
-      await Promise.all(
-        metricsUrls.map(async (url) => {
-          let response: Response;
-          try {
-            response = await fetch(url, { headers: options.metricsToken ? { authorization: `Bearer ${options.metricsToken}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
-          } catch (err) {
-            throw new TargetError(`GET ${redactUrl(url)}: ${err instanceof Error ? err.message : String(err)}`);
-          }
-          if (!response.ok) throw new TargetError(`GET ${redactUrl(url)}: HTTP ${response.status}${response.status === 401 ? ' (set VC_METRICS_TOKEN)' : ''}`);
-          for (const [name, value] of parsePrometheus(await response.text())) totals.set(name, (totals.get(name) ?? 0) + value);
-        }),
-      );
+      const all = (await Promise.all(metricsUrls.map((url) => readServiceMetrics(url, { token: options.metricsToken, timeoutMs })))).flat();
+      const totals = metricTotals(all);
       const usage = options.servicePids?.length ? await processesUsage(options.servicePids) : undefined;
       return {
         accepted: totals.get('vc_ingest_samples_accepted_total') ?? 0,
-        stored: totals.get('vc_store_samples_written_total') ?? 0,
+        stored: totals.get(STORED) ?? 0,
         backlogBytes: totals.get('vc_spool_pending_bytes'),
         cpuSeconds: usage?.cpuSeconds ?? totals.get('process_cpu_seconds_total'),
         rssBytes: usage?.rssBytes ?? totals.get('process_resident_memory_bytes'),
+        writes: storeWritesOf(all),
       };
     },
 
@@ -159,22 +194,24 @@ export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
       return (r.data.samples?.length ?? 0) > 0;
     },
 
-    async readBack(vins, from, to, onProgress) {
-      const out = new Map<string, number[]>();
-      let done = 0;
-      await forEachLimited(vins, Math.min(concurrency, 8), async (vin) => {
-        const seqs: number[] = [];
-        let cursor: string | null = null;
-        do {
-          const r = await telemetry(vin, { from, to, limit: READ_BACK_PAGE, ...(cursor ? { cursor } : {}) });
-          if (!r.data) throw failure(`reading back ${vin}`, r);
-          for (const s of r.data.samples ?? []) seqs.push(s.seq);
-          cursor = r.data.nextCursor;
-        } while (cursor);
-        out.set(vin, seqs);
-        onProgress?.(++done);
-      });
-      return out;
+    async readBack(_vins, from, to, record, onProgress) {
+      let read = 0;
+      const readWindow = async (a: number, b: number): Promise<void> => {
+        const r = await call('GET /api/v1/telemetry', () => client.GET('/api/v1/telemetry', { params: { query: { from: String(a), to: String(b), limit: READ_BACK_PAGE } } }));
+        if (!r.data) throw failure(`reading back [${a}, ${b})`, r);
+        if (r.data.truncated) {
+          if (b - a <= 1) throw new TargetError(`more than ${READ_BACK_PAGE} samples stored in the one ms ${a}: cannot read them back`);
+          const middle = a + Math.floor((b - a) / 2);
+          await readWindow(a, middle);
+          await readWindow(middle, b);
+          return;
+        }
+        for (const s of r.data.samples) record(s.vin, s.seq);
+        onProgress?.((read += r.data.samples.length));
+      };
+      const windows: Array<[number, number]> = [];
+      for (let a = from; a < to; a += READ_BACK_SLICE_MS) windows.push([a, Math.min(to, a + READ_BACK_SLICE_MS)]);
+      await forEachLimited(windows, Math.min(concurrency, 4), ([a, b]) => readWindow(a, b));
     },
   };
 }

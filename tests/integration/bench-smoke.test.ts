@@ -129,21 +129,29 @@ async function run(): Promise<void> {
   const out = await tempDir('bench-smoke');
   t.teardown(out.remove);
 
-  t.test('a quick run measures all six systems with zero loss and writes its results', async (t) => {
+  t.test('a quick run measures every system at two fleet shapes with zero loss and writes its results', async (t) => {
     const log: string[] = [];
-    const result: BenchResult = await runBench(benchOptions({ quick: true, outDir: out.path, vehicles: 60, stepS: 1, quickRate: 600 }), (line) => log.push(line), 'smoke');
+    const result: BenchResult = await runBench(benchOptions({ quick: true, outDir: out.path, shapes: [60, 600], stepS: 1, quickRate: 600 }), (line) => log.push(line), 'smoke');
     const keys: SystemKey[] = ['broker', 'storage', 'naive', 'vc-influx', 'vc-embedded', 'vc-shared'];
-    t.same(result.systems.map((s) => s.key), keys, 'side by side, in order');
-    for (const s of result.systems) {
-      t.equal(s.error, undefined, `${s.key} ran`);
-      // zero loss is the contract; keeping up within the drain bound depends on what else CI runs meanwhile
-      t.ok(s.steps.every((step) => step.zeroLoss === true), `${s.key}: every acknowledged sample stored exactly once`);
-      t.ok(s.steps.every((step) => step.published > 0 && step.acked === step.published), `${s.key}: samples flowed, every one acknowledged`);
-      t.ok(s.p99LatencyMs !== null, `${s.key}: latency measured`);
-      t.ok(s.cpuPercent !== null && s.rssBytes !== null, `${s.key}: CPU and RSS measured`);
+    t.same(result.shapes.map((shape) => shape.vehicles), [60, 600]);
+    t.same(result.shapes[0]!.systems.map((s) => s.key), keys, 'side by side, in order, the ceilings and two workers at the first shape');
+    t.same(result.shapes[1]!.systems.map((s) => s.key), ['naive', 'vc-influx', 'vc-embedded'], 'the naive bridge and vehicle-cloud at every shape');
+    for (const shape of result.shapes) {
+      for (const s of shape.systems) {
+        const name = `${s.key} at ${shape.vehicles} vehicles`;
+        t.equal(s.vehicles, shape.vehicles);
+        t.equal(s.error, undefined, `${name} ran`);
+        // zero loss is the contract; keeping up within the drain bound depends on what else CI runs meanwhile
+        t.ok(s.steps.every((step) => step.zeroLoss === true), `${name}: every acknowledged sample stored exactly once`);
+        t.ok(s.steps.every((step) => step.published > 0 && step.acked === step.published), `${name}: samples flowed, every one acknowledged`);
+        t.ok(s.p99LatencyMs !== null, `${name}: latency measured`);
+        t.ok(s.cpuPercent !== null && s.rssBytes !== null, `${name}: CPU and RSS measured`);
+      }
+      t.ok(shape.ratios.vcInfluxOverNaive !== null);
+      t.equal(shape.headToHead, null, 'a quick run has no head-to-head check');
     }
-    t.ok(result.ratios.vcInfluxOverNaive !== null);
     t.match(log.join('\n'), /\(f\) 2 vehicle-cloud workers/);
+    t.match(log.join('\n'), /600 vehicles over 8 connections/);
 
     const files = await readdir(out.path);
     t.ok(files.includes(result.file), 'a timestamped JSON');
@@ -151,24 +159,33 @@ async function run(): Promise<void> {
     t.notOk(files.includes('latest.md'));
     const md = await readFile(join(out.path, 'quick-latest.md'), 'utf8');
     for (const title of Object.values(SYSTEM_TITLES)) t.ok(md.includes(title.replace(/\|/g, '\\|')), `table row: ${title}`);
+    t.match(md, /## 60 vehicles/);
+    t.match(md, /## 600 vehicles/);
+    t.match(md, /\| 600 \| [\d,]+\/s \| [\d,]+\/s \|/, 'a summary row per shape');
     t.match(md, /vehicle-cloud \(InfluxDB\) \/ naive bridge/);
-    t.same((JSON.parse(await readFile(join(out.path, 'quick-latest.json'), 'utf8')) as BenchResult).systems.length, 6);
-    t.equal(result.headToHead, null, 'a quick run has no head-to-head check');
-    const naive = result.systems.find((s) => s.key === 'naive')!.steps[0]!;
-    const withDuel: BenchResult = {
+    t.same((JSON.parse(await readFile(join(out.path, 'quick-latest.json'), 'utf8')) as BenchResult).shapes.length, 2);
+    const shape = result.shapes[1]!;
+    const naive = shape.systems.find((s) => s.key === 'naive')!.steps[0]!;
+    const withDuel = {
       ...result,
-      headToHead: {
-        rate: 16_200,
-        rounds: 2,
-        steps: [
-          { system: 'vc-influx', step: { ...naive, kind: 'confirm' } },
-          { system: 'naive', step: { ...naive, kind: 'confirm', ok: false, notes: ['backlog drained in 3.1 s'] } },
-        ],
-        passed: { 'vc-influx': 2, naive: 1 },
-      },
+      shapes: [
+        {
+          ...shape,
+          headToHead: {
+            rate: 16_200,
+            rounds: 2,
+            steps: [
+              { system: 'vc-influx', step: { ...naive, kind: 'confirm' as const } },
+              { system: 'naive', step: { ...naive, kind: 'confirm' as const, ok: false, notes: ['backlog drained in 3.1 s'] } },
+            ],
+            passed: { 'vc-influx': 2, naive: 1 },
+          },
+        },
+      ],
     };
-    t.match(markdown(withDuel), /max zero-loss rate \(16,200\/s\), offered in turn on fresh servers: vehicle-cloud \(InfluxDB\) passed \*\*2 of 2\*\*, the naive bridge 1 of 2 \(naive: backlog drained in 3.1 s\)/);
+    t.match(markdown(withDuel), /At 600 vehicles, the naive bridge's max zero-loss rate \(16,200\/s\), offered in turn on fresh servers: vehicle-cloud \(InfluxDB\) passed \*\*2 of 2\*\*, the naive bridge 1 of 2 \(naive: backlog drained in 3.1 s\)/);
     t.match(consoleTable(withDuel), /vehicle-cloud \(InfluxDB\) passed 2 of 2/);
+    t.match(consoleTable(withDuel), /2 \/ 1 of 2/, 'the summary row counts the rounds');
   });
 
   t.test('the bench CLI explains itself and refuses unknown systems', async (t) => {
@@ -182,6 +199,10 @@ async function run(): Promise<void> {
     t.equal(await main(['--step', '0'], io), 2);
     t.equal(await main(['--bogus'], io), 2);
     t.equal(await main(['--confirm', '11'], io), 2, '--confirm is bounded');
+    t.equal(await main(['--shapes', '1000,many'], io), 2);
+    t.match(stderr, /--shapes wants a whole number/);
+    t.equal(await main(['--shapes', '1000', '--vehicles', '10'], io), 2);
+    t.match(stderr, /exclude each other/);
     const { spawnSync } = await import('node:child_process');
     const program = spawnSync(process.execPath, [...process.execArgv, 'bench/run.ts', '--help'], { encoding: 'utf8' });
     t.equal(program.status, 0, 'npm run bench -- --help');
@@ -192,7 +213,9 @@ async function run(): Promise<void> {
     let stdout = '';
     const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: () => true } };
     t.equal(await main(['--quick', '--only', 'e', '--vehicles', '20', '--step', '1', '--out', out.path], io), 0);
+    t.match(stdout, /^\n20 vehicles\n/);
     t.match(stdout, /\(e\) vehicle-cloud, embedded/);
+    t.match(stdout, /per shape/);
     t.match(stdout, /written: /);
   });
 }

@@ -7,6 +7,7 @@ import t from 'tap';
 import { validateTelemetry } from '../../services/contract/telemetry.ts';
 import {
   CpuMeter,
+  ProcessCpuTotal,
   isLoopbackHost,
   loadSample,
   loadTestOptions,
@@ -17,7 +18,15 @@ import {
   parseRamp,
   parseRate,
   processUsage,
+  parsePrometheusSamples,
+  readServiceMetrics,
   runLoadTest,
+  SeqLedger,
+  addStoreWrites,
+  describeWriteVolume,
+  storeWritesBetween,
+  storeWritesOf,
+  writeVolume,
   summaryTable,
   vehicleTrack,
   verifyBySeq,
@@ -105,6 +114,49 @@ t.test('loss and duplicates are counted per vehicle by seq, not from totals', as
   t.same([clean.lost, clean.duplicates, clean.unexpected], [0, 0, 0]);
 });
 
+t.test('the seq ledger counts stored copies as they are read, ignores other vehicles, and needs a byte per published sample', async (t) => {
+  const ledger = new SeqLedger([
+    { vin: 'A', published: 4, unconfirmed: [] },
+    { vin: 'B', published: 2, unconfirmed: [1] },
+  ]);
+  for (const [vin, seq] of [['A', 0], ['A', 1], ['A', 1], ['B', 0], ['B', 1], ['OTHER', 0], ['A', 7], ['A', 3]] as const) ledger.record(vin, seq);
+  for (let i = 0; i < 300; i++) ledger.record('B', 0);
+  const v = ledger.result();
+  t.equal(ledger.recorded, 307, 'samples of the run\'s vehicles read');
+  t.same([v.expected, v.found, v.lost, v.unexpected, v.unconfirmedStored], [5, 4, 1, 1, 1]);
+  t.equal(v.duplicates, 1 + 254, 'copies saturate at 255 per sample: a runaway duplicate cannot wrap around');
+  t.match(v.examples.join('\n'), /A: 1 acknowledged sample\(s\) missing, e\.g\. seq 2/);
+  const big = new SeqLedger(loadTestVins(9, 100_000).map((vin) => ({ vin, published: 3, unconfirmed: [] })));
+  t.equal(big.result().lost, 300_000, '100,000 vehicles, nothing stored: all lost');
+});
+
+t.test('the store writes per table are read from /metrics and set the cockpit tables beside the telemetry', async (t) => {
+  const text = [
+    'vc_store_rows_written_total{table="telemetry"} 1000',
+    'vc_store_rows_written_total{table="cockpit_series"} 8',
+    'vc_store_rows_written_total{table="cockpit_facts"} 2',
+    'vc_store_bytes_written_total{table="telemetry"} 300000',
+    'vc_store_bytes_written_total{table="cockpit_series"} 800',
+    'vc_store_bytes_written_total{table="cockpit_facts"} 400',
+    'vc_store_rows_written_total{table="dead_letters"} 3',
+    'vc_other{a="x\\"y",b="z"} 1',
+  ].join('\n');
+  t.same(parsePrometheusSamples(text).at(-1), { name: 'vc_other', labels: { a: 'x"y', b: 'z' }, value: 1 }, 'labels, escapes undone');
+  const before = storeWritesOf(parsePrometheusSamples(text))!;
+  t.same(before.telemetry, { rows: 1000, bytes: 300_000 });
+  t.equal(storeWritesOf(parsePrometheusSamples('vc_ingest_messages_total 5')), undefined, 'a service without the counters');
+  const after = storeWritesOf(parsePrometheusSamples(text.replace('} 1000', '} 3000').replace('} 300000', '} 900000').replace('cockpit_facts"} 2', 'cockpit_facts"} 12')))!;
+  const delta = storeWritesBetween(before, after)!;
+  t.same(delta.telemetry, { rows: 2000, bytes: 600_000 });
+  const volume = writeVolume(addStoreWrites([delta, null, delta]))!;
+  t.same(volume.rollups, { rows: 20, bytes: 0 });
+  t.equal(volume.rowsRatio, 0.005);
+  t.match(describeWriteVolume(volume), /telemetry 4,000 rows \(300 B\/row\), cockpit tables 20 rows \(0 B\/row\): rollup\/telemetry rows 0\.5%, bytes 0\.0%/);
+  t.match(describeWriteVolume(undefined), /^- /);
+  t.same(storeWritesBetween(undefined, after), after, 'no counters before: nothing was written yet');
+  t.equal(storeWritesBetween(before, undefined), undefined);
+});
+
 t.test('Prometheus text and /proc are read as the reports need them', async (t) => {
   const metrics = parsePrometheus('# HELP x\nvc_ingest_rejects_total{reason="a"} 2\nvc_ingest_rejects_total{reason="b"} 3\nprocess_cpu_seconds_total 1.5\nbad line\n');
   t.equal(metrics.get('vc_ingest_rejects_total'), 5);
@@ -119,6 +171,38 @@ t.test('Prometheus text and /proc are read as the reports need them', async (t) 
   t.equal(meter.used(), 0.5);
 });
 
+t.test('a /metrics answer without the store writer\'s counters is asked again, not read as counters reset to zero', async (t) => {
+  const { createServer } = await import('node:http');
+  let answers = 0;
+  let complete = true;
+  const server = createServer((_req, res) => {
+    answers += 1;
+    res.end(complete && answers > 2 ? 'vc_ingest_samples_accepted_total 7\nvc_store_samples_written_total 5\n' : 'vc_ingest_samples_accepted_total 7\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => server.close());
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/metrics`;
+  const samples = await readServiceMetrics(url);
+  t.equal(answers, 3, 'asked until the writer\'s counters are in');
+  t.same(samples.map((s) => s.name), ['vc_ingest_samples_accepted_total', 'vc_store_samples_written_total']);
+  complete = false;
+  await t.rejects(readServiceMetrics(url), /no vc_store_samples_written_total in 6 answers/);
+});
+
+t.test('the CPU of processes that exit keeps counting their last reading, never going back', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['-e', 'const end = Date.now() + 300; while (Date.now() < end); setTimeout(() => {}, 300)']);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const total = new ProcessCpuTotal();
+  await new Promise((r) => setTimeout(r, 400));
+  const alive = await total.read([process.pid, child.pid!]);
+  await exited;
+  const after = await total.read([process.pid, child.pid!]);
+  t.ok(alive !== undefined && alive > 0);
+  t.ok(after !== undefined && after >= alive!, `${after} >= ${alive}: the exited child still counts`);
+  t.equal(await new ProcessCpuTotal().read([2 ** 22 + 12345]), undefined, 'nothing read: nothing to say');
+});
+
 t.test('the live line follows the phases', async (t) => {
   const progress = {
     phase: 'publishing' as const, elapsedS: 3, offeredRate: 1000, publishedRate: 990, ackedRate: 980, acceptedRate: null, storedRate: 900,
@@ -126,8 +210,9 @@ t.test('the live line follows the phases', async (t) => {
     serviceCpuPercent: 55, serviceRssBytes: null, publisherCpuPercent: null, latencyP99Ms: 12_500, vehicles: 10,
   };
   t.match(liveLine(progress), /^\[publishing\] 3s  offered 1,000\/s .* accepted n\/a .* backlog 20 MB .* p99 12\.5 s$/);
-  t.equal(liveLine({ ...progress, phase: 'verifying', verifiedVehicles: 4 }), '[verifying] read back 4/10 vehicles');
-  t.equal(liveLine({ ...progress, phase: 'registering' }), '[registering]');
+  t.equal(liveLine({ ...progress, phase: 'verifying', readBackSamples: 2500 }), '[verifying] read back 2,500 stored samples of 2,900 acknowledged');
+  t.equal(liveLine({ ...progress, phase: 'registering', registeredVehicles: 4 }), '[registering] 4/10 vehicles');
+  t.equal(liveLine({ ...progress, phase: 'connecting' }), '[connecting]');
 });
 
 t.test('npm run loadtest runs as a program', async (t) => {
@@ -173,9 +258,12 @@ t.test('against an embedded service', async (t) => {
     t.ok(report.service.rssPeakBytes !== null && report.service.cpuPercent !== null, 'service CPU and RSS from /metrics');
     t.ok(report.timeline.length >= 3);
     t.same(report.verdict, { zeroLoss: true, keptUp: true, ok: true, notes: [] });
+    t.equal(report.storeWrites?.telemetry?.rows, 800, 'the telemetry rows the service wrote, from its /metrics');
+    t.ok((report.storeWrites?.cockpit_series?.rows ?? 0) > 0, 'and its cockpit tables\'');
     t.ok(lines.some((l) => l.startsWith('[publishing]')), 'a live line while publishing');
     const table = summaryTable(report);
     t.match(table, /0 lost, 0 duplicated, 0 unexpected of 800 acknowledged/);
+    t.match(table, /store writes\s+telemetry 800 rows \(\d+ B\/row\), cockpit tables \d+ rows/);
     t.notMatch(JSON.stringify(report) + table, service.adminToken.token, 'the token is never in a report');
   });
 

@@ -132,6 +132,21 @@ t.test('a tenant registers vehicles of its own brands only', async (t) => {
   t.match((await admin.get<{ brand: string }>(`/api/v1/vehicles/${b1}`)).body, { brand: 'Borealis' }, 'and the holder keeps it');
 });
 
+t.test('a tenant registers a fleet of its own brands only, and lists only its brands\' stored samples', async (t) => {
+  const fleet = [testVin(20, 'TNA'), testVin(21, 'TNA')].map((vin) => ({ vin, brand: 'Aurora', model: 'A3' }));
+  const mixed = await asAurora.post<ErrorBody>('/api/v1/vehicles/batch', { vehicles: [...fleet, { vin: testVin(22, 'TNA'), brand: 'Borealis', model: 'B9' }] });
+  t.match(mixed.body, { statusCode: 404, code: 'BRAND_NOT_FOUND', message: 'no brand Borealis' });
+  t.equal((await admin.get(`/api/v1/vehicles/${fleet[0]!.vin}`)).status, 404, 'one vehicle of another brand: nothing registered');
+  const own = await asAurora.post<{ registered: Array<{ vin: string }>; existing: string[] }>('/api/v1/vehicles/batch', { vehicles: fleet });
+  t.equal(own.status, 200);
+  t.strictSame(own.body.registered.map((r) => r.vin), fleet.map((v) => v.vin));
+  const window = `from=${now - 120_000}&to=${now}`;
+  const seen = await asAurora.get<{ samples: Array<{ vin: string }> }>(`/api/v1/telemetry?${window}`);
+  t.strictSame(seen.body.samples.map((s) => s.vin), [a1], "Aurora's sample, not Borealis'");
+  const all = await admin.get<{ samples: Array<{ vin: string }> }>(`/api/v1/telemetry?${window}`);
+  t.strictSame(all.body.samples.map((s) => s.vin).sort(), [a1, b1].sort(), 'the admin sees every brand');
+});
+
 t.test("a tenant posts telemetry for its vehicles only; another brand's VIN is 404 like an unregistered one, nothing is stored", async (t) => {
   const own = await asAurora.post<{ accepted: number }>('/api/v1/telemetry', sample(a2, 7));
   t.equal(own.status, 200);

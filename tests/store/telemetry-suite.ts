@@ -304,6 +304,33 @@ export async function telemetrySuite(t: TapTest, makeStore: MakeStore): Promise<
     t.equal(await store.latest(randomVin('JTD')), undefined, 'an unknown vehicle has no latest');
   });
 
+  await t.test('sampleRefs lists (vin, ts, seq) of every vehicle in a window, ts then VIN ascending, limited, by brand', async (t) => {
+    const { store } = await open(t);
+    const [a, b, c] = ['LNB', 'WBA', '5YJ'].map((wmi) => randomVin(wmi)).sort();
+    await store.writeSamples([
+      storedSample(b!, base + 1_000, 7, { [SPEED]: 1 }),
+      storedSample(a!, base + 1_000, 3, { [SPEED]: 2 }),
+      storedSample(a!, base + 2_000, 4, { [SOC]: 50 }),
+      { ...storedSample(c!, base + 1_500, 0, { [SPEED]: 3 }), brand: 'Tesla' },
+      storedSample(a!, base + 9_000, 5, { [SPEED]: 4 }),
+      storedSample(a!, base - 1, 2, { [SPEED]: 5 }),
+    ]);
+    const window = { from: base, to: base + 9_000, limit: 100 };
+    t.strictSame(await store.sampleRefs(window), [
+      { vin: a, ts: base + 1_000, seq: 3 },
+      { vin: b, ts: base + 1_000, seq: 7 },
+      { vin: c, ts: base + 1_500, seq: 0 },
+      { vin: a, ts: base + 2_000, seq: 4 },
+    ]);
+    t.strictSame(await store.sampleRefs({ ...window, limit: 2 }), [
+      { vin: a, ts: base + 1_000, seq: 3 },
+      { vin: b, ts: base + 1_000, seq: 7 },
+    ], 'the earliest first');
+    t.strictSame(await store.sampleRefs({ ...window, brands: ['Tesla'] }), [{ vin: c, ts: base + 1_500, seq: 0 }], 'one brand');
+    t.strictSame(await store.sampleRefs({ ...window, brands: [] }), [], 'no brand, no samples');
+    t.strictSame(await store.sampleRefs({ ...window, from: base + 3_000 }), []);
+  });
+
   await t.test('a value outside the catalog or not of its signal\'s type is skipped and logged; the batch and the rest of its sample are stored', async (t) => {
     const { logger, warnings } = warningsLogger();
     const { store } = await open(t, logger);

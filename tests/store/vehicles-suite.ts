@@ -42,6 +42,21 @@ export async function vehiclesSuite(t: TapTest, make: MakeFixture): Promise<void
     t.strictSame(await vehicles.list(), ascending);
   });
 
+  await t.test('insertMany registers a fleet in one call, answers the VINs it inserted, and overwrites none', async (t) => {
+    const vehicles = await open(t);
+    const taken = vehicle(randomVin('WVW'), { year: 2021 });
+    await vehicles.insert(taken);
+    const fleet = Array.from({ length: 1_200 }, (_, i) => vehicle(randomVin('LRW'), { model: `M${i % 3}`, ...(i % 2 ? { powertrain: 'phev' as const } : {}) }));
+    const inserted = await vehicles.insertMany([...fleet, { ...taken, brand: 'Other' }, { ...fleet[0]!, model: 'Twice' }]);
+    t.strictSame([...inserted].sort(), fleet.map((v) => v.vin).sort(), 'every new VIN, and neither the taken one nor a repeat');
+    t.strictSame(await vehicles.get(taken.vin), taken, 'an existing vehicle is left whole');
+    t.strictSame(await vehicles.get(fleet[0]!.vin), fleet[0], 'the first copy of a repeated VIN is the one kept');
+    t.strictSame(await vehicles.get(fleet[1_199]!.vin), fleet[1_199]);
+    t.equal((await vehicles.list()).length, 1_201);
+    t.equal((await vehicles.insertMany(fleet)).size, 0, 'a second time inserts nothing');
+    t.equal((await vehicles.insertMany([])).size, 0);
+  });
+
   await t.test('hostile text is stored as data: quotes, backslashes and SQL round-trip and match nothing else', async (t) => {
     const vehicles = await open(t);
     const plain = vehicle('LNBSCB3F5JW000001');

@@ -26,6 +26,25 @@ export interface paths {
      */
     post: operations["registerVehicle"];
   };
+  "/api/v1/vehicles/batch": {
+    /**
+     * Register up to 1000 vehicles at once; answers the new ones with their MQTT credentials, and the VINs already registered
+     * @description One database transaction for the lot (a fleet, a load test). A tenant token registers vehicles of its brands only: one vehicle of another brand is a 404 BRAND_NOT_FOUND and nothing is registered.
+     */
+    post: operations["registerVehicles"];
+  };
+  "/api/v1/telemetry": {
+    /**
+     * Which samples every vehicle stored in [from, to): (vin, ts, seq), ts ascending, at most limit
+     * @description For checking a load test by seq without a request per vehicle. A tenant token sees its brands' vehicles only. `truncated` says the window holds more: ask again for narrower windows.
+     */
+    get: operations["listStoredSamples"];
+    /**
+     * Ingest one sample or a batch over HTTP (same contract as MQTT); 200 once the accepted samples are durable
+     * @description One sample {vin, ts, seq, signals} or a batch {vin, samples: [...]} of at most 1,000. Invalid samples are rejected one by one with reasons; the rest is kept. 400/413/422 when nothing is accepted. Authorization: a bearer token (admin, or a tenant for its brands: another VIN is 404), or HTTP Basic with the vehicle's MQTT credentials (its own VIN only: another is 403 UNAUTHORIZED_PUBLISHER).
+     */
+    post: operations["ingestTelemetry"];
+  };
   "/api/v1/vehicles/{vin}": {
     /** Digital twin: latest value and time of every signal */
     get: operations["getVehicleTwin"];
@@ -33,13 +52,6 @@ export interface paths {
   "/api/v1/vehicles/{vin}/telemetry": {
     /** Raw samples in [from, to) in ts order, or time buckets aligned to from when interval is given */
     get: operations["queryVehicleTelemetry"];
-  };
-  "/api/v1/telemetry": {
-    /**
-     * Ingest one sample or a batch over HTTP (same contract as MQTT); 200 once the accepted samples are durable
-     * @description One sample {vin, ts, seq, signals} or a batch {vin, samples: [...]} of at most 1,000. Invalid samples are rejected one by one with reasons; the rest is kept. 400/413/422 when nothing is accepted. Authorization: a bearer token (admin, or a tenant for its brands: another VIN is 404), or HTTP Basic with the vehicle's MQTT credentials (its own VIN only: another is 403 UNAUTHORIZED_PUBLISHER).
-     */
-    post: operations["ingestTelemetry"];
   };
   "/api/v1/dead-letters": {
     /**
@@ -552,22 +564,41 @@ export interface operations {
       };
     };
   };
-  /** Digital twin: latest value and time of every signal */
-  getVehicleTwin: {
-    parameters: {
-      path: {
-        /** @description Vehicle identification number (ISO 3779) */
-        vin: string;
+  /**
+   * Register up to 1000 vehicles at once; answers the new ones with their MQTT credentials, and the VINs already registered
+   * @description One database transaction for the lot (a fleet, a load test). A tenant token registers vehicles of its brands only: one vehicle of another brand is a 404 BRAND_NOT_FOUND and nothing is registered.
+   */
+  registerVehicles: {
+    requestBody: {
+      content: {
+        "application/json": {
+          vehicles: ({
+              /** @description Vehicle identification number (ISO 3779) */
+              vin: string;
+              /** @description brand (marque), e.g. "Voltra" */
+              brand: string;
+              /** @description model, e.g. "E-Cross" */
+              model: string;
+              year?: number;
+              /** @enum {string} */
+              powertrain?: "bev" | "phev" | "hev" | "ice" | "fcev";
+            })[];
+        };
       };
     };
     responses: {
-      /** @description the twin */
+      /** @description the new vehicles with their MQTT credentials (each password shown only here), and the VINs already registered */
       200: {
         content: {
-          "application/json": components["schemas"]["VehicleTwin"];
+          "application/json": {
+            /** @description new vehicles with their MQTT credentials (each password shown only here) */
+            registered: components["schemas"]["Registration"][];
+            /** @description VINs already registered: left alone */
+            existing: string[];
+          };
         };
       };
-      /** @description VALIDATION_FAILED: a parameter does not match its schema */
+      /** @description VALIDATION_FAILED: the body or a parameter does not match its schema; INVALID_JSON: the body is not JSON */
       400: {
         content: {
           "application/json": components["schemas"]["Error"];
@@ -579,8 +610,20 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description VEHICLE_NOT_FOUND: no such VIN, or another brand's (a tenant sees only its brands) */
+      /** @description BRAND_NOT_FOUND: a tenant token registering a vehicle of a brand that is not one of its own; nothing was registered */
       404: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description PAYLOAD_TOO_LARGE: the body is over the limit */
+      413: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description UNSUPPORTED_MEDIA_TYPE: the body must be application/json */
+      415: {
         content: {
           "application/json": components["schemas"]["Error"];
         };
@@ -591,36 +634,48 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description BROKER_UNAVAILABLE: the MQTT broker did not confirm the vehicle accounts; nothing was registered */
+      503: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
-  /** Raw samples in [from, to) in ts order, or time buckets aligned to from when interval is given */
-  queryVehicleTelemetry: {
+  /**
+   * Which samples every vehicle stored in [from, to): (vin, ts, seq), ts ascending, at most limit
+   * @description For checking a load test by seq without a request per vehicle. A tenant token sees its brands' vehicles only. `truncated` says the window holds more: ask again for narrower windows.
+   */
+  listStoredSamples: {
     parameters: {
-      query?: {
+      query: {
         /** @description ISO 8601 or ms since the epoch */
-        from?: string;
+        from: string;
         /** @description ISO 8601 or ms since the epoch */
-        to?: string;
-        /** @description comma-separated VSS paths */
-        signals?: string;
-        /** @description bucket width, e.g. 10s, 1m, 1h */
-        interval?: string;
+        to: string;
         limit?: number;
-        cursor?: string;
-      };
-      path: {
-        /** @description Vehicle identification number (ISO 3779) */
-        vin: string;
       };
     };
     responses: {
-      /** @description samples (a page: follow nextCursor), or buckets */
+      /** @description the samples stored in the window */
       200: {
         content: {
-          "application/json": components["schemas"]["TelemetryAnswer"];
+          "application/json": {
+            from: number;
+            to: number;
+            /** @description ts, then VIN ascending */
+            samples: {
+                /** @description Vehicle identification number (ISO 3779) */
+                vin: string;
+                ts: number;
+                seq: number;
+              }[];
+            /** @description the window holds more than limit samples: these are the earliest; ask for a narrower window */
+            truncated: boolean;
+          };
         };
       };
-      /** @description VALIDATION_FAILED: a parameter does not match its schema (e.g. an unknown signal); INVALID_RANGE: from is not before to, too many buckets, or a cursor of another range */
+      /** @description VALIDATION_FAILED or INVALID_RANGE: from and to are required, from before to */
       400: {
         content: {
           "application/json": components["schemas"]["Error"];
@@ -628,12 +683,6 @@ export interface operations {
       };
       /** @description UNAUTHORIZED: no valid bearer token (the answer carries WWW-Authenticate: Bearer) */
       401: {
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description VEHICLE_NOT_FOUND: no such VIN, or another brand's (a tenant sees only its brands) */
-      404: {
         content: {
           "application/json": components["schemas"]["Error"];
         };
@@ -722,6 +771,100 @@ export interface operations {
       };
       /** @description INGEST_BACKPRESSURE (the spool is full) or SPOOL_UNAVAILABLE (the disk refused): nothing was acknowledged; retry later */
       503: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Digital twin: latest value and time of every signal */
+  getVehicleTwin: {
+    parameters: {
+      path: {
+        /** @description Vehicle identification number (ISO 3779) */
+        vin: string;
+      };
+    };
+    responses: {
+      /** @description the twin */
+      200: {
+        content: {
+          "application/json": components["schemas"]["VehicleTwin"];
+        };
+      };
+      /** @description VALIDATION_FAILED: a parameter does not match its schema */
+      400: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description UNAUTHORIZED: no valid bearer token (the answer carries WWW-Authenticate: Bearer) */
+      401: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description VEHICLE_NOT_FOUND: no such VIN, or another brand's (a tenant sees only its brands) */
+      404: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description RATE_LIMITED: the caller's requests per minute are used up (VC_RATE_LIMIT); Retry-After says when to try again */
+      429: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Raw samples in [from, to) in ts order, or time buckets aligned to from when interval is given */
+  queryVehicleTelemetry: {
+    parameters: {
+      query?: {
+        /** @description ISO 8601 or ms since the epoch */
+        from?: string;
+        /** @description ISO 8601 or ms since the epoch */
+        to?: string;
+        /** @description comma-separated VSS paths */
+        signals?: string;
+        /** @description bucket width, e.g. 10s, 1m, 1h */
+        interval?: string;
+        limit?: number;
+        cursor?: string;
+      };
+      path: {
+        /** @description Vehicle identification number (ISO 3779) */
+        vin: string;
+      };
+    };
+    responses: {
+      /** @description samples (a page: follow nextCursor), or buckets */
+      200: {
+        content: {
+          "application/json": components["schemas"]["TelemetryAnswer"];
+        };
+      };
+      /** @description VALIDATION_FAILED: a parameter does not match its schema (e.g. an unknown signal); INVALID_RANGE: from is not before to, too many buckets, or a cursor of another range */
+      400: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description UNAUTHORIZED: no valid bearer token (the answer carries WWW-Authenticate: Bearer) */
+      401: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description VEHICLE_NOT_FOUND: no such VIN, or another brand's (a tenant sees only its brands) */
+      404: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description RATE_LIMITED: the caller's requests per minute are used up (VC_RATE_LIMIT); Retry-After says when to try again */
+      429: {
         content: {
           "application/json": components["schemas"]["Error"];
         };

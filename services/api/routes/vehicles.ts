@@ -1,4 +1,5 @@
-// Vehicle registry, digital twins and per-vehicle telemetry. A tenant token sees and registers only vehicles of its
+// Vehicle registry (one vehicle, or a fleet at once), digital twins, per-vehicle telemetry, and which samples the
+// fleet stored in a window (what a load test checks by seq). A tenant token sees and registers only vehicles of its
 // brands: another brand's vehicle is a 404 exactly like a VIN that does not exist, and registering a vehicle of
 // another brand is a 404 BRAND_NOT_FOUND like a brand that does not exist.
 import type { FastifyRequest } from 'fastify';
@@ -7,17 +8,22 @@ import { SIGNAL_CATALOG } from '../../contract/signals.ts';
 import { telemetryTopic } from '../../contract/telemetry.ts';
 import type { VehicleRecord } from '../../store/vehicles.ts';
 import type { ApiContext } from '../context.ts';
-import { ProvisioningError } from '../../registry/registry.ts';
+import { ProvisioningError, type Registration } from '../../registry/registry.ts';
 import { canSeeBrand, requirePrincipal } from '../auth.ts';
 import { BrandNotFound, BrokerUnavailable, InvalidRange, VehicleExists, VehicleNotFound } from '../errors.ts';
 import {
+  BulkRegistrationSchema,
   decodeCursor,
   encodeCursor,
   ERROR_ANSWERS,
   errorAnswer,
   jsonAnswer,
+  MAX_VEHICLES_PER_BATCH,
   RegisterVehicleSchema,
+  RegisterVehiclesSchema,
   RegistrationSchema,
+  SampleRefsAnswerSchema,
+  SampleRefsQuerySchema,
   TelemetryAnswerSchema,
   TelemetryQuerySchema,
   TwinSchema,
@@ -45,6 +51,11 @@ const vehicleNotFound = errorAnswer("VEHICLE_NOT_FOUND: no such VIN, or another 
 export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app) => {
   app.addHook('onRequest', requirePrincipal(ctx.resolvePrincipal));
   const security = [{ bearer: [] }];
+
+  const registrationAnswer = ({ vehicle, password }: Registration) => ({
+    ...publicVehicle(vehicle),
+    mqtt: { username: vehicle.vin, password, topic: telemetryTopic(vehicle.vin), url: ctx.brokerUrl },
+  });
 
   /** The vehicle if the caller may see it; otherwise the same 404 whether it exists or not. */
   const visibleVehicle = async (request: FastifyRequest, vin: string): Promise<VehicleRecord> => {
@@ -89,9 +100,76 @@ export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
         throw err;
       }
       if (!registration) throw new VehicleExists(request.body.vin);
-      const { vehicle, password } = registration;
+      const { vehicle } = registration;
       request.log.info({ event: 'vehicle_registered', vin: vehicle.vin, brand: vehicle.brand, model: vehicle.model });
-      return reply.code(201).send({ ...publicVehicle(vehicle), mqtt: { username: vehicle.vin, password, topic: telemetryTopic(vehicle.vin), url: ctx.brokerUrl } });
+      return reply.code(201).send(registrationAnswer(registration));
+    },
+  );
+
+  app.post(
+    '/api/v1/vehicles/batch',
+    {
+      schema: {
+        operationId: 'registerVehicles',
+        tags: ['vehicles'],
+        summary: `Register up to ${MAX_VEHICLES_PER_BATCH} vehicles at once; answers the new ones with their MQTT credentials, and the VINs already registered`,
+        description: 'One database transaction for the lot (a fleet, a load test). A tenant token registers vehicles of its brands only: one vehicle of another brand is a 404 BRAND_NOT_FOUND and nothing is registered.',
+        security,
+        body: RegisterVehiclesSchema,
+        response: {
+          200: jsonAnswer('the new vehicles with their MQTT credentials (each password shown only here), and the VINs already registered', BulkRegistrationSchema),
+          400: invalidBody,
+          401: unauthorized,
+          404: errorAnswer('BRAND_NOT_FOUND: a tenant token registering a vehicle of a brand that is not one of its own; nothing was registered'),
+          413: tooLarge,
+          415: mediaType,
+          429: rateLimited,
+          503: errorAnswer('BROKER_UNAVAILABLE: the MQTT broker did not confirm the vehicle accounts; nothing was registered'),
+        },
+      },
+    },
+    async (request) => {
+      const hidden = request.body.vehicles.find((v) => !canSeeBrand(request.principal, v.brand));
+      if (hidden) throw new BrandNotFound(hidden.brand);
+      let outcome;
+      try {
+        outcome = await ctx.registry.registerMany(request.body.vehicles);
+      } catch (err) {
+        if (err instanceof ProvisioningError) {
+          request.log.warn({ event: 'vehicle_provisioning_failed', vehicles: request.body.vehicles.length, err: err.message }, 'broker accounts not created; no vehicle registered');
+          throw new BrokerUnavailable();
+        }
+        throw err;
+      }
+      request.log.info({ event: 'vehicles_registered', registered: outcome.registered.length, existing: outcome.existing.length });
+      return { registered: outcome.registered.map(registrationAnswer), existing: outcome.existing };
+    },
+  );
+
+  app.get(
+    '/api/v1/telemetry',
+    {
+      schema: {
+        operationId: 'listStoredSamples',
+        tags: ['telemetry'],
+        summary: 'Which samples every vehicle stored in [from, to): (vin, ts, seq), ts ascending, at most limit',
+        description: "For checking a load test by seq without a request per vehicle. A tenant token sees its brands' vehicles only. `truncated` says the window holds more: ask again for narrower windows.",
+        security,
+        querystring: SampleRefsQuerySchema,
+        response: {
+          200: jsonAnswer('the samples stored in the window', SampleRefsAnswerSchema),
+          400: errorAnswer('VALIDATION_FAILED or INVALID_RANGE: from and to are required, from before to'),
+          401: unauthorized,
+          429: rateLimited,
+        },
+      },
+    },
+    async (request) => {
+      const { from, to, limit } = request.query;
+      if (from >= to) throw new InvalidRange('from must be before to');
+      const brands = request.principal.kind === 'admin' ? undefined : [...request.principal.brands];
+      const refs = await ctx.store.sampleRefs({ from, to, brands, limit: limit + 1 });
+      return { from, to, samples: refs.slice(0, limit), truncated: refs.length > limit };
     },
   );
 

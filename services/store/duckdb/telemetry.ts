@@ -3,11 +3,11 @@
 // rewrites a sample), so redelivered samples overwrite themselves. The same transaction merges the batch into latest_values (a row per vehicle and signal), so latest() is a key lookup.
 // DuckDB's cost per statement grows with the columns it touches (measured here: an upsert of 25 rows into a
 // 62-column table took 9 ms of CPU, into a narrow one about 1), so the per-batch merge is narrow and computed in JS.
-import { BIGINT, BOOLEAN, DOUBLE, DuckDBDataChunk, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { BIGINT, BOOLEAN, DOUBLE, DuckDBDataChunk, listValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { circularMean, SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValue } from '../../contract/signals.ts';
 import type { TelemetrySample } from '../../contract/telemetry.ts';
 import type { StoreLogger } from '../telemetry-store.ts';
-import { NUMERIC_SIGNALS, queryWindow, requestedSignals, rowLimit, storableValue, warnSkipped, type BucketQuery, type LatestSignals, type SampleBucket, type SampleQuery, type SignalAggregate, type StoredSample, type TelemetryRepository } from '../telemetry.ts';
+import { NUMERIC_SIGNALS, queryWindow, requestedSignals, rowLimit, storableValue, warnSkipped, type BucketQuery, type LatestSignals, type SampleBucket, type SampleQuery, type SampleRef, type SampleRefQuery, type SignalAggregate, type StoredSample, type TelemetryRepository } from '../telemetry.ts';
 import { appendRows, columnsOf, identifier, toNumber, transaction, type DuckDbFile } from './connection.ts';
 
 /** The most rows a DuckDB data chunk holds (its vector size). */
@@ -209,6 +209,18 @@ export class DuckDbTelemetry implements TelemetryRepository {
       });
       return { ts: toNumber(row[0]), seq: toNumber(row[1]), signals };
     });
+  }
+
+  async sampleRefs(query: SampleRefQuery): Promise<SampleRef[]> {
+    if (query.brands?.length === 0) return [];
+    const params: Record<string, DuckDBValue> = { from: BigInt(query.from), to: BigInt(query.to), limit: BigInt(rowLimit(query.limit)) };
+    if (query.brands) params.brands = listValue([...query.brands]);
+    const rows = await this.file.read(
+      `SELECT vin, ts, seq FROM telemetry WHERE ts >= $from AND ts < $to ${query.brands ? 'AND list_contains($brands, brand)' : ''}
+       ORDER BY ts, vin LIMIT $limit`,
+      params,
+    );
+    return rows.map((row) => ({ vin: String(row[0]), ts: toNumber(row[1]), seq: toNumber(row[2]) }));
   }
 
   async queryBuckets(query: BucketQuery): Promise<SampleBucket[]> {

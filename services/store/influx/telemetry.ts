@@ -3,7 +3,7 @@
 import { circularMean, SIGNAL_CATALOG, type SignalSpec, type SignalValue } from '../../contract/signals.ts';
 import type { TelemetrySample } from '../../contract/telemetry.ts';
 import type { StoreLogger } from '../telemetry-store.ts';
-import { NUMERIC_SIGNALS, queryWindow, requestedSignals, rowLimit, warnSkipped, type BucketQuery, type LatestSignals, type SampleBucket, type SampleQuery, type SignalAggregate, type StoredSample, type TelemetryRepository } from '../telemetry.ts';
+import { NUMERIC_SIGNALS, queryWindow, requestedSignals, rowLimit, warnSkipped, type BucketQuery, type LatestSignals, type SampleBucket, type SampleQuery, type SampleRef, type SampleRefQuery, type SignalAggregate, type StoredSample, type TelemetryRepository } from '../telemetry.ts';
 import { rowsOf, type InfluxClient } from './client.ts';
 import { identifier, inPolicy, tagIs, telemetryLine, telemetryLinePrefix, TELEMETRY_MEASUREMENT } from './lines.ts';
 
@@ -50,6 +50,20 @@ export class InfluxTelemetry implements TelemetryRepository {
       });
       return { ts: Number(row[0]), seq: Number(row[1]), signals };
     });
+  }
+
+  async sampleRefs(query: SampleRefQuery): Promise<SampleRef[]> {
+    const { from, to } = queryWindow(query);
+    const limit = rowLimit(query.limit);
+    // LIMIT 0 would be "no limit" to InfluxQL
+    if (limit === 0 || from >= to || query.brands?.length === 0) return [];
+    const brands = query.brands ? ` AND (${query.brands.map((b) => tagIs('brand', b)).join(' OR ')})` : '';
+    const [result] = await this.influx.query([
+      `SELECT "seq", "vin" FROM ${this.from} WHERE time >= ${from}ms AND time < ${to}ms${brands} ORDER BY time ASC LIMIT ${limit}`,
+    ]);
+    const refs = rowsOf(result).map((row) => ({ vin: String(row[2]), ts: Number(row[0]), seq: Number(row[1]) }));
+    // influxd merges series by time only: samples of one ms come in no fixed order
+    return refs.sort((a, b) => a.ts - b.ts || (a.vin < b.vin ? -1 : a.vin > b.vin ? 1 : 0));
   }
 
   async queryBuckets(query: BucketQuery): Promise<SampleBucket[]> {

@@ -1,9 +1,13 @@
 // VehicleRepository over a SQL client (PostgreSQL or DuckDB): the VIN is the primary key, so a second insert of a
 // VIN is refused by the database itself (ON CONFLICT DO NOTHING answers no row), never by a check-then-write.
-import { toNumber, type SqlClient, type SqlRow } from './client.ts';
+import { toNumber, type SqlClient, type SqlRow, type SqlValue } from './client.ts';
 import type { VehicleRecord, VehicleRepository } from '../vehicles.ts';
 
 const COLUMNS = 'vin, brand, model, year, powertrain, credential_hash, created_at';
+/** Rows per INSERT of insertMany: 7 parameters each, well under PostgreSQL's 65,535 a statement. */
+const ROWS_PER_INSERT = 500;
+
+const paramsOf = (v: VehicleRecord): SqlValue[] => [v.vin, v.brand, v.model, v.year ?? null, v.powertrain ?? null, v.credentialHash, v.createdAt];
 
 function toVehicle(row: SqlRow): VehicleRecord {
   const vehicle: VehicleRecord = {
@@ -22,11 +26,26 @@ export class SqlVehicleRepository implements VehicleRepository {
   constructor(private readonly db: SqlClient) {}
 
   async insert(vehicle: VehicleRecord): Promise<boolean> {
-    const rows = await this.db.query(
-      `INSERT INTO vehicles (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING vin`,
-      [vehicle.vin, vehicle.brand, vehicle.model, vehicle.year ?? null, vehicle.powertrain ?? null, vehicle.credentialHash, vehicle.createdAt],
-    );
-    return rows.length === 1;
+    return (await this.insertMany([vehicle])).has(vehicle.vin);
+  }
+
+  async insertMany(vehicles: readonly VehicleRecord[]): Promise<Set<string>> {
+    // a VIN twice in one statement is an error, not a conflict: the first copy is the one offered
+    const byVin = new Map<string, VehicleRecord>();
+    for (const v of vehicles) if (!byVin.has(v.vin)) byVin.set(v.vin, v);
+    const unique = [...byVin.values()];
+    const inserted = new Set<string>();
+    if (unique.length === 0) return inserted;
+    // one transaction: a commit costs milliseconds, a row microseconds
+    await this.db.transaction(async (tx) => {
+      for (let start = 0; start < unique.length; start += ROWS_PER_INSERT) {
+        const slice = unique.slice(start, start + ROWS_PER_INSERT);
+        const values = slice.map((_, i) => `(${Array.from({ length: 7 }, (_, k) => `$${i * 7 + k + 1}`).join(', ')})`);
+        const rows = await tx.query(`INSERT INTO vehicles (${COLUMNS}) VALUES ${values.join(', ')} ON CONFLICT DO NOTHING RETURNING vin`, slice.flatMap(paramsOf));
+        for (const [vin] of rows) inserted.add(String(vin));
+      }
+    });
+    return inserted;
   }
 
   async get(vin: string): Promise<VehicleRecord | undefined> {
