@@ -59,6 +59,13 @@ for (const vin of [a1, b1]) {
   const r = await admin.post('/api/v1/telemetry', sample(vin, 1));
   if (r.status !== 200) throw new Error(`seeding ${vin}: ${r.status}`);
 }
+// 200 means durable in the spool; the store writer makes it queryable a moment later (it lingers to fill a batch)
+for (const vin of [a1, b1]) {
+  await waitFor(`${vin}'s seed sample in the store`, async () => {
+    const r = await admin.get<{ samples: unknown[] }>(`/api/v1/vehicles/${vin}/telemetry?from=${now - 120_000}&to=${now}`);
+    return r.body.samples.length > 0 ? true : undefined;
+  });
+}
 const aurora = await createTenant('Aurora Motors', ['Aurora']);
 const borealis = await createTenant('Borealis Cars', ['Borealis']);
 const asAurora = apiClient(service.apiUrl, aurora.token);
