@@ -4,12 +4,12 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { TS_EXEC_ARGV } from './rpc.ts';
-import { freePort, tempDir, waitFor } from '../tests/helpers/system.ts';
+import { freePort, tempDir, waitFor } from '../tooling/system.ts';
 
-import { startInfluxd, type Influxd } from '../tests/helpers/influxd.ts';
+import { startInfluxd, type Influxd } from '../tooling/influxd.ts';
 
-export { influxdOrSkip, type Influxd } from '../tests/helpers/influxd.ts';
-export { startMosquitto, MOSQUITTO_BINARY, type MosquittoBroker } from '../tests/helpers/mosquitto.ts';
+export { influxdOrSkip, type Influxd } from '../tooling/influxd.ts';
+export { startMosquitto, MOSQUITTO_BINARY, type MosquittoBroker } from '../tooling/mosquitto.ts';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BENCH_ADMIN_TOKEN = 'bench-admin-token-not-secret-0123456789';

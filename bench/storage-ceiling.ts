@@ -3,7 +3,7 @@
 // a few requests in flight. Every point is then counted per vehicle with InfluxQL.
 import http from 'node:http';
 import { loadSample, percentile, processUsage, vehicleTrack } from '../simulators/loadtest/index.ts';
-import { influxQuery } from '../tests/helpers/influxql.ts';
+import { influxQuery } from '../tooling/influxql.ts';
 import { startFreshInfluxd } from './infra.ts';
 
 export interface StorageRun {

@@ -1,8 +1,8 @@
 // The systems the benchmark compares, each opened on its own fresh servers (a leftover persistent session or a
 // database still compacting would tax the next system), driven by the same load tester through a LoadTarget.
 import { forEachLimited, loadTestVins, processesUsage, serviceTarget, type LoadTarget, type MqttAuth } from '../simulators/loadtest/index.ts';
-import { influxQuery } from '../tests/helpers/influxql.ts';
-import { startPostgres } from '../tests/helpers/postgres.ts';
+import { influxQuery } from '../tooling/influxql.ts';
+import { startPostgres } from '../tooling/postgres.ts';
 import { BENCH_ADMIN_TOKEN, spawnVehicleCloud, startFreshInfluxd, startMosquitto, type Influxd, type MosquittoBroker, type VehicleCloudProcess } from './infra.ts';
 import { forkHelper, type RpcChild } from './rpc.ts';
 

@@ -18,7 +18,7 @@ import { startService } from '../services/service.ts';
 import { FLEET_CATALOG } from '../simulators/fleet/catalog.ts';
 import { CITIES } from '../simulators/fleet/cities.ts';
 import { fleetVin } from '../simulators/fleet/vehicle-model.ts';
-import { tempDir } from '../tests/helpers/system.ts';
+import { tempDir } from '../tooling/system.ts';
 
 const { values } = parseArgs({
   options: {

@@ -13,7 +13,7 @@ import { runFleet } from '../../simulators/fleet/fleet.ts';
 import { planFleet } from '../../simulators/fleet/vehicle-model.ts';
 import { browserMissing, launchChromium, screenshot, watchContext, type PageWatch } from '../helpers/browser.ts';
 import { apiClient, freePort, ROOT, startTestService } from '../helpers/service.ts';
-import { tempDir, waitFor } from '../helpers/system.ts';
+import { tempDir, waitFor } from '../../tooling/system.ts';
 
 const missing = browserMissing();
 if (missing) {

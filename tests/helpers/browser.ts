@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ROOT } from './service.ts';
-import { findBinary, missingServer } from './system.ts';
+import { findBinary, missingServer } from '../../tooling/system.ts';
 
 export const CHROMIUM = findBinary(['/usr/bin/chromium', 'chromium']);
 /** Screenshots of every view, for people to look at (git-ignored). */

@@ -6,7 +6,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { configFrom, type ServiceConfig } from '../../services/config.ts';
 import { createLogger } from '../../services/observability/logger.ts';
 import { startService, type RunningService } from '../../services/service.ts';
-import { freePort, tempDir, waitFor } from './system.ts';
+import { freePort, tempDir, waitFor } from '../../tooling/system.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -8,7 +8,7 @@ import { createLogger } from '../../services/observability/logger.ts';
 import { startService } from '../../services/service.ts';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
 import { apiClient, connectMqtt, publishQos1, registerVehicles, startTestService, testVin, type Registration } from '../helpers/service.ts';
-import { freePort, tempDir } from '../helpers/system.ts';
+import { freePort, tempDir } from '../../tooling/system.ts';
 
 async function get(url: string, authorization?: string): Promise<Response> {
   return fetch(url, { headers: authorization ? { authorization } : {} });

@@ -5,7 +5,7 @@ import t from 'tap';
 import { parse } from 'csv-parse/sync';
 import { apiClient, registerVehicles, startTestService, testVin } from '../helpers/service.ts';
 import { openEventStream } from '../helpers/sse.ts';
-import { waitFor } from '../helpers/system.ts';
+import { waitFor } from '../../tooling/system.ts';
 import { POSITION_FRAME_MS } from '../../services/api/routes/fleet-status.ts';
 import { csvField } from '../../services/api/routes/telemetry-export.ts';
 

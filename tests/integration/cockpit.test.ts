@@ -4,11 +4,12 @@
 import t from 'tap';
 import type { MqttClient } from 'mqtt';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
-import { influxdOrSkip, startInfluxd } from '../helpers/influxd.ts';
-import { MOSQUITTO_BINARY, startMosquitto } from '../helpers/mosquitto.ts';
-import { postgresOrSkip, startPostgres } from '../helpers/postgres.ts';
+import { influxdOrSkip, startInfluxd } from '../../tooling/influxd.ts';
+import { MOSQUITTO_BINARY, startMosquitto } from '../../tooling/mosquitto.ts';
+import { postgresOrSkip, startPostgres } from '../../tooling/postgres.ts';
 import { apiClient, connectMqtt, publishQos1, registerVehicles, spawnService, startTestService, testVin, type Api } from '../helpers/service.ts';
-import { freePort, missingServer, tempDir, waitFor, type TapTest } from '../helpers/system.ts';
+import { freePort, missingServer, tempDir, waitFor } from '../../tooling/system.ts';
+import type { TapTest } from '../helpers/tap.ts';
 
 const MINUTE = 60_000;
 type Signals = Record<string, number | boolean | string>;

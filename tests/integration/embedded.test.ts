@@ -2,7 +2,7 @@
 import t from 'tap';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
 import { apiClient, connectMqtt, publishQos1, registerVehicles, startTestService, testVin, type Registration } from '../helpers/service.ts';
-import { waitFor } from '../helpers/system.ts';
+import { waitFor } from '../../tooling/system.ts';
 
 const service = await startTestService();
 t.teardown(service.cleanup);

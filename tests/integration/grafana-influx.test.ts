@@ -6,9 +6,9 @@ import t from 'tap';
 import type { Dashboard } from '@grafana/schema/dist/esm/raw/dashboard/x/Dashboard_types.gen';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
 import { builtinsFor, grafanaInfluxQuery, interpolate, loadDashboards, queriesOf, variablesOf, type InfluxSeries, type PanelQuery, type QueryContext } from '../helpers/grafana.ts';
-import { influxdOrSkip, startInfluxd } from '../helpers/influxd.ts';
+import { influxdOrSkip, startInfluxd } from '../../tooling/influxd.ts';
 import { apiClient, connectMqtt, publishQos1, registerVehicles, startTestService, testVin, type Api } from '../helpers/service.ts';
-import type { TapTest } from '../helpers/system.ts';
+import type { TapTest } from '../helpers/tap.ts';
 
 const MINUTE = 60_000;
 const DB = 'vehicle_cloud';

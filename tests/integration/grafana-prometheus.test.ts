@@ -10,9 +10,9 @@ import t from 'tap';
 import { parse } from 'yaml';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
 import { ALL, builtinsFor, interpolate, loadDashboards, queriesOf, variablesOf, type PanelQuery } from '../helpers/grafana.ts';
-import { prometheusMissing, PROMTOOL_BINARY, startPrometheus, type PromResult } from '../helpers/prometheus.ts';
+import { prometheusMissing, PROMTOOL_BINARY, startPrometheus, type PromResult } from '../../tooling/prometheus.ts';
 import { apiClient, connectMqtt, publishQos1, registerVehicles, ROOT, startTestService, testVin } from '../helpers/service.ts';
-import { waitFor } from '../helpers/system.ts';
+import { waitFor } from '../../tooling/system.ts';
 
 const PROMETHEUS_YML = `${ROOT}deploy/prometheus/prometheus.yml`;
 const SCRAPE = '1s';

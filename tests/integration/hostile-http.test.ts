@@ -7,7 +7,7 @@ import t from 'tap';
 import mqtt from 'mqtt';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
 import { apiClient, connectMqtt, publishQos1, registerVehicles, startTestService, testVin } from '../helpers/service.ts';
-import { waitFor } from '../helpers/system.ts';
+import { waitFor } from '../../tooling/system.ts';
 
 const service = await startTestService();
 t.teardown(service.cleanup);

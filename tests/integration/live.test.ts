@@ -4,7 +4,7 @@ import t from 'tap';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
 import { apiClient, connectMqtt, publishQos1, registerVehicles, startTestService, testVin } from '../helpers/service.ts';
 import { openEventStream, type EventStream } from '../helpers/sse.ts';
-import { waitFor } from '../helpers/system.ts';
+import { waitFor } from '../../tooling/system.ts';
 
 const service = await startTestService();
 t.teardown(service.cleanup);

@@ -36,7 +36,7 @@ import { main } from '../../simulators/loadtest/cli.ts';
 import { liveLine } from '../../simulators/loadtest/report.ts';
 import { rateAt, samplesDue } from '../../simulators/loadtest/options.ts';
 import { startTestService } from '../helpers/service.ts';
-import { tempDir } from '../helpers/system.ts';
+import { tempDir } from '../../tooling/system.ts';
 
 const capture = () => {
   let text = '';

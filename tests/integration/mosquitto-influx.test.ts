@@ -3,11 +3,11 @@
 // InfluxDB exactly once, counted with InfluxQL per vehicle.
 import t from 'tap';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
-import { influxdOrSkip, startInfluxd } from '../helpers/influxd.ts';
-import { MOSQUITTO_BINARY, startMosquitto } from '../helpers/mosquitto.ts';
+import { influxdOrSkip, startInfluxd } from '../../tooling/influxd.ts';
+import { MOSQUITTO_BINARY, startMosquitto } from '../../tooling/mosquitto.ts';
 import { apiClient, connectMqtt, publishQos1, registerVehicles, startTestService, testVin } from '../helpers/service.ts';
-import { missingServer, waitFor } from '../helpers/system.ts';
-import { influxQuery } from '../helpers/influxql.ts';
+import { missingServer, waitFor } from '../../tooling/system.ts';
+import { influxQuery } from '../../tooling/influxql.ts';
 
 const influxd = influxdOrSkip();
 const mosquittoMissing = missingServer('mosquitto', MOSQUITTO_BINARY);

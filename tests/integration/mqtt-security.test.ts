@@ -8,9 +8,10 @@ import { promisify } from 'node:util';
 import type { MqttClient } from 'mqtt';
 import t from 'tap';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
-import { DYNSEC_PLUGIN, MOSQUITTO_BINARY, MOSQUITTO_CTRL_BINARY, startMosquitto } from '../helpers/mosquitto.ts';
+import { DYNSEC_PLUGIN, MOSQUITTO_BINARY, MOSQUITTO_CTRL_BINARY, startMosquitto } from '../../tooling/mosquitto.ts';
 import { apiClient, connectMqtt, publishQos1, registerVehicles, startTestService, testVin, type Api, type Registration } from '../helpers/service.ts';
-import { missingServer, waitFor, type TapTest } from '../helpers/system.ts';
+import { missingServer, waitFor } from '../../tooling/system.ts';
+import type { TapTest } from '../helpers/tap.ts';
 
 const sample = (vin: string, seq: number, speed = 50) => JSON.stringify({ vin, ts: Date.now() - 1_000 + seq, seq, signals: { 'Vehicle.Speed': speed } });
 

@@ -5,11 +5,11 @@ import t from 'tap';
 import { NEGATIVE_TTL_MS } from '../../services/registry/registry.ts';
 import { REGISTRY_REFRESH_MS } from '../../services/service.ts';
 import { TOKEN_CACHE_TTL_MS } from '../../services/tenants/tenants.ts';
-import { influxdOrSkip, startInfluxd } from '../helpers/influxd.ts';
-import { influxQuery } from '../helpers/influxql.ts';
-import { postgresOrSkip, startPostgres } from '../helpers/postgres.ts';
+import { influxdOrSkip, startInfluxd } from '../../tooling/influxd.ts';
+import { influxQuery } from '../../tooling/influxql.ts';
+import { postgresOrSkip, startPostgres } from '../../tooling/postgres.ts';
 import { apiClient, startTestService, testVin } from '../helpers/service.ts';
-import { waitFor } from '../helpers/system.ts';
+import { waitFor } from '../../tooling/system.ts';
 
 const postgres = postgresOrSkip();
 const influxd = influxdOrSkip();

@@ -7,10 +7,10 @@
 // gone, an odd (raw) window counts only the samples still held, and a late sample older than the raw retention is a
 // store_rejected dead letter that changes no cockpit.
 import t from 'tap';
-import { influxQuery } from '../helpers/influxql.ts';
-import { influxdOrSkip, startInfluxd } from '../helpers/influxd.ts';
+import { influxQuery } from '../../tooling/influxql.ts';
+import { influxdOrSkip, startInfluxd } from '../../tooling/influxd.ts';
 import { apiClient, registerVehicles, startTestService, testVin } from '../helpers/service.ts';
-import { tempDir, waitFor } from '../helpers/system.ts';
+import { tempDir, waitFor } from '../../tooling/system.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -5,12 +5,12 @@ import t from 'tap';
 import type { MqttClient } from 'mqtt';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
 import { parsePrometheus } from '../../simulators/loadtest/index.ts';
-import { influxQuery } from '../helpers/influxql.ts';
-import { influxdOrSkip, startInfluxd } from '../helpers/influxd.ts';
-import { MOSQUITTO_BINARY, startMosquitto } from '../helpers/mosquitto.ts';
-import { postgresOrSkip, startPostgres } from '../helpers/postgres.ts';
+import { influxQuery } from '../../tooling/influxql.ts';
+import { influxdOrSkip, startInfluxd } from '../../tooling/influxd.ts';
+import { MOSQUITTO_BINARY, startMosquitto } from '../../tooling/mosquitto.ts';
+import { postgresOrSkip, startPostgres } from '../../tooling/postgres.ts';
 import { apiClient, connectMqtt, publishQos1, registerVehicles, spawnService, testVin } from '../helpers/service.ts';
-import { freePort, missingServer, tempDir, waitFor } from '../helpers/system.ts';
+import { freePort, missingServer, tempDir, waitFor } from '../../tooling/system.ts';
 
 const VEHICLES = 60;
 const SAMPLES = 50;

@@ -2,9 +2,9 @@
 // good (it must become a dead letter, not wedge the spool). Real InfluxDB, embedded broker, real MQTT clients.
 import t from 'tap';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
-import { influxdOrSkip, startInfluxd } from '../helpers/influxd.ts';
+import { influxdOrSkip, startInfluxd } from '../../tooling/influxd.ts';
 import { apiClient, connectMqtt, publishQos1, registerVehicles, startTestService, testVin } from '../helpers/service.ts';
-import { waitFor } from '../helpers/system.ts';
+import { waitFor } from '../../tooling/system.ts';
 
 const influxd = influxdOrSkip();
 if ('skip' in influxd) {

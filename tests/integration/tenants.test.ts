@@ -6,7 +6,7 @@ import { request as httpRequest } from 'node:http';
 import t from 'tap';
 import { TenantDirectory } from '../../services/tenants/tenants.ts';
 import { apiClient, registerVehicles, startTestService, testVin } from '../helpers/service.ts';
-import { waitFor } from '../helpers/system.ts';
+import { waitFor } from '../../tooling/system.ts';
 
 const service = await startTestService();
 t.teardown(service.cleanup);

@@ -10,7 +10,7 @@ import { citiesByName } from '../../simulators/fleet/cities.ts';
 import { planFleet, VehicleSimulation } from '../../simulators/fleet/vehicle-model.ts';
 import { runFleet, type FleetOptions, type FleetProgress, type FleetSummary } from '../../simulators/fleet/fleet.ts';
 import { main, planFromArgs, resolveToken, type CliIo } from '../../simulators/fleet/cli.ts';
-import { freePort } from '../helpers/system.ts';
+import { freePort } from '../../tooling/system.ts';
 
 interface FakeCloudOptions {
   /** Answer 409 for these VINs, as a service that registered them in an earlier run would. */

@@ -1,4 +1,4 @@
-// A real Mosquitto 2 broker for integration tests: generated config in a temp dir, persistence on, no queue
+// A real Mosquitto 2 broker for integration tests and benchmarks: generated config in a temp dir, persistence on, no queue
 // limit (Mosquitto's default max_queued_messages 1000 silently drops QoS 1 messages for a slow subscriber).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';

@@ -1,5 +1,5 @@
-// Shared plumbing for tests that start real servers: free loopback ports, temp dirs, and the CI rule that a
-// missing server binary fails the run in CI but only skips (with a one-line reason) elsewhere.
+// Plumbing for whatever starts real servers (tests, benchmarks): free loopback ports, temp dirs, binaries, polling,
+// and the CI rule that a missing server binary fails the run in CI but only skips (with a one-line reason) elsewhere.
 import { createServer } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -69,6 +69,3 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
 }
-
-/** The type of a tap subtest (`t` inside `t.test(...)`). */
-export type TapTest = Parameters<Parameters<import('tap').TAP['test']>[0]>[0];

@@ -1,5 +1,5 @@
 // Starts a throwaway InfluxDB 1.x (Debian's `influxd`) on free loopback ports with its data in a temp dir,
-// for tests that need the real v1 HTTP surface.
+// for tests and benchmarks that need the real v1 HTTP surface.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
