@@ -3,7 +3,10 @@
 import { forEachLimited, loadTestVins, processesUsage, serviceTarget, type LoadTarget, type MqttAuth } from '../simulators/loadtest/index.ts';
 import { influxQuery } from '../tooling/influxql.ts';
 import { startPostgres } from '../tooling/postgres.ts';
-import { BENCH_ADMIN_TOKEN, spawnVehicleCloud, startFreshInfluxd, startMosquitto, type Influxd, type MosquittoBroker, type VehicleCloudProcess } from './infra.ts';
+import { startInfluxd, type Influxd } from '../tooling/influxd.ts';
+import { startMosquitto, type MosquittoBroker } from '../tooling/mosquitto.ts';
+import { spawnFreshService, type ServiceProcess } from '../tooling/service.ts';
+import { BENCH_ADMIN_TOKEN } from './infra.ts';
 import { forkHelper, type RpcChild } from './rpc.ts';
 
 export type SystemKey = 'broker' | 'storage' | 'naive' | 'vc-influx' | 'vc-embedded' | 'vc-shared';
@@ -76,7 +79,7 @@ async function broker(stack: Stack): Promise<MosquittoBroker> {
 }
 
 async function influx(stack: Stack, binary: string | undefined): Promise<Influxd> {
-  const influxd = await startFreshInfluxd(binary);
+  const influxd = await startInfluxd(binary);
   stack.push(() => influxd.stop());
   return influxd;
 }
@@ -87,8 +90,10 @@ async function brokerAndInflux(stack: Stack, binary: string | undefined): Promis
   return [await broker(stack), influxd];
 }
 
+type VehicleCloudProcess = ServiceProcess & { mqttUrl: string };
+
 async function vehicleCloud(stack: Stack, env: Record<string, string>): Promise<VehicleCloudProcess> {
-  const service = await spawnVehicleCloud(env);
+  const service = await spawnFreshService({ VC_ADMIN_TOKEN: BENCH_ADMIN_TOKEN, ...env });
   stack.push(() => service.stop());
   return service;
 }

@@ -9,16 +9,14 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { buildWebBundle } from '../dashboards/web/build.ts';
 import { telemetryTopic } from '../services/contract/telemetry.ts';
-import { configFrom } from '../services/config.ts';
-import { createLogger } from '../services/observability/logger.ts';
-import { startService } from '../services/service.ts';
 import { FLEET_CATALOG } from '../simulators/fleet/catalog.ts';
 import { CITIES } from '../simulators/fleet/cities.ts';
 import { fleetVin } from '../simulators/fleet/vehicle-model.ts';
-import { tempDir } from '../tooling/system.ts';
+import { launchChromium } from '../tooling/chromium.ts';
+import { startLocalService } from '../tooling/local-service.ts';
 
 const { values } = parseArgs({
   options: {
@@ -44,7 +42,6 @@ const ADMIN = 'bench-web-admin-token-0123456789';
 const DAY_MS = 24 * 3_600_000;
 /** Samples per POST: ~330 bytes each, under the 256 KiB body limit. */
 const BATCH = 500;
-const CHROMIUM = '/usr/bin/chromium';
 
 const log = (line: string): void => {
   if (!values.json) process.stderr.write(`${line}\n`);
@@ -108,9 +105,7 @@ function sampleOf(v: BenchVehicle, i: number, k: number, ts: number, seq: number
   };
 }
 
-const data = await tempDir('bench-web');
-const config = configFrom({ host: '127.0.0.1', httpPort: 0, mqttPort: 0, adminToken: ADMIN, logLevel: 'warn', dataDir: data.path });
-const service = await startService(config, { logger: createLogger('warn') });
+const service = await startLocalService({ adminToken: ADMIN }, 'warn');
 const base = service.apiUrl;
 const headers = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
 const call = async (method: string, path: string, body?: unknown) => {
@@ -166,7 +161,7 @@ try {
   const bundle = await buildWebBundle();
   // the service bundles the page on its first request: not part of what is measured
   await fetch(`${base}/`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+  browser = await launchChromium();
 
   /** One cold page load (fresh context, empty cache), signed in through the demo-style link. */
   async function coldLoad(hash: string, ready: string): Promise<{ ms: number; jsGzipBytes: number; jsFiles: number; dataGzipBytes: number }> {
@@ -333,6 +328,5 @@ try {
   else process.stdout.write(`\n${table}\n`);
 } finally {
   await browser?.close();
-  await service.stop();
-  await data.remove();
+  await service.cleanup();
 }

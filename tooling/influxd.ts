@@ -36,9 +36,22 @@ export interface InfluxdOptions {
   retentionCheckInterval?: string;
 }
 
-/** Starts influxd; a string argument is the binary (the form earlier callers use). */
+/**
+ * Starts influxd; a string argument is the binary (the form earlier callers use). A port taken before influxd binds it
+ * (tests and benchmarks run alongside) means another try on other ports.
+ */
 export async function startInfluxd(binaryOrOptions?: string | InfluxdOptions): Promise<Influxd> {
   const options = typeof binaryOrOptions === 'string' ? { binary: binaryOrOptions } : (binaryOrOptions ?? {});
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/i.test(String(err))) throw err;
+    }
+  }
+}
+
+async function startOnce(options: InfluxdOptions): Promise<Influxd> {
   const binary = options.binary ?? findBinary(['/usr/bin/influxd', 'influxd']);
   if (!binary) throw new Error('influxd not found (apt-get install influxdb)');
   const dir = await tempDir('influxd');

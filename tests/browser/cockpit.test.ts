@@ -11,9 +11,11 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { CockpitKpis } from '../../services/cockpit/answer.ts';
 import { runFleet } from '../../simulators/fleet/fleet.ts';
 import { planFleet } from '../../simulators/fleet/vehicle-model.ts';
-import { browserMissing, launchChromium, screenshot, watchContext, type PageWatch } from '../helpers/browser.ts';
-import { apiClient, freePort, ROOT, startTestService } from '../helpers/service.ts';
-import { tempDir, waitFor } from '../../tooling/system.ts';
+import { browserMissing, launchChromium } from '../../tooling/chromium.ts';
+import { screenshot, watchContext, type PageWatch } from '../helpers/browser.ts';
+import { apiClient } from '../helpers/api.ts';
+import { startLocalService } from '../../tooling/local-service.ts';
+import { freePort, ROOT, tempDir, waitFor } from '../../tooling/system.ts';
 
 const missing = browserMissing();
 if (missing) {
@@ -24,7 +26,7 @@ if (missing) {
 // a real browser over a live fleet takes minutes on two shared cores
 t.setTimeout(600_000);
 const FLEET = { vehicles: 24, seed: 12 };
-const service = await startTestService();
+const service = await startLocalService();
 t.teardown(service.cleanup);
 const admin = service.adminToken.token;
 const api = apiClient(service.apiUrl, admin);

@@ -7,7 +7,9 @@ import { telemetryTopic } from '../../services/contract/telemetry.ts';
 import { influxdOrSkip, startInfluxd } from '../../tooling/influxd.ts';
 import { MOSQUITTO_BINARY, startMosquitto } from '../../tooling/mosquitto.ts';
 import { postgresOrSkip, startPostgres } from '../../tooling/postgres.ts';
-import { apiClient, connectMqtt, publishQos1, registerVehicles, spawnService, startTestService, testVin, type Api } from '../helpers/service.ts';
+import { apiClient, connectMqtt, publishQos1, registerVehicles, testVin, type Api } from '../helpers/api.ts';
+import { startLocalService } from '../../tooling/local-service.ts';
+import { spawnService } from '../../tooling/service.ts';
 import { freePort, missingServer, tempDir, waitFor } from '../../tooling/system.ts';
 import type { TapTest } from '../helpers/tap.ts';
 
@@ -140,7 +142,7 @@ async function singleProcess(t: TapTest, store: 'embedded' | 'influx'): Promise<
     t.teardown(influx.stop);
     influxUrl = influx.url;
   }
-  const service = await startTestService(influxUrl ? { influxUrl, influxDb: 'vc_cockpit' } : {});
+  const service = await startLocalService(influxUrl ? { influxUrl, influxDb: 'vc_cockpit' } : {});
   t.teardown(service.cleanup);
   const api = apiClient(service.apiUrl, service.adminToken.token);
   const vehicles = plan(store === 'influx' ? 'CKF' : 'CKE');

@@ -9,7 +9,8 @@ import { influxQuery } from '../../tooling/influxql.ts';
 import { influxdOrSkip, startInfluxd } from '../../tooling/influxd.ts';
 import { MOSQUITTO_BINARY, startMosquitto } from '../../tooling/mosquitto.ts';
 import { postgresOrSkip, startPostgres } from '../../tooling/postgres.ts';
-import { apiClient, connectMqtt, publishQos1, registerVehicles, spawnService, testVin } from '../helpers/service.ts';
+import { apiClient, connectMqtt, publishQos1, registerVehicles, testVin } from '../helpers/api.ts';
+import { spawnService } from '../../tooling/service.ts';
 import { freePort, missingServer, tempDir, waitFor } from '../../tooling/system.ts';
 
 const VEHICLES = 60;
