@@ -13,10 +13,11 @@ import { metricTotals, percentile, readServiceMetrics, serviceTarget } from '../
 import { startInfluxd, type Influxd } from '../tooling/influxd.ts';
 import { startLocalService } from '../tooling/local-service.ts';
 import { startMosquitto, type MosquittoBroker } from '../tooling/mosquitto.ts';
+import { markdownTable } from '../tooling/table.ts';
 import { historyCount, type HistoryRange } from './history.ts';
 import type { HistoryJob, HistoryProgress } from './history-publisher.ts';
 import { ROOT } from './infra.ts';
-import { fileStamp, machineInfo, markdownTable, programOptions, runAsProgram, wholeNumber, wholeSeconds, writeResults, type MachineInfo, type ProgramIo } from './program.ts';
+import { fileStamp, machineInfo, programOptions, runAsProgram, wholeNumber, wholeSeconds, writeResults, type MachineInfo, type ProgramIo } from './program.ts';
 import { forkHelper, type RpcChild } from './rpc.ts';
 
 export const USAGE = `Usage: npm run bench:cockpit -- [options]

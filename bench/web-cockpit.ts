@@ -17,6 +17,7 @@ import { CITIES } from '../simulators/fleet/cities.ts';
 import { fleetVin } from '../simulators/fleet/vehicle-model.ts';
 import { launchChromium } from '../tooling/chromium.ts';
 import { startLocalService } from '../tooling/local-service.ts';
+import { markdownTable } from '../tooling/table.ts';
 
 const { values } = parseArgs({
   options: {
@@ -306,18 +307,17 @@ try {
     assets,
   };
   const kb = (b: number) => `${round(b / 1024)} KB`;
-  const table = [
-    '| measure | result | aim |',
-    '|---|---|---|',
-    `| navigation -> KPI tiles filled (overview, 24 h, cold cache), median / max of ${RUNS} | ${report.kpiTilesMs.median} / ${report.kpiTilesMs.max} ms | < 1000 ms |`,
-    `| navigation -> ${VEHICLES.toLocaleString('en')} vehicles drawn on the map (cold cache), median / max of ${RUNS} | ${report.mapDrawnMs.median} / ${report.mapDrawnMs.max} ms | |`,
-    `| JS the first page loads (gzipped, ${report.firstPageJsFiles} files) | ${kb(report.firstPageJsGzipBytes)} | <= 150 KB |`,
-    `| JS the map page loads (gzipped); its basemap data | ${kb(report.mapPageJsGzipBytes)}; ${kb(report.mapPageDataGzipBytes)} | |`,
-    `| map page while ${MOVERS.toLocaleString('en')} vehicles move at 1 Hz (${moving.publishedPerSecond.toLocaleString('en')} samples/s published): frame interval p50 / p99 / max | ${moving.frameMs.p50} / ${moving.frameMs.p99} / ${moving.frameMs.max} ms | no frame > 50 ms |`,
-    `| frames over 50 ms; long tasks (longest) | ${moving.framesOver50ms} of ${moving.animationFrames}; ${moving.longTasks} (${moving.longestTaskMs} ms) | 0 |`,
-    `| position stream frames received; vehicle layer redraws | ${moving.streamFrames}; ${moving.redraws} in ${MOVE_S} s | ~1 per second |`,
-    `| the page's own main-thread work per redraw of ${MOVERS.toLocaleString('en')} vehicles, p50 / max; per applied frame | ${moving.drawVehiclesMs.p50} / ${moving.drawVehiclesMs.max} ms; ${moving.applyFrameMs.p50} / ${moving.applyFrameMs.max} ms | |`,
-  ].join('\n');
+  const table = markdownTable([
+    ['measure', 'result', 'aim'],
+    [`navigation -> KPI tiles filled (overview, 24 h, cold cache), median / max of ${RUNS}`, `${report.kpiTilesMs.median} / ${report.kpiTilesMs.max} ms`, '< 1000 ms'],
+    [`navigation -> ${VEHICLES.toLocaleString('en')} vehicles drawn on the map (cold cache), median / max of ${RUNS}`, `${report.mapDrawnMs.median} / ${report.mapDrawnMs.max} ms`, ''],
+    [`JS the first page loads (gzipped, ${report.firstPageJsFiles} files)`, kb(report.firstPageJsGzipBytes), '<= 150 KB'],
+    ['JS the map page loads (gzipped); its basemap data', `${kb(report.mapPageJsGzipBytes)}; ${kb(report.mapPageDataGzipBytes)}`, ''],
+    [`map page while ${MOVERS.toLocaleString('en')} vehicles move at 1 Hz (${moving.publishedPerSecond.toLocaleString('en')} samples/s published): frame interval p50 / p99 / max`, `${moving.frameMs.p50} / ${moving.frameMs.p99} / ${moving.frameMs.max} ms`, 'no frame > 50 ms'],
+    ['frames over 50 ms; long tasks (longest)', `${moving.framesOver50ms} of ${moving.animationFrames}; ${moving.longTasks} (${moving.longestTaskMs} ms)`, '0'],
+    ['position stream frames received; vehicle layer redraws', `${moving.streamFrames}; ${moving.redraws} in ${MOVE_S} s`, '~1 per second'],
+    [`the page's own main-thread work per redraw of ${MOVERS.toLocaleString('en')} vehicles, p50 / max; per applied frame`, `${moving.drawVehiclesMs.p50} / ${moving.drawVehiclesMs.max} ms; ${moving.applyFrameMs.p50} / ${moving.applyFrameMs.max} ms`, ''],
+  ]).join('\n');
   const md = `# Web cockpit benchmark\n\n${report.date}, ${report.machine}.\nCommand: \`${report.command}\`\n\nData: ${VEHICLES.toLocaleString('en')} vehicles, a day at one sample per ${EVERY_MS / 1000} s (${posted.toLocaleString('en')} samples) loaded through POST /api/v1/telemetry in ${load.ingestSeconds} s (${load.samplesPerSecond.toLocaleString('en')} samples/s; stored and rolled up after ${load.storedSeconds} s), embedded store. The machine's 1-minute load average was ${report.loadAverage.atTimings} when the page loads were timed and ${report.loadAverage.atEnd} at the end (2 cores, shared with other work). Then ${MOVERS.toLocaleString('en')} vehicles publish over MQTT (QoS 1) once a second (${moving.samplesPublished.toLocaleString('en')} published, ${moving.samplesAcked.toLocaleString('en')} acknowledged) while the map page runs in headless Chromium on the same 2 cores.\n\n${table}\n\nAssets (gzipped): ${assets.map((a) => `${a.path} ${kb(a.gzipBytes)}`).join(', ')}.\n`;
   await mkdir(values.out!, { recursive: true });
   const stamp = report.date.replace(/[:.]/g, '-');

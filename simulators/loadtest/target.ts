@@ -2,8 +2,8 @@
 // stored, whether one sample is queryable yet, and what it stored per vehicle. `serviceTarget` is a running
 // vehicle-cloud over its HTTP API; the benchmark plugs in other systems (a bare subscriber, a naive bridge).
 import { createApiClient } from '../../services/api/client/client.ts';
+import { redactUrl } from '../../services/observability/redact.ts';
 import { metricTotals, parsePrometheusSamples, processesUsage, type PrometheusSample } from './observe.ts';
-import { redactUrl } from './options.ts';
 import { storeWritesOf, type StoreWrites } from './store-writes.ts';
 
 export interface TargetSample {
