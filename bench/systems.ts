@@ -1,6 +1,7 @@
 // The systems the benchmark compares, each opened on its own fresh servers (a leftover persistent session or a
 // database still compacting would tax the next system), driven by the same load tester through a LoadTarget.
-import { forEachLimited, loadTestVins, processesUsage, serviceTarget, type LoadTarget, type MqttAuth } from '../simulators/loadtest/index.ts';
+import pLimit from 'p-limit';
+import { loadTestVins, processesUsage, serviceTarget, type LoadTarget, type MqttAuth } from '../simulators/loadtest/index.ts';
 import { influxQuery } from '../tooling/influxql.ts';
 import { startPostgres } from '../tooling/postgres.ts';
 import { startInfluxd, type Influxd } from '../tooling/influxd.ts';
@@ -116,7 +117,7 @@ async function influxReadBack(url: string, database: string, from: number, to: n
   const windows: number[] = [];
   for (let a = from; a < to; a += 1_000) windows.push(a);
   let read = 0;
-  await forEachLimited(windows, 4, async (a) => {
+  await pLimit(4).map(windows, async (a) => {
     const rows = await influxQuery(url, database, `SELECT "seq", "vin" FROM "telemetry" WHERE time >= ${a}ms AND time < ${Math.min(to, a + 1_000)}ms`);
     for (const row of rows) record(String(row[2]), Number(row[1]));
     onProgress?.((read += rows.length));

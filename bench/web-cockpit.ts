@@ -9,6 +9,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
+import pLimit from 'p-limit';
 import type { Browser } from 'playwright-core';
 import { buildWebBundle } from '../dashboards/web/build.ts';
 import { telemetryTopic } from '../services/contract/telemetry.ts';
@@ -52,19 +53,6 @@ const live = (line: string): void => {
 };
 const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
 const quantile = (sorted: readonly number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-
-/** Run `work` over `items`, `limit` at a time. */
-async function pool<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await work(items[i]!, i);
-      }
-    }),
-  );
-}
 
 interface BenchVehicle {
   vin: string;
@@ -122,7 +110,7 @@ try {
   log(`registering ${MOVERS} vehicles through POST /api/v1/vehicles`);
   const registerStarted = performance.now();
   let registered = 0;
-  await pool(fleet, 16, async (v) => {
+  await pLimit(16).map(fleet, async (v) => {
     await call('POST', '/api/v1/vehicles', { vin: v.vin, brand: v.brand, model: v.model });
     live(`registered ${++registered} of ${MOVERS}`);
   });
@@ -140,7 +128,7 @@ try {
   const batches = Array.from({ length: Math.ceil(perVehicle / BATCH) }, (_, b) =>
     historic.map((v, i) => ({ v, i, from: b * BATCH, to: Math.min(perVehicle, (b + 1) * BATCH) })),
   ).flat();
-  await pool(batches, CONCURRENCY, async ({ v, i, from, to }) => {
+  await pLimit(CONCURRENCY).map(batches, async ({ v, i, from, to }) => {
     const samples = [];
     for (let k = from; k < to; k++) samples.push(sampleOf(v, i, k, start + k * EVERY_MS + (i % 1000), k));
     const answer = (await call('POST', '/api/v1/telemetry', { vin: v.vin, samples })) as { accepted: number };
