@@ -113,7 +113,7 @@ t.test('the link `npm run demo` prints signs in at once and leaves no token in t
   const data = await tempDir('demo');
   t.teardown(data.remove);
   const [http, mqttPort] = [await freePort(), await freePort()];
-  const demo = spawn(process.execPath, ['--import', './tests/loader/register.mjs', 'services/demo.ts', '--vehicles', '3'], {
+  const demo = spawn(process.execPath, ['--import', './tests/loader/register.mjs', 'tooling/demo.ts', '--vehicles', '3'], {
     cwd: ROOT,
     env: { ...process.env, VC_DATA_DIR: data.path, VC_HTTP_PORT: String(http), VC_MQTT_PORT: String(mqttPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
