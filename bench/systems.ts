@@ -2,10 +2,10 @@
 // database still compacting would tax the next system), driven by the same load tester through a LoadTarget.
 import pLimit from 'p-limit';
 import { loadTestVins, processesUsage, serviceTarget, type LoadTarget, type MqttAuth } from '../simulators/loadtest/index.ts';
-import { influxQuery } from '../tooling/influxql.ts';
-import { startPostgres } from '../tooling/postgres.ts';
 import { startInfluxd, type Influxd } from '../tooling/influxd.ts';
+import { influxQuery } from '../tooling/influxql.ts';
 import { startMosquitto, type MosquittoBroker } from '../tooling/mosquitto.ts';
+import { startPostgres } from '../tooling/postgres.ts';
 import { spawnFreshService, type ServiceProcess } from '../tooling/service.ts';
 import { BENCH_ADMIN_TOKEN } from './infra.ts';
 import { forkHelper, type RpcChild } from './rpc.ts';
