@@ -7,17 +7,17 @@
 // of the store's rollups and of its raw samples.
 //   npm run bench:cockpit -- [--history] [--vehicles 2000] [--stores embedded,influx] [--json]
 import { join, resolve } from 'node:path';
-import { configFrom } from '../services/config.ts';
 import { CockpitReader } from '../services/cockpit/reader.ts';
-import { createLogger } from '../services/observability/logger.ts';
-import { startService, type RunningService } from '../services/service.ts';
+import type { RunningService } from '../services/service.ts';
 import { metricTotals, percentile, readServiceMetrics, serviceTarget } from '../simulators/loadtest/index.ts';
-import { startMosquitto, type MosquittoBroker } from '../tests/helpers/mosquitto.ts';
-import { tempDir } from '../tests/helpers/system.ts';
+import { startInfluxd, type Influxd } from '../tooling/influxd.ts';
+import { startLocalService } from '../tooling/local-service.ts';
+import { startMosquitto, type MosquittoBroker } from '../tooling/mosquitto.ts';
+import { markdownTable } from '../tooling/table.ts';
 import { historyCount, type HistoryRange } from './history.ts';
 import type { HistoryJob, HistoryProgress } from './history-publisher.ts';
-import { ROOT, startFreshInfluxd, type Influxd } from './infra.ts';
-import { fileStamp, machineInfo, markdownTable, programOptions, runAsProgram, wholeNumber, wholeSeconds, writeResults, type MachineInfo, type ProgramIo } from './program.ts';
+import { ROOT } from './infra.ts';
+import { fileStamp, machineInfo, programOptions, runAsProgram, wholeNumber, wholeSeconds, writeResults, type MachineInfo, type ProgramIo } from './program.ts';
 import { forkHelper, type RpcChild } from './rpc.ts';
 
 export const USAGE = `Usage: npm run bench:cockpit -- [options]
@@ -203,38 +203,29 @@ interface Servers {
 }
 
 async function startServers(kind: StoreKind): Promise<Servers> {
-  const data = await tempDir(`bench-cockpit-${kind}`);
   let influxd: Influxd | undefined;
   let mosquitto: MosquittoBroker | undefined;
   try {
     if (kind === 'influx') {
-      influxd = await startFreshInfluxd(undefined);
+      influxd = await startInfluxd();
       mosquitto = await startMosquitto();
     }
-    const config = configFrom({
-      host: '127.0.0.1',
-      httpPort: 0,
-      mqttPort: 0,
-      dataDir: data.path,
-      adminToken: ADMIN,
-      logLevel: 'silent',
-      ...(influxd && mosquitto ? { influxUrl: influxd.url, influxDb: 'vc_bench', mqttUrl: mosquitto.url } : {}),
-    });
-    const service = await startService(config, { logger: createLogger('silent') });
+    const service = await startLocalService(
+      { adminToken: ADMIN, logLevel: 'silent', ...(influxd && mosquitto ? { influxUrl: influxd.url, influxDb: 'vc_bench', mqttUrl: mosquitto.url } : {}) },
+      'silent',
+    );
     return {
       service,
       mqtt: mosquitto ? { url: mosquitto.url } : { url: service.mqttUrl, username: 'admin', password: ADMIN },
       stop: async () => {
-        await service.stop();
+        await service.cleanup();
         await mosquitto?.stop();
         await influxd?.stop();
-        await data.remove();
       },
     };
   } catch (err) {
     await mosquitto?.stop();
     await influxd?.stop();
-    await data.remove();
     throw err;
   }
 }

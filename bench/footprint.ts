@@ -17,8 +17,9 @@ import {
 } from '../simulators/loadtest/index.ts';
 import { runFleet } from '../simulators/fleet/index.ts';
 import { parseDuration, unitFlag } from '../simulators/units.ts';
+import { markdownTable } from '../tooling/table.ts';
 import { BENCH_ADMIN_TOKEN, influxdOrSkip, MOSQUITTO_BINARY, ROOT } from './infra.ts';
-import { fileStamp, machineInfo, markdownTable, programOptions, runAsProgram, writeResults, type MachineInfo, type ProgramIo } from './program.ts';
+import { fileStamp, machineInfo, programOptions, runAsProgram, writeResults, type MachineInfo, type ProgramIo } from './program.ts';
 import { writesCell } from './results-table.ts';
 import { openVehicleCloudEmbedded, openVehicleCloudInflux, type SystemUnderTest } from './systems.ts';
 

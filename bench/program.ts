@@ -1,4 +1,4 @@
-// What the benchmark programs share: their I/O, whole-number flags, markdown tables, and how each runs as an
+// What the benchmark programs share: their I/O, whole-number flags, results files, and how each runs as an
 // `npm run` script (exit code once done, and no helper process left to keep a finished run alive).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -48,12 +48,6 @@ export function wholeSeconds(flag: string, value: string | undefined, min: numbe
   const s = unitFlag(flag, value, parseDuration) / 1000;
   if (!Number.isInteger(s) || s < min || s > max) throw new Error(`--${flag} wants whole seconds in [${min}, ${max}] (e.g. 10s, 1m), got ${JSON.stringify(value)}`);
   return s;
-}
-
-/** A header row and data rows as markdown table lines (pipes in cells escaped). */
-export function markdownTable([header, ...rows]: string[][]): string[] {
-  const line = (cells: string[]): string => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
-  return [line(header!), line(header!.map(() => '---')), ...rows.map(line)];
 }
 
 /** Run `main` when `moduleUrl` is the script node was started with. */

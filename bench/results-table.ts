@@ -3,7 +3,7 @@
 // InfluxDB, its latency at half the bridge's rate, embedded against InfluxDB, the cockpit tables' writes beside the
 // telemetry's), then every system's row at each shape.
 import { megabytes, writeVolume, type WriteVolume } from '../simulators/loadtest/index.ts';
-import { markdownTable } from './program.ts';
+import { markdownTable, textTable } from '../tooling/table.ts';
 import type { BenchResult, ShapeResult, SystemResult } from './run.ts';
 import type { SystemKey } from './systems.ts';
 
@@ -130,11 +130,8 @@ export function markdown(result: BenchResult): string {
   ].join('\n');
 }
 
-function aligned(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, i) => Math.min(60, Math.max(...rows.map((r) => r[i]!.length))));
-  const fmt = (cells: string[]): string => cells.map((c, i) => (c.length > widths[i]! ? `${c.slice(0, widths[i]! - 1)}…` : c.padEnd(widths[i]!))).join('  ');
-  return [fmt(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(fmt)];
-}
+/** The console's columns: a dashed rule under the header, cells cut at 60 characters. */
+const aligned = (rows: string[][]): string[] => textTable(rows, { rule: true, maxWidth: 60 });
 
 export function consoleTable(result: BenchResult): string {
   return [

@@ -3,6 +3,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+import { terminate, TS_EXEC_ARGV } from '../tooling/system.ts';
+
 interface Request {
   rpc: number;
   method: string;
@@ -21,8 +23,6 @@ export interface RpcChild {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** The loader flags of this process (tsx, or the tests' loader under tap), so a TypeScript child runs alike. */
-export const TS_EXEC_ARGV: string[] = process.execArgv.length > 0 ? process.execArgv : ['--import', 'tsx'];
 
 /** Fork a TypeScript helper process and wait until it answers. */
 export async function forkHelper(moduleUrl: URL, env: Record<string, string> = {}): Promise<RpcChild> {
@@ -75,10 +75,8 @@ export async function forkHelper(moduleUrl: URL, env: Record<string, string> = {
       });
     },
     async stop(graceMs = 5_000) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await terminate(child, graceMs);
       await exited;
-      clearTimeout(timer);
     },
   };
   await rpc.call('ping', undefined, 60_000);

@@ -3,8 +3,8 @@
 // a few requests in flight. Every point is then counted per vehicle with InfluxQL.
 import http from 'node:http';
 import { loadSample, percentile, processUsage, vehicleTrack } from '../simulators/loadtest/index.ts';
-import { influxQuery } from '../tests/helpers/influxql.ts';
-import { startFreshInfluxd } from './infra.ts';
+import { influxQuery } from '../tooling/influxql.ts';
+import { startInfluxd } from '../tooling/influxd.ts';
 
 export interface StorageRun {
   /** points influxd confirmed (204) */
@@ -181,7 +181,7 @@ export async function storageCeiling(options: {
   concurrency?: number;
   batchLines?: number;
 }): Promise<StorageCeiling> {
-  const influxd = await startFreshInfluxd(options.influxdBinary);
+  const influxd = await startInfluxd(options.influxdBinary);
   try {
     await influxQuery(influxd.url, undefined, `CREATE DATABASE "${DATABASE}"`);
     const concurrency = options.concurrency ?? 4;

@@ -9,8 +9,8 @@ import { configFrom } from '../services/config.ts';
 import { createLogger } from '../services/observability/logger.ts';
 import { createStore } from '../services/service.ts';
 import type { StoredSample } from '../services/store/telemetry-store.ts';
-import { startInfluxd, type Influxd } from '../tests/helpers/influxd.ts';
-import { tempDir } from '../tests/helpers/system.ts';
+import { startInfluxd, type Influxd } from '../tooling/influxd.ts';
+import { tempDir } from '../tooling/system.ts';
 
 const { values } = parseArgs({
   options: {

@@ -1,9 +1,13 @@
 // The systems the benchmark compares, each opened on its own fresh servers (a leftover persistent session or a
 // database still compacting would tax the next system), driven by the same load tester through a LoadTarget.
-import { forEachLimited, loadTestVins, processesUsage, serviceTarget, type LoadTarget, type MqttAuth } from '../simulators/loadtest/index.ts';
-import { influxQuery } from '../tests/helpers/influxql.ts';
-import { startPostgres } from '../tests/helpers/postgres.ts';
-import { BENCH_ADMIN_TOKEN, spawnVehicleCloud, startFreshInfluxd, startMosquitto, type Influxd, type MosquittoBroker, type VehicleCloudProcess } from './infra.ts';
+import pLimit from 'p-limit';
+import { loadTestVins, processesUsage, serviceTarget, type LoadTarget, type MqttAuth } from '../simulators/loadtest/index.ts';
+import { startInfluxd, type Influxd } from '../tooling/influxd.ts';
+import { influxQuery } from '../tooling/influxql.ts';
+import { startMosquitto, type MosquittoBroker } from '../tooling/mosquitto.ts';
+import { startPostgres } from '../tooling/postgres.ts';
+import { spawnFreshService, type ServiceProcess } from '../tooling/service.ts';
+import { BENCH_ADMIN_TOKEN } from './infra.ts';
 import { forkHelper, type RpcChild } from './rpc.ts';
 
 export type SystemKey = 'broker' | 'storage' | 'naive' | 'vc-influx' | 'vc-embedded' | 'vc-shared';
@@ -76,7 +80,7 @@ async function broker(stack: Stack): Promise<MosquittoBroker> {
 }
 
 async function influx(stack: Stack, binary: string | undefined): Promise<Influxd> {
-  const influxd = await startFreshInfluxd(binary);
+  const influxd = await startInfluxd(binary);
   stack.push(() => influxd.stop());
   return influxd;
 }
@@ -87,8 +91,10 @@ async function brokerAndInflux(stack: Stack, binary: string | undefined): Promis
   return [await broker(stack), influxd];
 }
 
+type VehicleCloudProcess = ServiceProcess & { mqttUrl: string };
+
 async function vehicleCloud(stack: Stack, env: Record<string, string>): Promise<VehicleCloudProcess> {
-  const service = await spawnVehicleCloud(env);
+  const service = await spawnFreshService({ VC_ADMIN_TOKEN: BENCH_ADMIN_TOKEN, ...env });
   stack.push(() => service.stop());
   return service;
 }
@@ -111,7 +117,7 @@ async function influxReadBack(url: string, database: string, from: number, to: n
   const windows: number[] = [];
   for (let a = from; a < to; a += 1_000) windows.push(a);
   let read = 0;
-  await forEachLimited(windows, 4, async (a) => {
+  await pLimit(4).map(windows, async (a) => {
     const rows = await influxQuery(url, database, `SELECT "seq", "vin" FROM "telemetry" WHERE time >= ${a}ms AND time < ${Math.min(to, a + 1_000)}ms`);
     for (const row of rows) record(String(row[2]), Number(row[1]));
     onProgress?.((read += rows.length));

@@ -9,16 +9,16 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
-import { chromium, type Browser } from 'playwright-core';
+import pLimit from 'p-limit';
+import type { Browser } from 'playwright-core';
 import { buildWebBundle } from '../dashboards/web/build.ts';
 import { telemetryTopic } from '../services/contract/telemetry.ts';
-import { configFrom } from '../services/config.ts';
-import { createLogger } from '../services/observability/logger.ts';
-import { startService } from '../services/service.ts';
 import { FLEET_CATALOG } from '../simulators/fleet/catalog.ts';
 import { CITIES } from '../simulators/fleet/cities.ts';
 import { fleetVin } from '../simulators/fleet/vehicle-model.ts';
-import { tempDir } from '../tests/helpers/system.ts';
+import { launchChromium } from '../tooling/chromium.ts';
+import { startLocalService } from '../tooling/local-service.ts';
+import { markdownTable } from '../tooling/table.ts';
 
 const { values } = parseArgs({
   options: {
@@ -44,7 +44,6 @@ const ADMIN = 'bench-web-admin-token-0123456789';
 const DAY_MS = 24 * 3_600_000;
 /** Samples per POST: ~330 bytes each, under the 256 KiB body limit. */
 const BATCH = 500;
-const CHROMIUM = '/usr/bin/chromium';
 
 const log = (line: string): void => {
   if (!values.json) process.stderr.write(`${line}\n`);
@@ -54,19 +53,6 @@ const live = (line: string): void => {
 };
 const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
 const quantile = (sorted: readonly number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-
-/** Run `work` over `items`, `limit` at a time. */
-async function pool<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await work(items[i]!, i);
-      }
-    }),
-  );
-}
 
 interface BenchVehicle {
   vin: string;
@@ -108,9 +94,7 @@ function sampleOf(v: BenchVehicle, i: number, k: number, ts: number, seq: number
   };
 }
 
-const data = await tempDir('bench-web');
-const config = configFrom({ host: '127.0.0.1', httpPort: 0, mqttPort: 0, adminToken: ADMIN, logLevel: 'warn', dataDir: data.path });
-const service = await startService(config, { logger: createLogger('warn') });
+const service = await startLocalService({ adminToken: ADMIN }, 'warn');
 const base = service.apiUrl;
 const headers = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
 const call = async (method: string, path: string, body?: unknown) => {
@@ -126,7 +110,7 @@ try {
   log(`registering ${MOVERS} vehicles through POST /api/v1/vehicles`);
   const registerStarted = performance.now();
   let registered = 0;
-  await pool(fleet, 16, async (v) => {
+  await pLimit(16).map(fleet, async (v) => {
     await call('POST', '/api/v1/vehicles', { vin: v.vin, brand: v.brand, model: v.model });
     live(`registered ${++registered} of ${MOVERS}`);
   });
@@ -144,7 +128,7 @@ try {
   const batches = Array.from({ length: Math.ceil(perVehicle / BATCH) }, (_, b) =>
     historic.map((v, i) => ({ v, i, from: b * BATCH, to: Math.min(perVehicle, (b + 1) * BATCH) })),
   ).flat();
-  await pool(batches, CONCURRENCY, async ({ v, i, from, to }) => {
+  await pLimit(CONCURRENCY).map(batches, async ({ v, i, from, to }) => {
     const samples = [];
     for (let k = from; k < to; k++) samples.push(sampleOf(v, i, k, start + k * EVERY_MS + (i % 1000), k));
     const answer = (await call('POST', '/api/v1/telemetry', { vin: v.vin, samples })) as { accepted: number };
@@ -166,7 +150,7 @@ try {
   const bundle = await buildWebBundle();
   // the service bundles the page on its first request: not part of what is measured
   await fetch(`${base}/`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+  browser = await launchChromium();
 
   /** One cold page load (fresh context, empty cache), signed in through the demo-style link. */
   async function coldLoad(hash: string, ready: string): Promise<{ ms: number; jsGzipBytes: number; jsFiles: number; dataGzipBytes: number }> {
@@ -311,18 +295,17 @@ try {
     assets,
   };
   const kb = (b: number) => `${round(b / 1024)} KB`;
-  const table = [
-    '| measure | result | aim |',
-    '|---|---|---|',
-    `| navigation -> KPI tiles filled (overview, 24 h, cold cache), median / max of ${RUNS} | ${report.kpiTilesMs.median} / ${report.kpiTilesMs.max} ms | < 1000 ms |`,
-    `| navigation -> ${VEHICLES.toLocaleString('en')} vehicles drawn on the map (cold cache), median / max of ${RUNS} | ${report.mapDrawnMs.median} / ${report.mapDrawnMs.max} ms | |`,
-    `| JS the first page loads (gzipped, ${report.firstPageJsFiles} files) | ${kb(report.firstPageJsGzipBytes)} | <= 150 KB |`,
-    `| JS the map page loads (gzipped); its basemap data | ${kb(report.mapPageJsGzipBytes)}; ${kb(report.mapPageDataGzipBytes)} | |`,
-    `| map page while ${MOVERS.toLocaleString('en')} vehicles move at 1 Hz (${moving.publishedPerSecond.toLocaleString('en')} samples/s published): frame interval p50 / p99 / max | ${moving.frameMs.p50} / ${moving.frameMs.p99} / ${moving.frameMs.max} ms | no frame > 50 ms |`,
-    `| frames over 50 ms; long tasks (longest) | ${moving.framesOver50ms} of ${moving.animationFrames}; ${moving.longTasks} (${moving.longestTaskMs} ms) | 0 |`,
-    `| position stream frames received; vehicle layer redraws | ${moving.streamFrames}; ${moving.redraws} in ${MOVE_S} s | ~1 per second |`,
-    `| the page's own main-thread work per redraw of ${MOVERS.toLocaleString('en')} vehicles, p50 / max; per applied frame | ${moving.drawVehiclesMs.p50} / ${moving.drawVehiclesMs.max} ms; ${moving.applyFrameMs.p50} / ${moving.applyFrameMs.max} ms | |`,
-  ].join('\n');
+  const table = markdownTable([
+    ['measure', 'result', 'aim'],
+    [`navigation -> KPI tiles filled (overview, 24 h, cold cache), median / max of ${RUNS}`, `${report.kpiTilesMs.median} / ${report.kpiTilesMs.max} ms`, '< 1000 ms'],
+    [`navigation -> ${VEHICLES.toLocaleString('en')} vehicles drawn on the map (cold cache), median / max of ${RUNS}`, `${report.mapDrawnMs.median} / ${report.mapDrawnMs.max} ms`, ''],
+    [`JS the first page loads (gzipped, ${report.firstPageJsFiles} files)`, kb(report.firstPageJsGzipBytes), '<= 150 KB'],
+    ['JS the map page loads (gzipped); its basemap data', `${kb(report.mapPageJsGzipBytes)}; ${kb(report.mapPageDataGzipBytes)}`, ''],
+    [`map page while ${MOVERS.toLocaleString('en')} vehicles move at 1 Hz (${moving.publishedPerSecond.toLocaleString('en')} samples/s published): frame interval p50 / p99 / max`, `${moving.frameMs.p50} / ${moving.frameMs.p99} / ${moving.frameMs.max} ms`, 'no frame > 50 ms'],
+    ['frames over 50 ms; long tasks (longest)', `${moving.framesOver50ms} of ${moving.animationFrames}; ${moving.longTasks} (${moving.longestTaskMs} ms)`, '0'],
+    ['position stream frames received; vehicle layer redraws', `${moving.streamFrames}; ${moving.redraws} in ${MOVE_S} s`, '~1 per second'],
+    [`the page's own main-thread work per redraw of ${MOVERS.toLocaleString('en')} vehicles, p50 / max; per applied frame`, `${moving.drawVehiclesMs.p50} / ${moving.drawVehiclesMs.max} ms; ${moving.applyFrameMs.p50} / ${moving.applyFrameMs.max} ms`, ''],
+  ]).join('\n');
   const md = `# Web cockpit benchmark\n\n${report.date}, ${report.machine}.\nCommand: \`${report.command}\`\n\nData: ${VEHICLES.toLocaleString('en')} vehicles, a day at one sample per ${EVERY_MS / 1000} s (${posted.toLocaleString('en')} samples) loaded through POST /api/v1/telemetry in ${load.ingestSeconds} s (${load.samplesPerSecond.toLocaleString('en')} samples/s; stored and rolled up after ${load.storedSeconds} s), embedded store. The machine's 1-minute load average was ${report.loadAverage.atTimings} when the page loads were timed and ${report.loadAverage.atEnd} at the end (2 cores, shared with other work). Then ${MOVERS.toLocaleString('en')} vehicles publish over MQTT (QoS 1) once a second (${moving.samplesPublished.toLocaleString('en')} published, ${moving.samplesAcked.toLocaleString('en')} acknowledged) while the map page runs in headless Chromium on the same 2 cores.\n\n${table}\n\nAssets (gzipped): ${assets.map((a) => `${a.path} ${kb(a.gzipBytes)}`).join(', ')}.\n`;
   await mkdir(values.out!, { recursive: true });
   const stamp = report.date.replace(/[:.]/g, '-');
@@ -333,6 +316,5 @@ try {
   else process.stdout.write(`\n${table}\n`);
 } finally {
   await browser?.close();
-  await service.stop();
-  await data.remove();
+  await service.cleanup();
 }

@@ -1,16 +1,17 @@
 // `npm run simulate -- [flags]`: run a simulated fleet against a vehicle-cloud service and print a summary.
 // Progress goes to stderr, the summary (or --json) to stdout; no token or vehicle password is ever printed.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FLEET_CATALOG, type CatalogModel } from './catalog.ts';
 import { CITIES, citiesByName } from './cities.ts';
 import { parseDuration, parseRate, unitFlag, UnitError } from '../units.ts';
-import { FleetError, redactUrl, runFleet, type FleetErrorCode, type FleetGroupReport, type FleetOptions, type FleetProgress, type FleetSummary } from './fleet.ts';
+import { redactUrl } from '../../services/observability/redact.ts';
+import { ADMIN_TOKEN_FILE, findAdminToken } from '../../tooling/admin-token.ts';
+import { textTable } from '../../tooling/table.ts';
+import { FleetError, runFleet, type FleetErrorCode, type FleetGroupReport, type FleetOptions, type FleetProgress, type FleetSummary } from './fleet.ts';
 
-const ADMIN_TOKEN_FILE = 'admin-token';
 /** Samples per second one simulated vehicle sends at most (the fleet's own limit). */
 const MAX_VEHICLE_RATE = 1000;
 const NON_TTY_PROGRESS_EVERY_MS = 5_000;
@@ -90,16 +91,6 @@ function numberFlag(values: ParsedFlags, name: keyof ParsedFlags, fallback: numb
 
 const wholeAtLeast = (min: number) => (n: number) => Number.isInteger(n) && n >= min;
 
-/** The admin token: --token, else VC_ADMIN_TOKEN, else the file the service writes into its data dir. */
-export function resolveToken(flag: string | undefined, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
-  if (flag) return flag;
-  if (env.VC_ADMIN_TOKEN) return env.VC_ADMIN_TOKEN;
-  const path = resolve(cwd, env.VC_DATA_DIR ?? './data', ADMIN_TOKEN_FILE);
-  if (!existsSync(path)) return undefined;
-  const token = readFileSync(path, 'utf8').trim();
-  return token || undefined;
-}
-
 export interface CliPlan {
   options: FleetOptions;
   /** samples per second offered by the whole fleet (--rate); options.rate is per vehicle */
@@ -123,7 +114,7 @@ export function planFromArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: string
   const api = values.api ?? env.VC_API_URL ?? 'http://127.0.0.1:3000';
   const broker = values.broker ?? env.VC_MQTT_URL ?? `mqtt://127.0.0.1:${env.VC_MQTT_PORT ?? 1883}`;
   for (const [name, url] of [['api', api], ['broker', broker]] as const) if (!URL.canParse(url)) throw new UsageError(`--${name} is not a URL: ${url.slice(0, 100)}`);
-  const token = resolveToken(values.token, env, cwd);
+  const token = findAdminToken(values.token, env, cwd);
   if (!token) {
     throw new UsageError(
       `no admin token: pass --token, set VC_ADMIN_TOKEN, or start the service once so that it writes ${join(env.VC_DATA_DIR ?? './data', ADMIN_TOKEN_FILE)}`,
@@ -238,10 +229,8 @@ function modelList(): Array<Record<string, unknown>> {
   }));
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n';
-}
+/** Aligned columns, as the CLI prints every table. */
+const table = (rows: string[][]): string => `${textTable(rows).join('\n')}\n`;
 
 function consumption(m: CatalogModel): string {
   const parts = [m.battery ? `${m.battery.kwhPer100Km} kWh` : '', m.tank ? `${m.tank.litresPer100Km} l` : ''];

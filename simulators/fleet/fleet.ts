@@ -4,6 +4,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { createApiClient, describeApiError, type ApiClient, type components } from '../../services/api/client/client.ts';
 import { MAX_BATCH_SAMPLES, telemetryTopic, type Vin } from '../../services/contract/telemetry.ts';
+import { redactUrl } from '../../services/observability/redact.ts';
 import { FLEET_CATALOG, type CatalogModel } from './catalog.ts';
 import { CITIES, type City } from './cities.ts';
 import { StoreAndForward, type UplinkMessage } from './uplink.ts';
@@ -144,18 +145,6 @@ const CONNECT_TIMEOUT_MS = 10_000;
 const MAX_ERROR_KINDS = 50;
 
 type Credentials = components['schemas']['Registration']['mqtt'];
-
-/** A URL without user:password, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString().replace(/\/$/, '');
-  } catch {
-    return '(invalid URL)';
-  }
-}
 
 export function validateFleetOptions(options: FleetOptions): void {
   const problems: string[] = [];

@@ -1,8 +1,7 @@
 // `npm run loadtest -- [flags]`: load-test a running vehicle-cloud on this machine and print a summary table
 // (or --json). Progress goes to stderr, the summary to stdout; no token or vehicle password is ever printed.
-import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -18,6 +17,7 @@ import {
   type MqttAuth,
   type RateSchedule,
 } from './options.ts';
+import { findAdminToken } from '../../tooling/admin-token.ts';
 import { liveLine, summaryTable } from './report.ts';
 import { runLoadTest } from './runner.ts';
 
@@ -105,19 +105,12 @@ function integer(value: string | undefined, name: string): number | undefined {
   return Number(value);
 }
 
-function adminToken(explicit: string | undefined, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
-  if (explicit) return explicit;
-  if (env.VC_ADMIN_TOKEN) return env.VC_ADMIN_TOKEN;
-  const file = join(resolve(cwd, env.VC_DATA_DIR || './data'), 'admin-token');
-  return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
-}
-
 /** Flags -> options; throws LoadTestOptionsError with every problem. */
 export function optionsFromArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: string): { options: LoadTestOptions; json: boolean; report?: string } {
   const { values } = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false });
   if (values.rate !== undefined && values.ramp !== undefined) throw new LoadTestOptionsError('--rate and --ramp exclude each other');
   const schedule: RateSchedule = values.ramp !== undefined ? parseRamp(values.ramp) : { kind: 'fixed', rate: values.rate !== undefined ? parseRate(values.rate) : DEFAULTS.rate };
-  const token = adminToken(values.token, env, cwd);
+  const token = findAdminToken(values.token, env, cwd);
   if (!token) throw new LoadTestOptionsError('no admin token: pass --token, set VC_ADMIN_TOKEN, or run where VC_DATA_DIR/admin-token is');
   const qos = integer(values.qos, 'qos');
   const auth = values['mqtt-auth'];

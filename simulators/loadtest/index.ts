@@ -19,7 +19,7 @@ export {
   type Qos,
   type RateSchedule,
 } from './options.ts';
-export { serviceTarget, readServiceMetrics, forEachLimited, TargetError, type LoadTarget, type LoadVehicle, type TargetDescription, type TargetSample } from './target.ts';
+export { serviceTarget, readServiceMetrics, TargetError, type LoadTarget, type LoadVehicle, type TargetDescription, type TargetSample } from './target.ts';
 export { verifyBySeq, type Verification } from './verify.ts';
 export { percentile, type LatencyStats } from './latency.ts';
 export { metricTotals, parsePrometheus, parsePrometheusSamples, processUsage, processesUsage, CpuMeter, ProcessCpuTotal, type ProcessUsage } from './observe.ts';

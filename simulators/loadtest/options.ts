@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { MAX_BATCH_SAMPLES, VIN_PATTERN } from '../../services/contract/telemetry.ts';
+import { redactUrl } from '../../services/observability/redact.ts';
 import { parseDuration as parseSharedDuration, parseRate as parseSharedRate, UnitError } from '../units.ts';
 
 export type Qos = 0 | 1;
@@ -199,18 +200,6 @@ export function isLoopbackHost(host: string): boolean {
   if (isIP(h) === 4) return h.startsWith('127.');
   if (isIP(h) === 6) return h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(h);
   return false;
-}
-
-/** A URL without its credentials, for messages and reports. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString().replace(/\/$/, '');
-  } catch {
-    return '(invalid URL)';
-  }
 }
 
 export function peakRate(schedule: RateSchedule): number {

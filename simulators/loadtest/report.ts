@@ -1,5 +1,6 @@
 // How a load test reads to a person: the live line while it runs and the summary table at the end.
 import type { LiveProgress, LoadTestReport } from './runner.ts';
+import { textTable } from '../../tooling/table.ts';
 import { describeWriteVolume, writeVolume } from './store-writes.ts';
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -50,8 +51,6 @@ export function summaryRows(r: LoadTestReport): Array<[string, string]> {
 }
 
 export function summaryTable(r: LoadTestReport): string {
-  const rows = summaryRows(r);
-  const width = Math.max(...rows.map(([k]) => k.length));
-  const lines = rows.map(([k, value]) => `  ${k.padEnd(width)}  ${value}`);
+  const lines = textTable(summaryRows(r).map(([k, value]) => [`  ${k}`, value]));
   return `vehicle-cloud load test\n${lines.join('\n')}\n`;
 }

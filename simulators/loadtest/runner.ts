@@ -1,6 +1,7 @@
 // One load test: register the run's vehicles, publish on the offered schedule from forked publisher processes,
 // sample the target once a second (accepted, stored, backlog, CPU, RSS), probe publish-to-queryable latency,
 // wait for the backlog to drain, read every vehicle back and compare seqs with what was acknowledged.
+import { redactUrl } from '../../services/observability/redact.ts';
 import { LatencyProber, type LatencyStats } from './latency.ts';
 import { CpuMeter, ProcessCpuTotal } from './observe.ts';
 import {
@@ -8,7 +9,6 @@ import {
   describeSchedule,
   loadTestVins,
   rateAt,
-  redactUrl,
   samplesDue,
   type LoadTestOptions,
   type MqttAuth,

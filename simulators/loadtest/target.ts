@@ -1,9 +1,10 @@
 // The system a load test drives, seen from outside: how to register vehicles, how much it has accepted and
 // stored, whether one sample is queryable yet, and what it stored per vehicle. `serviceTarget` is a running
 // vehicle-cloud over its HTTP API; the benchmark plugs in other systems (a bare subscriber, a naive bridge).
+import pLimit from 'p-limit';
 import { createApiClient } from '../../services/api/client/client.ts';
+import { redactUrl } from '../../services/observability/redact.ts';
 import { metricTotals, parsePrometheusSamples, processesUsage, type PrometheusSample } from './observe.ts';
-import { redactUrl } from './options.ts';
 import { storeWritesOf, type StoreWrites } from './store-writes.ts';
 
 export interface TargetSample {
@@ -100,18 +101,6 @@ export async function readServiceMetrics(url: string, options: { token?: string;
   }
 }
 
-/** Run `work` over `items` with at most `limit` at a time. */
-export async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      await work(items[i]!, i);
-    }
-  });
-  await Promise.all(lanes);
-}
-
 export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
   const api = options.api.replace(/\/$/, '');
   const metricsUrls = options.metricsUrls?.length ? options.metricsUrls : [`${api}/metrics`];
@@ -160,7 +149,7 @@ export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
       for (let i = 0; i < vehicles.length; i += REGISTRATION_BATCH) batches.push(vehicles.slice(i, i + REGISTRATION_BATCH));
       let done = 0;
       // a database commits one batch at a time: two in flight keep it busy while an answer travels
-      await forEachLimited(batches, 2, async (batch) => {
+      await pLimit(2).map(batches, async (batch) => {
         const body = { vehicles: batch.map((v) => ({ vin: v.vin, brand: v.brand, model: v.model, powertrain: 'bev' as const })) };
         const r = await call('POST /api/v1/vehicles/batch', () => client.POST('/api/v1/vehicles/batch', { body }));
         if (!r.data) throw failure(`registering ${batch.length} vehicles`, r);
@@ -211,7 +200,7 @@ export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
       };
       const windows: Array<[number, number]> = [];
       for (let a = from; a < to; a += READ_BACK_SLICE_MS) windows.push([a, Math.min(to, a + READ_BACK_SLICE_MS)]);
-      await forEachLimited(windows, Math.min(concurrency, 4), ([a, b]) => readWindow(a, b));
+      await pLimit(Math.max(1, Math.min(concurrency, 4))).map(windows, ([a, b]) => readWindow(a, b));
     },
   };
 }

@@ -11,9 +11,11 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { CockpitKpis } from '../../services/cockpit/answer.ts';
 import { runFleet } from '../../simulators/fleet/fleet.ts';
 import { planFleet } from '../../simulators/fleet/vehicle-model.ts';
-import { browserMissing, launchChromium, screenshot, watchContext, type PageWatch } from '../helpers/browser.ts';
-import { apiClient, freePort, ROOT, startTestService } from '../helpers/service.ts';
-import { tempDir, waitFor } from '../helpers/system.ts';
+import { browserMissing, launchChromium } from '../../tooling/chromium.ts';
+import { screenshot, watchContext, type PageWatch } from '../helpers/browser.ts';
+import { apiClient } from '../helpers/api.ts';
+import { startLocalService } from '../../tooling/local-service.ts';
+import { freePort, ROOT, tempDir, waitFor } from '../../tooling/system.ts';
 
 const missing = browserMissing();
 if (missing) {
@@ -24,7 +26,7 @@ if (missing) {
 // a real browser over a live fleet takes minutes on two shared cores
 t.setTimeout(600_000);
 const FLEET = { vehicles: 24, seed: 12 };
-const service = await startTestService();
+const service = await startLocalService();
 t.teardown(service.cleanup);
 const admin = service.adminToken.token;
 const api = apiClient(service.apiUrl, admin);
@@ -111,7 +113,7 @@ t.test('the link `npm run demo` prints signs in at once and leaves no token in t
   const data = await tempDir('demo');
   t.teardown(data.remove);
   const [http, mqttPort] = [await freePort(), await freePort()];
-  const demo = spawn(process.execPath, ['--import', './tests/loader/register.mjs', 'services/demo.ts', '--vehicles', '3'], {
+  const demo = spawn(process.execPath, ['--import', './tests/loader/register.mjs', 'tooling/demo.ts', '--vehicles', '3'], {
     cwd: ROOT,
     env: { ...process.env, VC_DATA_DIR: data.path, VC_HTTP_PORT: String(http), VC_MQTT_PORT: String(mqttPort) },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,25 +1,12 @@
-// Debian's Chromium driven by playwright-core (never a downloaded browser), and a watch on every page: console
-// errors, failed requests, requests to any host but the service, a token in a URL or a Referer.
+// A watch on every page of the browser suite (Chromium from tooling/chromium.ts): console errors, failed requests,
+// requests to any host but the service, a token in a URL or a Referer; and screenshots for people to look at.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { ROOT } from './service.ts';
-import { findBinary, missingServer } from './system.ts';
+import type { BrowserContext, Page } from 'playwright-core';
+import { ROOT } from '../../tooling/system.ts';
 
-export const CHROMIUM = findBinary(['/usr/bin/chromium', 'chromium']);
 /** Screenshots of every view, for people to look at (git-ignored). */
 export const ARTIFACTS = join(ROOT, 'tests', 'artifacts', 'screenshots');
-
-/** Why the browser suite cannot run here (outside CI only; in CI a missing Chromium throws). */
-export const browserMissing = (): string | undefined => missingServer('chromium', CHROMIUM);
-
-export async function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM!,
-    headless: true,
-    args: ['--disable-background-networking', '--disable-component-update', '--disable-default-apps', '--disable-sync', '--no-first-run', '--metrics-recording-only'],
-  });
-}
 
 export interface PageWatch {
   problems: string[];

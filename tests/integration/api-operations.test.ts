@@ -7,8 +7,9 @@ import { configFrom } from '../../services/config.ts';
 import { createLogger } from '../../services/observability/logger.ts';
 import { startService } from '../../services/service.ts';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
-import { apiClient, connectMqtt, publishQos1, registerVehicles, startTestService, testVin, type Registration } from '../helpers/service.ts';
-import { freePort, tempDir } from '../helpers/system.ts';
+import { apiClient, connectMqtt, publishQos1, registerVehicles, testVin, type Registration } from '../helpers/api.ts';
+import { startLocalService } from '../../tooling/local-service.ts';
+import { freePort, tempDir } from '../../tooling/system.ts';
 
 async function get(url: string, authorization?: string): Promise<Response> {
   return fetch(url, { headers: authorization ? { authorization } : {} });
@@ -19,7 +20,7 @@ const basic = (reg: Registration, password = reg.mqtt.password) => `Basic ${Buff
 const reading = (vin: string, seq: number) => JSON.stringify({ vin, ts: Date.now() - 1000 + seq, seq, signals: { 'Vehicle.Speed': 30 } });
 
 t.test('rate limits per token', async (t) => {
-  const service = await startTestService({ rateLimit: 20, rateLimitIngest: 3 });
+  const service = await startLocalService({ rateLimit: 20, rateLimitIngest: 3 });
   t.teardown(service.cleanup);
   const api = apiClient(service.apiUrl, service.adminToken.token);
   const vin = testVin(1, 'RTL');
@@ -128,11 +129,11 @@ t.test('request logs never contain tokens or passwords', async (t) => {
 
 t.test("a registration answer names the broker vehicles connect to, never with the service's own broker login", async (t) => {
   const port = await freePort();
-  const external = await startTestService({ mqttUrl: `mqtt://ingest:broker-secret@127.0.0.1:${port}` });
+  const external = await startLocalService({ mqttUrl: `mqtt://ingest:broker-secret@127.0.0.1:${port}` });
   t.teardown(external.cleanup);
   const answer = (await registerVehicles(apiClient(external.apiUrl, external.adminToken.token), [testVin(1, 'PUB')])).get(testVin(1, 'PUB'))!;
   t.equal(answer.mqtt.url, `mqtt://127.0.0.1:${port}`, 'VC_MQTT_URL without its credentials');
-  const published = await startTestService({ mqttPublicUrl: 'mqtts://vehicles.example.com:8883' });
+  const published = await startLocalService({ mqttPublicUrl: 'mqtts://vehicles.example.com:8883' });
   t.teardown(published.cleanup);
   const other = (await registerVehicles(apiClient(published.apiUrl, published.adminToken.token), [testVin(2, 'PUB')])).get(testVin(2, 'PUB'))!;
   t.equal(other.mqtt.url, 'mqtts://vehicles.example.com:8883', 'VC_MQTT_PUBLIC_URL when it is set');

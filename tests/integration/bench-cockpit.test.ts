@@ -8,9 +8,9 @@ import { cockpitBenchOptions, cockpitMarkdown, historyRanges, main, runCockpitBe
 import { historyCount, historySamples } from '../../bench/history.ts';
 import { MAX_BATCH_SAMPLES, MAX_PAYLOAD_BYTES, validateTelemetry } from '../../services/contract/telemetry.ts';
 import { batchMessages } from '../../simulators/fleet/uplink.ts';
-import { influxdOrSkip } from '../helpers/influxd.ts';
-import { MOSQUITTO_BINARY } from '../helpers/mosquitto.ts';
-import { missingServer, tempDir } from '../helpers/system.ts';
+import { influxdOrSkip } from '../../tooling/influxd.ts';
+import { MOSQUITTO_BINARY } from '../../tooling/mosquitto.ts';
+import { missingServer, tempDir } from '../../tooling/system.ts';
 
 const MINUTE = 60_000;
 

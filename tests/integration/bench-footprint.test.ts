@@ -5,9 +5,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { cpuPercentOf, DEFAULT_SHAPES, footprintMarkdown, limitFor, main, parseShape, runFootprint, type FootprintMode } from '../../bench/footprint.ts';
-import { influxdOrSkip } from '../helpers/influxd.ts';
-import { MOSQUITTO_BINARY } from '../helpers/mosquitto.ts';
-import { missingServer, tempDir } from '../helpers/system.ts';
+import { influxdOrSkip } from '../../tooling/influxd.ts';
+import { MOSQUITTO_BINARY } from '../../tooling/mosquitto.ts';
+import { missingServer, tempDir } from '../../tooling/system.ts';
 
 t.test('shapes are VEHICLESxHZ, driven by the load tester unless :fleet says the fleet simulator', async (t) => {
   t.same(parseShape('5000x0.1'), { vehicles: 5000, hz: 0.1, driver: 'loadtest' });

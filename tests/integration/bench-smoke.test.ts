@@ -7,9 +7,9 @@ import { benchOptions, main, runBench, type BenchResult } from '../../bench/run.
 import { consoleTable, markdown } from '../../bench/results-table.ts';
 import { ceilingRun, headToHead, limitOf, quickCheck, searchMaxRate, type SearchConfig, type StepRecord, type StepRunner } from '../../bench/search.ts';
 import { SYSTEM_TITLES, type SystemKey, type SystemUnderTest } from '../../bench/systems.ts';
-import { influxdOrSkip } from '../helpers/influxd.ts';
-import { MOSQUITTO_BINARY } from '../helpers/mosquitto.ts';
-import { missingServer, tempDir } from '../helpers/system.ts';
+import { influxdOrSkip } from '../../tooling/influxd.ts';
+import { MOSQUITTO_BINARY } from '../../tooling/mosquitto.ts';
+import { missingServer, tempDir } from '../../tooling/system.ts';
 
 /** A model of a system that stores up to `capacity` samples/s with zero loss and falls behind above it. */
 function modelOf(capacity: number): { runner: StepRunner; rates: number[] } {

@@ -2,9 +2,10 @@
 // which samples every vehicle stored in a window (what a load test checks by seq) without a request per vehicle.
 import t from 'tap';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
-import { apiClient, connectMqtt, publishQos1, registerVehicles, startTestService, testVin, type Registration } from '../helpers/service.ts';
+import { apiClient, connectMqtt, publishQos1, registerVehicles, testVin, type Registration } from '../helpers/api.ts';
+import { startLocalService } from '../../tooling/local-service.ts';
 
-const service = await startTestService();
+const service = await startLocalService();
 t.teardown(service.cleanup);
 const api = apiClient(service.apiUrl, service.adminToken.token);
 const [vinA, vinB, vinC] = [testVin(1, 'BLK'), testVin(2, 'BLK'), testVin(3, 'BLK')] as [string, string, string];

@@ -3,13 +3,14 @@
 // auth, tenant scoping (another brand: 404) and error shape as the rest of the API.
 import t from 'tap';
 import { parse } from 'csv-parse/sync';
-import { apiClient, registerVehicles, startTestService, testVin } from '../helpers/service.ts';
+import { apiClient, registerVehicles, testVin } from '../helpers/api.ts';
+import { startLocalService } from '../../tooling/local-service.ts';
 import { openEventStream } from '../helpers/sse.ts';
-import { waitFor } from '../helpers/system.ts';
+import { waitFor } from '../../tooling/system.ts';
 import { POSITION_FRAME_MS } from '../../services/api/routes/fleet-status.ts';
 import { csvField } from '../../services/api/routes/telemetry-export.ts';
 
-const service = await startTestService();
+const service = await startLocalService();
 t.teardown(service.cleanup);
 const admin = service.adminToken.token;
 const api = apiClient(service.apiUrl, admin);

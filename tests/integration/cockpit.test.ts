@@ -4,11 +4,14 @@
 import t from 'tap';
 import type { MqttClient } from 'mqtt';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
-import { influxdOrSkip, startInfluxd } from '../helpers/influxd.ts';
-import { MOSQUITTO_BINARY, startMosquitto } from '../helpers/mosquitto.ts';
-import { postgresOrSkip, startPostgres } from '../helpers/postgres.ts';
-import { apiClient, connectMqtt, publishQos1, registerVehicles, spawnService, startTestService, testVin, type Api } from '../helpers/service.ts';
-import { freePort, missingServer, tempDir, waitFor, type TapTest } from '../helpers/system.ts';
+import { influxdOrSkip, startInfluxd } from '../../tooling/influxd.ts';
+import { MOSQUITTO_BINARY, startMosquitto } from '../../tooling/mosquitto.ts';
+import { postgresOrSkip, startPostgres } from '../../tooling/postgres.ts';
+import { apiClient, connectMqtt, publishQos1, registerVehicles, testVin, type Api } from '../helpers/api.ts';
+import { startLocalService } from '../../tooling/local-service.ts';
+import { spawnService } from '../../tooling/service.ts';
+import { freePort, missingServer, tempDir, waitFor } from '../../tooling/system.ts';
+import type { TapTest } from '../helpers/tap.ts';
 
 const MINUTE = 60_000;
 type Signals = Record<string, number | boolean | string>;
@@ -139,7 +142,7 @@ async function singleProcess(t: TapTest, store: 'embedded' | 'influx'): Promise<
     t.teardown(influx.stop);
     influxUrl = influx.url;
   }
-  const service = await startTestService(influxUrl ? { influxUrl, influxDb: 'vc_cockpit' } : {});
+  const service = await startLocalService(influxUrl ? { influxUrl, influxDb: 'vc_cockpit' } : {});
   t.teardown(service.cleanup);
   const api = apiClient(service.apiUrl, service.adminToken.token);
   const vehicles = plan(store === 'influx' ? 'CKF' : 'CKE');

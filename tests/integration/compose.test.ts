@@ -13,8 +13,8 @@ import { parse } from 'yaml';
 import { configFromEnv } from '../../services/config.ts';
 import { parseRetention } from '../../services/store/influx/retention.ts';
 import { readGrafanaSchemas } from '../../dashboards/grafana/schema/index.ts';
-import { MOSQUITTO_BINARY, startMosquitto } from '../helpers/mosquitto.ts';
-import { findBinary, missingServer } from '../helpers/system.ts';
+import { MOSQUITTO_BINARY, startMosquitto } from '../../tooling/mosquitto.ts';
+import { findBinary, missingServer } from '../../tooling/system.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

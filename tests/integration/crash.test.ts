@@ -4,10 +4,12 @@
 import t from 'tap';
 import type { MqttClient } from 'mqtt';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
-import { influxdOrSkip, startInfluxd } from '../helpers/influxd.ts';
-import { MOSQUITTO_BINARY, startMosquitto } from '../helpers/mosquitto.ts';
-import { apiClient, connectMqtt, registerVehicles, spawnService, testVin, type Registration } from '../helpers/service.ts';
-import { freePort, missingServer, tempDir, waitFor, type TapTest } from '../helpers/system.ts';
+import { influxdOrSkip, startInfluxd } from '../../tooling/influxd.ts';
+import { MOSQUITTO_BINARY, startMosquitto } from '../../tooling/mosquitto.ts';
+import { apiClient, connectMqtt, registerVehicles, testVin, type Registration } from '../helpers/api.ts';
+import { spawnService } from '../../tooling/service.ts';
+import { freePort, missingServer, tempDir, waitFor } from '../../tooling/system.ts';
+import type { TapTest } from '../helpers/tap.ts';
 
 const VEHICLES = 12;
 const IN_FLIGHT = 20;

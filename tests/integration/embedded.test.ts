@@ -1,10 +1,11 @@
 // The telemetry slice in the default deployment: embedded Aedes broker + embedded store, real MQTT clients.
 import t from 'tap';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
-import { apiClient, connectMqtt, publishQos1, registerVehicles, startTestService, testVin, type Registration } from '../helpers/service.ts';
-import { waitFor } from '../helpers/system.ts';
+import { apiClient, connectMqtt, publishQos1, registerVehicles, testVin, type Registration } from '../helpers/api.ts';
+import { startLocalService } from '../../tooling/local-service.ts';
+import { waitFor } from '../../tooling/system.ts';
 
-const service = await startTestService();
+const service = await startLocalService();
 t.teardown(service.cleanup);
 const api = apiClient(service.apiUrl, service.adminToken.token);
 const vins = [testVin(1, 'EMB'), testVin(2, 'EMB'), testVin(3, 'EMB')];

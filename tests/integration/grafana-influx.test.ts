@@ -6,9 +6,10 @@ import t from 'tap';
 import type { Dashboard } from '@grafana/schema/dist/esm/raw/dashboard/x/Dashboard_types.gen';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
 import { builtinsFor, grafanaInfluxQuery, interpolate, loadDashboards, queriesOf, variablesOf, type InfluxSeries, type PanelQuery, type QueryContext } from '../helpers/grafana.ts';
-import { influxdOrSkip, startInfluxd } from '../helpers/influxd.ts';
-import { apiClient, connectMqtt, publishQos1, registerVehicles, startTestService, testVin, type Api } from '../helpers/service.ts';
-import type { TapTest } from '../helpers/system.ts';
+import { influxdOrSkip, startInfluxd } from '../../tooling/influxd.ts';
+import { apiClient, connectMqtt, publishQos1, registerVehicles, testVin, type Api } from '../helpers/api.ts';
+import { startLocalService } from '../../tooling/local-service.ts';
+import type { TapTest } from '../helpers/tap.ts';
 
 const MINUTE = 60_000;
 const DB = 'vehicle_cloud';
@@ -72,7 +73,7 @@ const influxd = influxdOrSkip();
 t.test('the Grafana dashboards over InfluxDB, filled through MQTT ingestion', { skip: influxd.skip }, async (t) => {
   const influx = await startInfluxd(influxd.binary);
   t.teardown(influx.stop);
-  const service = await startTestService({ influxUrl: influx.url, influxDb: DB });
+  const service = await startLocalService({ influxUrl: influx.url, influxDb: DB });
   t.teardown(service.cleanup);
   const api = apiClient(service.apiUrl, service.adminToken.token);
 

@@ -10,9 +10,10 @@ import t from 'tap';
 import { parse } from 'yaml';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
 import { ALL, builtinsFor, interpolate, loadDashboards, queriesOf, variablesOf, type PanelQuery } from '../helpers/grafana.ts';
-import { prometheusMissing, PROMTOOL_BINARY, startPrometheus, type PromResult } from '../helpers/prometheus.ts';
-import { apiClient, connectMqtt, publishQos1, registerVehicles, ROOT, startTestService, testVin } from '../helpers/service.ts';
-import { waitFor } from '../helpers/system.ts';
+import { prometheusMissing, PROMTOOL_BINARY, startPrometheus, type PromResult } from '../../tooling/prometheus.ts';
+import { apiClient, connectMqtt, publishQos1, registerVehicles, testVin } from '../helpers/api.ts';
+import { startLocalService } from '../../tooling/local-service.ts';
+import { ROOT, waitFor } from '../../tooling/system.ts';
 
 const PROMETHEUS_YML = `${ROOT}deploy/prometheus/prometheus.yml`;
 const SCRAPE = '1s';
@@ -59,7 +60,7 @@ t.test('the deployed prometheus.yml is valid for promtool and scrapes the servic
 });
 
 t.test('the ingestion dashboard over a Prometheus scraping a running service', { skip: missing }, async (t) => {
-  const service = await startTestService();
+  const service = await startLocalService();
   t.teardown(service.cleanup);
   const api = apiClient(service.apiUrl, service.adminToken.token);
   const vins = [testVin(1, 'PRM'), testVin(2, 'PRM')];

@@ -6,10 +6,11 @@ import { connect } from 'node:net';
 import t from 'tap';
 import mqtt from 'mqtt';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
-import { apiClient, connectMqtt, publishQos1, registerVehicles, startTestService, testVin } from '../helpers/service.ts';
-import { waitFor } from '../helpers/system.ts';
+import { apiClient, connectMqtt, publishQos1, registerVehicles, testVin } from '../helpers/api.ts';
+import { startLocalService } from '../../tooling/local-service.ts';
+import { waitFor } from '../../tooling/system.ts';
 
-const service = await startTestService();
+const service = await startLocalService();
 t.teardown(service.cleanup);
 const api = apiClient(service.apiUrl, service.adminToken.token);
 const vin = testVin(1, 'HST');

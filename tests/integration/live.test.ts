@@ -2,11 +2,12 @@
 // without slowing ingestion.
 import t from 'tap';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
-import { apiClient, connectMqtt, publishQos1, registerVehicles, startTestService, testVin } from '../helpers/service.ts';
+import { apiClient, connectMqtt, publishQos1, registerVehicles, testVin } from '../helpers/api.ts';
+import { startLocalService } from '../../tooling/local-service.ts';
 import { openEventStream, type EventStream } from '../helpers/sse.ts';
-import { waitFor } from '../helpers/system.ts';
+import { waitFor } from '../../tooling/system.ts';
 
-const service = await startTestService();
+const service = await startLocalService();
 t.teardown(service.cleanup);
 const api = apiClient(service.apiUrl, service.adminToken.token);
 const [a1, a2, b1] = [testVin(1, 'LVE'), testVin(2, 'LVE'), testVin(3, 'LVE')];

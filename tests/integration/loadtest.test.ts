@@ -35,8 +35,8 @@ import {
 import { main } from '../../simulators/loadtest/cli.ts';
 import { liveLine } from '../../simulators/loadtest/report.ts';
 import { rateAt, samplesDue } from '../../simulators/loadtest/options.ts';
-import { startTestService } from '../helpers/service.ts';
-import { tempDir } from '../helpers/system.ts';
+import { startLocalService } from '../../tooling/local-service.ts';
+import { tempDir } from '../../tooling/system.ts';
 
 const capture = () => {
   let text = '';
@@ -228,7 +228,7 @@ t.test('npm run loadtest runs as a program', async (t) => {
 });
 
 t.test('against an embedded service', async (t) => {
-  const service = await startTestService();
+  const service = await startLocalService();
   t.teardown(service.cleanup);
   const base = { api: service.apiUrl, broker: service.mqttUrl, token: service.adminToken.token };
 

@@ -3,8 +3,8 @@
 import { existsSync } from 'node:fs';
 import t from 'tap';
 import mqtt, { type MqttClient } from 'mqtt';
-import { MOSQUITTO_BINARY, startMosquitto, type MosquittoOptions } from '../helpers/mosquitto.ts';
-import { missingServer, waitFor } from '../helpers/system.ts';
+import { MOSQUITTO_BINARY, startMosquitto, type MosquittoOptions } from '../../tooling/mosquitto.ts';
+import { missingServer, waitFor } from '../../tooling/system.ts';
 
 const skip = missingServer('mosquitto', MOSQUITTO_BINARY) ?? false;
 

@@ -3,11 +3,12 @@
 // InfluxDB exactly once, counted with InfluxQL per vehicle.
 import t from 'tap';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
-import { influxdOrSkip, startInfluxd } from '../helpers/influxd.ts';
-import { MOSQUITTO_BINARY, startMosquitto } from '../helpers/mosquitto.ts';
-import { apiClient, connectMqtt, publishQos1, registerVehicles, startTestService, testVin } from '../helpers/service.ts';
-import { missingServer, waitFor } from '../helpers/system.ts';
-import { influxQuery } from '../helpers/influxql.ts';
+import { influxdOrSkip, startInfluxd } from '../../tooling/influxd.ts';
+import { MOSQUITTO_BINARY, startMosquitto } from '../../tooling/mosquitto.ts';
+import { apiClient, connectMqtt, publishQos1, registerVehicles, testVin } from '../helpers/api.ts';
+import { startLocalService } from '../../tooling/local-service.ts';
+import { missingServer, waitFor } from '../../tooling/system.ts';
+import { influxQuery } from '../../tooling/influxql.ts';
 
 const influxd = influxdOrSkip();
 const mosquittoMissing = missingServer('mosquitto', MOSQUITTO_BINARY);
@@ -23,7 +24,7 @@ async function run(): Promise<void> {
   const broker = await startMosquitto();
   t.teardown(broker.stop);
   const database = 'vc_it';
-  const service = await startTestService({ mqttUrl: broker.url, influxUrl: influx.url, influxDb: database, mqttClientId: 'vc-it-ingest' });
+  const service = await startLocalService({ mqttUrl: broker.url, influxUrl: influx.url, influxDb: database, mqttClientId: 'vc-it-ingest' });
   t.teardown(service.cleanup);
   const api = apiClient(service.apiUrl, service.adminToken.token);
 

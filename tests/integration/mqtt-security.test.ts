@@ -8,9 +8,11 @@ import { promisify } from 'node:util';
 import type { MqttClient } from 'mqtt';
 import t from 'tap';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
-import { DYNSEC_PLUGIN, MOSQUITTO_BINARY, MOSQUITTO_CTRL_BINARY, startMosquitto } from '../helpers/mosquitto.ts';
-import { apiClient, connectMqtt, publishQos1, registerVehicles, startTestService, testVin, type Api, type Registration } from '../helpers/service.ts';
-import { missingServer, waitFor, type TapTest } from '../helpers/system.ts';
+import { DYNSEC_PLUGIN, MOSQUITTO_BINARY, MOSQUITTO_CTRL_BINARY, startMosquitto } from '../../tooling/mosquitto.ts';
+import { apiClient, connectMqtt, publishQos1, registerVehicles, testVin, type Api, type Registration } from '../helpers/api.ts';
+import { startLocalService } from '../../tooling/local-service.ts';
+import { missingServer, waitFor } from '../../tooling/system.ts';
+import type { TapTest } from '../helpers/tap.ts';
 
 const sample = (vin: string, seq: number, speed = 50) => JSON.stringify({ vin, ts: Date.now() - 1_000 + seq, seq, signals: { 'Vehicle.Speed': speed } });
 
@@ -30,7 +32,7 @@ function end(t: TapTest, client: MqttClient): void {
 }
 
 t.test('embedded broker (Aedes)', async (t) => {
-  const service = await startTestService();
+  const service = await startLocalService();
   t.teardown(service.cleanup);
   const api = apiClient(service.apiUrl, service.adminToken.token);
   const [vinA, vinB] = [testVin(1, 'SEC'), testVin(2, 'SEC')];
@@ -115,7 +117,7 @@ t.test('Mosquitto with the dynamic security plugin, driven by the service', { sk
   const brokerAdmin = { username: 'vc-admin', password: randomBytes(12).toString('hex') };
   const broker = await startMosquitto({ dynsec: brokerAdmin });
   t.teardown(() => broker.stop());
-  const service = await startTestService({ mqttUrl: broker.url, mqttUsername: brokerAdmin.username, mqttPassword: brokerAdmin.password, mqttDynsec: true, mqttClientId: 'vc-sec-ingest' });
+  const service = await startLocalService({ mqttUrl: broker.url, mqttUsername: brokerAdmin.username, mqttPassword: brokerAdmin.password, mqttDynsec: true, mqttClientId: 'vc-sec-ingest' });
   t.teardown(service.cleanup);
   const api = apiClient(service.apiUrl, service.adminToken.token);
   const ready = () => waitFor('/readyz', async () => ((await fetch(`${service.apiUrl}/readyz`)).ok ? true : undefined), 20_000, 100);

@@ -2,7 +2,8 @@
 // nothing else on stdout. Run through the real npm, with none of the npm settings of the npm running the tests.
 import { spawn } from 'node:child_process';
 import t from 'tap';
-import { ROOT, startTestService } from '../helpers/service.ts';
+import { startLocalService } from '../../tooling/local-service.ts';
+import { ROOT } from '../../tooling/system.ts';
 
 /** The environment without the npm_* variables an outer `npm test` sets (they would override .npmrc). */
 const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.toLowerCase().startsWith('npm_')));
@@ -27,7 +28,7 @@ t.test('npm run simulate -- --list-models --json is JSON on stdout, npm\'s banne
 });
 
 t.test('a simulator run and a load test through npm print a JSON summary that parses', async (t) => {
-  const service = await startTestService();
+  const service = await startLocalService();
   t.teardown(service.cleanup);
   const target = ['--api', service.apiUrl, '--broker', service.mqttUrl, '--token', service.adminToken.token];
   const fleet = await npmRun('simulate', [...target, '--vehicles', '2', '--rate', '4', '--duration', '1s', '--json']);

@@ -6,7 +6,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { DOCUMENT_FILE, renderClientFiles, renderDocument, renderTypes, TYPES_FILE } from '../../services/api/client/generate.ts';
-import { ROOT, startTestService, testVin } from '../helpers/service.ts';
+import { testVin } from '../helpers/api.ts';
+import { startLocalService } from '../../tooling/local-service.ts';
+import { ROOT } from '../../tooling/system.ts';
 
 type Operation = {
   operationId?: string;
@@ -16,7 +18,7 @@ type Operation = {
 };
 type Document = { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, { properties?: Record<string, unknown> }> } };
 
-const service = await startTestService();
+const service = await startLocalService();
 t.teardown(service.cleanup);
 const served = await renderDocument(service.api);
 const document = JSON.parse(served) as Document;
@@ -96,7 +98,7 @@ t.test('the service asks for the credentials the document says, and only those',
 });
 
 t.test('every operation documenting 429 is rate limited, and no other is', async (t) => {
-  const limited = await startTestService({ rateLimit: 2, rateLimitIngest: 2 });
+  const limited = await startLocalService({ rateLimit: 2, rateLimitIngest: 2 });
   t.teardown(limited.cleanup);
   const admin = `Bearer ${limited.adminToken.token}`;
   const created = await limited.api.inject({ method: 'POST', url: '/api/v1/tenants', headers: { authorization: admin }, payload: { name: 'Limited', brands: ['Voltra'] } });

@@ -5,11 +5,12 @@ import t from 'tap';
 import { NEGATIVE_TTL_MS } from '../../services/registry/registry.ts';
 import { REGISTRY_REFRESH_MS } from '../../services/service.ts';
 import { TOKEN_CACHE_TTL_MS } from '../../services/tenants/tenants.ts';
-import { influxdOrSkip, startInfluxd } from '../helpers/influxd.ts';
-import { influxQuery } from '../helpers/influxql.ts';
-import { postgresOrSkip, startPostgres } from '../helpers/postgres.ts';
-import { apiClient, startTestService, testVin } from '../helpers/service.ts';
-import { waitFor } from '../helpers/system.ts';
+import { influxdOrSkip, startInfluxd } from '../../tooling/influxd.ts';
+import { influxQuery } from '../../tooling/influxql.ts';
+import { postgresOrSkip, startPostgres } from '../../tooling/postgres.ts';
+import { apiClient, testVin } from '../helpers/api.ts';
+import { startLocalService } from '../../tooling/local-service.ts';
+import { waitFor } from '../../tooling/system.ts';
 
 const postgres = postgresOrSkip();
 const influxd = influxdOrSkip();
@@ -39,9 +40,9 @@ async function run(binDir: string, influxBinary: string): Promise<void> {
   const adminToken = 'registry-postgres-admin-token-0123';
   const shared = { databaseUrl, influxUrl: influx.url, influxDb: 'vc_registry', adminToken };
   // one after the other: both create the InfluxDB database at start
-  const a = await startTestService(shared);
+  const a = await startLocalService(shared);
   t.teardown(a.cleanup);
-  const b = await startTestService(shared);
+  const b = await startLocalService(shared);
   t.teardown(b.cleanup);
   const [apiA, apiB] = [apiClient(a.apiUrl, adminToken), apiClient(b.apiUrl, adminToken)];
 

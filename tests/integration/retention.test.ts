@@ -7,10 +7,11 @@
 // gone, an odd (raw) window counts only the samples still held, and a late sample older than the raw retention is a
 // store_rejected dead letter that changes no cockpit.
 import t from 'tap';
-import { influxQuery } from '../helpers/influxql.ts';
-import { influxdOrSkip, startInfluxd } from '../helpers/influxd.ts';
-import { apiClient, registerVehicles, startTestService, testVin } from '../helpers/service.ts';
-import { tempDir, waitFor } from '../helpers/system.ts';
+import { influxQuery } from '../../tooling/influxql.ts';
+import { influxdOrSkip, startInfluxd } from '../../tooling/influxd.ts';
+import { apiClient, registerVehicles, testVin } from '../helpers/api.ts';
+import { startLocalService } from '../../tooling/local-service.ts';
+import { tempDir, waitFor } from '../../tooling/system.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -36,7 +37,7 @@ t.test('a short raw retention drops raw points only: registry, tenants and rollu
   const rawPoints = async (from: number, to: number): Promise<number> =>
     Number((await influxQuery(influx.url, DB, `SELECT count("seq") FROM "vc_raw"."telemetry" WHERE time >= ${from}ms AND time < ${to}ms`))[0]?.[1] ?? 0);
 
-  let service = await startTestService({ ...settings, influxRetentionRaw: '1d' });
+  let service = await startLocalService({ ...settings, influxRetentionRaw: '1d' });
   const admin = apiClient(service.apiUrl, settings.adminToken);
   const [a1, a2, b1, quiet] = [testVin(1, 'RTA'), testVin(2, 'RTA'), testVin(3, 'RTB'), testVin(4, 'RTA')];
   await registerVehicles(admin, [a1, a2, quiet], 'Aurora', 'A1');
@@ -96,7 +97,7 @@ t.test('a short raw retention drops raw points only: registry, tenants and rollu
   t.ok(rollupShards.length >= 1, 'the rollups have shard groups of their own');
   t.comment(`shards before: ${before_.map((s) => `${s.policy} ${new Date(s.start).toISOString()}..${new Date(s.end).toISOString()}`).join(', ')}`);
 
-  service = await startTestService({ ...settings, influxRetentionRaw: '1h' });
+  service = await startLocalService({ ...settings, influxRetentionRaw: '1h' });
   t.teardown(service.cleanup);
   const api = apiClient(service.apiUrl, settings.adminToken);
   const tenantApi = apiClient(service.apiUrl, tenant.body.token);

@@ -3,8 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { spawnService } from '../helpers/service.ts';
-import { freePort, tempDir } from '../helpers/system.ts';
+import { spawnService } from '../../tooling/service.ts';
+import { freePort, tempDir } from '../../tooling/system.ts';
 
 t.test('the admin token is printed once, when it is generated; afterwards the path to it', async (t) => {
   const data = await tempDir('startup');

@@ -2,9 +2,10 @@
 // good (it must become a dead letter, not wedge the spool). Real InfluxDB, embedded broker, real MQTT clients.
 import t from 'tap';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
-import { influxdOrSkip, startInfluxd } from '../helpers/influxd.ts';
-import { apiClient, connectMqtt, publishQos1, registerVehicles, startTestService, testVin } from '../helpers/service.ts';
-import { waitFor } from '../helpers/system.ts';
+import { influxdOrSkip, startInfluxd } from '../../tooling/influxd.ts';
+import { apiClient, connectMqtt, publishQos1, registerVehicles, testVin } from '../helpers/api.ts';
+import { startLocalService } from '../../tooling/local-service.ts';
+import { waitFor } from '../../tooling/system.ts';
 
 const influxd = influxdOrSkip();
 if ('skip' in influxd) {
@@ -17,7 +18,7 @@ async function run(binary: string): Promise<void> {
   const influx = await startInfluxd(binary);
   t.teardown(influx.stop);
   const database = 'vc_faults';
-  const service = await startTestService({ influxUrl: influx.url, influxDb: database, spoolMaxBytes: 24 * 1024 });
+  const service = await startLocalService({ influxUrl: influx.url, influxDb: database, spoolMaxBytes: 24 * 1024 });
   t.teardown(service.cleanup);
   const api = apiClient(service.apiUrl, service.adminToken.token);
   const vins = [testVin(1, 'FLT'), testVin(2, 'FLT'), testVin(3, 'FLT')];

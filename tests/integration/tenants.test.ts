@@ -5,10 +5,11 @@ import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import t from 'tap';
 import { TenantDirectory } from '../../services/tenants/tenants.ts';
-import { apiClient, registerVehicles, startTestService, testVin } from '../helpers/service.ts';
-import { waitFor } from '../helpers/system.ts';
+import { apiClient, registerVehicles, testVin } from '../helpers/api.ts';
+import { startLocalService } from '../../tooling/local-service.ts';
+import { waitFor } from '../../tooling/system.ts';
 
-const service = await startTestService();
+const service = await startLocalService();
 t.teardown(service.cleanup);
 const admin = apiClient(service.apiUrl, service.adminToken.token);
 

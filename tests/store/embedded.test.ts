@@ -7,7 +7,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { DATABASE_FILE, EmbeddedStore } from '../../services/store/duckdb/store.ts';
 import type { StoreLogger } from '../../services/store/telemetry-store.ts';
 import type { TelemetryStore } from '../../services/store/telemetry-store.ts';
-import { tempDir } from '../helpers/system.ts';
+import { tempDir } from '../../tooling/system.ts';
 import { CockpitReader } from '../../services/cockpit/reader.ts';
 import { cockpitSuite, engine, writeBatch } from './cockpit-suite.ts';
 import { deadLettersSuite } from './dead-letters-suite.ts';

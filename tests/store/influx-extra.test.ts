@@ -7,8 +7,8 @@ import { CockpitReader } from '../../services/cockpit/reader.ts';
 import { engine, writeBatch } from './cockpit-suite.ts';
 import type { StoreLogger } from '../../services/store/telemetry-store.ts';
 import type { StoredSample } from '../../services/store/telemetry-store.ts';
-import { influxQuery } from '../helpers/influxql.ts';
-import { influxdOrSkip, startInfluxd, type Influxd } from '../helpers/influxd.ts';
+import { influxQuery } from '../../tooling/influxql.ts';
+import { influxdOrSkip, startInfluxd, type Influxd } from '../../tooling/influxd.ts';
 
 const found = influxdOrSkip();
 const T0 = 1_795_000_000_000;

@@ -8,8 +8,8 @@ import { MINUTE_MS } from '../../services/store/cockpit-tables.ts';
 import { InfluxStore } from '../../services/store/influx/store.ts';
 import { ensureRetention, type RetentionSettings } from '../../services/store/influx/retention.ts';
 import { StoreRejectedError, type StoreLogger, type StoredSample } from '../../services/store/telemetry-store.ts';
-import { influxQuery } from '../helpers/influxql.ts';
-import { influxdOrSkip, startInfluxd, type Influxd } from '../helpers/influxd.ts';
+import { influxQuery } from '../../tooling/influxql.ts';
+import { influxdOrSkip, startInfluxd, type Influxd } from '../../tooling/influxd.ts';
 import { engine, writeBatch } from './cockpit-suite.ts';
 
 const found = influxdOrSkip();

@@ -5,7 +5,7 @@ import t from 'tap';
 import { InfluxStore } from '../../services/store/influx/store.ts';
 import type { RetentionSettings } from '../../services/store/influx/retention.ts';
 import type { StoreLogger } from '../../services/store/telemetry-store.ts';
-import { influxdOrSkip, startInfluxd, type Influxd } from '../helpers/influxd.ts';
+import { influxdOrSkip, startInfluxd, type Influxd } from '../../tooling/influxd.ts';
 import { cockpitSuite } from './cockpit-suite.ts';
 import { deadLettersSuite } from './dead-letters-suite.ts';
 import type { MakeStore, StoreFixture } from './store-fixture.ts';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { METADATA_FILE } from '../../services/store/duckdb/duckdb-metadata.ts';
 import { metadataDir, openMetadataStore } from '../../services/store/metadata.ts';
-import { tempDir } from '../helpers/system.ts';
+import { tempDir } from '../../tooling/system.ts';
 import { duckdbFixture } from './metadata-fixture.ts';
 import { migrationsSuite } from './migrations-suite.ts';
 import { tenantsSuite } from './tenants-suite.ts';

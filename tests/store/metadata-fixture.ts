@@ -1,15 +1,15 @@
 // The metadata backends as test fixtures: each fixture is one fresh database (a DuckDB file in a temp dir, or a new
 // database on a throwaway PostgreSQL) that the conformance suites open, close and reopen.
-import type { TAP } from 'tap';
 import { openDuckDbMetadata } from '../../services/store/duckdb/duckdb-metadata.ts';
 import { openMetadataStore, type MetadataStore } from '../../services/store/metadata.ts';
 import { openPostgresMetadata } from '../../services/store/postgres/postgres-metadata.ts';
 import type { SqlDatabase } from '../../services/store/sql/client.ts';
-import type { Postgres } from '../helpers/postgres.ts';
-import { tempDir } from '../helpers/system.ts';
+import type { Postgres } from '../../tooling/postgres.ts';
+import { tempDir } from '../../tooling/system.ts';
+import type { TapTest } from '../helpers/tap.ts';
 
-/** A tap test (the type of the `t` a subtest callback receives). */
-export type TapTest = Parameters<Parameters<TAP['test']>[0]>[0];
+/** The suites take the tap test type from here. */
+export type { TapTest };
 
 export interface MetadataFixture {
   /** A MetadataStore over the fixture's database (migrated on open); every call opens a new one. */

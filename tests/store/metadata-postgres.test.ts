@@ -1,7 +1,7 @@
 // The metadata repositories on PostgreSQL (VC_DATABASE_URL), on a throwaway server; each fixture is its own database.
 import t from 'tap';
 import { openMetadataStore } from '../../services/store/metadata.ts';
-import { postgresOrSkip, startPostgres, type Postgres } from '../helpers/postgres.ts';
+import { postgresOrSkip, startPostgres, type Postgres } from '../../tooling/postgres.ts';
 import { postgresFixture } from './metadata-fixture.ts';
 import { migrationsSuite } from './migrations-suite.ts';
 import { tenantsSuite } from './tenants-suite.ts';

@@ -1,13 +1,13 @@
 // What the telemetry store's conformance suites (telemetry-suite.ts, dead-letters-suite.ts, cockpit-suite.ts) share:
 // a fixture per backend, and data the contract validator would accept (real VINs, catalog signals).
 import { randomInt } from 'node:crypto';
-import type { TAP } from 'tap';
 import { checkSignal, type SignalValue } from '../../services/contract/signals.ts';
 import { VIN_PATTERN } from '../../services/contract/telemetry.ts';
 import type { StoredSample, StoreLogger, TelemetryStore } from '../../services/store/telemetry-store.ts';
+import type { TapTest } from '../helpers/tap.ts';
 
-/** A tap test (the type of the `t` a subtest callback receives). */
-export type TapTest = Parameters<Parameters<TAP['test']>[0]>[0];
+/** The suites take the tap test type from here. */
+export type { TapTest };
 
 export interface StoreFixture {
   /** A new, empty store; the suite calls `init()` itself. */

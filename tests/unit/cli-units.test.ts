@@ -1,7 +1,7 @@
 // `--rate` and durations mean the same in every CLI (simulator, load tester, demo, bench): one parser, one meaning.
 import t from 'tap';
 import { main as bench } from '../../bench/run.ts';
-import { demoPlan } from '../../services/demo.ts';
+import { demoPlan } from '../../tooling/demo.ts';
 import { main as simulate, planFromArgs } from '../../simulators/fleet/cli.ts';
 import { optionsFromArgs } from '../../simulators/loadtest/cli.ts';
 import { parseDuration, parseRate } from '../../simulators/units.ts';

@@ -4,7 +4,8 @@
 import t from 'tap';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { DurableAckStream } from '../../services/ingest/durable-ack-stream.ts';
-import { waitFor, type TapTest } from '../helpers/system.ts';
+import { waitFor } from '../../tooling/system.ts';
+import type { TapTest } from '../helpers/tap.ts';
 
 /** A loopback TCP pair: `client` is what the stream wraps, `server` plays the broker. */
 async function socketPair(t: TapTest): Promise<{ client: Socket; server: Socket }> {

@@ -24,7 +24,7 @@ import {
   roundInterval,
   variablesOf,
 } from '../helpers/grafana.ts';
-import { tempDir } from '../helpers/system.ts';
+import { tempDir } from '../../tooling/system.ts';
 
 const dashboards = loadDashboards();
 

@@ -10,7 +10,8 @@ import { CockpitReader } from '../../services/cockpit/reader.ts';
 import { EmbeddedStore } from '../../services/store/duckdb/store.ts';
 import { MINUTE_MS, type CockpitTables } from '../../services/store/cockpit-tables.ts';
 import type { StoredSample, TelemetryStore } from '../../services/store/telemetry-store.ts';
-import { tempDir, type TapTest } from '../helpers/system.ts';
+import { tempDir } from '../../tooling/system.ts';
+import type { TapTest } from '../helpers/tap.ts';
 
 const logger = createLogger('silent');
 

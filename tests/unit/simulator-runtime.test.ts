@@ -9,8 +9,8 @@ import { FLEET_CATALOG } from '../../simulators/fleet/catalog.ts';
 import { citiesByName } from '../../simulators/fleet/cities.ts';
 import { planFleet, VehicleSimulation } from '../../simulators/fleet/vehicle-model.ts';
 import { runFleet, type FleetOptions, type FleetProgress, type FleetSummary } from '../../simulators/fleet/fleet.ts';
-import { main, planFromArgs, resolveToken, type CliIo } from '../../simulators/fleet/cli.ts';
-import { freePort } from '../helpers/system.ts';
+import { main, planFromArgs, type CliIo } from '../../simulators/fleet/cli.ts';
+import { freePort } from '../../tooling/system.ts';
 
 interface FakeCloudOptions {
   /** Answer 409 for these VINs, as a service that registered them in an earlier run would. */
@@ -312,9 +312,8 @@ t.test('the CLI prints help, the model list, and refuses bad flags with exit 2',
 
 t.test('the CLI finds the admin token in the data dir and says where it looked when there is none', async (t) => {
   const dir = t.testdir({ data: { 'admin-token': 'file-token-0123456789\n' } });
-  t.equal(resolveToken(undefined, {}, dir), 'file-token-0123456789');
-  t.equal(resolveToken(undefined, { VC_ADMIN_TOKEN: 'env-token' }, dir), 'env-token');
-  t.equal(resolveToken('flag-token', { VC_ADMIN_TOKEN: 'env-token' }, dir), 'flag-token');
+  const plan = planFromArgs([], {}, dir);
+  t.equal(typeof plan === 'string' ? plan : plan.options.token, 'file-token-0123456789', 'the lookup of tooling/admin-token.ts');
   const io = captureIo({ VC_DATA_DIR: 'elsewhere' }, { cwd: dir });
   t.equal(await main([], io), 2);
   t.match(io.err(), /no admin token: .*elsewhere\/admin-token/);

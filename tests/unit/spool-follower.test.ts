@@ -5,7 +5,7 @@ import t from 'tap';
 import { readdirSync } from 'node:fs';
 import { SpoolFollower } from '../../services/spool/follower.ts';
 import { Spool, type SpoolPosition } from '../../services/spool/spool.ts';
-import { tempDir } from '../helpers/system.ts';
+import { tempDir } from '../../tooling/system.ts';
 
 t.test('a follower reads what the owner wrote, in order, and its commits checkpoint the owner', async (t) => {
   const dir = await tempDir('follower');

@@ -10,7 +10,7 @@ import { appendFileSync, cpSync, readdirSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { SpoolFollower } from '../../services/spool/follower.ts';
 import { Spool, type SpoolFsync, type SpoolPosition, type SpoolSource } from '../../services/spool/spool.ts';
-import { tempDir } from '../helpers/system.ts';
+import { tempDir } from '../../tooling/system.ts';
 
 interface TestRecord {
   id: number;

@@ -2,7 +2,8 @@ import t from 'tap';
 import { appendFileSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Spool } from '../../services/spool/spool.ts';
-import { tempDir, type TapTest } from '../helpers/system.ts';
+import { tempDir } from '../../tooling/system.ts';
+import type { TapTest } from '../helpers/tap.ts';
 
 async function withSpool(t: TapTest, fn: (dir: string) => Promise<void> | void): Promise<void> {
   const dir = await tempDir('spool');

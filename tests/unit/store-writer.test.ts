@@ -9,7 +9,8 @@ import type { SpoolRecord } from '../../services/ingest/pipeline.ts';
 import { Spool } from '../../services/spool/spool.ts';
 import { EmbeddedStore } from '../../services/store/duckdb/store.ts';
 import type { StoredSample } from '../../services/store/telemetry-store.ts';
-import { tempDir, waitFor, type TapTest } from '../helpers/system.ts';
+import { tempDir, waitFor } from '../../tooling/system.ts';
+import type { TapTest } from '../helpers/tap.ts';
 
 const logger = createLogger('silent');
 

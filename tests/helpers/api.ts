@@ -1,35 +1,6 @@
-// Start a vehicle-cloud service for a test, in-process or as a child process, and talk to its API.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
+// How the suites talk to a running service (started by tooling/service.ts): an untyped HTTP client that answers every
+// status (tests look at 4xx too), test VINs, registration, and MQTT publishing at QoS 1.
 import mqtt, { type MqttClient } from 'mqtt';
-import { configFrom, type ServiceConfig } from '../../services/config.ts';
-import { createLogger } from '../../services/observability/logger.ts';
-import { startService, type RunningService } from '../../services/service.ts';
-import { freePort, tempDir, waitFor } from './system.ts';
-
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-export async function startTestService(overrides: Partial<ServiceConfig> = {}): Promise<RunningService & { cleanup: () => Promise<void> }> {
-  const data = overrides.dataDir ? undefined : await tempDir('service');
-  const config = configFrom({
-    host: '127.0.0.1',
-    httpPort: 0,
-    mqttPort: 0,
-    adminToken: `test-admin-${randomBytes(8).toString('hex')}`,
-    logLevel: 'warn',
-    dataDir: data?.path,
-    ...overrides,
-  });
-  const service = await startService(config, { logger: createLogger(process.env.VC_TEST_LOG ?? 'silent') });
-  return {
-    ...service,
-    cleanup: async () => {
-      await service.stop();
-      await data?.remove();
-    },
-  };
-}
 
 export interface Api {
   get<T = unknown>(path: string, token?: string): Promise<{ status: number; body: T }>;
@@ -103,40 +74,3 @@ export async function connectMqtt(url: string, options: mqtt.IClientOptions = {}
 export function publishQos1(client: MqttClient, topic: string, payload: string | Buffer): Promise<void> {
   return new Promise((resolve, reject) => client.publish(topic, payload, { qos: 1 }, (err) => (err ? reject(err) : resolve())));
 }
-
-/** Start the service as a separate process (for kill -9 tests); resolves once /healthz answers. */
-export async function spawnService(env: Record<string, string>): Promise<{ child: ChildProcess; stop: (signal?: NodeJS.Signals) => Promise<void>; output: () => string }> {
-  let output = '';
-  // the tests' own loader (not tsx) so that the child's coverage maps to real lines too
-  const child = spawn(process.execPath, ['--enable-source-maps', '--import', './tests/loader/register.mjs', 'services/server.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, VC_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `http://${env.VC_HOST ?? '127.0.0.1'}:${env.VC_HTTP_PORT}`;
-  await waitFor(
-    'service /healthz',
-    async () => {
-      if (child.exitCode !== null) throw new Error(`service exited: ${output.slice(-2000)}`);
-      const r = await fetch(`${url}/healthz`);
-      return r.ok ? true : undefined;
-    },
-    60_000,
-    100,
-  );
-  return {
-    child,
-    output: () => output,
-    stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
-export { freePort };

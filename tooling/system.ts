@@ -1,10 +1,18 @@
-// Shared plumbing for tests that start real servers: free loopback ports, temp dirs, and the CI rule that a
-// missing server binary fails the run in CI but only skips (with a one-line reason) elsewhere.
+// Plumbing for whatever starts real servers (tests, benchmarks): free loopback ports, temp dirs, binaries, polling,
+// and the CI rule that a missing server binary fails the run in CI but only skips (with a one-line reason) elsewhere.
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { accessSync, constants } from 'node:fs';
+
+/** The repository's root directory. */
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** The loader flags of this process (tsx, or the tests' loader under tap), so that a TypeScript child runs alike. */
+export const TS_EXEC_ARGV: string[] = process.execArgv.length > 0 ? process.execArgv : ['--import', 'tsx'];
 
 export const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
 
@@ -70,5 +78,12 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
 }
 
-/** The type of a tap subtest (`t` inside `t.test(...)`). */
-export type TapTest = Parameters<Parameters<import('tap').TAP['test']>[0]>[0];
+/** Send `signal` (SIGTERM by default), SIGKILL after `graceMs` (at once when 0); resolves when the process is gone. */
+export async function terminate(proc: ChildProcess | undefined, graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+  const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  proc.kill(graceMs > 0 ? signal : 'SIGKILL');
+  const timer = graceMs > 0 ? setTimeout(() => proc.kill('SIGKILL'), graceMs) : undefined;
+  await gone;
+  clearTimeout(timer);
+}

@@ -1,4 +1,4 @@
-// A minimal InfluxQL reader for tests: counts and checks what really landed in InfluxDB, independently of
+// A minimal InfluxQL reader for tests and benchmarks: counts and checks what really landed in InfluxDB, independently of
 // the service's own query code.
 export async function influxQuery(url: string, db: string | undefined, q: string): Promise<unknown[][]> {
   const params = new URLSearchParams({ q, epoch: 'ms' });

@@ -1,5 +1,5 @@
 // Starts a throwaway PostgreSQL (Debian's `postgresql`) on a free loopback port with its cluster in a temp dir,
-// for tests of the metadata database. PostgreSQL refuses to run as root: as root, initdb and postgres run as the
+// for tests of the metadata database and benchmarks. PostgreSQL refuses to run as root: as root, initdb and postgres run as the
 // `postgres` user (spawned with its uid, so the PID we stop is the server's own), in a temp dir owned by it.
 // Password authentication (scram) is on, so URLs carry a password as a deployment's do.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';

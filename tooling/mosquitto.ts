@@ -1,4 +1,4 @@
-// A real Mosquitto 2 broker for integration tests: generated config in a temp dir, persistence on, no queue
+// A real Mosquitto 2 broker for integration tests and benchmarks: generated config in a temp dir, persistence on, no queue
 // limit (Mosquitto's default max_queued_messages 1000 silently drops QoS 1 messages for a slow subscriber).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { findBinary, freePort, tempDir, waitFor } from './system.ts';
+import { findBinary, freePort, tempDir, terminate, waitFor } from './system.ts';
 
 export const MOSQUITTO_BINARY = findBinary(['/usr/sbin/mosquitto', 'mosquitto']);
 export const MOSQUITTO_CTRL_BINARY = findBinary(['/usr/bin/mosquitto_ctrl', 'mosquitto_ctrl']);
@@ -165,16 +165,6 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       await dir.remove();
     },
   };
-}
-
-/** SIGTERM, then SIGKILL after `graceMs` (at once when 0); resolves when the process is gone. */
-async function terminate(proc: ChildProcess | undefined, graceMs: number): Promise<void> {
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-  const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  proc.kill(graceMs > 0 ? 'SIGTERM' : 'SIGKILL');
-  const timer = graceMs > 0 ? setTimeout(() => proc.kill('SIGKILL'), graceMs) : undefined;
-  await gone;
-  clearTimeout(timer);
 }
 
 function tcpReachable(port: number): Promise<true | undefined> {

@@ -1,5 +1,5 @@
 // Starts a throwaway InfluxDB 1.x (Debian's `influxd`) on free loopback ports with its data in a temp dir,
-// for tests that need the real v1 HTTP surface.
+// for tests and benchmarks that need the real v1 HTTP surface.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -36,9 +36,22 @@ export interface InfluxdOptions {
   retentionCheckInterval?: string;
 }
 
-/** Starts influxd; a string argument is the binary (the form earlier callers use). */
+/**
+ * Starts influxd; a string argument is the binary (the form earlier callers use). A port taken before influxd binds it
+ * (tests and benchmarks run alongside) means another try on other ports.
+ */
 export async function startInfluxd(binaryOrOptions?: string | InfluxdOptions): Promise<Influxd> {
   const options = typeof binaryOrOptions === 'string' ? { binary: binaryOrOptions } : (binaryOrOptions ?? {});
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/i.test(String(err))) throw err;
+    }
+  }
+}
+
+async function startOnce(options: InfluxdOptions): Promise<Influxd> {
   const binary = options.binary ?? findBinary(['/usr/bin/influxd', 'influxd']);
   if (!binary) throw new Error('influxd not found (apt-get install influxdb)');
   const dir = await tempDir('influxd');

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { findBinary, freePort, missingServer, tempDir, waitFor } from './system.ts';
+import { findBinary, freePort, missingServer, tempDir, terminate, waitFor } from './system.ts';
 
 export const PROMETHEUS_BINARY = findBinary(['/usr/bin/prometheus', 'prometheus']);
 export const PROMTOOL_BINARY = findBinary(['/usr/bin/promtool', 'promtool']);
@@ -48,14 +48,10 @@ export async function startPrometheus(config: object): Promise<PrometheusServer>
   );
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => (log = (log + chunk).slice(-4_000)));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const killOnExit = (): void => void child.kill('SIGKILL');
   process.once('exit', killOnExit);
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
+    await terminate(child, 5_000);
     process.removeListener('exit', killOnExit);
     await dir.remove();
   };

@@ -1,13 +1,14 @@
 // `npm run demo`: the service with its embedded broker and embedded store, plus a simulated fleet of 50
 // vehicles publishing once a second, until Ctrl-C. Prints where the API is, what to try and the admin token (only when it is generated).
+// It lives in tooling/, not services/: it drives the service with the fleet simulator (through its library entry
+// point), and the service itself depends on neither.
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { adminTokenNotice, adminTokenShellRef } from './api/auth.ts';
 import { webBundle } from '../dashboards/web/build.ts';
-import { configFromEnv } from './config.ts';
-import { startService } from './service.ts';
-import { runFleet, type FleetProgress } from '../simulators/fleet/fleet.ts';
-import { planFleet } from '../simulators/fleet/vehicle-model.ts';
+import { adminTokenNotice, adminTokenShellRef } from '../services/api/auth.ts';
+import { configFromEnv } from '../services/config.ts';
+import { startService } from '../services/service.ts';
+import { planFleet, runFleet, type FleetProgress } from '../simulators/fleet/index.ts';
 import { parseDuration, parseRate, unitFlag, UnitError } from '../simulators/units.ts';
 
 export const USAGE = `Usage: npm run demo -- [--vehicles 50] [--rate R] [--duration D] [--seed 1]
