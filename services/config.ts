@@ -1,4 +1,4 @@
-// Runtime configuration (ARCHITECTURE.md section 3): fixed env names, validated once at start.
+// Runtime configuration (docs/operations.md, Configuration): fixed env names, validated once at start.
 import { z } from 'zod';
 import { resolve } from 'node:path';
 import { DEFAULT_TIMEOUT_MS, DEFAULT_WRITE_CHUNK_LINES } from './store/influx/client.ts';

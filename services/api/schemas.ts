@@ -1,4 +1,4 @@
-// Request and answer schemas of the HTTP API (ARCHITECTURE.md section 4). Each zod schema is at once the type,
+// Request and answer schemas of the HTTP API (docs/api.md). Each zod schema is at once the type,
 // the validator and the OpenAPI document.
 import { z } from 'zod';
 import { SIGNALS } from '../contract/signals.ts';

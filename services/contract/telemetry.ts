@@ -1,4 +1,4 @@
-// The telemetry contract (ARCHITECTURE.md section 2): topic, message schemas, VIN rules and the reason code
+// The telemetry contract (docs/contract.md): topic, message schemas, VIN rules and the reason code
 // of every rejection. It imports nothing of the project's: everything else imports it.
 import { z } from 'zod';
 import { checkSignal, NON_FINITE, SIGNAL_CATALOG, SIGNALS, type SignalRejection, type SignalSpec, type SignalValue } from './signals.ts';

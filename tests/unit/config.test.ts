@@ -1,4 +1,4 @@
-// Runtime configuration (ARCHITECTURE.md section 3): defaults, one line per bad value naming the variable, and the
+// Runtime configuration (docs/operations.md, Configuration): defaults, one line per bad value naming the variable, and the
 // rules between variables (how many processes write to the store, what an external broker URL may be, that
 // several workers share one metadata database).
 import t from 'tap';

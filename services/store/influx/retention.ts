@@ -16,7 +16,7 @@ const DAY_MS = 24 * HOUR_MS;
 export const MIN_RETENTION_MS = HOUR_MS;
 /** Samples are accepted up to 7 days late, and their day's facts segment starts up to a day before them. */
 export const MIN_ROLLUPS_RETENTION_MS = 8 * DAY_MS;
-/** How late a sample may be (ARCHITECTURE.md section 2): raw points younger than this may still be rewritten. */
+/** How late a sample may be (docs/contract.md, Limits): raw points younger than this may still be rewritten. */
 export const ACCEPTED_LATE_MS = 7 * DAY_MS;
 
 const UNIT_MS: Record<string, number> = { ns: 1e-6, u: 1e-3, µ: 1e-3, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: HOUR_MS, d: DAY_MS, w: 7 * DAY_MS };
