@@ -102,7 +102,14 @@ export class ServiceMetrics {
   /** `processMetrics: false` in a worker thread: the process's CPU, memory and event loop are reported once, by the main thread. */
   constructor(options: { processMetrics?: boolean } = {}) {
     // includes nodejs_eventloop_lag_seconds and process CPU/RSS
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (options.processMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      // Node's handle and request lists are walked whole at every scrape: with a vehicle per connection on the
+      // embedded broker that is thousands of objects a scrape, for a debugging figure (process_open_fds stays).
+      for (const name of ['nodejs_active_handles', 'nodejs_active_handles_total', 'nodejs_active_requests', 'nodejs_active_requests_total', 'nodejs_active_resources', 'nodejs_active_resources_total']) {
+        this.registry.removeSingleMetric(name);
+      }
+    }
   }
 
   addSource(source: () => Promise<MetricsSnapshot | undefined>): void {

@@ -135,6 +135,8 @@ t.test('bad messages become dead letters with reasons; the valid samples around 
   const metrics = await api.get<string>('/metrics');
   t.match(metrics.body, /vc_ingest_rejects_total\{reason="malformed_json"\} 1/);
   t.match(metrics.body, /nodejs_eventloop_lag_seconds/);
+  t.match(metrics.body, /process_open_fds /, "the process's open descriptors are reported");
+  t.notMatch(metrics.body, /nodejs_active_handles/, "Node's handle lists are not walked at every scrape");
 });
 
 t.test("a dead letter keeps the topic's VIN when the payload cannot be read, and says an out-of-range value and its range", async (t) => {
