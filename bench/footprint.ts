@@ -167,9 +167,9 @@ async function driveWithLoadTester(sut: SystemUnderTest, shape: FootprintShape, 
       durationMs: options.warmupMs + options.durationMs,
       seed: options.seed,
       // The latency probes' polls are API reads the service answers inside the measured time: a probe every 2 s
-      // polled every 100 ms (about 5 reads a second at the embedded store's half-second batches) keeps what is
-      // measured the vehicles' cost; the load tester's defaults (5 probes a second polled every 25 ms) were ~40 reads
-      // a second, a third of the service's CPU at 5,000 x 0.1 Hz.
+      // polled every 100 ms (a few reads a second at the embedded store's half-second batches) keeps what is measured
+      // mostly the vehicles' cost; the load tester's defaults (5 probes a second polled every 25 ms) are some 40
+      // reads a second at a p99 of 500-1,000 ms.
       probesPerSecond: Math.min(PROBES_PER_SECOND, rate),
       probePollMs: PROBE_POLL_MS,
       keepUpMs: 5_000,
