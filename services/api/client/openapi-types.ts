@@ -721,7 +721,7 @@ export interface operations {
           };
         };
       };
-      /** @description nothing accepted: INVALID_JSON, or the reason of the message (e.g. INVALID_VIN) or of every sample (one reason, else NO_SAMPLE_ACCEPTED) */
+      /** @description nothing accepted, the message itself refused: INVALID_JSON, or its reason (e.g. INVALID_VIN, INVALID_MESSAGE) */
       400: {
         content: {
           "application/json": components["schemas"]["IngestError"];
@@ -757,7 +757,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description UNREGISTERED_VEHICLE (admin or vehicle credentials), or no sample of a valid message was acceptable */
+      /** @description UNREGISTERED_VEHICLE (admin or vehicle credentials), or every sample of a valid message rejected: their reason when they share one (e.g. UNKNOWN_SIGNAL, OUT_OF_RANGE_VALUE), else NO_SAMPLE_ACCEPTED */
       422: {
         content: {
           "application/json": components["schemas"]["IngestError"];
