@@ -1,8 +1,12 @@
-// Line protocol round-tripped through a real influxd, over generated fleets: brand and model names the name rule
-// allows (commas, spaces, quotes, unicode), string signals with quotes, backslashes, newlines and unicode, numbers
-// from denormals to 1e308 and -0, written by InfluxStore.writeSamples and read back by querySamples, latest,
-// sampleRefs by brand and the cockpit (raw and rollup) by brand and model. Every value must come back equal, with one
-// caveat of representation: -0 is written as `0` (line protocol has no negative zero) and comes back 0.
+// Line protocol round-tripped through a real influxd, over generated fleets written by InfluxStore.writeSamples.
+// 1. Brand and model names the name rule allows (commas, spaces, quotes, unicode, combining marks) and values in the
+//    catalog's ranges: read back equal by querySamples and latest, and found exactly by sampleRefs by brand and by the
+//    cockpit (raw and rollup) by brand and model.
+// 2. Any brand and model but a NUL (comma, space, equals, quotes, backslashes, newline, unicode) and any finite double
+//    (denormals to ±Number.MAX_VALUE): read back equal by querySamples, latest and sampleRefs by brand.
+// String signals carry quotes, backslashes, newlines and unicode throughout. One caveat of representation: -0 is
+// written as `0` (line protocol has no negative zero) and comes back 0. Out-of-range doubles stay out of part 1: the
+// rollup writer cannot write a sum that overflows to Infinity, which catalog ranges never reach.
 // Seeded: VC_INFLUX_PROPS_SEED and VC_INFLUX_PROPS_RUNS change the seed and the run count.
 import t from 'tap';
 import fc from 'fast-check';
