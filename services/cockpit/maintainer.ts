@@ -143,7 +143,9 @@ export class CockpitMaintainer {
   private readonly settling: Array<{ at: number; groups: Array<{ minute: number; brand: string; model: string }> }> = [];
 
   private waiters: Waiter[] = [];
+  /** the next round's timer (none while a round it started runs), and when it fires (Date.now() ms) */
   private timer: NodeJS.Timeout | undefined;
+  private timerAt = 0;
   private running: Promise<void> | undefined;
   private stopped = false;
   private lastRoundAt = 0;
@@ -339,18 +341,19 @@ export class CockpitMaintainer {
   flushSoon(): void {
     if (!this.incremental) return;
     if (this.stopped || this.running || this.failures > 0 || this.pendingKeys === 0) return;
-    if (this.timer) clearTimeout(this.timer);
     this.schedule(Math.max(0, this.lastRoundAt + MIN_ROUND_GAP_MS - this.now()));
   }
 
   /** Run a round now; with `everything`, the facts of open minutes are written too. Resolves when it is over. */
   async flush(everything = false): Promise<void> {
-    if (this.running) await this.running.catch(() => undefined);
-    this.running = this.round(everything);
+    // callers that waited for the same round go one after the other: two rounds at once would write, evict and
+    // number parts over each other
+    while (this.running) await this.running.catch(() => undefined);
+    const round = (this.running = this.round(everything));
     try {
-      await this.running;
+      await round;
     } finally {
-      this.running = undefined;
+      if (this.running === round) this.running = undefined;
     }
   }
 
@@ -363,7 +366,16 @@ export class CockpitMaintainer {
 
   private schedule(delay: number): void {
     if (this.stopped) return;
+    // one timer, the soonest asked for: flushSoon between a round's end and its rescheduling must not start a second
+    // chain of rounds
+    const at = Date.now() + delay;
+    if (this.timer) {
+      if (this.timerAt <= at) return;
+      clearTimeout(this.timer);
+    }
+    this.timerAt = at;
     this.timer = setTimeout(() => {
+      this.timer = undefined;
       this.flush().then(
         () => this.schedule(this.flushMs),
         () => this.schedule(Math.min(5_000, this.flushMs * 2 ** Math.min(this.failures, 5))),
