@@ -159,6 +159,8 @@ export class MinuteGroup {
   writtenVersion = 0;
   /** when it became dirty after it was last clean (ms; 0: clean) */
   dirtySince = 0;
+  /** the last batch with samples of it that was prepared (the maintainer's batch numbers) */
+  preparedSeq = 0;
 
   constructor(
     readonly minute: number,
@@ -183,7 +185,12 @@ export class MinuteGroup {
   /** Count a sample the store confirmed. `facts` is whether the group's facts changed. */
   count(sample: StoredSample): { counted: boolean; facts: boolean } {
     const v = this.vehicles.get(sample.vin);
-    if (!v || v.recount) return { counted: false, facts: false };
+    if (!v) return { counted: false, facts: false };
+    if (v.recount) {
+      // kept so that, should the vehicle be counted in memory again after its recount, a redelivery is still told apart
+      v.offsets.add(sample.ts - this.minute);
+      return { counted: false, facts: false };
+    }
     if (!v.offsets.add(sample.ts - this.minute)) {
       // the store kept the last copy, whose values may differ from the one counted: recount the vehicle
       v.recount = true;

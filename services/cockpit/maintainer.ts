@@ -54,6 +54,8 @@ export interface CockpitMaintainerOptions {
   lateIdleMs?: number;
   /** recompute: recount every changed minute once more this long after (ms) */
   settleMs?: number;
+  /** more vehicles than this to check in one recent minute: the store is asked for the whole minute once; default 200 */
+  wholeMinuteCheck?: number;
   now?: () => number;
 }
 
@@ -132,13 +134,18 @@ export class CockpitMaintainer {
   private readonly revs = new Map<string, SealMark>();
   /** the group the last counted sample went to */
   private lastCounted: MinuteGroup | undefined;
+  /** batches prepared so far, and how many of them were tracked (or given up) when the last was: one is on its way between */
+  private prepared = 0;
+  private trackedUpTo = 0;
   private lastRev = 0;
   private recovered = false;
   /** recompute: groups to recount once more at a time */
   private readonly settling: Array<{ at: number; groups: Array<{ minute: number; brand: string; model: string }> }> = [];
 
   private waiters: Waiter[] = [];
+  /** the next round's timer (none while a round it started runs), and when it fires (Date.now() ms) */
   private timer: NodeJS.Timeout | undefined;
+  private timerAt = 0;
   private running: Promise<void> | undefined;
   private stopped = false;
   private lastRoundAt = 0;
@@ -186,6 +193,7 @@ export class CockpitMaintainer {
   async prepare(samples: readonly StoredSample[]): Promise<void> {
     if (!this.incremental) return;
     const now = this.now();
+    const seq = ++this.prepared;
     if (this.horizon === undefined) {
       const newest = await this.tables.newestSample();
       this.horizon = newest === undefined ? Number.NEGATIVE_INFINITY : minuteOf(newest) + MINUTE_MS;
@@ -197,7 +205,10 @@ export class CockpitMaintainer {
     for (const sample of samples) {
       const minute = minuteOf(sample.ts);
       const group = this.minutes.get(minute)?.get(groupKey(sample.brand, sample.model));
-      if (group) group.touchedAt = now;
+      if (group) {
+        group.touchedAt = now;
+        group.preparedSeq = seq;
+      }
       if (group?.vehicles.has(sample.vin)) continue;
       if (minute >= fresh) {
         this.admit(sample, minute, false, now);
@@ -211,7 +222,7 @@ export class CockpitMaintainer {
     // the vehicles of a minute with many of them are asked for the whole minute once (remembered while it is held)
     const perMinute = new Map<number, number>();
     for (const s of unknown.values()) perMinute.set(minuteOf(s.ts), (perMinute.get(minuteOf(s.ts)) ?? 0) + 1);
-    const whole = (minute: number): boolean => (perMinute.get(minute) ?? 0) > WHOLE_MINUTE_CHECK && minute >= now - RECENT_MS;
+    const whole = (minute: number): boolean => (perMinute.get(minute) ?? 0) > (this.options.wholeMinuteCheck ?? WHOLE_MINUTE_CHECK) && minute >= now - RECENT_MS;
     const keys: RollupKey[] = [];
     for (const s of unknown.values()) {
       const minute = minuteOf(s.ts);
@@ -241,8 +252,11 @@ export class CockpitMaintainer {
       groups.set(key, (group = new MinuteGroup(minute, sample.brand, sample.model, whole ? 'whole' : 'added')));
     }
     group.touchedAt = now;
+    group.preparedSeq = this.prepared;
     if (group.vehicles.has(sample.vin)) return;
     group.vehicles.set(sample.vin, { row: emptyRow(sample.vin, minute, sample.brand, sample.model), offsets: new OffsetSet(), recount: held, duplicate: false });
+    // once written, the store holds samples of it: the minute's list of vehicles the store held stays true
+    this.preexisting.get(minute)?.add(sample.vin);
     // an added part must not count again what another part holds: recount the whole (brand, model, minute)
     if (held && group.mode === 'added') group.mode = 'recount';
     if (held) group.seriesDirty = group.factsDirty = true;
@@ -251,6 +265,8 @@ export class CockpitMaintainer {
   /** Count these stored samples; resolves once what they changed is written (see the file comment for the exception). */
   track(samples: readonly StoredSample[]): Promise<void> {
     const now = this.now();
+    // the store writer prepares, stores and tracks one batch at a time: every batch prepared so far is tracked (or was given up)
+    this.trackedUpTo = this.prepared;
     const late = new Set<MinuteGroup>();
     for (const sample of samples) {
       const minute = minuteOf(sample.ts);
@@ -298,6 +314,7 @@ export class CockpitMaintainer {
     let group = groups.get(key);
     if (!group) groups.set(key, (group = new MinuteGroup(minute, brand, model, 'recount')));
     group.touchedAt = now;
+    group.version += 1;
     group.seriesDirty = group.factsDirty = true;
     // a recount of new samples is done once more settleMs later; that second recount is not repeated
     if (!settling && this.options.settleMs !== undefined) group.settleDue = true;
@@ -324,18 +341,19 @@ export class CockpitMaintainer {
   flushSoon(): void {
     if (!this.incremental) return;
     if (this.stopped || this.running || this.failures > 0 || this.pendingKeys === 0) return;
-    if (this.timer) clearTimeout(this.timer);
     this.schedule(Math.max(0, this.lastRoundAt + MIN_ROUND_GAP_MS - this.now()));
   }
 
   /** Run a round now; with `everything`, the facts of open minutes are written too. Resolves when it is over. */
   async flush(everything = false): Promise<void> {
-    if (this.running) await this.running.catch(() => undefined);
-    this.running = this.round(everything);
+    // callers that waited for the same round go one after the other: two rounds at once would write, evict and
+    // number parts over each other
+    while (this.running) await this.running.catch(() => undefined);
+    const round = (this.running = this.round(everything));
     try {
-      await this.running;
+      await round;
     } finally {
-      this.running = undefined;
+      if (this.running === round) this.running = undefined;
     }
   }
 
@@ -348,7 +366,16 @@ export class CockpitMaintainer {
 
   private schedule(delay: number): void {
     if (this.stopped) return;
+    // one timer, the soonest asked for: flushSoon between a round's end and its rescheduling must not start a second
+    // chain of rounds
+    const at = Date.now() + delay;
+    if (this.timer) {
+      if (this.timerAt <= at) return;
+      clearTimeout(this.timer);
+    }
+    this.timerAt = at;
     this.timer = setTimeout(() => {
+      this.timer = undefined;
       this.flush().then(
         () => this.schedule(this.flushMs),
         () => this.schedule(Math.min(5_000, this.flushMs * 2 ** Math.min(this.failures, 5))),
@@ -485,7 +512,11 @@ export class CockpitMaintainer {
     const due = dirty.filter((g) => !late(g) || lateDue(g));
     const recount = new Set(due.filter((g) => g.mode === 'recount'));
     const vehicles = due.filter((g) => g.mode !== 'recount').flatMap((g) => [...g.vehicles.values()].filter((v) => v.recount).map((v) => ({ g, v })));
-    await this.recount([...recount], vehicles, now);
+    // samples tracked from here until the flags below are cleared may be missing from what is written: a vehicle to
+    // recount skips them (they are in the store, maybe not in a read already under way), and a recount overwrites
+    // what memory counted. Such a group is written as of now and stays dirty for the next round that is due.
+    const collected = new Map(due.map((g) => [g, g.version]));
+    await this.recount([...recount], vehicles, { versions: collected, trackedUpTo: this.trackedUpTo }, now);
     const ref = (g: MinuteGroup): SegmentRef => ({ tier: 'minute', start: g.minute, brand: g.brand, model: g.model });
     const ask = [...recount, ...due.filter((g) => g.mode === 'added' && g.part === undefined)].map(ref);
     const last = ask.length > 0 ? await this.tables.lastParts(ask) : new Map<string, number>();
@@ -519,14 +550,20 @@ export class CockpitMaintainer {
       }
       this.bumpSealedAbove(g.minute, now);
       const before = { dirtySince: g.dirtySince, writtenVersion: g.writtenVersion };
+      const read = collected.get(g)!;
+      const raced = g.version !== read;
       g.seriesDirty = false;
       if (writesFacts) {
         g.factsDirty = false;
         g.factsWrittenAt = now;
       }
       if (!g.factsDirty) {
-        g.writtenVersion = g.version;
+        g.writtenVersion = raced ? read : g.version;
         g.dirtySince = 0;
+      }
+      if (raced) {
+        g.seriesDirty = g.factsDirty = true;
+        g.dirtySince = now;
       }
       undo.push(() => {
         g.seriesDirty = true;
@@ -560,7 +597,13 @@ export class CockpitMaintainer {
   }
 
   /** Recount groups (whole) and vehicles (of groups counted in memory) from the raw samples. */
-  private async recount(groups: readonly MinuteGroup[], vehicles: ReadonlyArray<{ g: MinuteGroup; v: VehicleMinute }>, now: number): Promise<void> {
+  private async recount(
+    groups: readonly MinuteGroup[],
+    vehicles: ReadonlyArray<{ g: MinuteGroup; v: VehicleMinute }>,
+    /** when the raw samples are read: each group's version, and the batches tracked */
+    readAt: { versions: ReadonlyMap<MinuteGroup, number>; trackedUpTo: number },
+    now: number,
+  ): Promise<void> {
     const ranges: Array<{ lo: number; hi: number; models?: Array<{ brand: string; model: string }>; vins?: string[] }> = [];
     const byMinute = new Map<number, MinuteGroup[]>();
     for (const g of groups) byMinute.set(g.minute, [...(byMinute.get(g.minute) ?? []), g]);
@@ -594,9 +637,13 @@ export class CockpitMaintainer {
         // a redelivered sample: the vehicle's samples are all counted in memory, so the recount tells whether it changed anything
         const changed = !sameRow(row, v.row);
         v.row = row;
+        if (changed) this.valuesChanged(g, now);
+        // counted in memory again only if the read holds exactly the samples tracked: none was on its way to the store
+        // (it may or may not be in the read, and would be counted when tracked) nor tracked meanwhile (not counted,
+        // and may not be in it); else the vehicle is recounted again
+        if (g.version !== readAt.versions.get(g) || g.preparedSeq > readAt.trackedUpTo) continue;
         v.recount = false;
         v.duplicate = false;
-        if (changed) this.valuesChanged(g, now);
       } else {
         v.row = row;
       }

@@ -96,6 +96,8 @@ export async function cockpitSuite(t: TapTest, open: () => Promise<StoreFixture>
     });
     const read = await tables.readFacts([{ tier: 'minute', lo: minute, hi: minute + MINUTE_MS }], { brand: 'Voltra' });
     t.strictSame(read.map((p) => p.part).sort(), [0, 3], 'both parts of the segment, nothing of other brands or tiers');
+    const byStart = await tables.readFacts([{ tier: 'minute', lo: minute, hi: minute + 1 }], { brand: 'Voltra' });
+    t.strictSame(byStart.map((p) => [p.start, p.part]).sort(), [[minute, 0], [minute, 3]], 'a range of segment starts holds every part of its segments');
     const back = new Map<string, VehicleFacts>();
     for (const p of read) unpackFacts(p.packed, back);
     t.equal(back.size, 4002, 'every vehicle of the big part comes back');

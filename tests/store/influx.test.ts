@@ -6,6 +6,7 @@ import { InfluxStore } from '../../services/store/influx/store.ts';
 import type { RetentionSettings } from '../../services/store/influx/retention.ts';
 import type { StoreLogger } from '../../services/store/telemetry-store.ts';
 import { influxdOrSkip, startInfluxd, type Influxd } from '../../tooling/influxd.ts';
+import { cockpitModel } from './cockpit-model.ts';
 import { cockpitSuite } from './cockpit-suite.ts';
 import { deadLettersSuite } from './dead-letters-suite.ts';
 import type { MakeStore, StoreFixture } from './store-fixture.ts';
@@ -59,4 +60,14 @@ await t.test('the cockpit engine on InfluxDB, held to the raw samples', { skip: 
   const server = await startInfluxd({ binary: found.binary });
   t.teardown(() => server.stop());
   await cockpitSuite(t, databases(server, 'vc_cockpit', { raw: '30d' }));
+});
+
+// The model of tests/unit/cockpit-model.test.ts on InfluxDB: a point written again at the same series and time merges
+// into the old one there (parts, samples sent again), where DuckDB replaces a row, and a part lies at its segment's
+// start plus its number.
+await t.test('the cockpit engine on InfluxDB against its model: random batches, rounds, restarts and interleavings', { skip: found.skip ?? false }, async (t) => {
+  const server = await startInfluxd({ binary: found.binary });
+  t.teardown(() => server.stop());
+  const make = databases(server, 'vc_model', { raw: '30d' });
+  await cockpitModel(t, () => make(), { seed: Number(process.env.VC_COCKPIT_MODEL_SEED ?? 20_260_611), numRuns: Number(process.env.VC_COCKPIT_MODEL_INFLUX_RUNS ?? 60) });
 });

@@ -199,3 +199,45 @@ t.test('several writers (recompute): every changed (brand, model, minute) is rec
   t.equal(calls.recounts, before + 1, 'and only once');
   await rollups.stop();
 });
+
+t.test('rounds never overlap, however many callers ask for one at once', async (t) => {
+  const store = await openStore(t);
+  const clock = { now: Date.now() };
+  let active = 0;
+  let most = 0;
+  let during: (() => Promise<void>) | undefined;
+  const tables: CockpitTables = Object.create(store.cockpit) as CockpitTables;
+  tables.write = async (batch) => {
+    active += 1;
+    most = Math.max(most, active);
+    try {
+      // a batch stored and tracked while the first round writes: every round after it has something to write
+      const run = during;
+      during = undefined;
+      await run?.();
+      return await store.cockpit.write(batch);
+    } finally {
+      active -= 1;
+    }
+  };
+  const rollups = new CockpitMaintainer({ tables, logger, metrics: new ServiceMetrics({ processMetrics: false }), strategy: 'incremental', now: () => clock.now });
+  const minute = Math.floor(clock.now / MINUTE_MS) * MINUTE_MS;
+  const first = vins.slice(0, 5).map((vin, i) => sample(vin, minute + i, 1));
+  await rollups.prepare(first);
+  await store.writeSamples(first);
+  const tracked = [rollups.track(first)];
+  during = async () => {
+    const next = vins.slice(5, 10).map((vin, i) => sample(vin, minute + 100 + i, 1, 'E-City'));
+    await rollups.prepare(next);
+    await store.writeSamples(next);
+    tracked.push(rollups.track(next));
+  };
+  // the timer's round, a flush asked by the writer and one asked at shutdown, all at once
+  await Promise.all([rollups.flush(), rollups.flush(), rollups.flush(true), rollups.flush()]);
+  await rollups.flush(true);
+  await Promise.all(tracked);
+  t.equal(most, 1, 'one round at a time');
+  const window = { from: minute, to: minute + MINUTE_MS, intervalMs: MINUTE_MS };
+  t.strictSame((await new CockpitReader(store.cockpit).aggregates(window, 'rollup')).totals, (await store.cockpit.fromRaw(window)).totals, 'exact');
+  await rollups.stop();
+});

@@ -140,8 +140,12 @@ export class InfluxCockpitTables implements CockpitTables {
   async readFacts(ranges: readonly FactsRange[], scope: CockpitScope): Promise<FactsPart[]> {
     const filter = this.scopeFilter(scope);
     if (filter === undefined || ranges.length === 0) return [];
-    // one statement per range (InfluxQL has no OR of time ranges), in two concurrent requests (influxd answers on two cores)
-    const statements = ranges.map((r) => `SELECT * FROM ${this.from(factsMeasurement(r.tier))} WHERE time >= ${r.lo}ms AND time < ${r.hi}ms${filter} GROUP BY "brand", "model"`);
+    // one statement per range (InfluxQL has no OR of time ranges), in two concurrent requests (influxd answers on two
+    // cores); a range is of segment starts, and a segment's parts lie up to a span after its start
+    const statements = ranges.map((r) => {
+      const span = TIER_SPAN_MS[r.tier];
+      return `SELECT * FROM ${this.from(factsMeasurement(r.tier))} WHERE time >= ${Math.ceil(r.lo / span) * span}ms AND time < ${Math.ceil(r.hi / span) * span}ms${filter} GROUP BY "brand", "model"`;
+    });
     const parts: FactsPart[] = [];
     const tierOf = new Map<string, FactTier>(ranges.map((r) => [factsMeasurement(r.tier), r.tier]));
     await this.eachRow(
