@@ -41,13 +41,3 @@ export function planCover(from: number, to: number, complete: (tier: SealedTier,
   return parts;
 }
 
-/** Contiguous runs of aligned segment starts as [lo, hi) ranges. */
-export function runsOf(starts: Iterable<number>, span: number): Array<{ lo: number; hi: number }> {
-  const runs: Array<{ lo: number; hi: number }> = [];
-  for (const start of [...new Set(starts)].sort((a, b) => a - b)) {
-    const last = runs[runs.length - 1];
-    if (last && last.hi === start) last.hi = start + span;
-    else runs.push({ lo: start, hi: start + span });
-  }
-  return runs;
-}
