@@ -161,6 +161,8 @@ export class MinuteGroup {
   dirtySince = 0;
   /** the last batch with samples of it that was prepared (the maintainer's batch numbers) */
   preparedSeq = 0;
+  /** samples tracked but not counted here (left to a recount of their vehicle) */
+  skipped = 0;
 
   constructor(
     readonly minute: number,

@@ -301,6 +301,7 @@ export class CockpitMaintainer {
     const { counted, facts } = group.count(sample);
     if (!group.dirty) group.dirtySince = now;
     group.version += 1;
+    if (!counted) group.skipped += 1;
     group.seriesDirty = true;
     if (!counted || facts) group.factsDirty = true;
     return group;
@@ -512,11 +513,14 @@ export class CockpitMaintainer {
     const due = dirty.filter((g) => !late(g) || lateDue(g));
     const recount = new Set(due.filter((g) => g.mode === 'recount'));
     const vehicles = due.filter((g) => g.mode !== 'recount').flatMap((g) => [...g.vehicles.values()].filter((v) => v.recount).map((v) => ({ g, v })));
-    // samples tracked from here until the flags below are cleared may be missing from what is written: a vehicle to
-    // recount skips them (they are in the store, maybe not in a read already under way), and a recount overwrites
-    // what memory counted. Such a group is written as of now and stays dirty for the next round that is due.
-    const collected = new Map(due.map((g) => [g, g.version]));
-    await this.recount([...recount], vehicles, { versions: collected, trackedUpTo: this.trackedUpTo }, now);
+    // samples tracked from here until the flags below are cleared may be missing from what is written: one left to a
+    // vehicle's recount is in the store, maybe not in a read already under way, and a recount overwrites what memory
+    // counted. Such a group is written as of now and stays dirty for the next round that is due. (What memory counts
+    // meanwhile, with nothing read, is in the sums written.)
+    const versions = new Map(due.map((g) => [g, g.version]));
+    const skipped = new Map(due.map((g) => [g, g.skipped]));
+    const reads = new Set<MinuteGroup>([...recount, ...vehicles.map(({ g }) => g)]);
+    await this.recount([...recount], vehicles, { versions, trackedUpTo: this.trackedUpTo }, now);
     const ref = (g: MinuteGroup): SegmentRef => ({ tier: 'minute', start: g.minute, brand: g.brand, model: g.model });
     const ask = [...recount, ...due.filter((g) => g.mode === 'added' && g.part === undefined)].map(ref);
     const last = ask.length > 0 ? await this.tables.lastParts(ask) : new Map<string, number>();
@@ -550,8 +554,8 @@ export class CockpitMaintainer {
       }
       this.bumpSealedAbove(g.minute, now);
       const before = { dirtySince: g.dirtySince, writtenVersion: g.writtenVersion };
-      const read = collected.get(g)!;
-      const raced = g.version !== read;
+      const read = versions.get(g)!;
+      const raced = reads.has(g) ? g.version !== read : g.skipped !== skipped.get(g);
       g.seriesDirty = false;
       if (writesFacts) {
         g.factsDirty = false;
