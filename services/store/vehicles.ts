@@ -26,4 +26,6 @@ export interface VehicleRepository {
   get(vin: string): Promise<VehicleRecord | undefined>;
   /** Every registered vehicle, VIN ascending. */
   list(): Promise<VehicleRecord[]>;
+  /** How many vehicles are registered (vehicles are never deleted: a cache of N of them is complete when this is N). */
+  count(): Promise<number>;
 }

@@ -53,6 +53,7 @@ export async function vehiclesSuite(t: TapTest, make: MakeFixture): Promise<void
     t.strictSame(await vehicles.get(fleet[0]!.vin), fleet[0], 'the first copy of a repeated VIN is the one kept');
     t.strictSame(await vehicles.get(fleet[1_199]!.vin), fleet[1_199]);
     t.equal((await vehicles.list()).length, 1_201);
+    t.equal(await vehicles.count(), 1_201, 'count agrees with list');
     t.equal((await vehicles.insertMany(fleet)).size, 0, 'a second time inserts nothing');
     t.equal((await vehicles.insertMany([])).size, 0);
   });

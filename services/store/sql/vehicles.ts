@@ -57,4 +57,9 @@ export class SqlVehicleRepository implements VehicleRepository {
     // COLLATE "C": byte order, as the registry and the API's cursors compare VINs (PostgreSQL would use the locale)
     return (await this.db.query(`SELECT ${COLUMNS} FROM vehicles ORDER BY vin COLLATE "C"`)).map(toVehicle);
   }
+
+  async count(): Promise<number> {
+    const [row] = await this.db.query('SELECT count(*) FROM vehicles');
+    return toNumber(row![0]);
+  }
 }
