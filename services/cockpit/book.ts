@@ -163,6 +163,8 @@ export class MinuteGroup {
   preparedSeq = 0;
   /** samples tracked but not counted here (left to a recount of their vehicle) */
   skipped = 0;
+  /** samples counted since its facts were last written (an open minute's facts are rewritten early only when many) */
+  countedSinceFacts = 0;
 
   constructor(
     readonly minute: number,

@@ -1,7 +1,8 @@
 // Keeps the cockpit tables (services/store/cockpit-tables.ts) up to date as samples are stored. The store writer
 // reports every confirmed batch (track), and its spool checkpoint moves past the batch only once what the batch
 // changed is written, except the per-vehicle facts of minutes still open, which are written at most every
-// `factsFlushMs` (and recounted from the raw samples after a restart). What it writes per second grows with the
+// `factsFlushMs` when their vehicles send several samples in that time, else once the minute is over (and recounted
+// from the raw samples after a restart). What it writes per second grows with the
 // (brand, model) groups and minutes that changed, not with the vehicles: a whole minute's facts are a few packed
 // parts per model, series sums one row per model and minute.
 //
@@ -77,6 +78,13 @@ const RECOVER_MINUTES = 6;
  * times, and writing it every round would write about as much as the telemetry.
  */
 const LATE_QUIET_MS = 2_000;
+/**
+ * The facts of an open minute are written before its end (every factsFlushMs) only once its group counted this many
+ * samples per vehicle since they were last written: rewriting a minute's facts costs per vehicle, so 100,000 cars at
+ * 0.1 Hz (fewer samples per minute than vehicles, nearly) would otherwise write their facts about as often as samples.
+ * Slower vehicles' facts are written when the minute is over; what is written stays a fraction of what is counted.
+ */
+const EARLY_FACTS_SAMPLES_PER_VEHICLE = 4;
 /** A minute whose data arrives this long after its end is late data, counted whole or not. */
 const LATE_AFTER_MS = 5_000;
 
@@ -302,6 +310,7 @@ export class CockpitMaintainer {
     if (!group.dirty) group.dirtySince = now;
     group.version += 1;
     if (!counted) group.skipped += 1;
+    else group.countedSinceFacts += 1;
     group.seriesDirty = true;
     if (!counted || facts) group.factsDirty = true;
     return group;
@@ -509,7 +518,10 @@ export class CockpitMaintainer {
     // data (or recounted) all of it once it is quiet or factsFlushMs after it changed; with several writers, every round
     const late = (g: MinuteGroup): boolean => this.isLate(g, now);
     const lateDue = (g: MinuteGroup): boolean => everything || now - g.touchedAt >= LATE_QUIET_MS || now - g.dirtySince >= this.factsFlushMs;
-    const factsDue = (g: MinuteGroup): boolean => everything || g.minute + MINUTE_MS <= now || now - g.factsWrittenAt >= this.factsFlushMs;
+    const factsDue = (g: MinuteGroup): boolean =>
+      everything ||
+      g.minute + MINUTE_MS <= now ||
+      (now - g.factsWrittenAt >= this.factsFlushMs && g.countedSinceFacts >= EARLY_FACTS_SAMPLES_PER_VEHICLE * g.vehicles.size);
     const due = dirty.filter((g) => !late(g) || lateDue(g));
     const recount = new Set(due.filter((g) => g.mode === 'recount'));
     const vehicles = due.filter((g) => g.mode !== 'recount').flatMap((g) => [...g.vehicles.values()].filter((v) => v.recount).map((v) => ({ g, v })));
@@ -553,13 +565,14 @@ export class CockpitMaintainer {
         }
       }
       this.bumpSealedAbove(g.minute, now);
-      const before = { dirtySince: g.dirtySince, writtenVersion: g.writtenVersion };
+      const before = { dirtySince: g.dirtySince, writtenVersion: g.writtenVersion, countedSinceFacts: g.countedSinceFacts };
       const read = versions.get(g)!;
       const raced = reads.has(g) ? g.version !== read : g.skipped !== skipped.get(g);
       g.seriesDirty = false;
       if (writesFacts) {
         g.factsDirty = false;
         g.factsWrittenAt = now;
+        g.countedSinceFacts = 0;
       }
       if (!g.factsDirty) {
         g.writtenVersion = raced ? read : g.version;
@@ -571,7 +584,10 @@ export class CockpitMaintainer {
       }
       undo.push(() => {
         g.seriesDirty = true;
-        if (writesFacts) g.factsDirty = true;
+        if (writesFacts) {
+          g.factsDirty = true;
+          g.countedSinceFacts += before.countedSinceFacts;
+        }
         g.dirtySince = before.dirtySince || now;
         g.writtenVersion = before.writtenVersion;
       });

@@ -109,6 +109,30 @@ t.test('the only writer writes live minutes from memory: no read-back, facts per
   await rollups.stop();
 });
 
+t.test("slow vehicles (fewer samples a minute than it has vehicles, nearly): the open minute's facts wait for its end", async (t) => {
+  const store = await openStore(t);
+  const clock = { now: Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS + 1_000 };
+  const { rollups, calls } = setup(store, 'incremental', clock, { factsFlushMs: 15_000 });
+  // 200 vehicles at 0.1 Hz for 50 s of one minute: 20 samples a second, a round a second (factsFlushMs alone would
+  // write the facts at 1, 16, 31 and 46 s)
+  for (let s = 0; s < 50; s++) {
+    clock.now += 1_000;
+    await writeBatch(store, rollups, vins.filter((_, i) => i % 10 === s % 10).map((vin) => sample(vin, clock.now - 500, s)));
+    if (s === 38) t.equal(calls.factsRows, 0, 'no facts written in the first 39 s of the minute: 780 samples, 200 vehicles');
+  }
+  t.equal(calls.factsRows, 1, 'written once in the open minute: when its vehicles had sent 4 samples each since (none)');
+  t.ok(calls.seriesRows >= 45, `while its series are written every round (${calls.seriesRows})`);
+  clock.now += 10_000;
+  await rollups.flush();
+  t.equal(calls.factsRows, 2, 'and once more when the minute is over');
+  const minute = Math.floor(clock.now / MINUTE_MS) * MINUTE_MS - MINUTE_MS;
+  const window = { from: minute, to: minute + MINUTE_MS, intervalMs: MINUTE_MS };
+  const answer = await new CockpitReader(store.cockpit).aggregates(window, 'rollup');
+  t.equal(answer.totals.activeVehicles, 200);
+  t.strictSame(answer.totals, (await store.cockpit.fromRaw(window)).totals, 'and exact');
+  await rollups.stop();
+});
+
 t.test('facts that did not change are not written again', async (t) => {
   const store = await openStore(t);
   const clock = { now: Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS + 1_000 };
@@ -116,7 +140,9 @@ t.test('facts that did not change are not written again', async (t) => {
   const parked = (vin: string, ts: number, seq: number): StoredSample => ({ ...sample(vin, ts, seq), signals: { 'Vehicle.Speed': 0, 'Vehicle.TraveledDistance': 100 } });
   clock.now += 1_000;
   await writeBatch(store, rollups, vins.slice(0, 10).map((vin, i) => parked(vin, clock.now + i, 0)));
+  await rollups.flush(true);
   const written = calls.factsRows;
+  t.equal(written, 1, 'the facts written once');
   for (let s = 1; s < 5; s++) {
     clock.now += 2_000;
     await writeBatch(store, rollups, vins.slice(0, 10).map((vin, i) => parked(vin, clock.now + i, s)));
