@@ -7,6 +7,7 @@
 // of the store's rollups and of its raw samples.
 //   npm run bench:cockpit -- [--history] [--vehicles 2000] [--stores embedded,influx] [--json]
 import { join, resolve } from 'node:path';
+import { answerOf, createApiClient, type ApiClient } from '../services/api/client/client.ts';
 import { CockpitReader } from '../services/cockpit/reader.ts';
 import type { RunningService } from '../services/service.ts';
 import { metricTotals, percentile, readServiceMetrics, serviceTarget } from '../simulators/loadtest/index.ts';
@@ -256,15 +257,13 @@ async function counters(service: RunningService): Promise<ServiceCounters> {
   };
 }
 
-async function api<T>(service: RunningService, path: string): Promise<T> {
-  const r = await fetch(`${service.apiUrl}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } });
-  if (!r.ok) throw new Error(`${path.split('?')[0]}: HTTP ${r.status} ${(await r.text()).slice(0, 200)}`);
-  return (await r.json()) as T;
-}
+/** The service's typed API client, as the admin. */
+const clientOf = (service: RunningService): ApiClient => createApiClient({ baseUrl: service.apiUrl, token: ADMIN, timeoutMs: 120_000 });
+
 
 /** Samples the fleet cockpit counts in [from, to). */
-async function countedSamples(service: RunningService, from: number, to: number): Promise<number> {
-  const answer = await api<{ kpis: { samples: number } }>(service, `/api/v1/fleet/cockpit?from=${from}&to=${to}&interval=1h`);
+async function countedSamples(client: ApiClient, from: number, to: number): Promise<number> {
+  const answer = answerOf('fleet cockpit', await client.GET('/api/v1/fleet/cockpit', { params: { query: { from: String(from), to: String(to), interval: '1h' } } }));
   return answer.kpis.samples;
 }
 
@@ -343,8 +342,9 @@ async function catchUp(service: RunningService, expected: number, base: ServiceC
   // everything stored and nothing pending, yet the count does not move: waiting longer would not change it
   let settledSince: number | undefined;
   let settledCount = -1;
+  const client = clientOf(service);
   for (;;) {
-    const [c, counted] = await Promise.all([counters(service), countedSamples(service, window.from, window.to)]);
+    const [c, counted] = await Promise.all([counters(service), countedSamples(client, window.from, window.to)]);
     const now = Date.now();
     result.stored = c.stored - base.stored;
     result.counted = counted;
@@ -388,26 +388,34 @@ interface Question {
   windowMs: number;
   intervalMs: number;
   interval: string;
-  path: (i: number) => string;
+  /** the i-th question through the API */
+  ask: (client: ApiClient, i: number, query: { from: string; to: string; interval: string }) => Promise<unknown>;
   scope: (i: number) => { brand?: string; model?: string };
 }
 
 function questions(options: CockpitBenchOptions): Question[] {
   const brands = Object.keys(BRANDS);
+  type Query = { from: string; to: string; interval: string };
   const kinds = [
-    { name: 'brand', path: (i: number) => `/api/v1/brands/${encodeURIComponent(brands[i % brands.length]!)}/cockpit`, scope: (i: number) => ({ brand: brands[i % brands.length]! }) },
+    {
+      name: 'brand',
+      ask: async (client: ApiClient, i: number, query: Query) =>
+        answerOf('brand cockpit', await client.GET('/api/v1/brands/{brand}/cockpit', { params: { path: { brand: brands[i % brands.length]! }, query } })),
+      scope: (i: number) => ({ brand: brands[i % brands.length]! }),
+    },
     {
       name: 'model',
-      path: (i: number) => `/api/v1/brands/${encodeURIComponent(MODELS[i % MODELS.length]!.brand)}/models/${encodeURIComponent(MODELS[i % MODELS.length]!.model)}/cockpit`,
+      ask: async (client: ApiClient, i: number, query: Query) =>
+        answerOf('model cockpit', await client.GET('/api/v1/brands/{brand}/models/{model}/cockpit', { params: { path: { ...MODELS[i % MODELS.length]! }, query } })),
       scope: (i: number) => ({ ...MODELS[i % MODELS.length]! }),
     },
-    { name: 'fleet', path: () => '/api/v1/fleet/cockpit', scope: () => ({}) },
+    { name: 'fleet', ask: async (client: ApiClient, _i: number, query: Query) => answerOf('fleet cockpit', await client.GET('/api/v1/fleet/cockpit', { params: { query } })), scope: () => ({}) },
   ];
   const windows = [
     { label: `${options.hours} h / 5 min`, windowMs: options.hours * HOUR_MS, intervalMs: 5 * MINUTE_MS, interval: '5m' },
     ...(options.weekDays > 0 ? [{ label: `${options.weekDays} d / 1 h`, windowMs: options.weekDays * DAY_MS, intervalMs: HOUR_MS, interval: '1h' }] : []),
   ];
-  return windows.flatMap((w) => kinds.map((k) => ({ question: `${k.name} cockpit ${w.label}`, windowMs: w.windowMs, intervalMs: w.intervalMs, interval: w.interval, path: k.path, scope: k.scope })));
+  return windows.flatMap((w) => kinds.map((k) => ({ question: `${k.name} cockpit ${w.label}`, windowMs: w.windowMs, intervalMs: w.intervalMs, interval: w.interval, ask: k.ask, scope: k.scope })));
 }
 
 /** A dashboard's window: ending at the next whole minute, so it slides as time passes. */
@@ -420,6 +428,7 @@ async function askQuestions(service: RunningService, kind: StoreKind, options: C
   const rows: QueryRow[] = [];
   // the store's rollups asked as the API asks them, through the cockpit engine's reader (its cache of sealed segments)
   const reader = new CockpitReader(service.store.cockpit);
+  const client = clientOf(service);
   for (const q of questions(options)) {
     const apiMs: number[] = [];
     const rollup: number[] = [];
@@ -428,9 +437,7 @@ async function askQuestions(service: RunningService, kind: StoreKind, options: C
     let rawFailures = 0;
     for (let i = 0; i < options.iterations; i++) {
       const { from, to } = dashboardWindow(q.windowMs);
-      const ms = await time(async () => {
-        await api<unknown>(service, `${q.path(i)}?from=${from}&to=${to}&interval=${q.interval}`);
-      });
+      const ms = await time(() => q.ask(client, i, { from: String(from), to: String(to), interval: q.interval }));
       if (i === 0) coldMs = Math.round(ms * 10) / 10;
       else apiMs.push(ms);
       const window = { from, to, intervalMs: q.intervalMs, ...q.scope(i) };

@@ -12,6 +12,7 @@ import mqtt from 'mqtt';
 import pLimit from 'p-limit';
 import type { Browser } from 'playwright-core';
 import { buildWebBundle } from '../dashboards/web/build.ts';
+import { answerOf, createApiClient } from '../services/api/client/client.ts';
 import { telemetryTopic } from '../services/contract/telemetry.ts';
 import { FLEET_CATALOG } from '../simulators/fleet/catalog.ts';
 import { CITIES } from '../simulators/fleet/cities.ts';
@@ -96,12 +97,7 @@ function sampleOf(v: BenchVehicle, i: number, k: number, ts: number, seq: number
 
 const service = await startLocalService({ adminToken: ADMIN }, 'warn');
 const base = service.apiUrl;
-const headers = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
-const call = async (method: string, path: string, body?: unknown) => {
-  const r = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${(await r.text()).slice(0, 300)}`);
-  return r.json() as Promise<unknown>;
-};
+const api = createApiClient({ baseUrl: base, token: ADMIN, timeoutMs: 120_000 });
 
 let browser: Browser | undefined;
 try {
@@ -111,7 +107,7 @@ try {
   const registerStarted = performance.now();
   let registered = 0;
   await pLimit(16).map(fleet, async (v) => {
-    await call('POST', '/api/v1/vehicles', { vin: v.vin, brand: v.brand, model: v.model });
+    answerOf('POST /api/v1/vehicles', await api.POST('/api/v1/vehicles', { body: { vin: v.vin, brand: v.brand, model: v.model } }));
     live(`registered ${++registered} of ${MOVERS}`);
   });
   const registerSeconds = round((performance.now() - registerStarted) / 1000);
@@ -131,7 +127,7 @@ try {
   await pLimit(CONCURRENCY).map(batches, async ({ v, i, from, to }) => {
     const samples = [];
     for (let k = from; k < to; k++) samples.push(sampleOf(v, i, k, start + k * EVERY_MS + (i % 1000), k));
-    const answer = (await call('POST', '/api/v1/telemetry', { vin: v.vin, samples })) as { accepted: number };
+    const answer = answerOf('POST /api/v1/telemetry', await api.POST('/api/v1/telemetry', { body: { vin: v.vin, samples } }));
     posted += answer.accepted;
     live(`ingested ${posted.toLocaleString('en')} samples, ${Math.round(posted / ((performance.now() - loadStarted) / 1000)).toLocaleString('en')}/s`);
   });

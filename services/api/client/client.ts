@@ -37,3 +37,9 @@ export function describeApiError(status: number, body: unknown): string {
   const error = body as Partial<ApiError> | undefined;
   return typeof error?.code === 'string' ? `${error.code}: ${String(error.message ?? '').slice(0, 200)}` : `HTTP ${status}`;
 }
+
+/** The answer of a call, or an Error `what: CODE: message` when the service answered an error. */
+export function answerOf<T>(what: string, result: { data?: T; error?: unknown; response: Response }): T {
+  if (result.data === undefined) throw new Error(`${what}: ${describeApiError(result.response.status, result.error)}`);
+  return result.data;
+}
