@@ -2,7 +2,6 @@
 // Progress goes to stderr, the summary (or --json) to stdout; no token or vehicle password is ever printed.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FLEET_CATALOG, type CatalogModel } from './catalog.ts';
 import { CITIES, citiesByName } from './cities.ts';
@@ -10,6 +9,7 @@ import { parseDuration, parseRate, unitFlag, UnitError } from '../units.ts';
 import { redactUrl } from '../../services/observability/redact.ts';
 import { ADMIN_TOKEN_FILE, findAdminToken } from '../../tooling/admin-token.ts';
 import { textTable } from '../../tooling/table.ts';
+import { runCli, type CliIo } from '../../tooling/cli.ts';
 import { FleetError, runFleet, type FleetErrorCode, type FleetGroupReport, type FleetOptions, type FleetProgress, type FleetSummary } from './fleet.ts';
 
 /** Samples per second one simulated vehicle sends at most (the fleet's own limit). */
@@ -48,15 +48,6 @@ refused (409: a vehicle's MQTT password is shown only when it is registered). Wi
 Exit status: 0 done, 1 the fleet could not run (API, token, broker), 2 bad usage,
 3 done but some messages were never acknowledged.`;
 
-export interface CliIo {
-  stdout: { write(text: string): unknown; isTTY?: boolean };
-  stderr: { write(text: string): unknown; isTTY?: boolean; columns?: number };
-  env: NodeJS.ProcessEnv;
-  /** Aborts the run as SIGINT/SIGTERM do. */
-  signal?: AbortSignal;
-  /** The admin-token file is looked up relative to this directory. */
-  cwd?: string;
-}
 
 class UsageError extends Error {}
 
@@ -340,29 +331,4 @@ function progressPrinter(stderr: CliIo['stderr']): { update: (p: FleetProgress) 
 
 // --- entry point -------------------------------------------------------------------------------------------
 
-async function runFromShell(): Promise<void> {
-  const controller = new AbortController();
-  let signals = 0;
-  const onSignal = (name: NodeJS.Signals): void => {
-    signals++;
-    if (signals === 1) {
-      process.stderr.write(`\nsimulate: ${name}: stopping, waiting up to 5 s for outstanding PUBACKs (again to quit at once)\n`);
-      controller.abort();
-    } else {
-      process.exit(130);
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal });
-  process.exitCode = code;
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runFromShell().catch((err: unknown) => {
-    process.stderr.write(`simulate: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  });
-}
+runCli(import.meta.url, 'simulate', 'stopping, waiting up to 5 s for outstanding PUBACKs', main);

@@ -2,7 +2,6 @@
 // (or --json). Progress goes to stderr, the summary to stdout; no token or vehicle password is ever printed.
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   DEFAULTS,
@@ -18,6 +17,7 @@ import {
   type RateSchedule,
 } from './options.ts';
 import { findAdminToken } from '../../tooling/admin-token.ts';
+import { runCli, type CliIo } from '../../tooling/cli.ts';
 import { liveLine, summaryTable } from './report.ts';
 import { runLoadTest } from './runner.ts';
 
@@ -59,15 +59,6 @@ Options:
 Exit status: 0 zero loss and kept up, 1 the test could not run, 2 bad usage, 3 loss, duplicates or
 did not keep up.`;
 
-export interface CliIo {
-  stdout: { write(text: string): unknown; isTTY?: boolean };
-  stderr: { write(text: string): unknown; isTTY?: boolean; columns?: number };
-  env: NodeJS.ProcessEnv;
-  /** Aborts the run as SIGINT/SIGTERM do: stop publishing, then drain, verify and report. */
-  signal?: AbortSignal;
-  /** The admin-token file and --report are relative to this directory. */
-  cwd?: string;
-}
 
 const FLAGS = {
   api: { type: 'string' },
@@ -193,24 +184,4 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   return report.verdict.ok ? 0 : 3;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const controller = new AbortController();
-  let interrupts = 0;
-  const interrupt = (): void => {
-    interrupts += 1;
-    if (interrupts > 1) process.exit(130);
-    process.stderr.write('\nstopping: draining and verifying what was sent (Ctrl-C again to quit at once)\n');
-    controller.abort();
-  };
-  process.on('SIGINT', interrupt);
-  process.on('SIGTERM', interrupt);
-  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal }).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runCli(import.meta.url, 'loadtest', 'stopping: draining and verifying what was sent', main);

@@ -9,7 +9,8 @@ import { FLEET_CATALOG } from '../../simulators/fleet/catalog.ts';
 import { citiesByName } from '../../simulators/fleet/cities.ts';
 import { planFleet, VehicleSimulation } from '../../simulators/fleet/vehicle-model.ts';
 import { runFleet, type FleetOptions, type FleetProgress, type FleetSummary } from '../../simulators/fleet/fleet.ts';
-import { main, planFromArgs, type CliIo } from '../../simulators/fleet/cli.ts';
+import { main, planFromArgs } from '../../simulators/fleet/cli.ts';
+import type { CliIo } from '../../tooling/cli.ts';
 import { freePort } from '../../tooling/system.ts';
 
 interface FakeCloudOptions {
