@@ -518,10 +518,15 @@ export class CockpitMaintainer {
     // data (or recounted) all of it once it is quiet or factsFlushMs after it changed; with several writers, every round
     const late = (g: MinuteGroup): boolean => this.isLate(g, now);
     const lateDue = (g: MinuteGroup): boolean => everything || now - g.touchedAt >= LATE_QUIET_MS || now - g.dirtySince >= this.factsFlushMs;
-    const factsDue = (g: MinuteGroup): boolean =>
-      everything ||
-      g.minute + MINUTE_MS <= now ||
-      (now - g.factsWrittenAt >= this.factsFlushMs && g.countedSinceFacts >= EARLY_FACTS_SAMPLES_PER_VEHICLE * g.vehicles.size);
+    // facts cost per vehicle: written early only when many samples came since; once the minute is over, at once, then
+    // (samples still on their way) again only once quiet, as late data is
+    const many = (g: MinuteGroup): boolean => g.countedSinceFacts >= EARLY_FACTS_SAMPLES_PER_VEHICLE * g.vehicles.size;
+    const factsDue = (g: MinuteGroup): boolean => {
+      if (everything) return true;
+      const end = g.minute + MINUTE_MS;
+      if (end > now) return now - g.factsWrittenAt >= this.factsFlushMs && many(g);
+      return g.factsWrittenAt < end || many(g) || now - g.touchedAt >= LATE_QUIET_MS || now - g.dirtySince >= this.factsFlushMs;
+    };
     const due = dirty.filter((g) => !late(g) || lateDue(g));
     const recount = new Set(due.filter((g) => g.mode === 'recount'));
     const vehicles = due.filter((g) => g.mode !== 'recount').flatMap((g) => [...g.vehicles.values()].filter((v) => v.recount).map((v) => ({ g, v })));

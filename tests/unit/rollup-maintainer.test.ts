@@ -125,6 +125,19 @@ t.test("slow vehicles (fewer samples a minute than it has vehicles, nearly): the
   clock.now += 10_000;
   await rollups.flush();
   t.equal(calls.factsRows, 2, 'and once more when the minute is over');
+  // samples of the minute still on their way after its end: the facts are written again once they stop, not each round
+  const end = Math.floor(clock.now / MINUTE_MS) * MINUTE_MS;
+  clock.now = end + 1_000;
+  await rollups.flush();
+  const closed = calls.factsRows;
+  for (let s = 0; s < 3; s++) {
+    clock.now += 1_000;
+    await writeBatch(store, rollups, vins.slice(20 * s, 20 * s + 20).map((vin) => sample(vin, end - 2_000 + s, 100 + s)));
+  }
+  t.equal(calls.factsRows, closed, 'stragglers arriving every second: no rewrite yet');
+  clock.now += 2_000;
+  await rollups.flush();
+  t.equal(calls.factsRows, closed + 1, 'rewritten once they stopped for 2 s');
   const minute = Math.floor(clock.now / MINUTE_MS) * MINUTE_MS - MINUTE_MS;
   const window = { from: minute, to: minute + MINUTE_MS, intervalMs: MINUTE_MS };
   const answer = await new CockpitReader(store.cockpit).aggregates(window, 'rollup');
