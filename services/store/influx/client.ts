@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { InfluxDB, type Transport } from '@influxdata/influxdb-client';
 import type { WriteObserver } from '../cockpit-tables.ts';
-import { StoreRejectedError, type StoreLogger } from '../telemetry-store.ts';
+import { StoreAccessError, StoreRejectedError, type StoreLogger } from '../telemetry-store.ts';
 import { identifier } from './lines.ts';
 
 /** The client's settings (VC_INFLUX_* in services/config.ts). */
@@ -76,6 +76,8 @@ export class InfluxClient {
   private readonly logger: StoreLogger | undefined;
   private readonly gzipThreshold: number;
   private readonly writeChunkLines: number;
+  /** how the client authenticates, for the message of a refusal */
+  private readonly credentials: string;
   private closed = false;
 
   constructor(options: InfluxClientOptions) {
@@ -87,6 +89,7 @@ export class InfluxClient {
     this.gzipThreshold = gzipThreshold(parsed.hostname, options.gzipBytes);
     this.agent = parsed.protocol === 'https:' ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
     const headers: Record<string, string> = {};
+    this.credentials = options.token ? 'VC_INFLUX_TOKEN' : options.username ? `user "${options.username}"` : 'no credentials';
     if (!options.token && options.username) {
       const credentials = `${options.username}:${options.password ?? ''}`;
       headers.Authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
@@ -157,6 +160,12 @@ export class InfluxClient {
     await this.query([`SHOW RETENTION POLICIES ON ${identifier(this.database)}`]);
   }
 
+  /** The database names the client's user may see. */
+  async databases(): Promise<string[]> {
+    const [result] = await this.query(['SHOW DATABASES']);
+    return rowsOf(result).map((row) => String(row[0]));
+  }
+
   close(): void {
     this.closed = true;
     this.agent.destroy();
@@ -174,6 +183,11 @@ export class InfluxClient {
       // 400 (bad line, field type conflict: influxd wrote the other points) and 413 will fail again as they are.
       const status = (err as { statusCode?: unknown }).statusCode;
       if (what === 'write' && (status === 400 || status === 413)) throw new StoreRejectedError(message, { cause: err });
+      if (status === 401) {
+        const hint = this.credentials === 'no credentials' ? ': set VC_INFLUX_USERNAME and VC_INFLUX_PASSWORD (or VC_INFLUX_TOKEN)' : '';
+        throw new StoreAccessError(`InfluxDB refused ${this.credentials} (${message})${hint}`, { cause: err });
+      }
+      if (status === 403) throw new StoreAccessError(`InfluxDB denied ${this.credentials} a privilege (${message})`, { cause: err });
       throw new Error(message, { cause: err });
     }
   }
