@@ -104,7 +104,10 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
     { event: 'metadata_unavailable', kind: config.databaseUrl ? 'postgres' : 'duckdb' },
     () => openMetadataStore({ databaseUrl: config.databaseUrl, dir: metadataDir(config.dataDir), logger }),
     logger,
-  );
+  ).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   if (config.influxUrl && !config.databaseUrl) {
     logger.warn({ event: 'metadata_private', location: metadata.location }, 'vehicles and tenants are in this process\'s own file: other processes over this InfluxDB do not see them (set VC_DATABASE_URL to share them)');
   }

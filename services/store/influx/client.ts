@@ -179,7 +179,7 @@ export class InfluxClient {
       // influxd takes a gzipped /write body, but not a gzipped /query form (it answers: missing required parameter "q")
       return await this.transport.request(path, body, { method, headers, gzipThreshold: what === 'write' ? this.gzipThreshold : undefined });
     } catch (err) {
-      const message = `influx ${what} failed: ${err instanceof Error ? err.message : String(err)}`;
+      const message = `influx ${what} failed: ${(err instanceof Error ? err.message : String(err)).trim()}`;
       // 400 (bad line, field type conflict: influxd wrote the other points) and 413 will fail again as they are.
       const status = (err as { statusCode?: unknown }).statusCode;
       if (what === 'write' && (status === 400 || status === 413)) throw new StoreRejectedError(message, { cause: err });
