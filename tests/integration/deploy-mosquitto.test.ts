@@ -12,7 +12,7 @@ import t from 'tap';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
 import { startLocalService } from '../../tooling/local-service.ts';
 import { DYNSEC_PLUGIN, MOSQUITTO_BINARY, MOSQUITTO_CTRL_BINARY } from '../../tooling/mosquitto.ts';
-import { findBinary, freePort, missingServer, ROOT, tempDir, terminate, waitFor } from '../../tooling/system.ts';
+import { findBinary, freePort, missingServer, ROOT, tempDir, terminate, TS_EXEC_ARGV, waitFor } from '../../tooling/system.ts';
 import { apiClient, connectMqtt, publishQos1, registerVehicles, testVin, type Api } from '../helpers/api.ts';
 
 const run = promisify(execFile);
@@ -127,6 +127,22 @@ t.test('the deployed Mosquitto: vehicles over TLS with their dynsec account, not
     await t.rejects(connectMqtt(`mqtt://127.0.0.1:${plainPort}`, { clientId: 'anonymous-plain' }), /Not authorized/, 'anonymous on the internal listener');
     await t.rejects(connectMqtt(tlsUrl, { ...login, password: 'wrong', ca }), /Not authorized/, 'a wrong password over TLS');
     await t.rejects(connectMqtt(`mqtt://127.0.0.1:${plainPort}`, { clientId: 'guess', username: admin.username, password: 'wrong' }), /Not authorized/, "a guess at the service's password");
+  });
+
+  await t.test("the fleet simulator, as docs/operations.md runs it, publishes over TLS trusting the CA through NODE_EXTRA_CA_CERTS", async (t) => {
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const args = [...TS_EXEC_ARGV, join(ROOT, 'simulators/fleet/cli.ts'), '--api', service.apiUrl, '--broker', tlsUrl, '--token', service.adminToken.token, '--vehicles', '2', '--duration', '3s', '--fresh-vins', '--json'];
+      const child = spawn(process.execPath, args, { env: { ...process.env, NODE_EXTRA_CA_CERTS: join(vc, 'mosquitto-tls/ca.crt') }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+      child.once('exit', (exitCode) => resolve({ code: exitCode, stdout: out, stderr: err }));
+    });
+    t.equal(code, 0, `the simulator ran to its end: ${stderr.slice(-500)}`);
+    const summary = JSON.parse(stdout) as { connected: number; samplesAcked: number; unacked: number; errors: number };
+    t.match(summary, { connected: 2, unacked: 0, errors: 0 }, 'both vehicles connected over TLS, every message acknowledged');
+    t.ok(summary.samplesAcked > 0, `${summary.samplesAcked} samples acknowledged`);
   });
 
   await t.test('a second start keeps the dynamic security file: the vehicle account survives a broker restart', async (t) => {
