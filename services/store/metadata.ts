@@ -32,10 +32,10 @@ export interface MetadataOptions {
   logger?: StoreLogger;
 }
 
-/** Open the database and bring its schema up to date; on failure nothing stays open. */
 /** SQLSTATEs of a refused login (28000, 28P01) or a missing privilege (42501). */
 const POSTGRES_ACCESS_REFUSED = new Set(['28000', '28P01', '42501']);
 
+/** Open the database and bring its schema up to date; on failure nothing stays open. */
 export async function openMetadataStore(options: MetadataOptions): Promise<MetadataStore> {
   const { logger } = options;
   const db: SqlDatabase = options.databaseUrl

@@ -146,10 +146,10 @@ t.test('InfluxDB as deployed: authentication on, the service a user with no admi
     const { VC_INFLUX_USERNAME: _user, VC_INFLUX_PASSWORD_FILE: _file, ...anonymous } = base;
     const none = await serverExit({ ...anonymous, VC_DATA_DIR: dataDir.path });
     t.equal(none.code, 1, 'exit code 1');
-    t.match(none.stderr, /vehicle-cloud failed to start: InfluxDB refused no credentials .*401.*set VC_INFLUX_USERNAME and VC_INFLUX_PASSWORD \(or VC_INFLUX_TOKEN\)/);
+    t.match(none.stderr, /vehicle-cloud failed to start: InfluxDB asks for credentials and none are set \(.*401.*\): set VC_INFLUX_USERNAME and VC_INFLUX_PASSWORD \(or VC_INFLUX_TOKEN\)/);
     const wrong = await serverExit({ ...anonymous, VC_INFLUX_USERNAME: serviceUser.name, VC_INFLUX_PASSWORD: 'not-the-password', VC_DATA_DIR: dataDir.path });
     t.equal(wrong.code, 1);
-    t.match(wrong.stderr, new RegExp(`InfluxDB refused user "${serviceUser.name}" .*401`));
+    t.match(wrong.stderr, new RegExp(`vehicle-cloud failed to start: InfluxDB refused user "${serviceUser.name}" \\(.*401.*\\): check its password or token`));
     t.notMatch(wrong.stderr, /not-the-password/, 'the password is never printed');
   });
 

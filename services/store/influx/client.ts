@@ -76,8 +76,8 @@ export class InfluxClient {
   private readonly logger: StoreLogger | undefined;
   private readonly gzipThreshold: number;
   private readonly writeChunkLines: number;
-  /** how the client authenticates, for the message of a refusal */
-  private readonly credentials: string;
+  /** how the client authenticates, for the message of a refusal; undefined: it does not */
+  private readonly credentials: string | undefined;
   private closed = false;
 
   constructor(options: InfluxClientOptions) {
@@ -89,7 +89,7 @@ export class InfluxClient {
     this.gzipThreshold = gzipThreshold(parsed.hostname, options.gzipBytes);
     this.agent = parsed.protocol === 'https:' ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
     const headers: Record<string, string> = {};
-    this.credentials = options.token ? 'VC_INFLUX_TOKEN' : options.username ? `user "${options.username}"` : 'no credentials';
+    this.credentials = options.token ? 'the token' : options.username ? `user "${options.username}"` : undefined;
     if (!options.token && options.username) {
       const credentials = `${options.username}:${options.password ?? ''}`;
       headers.Authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
@@ -183,11 +183,11 @@ export class InfluxClient {
       // 400 (bad line, field type conflict: influxd wrote the other points) and 413 will fail again as they are.
       const status = (err as { statusCode?: unknown }).statusCode;
       if (what === 'write' && (status === 400 || status === 413)) throw new StoreRejectedError(message, { cause: err });
-      if (status === 401) {
-        const hint = this.credentials === 'no credentials' ? ': set VC_INFLUX_USERNAME and VC_INFLUX_PASSWORD (or VC_INFLUX_TOKEN)' : '';
-        throw new StoreAccessError(`InfluxDB refused ${this.credentials} (${message})${hint}`, { cause: err });
+      if (status === 401 && this.credentials === undefined) {
+        throw new StoreAccessError(`InfluxDB asks for credentials and none are set (${message}): set VC_INFLUX_USERNAME and VC_INFLUX_PASSWORD (or VC_INFLUX_TOKEN)`, { cause: err });
       }
-      if (status === 403) throw new StoreAccessError(`InfluxDB denied ${this.credentials} a privilege (${message})`, { cause: err });
+      if (status === 401) throw new StoreAccessError(`InfluxDB refused ${this.credentials} (${message}): check its password or token`, { cause: err });
+      if (status === 403) throw new StoreAccessError(`InfluxDB denied ${this.credentials ?? 'a request without credentials'} a privilege (${message})`, { cause: err });
       throw new Error(message, { cause: err });
     }
   }
