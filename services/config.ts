@@ -1,4 +1,5 @@
 // Runtime configuration (docs/operations.md, Configuration): fixed env names, validated once at start.
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { resolve } from 'node:path';
 import { DEFAULT_TIMEOUT_MS, DEFAULT_WRITE_CHUNK_LINES } from './store/influx/client.ts';
@@ -65,6 +66,8 @@ export const ConfigSchema = z.object({
       .refine((url) => /^postgres(ql)?:\/\/[^/]/i.test(url), 'a PostgreSQL URL: postgres://user:password@host:5432/database')
       .optional(),
   ),
+  /** the password of VC_DATABASE_URL's user, for a URL that carries none (typically from VC_DATABASE_PASSWORD_FILE) */
+  databasePassword: optionalString,
   influxDb: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'database names are letters, digits, _ . -').default('vehicle_cloud'),
   influxToken: optionalString,
   influxUsername: optionalString,
@@ -119,6 +122,12 @@ export const ConfigSchema = z.object({
     // the cockpit answers from the rollups: they must outlive the raw points they summarise
     ctx.addIssue({ code: 'custom', path: ['influxRetentionRollups'], message: 'must be at least VC_INFLUX_RETENTION_RAW (the cockpit answers from the rollups)' });
   }
+  if (config.databasePassword !== undefined && !config.databaseUrl) {
+    ctx.addIssue({ code: 'custom', path: ['databasePassword'], message: 'is the password of VC_DATABASE_URL, which is unset' });
+  }
+  if (config.databasePassword !== undefined && config.databaseUrl && new URL(config.databaseUrl).password !== '') {
+    ctx.addIssue({ code: 'custom', path: ['databasePassword'], message: 'VC_DATABASE_URL already holds a password: give it in one place' });
+  }
   if (config.mqttDynsec && !(config.mqttUrl && config.mqttUsername && config.mqttPassword)) {
     ctx.addIssue({ code: 'custom', path: ['mqttDynsec'], message: 'needs VC_MQTT_URL, VC_MQTT_USERNAME and VC_MQTT_PASSWORD (a dynamic-security admin of that broker)' });
   }
@@ -141,6 +150,7 @@ const ENV_NAMES: Record<keyof ServiceConfig, string> = {
   mqttDynsec: 'VC_MQTT_DYNSEC',
   influxUrl: 'VC_INFLUX_URL',
   databaseUrl: 'VC_DATABASE_URL',
+  databasePassword: 'VC_DATABASE_PASSWORD',
   influxDb: 'VC_INFLUX_DB',
   influxToken: 'VC_INFLUX_TOKEN',
   influxUsername: 'VC_INFLUX_USERNAME',
@@ -167,19 +177,58 @@ const ENV_NAMES: Record<keyof ServiceConfig, string> = {
   rateLimitIngest: 'VC_RATE_LIMIT_INGEST',
 };
 
+/**
+ * The value of every variable, each read from the file named by `<name>_FILE` when that is set (docker secrets, a
+ * mounted secret): one trailing newline is dropped. Setting both is an error, as is a file that cannot be read.
+ */
+function valuesFrom(env: NodeJS.ProcessEnv): { raw: Record<string, unknown>; problems: string[] } {
+  const raw: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, name] of Object.entries(ENV_NAMES)) {
+    const file = env[`${name}_FILE`];
+    if (file === undefined || file === '') {
+      raw[key] = env[name];
+      continue;
+    }
+    if (env[name] !== undefined && env[name] !== '') {
+      problems.push(`${name}_FILE: ${name} is set too: give one of them`);
+      continue;
+    }
+    try {
+      raw[key] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      problems.push(`${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+  }
+  return { raw, problems };
+}
+
 /** Read the configuration from environment variables; throws one readable message listing every bad value. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ServiceConfig> = {}): ServiceConfig {
-  const raw: Record<string, unknown> = {};
-  for (const [key, name] of Object.entries(ENV_NAMES)) raw[key] = env[name];
+  const { raw, problems } = valuesFrom(env);
   const parsed = ConfigSchema.safeParse({ ...raw, ...overrides });
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => {
-      const key = i.path[0] as keyof ServiceConfig | undefined;
-      return `${key ? ENV_NAMES[key] : 'config'}: ${i.message}`;
-    });
-    throw new Error(`invalid configuration:\n  ${lines.join('\n  ')}`);
-  }
-  return { ...parsed.data, dataDir: resolve(parsed.data.dataDir) };
+  const lines = [
+    ...problems,
+    ...(parsed.success
+      ? []
+      : parsed.error.issues.map((i) => {
+          const key = i.path[0] as keyof ServiceConfig | undefined;
+          return `${key ? ENV_NAMES[key] : 'config'}: ${i.message}`;
+        })),
+  ];
+  if (lines.length > 0 || !parsed.success) throw new Error(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  const { databasePassword, databaseUrl } = parsed.data;
+  return {
+    ...parsed.data,
+    databaseUrl: databaseUrl && databasePassword !== undefined ? withPassword(databaseUrl, databasePassword) : databaseUrl,
+    dataDir: resolve(parsed.data.dataDir),
+  };
+}
+
+function withPassword(url: string, password: string): string {
+  const parsed = new URL(url);
+  parsed.password = encodeURIComponent(password);
+  return parsed.toString();
 }
 
 export function configFrom(values: Partial<ServiceConfig>): ServiceConfig {

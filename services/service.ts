@@ -21,7 +21,7 @@ import { VehicleRegistry } from './registry/registry.ts';
 import { Spool } from './spool/spool.ts';
 import { metadataDir, openMetadataStore, type MetadataStore } from './store/metadata.ts';
 import { openableInAnyThread, openTelemetryStore, type StoreSettings } from './store/open.ts';
-import type { TelemetryStore } from './store/telemetry-store.ts';
+import { StoreAccessError, type TelemetryStore } from './store/telemetry-store.ts';
 import { TenantDirectory } from './tenants/tenants.ts';
 import { TwinRegistry } from './twin/twin.ts';
 
@@ -70,12 +70,16 @@ export function createStore(config: ServiceConfig, logger: Logger): Promise<Tele
   return openTelemetryStore(storeSettings(config), logger);
 }
 
-/** Retry `open` until it succeeds: the service cannot check VINs without its databases, so it does not ingest before. */
+/**
+ * Retry `open` until it succeeds: the service cannot check VINs without its databases, so it does not ingest before.
+ * Refused credentials or a missing privilege (StoreAccessError) end the start at once: waiting would not fix them.
+ */
 async function whenReachable<T>(what: { event: string; kind: string }, open: () => Promise<T>, logger: Logger): Promise<T> {
   for (let attempt = 1, delay = 250; ; attempt++, delay = Math.min(delay * 2, 5_000)) {
     try {
       return await open();
     } catch (err) {
+      if (err instanceof StoreAccessError) throw err;
       logger.warn({ event: what.event, store: what.kind, attempt, err: err instanceof Error ? err.message : String(err) }, `${what.kind} not reachable yet; retrying`);
       await new Promise((r) => setTimeout(r, delay));
     }
@@ -90,12 +94,20 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
 
   const where = storeSettings(config);
   const store = await openTelemetryStore(where, logger);
-  await whenReachable({ event: 'store_unavailable', kind: store.kind }, () => store.init(), logger);
+  try {
+    await whenReachable({ event: 'store_unavailable', kind: store.kind }, () => store.init(), logger);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const metadata = await whenReachable(
     { event: 'metadata_unavailable', kind: config.databaseUrl ? 'postgres' : 'duckdb' },
     () => openMetadataStore({ databaseUrl: config.databaseUrl, dir: metadataDir(config.dataDir), logger }),
     logger,
-  );
+  ).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   if (config.influxUrl && !config.databaseUrl) {
     logger.warn({ event: 'metadata_private', location: metadata.location }, 'vehicles and tenants are in this process\'s own file: other processes over this InfluxDB do not see them (set VC_DATABASE_URL to share them)');
   }

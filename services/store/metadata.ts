@@ -9,7 +9,7 @@ import { migrate } from './sql/migrate.ts';
 import { metadataMigrations } from './sql/schema.ts';
 import { SqlTenantRepository } from './sql/tenants.ts';
 import { SqlVehicleRepository } from './sql/vehicles.ts';
-import type { StoreLogger } from './telemetry-store.ts';
+import { StoreAccessError, type StoreLogger } from './telemetry-store.ts';
 import type { TenantRepository } from './tenants.ts';
 import type { VehicleRepository } from './vehicles.ts';
 
@@ -32,6 +32,9 @@ export interface MetadataOptions {
   logger?: StoreLogger;
 }
 
+/** SQLSTATEs of a refused login (28000, 28P01) or a missing privilege (42501). */
+const POSTGRES_ACCESS_REFUSED = new Set(['28000', '28P01', '42501']);
+
 /** Open the database and bring its schema up to date; on failure nothing stays open. */
 export async function openMetadataStore(options: MetadataOptions): Promise<MetadataStore> {
   const { logger } = options;
@@ -46,6 +49,11 @@ export async function openMetadataStore(options: MetadataOptions): Promise<Metad
     logger?.info({ event: 'metadata_opened', kind: db.kind, location: db.location, migrationsApplied: applied }, 'metadata database ready');
   } catch (err) {
     await db.close().catch(() => undefined);
+    const code = (err as { code?: unknown }).code;
+    // a refused password or a missing privilege: retrying would not help (services/service.ts stops the start)
+    if (typeof code === 'string' && POSTGRES_ACCESS_REFUSED.has(code)) {
+      throw new StoreAccessError(`PostgreSQL refused the user of VC_DATABASE_URL (${code}: ${(err as Error).message}): check its password (VC_DATABASE_PASSWORD) and that it owns its database`, { cause: err });
+    }
     throw err;
   }
   return {

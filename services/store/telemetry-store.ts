@@ -28,6 +28,14 @@ export class StoreRejectedError extends Error {
   override readonly name = 'StoreRejectedError';
 }
 
+/**
+ * The store refused the service's credentials (missing or wrong), or its user lacks a privilege the service needs.
+ * Waiting does not fix it: at start the service stops with this message instead of retrying (services/service.ts).
+ */
+export class StoreAccessError extends Error {
+  override readonly name = 'StoreAccessError';
+}
+
 /** One backend's telemetry and dead letters (their methods, as the service calls them), cockpit tables and lifecycle. */
 export interface TelemetryStore extends TelemetryRepository, DeadLetterRepository {
   /** Human name for logs and /readyz: `influx` or `embedded`. */

@@ -1,9 +1,12 @@
 // The Grafana "Ingestion health" dashboard over Prometheus: every metric a panel names is exported by a running
 // service's /metrics, and every PromQL query, with `$instance` and `$__rate_interval` substituted as Grafana
 // substitutes them, is answered with data by a real Prometheus scraping that service with the deployed
-// prometheus.yml (deploy/prometheus/prometheus.yml, which promtool accepts).
+// prometheus.yml (deploy/prometheus/prometheus.yml, which promtool accepts), bearer token file included: the deployed
+// service asks for VC_METRICS_TOKEN, so this one does too.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parser } from '@prometheus-io/lezer-promql';
 import t from 'tap';
@@ -17,6 +20,25 @@ import { ROOT, waitFor } from '../../tooling/system.ts';
 
 const PROMETHEUS_YML = `${ROOT}deploy/prometheus/prometheus.yml`;
 const SCRAPE = '1s';
+const METRICS_TOKEN = 'metrics-token-of-this-test';
+
+interface ScrapeConfig {
+  metrics_path?: string;
+  authorization?: { type?: string; credentials_file?: string };
+  static_configs: Array<{ targets: string[] }>;
+}
+
+/** The deployed prometheus.yml with its token file (which only the container has) replaced by one holding `token`. */
+function deployedWithToken(token: string): { config: { global?: Record<string, unknown>; scrape_configs: ScrapeConfig[] }; file: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'vc-prometheus-yml-'));
+  const tokenFile = join(dir, 'metrics-token');
+  writeFileSync(tokenFile, `${token}\n`);
+  const deployed = parse(readFileSync(PROMETHEUS_YML, 'utf8')) as { global?: Record<string, unknown>; scrape_configs: ScrapeConfig[] };
+  const config = { ...deployed, scrape_configs: deployed.scrape_configs.map((c) => ({ ...c, authorization: { ...c.authorization, credentials_file: tokenFile } })) };
+  const file = join(dir, 'prometheus.yml');
+  writeFileSync(file, JSON.stringify(config));
+  return { config, file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
 
 const prometheusQueries = (): PanelQuery[] => [...loadDashboards().values()].flatMap((d) => queriesOf(d).filter((q) => q.datasource.type === 'prometheus'));
 
@@ -51,16 +73,21 @@ const finite = (r: PromResult): boolean => [...(r.values ?? []), ...(r.value ? [
 
 const missing = prometheusMissing();
 
-t.test('the deployed prometheus.yml is valid for promtool and scrapes the service at /metrics', { skip: missing }, async (t) => {
-  const { stdout } = await promisify(execFile)(PROMTOOL_BINARY!, ['check', 'config', PROMETHEUS_YML]);
-  t.match(stdout, /SUCCESS/);
-  const config = parse(readFileSync(PROMETHEUS_YML, 'utf8')) as { scrape_configs: Array<{ metrics_path?: string; static_configs: Array<{ targets: string[] }> }> };
+t.test('the deployed prometheus.yml is valid for promtool and scrapes the service at /metrics with its token', { skip: missing }, async (t) => {
+  const config = parse(readFileSync(PROMETHEUS_YML, 'utf8')) as { scrape_configs: ScrapeConfig[] };
   t.same(config.scrape_configs.map((c) => c.metrics_path ?? '/metrics'), ['/metrics']);
   t.same(config.scrape_configs[0]?.static_configs[0]?.targets, ['vehicle-cloud:3000'], 'the compose service, on its API port');
+  t.equal(config.scrape_configs[0]?.authorization?.type, 'Bearer', 'as the bearer of VC_METRICS_TOKEN');
+  t.match(config.scrape_configs[0]?.authorization?.credentials_file, /^\/run\/vc-secrets\//, 'read from the secrets docker-compose mounts');
+  // promtool checks that the token file exists: the container's path is given one here
+  const copy = deployedWithToken(METRICS_TOKEN);
+  t.teardown(copy.cleanup);
+  const { stdout } = await promisify(execFile)(PROMTOOL_BINARY!, ['check', 'config', copy.file]);
+  t.match(stdout, /SUCCESS/);
 });
 
 t.test('the ingestion dashboard over a Prometheus scraping a running service', { skip: missing }, async (t) => {
-  const service = await startLocalService();
+  const service = await startLocalService({ metricsToken: METRICS_TOKEN });
   t.teardown(service.cleanup);
   const api = apiClient(service.apiUrl, service.adminToken.token);
   const vins = [testVin(1, 'PRM'), testVin(2, 'PRM')];
@@ -87,8 +114,8 @@ t.test('the ingestion dashboard over a Prometheus scraping a running service', {
   });
 
   t.test('every metric a panel names is exported by /metrics', async (t) => {
-    await waitFor('a dead letter counted', async () => ((await api.get<string>('/metrics', '')).body.includes('vc_ingest_rejects_total{') ? true : undefined));
-    const exported = exportedNames(String((await api.get<string>('/metrics', '')).body));
+    await waitFor('a dead letter counted', async () => ((await api.get<string>('/metrics', METRICS_TOKEN)).body.includes('vc_ingest_rejects_total{') ? true : undefined));
+    const exported = exportedNames(String((await api.get<string>('/metrics', METRICS_TOKEN)).body));
     const queries = prometheusQueries();
     t.ok(queries.length >= 20, `${queries.length} PromQL queries`);
     for (const q of queries) {
@@ -103,7 +130,9 @@ t.test('the ingestion dashboard over a Prometheus scraping a running service', {
 
   t.test('every query is answered with data by Prometheus, for all instances and for this one', async (t) => {
     const port = new URL(service.apiUrl).port;
-    const deployed = parse(readFileSync(PROMETHEUS_YML, 'utf8')) as { global?: Record<string, unknown>; scrape_configs: Array<Record<string, unknown>> };
+    const copy = deployedWithToken(METRICS_TOKEN);
+    t.teardown(copy.cleanup);
+    const deployed = copy.config;
     // the deployed file, scraping this service every second
     const config = {
       ...deployed,

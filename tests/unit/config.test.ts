@@ -1,6 +1,9 @@
 // Runtime configuration (docs/operations.md, Configuration): defaults, one line per bad value naming the variable, and the
 // rules between variables (how many processes write to the store, what an external broker URL may be, that
 // several workers share one metadata database).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { configFromEnv } from '../../services/config.ts';
 import { gzipThreshold } from '../../services/store/influx/client.ts';
@@ -77,6 +80,53 @@ t.test('VC_DATABASE_URL is a PostgreSQL URL, and an invalid one is reported with
     t.match(message, /VC_DATABASE_URL: /, `${bad.split(':')[0]}... is refused`);
     t.notMatch(message, /s3cret/, 'the message never repeats the password');
   }
+  t.end();
+});
+
+t.test('any variable can be read from the file named by <name>_FILE (docker secrets), one trailing newline dropped', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vc-config-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string): string => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+  const config = configFromEnv({
+    VC_MQTT_URL: 'mqtt://mosquitto:1883',
+    VC_MQTT_USERNAME: 'vehicle-cloud',
+    VC_MQTT_PASSWORD_FILE: file('mqtt', 'mq pass\n'),
+    VC_INFLUX_USERNAME: 'vehicle_cloud',
+    VC_INFLUX_PASSWORD_FILE: file('influx', 'in\n\n'),
+    VC_METRICS_TOKEN_FILE: file('metrics', 'm-token\r\n'),
+    VC_HTTP_PORT_FILE: file('port', '3100'),
+  });
+  t.equal(config.mqttPassword, 'mq pass', 'the trailing newline is dropped, inner spaces kept');
+  t.equal(config.influxPassword, 'in\n', 'only one trailing newline is dropped');
+  t.equal(config.metricsToken, 'm-token', 'a CRLF too');
+  t.equal(config.httpPort, 3100, 'and the value is checked as if given directly');
+
+  t.throws(() => configFromEnv({ VC_INFLUX_PASSWORD: 'a', VC_INFLUX_PASSWORD_FILE: file('twice', 'b') }), /VC_INFLUX_PASSWORD_FILE: VC_INFLUX_PASSWORD is set too/);
+  let message = '';
+  try {
+    configFromEnv({ VC_INFLUX_PASSWORD_FILE: join(dir, 'missing'), VC_HTTP_PORT: '70000' });
+  } catch (err) {
+    message = (err as Error).message;
+  }
+  t.match(message, /\n {2}VC_INFLUX_PASSWORD_FILE: cannot read .*missing \(ENOENT\)/, 'a file that cannot be read is named');
+  t.match(message, /\n {2}VC_HTTP_PORT: /, 'with every other bad value');
+  t.equal(configFromEnv({ VC_ADMIN_TOKEN_FILE: '' }).adminToken, undefined, 'an empty <name>_FILE means unset');
+  t.end();
+});
+
+t.test('VC_DATABASE_PASSWORD (or its file) completes a VC_DATABASE_URL that carries no password', (t) => {
+  const url = 'postgres://vehicle_cloud@postgres:5432/vehicle_cloud';
+  const config = configFromEnv({ VC_DATABASE_URL: url, VC_DATABASE_PASSWORD: 'p@ss:w/rd%' });
+  const parsed = new URL(config.databaseUrl!);
+  t.equal(decodeURIComponent(parsed.password), 'p@ss:w/rd%', 'any character survives, encoded');
+  t.equal(parsed.host, 'postgres:5432');
+  t.equal(decodeURIComponent(parsed.username), 'vehicle_cloud');
+  t.equal(parsed.pathname, '/vehicle_cloud');
+  t.throws(() => configFromEnv({ VC_DATABASE_PASSWORD: 'x' }), /VC_DATABASE_PASSWORD: is the password of VC_DATABASE_URL, which is unset/);
+  t.throws(() => configFromEnv({ VC_DATABASE_URL: 'postgres://vc:old@db/vc', VC_DATABASE_PASSWORD: 'x' }), /VC_DATABASE_PASSWORD: VC_DATABASE_URL already holds a password/);
   t.end();
 });
 

@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { InfluxDB, type Transport } from '@influxdata/influxdb-client';
 import type { WriteObserver } from '../cockpit-tables.ts';
-import { StoreRejectedError, type StoreLogger } from '../telemetry-store.ts';
+import { StoreAccessError, StoreRejectedError, type StoreLogger } from '../telemetry-store.ts';
 import { identifier } from './lines.ts';
 
 /** The client's settings (VC_INFLUX_* in services/config.ts). */
@@ -76,6 +76,8 @@ export class InfluxClient {
   private readonly logger: StoreLogger | undefined;
   private readonly gzipThreshold: number;
   private readonly writeChunkLines: number;
+  /** how the client authenticates, for the message of a refusal; undefined: it does not */
+  private readonly credentials: string | undefined;
   private closed = false;
 
   constructor(options: InfluxClientOptions) {
@@ -87,6 +89,7 @@ export class InfluxClient {
     this.gzipThreshold = gzipThreshold(parsed.hostname, options.gzipBytes);
     this.agent = parsed.protocol === 'https:' ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
     const headers: Record<string, string> = {};
+    this.credentials = options.token ? 'the token' : options.username ? `user "${options.username}"` : undefined;
     if (!options.token && options.username) {
       const credentials = `${options.username}:${options.password ?? ''}`;
       headers.Authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
@@ -157,6 +160,12 @@ export class InfluxClient {
     await this.query([`SHOW RETENTION POLICIES ON ${identifier(this.database)}`]);
   }
 
+  /** The database names the client's user may see. */
+  async databases(): Promise<string[]> {
+    const [result] = await this.query(['SHOW DATABASES']);
+    return rowsOf(result).map((row) => String(row[0]));
+  }
+
   close(): void {
     this.closed = true;
     this.agent.destroy();
@@ -170,10 +179,15 @@ export class InfluxClient {
       // influxd takes a gzipped /write body, but not a gzipped /query form (it answers: missing required parameter "q")
       return await this.transport.request(path, body, { method, headers, gzipThreshold: what === 'write' ? this.gzipThreshold : undefined });
     } catch (err) {
-      const message = `influx ${what} failed: ${err instanceof Error ? err.message : String(err)}`;
+      const message = `influx ${what} failed: ${(err instanceof Error ? err.message : String(err)).trim()}`;
       // 400 (bad line, field type conflict: influxd wrote the other points) and 413 will fail again as they are.
       const status = (err as { statusCode?: unknown }).statusCode;
       if (what === 'write' && (status === 400 || status === 413)) throw new StoreRejectedError(message, { cause: err });
+      if (status === 401 && this.credentials === undefined) {
+        throw new StoreAccessError(`InfluxDB asks for credentials and none are set (${message}): set VC_INFLUX_USERNAME and VC_INFLUX_PASSWORD (or VC_INFLUX_TOKEN)`, { cause: err });
+      }
+      if (status === 401) throw new StoreAccessError(`InfluxDB refused ${this.credentials} (${message}): check its password or token`, { cause: err });
+      if (status === 403) throw new StoreAccessError(`InfluxDB denied ${this.credentials ?? 'a request without credentials'} a privilege (${message})`, { cause: err });
       throw new Error(message, { cause: err });
     }
   }

@@ -4,11 +4,14 @@
 // tables always to `vc_rollups`, so that dashboards name one policy whatever the configuration. Both are created or
 // altered at start with InfluxDB 1.x statements; a shard group duration is always given, as InfluxDB would pick it
 // for the retention, because ALTER RETENTION POLICY otherwise keeps the old one.
-import type { StoreLogger } from '../telemetry-store.ts';
+import { StoreAccessError, type StoreLogger } from '../telemetry-store.ts';
 import { identifier } from './lines.ts';
 
 export const RAW_POLICY = 'vc_raw';
 export const ROLLUPS_POLICY = 'vc_rollups';
+
+/** influxd's answer to a statement only an admin may run. */
+export const ADMIN_ONLY = /requires admin privilege/;
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -171,6 +174,11 @@ export async function ensureRetention(influx: RetentionAccess, database: string,
     try {
       await influx.query([change.statement]);
     } catch (err) {
+      if (ADMIN_ONLY.test(String(err))) {
+        // a user that is no admin (the least privilege a service needs): an admin makes the policies as configured
+        const todo = changes.flatMap((c) => (c.statement === undefined ? [] : [`${c.statement};`])).join(' ');
+        throw new StoreAccessError(`${(err as Error).message}; the retention policies differ from VC_INFLUX_RETENTION_RAW/VC_INFLUX_RETENTION_ROLLUPS and only an InfluxDB admin may change them: run ${todo}`, { cause: err });
+      }
       // another process created it between our SHOW and CREATE: make it what this one was told
       if (change.action !== 'create' || !/already exists/.test(String(err)) || change.alter === undefined) throw err;
       await influx.query([change.alter]);
@@ -194,7 +202,14 @@ export async function ensureRetention(influx: RetentionAccess, database: string,
 async function warnAboutUnreadData(influx: RetentionAccess, database: string, settings: RetentionSettings, logger: StoreLogger | undefined): Promise<void> {
   const policies = shownPolicies((await influx.query([`SHOW RETENTION POLICIES ON ${identifier(database)}`]))[0]);
   const rawPolicy = settings.raw !== undefined ? RAW_POLICY : policies.find((p) => p.isDefault)?.name;
-  const [shards] = await influx.query(['SHOW SHARDS']);
+  let shards: ShownRows | undefined;
+  try {
+    [shards] = await influx.query(['SHOW SHARDS']);
+  } catch (err) {
+    // SHOW SHARDS is for admins: a service user that is none skips this advice, which is all it is for
+    if (ADMIN_ONLY.test(String(err))) return;
+    throw err;
+  }
   const withShards = new Set<string>();
   for (const series of shards?.series ?? []) {
     const columns = series.columns ?? [];

@@ -1,11 +1,11 @@
 // The InfluxDB backend of the telemetry store: telemetry, dead letters and the cockpit tables over one client
 // (client.ts), raw points in the raw retention policy and the cockpit tables in `vc_rollups` (retention.ts).
-import { ComposedStore } from '../telemetry-store.ts';
+import { ComposedStore, StoreAccessError } from '../telemetry-store.ts';
 import { InfluxClient, type InfluxClientOptions } from './client.ts';
 import { InfluxCockpitTables } from './cockpit-tables.ts';
 import { InfluxDeadLetters } from './dead-letters.ts';
 import { identifier } from './lines.ts';
-import { ensureRetention, policyWishes, RAW_POLICY, ROLLUPS_POLICY, type RetentionSettings } from './retention.ts';
+import { ADMIN_ONLY, ensureRetention, policyWishes, RAW_POLICY, ROLLUPS_POLICY, type RetentionSettings } from './retention.ts';
 import { InfluxTelemetry } from './telemetry.ts';
 
 export interface InfluxStoreOptions extends InfluxClientOptions {
@@ -33,8 +33,21 @@ export class InfluxStore extends ComposedStore {
     this.client = client;
   }
 
+  /**
+   * Create the database and the retention policies, or, for a user that is no InfluxDB admin (the service's own user
+   * in docker-compose, deploy/influxdb/), check that an admin made them as configured: else a StoreAccessError says
+   * what to run as admin.
+   */
   async init(): Promise<void> {
-    await this.client.query([`CREATE DATABASE ${identifier(this.client.database)}`]);
+    const create = `CREATE DATABASE ${identifier(this.client.database)}`;
+    try {
+      await this.client.query([create]);
+    } catch (err) {
+      if (!(err instanceof StoreAccessError) || !ADMIN_ONLY.test(err.message)) throw err;
+      if (!(await this.client.databases()).includes(this.client.database)) {
+        throw new StoreAccessError(`${err.message}; the database is missing or not granted to this user: as an InfluxDB admin, run ${create} and GRANT ALL ON ${identifier(this.client.database)} TO <the service's user>`, { cause: err });
+      }
+    }
     await ensureRetention(this.client, this.client.database, this.options.retention ?? {}, this.options.logger);
     this.options.logger?.info({ database: this.client.database }, 'influx database ready');
   }
