@@ -11,6 +11,10 @@ import { influxdOrSkip } from '../../tooling/influxd.ts';
 import { MOSQUITTO_BINARY } from '../../tooling/mosquitto.ts';
 import { missingServer, tempDir } from '../../tooling/system.ts';
 
+// Nine systems' servers started and driven in turn: about 2 minutes on a quiet 2-core machine, over the suite's 300 s
+// per file at a load average of 15-20 (what it checks does not depend on time)
+t.setTimeout(900_000);
+
 /** A model of a system that stores up to `capacity` samples/s with zero loss and falls behind above it. */
 function modelOf(capacity: number): { runner: StepRunner; rates: number[] } {
   const rates: number[] = [];
