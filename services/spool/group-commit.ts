@@ -13,6 +13,8 @@ export interface GroupCommitOptions {
   unstoredBytes: () => number;
   /** A group was written (durable per the fsync mode): its records and their bytes. */
   onWritten: (group: readonly WrittenRecord[], bytes: number) => void;
+  /** The disk refused a group (ENOSPC, EIO...): nothing of it was acknowledged. */
+  onWriteError?: (err: Error) => void;
 }
 
 /** Largest group encoded into the buffer kept for writing (a larger one gets its own). */
@@ -29,6 +31,8 @@ export class GroupCommit {
   private roomWaiters: Array<() => void> = [];
   private flushScheduled = false;
   private closed = false;
+  /** why the last write failed, until a write succeeds again */
+  private failure: Error | undefined;
   /** the buffer groups are encoded into */
   private out = Buffer.alloc(0);
 
@@ -37,6 +41,11 @@ export class GroupCommit {
   /** Appended records not yet written (a write call away from durable). */
   get unflushedRecords(): number {
     return this.group.length;
+  }
+
+  /** Why the disk refused the last group, while no later one was written (undefined: the last write succeeded). */
+  get lastWriteError(): Error | undefined {
+    return this.failure;
   }
 
   /** Bytes appended but not yet stored, the group's included. */
@@ -87,8 +96,11 @@ export class GroupCommit {
     if (this.group.length > 0) {
       try {
         this.writeGroup();
+        this.failure = undefined;
       } catch (err) {
         const failure = err instanceof Error ? err : new Error(String(err));
+        this.failure = failure;
+        this.options.onWriteError?.(failure);
         for (const done of waiters) done(failure);
         throw failure;
       }

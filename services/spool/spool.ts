@@ -26,6 +26,8 @@ export interface SpoolOptions {
   fsyncMs?: number;
   /** Written records kept in memory for the reader, in spool bytes (0: always read the file). */
   memoryBytes?: number;
+  /** The disk refused a write (nothing of it was acknowledged): for a metric. */
+  onWriteError?: (err: Error) => void;
 }
 
 export class Spool implements SpoolSource {
@@ -58,6 +60,7 @@ export class Spool implements SpoolSource {
       log,
       maxBytes: this.maxBytes,
       unstoredBytes: () => this.reader.pendingBytes,
+      onWriteError: options.onWriteError,
       onWritten: (group, bytes) => {
         const end = log.end;
         this.reader.advance(end, group, bytes);
@@ -96,6 +99,11 @@ export class Spool implements SpoolSource {
 
   get hasRoom(): boolean {
     return this.groups.hasRoom;
+  }
+
+  /** Why the disk refused the last write, until a write succeeds again (undefined: the last one succeeded). */
+  get lastWriteError(): Error | undefined {
+    return this.groups.lastWriteError;
   }
 
   /** Resolves once the unstored backlog is below the bound again. */

@@ -245,7 +245,8 @@ t.test('an append is flushed on the next turn even when nobody waits for it', (t
 
 t.test('a group the disk refuses is dropped whole and its waiters hear so; the spool goes on afterwards', (t) =>
   withSpool(t, async (dir) => {
-    const spool = Spool.open({ dir, fsync: 'never', segmentBytes: 64 });
+    const refusals: string[] = [];
+    const spool = Spool.open({ dir, fsync: 'never', segmentBytes: 64, onWriteError: (err) => refusals.push(err.message) });
     spool.append({ kept: 'x'.repeat(40) });
     spool.flush();
     const before = spool.pendingBytes;
@@ -258,9 +259,13 @@ t.test('a group the disk refuses is dropped whole and its waiters hear so; the s
     await t.rejects(waiting, /EISDIR/, 'nobody may acknowledge the refused group');
     t.equal(spool.unflushedRecords, 0);
     t.equal(spool.pendingBytes, before, 'the dropped group no longer counts');
+    t.match(spool.lastWriteError?.message, /EISDIR/, 'the refusal is kept for readiness');
+    t.equal(refusals.length, 1, 'and reported once, for the metric');
     rmSync(nextSegment, { recursive: true });
     spool.append({ later: true });
     await spool.durable();
+    t.equal(spool.lastWriteError, undefined, 'a write that succeeds clears it');
+    t.equal(refusals.length, 1);
     const seen: string[] = [];
     while (spool.hasUnread()) seen.push(...spool.read().records.map((r) => Object.keys(r as object)[0]!));
     t.same(seen, ['kept', 'later'], 'earlier records still readable, the refused one absent');
