@@ -272,6 +272,33 @@ t.test('a group the disk refuses is dropped whole and its waiters hear so; the s
     spool.close();
   }));
 
+t.test('a checkpoint the disk refuses (full) neither throws nor moves anything; the next commit writes it', (t) =>
+  withSpool(t, async (dir) => {
+    const refusals: string[] = [];
+    const spool = Spool.open({ dir, fsync: 'never', onWriteError: (err) => refusals.push(err.message) });
+    spool.append({ first: true });
+    await spool.durable();
+    const batch = spool.read();
+    // the checkpoint is written aside first: a directory there makes that write fail, as a full disk would
+    const aside = join(dir, 'checkpoint.json.tmp');
+    mkdirSync(aside);
+    const pending = spool.pendingBytes;
+    t.doesNotThrow(() => spool.commit(batch.end), 'the store writer is not brought down');
+    t.equal(spool.pendingBytes, pending, 'still pending: replayed after a crash, harmlessly');
+    t.match(spool.lastWriteError?.message, /EISDIR/, 'readiness sees it');
+    t.equal(refusals.length, 1, 'the metric counts it');
+    rmSync(aside, { recursive: true });
+    spool.append({ second: true });
+    await spool.durable();
+    spool.commit(spool.read().end);
+    t.equal(spool.pendingBytes, 0, 'the next commit covers both');
+    t.equal(spool.lastWriteError, undefined);
+    spool.close();
+    const reopened = Spool.open({ dir, fsync: 'never' });
+    t.equal(reopened.hasUnread(), false, 'nothing replayed after the checkpoint was written');
+    reopened.close();
+  }));
+
 t.test('the writer gets the very records appended from memory, and what their lines parse to after a restart', (t) =>
   withSpool(t, (dir) => {
     const spool = Spool.open({ dir, fsync: 'never' });
