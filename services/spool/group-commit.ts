@@ -33,6 +33,8 @@ export class GroupCommit {
   private closed = false;
   /** why the last write failed, until a write succeeds again */
   private failure: Error | undefined;
+  /** a scheduled write failed since the last flush(): that flush's caller may not acknowledge what it ingested */
+  private unreported: Error | undefined;
   /** the buffer groups are encoded into */
   private out = Buffer.alloc(0);
 
@@ -88,11 +90,14 @@ export class GroupCommit {
   /**
    * Write the group with one write call; its waiters are called back after it. When the disk refuses, the group is
    * dropped (none of it was acknowledged: brokers and HTTP clients send it again), and its waiters and the caller
-   * get the error.
+   * get the error. The caller also gets the error of a scheduled write that failed since the last flush(): records
+   * it appended may have been in that dropped group, and an empty group now would not tell it so.
    */
   flush(): void {
     const waiters = this.durableWaiters;
     this.durableWaiters = [];
+    const earlier = this.unreported;
+    this.unreported = undefined;
     if (this.group.length > 0) {
       try {
         this.writeGroup();
@@ -105,7 +110,9 @@ export class GroupCommit {
         throw failure;
       }
     }
+    // waiters registered since that failure are for records appended after it: written now
     for (const done of waiters) done();
+    if (earlier) throw earlier;
   }
 
   /** `done` once everything appended before this call is written (or with the error), by the turn's shared flush. */
@@ -139,8 +146,9 @@ export class GroupCommit {
       if (this.closed) return;
       try {
         this.flush();
-      } catch {
-        // the waiters got the error; the next append schedules a new flush
+      } catch (err) {
+        // the waiters got the error; whoever calls flush() next hears of it too; the next append schedules a new flush
+        this.unreported = err instanceof Error ? err : new Error(String(err));
       }
     });
   }

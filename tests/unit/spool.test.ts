@@ -272,6 +272,21 @@ t.test('a group the disk refuses is dropped whole and its waiters hear so; the s
     spool.close();
   }));
 
+t.test('a group refused in its scheduled write makes the next flush() throw: its caller may not acknowledge', (t) =>
+  withSpool(t, async (dir) => {
+    const spool = Spool.open({ dir, fsync: 'never', segmentBytes: 64 });
+    spool.append({ kept: 'x'.repeat(40) });
+    spool.flush();
+    mkdirSync(join(dir, '0000000002.spool'));
+    // as the MQTT ingest does: append now, flush (then PUBACK) at the end of the turn, after the spool's own write
+    spool.append({ refused: 'y'.repeat(40) });
+    await new Promise((r) => setImmediate(r));
+    t.equal(spool.unflushedRecords, 0, 'the scheduled write ran and dropped the group');
+    t.throws(() => spool.flush(), /EISDIR/, 'the empty flush that follows is no proof of durability');
+    t.doesNotThrow(() => spool.flush(), 'told once');
+    spool.close();
+  }));
+
 t.test('a checkpoint the disk refuses (full) neither throws nor moves anything; the next commit writes it', (t) =>
   withSpool(t, async (dir) => {
     const refusals: string[] = [];
