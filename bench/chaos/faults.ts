@@ -4,7 +4,7 @@
 // ready again without a hand restart. A note starting with `FAIL:` is a guarantee not met, as is a lost, duplicated
 // or miscounted sample, or no recovery.
 import { execFile } from 'node:child_process';
-import { mkdir, open, rm, statfs } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { waitFor } from '../../tooling/system.ts';
@@ -67,6 +67,14 @@ async function restartService(ctx: FaultContext, signal: NodeJS.Signals): Promis
   await ctx.hold(holdMs(ctx.quick, 10_000));
   ctx.ended();
   await ctx.deployment.startService();
+}
+
+/** Bytes in the spool's segment files now (what it absorbed while the store was away, and what was stored since start). */
+async function spoolFileBytes(dataDir: string): Promise<number> {
+  const dir = join(dataDir, 'spool');
+  let total = 0;
+  for (const name of await readdir(dir)) if (name.endsWith('.spool')) total += (await stat(join(dir, name))).size;
+  return total;
 }
 
 /** Wait until the spool is full (ingestion pushing back), noting how long it took. */
@@ -164,8 +172,7 @@ export const FAULTS: FaultSpec[] = [
       const held = holdMs(ctx.quick, 60_000);
       ctx.extra.downS = held / 1000;
       await ctx.hold(held);
-      const pending = (await ctx.deployment.metrics()).get('vc_spool_pending_bytes');
-      if (pending !== undefined) ctx.extra.spoolBytesAtEnd = pending;
+      ctx.extra.spoolFileKiB = Math.round((await spoolFileBytes(ctx.deployment.dataDir)) / 1024);
       ctx.ended();
       await ctx.deployment.influx!.up();
     },
