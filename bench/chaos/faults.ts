@@ -43,6 +43,9 @@ export const RSS_BOUND_MIB = 600;
 /** A graceful stop (SIGTERM) must end within this: the writer drains for at most 5 s, then the files are closed. */
 export const STOP_BOUND_MS = 10_000;
 
+/** Steady publishing before a fault and after the recovery, in full runs. */
+const STEADY_MS = 10_000;
+
 const holdMs = (quick: boolean, full: number): number => (quick ? 3_000 : full);
 
 async function sh(command: string, args: string[]): Promise<void> {
@@ -299,6 +302,8 @@ export async function runFault(spec: FaultSpec, kind: DeploymentKind, options: R
     fleet = await startFleet(dep, { vehicles: quick ? 6 : 10, ratePerVehicle: quick ? 10 : 20, ...spec.fleet?.(quick) });
     rss = watchRss(() => dep.service.pid);
     await fleet.ackedMore(5, 60_000);
+    // steady publishing before the fault (full runs): the fault meets a spool and a store with data in them
+    if (!quick) await new Promise((r) => setTimeout(r, STEADY_MS));
     let endedAt: number | undefined;
     const ctx: FaultContext = {
       deployment: dep,
@@ -318,6 +323,7 @@ export async function runFault(spec: FaultSpec, kind: DeploymentKind, options: R
     if (result.recoveryMs === null) result.notes.push('no recovery within the bound');
     // publishing goes on after the recovery before the fleet stops
     await fleet.ackedMore(5, 60_000).catch(() => result.notes.push('FAIL: acks did not resume'));
+    if (!quick) await new Promise((r) => setTimeout(r, STEADY_MS));
     await fleet.stop();
     const activeFleet = fleet;
     let verdict = await verify(dep.api, activeFleet).catch(() => undefined);
