@@ -5,9 +5,11 @@ import { createServer, connect, type Socket } from 'node:net';
 import { cockpitDiffs, recount, sampleSignals, chaosVin } from '../../bench/chaos/harness.ts';
 import { startProxy } from '../../bench/chaos/proxy.ts';
 import { faultOk } from '../../bench/chaos/faults.ts';
-import { chaosMarkdown, faultRows, parseChaosArgs } from '../../bench/chaos/run.ts';
+import { chaosMarkdown, faultRows, main, parseChaosArgs, runChaos } from '../../bench/chaos/run.ts';
 import type { FaultResult } from '../../bench/chaos/types.ts';
-import { waitFor } from '../../tooling/system.ts';
+import { tempDir, waitFor } from '../../tooling/system.ts';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 async function echoServer(): Promise<{ port: number; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
@@ -126,4 +128,19 @@ t.test('the command line', async (t) => {
   t.match(parseChaosArgs(['--only']), { error: /needs a value/ });
   t.match(parseChaosArgs(['--bogus']), { error: /unknown option/ });
   t.same(parseChaosArgs(['-h']), { help: true });
+});
+
+t.test('the program: help, a bad flag, and a run of nothing that still writes its report', async (t) => {
+  const out: string[] = [];
+  const io = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => out.push(s) } } as unknown as Parameters<typeof main>[1];
+  t.equal(await main(['--help'], io), 0);
+  t.match(out.join(''), /Usage: npm run chaos/);
+  t.equal(await main(['--bogus'], io), 2);
+  const dir = await tempDir('chaos-report');
+  t.teardown(dir.remove);
+  const report = await runChaos({ quick: true, only: [], outDir: dir.path }, () => undefined);
+  t.same(report.faults, []);
+  t.equal(report.ok, true);
+  t.match(JSON.parse(await readFile(join(dir.path, 'chaos-quick-latest.json'), 'utf8')), { quick: true, faults: [] });
+  t.match(await readFile(join(dir.path, 'chaos-quick-latest.md'), 'utf8'), /# Chaos run .* \(quick\)/);
 });
