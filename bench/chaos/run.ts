@@ -16,7 +16,7 @@ export const USAGE = `Usage: npm run chaos -- [options]
 Runs every fault (kill -9, SIGTERM, broker restart, InfluxDB down 60 s, slow store, broker and store links stalled
 and cut, spool disk full, skewed clocks, late batches) against real processes in both deployments (embedded;
 Mosquitto + InfluxDB), with QoS 1 publishers throughout, and checks every acked sample is stored once and the
-cockpit equals a recount. Then bench/chaos/storm.ts, hostile.ts and soak.ts when present. About 25 minutes;
+cockpit equals a recount. Then bench/chaos/storm.ts, hostile.ts and soak.ts when present. About 20 minutes;
 --quick about 5.
 
 Options:
