@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, open, readdir, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { waitFor } from '../../tooling/system.ts';
+import { tempDir, waitFor } from '../../tooling/system.ts';
 import { checkCockpit, recovery, startDeployment, startFleet, verify, watchRss, type Deployment, type DeploymentKind, type DeploymentOptions, type Fleet, type FleetOptions } from './harness.ts';
 import type { FaultResult } from './types.ts';
 
@@ -132,7 +132,6 @@ export function spoolOnSmallDisk(size: string): NonNullable<DeploymentOptions['p
 
 /** Can this machine mount a tmpfs (root with CAP_SYS_ADMIN, as in our CI container)? */
 export async function canMountTmpfs(): Promise<boolean> {
-  const { tempDir } = await import('../../tooling/system.ts');
   const dir = await tempDir('mount-probe');
   try {
     await sh('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir.path]);
