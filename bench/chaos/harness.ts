@@ -16,6 +16,8 @@ export type DeploymentKind = 'embedded' | 'mosquitto+influx';
 export const BRAND = 'Chaos';
 export const MODEL = 'Probe';
 export const ADMIN_TOKEN = 'chaos-admin-token-0123456789abcdef';
+/** How long a graceful stop may take before the harness kills the service */
+const GRACEFUL_STOP_WAIT_MS = 120_000;
 
 const SIGNAL = {
   speed: 'Vehicle.Speed',
@@ -176,8 +178,17 @@ export async function startDeployment(kind: DeploymentKind, options: DeploymentO
       storeProxy,
       async stopService(signal) {
         const started = Date.now();
-        await service.stop(signal);
-        return { exitMs: Date.now() - started, code: service.child.exitCode, signal: service.child.signalCode, output: service.output() };
+        if (signal !== 'SIGKILL') {
+          // a graceful stop gets as long as a loaded machine needs (spawnService's own grace is 20 s), SIGKILL after
+          const exited = new Promise<void>((resolve) => (service.child.exitCode !== null || service.child.signalCode !== null ? resolve() : service.child.once('exit', () => resolve())));
+          service.child.kill(signal);
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, GRACEFUL_STOP_WAIT_MS)))]);
+          clearTimeout(timer);
+        }
+        const exitMs = Date.now() - started;
+        await service.stop('SIGKILL');
+        return { exitMs: signal === 'SIGKILL' ? Date.now() - started : exitMs, code: service.child.exitCode, signal: service.child.signalCode, output: service.output() };
       },
       async startService() {
         service = await spawnService(env);
