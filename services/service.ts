@@ -123,7 +123,7 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
   }, REGISTRY_REFRESH_MS);
   registryRefresh.unref();
   const twins = new TwinRegistry((vin) => store.latest(vin));
-  const spool = Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spoolMaxBytes, fsync: config.spoolFsync });
+  const spool = Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spoolMaxBytes, fsync: config.spoolFsync, onWriteError: () => metrics.spoolWriteErrors.inc() });
   if (spool.pendingBytes > 0) logger.info({ event: 'spool_replay', bytes: spool.pendingBytes }, 'replaying spooled records not yet confirmed by the store');
   const pipeline = new IngestPipeline({ spool, registry, twins, metrics });
   // The store's only writer counts rollups in memory; several writers must recount them from the raw samples.
@@ -187,7 +187,12 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
     } catch (err) {
       checks.metadata = { ok: false, detail: err instanceof Error ? err.message : String(err) };
     }
-    checks.spool = spool.hasRoom ? { ok: true } : { ok: false, detail: 'spool full: ingestion is pushing back' };
+    const refused = spool.lastWriteError;
+    checks.spool = refused
+      ? { ok: false, detail: `the disk refused the last spool write (${refused.message.slice(0, 120)}): nothing is acknowledged until it takes writes again` }
+      : spool.hasRoom
+        ? { ok: true }
+        : { ok: false, detail: 'spool full: ingestion is pushing back' };
     return { ready: Object.values(checks).every((c) => c.ok), checks };
   };
 

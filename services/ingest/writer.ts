@@ -56,6 +56,8 @@ export class SpoolWriter {
   private wakeRetry: (() => void) | undefined;
   private lastError: string | undefined;
   private consecutiveFailures = 0;
+  /** receive time of the oldest record of the batch being written (ms), for the lag gauge while it is retried */
+  private oldestUnstored = Number.POSITIVE_INFINITY;
   private readonly onStored: SpoolWriterOptions['onStored'];
   private readonly beforeWrite: SpoolWriterOptions['beforeWrite'];
   private readonly onCaughtUp: SpoolWriterOptions['onCaughtUp'];
@@ -135,6 +137,7 @@ export class SpoolWriter {
         if (record.k === 'd') letters.push(record.letter);
         else for (const s of recordSamples(record)) samples.push({ vin: record.vin, brand: record.brand, model: record.model, ts: s.ts, seq: s.seq, signals: s.signals });
       }
+      this.oldestUnstored = oldest;
       if (Number.isFinite(oldest)) this.metrics.storeLagSeconds.set(Math.max(0, Date.now() - oldest) / 1000);
       const stored = await this.writeUntilConfirmed(samples, letters);
       if (stored === undefined) {
@@ -245,6 +248,9 @@ export class SpoolWriter {
         this.consecutiveFailures += 1;
         this.lastError = err instanceof Error ? err.message : String(err);
         this.metrics.storeWriteErrors.inc();
+        // while the store is away the spool grows and the data ages: the gauges say so at every retry, not only between batches
+        this.metrics.spoolPendingBytes.set(this.spool.pendingBytes);
+        if (Number.isFinite(this.oldestUnstored)) this.metrics.storeLagSeconds.set(Math.max(0, Date.now() - this.oldestUnstored) / 1000);
         if (this.consecutiveFailures === 1 || this.consecutiveFailures % 20 === 0) {
           this.logger.warn({ event: 'store_write_failed', failures: this.consecutiveFailures, err: this.lastError, pendingBytes: this.spool.pendingBytes }, 'store write failed; retrying, spool keeps the data');
         }

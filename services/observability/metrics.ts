@@ -28,6 +28,11 @@ export class ServiceMetrics {
     help: 'Bytes in the spool not yet confirmed by the store',
     registers: [this.registry],
   });
+  readonly spoolWriteErrors = new Counter({
+    name: 'vc_spool_write_errors_total',
+    help: 'Spool writes the disk refused (disk full, I/O error): those messages were not acknowledged',
+    registers: [this.registry],
+  });
   readonly backpressure = new Counter({
     name: 'vc_ingest_backpressure_total',
     help: 'Times ingestion held acks because the spool was full',

@@ -13,6 +13,8 @@ export interface GroupCommitOptions {
   unstoredBytes: () => number;
   /** A group was written (durable per the fsync mode): its records and their bytes. */
   onWritten: (group: readonly WrittenRecord[], bytes: number) => void;
+  /** The disk refused a group (ENOSPC, EIO...): nothing of it was acknowledged. */
+  onWriteError?: (err: Error) => void;
 }
 
 /** Largest group encoded into the buffer kept for writing (a larger one gets its own). */
@@ -29,6 +31,10 @@ export class GroupCommit {
   private roomWaiters: Array<() => void> = [];
   private flushScheduled = false;
   private closed = false;
+  /** why the last write failed, until a write succeeds again */
+  private failure: Error | undefined;
+  /** a scheduled write failed since the last flush(): that flush's caller may not acknowledge what it ingested */
+  private unreported: Error | undefined;
   /** the buffer groups are encoded into */
   private out = Buffer.alloc(0);
 
@@ -37,6 +43,11 @@ export class GroupCommit {
   /** Appended records not yet written (a write call away from durable). */
   get unflushedRecords(): number {
     return this.group.length;
+  }
+
+  /** Why the disk refused the last group, while no later one was written (undefined: the last write succeeded). */
+  get lastWriteError(): Error | undefined {
+    return this.failure;
   }
 
   /** Bytes appended but not yet stored, the group's included. */
@@ -79,21 +90,29 @@ export class GroupCommit {
   /**
    * Write the group with one write call; its waiters are called back after it. When the disk refuses, the group is
    * dropped (none of it was acknowledged: brokers and HTTP clients send it again), and its waiters and the caller
-   * get the error.
+   * get the error. The caller also gets the error of a scheduled write that failed since the last flush(): records
+   * it appended may have been in that dropped group, and an empty group now would not tell it so.
    */
   flush(): void {
     const waiters = this.durableWaiters;
     this.durableWaiters = [];
+    const earlier = this.unreported;
+    this.unreported = undefined;
     if (this.group.length > 0) {
       try {
         this.writeGroup();
+        this.failure = undefined;
       } catch (err) {
         const failure = err instanceof Error ? err : new Error(String(err));
+        this.failure = failure;
+        this.options.onWriteError?.(failure);
         for (const done of waiters) done(failure);
         throw failure;
       }
     }
+    // waiters registered since that failure are for records appended after it: written now
     for (const done of waiters) done();
+    if (earlier) throw earlier;
   }
 
   /** `done` once everything appended before this call is written (or with the error), by the turn's shared flush. */
@@ -127,8 +146,9 @@ export class GroupCommit {
       if (this.closed) return;
       try {
         this.flush();
-      } catch {
-        // the waiters got the error; the next append schedules a new flush
+      } catch (err) {
+        // the waiters got the error; whoever calls flush() next hears of it too; the next append schedules a new flush
+        this.unreported = err instanceof Error ? err : new Error(String(err));
       }
     });
   }

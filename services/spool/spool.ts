@@ -26,6 +26,8 @@ export interface SpoolOptions {
   fsyncMs?: number;
   /** Written records kept in memory for the reader, in spool bytes (0: always read the file). */
   memoryBytes?: number;
+  /** The disk refused a write (nothing of it was acknowledged): for a metric. */
+  onWriteError?: (err: Error) => void;
 }
 
 export class Spool implements SpoolSource {
@@ -37,11 +39,15 @@ export class Spool implements SpoolSource {
   private readonly reader: SpoolReader;
   private follower: ((end: SpoolPosition) => void) | undefined;
   private closed = false;
+  private readonly onWriteError: ((err: Error) => void) | undefined;
+  /** why the last checkpoint could not be written, until one is */
+  private checkpointError: Error | undefined;
 
   private constructor(options: SpoolOptions) {
     this.dir = options.dir;
     this.maxBytes = options.maxBytes ?? 1024 ** 3;
     this.segmentBytes = options.segmentBytes ?? 64 * 1024 ** 2;
+    this.onWriteError = options.onWriteError;
     mkdirSync(this.dir, { recursive: true });
     const checkpoint = readCheckpoint(this.dir);
     const log = new SegmentLog({ dir: this.dir, segmentBytes: this.segmentBytes, fsync: options.fsync ?? 'interval', fsyncMs: options.fsyncMs ?? 1000 }, checkpoint?.segment);
@@ -58,6 +64,7 @@ export class Spool implements SpoolSource {
       log,
       maxBytes: this.maxBytes,
       unstoredBytes: () => this.reader.pendingBytes,
+      onWriteError: options.onWriteError,
       onWritten: (group, bytes) => {
         const end = log.end;
         this.reader.advance(end, group, bytes);
@@ -96,6 +103,11 @@ export class Spool implements SpoolSource {
 
   get hasRoom(): boolean {
     return this.groups.hasRoom;
+  }
+
+  /** Why the disk refused the last write (a group or the checkpoint), until one succeeds again (undefined: none failed). */
+  get lastWriteError(): Error | undefined {
+    return this.groups.lastWriteError ?? this.checkpointError;
   }
 
   /** Resolves once the unstored backlog is below the bound again. */
@@ -156,9 +168,20 @@ export class Spool implements SpoolSource {
     return this.reader.read<T>(maxBytes);
   }
 
-  /** Everything before `position` is stored: checkpoint it and drop finished segments. */
+  /**
+   * Everything before `position` is stored: checkpoint it and drop finished segments. When the disk refuses the
+   * checkpoint (full), nothing moves: the records stay pending (replayed after a crash, harmlessly), the finished
+   * segments stay, and the next commit, of a later position, tries again.
+   */
   commit(position: SpoolPosition): void {
-    if (!this.reader.commit(position)) return;
+    try {
+      if (!this.reader.commit(position)) return;
+      this.checkpointError = undefined;
+    } catch (err) {
+      this.checkpointError = err instanceof Error ? err : new Error(String(err));
+      this.onWriteError?.(this.checkpointError);
+      return;
+    }
     this.log.dropBefore(position.segment);
     this.groups.stored();
   }

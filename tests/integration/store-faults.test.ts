@@ -56,6 +56,15 @@ async function run(binary: string): Promise<void> {
       return stalled && acked.size > 0 ? true : undefined;
     }, 20_000, 700);
     t.ok(acked.size < TOTAL, `acks stalled at ${acked.size} of ${TOTAL} while the store is down`);
+    // what an operator watches during the outage: the spool's depth at its bound, and the data ageing
+    const gauges = await waitFor('the spool gauges to show the outage', async () => {
+      const text = (await api.get<string>('/metrics', '')).body;
+      const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+      const pending = value('vc_spool_pending_bytes');
+      const lag = value('vc_store_lag_seconds');
+      return pending >= 24 * 1024 && lag > 0 ? { pending, lag } : undefined;
+    }, 30_000, 250);
+    t.ok(gauges.pending >= 24 * 1024, `vc_spool_pending_bytes ${gauges.pending} at the bound, not its value before the outage`);
     const ready = await api.get<{ ready: boolean; checks: Record<string, { ok: boolean }> }>('/readyz', '');
     t.equal(ready.status, 503, 'not ready while the store is down');
     t.equal(ready.body.checks.store?.ok, false);

@@ -245,7 +245,8 @@ t.test('an append is flushed on the next turn even when nobody waits for it', (t
 
 t.test('a group the disk refuses is dropped whole and its waiters hear so; the spool goes on afterwards', (t) =>
   withSpool(t, async (dir) => {
-    const spool = Spool.open({ dir, fsync: 'never', segmentBytes: 64 });
+    const refusals: string[] = [];
+    const spool = Spool.open({ dir, fsync: 'never', segmentBytes: 64, onWriteError: (err) => refusals.push(err.message) });
     spool.append({ kept: 'x'.repeat(40) });
     spool.flush();
     const before = spool.pendingBytes;
@@ -258,13 +259,59 @@ t.test('a group the disk refuses is dropped whole and its waiters hear so; the s
     await t.rejects(waiting, /EISDIR/, 'nobody may acknowledge the refused group');
     t.equal(spool.unflushedRecords, 0);
     t.equal(spool.pendingBytes, before, 'the dropped group no longer counts');
+    t.match(spool.lastWriteError?.message, /EISDIR/, 'the refusal is kept for readiness');
+    t.equal(refusals.length, 1, 'and reported once, for the metric');
     rmSync(nextSegment, { recursive: true });
     spool.append({ later: true });
     await spool.durable();
+    t.equal(spool.lastWriteError, undefined, 'a write that succeeds clears it');
+    t.equal(refusals.length, 1);
     const seen: string[] = [];
     while (spool.hasUnread()) seen.push(...spool.read().records.map((r) => Object.keys(r as object)[0]!));
     t.same(seen, ['kept', 'later'], 'earlier records still readable, the refused one absent');
     spool.close();
+  }));
+
+t.test('a group refused in its scheduled write makes the next flush() throw: its caller may not acknowledge', (t) =>
+  withSpool(t, async (dir) => {
+    const spool = Spool.open({ dir, fsync: 'never', segmentBytes: 64 });
+    spool.append({ kept: 'x'.repeat(40) });
+    spool.flush();
+    mkdirSync(join(dir, '0000000002.spool'));
+    // as the MQTT ingest does: append now, flush (then PUBACK) at the end of the turn, after the spool's own write
+    spool.append({ refused: 'y'.repeat(40) });
+    await new Promise((r) => setImmediate(r));
+    t.equal(spool.unflushedRecords, 0, 'the scheduled write ran and dropped the group');
+    t.throws(() => spool.flush(), /EISDIR/, 'the empty flush that follows is no proof of durability');
+    t.doesNotThrow(() => spool.flush(), 'told once');
+    spool.close();
+  }));
+
+t.test('a checkpoint the disk refuses (full) neither throws nor moves anything; the next commit writes it', (t) =>
+  withSpool(t, async (dir) => {
+    const refusals: string[] = [];
+    const spool = Spool.open({ dir, fsync: 'never', onWriteError: (err) => refusals.push(err.message) });
+    spool.append({ first: true });
+    await spool.durable();
+    const batch = spool.read();
+    // the checkpoint is written aside first: a directory there makes that write fail, as a full disk would
+    const aside = join(dir, 'checkpoint.json.tmp');
+    mkdirSync(aside);
+    const pending = spool.pendingBytes;
+    t.doesNotThrow(() => spool.commit(batch.end), 'the store writer is not brought down');
+    t.equal(spool.pendingBytes, pending, 'still pending: replayed after a crash, harmlessly');
+    t.match(spool.lastWriteError?.message, /EISDIR/, 'readiness sees it');
+    t.equal(refusals.length, 1, 'the metric counts it');
+    rmSync(aside, { recursive: true });
+    spool.append({ second: true });
+    await spool.durable();
+    spool.commit(spool.read().end);
+    t.equal(spool.pendingBytes, 0, 'the next commit covers both');
+    t.equal(spool.lastWriteError, undefined);
+    spool.close();
+    const reopened = Spool.open({ dir, fsync: 'never' });
+    t.equal(reopened.hasUnread(), false, 'nothing replayed after the checkpoint was written');
+    reopened.close();
   }));
 
 t.test('the writer gets the very records appended from memory, and what their lines parse to after a restart', (t) =>

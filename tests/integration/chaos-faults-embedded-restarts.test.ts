@@ -1,0 +1,6 @@
+// Chaos, embedded broker + store: kill -9 and SIGTERM of the service (the embedded broker goes and comes with it).
+// What every fault must show, and how it is run: chaos-suite.ts (the short variants of npm run chaos, docs/chaos.md).
+// The faults are spread over several files so each stays well within tap's per-file timeout on a loaded machine.
+import { chaosSuite } from './chaos-suite.ts';
+
+await chaosSuite('embedded', ['kill9', 'sigterm']);

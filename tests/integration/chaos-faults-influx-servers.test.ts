@@ -1,0 +1,6 @@
+// Chaos, Mosquitto + InfluxDB: Mosquitto restarted, InfluxDB down, a slow store until the spool is full.
+// What every fault must show, and how it is run: chaos-suite.ts (the short variants of npm run chaos, docs/chaos.md).
+// The faults are spread over several files so each stays well within tap's per-file timeout on a loaded machine.
+import { chaosSuite } from './chaos-suite.ts';
+
+await chaosSuite('mosquitto+influx', ['broker-restart', 'influx-down', 'slow-store']);
