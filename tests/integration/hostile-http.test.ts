@@ -40,6 +40,7 @@ t.test('JSON nested far deeper than any message answers 400 on every route that 
       const answer = (await r.json()) as { code: string };
       t.equal(r.status, 400, `${path}, ${depth} levels: 400`);
       t.strictSame(errorShape(answer), ['code', 'message', 'statusCode'], `${path}, ${depth} levels: the error shape`);
+      t.equal(answer.code, 'INVALID_JSON', `${path}, ${depth} levels: INVALID_JSON, on every route (docs/api.md)`);
     }
   }
   const deep = await fetch(`${service.apiUrl}/api/v1/telemetry`, { method: 'POST', headers: { authorization: `Bearer ${service.adminToken.token}`, 'content-type': 'application/json' }, body: '['.repeat(50) + ']'.repeat(50) });

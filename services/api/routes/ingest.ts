@@ -37,6 +37,7 @@ const bodyVin = (body: unknown): string | undefined => {
 export const ingestRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app) => {
   const security = [{ bearer: [] }];
   // Firmware JSON encoders print NaN/Infinity: over HTTP as over MQTT, only the samples carrying them are rejected.
+  app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
     const parsed = parseTelemetryJson(text as string);
     if (parsed !== undefined) done(null, parsed.value);
