@@ -96,3 +96,22 @@ t.test('brand, model and tenant names follow one rule: no wildcards, quotes, bac
     t.equal(r.status, 201, `${good}: registered`);
   }
 });
+
+t.test('a payload that is not valid UTF-8 is malformed JSON over HTTP and MQTT, never stored with U+FFFD in its place', async (t) => {
+  const ts = Date.now();
+  const bytes = Buffer.concat([Buffer.from(`{"vin":"${vin}","ts":${ts},"seq":41,"signals":{"Vehicle.OBD.DTCList":"P0`), Buffer.from([0xff, 0xfe]), Buffer.from('"}}')]);
+  const r = await fetch(`${service.apiUrl}/api/v1/telemetry`, { method: 'POST', headers: { authorization: `Bearer ${service.adminToken.token}`, 'content-type': 'application/json' }, body: bytes });
+  t.equal(r.status, 400);
+  t.match(await r.json(), { statusCode: 400, code: 'INVALID_JSON', message: /UTF-8/ });
+  const client: mqtt.MqttClient = await connectMqtt(service.mqttUrl, { clientId: vin, username: vin, password: registration!.mqtt.password });
+  t.teardown(() => client.endAsync());
+  await publishQos1(client, telemetryTopic(vin), bytes);
+  const letters = await waitFor('the dead letter', async () => {
+    const l = await api.get<{ items: Array<{ detail: string }> }>(`/api/v1/dead-letters?vin=${vin}&reason=malformed_json`);
+    return l.body.items.length >= 1 ? l.body.items : undefined;
+  });
+  t.match(letters[0]!.detail, /UTF-8/);
+  t.ok(await service.writer.drained());
+  const stored = await api.get<{ samples: unknown[] }>(`/api/v1/vehicles/${vin}/telemetry?from=${ts}&to=${ts + 1}`);
+  t.strictSame(stored.body.samples, [], 'nothing stored');
+});
