@@ -206,6 +206,14 @@ function validateSample(candidate: unknown, now: number): TelemetrySample | Reje
   if (typeof rawSignals === 'object' && rawSignals !== null && Object.hasOwn(rawSignals, '__proto__')) {
     return { reason: 'unknown_signal', detail: '__proto__: not in the signal catalog' };
   }
+  // a literal too large for a double (1e999) parses to Infinity, which zod would call a wrong type
+  if (typeof rawSignals === 'object' && rawSignals !== null) {
+    for (const [path, value] of Object.entries(rawSignals)) {
+      if (typeof value !== 'number' || Number.isFinite(value)) continue;
+      const problem = checkSignal(path, value)!;
+      return { reason: problem, detail: `${path.slice(0, 128)}: ${signalProblem(problem, SIGNALS.get(path), value)}` };
+    }
+  }
   const parsed = TelemetrySampleSchema.safeParse(candidate);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
