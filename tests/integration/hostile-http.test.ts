@@ -115,3 +115,15 @@ t.test('a payload that is not valid UTF-8 is malformed JSON over HTTP and MQTT, 
   const stored = await api.get<{ samples: unknown[] }>(`/api/v1/vehicles/${vin}/telemetry?from=${ts}&to=${ts + 1}`);
   t.strictSame(stored.body.samples, [], 'nothing stored');
 });
+
+t.test('from and to take ISO 8601 or ms only: text V8 would read as a date (a number in it) is 400', async (t) => {
+  for (const value of ["' OR '1'='1", 'x 1', 'Jan 1', '1 UNION SELECT 2', '2026-13']) {
+    const r = await api.get<{ code: string; message: string }>(`/api/v1/vehicles/${vin}/telemetry?from=${encodeURIComponent(value)}`);
+    t.equal(r.status, 400, `from=${value}`);
+    t.match(r.body, { code: 'VALIDATION_FAILED', message: /ISO 8601/ });
+    t.equal((await api.get(`/api/v1/fleet/cockpit?to=${encodeURIComponent(value)}`)).status, 400, `cockpit to=${value}`);
+  }
+  for (const value of ['2026-12-01', '2026-12-01T10:00', '2026-12-01T10:00:00Z', '2026-12-01T10:00:00.123+01:00', String(Date.now() - 1_000)]) {
+    t.equal((await api.get(`/api/v1/vehicles/${vin}/telemetry?from=${encodeURIComponent(value)}`)).status, 200, `from=${value}`);
+  }
+});
