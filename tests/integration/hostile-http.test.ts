@@ -127,3 +127,13 @@ t.test('from and to take ISO 8601 or ms only: text V8 would read as a date (a nu
     t.equal((await api.get(`/api/v1/vehicles/${vin}/telemetry?from=${encodeURIComponent(value)}`)).status, 200, `from=${value}`);
   }
 });
+
+t.test('a cockpit over decades (from=0) answers with the window of the data, as a narrow one does', async (t) => {
+  const now = Date.now();
+  const wide = await api.get<{ kpis: { samples: number }; from: number }>('/api/v1/fleet/cockpit?from=0');
+  t.equal(wide.status, 200);
+  t.equal(wide.body.from, 0);
+  const narrow = await api.get<{ kpis: { samples: number } }>(`/api/v1/fleet/cockpit?from=${now - 86_400_000}`);
+  t.equal(wide.body.kpis.samples, narrow.body.kpis.samples, 'every sample of this suite is of the last day');
+  t.equal((await api.get(`/api/v1/brands/Voltra/cockpit?from=0&to=${now}`)).status, 200);
+});
