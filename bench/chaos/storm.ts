@@ -38,7 +38,7 @@ function shape(o: StormOptions): StormShape {
   // each vehicle sends every 4 s: the fleet's rate grows with it, and a vehicle is never silent long after it is back
   const rate = Math.max(1, Math.round(vehicles / 4));
   return o.quick
-    ? { vehicles, rate, warmMs: 5_000, durationMs: 30_000, publishers: 1 }
+    ? { vehicles, rate, warmMs: 4_000, durationMs: 20_000, publishers: 1 }
     : { vehicles, rate, warmMs: 20_000, durationMs: 120_000, publishers: 2 };
 }
 
