@@ -137,3 +137,14 @@ t.test('a cockpit over decades (from=0) answers with the window of the data, as 
   t.equal(wide.body.kpis.samples, narrow.body.kpis.samples, 'every sample of this suite is of the last day');
   t.equal((await api.get(`/api/v1/brands/Voltra/cockpit?from=0&to=${now}`)).status, 200);
 });
+
+t.test('a vehicle-list cursor the list did not give is 400 INVALID_RANGE, not a page from wherever it decodes to', async (t) => {
+  for (const cursor of ["' OR '1'='1", 'AAAA', Buffer.from('not a vin').toString('base64url')]) {
+    const r = await api.get<{ code: string }>(`/api/v1/vehicles?cursor=${encodeURIComponent(cursor)}`);
+    t.equal(r.status, 400, cursor);
+    t.equal(r.body.code, 'INVALID_RANGE');
+  }
+  const first = await api.get<{ nextCursor: string | null }>('/api/v1/vehicles?limit=1');
+  t.ok(first.body.nextCursor, 'a cursor the list gave');
+  t.equal((await api.get(`/api/v1/vehicles?limit=1&cursor=${first.body.nextCursor}`)).status, 200, 'pages on');
+});
