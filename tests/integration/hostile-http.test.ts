@@ -148,3 +148,12 @@ t.test('a vehicle-list cursor the list did not give is 400 INVALID_RANGE, not a 
   t.ok(first.body.nextCursor, 'a cursor the list gave');
   t.equal((await api.get(`/api/v1/vehicles?limit=1&cursor=${first.body.nextCursor}`)).status, 200, 'pages on');
 });
+
+t.test('a static path climbing out of its root is an unknown route, in the documented shape', async (t) => {
+  for (const path of ['/docs/static/../../../../etc/passwd', '/docs/static/..%2f..%2f..%2fpackage.json', '/assets/..%2f..%2fpackage.json']) {
+    const answer = await raw(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    t.match(answer, /^HTTP\/1\.1 404 /, path);
+    t.strictSame(bodyOf(answer), { statusCode: 404, code: 'ROUTE_NOT_FOUND', message: (bodyOf(answer) as { message: string }).message });
+    t.notMatch(answer, /root:x:0:0|"name": "vehicle-cloud"/, 'no file content');
+  }
+});
