@@ -31,6 +31,8 @@ export async function buildApi(ctx: ApiContext, logger: Logger): Promise<Fastify
   registerErrorHandlers(app);
   // every body, not only telemetry, is refused past the contract's nesting limit (docs/api.md, INVALID_JSON); the
   // rest is Fastify's own parser (prototype poisoning refused)
+  // every route takes JSON only: Fastify's text/plain parser would hand a route a string (415, docs/api.md)
+  app.removeContentTypeParser('text/plain');
   const fastifyJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, text, done) => {

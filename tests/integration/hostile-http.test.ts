@@ -149,6 +149,16 @@ t.test('a vehicle-list cursor the list did not give is 400 INVALID_RANGE, not a 
   t.equal((await api.get(`/api/v1/vehicles?limit=1&cursor=${first.body.nextCursor}`)).status, 200, 'pages on');
 });
 
+t.test('a body that is not application/json is 415 on every route that takes one', async (t) => {
+  for (const path of ['/api/v1/telemetry', '/api/v1/vehicles', '/api/v1/tenants']) {
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml']) {
+      const r = await fetch(`${service.apiUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${service.adminToken.token}`, 'content-type': type }, body: '{"vin":"x"}' });
+      t.equal(r.status, 415, `${path}, ${type}`);
+      t.match(await r.json(), { statusCode: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
+    }
+  }
+});
+
 t.test('a static path climbing out of its root is an unknown route, in the documented shape', async (t) => {
   for (const path of ['/docs/static/../../../../etc/passwd', '/docs/static/..%2f..%2f..%2fpackage.json', '/assets/..%2f..%2fpackage.json']) {
     const answer = await raw(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
