@@ -16,12 +16,6 @@ export const ADMIN_MQTT_USERNAME = 'admin';
 const BAD_USERNAME_OR_PASSWORD = 4;
 const IDENTIFIER_REJECTED = 2;
 const SERVER_UNAVAILABLE = 3;
-/**
- * Pending connections the kernel queues before the broker accepts them (capped by net.core.somaxconn). Node's default
- * of 511 overflows when thousands of vehicles reconnect at once after an outage: the dropped handshakes are retried
- * by TCP after 1, 3, 7, 15 s..., which turned a 10,000-vehicle reconnect into 100 s (docs/chaos.md#reconnect-storm).
- */
-export const LISTEN_BACKLOG = 65_535;
 
 interface Principal {
   kind: 'vehicle' | 'admin';
@@ -123,7 +117,7 @@ export class EmbeddedBroker {
     });
     const port = await new Promise<number>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ port: options.port, host: options.host, backlog: LISTEN_BACKLOG }, () => {
+      server.listen(options.port, options.host, () => {
         const address = server.address();
         resolve(typeof address === 'object' && address ? address.port : options.port);
       });
