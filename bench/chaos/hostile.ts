@@ -14,6 +14,7 @@ import { DEPLOYMENTS, deploymentMissing, startDeployment, type Deployment, type 
 import type { HostileResult } from './types.ts';
 
 export interface HostileOptions {
+  /** the same set of inputs either way: all of them take about a minute per deployment */
   quick: boolean;
   log: (line: string) => void;
   /** default: both */
