@@ -3,8 +3,9 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
+import { jsonTooDeep, MAX_JSON_DEPTH } from '../contract/telemetry.ts';
 import type { ApiContext } from './context.ts';
-import { clientErrorHandler, registerErrorHandlers } from './errors.ts';
+import { clientErrorHandler, InvalidJson, registerErrorHandlers } from './errors.ts';
 import { registerOpenApi } from './openapi.ts';
 import { rateLimiting } from './rate-limit.ts';
 import { cockpitRoutes } from './routes/cockpit.ts';
@@ -28,6 +29,16 @@ export async function buildApi(ctx: ApiContext, logger: Logger): Promise<Fastify
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandlers(app);
+  // every body, not only telemetry, is refused past the contract's nesting limit (docs/api.md, INVALID_JSON); the
+  // rest is Fastify's own parser (prototype poisoning refused)
+  // every route takes JSON only: Fastify's text/plain parser would hand a route a string (415, docs/api.md)
+  app.removeContentTypeParser('text/plain');
+  const fastifyJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, text, done) => {
+    if (jsonTooDeep(text as string)) return done(new InvalidJson(`it nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+    fastifyJson(request, text as string, done);
+  });
 
   await registerOpenApi(app, ctx.version);
   await app.register(rateLimiting(ctx));

@@ -30,12 +30,14 @@ export interface ErrorBody {
   message: string;
 }
 
-const FASTIFY_CODES: Record<string, { code: string; status?: number }> = {
+const FASTIFY_CODES: Record<string, { code: string; status?: number; message?: string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'INVALID_JSON' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'INVALID_JSON' },
   FST_ERR_CTP_BODY_TOO_LARGE: { code: 'PAYLOAD_TOO_LARGE', status: 413 },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', status: 415 },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'INVALID_CONTENT_LENGTH', status: 400 },
+  // @fastify/static refuses a path that climbs out of its root (`/docs/static/../..`): to the caller, no such route
+  FST_STATIC_FORBIDDEN_PATH: { code: 'ROUTE_NOT_FOUND', status: 404, message: 'no such route' },
 };
 
 export function registerErrorHandlers(app: FastifyInstance): void {
@@ -47,7 +49,7 @@ export function registerErrorHandlers(app: FastifyInstance): void {
       body = { statusCode: 400, code: 'VALIDATION_FAILED', message: `${where}: ${issue?.message ?? 'invalid'}` };
     } else if (error.code && FASTIFY_CODES[error.code]) {
       const mapped = FASTIFY_CODES[error.code]!;
-      body = { statusCode: mapped.status ?? error.statusCode ?? 400, code: mapped.code, message: error.message };
+      body = { statusCode: mapped.status ?? error.statusCode ?? 400, code: mapped.code, message: mapped.message ?? error.message };
     } else if (error.statusCode && error.statusCode < 500 && error.code) {
       body = { statusCode: error.statusCode, code: error.code.replace(/^FST_ERR_/, ''), message: error.message };
     } else if (error.statusCode === 503 && error.code) {

@@ -84,11 +84,17 @@ export const BulkRegistrationSchema = z.object({
   existing: z.array(VinSchema).describe('VINs already registered: left alone'),
 });
 
+/**
+ * ISO 8601 as Date.parse reads it (a date, or a date and time with an optional zone). Checked first because V8's
+ * Date.parse also reads anything with a number in it: `' OR '1'='1` would be the year 2001.
+ */
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+
 /** ISO 8601 or ms since the epoch. */
 export const TimeParam = z
   .string()
   .transform((value, ctx) => {
-    const ms = /^-?\d+$/.test(value) ? Number(value) : Date.parse(value);
+    const ms = /^-?\d+$/.test(value) ? Number(value) : ISO_8601.test(value) ? Date.parse(value) : Number.NaN;
     if (!Number.isFinite(ms)) {
       ctx.addIssue({ code: 'custom', message: 'expected ISO 8601 or ms since the epoch' });
       return z.NEVER;

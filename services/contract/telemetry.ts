@@ -140,7 +140,8 @@ export function decodeTelemetry(topic: string | undefined, payload: Buffer | str
     topicVin = vinFromTopic(topic);
     if (topicVin === undefined) return { ok: false, reason: 'invalid_topic', detail: `topic must be vehicles/{vin}/telemetry, got ${topic.slice(0, 128)}` };
   }
-  const text = typeof payload === 'string' ? payload : payload.toString('utf8');
+  const text = typeof payload === 'string' ? payload : utf8(payload);
+  if (text === undefined) return { ok: false, reason: 'malformed_json', detail: 'payload is not valid UTF-8' };
   const parsed = parseTelemetryJson(text);
   if (parsed === undefined) {
     const detail = jsonTooDeep(text) ? `payload nests deeper than ${MAX_JSON_DEPTH} levels` : 'payload is not valid UTF-8 JSON';
@@ -149,6 +150,17 @@ export function decodeTelemetry(topic: string | undefined, payload: Buffer | str
   const result = validateTelemetry(parsed.value, topicVin, now);
   if (result.ok && parsed.strict) result.json = text;
   return result;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The payload as text, or undefined when it is not valid UTF-8 (a lenient decode would store U+FFFD in its place). */
+export function utf8(payload: Buffer): string | undefined {
+  try {
+    return strictUtf8.decode(payload);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Validate an already parsed message (the HTTP route's body). */
@@ -193,6 +205,14 @@ function validateSample(candidate: unknown, now: number): TelemetrySample | Reje
   const rawSignals = typeof candidate === 'object' && candidate !== null ? (candidate as { signals?: unknown }).signals : undefined;
   if (typeof rawSignals === 'object' && rawSignals !== null && Object.hasOwn(rawSignals, '__proto__')) {
     return { reason: 'unknown_signal', detail: '__proto__: not in the signal catalog' };
+  }
+  // a literal too large for a double (1e999) parses to Infinity, which zod would call a wrong type
+  if (typeof rawSignals === 'object' && rawSignals !== null) {
+    for (const [path, value] of Object.entries(rawSignals)) {
+      if (typeof value !== 'number' || Number.isFinite(value)) continue;
+      const problem = checkSignal(path, value)!;
+      return { reason: problem, detail: `${path.slice(0, 128)}: ${signalProblem(problem, SIGNALS.get(path), value)}` };
+    }
   }
   const parsed = TelemetrySampleSchema.safeParse(candidate);
   if (!parsed.success) {

@@ -114,6 +114,15 @@ export class ServiceMetrics {
       for (const name of ['nodejs_active_handles', 'nodejs_active_handles_total', 'nodejs_active_requests', 'nodejs_active_requests_total', 'nodejs_active_resources', 'nodejs_active_resources_total']) {
         this.registry.removeSingleMetric(name);
       }
+      // the soak's leak check (docs/chaos.md#soak): one count, not a walk grouping every handle by its type
+      new Gauge({
+        name: 'vc_active_resources',
+        help: 'Handles, requests and timers keeping the event loop alive (process.getActiveResourcesInfo().length)',
+        registers: [this.registry],
+        collect() {
+          this.set(process.getActiveResourcesInfo().length);
+        },
+      });
     }
   }
 

@@ -27,4 +27,5 @@ export { liveLine, summaryTable, megabytes } from './report.ts';
 export { addStoreWrites, describeWriteVolume, storeWritesBetween, storeWritesOf, writeVolume, type StoreWrites, type TableWrites, type WriteVolume } from './store-writes.ts';
 export { SeqLedger } from './verify.ts';
 export { loadSample, vehicleTrack } from './samples.ts';
-export type { VehicleOutcome } from './protocol.ts';
+export type { Reconnection, VehicleOutcome } from './protocol.ts';
+export { reconnectionStats, type ReconnectionStats } from './reconnects.ts';

@@ -47,6 +47,20 @@ export interface PublisherProgress {
   behind: number;
   errors: number;
   reconnects: number;
+  /** connections up now (CONNACK received, not closed since) */
+  connected: number;
+}
+
+/** One reconnection of a publisher connection after it was lost (the first connect is not one). */
+export interface Reconnection {
+  /** the connection's index within its publisher process */
+  connection: number;
+  /** CONNECT written -> CONNACK received, ms */
+  connackMs: number;
+  /** wall clock of the CONNACK */
+  connackAt: number;
+  /** wall clock of the first PUBACK after that CONNACK (0: none came) */
+  resumedAt: number;
 }
 
 export interface VehicleOutcome {
@@ -61,5 +75,5 @@ export type FromPublisher =
   | { type: 'ready' }
   | { type: 'progress'; progress: PublisherProgress }
   | { type: 'probe'; vin: string; ts: number; sentAt: number }
-  | { type: 'done'; progress: PublisherProgress; vehicles: VehicleOutcome[]; firstTs: number; lastTs: number }
+  | { type: 'done'; progress: PublisherProgress; vehicles: VehicleOutcome[]; firstTs: number; lastTs: number; reconnections: Reconnection[] }
   | { type: 'failed'; error: string };

@@ -4,7 +4,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
 import { samplesDue } from './options.ts';
-import type { FromPublisher, PublisherConfig, PublisherProgress, ToPublisher, VehicleOutcome } from './protocol.ts';
+import type { FromPublisher, PublisherConfig, PublisherProgress, Reconnection, ToPublisher, VehicleOutcome } from './protocol.ts';
 import { loadSample, vehicleTrack, type VehicleTrack } from './samples.ts';
 
 /** Messages published per timer tick at most, so acks and IPC are served between bursts. */
@@ -17,6 +17,10 @@ interface Connection {
   /** indices into config.vins */
   vehicles: number[];
   cursor: number;
+  /** CONNACK received and not closed since */
+  up: boolean;
+  /** the latest reconnection, until its first PUBACK */
+  awaitingResume?: Reconnection;
 }
 
 interface Pending {
@@ -78,18 +82,38 @@ async function connectAll(config: PublisherConfig): Promise<Connection[]> {
     await Promise.all(clients.filter(Boolean).map((client) => client.endAsync(true).catch(() => undefined)));
     throw failed;
   }
-  const connections: Connection[] = clients.map((client) => ({ client, inflight: 0, vehicles: [], cursor: 0 }));
+  const connections: Connection[] = clients.map((client) => ({ client, inflight: 0, vehicles: [], cursor: 0, up: true }));
   config.vins.forEach((_, i) => connections[i % connections.length]!.vehicles.push(i));
   return connections;
 }
 
 async function run(config: PublisherConfig, goAt: Promise<number>, stopRequested: { value: boolean }): Promise<void> {
   const connections = await connectAll(config);
-  const progress: PublisherProgress = { published: 0, messages: 0, acked: 0, inflight: 0, behind: 0, errors: 0, reconnects: 0 };
-  for (const { client } of connections) {
+  const progress: PublisherProgress = { published: 0, messages: 0, acked: 0, inflight: 0, behind: 0, errors: 0, reconnects: 0, connected: connections.length };
+  const reconnections: Reconnection[] = [];
+  connections.forEach((connection, index) => {
+    const { client } = connection;
+    let connectSentAt = 0;
     client.on('reconnect', () => (progress.reconnects += 1));
     client.on('error', () => (progress.errors += 1));
-  }
+    client.on('packetsend', (packet) => {
+      if (packet.cmd === 'connect') connectSentAt = Date.now();
+    });
+    // the first connect happened before these listeners: every 'connect' here is a reconnection
+    client.on('connect', () => {
+      const now = Date.now();
+      connection.up = true;
+      progress.connected += 1;
+      const reconnection: Reconnection = { connection: index, connackMs: now - connectSentAt, connackAt: now, resumedAt: 0 };
+      reconnections.push(reconnection);
+      connection.awaitingResume = reconnection;
+    });
+    client.on('close', () => {
+      if (!connection.up) return;
+      connection.up = false;
+      progress.connected -= 1;
+    });
+  });
   const n = config.vins.length;
   const topics = config.vins.map(telemetryTopic);
   const tracks: VehicleTrack[] = config.vins.map((_, i) => vehicleTrack(config.seed, config.vehicleIndex[i]!));
@@ -150,7 +174,13 @@ async function run(config: PublisherConfig, goAt: Promise<number>, stopRequested
       if (err) {
         progress.errors += 1;
         markUnconfirmed(entry);
-      } else progress.acked += entry.count;
+      } else {
+        progress.acked += entry.count;
+        if (connection.awaitingResume) {
+          connection.awaitingResume.resumedAt = Date.now();
+          connection.awaitingResume = undefined;
+        }
+      }
     });
     if (config.probeEveryMs > 0 && now >= nextProbeAt) {
       nextProbeAt = now + config.probeEveryMs;
@@ -200,7 +230,7 @@ async function run(config: PublisherConfig, goAt: Promise<number>, stopRequested
   progress.inflight = pending.size;
 
   const vehicles: VehicleOutcome[] = config.vins.map((vin, i) => ({ vin, published: nextSeq[i]!, unconfirmed: (unconfirmed.get(i) ?? []).sort((a, b) => a - b) }));
-  await send({ type: 'done', progress: { ...progress }, vehicles, firstTs: Number.isFinite(firstTs) ? firstTs : startAt, lastTs: maxTs });
+  await send({ type: 'done', progress: { ...progress }, vehicles, firstTs: Number.isFinite(firstTs) ? firstTs : startAt, lastTs: maxTs, reconnections });
   await Promise.all(connections.map(({ client }) => client.endAsync(true).catch(() => undefined)));
 }
 

@@ -3,7 +3,7 @@
 // what each vehicle sent, and never leave one running.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { FromPublisher, PublisherConfig, PublisherProgress, ToPublisher, VehicleOutcome } from './protocol.ts';
+import type { FromPublisher, PublisherConfig, PublisherProgress, Reconnection, ToPublisher, VehicleOutcome } from './protocol.ts';
 
 const PUBLISHER_ENTRY = fileURLToPath(new URL('./publisher.ts', import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
@@ -13,9 +13,11 @@ export interface FleetOutcome {
   vehicles: VehicleOutcome[];
   firstTs: number;
   lastTs: number;
+  /** every reconnection after a lost connection, `connection` made unique across processes */
+  reconnections: Reconnection[];
 }
 
-const zeroProgress = (): PublisherProgress => ({ published: 0, messages: 0, acked: 0, inflight: 0, behind: 0, errors: 0, reconnects: 0 });
+const zeroProgress = (): PublisherProgress => ({ published: 0, messages: 0, acked: 0, inflight: 0, behind: 0, errors: 0, reconnects: 0, connected: 0 });
 
 function sum(progresses: readonly PublisherProgress[]): PublisherProgress {
   const total = zeroProgress();
@@ -67,7 +69,13 @@ export class PublisherFleet {
           new Promise<FleetOutcome>((resolve) =>
             child.on('message', (m: FromPublisher) => {
               if (m.type === 'done') {
-                member.done = { progress: m.progress, vehicles: m.vehicles, firstTs: m.firstTs, lastTs: m.lastTs };
+                member.done = {
+                  progress: m.progress,
+                  vehicles: m.vehicles,
+                  firstTs: m.firstTs,
+                  lastTs: m.lastTs,
+                  reconnections: m.reconnections.map((r) => ({ ...r, connection: r.connection * configs.length + config.index })),
+                };
                 member.progress = m.progress;
                 resolve(member.done);
               }
@@ -88,6 +96,7 @@ export class PublisherFleet {
       vehicles: all.flatMap((o) => o.vehicles),
       firstTs: Math.min(...all.map((o) => o.firstTs)),
       lastTs: Math.max(...all.map((o) => o.lastTs)),
+      reconnections: all.flatMap((o) => o.reconnections),
     }));
     outcome.catch(() => undefined);
     const fleet = new PublisherFleet(members, outcome);

@@ -40,6 +40,9 @@ export function summaryRows(r: LoadTestReport): Array<[string, string]> {
     ['accepted (/metrics)', `${rate(r.rates.accepted)} average, ${rate(r.rates.acceptedPeak)} peak second`],
     ['stored', `${rate(r.rates.stored)} while publishing; ${r.drain.drained ? `backlog drained ${ms(r.drain.ms)} after the end (bound ${ms(r.drain.boundMs)})` : 'backlog did NOT drain'}`],
     ['publish -> queryable', l.found > 0 ? `p50 ${ms(l.p50Ms)}  p95 ${ms(l.p95Ms)}  p99 ${ms(l.p99Ms)}  max ${ms(l.maxMs)}  (${l.found} probes, ${l.timedOut} timed out)` : `no probe answered (${l.probes} started)`],
+    ...(r.reconnection.connections > 0
+      ? [['reconnections', `${int(r.reconnection.connections)} connection(s) came back (${int(r.reconnection.resumed)} publishing again), CONNACK p50 ${ms(r.reconnection.connackP50Ms)} p99 ${ms(r.reconnection.connackP99Ms)} max ${ms(r.reconnection.connackMaxMs)}`] as [string, string]]
+      : []),
     ['loss by seq', v ? `${int(v.lost)} lost, ${int(v.duplicates)} duplicated, ${int(v.unexpected)} unexpected of ${int(v.expected)} acknowledged (${int(v.vehicles)} vehicles read back)` : 'not verified'],
     ['service CPU / RSS', `${percent(r.service.cpuPercent)} of one core, ${megabytes(r.service.rssPeakBytes)} peak RSS`],
     ['store writes', describeWriteVolume(writeVolume(r.storeWrites ?? undefined))],

@@ -16,6 +16,7 @@ import {
 } from './options.ts';
 import type { PublisherConfig, PublisherConnection, PublisherProgress } from './protocol.ts';
 import { PublisherFleet, type FleetOutcome } from './publishers.ts';
+import { reconnectionStats, type ReconnectionStats } from './reconnects.ts';
 import { storeWritesBetween, type StoreWrites } from './store-writes.ts';
 import { serviceTarget, type LoadTarget, type TargetDescription, type TargetSample } from './target.ts';
 import { SeqLedger, type Verification } from './verify.ts';
@@ -98,6 +99,8 @@ export interface LoadTestReport {
   rates: { offered: number; published: number; acked: number; accepted: number | null; acceptedPeak: number | null; stored: number };
   drain: { drained: boolean; ms: number | null; boundMs: number };
   latency: LatencyStats;
+  /** connections that came back after being lost (all zero when none was) */
+  reconnection: ReconnectionStats;
   verification: Verification | null;
   service: { cpuPercent: number | null; cpuSeconds: number | null; rssPeakBytes: number | null; rssEndBytes: number | null };
   /** rows and bytes the service wrote per store table from the start to the end of the test (null: not reported) */
@@ -425,6 +428,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: LoadTestHooks
       },
       drain: { drained, ms: drainMs, boundMs: o.keepUpMs },
       latency,
+      reconnection: reconnectionStats(outcome.reconnections),
       verification,
       service: {
         cpuPercent: serviceCpuPercent === undefined ? null : round1(serviceCpuPercent),

@@ -40,6 +40,7 @@ t.test('JSON nested far deeper than any message answers 400 on every route that 
       const answer = (await r.json()) as { code: string };
       t.equal(r.status, 400, `${path}, ${depth} levels: 400`);
       t.strictSame(errorShape(answer), ['code', 'message', 'statusCode'], `${path}, ${depth} levels: the error shape`);
+      t.equal(answer.code, 'INVALID_JSON', `${path}, ${depth} levels: INVALID_JSON, on every route (docs/api.md)`);
     }
   }
   const deep = await fetch(`${service.apiUrl}/api/v1/telemetry`, { method: 'POST', headers: { authorization: `Bearer ${service.adminToken.token}`, 'content-type': 'application/json' }, body: '['.repeat(50) + ']'.repeat(50) });
@@ -93,5 +94,76 @@ t.test('brand, model and tenant names follow one rule: no wildcards, quotes, bac
   for (const [i, good] of ['Mercedes-Benz', 'Lynk & Co', 'Citroën', 'Škoda', 'ID.4', 'e-tron GT', "Nord.Star (EU)", 'Model 3/Y', '理想'].entries()) {
     const r = await api.post('/api/v1/vehicles', { vin: testVin(10 + i, 'HSG'), brand: good, model: good });
     t.equal(r.status, 201, `${good}: registered`);
+  }
+});
+
+t.test('a payload that is not valid UTF-8 is malformed JSON over HTTP and MQTT, never stored with U+FFFD in its place', async (t) => {
+  const ts = Date.now();
+  const bytes = Buffer.concat([Buffer.from(`{"vin":"${vin}","ts":${ts},"seq":41,"signals":{"Vehicle.OBD.DTCList":"P0`), Buffer.from([0xff, 0xfe]), Buffer.from('"}}')]);
+  const r = await fetch(`${service.apiUrl}/api/v1/telemetry`, { method: 'POST', headers: { authorization: `Bearer ${service.adminToken.token}`, 'content-type': 'application/json' }, body: bytes });
+  t.equal(r.status, 400);
+  t.match(await r.json(), { statusCode: 400, code: 'INVALID_JSON', message: /UTF-8/ });
+  const client: mqtt.MqttClient = await connectMqtt(service.mqttUrl, { clientId: vin, username: vin, password: registration!.mqtt.password });
+  t.teardown(() => client.endAsync());
+  await publishQos1(client, telemetryTopic(vin), bytes);
+  const letters = await waitFor('the dead letter', async () => {
+    const l = await api.get<{ items: Array<{ detail: string }> }>(`/api/v1/dead-letters?vin=${vin}&reason=malformed_json`);
+    return l.body.items.length >= 1 ? l.body.items : undefined;
+  });
+  t.match(letters[0]!.detail, /UTF-8/);
+  t.ok(await service.writer.drained());
+  const stored = await api.get<{ samples: unknown[] }>(`/api/v1/vehicles/${vin}/telemetry?from=${ts}&to=${ts + 1}`);
+  t.strictSame(stored.body.samples, [], 'nothing stored');
+});
+
+t.test('from and to take ISO 8601 or ms only: text V8 would read as a date (a number in it) is 400', async (t) => {
+  for (const value of ["' OR '1'='1", 'x 1', 'Jan 1', '1 UNION SELECT 2', '2026-13']) {
+    const r = await api.get<{ code: string; message: string }>(`/api/v1/vehicles/${vin}/telemetry?from=${encodeURIComponent(value)}`);
+    t.equal(r.status, 400, `from=${value}`);
+    t.match(r.body, { code: 'VALIDATION_FAILED', message: /ISO 8601/ });
+    t.equal((await api.get(`/api/v1/fleet/cockpit?to=${encodeURIComponent(value)}`)).status, 400, `cockpit to=${value}`);
+  }
+  for (const value of ['2026-12-01', '2026-12-01T10:00', '2026-12-01T10:00:00Z', '2026-12-01T10:00:00.123+01:00', String(Date.now() - 1_000)]) {
+    t.equal((await api.get(`/api/v1/vehicles/${vin}/telemetry?from=${encodeURIComponent(value)}`)).status, 200, `from=${value}`);
+  }
+});
+
+t.test('a cockpit over decades (from=0) answers with the window of the data, as a narrow one does', async (t) => {
+  const now = Date.now();
+  const wide = await api.get<{ kpis: { samples: number }; from: number }>('/api/v1/fleet/cockpit?from=0');
+  t.equal(wide.status, 200);
+  t.equal(wide.body.from, 0);
+  const narrow = await api.get<{ kpis: { samples: number } }>(`/api/v1/fleet/cockpit?from=${now - 86_400_000}`);
+  t.equal(wide.body.kpis.samples, narrow.body.kpis.samples, 'every sample of this suite is of the last day');
+  t.equal((await api.get(`/api/v1/brands/Voltra/cockpit?from=0&to=${now}`)).status, 200);
+});
+
+t.test('a vehicle-list cursor the list did not give is 400 INVALID_RANGE, not a page from wherever it decodes to', async (t) => {
+  for (const cursor of ["' OR '1'='1", 'AAAA', Buffer.from('not a vin').toString('base64url')]) {
+    const r = await api.get<{ code: string }>(`/api/v1/vehicles?cursor=${encodeURIComponent(cursor)}`);
+    t.equal(r.status, 400, cursor);
+    t.equal(r.body.code, 'INVALID_RANGE');
+  }
+  const first = await api.get<{ nextCursor: string | null }>('/api/v1/vehicles?limit=1');
+  t.ok(first.body.nextCursor, 'a cursor the list gave');
+  t.equal((await api.get(`/api/v1/vehicles?limit=1&cursor=${first.body.nextCursor}`)).status, 200, 'pages on');
+});
+
+t.test('a body that is not application/json is 415 on every route that takes one', async (t) => {
+  for (const path of ['/api/v1/telemetry', '/api/v1/vehicles', '/api/v1/tenants']) {
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml']) {
+      const r = await fetch(`${service.apiUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${service.adminToken.token}`, 'content-type': type }, body: '{"vin":"x"}' });
+      t.equal(r.status, 415, `${path}, ${type}`);
+      t.match(await r.json(), { statusCode: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
+    }
+  }
+});
+
+t.test('a static path climbing out of its root is an unknown route, in the documented shape', async (t) => {
+  for (const path of ['/docs/static/../../../../etc/passwd', '/docs/static/..%2f..%2f..%2fpackage.json', '/assets/..%2f..%2fpackage.json']) {
+    const answer = await raw(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    t.match(answer, /^HTTP\/1\.1 404 /, path);
+    t.strictSame(bodyOf(answer), { statusCode: 404, code: 'ROUTE_NOT_FOUND', message: (bodyOf(answer) as { message: string }).message });
+    t.notMatch(answer, /root:x:0:0|"name": "vehicle-cloud"/, 'no file content');
   }
 });

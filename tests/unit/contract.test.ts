@@ -200,3 +200,21 @@ t.test('a __proto__ key among the signals rejects the sample as an unknown signa
   const result = decodeTelemetry(`vehicles/${vin}/telemetry`, `{"vin":"${vin}","ts":${Date.now()},"seq":1,"signals":{"Vehicle.Speed":5,"__proto__":{"x":1}}}`);
   t.match(result, { ok: true, samples: [], rejected: [{ reason: 'unknown_signal', detail: /__proto__/ }] });
 });
+
+t.test('bytes that are not UTF-8 are malformed_json; the same text as a string decodes', async (t) => {
+  const vin = 'LNBSCB3F5JW123456';
+  const bytes = Buffer.concat([Buffer.from(`{"vin":"${vin}","ts":${Date.now()},"seq":1,"signals":{"Vehicle.OBD.DTCList":"`), Buffer.from([0xc3, 0x28]), Buffer.from('"}}')]);
+  t.match(decodeTelemetry(telemetryTopic(vin), bytes), { ok: false, reason: 'malformed_json', detail: 'payload is not valid UTF-8' });
+  t.match(decodeTelemetry(telemetryTopic(vin), Buffer.from(`{"vin":"${vin}","ts":${Date.now()},"seq":1,"signals":{"Vehicle.OBD.DTCList":"Å"}}`)), { ok: true });
+});
+
+t.test('a number literal too large for a double (1e999) is non_finite_value, like a bare Infinity token', async (t) => {
+  const vin = 'LNBSCB3F5JW123456';
+  const ts = Date.now();
+  for (const literal of ['1e999', '-1e999', 'Infinity']) {
+    const decoded = decodeTelemetry(telemetryTopic(vin), `{"vin":"${vin}","samples":[{"ts":${ts},"seq":1,"signals":{"Vehicle.Speed":${literal}}},{"ts":${ts + 1},"seq":2,"signals":{"Vehicle.Speed":3}}]}`);
+    t.match(decoded, { ok: true, rejected: [{ index: 0, reason: 'non_finite_value' }] }, literal);
+    t.equal(decoded.ok && decoded.samples.length, 1, `${literal}: the other sample is kept`);
+  }
+  t.match(decodeTelemetry(telemetryTopic(vin), `{"vin":"${vin}","ts":${ts},"seq":1,"signals":{"Vehicle.Nope":1e999}}`), { ok: true, rejected: [{ reason: 'unknown_signal' }] }, 'an unknown signal is unknown first');
+});

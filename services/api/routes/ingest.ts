@@ -4,7 +4,7 @@
 // the same way, and answered 404 VEHICLE_NOT_FOUND exactly like an unregistered VIN (no existence leak).
 import { errorCodes } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { jsonTooDeep, MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES, parseTelemetryJson, TelemetryMessageSchema, VIN_PATTERN, type RejectReason } from '../../contract/telemetry.ts';
+import { jsonTooDeep, MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES, parseTelemetryJson, TelemetryMessageSchema, utf8, VIN_PATTERN, type RejectReason } from '../../contract/telemetry.ts';
 import type { ApiContext } from '../context.ts';
 import { canSeeBrand, requireIngestCaller, requirePrincipal } from '../auth.ts';
 import { Forbidden, IngestBackpressure, InvalidJson, SpoolUnavailable, UnauthorizedPublisher, VehicleNotFound } from '../errors.ts';
@@ -37,10 +37,13 @@ const bodyVin = (body: unknown): string | undefined => {
 export const ingestRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app) => {
   const security = [{ bearer: [] }];
   // Firmware JSON encoders print NaN/Infinity: over HTTP as over MQTT, only the samples carrying them are rejected.
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
-    const parsed = parseTelemetryJson(text as string);
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+    const text = utf8(body as Buffer);
+    if (text === undefined) return done(new InvalidJson('it is not valid UTF-8'), undefined);
+    const parsed = parseTelemetryJson(text);
     if (parsed !== undefined) done(null, parsed.value);
-    else if (jsonTooDeep(text as string)) done(new InvalidJson(`it nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+    else if (jsonTooDeep(text)) done(new InvalidJson(`it nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
     else done(new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY(), undefined);
   });
 

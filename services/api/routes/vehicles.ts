@@ -5,7 +5,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { SIGNAL_CATALOG } from '../../contract/signals.ts';
-import { telemetryTopic } from '../../contract/telemetry.ts';
+import { telemetryTopic, VIN_PATTERN } from '../../contract/telemetry.ts';
 import type { VehicleRecord } from '../../store/vehicles.ts';
 import type { ApiContext } from '../context.ts';
 import { ProvisioningError, type Registration } from '../../registry/registry.ts';
@@ -188,6 +188,8 @@ export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
     async (request) => {
       const { brand, model, online, limit, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor) : '';
+      // a cursor is the last VIN of the previous page: anything else was not given by this list
+      if (cursor && !VIN_PATTERN.test(after)) throw new InvalidRange('cursor is not one this list gave');
       const now = Date.now();
       const items = [];
       let nextCursor: string | null = null;

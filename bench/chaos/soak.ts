@@ -1,0 +1,243 @@
+// The soak: a steady rate through MQTT for a bounded time (10 minutes; quick: about one), the service's RSS, heap,
+// event-loop lag, active handles and open fds sampled every few seconds, their least-squares slopes per minute after a
+// warm-up judged against stated bounds, every acked sample checked by per-vehicle seq, and the fds and handles checked
+// back at their idle baseline once the vehicles have gone.
+import { readdir, readFile, readlink } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import { parsePrometheus, processUsage } from '../../simulators/loadtest/observe.ts';
+import { loadTestOptions } from '../../simulators/loadtest/options.ts';
+import { runLoadTest } from '../../simulators/loadtest/runner.ts';
+import { waitFor } from '../../tooling/system.ts';
+import { deploymentMissing, startDeployment, type Deployment, type DeploymentKind } from './deployment.ts';
+import type { SoakResult } from './types.ts';
+
+export interface SoakOptions {
+  quick: boolean;
+  log: (line: string) => void;
+  /** default: 'embedded' */
+  deployment?: DeploymentKind;
+  /** override the run's length (ms) */
+  durationMs?: number;
+}
+
+/**
+ * "Flat": each slope (per minute, least squares over the samples after the warm-up) within its bound. RSS and heap may
+ * wander with garbage collection and caches, so their bounds are a little above zero; fds and handles are counts
+ * that a steady load keeps steady.
+ */
+export const FLAT_BOUNDS = {
+  rssMiBPerMin: 2,
+  heapMiBPerMin: 1,
+  eventLoopLagMsPerMin: 1,
+  handlesPerMin: 1,
+  fdsPerMin: 1,
+} as const;
+
+export interface Reading {
+  /** ms since the load started */
+  t: number;
+  rssMiB: number;
+  heapMiB: number;
+  eventLoopLagMs: number;
+  handles: number;
+  fds: number;
+  /** of `fds` (and of `handles`), the HTTP connections to the API port */
+  httpSockets: number;
+}
+
+export interface SoakRun {
+  result: SoakResult;
+  readings: Reading[];
+  /** fds and handles of the idle service before the vehicles connected, and once they had gone (HTTP keep-alive connections to the API left out) */
+  baseline: { fds: number; handles: number };
+  after: { fds: number; handles: number };
+}
+
+/** Least-squares slope of y over x. */
+export function slope(points: ReadonlyArray<readonly [number, number]>): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const mx = points.reduce((s, [x]) => s + x, 0) / n;
+  const my = points.reduce((s, [, y]) => s + y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const [x, y] of points) {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+/** TCP sockets of `pid` by local port, from /proc/PID/net/tcp{,6} (inode -> local port). */
+async function socketPorts(pid: number): Promise<Map<string, number>> {
+  const ports = new Map<string, number>();
+  for (const file of ['tcp', 'tcp6']) {
+    const text = await readFile(`/proc/${pid}/net/${file}`, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9) ports.set(f[9]!, parseInt(f[1]!.split(':')[1]!, 16));
+    }
+  }
+  return ports;
+}
+
+/**
+ * Open fds of `pid`, and how many of them are idle HTTP keep-alive connections to its API port: those belong to the
+ * callers (this run's own client keeps a few until the server's 72 s keep-alive ends), not to what the load held.
+ */
+async function openFds(pid: number, httpPort: number): Promise<{ fds: number; httpSockets: number }> {
+  const entries = await readdir(`/proc/${pid}/fd`);
+  const ports = await socketPorts(pid);
+  let httpSockets = 0;
+  await Promise.all(
+    entries.map(async (fd) => {
+      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      if (inode && ports.get(inode) === httpPort) httpSockets += 1;
+    }),
+  );
+  return { fds: entries.length, httpSockets };
+}
+
+async function read(d: Deployment, t: number): Promise<Reading> {
+  const [usage, open, text] = await Promise.all([processUsage(d.service.pid), openFds(d.service.pid, Number(new URL(d.service.apiUrl).port)), fetch(`${d.service.apiUrl}/metrics`).then((r) => r.text())]);
+  const m = parsePrometheus(text);
+  const need = (name: string): number => {
+    const v = m.get(name);
+    if (v === undefined) throw new Error(`/metrics has no ${name}`);
+    return v;
+  };
+  return {
+    t,
+    rssMiB: (usage?.rssBytes ?? NaN) / 1024 ** 2,
+    heapMiB: need('nodejs_heap_size_used_bytes') / 1024 ** 2,
+    // prom-client's mean lag since the previous scrape (its delay monitor is reset at every scrape; NaN, left out of
+    // the Prometheus text, when no delay was sampled in between)
+    eventLoopLagMs: (m.get('nodejs_eventloop_lag_mean_seconds') ?? Number.NaN) * 1000,
+    handles: need('vc_active_resources'),
+    fds: open.fds,
+    httpSockets: open.httpSockets,
+  };
+}
+
+const round = (x: number, digits = 3): number => Math.round(x * 10 ** digits) / 10 ** digits;
+
+export async function soak(options: SoakOptions): Promise<SoakRun> {
+  const kind = options.deployment ?? 'embedded';
+  const missing = deploymentMissing(kind);
+  if (missing) throw new Error(`soak on ${kind}: ${missing}`);
+  const durationMs = options.durationMs ?? (options.quick ? 60_000 : 600_000);
+  const everyMs = options.quick ? 2_000 : 5_000;
+  // the first minute (quick: 15 s) fills caches, the spool's first segment and the JIT: left out of the slopes
+  const warmMs = options.quick ? 15_000 : 60_000;
+  const vehicles = 200;
+  const rate = 500;
+  const log = (line: string): void => options.log(`[soak ${kind}] ${line}`);
+  const d = await startDeployment(kind);
+  try {
+    // the idle service's own fds and handles, before any vehicle connects
+    const idle = await read(d, 0);
+    const held = (r: Reading) => ({ fds: r.fds - r.httpSockets, handles: r.handles - r.httpSockets });
+    const baseline = held(idle);
+    log(`${vehicles} vehicles, one MQTT login each, ${rate} samples/s QoS 1 for ${durationMs / 1000} s, sampled every ${everyMs / 1000} s; idle: ${baseline.fds} fds, ${baseline.handles} handles`);
+    const readings: Reading[] = [];
+    let startedAt = 0;
+    let sampling = true;
+    let samplingError: unknown;
+    let sampler: Promise<void> | undefined;
+    const report = await runLoadTest(
+      loadTestOptions({
+        api: d.service.apiUrl,
+        broker: d.brokerUrl,
+        token: d.adminToken,
+        vehicles,
+        connections: vehicles,
+        mqttAuth: 'vehicle',
+        qos: 1,
+        schedule: { kind: 'fixed', rate },
+        durationMs,
+        seed: 1_500,
+        brand: 'Soak',
+        model: 'Steady',
+        probesPerSecond: 0,
+        servicePids: [d.service.pid],
+      }),
+      {
+        onPhase: (phase) => {
+          // readings cover the steady load only: from the first publish to the last
+          if (phase === 'draining') sampling = false;
+          if (phase !== 'publishing') return;
+          startedAt = Date.now();
+          sampler = (async () => {
+            while (sampling) {
+              const next = Date.now() + everyMs;
+              try {
+                readings.push(await read(d, Date.now() - startedAt));
+              } catch (err) {
+                samplingError ??= err;
+              }
+              await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
+            }
+          })();
+        },
+      },
+    );
+    sampling = false;
+    await sampler;
+    const notes: string[] = [...report.verdict.notes, ...(report.verification?.examples ?? [])];
+    if (samplingError) notes.push(`a reading failed: ${samplingError instanceof Error ? samplingError.message : String(samplingError)}`);
+
+    // the vehicles have gone: the service must let go of what they held
+    let after = { fds: Number.NaN, handles: Number.NaN };
+    try {
+      after = await waitFor(
+        'fds and handles back at the idle baseline',
+        async () => {
+          after = held(await read(d, Date.now() - startedAt));
+          return after.fds <= baseline.fds && after.handles <= baseline.handles ? after : undefined;
+        },
+        60_000,
+        500,
+      );
+    } catch {
+      notes.push(`after the run: ${after.fds} fds (idle ${baseline.fds}), ${after.handles} handles (idle ${baseline.handles})`);
+    }
+
+    const steady = readings.filter((r) => r.t >= warmMs);
+    const per = (key: keyof Omit<Reading, 't' | 'httpSockets'>): number => round(slope(steady.filter((r) => Number.isFinite(r[key])).map((r) => [r.t / 60_000, r[key]] as const)));
+    const slopes = { rssMiBPerMin: per('rssMiB'), heapMiBPerMin: per('heapMiB'), eventLoopLagMsPerMin: per('eventLoopLagMs'), handlesPerMin: per('handles'), fdsPerMin: per('fds') };
+    const over = (Object.keys(FLAT_BOUNDS) as Array<keyof typeof FLAT_BOUNDS>).filter((k) => Math.abs(slopes[k]) > FLAT_BOUNDS[k]);
+    for (const k of over) notes.push(`${k} ${slopes[k]} is over its bound of ${FLAT_BOUNDS[k]}`);
+    if (steady.length < 5) notes.push(`only ${steady.length} readings after the warm-up: slopes are rough`);
+    const pick = (r: Reading | undefined) => ({ rssMiB: round(r?.rssMiB ?? NaN, 1), heapMiB: round(r?.heapMiB ?? NaN, 1), eventLoopLagMs: round(r?.eventLoopLagMs ?? NaN, 2), handles: r?.handles ?? NaN, fds: r?.fds ?? NaN });
+    const v = report.verification;
+    const result: SoakResult = {
+      durationS: durationMs / 1000,
+      ratePerS: rate,
+      acked: v?.expected ?? report.totals.acked,
+      lost: v?.lost ?? Math.max(0, report.totals.acked - report.totals.stored),
+      duplicated: v?.duplicates ?? 0,
+      slopes,
+      first: pick(steady[0]),
+      last: pick(steady[steady.length - 1]),
+      flat: over.length === 0 && steady.length >= 5,
+      notes,
+    };
+    log(`acked ${result.acked}, lost ${result.lost}, duplicated ${result.duplicated}; slopes/min: RSS ${slopes.rssMiBPerMin} MiB, heap ${slopes.heapMiBPerMin} MiB, lag ${slopes.eventLoopLagMsPerMin} ms, handles ${slopes.handlesPerMin}, fds ${slopes.fdsPerMin}; ${result.flat ? 'flat' : 'NOT flat'}`);
+    return { result, readings, baseline, after };
+  } finally {
+    await d.stop();
+  }
+}
+
+export async function run(options: SoakOptions): Promise<SoakResult> {
+  return (await soak(options)).result;
+}
+
+// `npx tsx bench/chaos/soak.ts [--quick] [--deployment embedded|mosquitto+influx]`: this part alone
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, deployment: { type: 'string' } } });
+  const r = await soak({ quick: values.quick ?? false, deployment: values.deployment as DeploymentKind | undefined, log: (line) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`) });
+  console.log(JSON.stringify({ ...r.result, baseline: r.baseline, after: r.after, readings: r.readings.length }, null, 2));
+}
