@@ -85,6 +85,11 @@ const LATE_QUIET_MS = 2_000;
  * Slower vehicles' facts are written when the minute is over; what is written stays a fraction of what is counted.
  */
 const EARLY_FACTS_SAMPLES_PER_VEHICLE = 4;
+/**
+ * However few its samples, an open minute's facts wait at most this many factsFlushMs (60 s by default: a minute of
+ * wall time is over before, but one stamped ahead by a vehicle's clock is not).
+ */
+const STALE_FACTS_FLUSHES = 4;
 /** A minute whose data arrives this long after its end is late data, counted whole or not. */
 const LATE_AFTER_MS = 5_000;
 
@@ -524,7 +529,8 @@ export class CockpitMaintainer {
     const factsDue = (g: MinuteGroup): boolean => {
       if (everything) return true;
       const end = g.minute + MINUTE_MS;
-      if (end > now) return now - g.factsWrittenAt >= this.factsFlushMs && many(g);
+      // (a minute still to come, from a vehicle whose clock is ahead, waits at most STALE_FACTS_FLUSHES periods)
+      if (end > now) return (now - g.factsWrittenAt >= this.factsFlushMs && many(g)) || (g.dirtySince > 0 && now - g.dirtySince >= STALE_FACTS_FLUSHES * this.factsFlushMs);
       return g.factsWrittenAt < end || many(g) || now - g.touchedAt >= LATE_QUIET_MS || now - g.dirtySince >= this.factsFlushMs;
     };
     const due = dirty.filter((g) => !late(g) || lateDue(g));

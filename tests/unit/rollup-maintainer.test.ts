@@ -146,6 +146,24 @@ t.test("slow vehicles (fewer samples a minute than it has vehicles, nearly): the
   await rollups.stop();
 });
 
+t.test("a vehicle whose clock is ahead: its minute's facts wait at most 4 facts periods, not until the minute comes", async (t) => {
+  const store = await openStore(t);
+  const clock = { now: Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS + 1_000 };
+  const { rollups, calls } = setup(store, 'incremental', clock, { factsFlushMs: 1_000 });
+  const ahead = clock.now + 4 * MINUTE_MS;
+  await writeBatch(store, rollups, vins.slice(0, 50).map((vin, i) => sample(vin, ahead + i, 1)));
+  t.equal(calls.factsRows, 0, 'one sample per vehicle: not written at once');
+  for (let s = 0; s < 5; s++) {
+    clock.now += 1_000;
+    await rollups.flush();
+  }
+  t.equal(calls.factsRows, 1, 'written 4 s (4 periods) later, minutes before the minute comes');
+  const minute = Math.floor(ahead / MINUTE_MS) * MINUTE_MS;
+  const window = { from: minute, to: minute + MINUTE_MS, intervalMs: MINUTE_MS };
+  t.strictSame((await new CockpitReader(store.cockpit).aggregates(window, 'rollup')).totals, (await store.cockpit.fromRaw(window)).totals, 'and exact');
+  await rollups.stop();
+});
+
 t.test('facts that did not change are not written again', async (t) => {
   const store = await openStore(t);
   const clock = { now: Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS + 1_000 };
