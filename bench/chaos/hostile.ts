@@ -283,7 +283,11 @@ function cases(ctx: Context): Case[] {
   add('huge payloads and batches', 'query API', 'POST /api/v1/vehicles/batch with 1,001 vehicles', async () =>
     isError(await http(ctx, '/api/v1/vehicles/batch', { body: JSON.stringify({ vehicles: Array.from({ length: 1_001 }, (_, i) => ({ vin: `HUGE0${String(i).padStart(12, '0')}`, brand: ctx.brandA, model: 'X' })) }) }), 400, 'VALIDATION_FAILED'),
   );
-  add('huge payloads and batches', 'query API', 'POST /api/v1/tenants with a 2 MiB body', async () => isError(await http(ctx, '/api/v1/tenants', { body: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024), brands: ['A'] }) }), 413, 'PAYLOAD_TOO_LARGE'));
+  // announced, a few bytes sent: a client still sending 2 MiB when the 413 comes can see its upload cut and lose the
+  // answer (fetch failed once at a load average of 3), which says nothing about the service
+  add('huge payloads and batches', 'query API', 'POST /api/v1/tenants with a 2 MiB body announced', async () =>
+    isError(rawAnswer(await rawHttp(ctx, `POST /api/v1/tenants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ctx.admin}\r\nContent-Type: application/json\r\nContent-Length: ${2 * 1024 * 1024}\r\n\r\n{"name":"`)), 413, 'PAYLOAD_TOO_LARGE'),
+  );
 
   // --- NaN, Infinity, -0
   for (const [name, token] of [['a NaN literal', 'NaN'], ['an Infinity literal', 'Infinity'], ['a -Infinity literal', '-Infinity']] as const) {
