@@ -54,6 +54,27 @@ async function sh(command: string, args: string[]): Promise<void> {
   await promisify(execFile)(command, args);
 }
 
+/** A link of the service (to the broker or to InfluxDB) through the proxy: stalled, restored, then cut, restored. */
+function linkFault(name: string, fault: string, link: 'brokerProxy' | 'storeProxy'): FaultSpec {
+  return {
+    name,
+    fault,
+    deployments: ['mosquitto+influx'],
+    deploymentOptions: () => ({ [link]: true }),
+    async inject(ctx) {
+      const proxy = ctx.deployment[link]!;
+      proxy.stall();
+      await ctx.hold(holdMs(ctx.quick, 30_000));
+      proxy.restore();
+      await ctx.fleet.ackedMore(3, 120_000);
+      proxy.cut();
+      await ctx.hold(holdMs(ctx.quick, 30_000));
+      ctx.ended();
+      proxy.restore();
+    },
+  };
+}
+
 /** Stop the service with `signal`, hold, and start it again on the same data dir. */
 async function restartService(ctx: FaultContext, signal: NodeJS.Signals): Promise<void> {
   const stopped = await ctx.deployment.stopService(signal);
@@ -197,40 +218,8 @@ export const FAULTS: FaultSpec[] = [
       ctx.deployment.storeProxy!.restore();
     },
   },
-  {
-    name: 'broker-link',
-    fault: 'service-broker link stalled, restored, then cut, restored (proxy)',
-    deployments: ['mosquitto+influx'],
-    deploymentOptions: () => ({ brokerProxy: true }),
-    async inject(ctx) {
-      const proxy = ctx.deployment.brokerProxy!;
-      proxy.stall();
-      await ctx.hold(holdMs(ctx.quick, 30_000));
-      proxy.restore();
-      await ctx.fleet.ackedMore(3, 120_000);
-      proxy.cut();
-      await ctx.hold(holdMs(ctx.quick, 30_000));
-      ctx.ended();
-      proxy.restore();
-    },
-  },
-  {
-    name: 'store-link',
-    fault: 'service-InfluxDB link stalled, restored, then cut, restored (proxy)',
-    deployments: ['mosquitto+influx'],
-    deploymentOptions: () => ({ storeProxy: true }),
-    async inject(ctx) {
-      const proxy = ctx.deployment.storeProxy!;
-      proxy.stall();
-      await ctx.hold(holdMs(ctx.quick, 30_000));
-      proxy.restore();
-      await ctx.fleet.ackedMore(3, 120_000);
-      proxy.cut();
-      await ctx.hold(holdMs(ctx.quick, 30_000));
-      ctx.ended();
-      proxy.restore();
-    },
-  },
+  linkFault('broker-link', 'service-broker link stalled, restored, then cut, restored (proxy)', 'brokerProxy'),
+  linkFault('store-link', 'service-InfluxDB link stalled, restored, then cut, restored (proxy)', 'storeProxy'),
   {
     name: 'disk-full',
     fault: "spool's disk full (tmpfs filled: ENOSPC), then space freed",

@@ -218,6 +218,18 @@ function cases(ctx: Context): Case[] {
   const list: Case[] = [];
   const add = (cls: string, surface: Surface, name: string, run: () => Promise<Verdict>): void => void list.push({ class: cls, surface, name, run });
   const ingest = (body: string | Buffer, init: Parameters<typeof http>[2] = {}) => http(ctx, '/api/v1/telemetry', { body, ...init });
+  /** A sample whose DTC list is `text`, sent over HTTP; once accepted, the value read back through the API. */
+  const dtcReadBack = async (text: string): Promise<{ r: HttpAnswer; value: unknown }> => {
+    const s = sample(ctx, A, { 'Vehicle.OBD.DTCList': text });
+    const r = await ingest(JSON.stringify(s));
+    if (r.status !== 200) return { r, value: undefined };
+    ctx.accepted.get(A)?.add(s.seq);
+    const back = await waitFor('the sample', async () => {
+      const t = await http(ctx, `/api/v1/vehicles/${A}/telemetry?from=${s.ts}&to=${s.ts + 1}`);
+      return ((t.body as { samples?: Array<{ signals: Record<string, unknown> }> }).samples ?? [])[0];
+    }, 30_000, 100).catch(() => undefined);
+    return { r, value: back?.signals['Vehicle.OBD.DTCList'] };
+  };
   const acceptedWhole = async (body: object, accepted: number, vin: string, seqs: number[]): Promise<Verdict> => {
     const a = await ingest(JSON.stringify(body));
     const b = a.body as { accepted?: number; rejected?: number };
@@ -346,15 +358,8 @@ function cases(ctx: Context): Case[] {
   add('unicode and control characters', 'MQTT ingest', 'a signal name with a right-to-left override', () => mqttDeadLetter(ctx, a, JSON.stringify({ vin: A, ts: Date.now(), seq: 1, signals: { 'Vehicle.\u202eSpeed': 1 } }), 'unknown_signal'));
   const controlText = 'P0301,\u0000\u0001\u001b[31m\u2028\u2029\ud83d\ude97\ud800';
   add('unicode and control characters', 'HTTP ingest', 'control characters, emoji and a lone surrogate in a string signal: stored as sent', async () => {
-    const s = sample(ctx, A, { 'Vehicle.OBD.DTCList': controlText });
-    const r = await ingest(JSON.stringify(s));
+    const { r, value } = await dtcReadBack(controlText);
     if (r.status !== 200) return verdict(false, r);
-    ctx.accepted.get(A)?.add(s.seq);
-    const back = await waitFor('the sample', async () => {
-      const t = await http(ctx, `/api/v1/vehicles/${A}/telemetry?from=${s.ts}&to=${s.ts + 1}`);
-      return ((t.body as { samples?: Array<{ signals: Record<string, unknown> }> }).samples ?? [])[0];
-    }, 30_000, 100).catch(() => undefined);
-    const value = back?.signals['Vehicle.OBD.DTCList'];
     // JSON.stringify turns a lone surrogate into \ud800; what comes back is the same string or its replacement character
     return verdict(value === controlText || value === controlText.replace('\ud800', '\ufffd'), r, `read back ${JSON.stringify(value)}`);
   });
@@ -402,15 +407,9 @@ function cases(ctx: Context): Case[] {
   });
   add('line-protocol metacharacters', 'HTTP ingest', 'a string signal full of line-protocol metacharacters: stored as sent', async () => {
     const text = 'P0301, P0420=x "q" \\ \n\r\t,a=b c';
-    const s = sample(ctx, A, { 'Vehicle.OBD.DTCList': text });
-    const r = await ingest(JSON.stringify(s));
+    const { r, value } = await dtcReadBack(text);
     if (r.status !== 200) return verdict(false, r);
-    ctx.accepted.get(A)?.add(s.seq);
-    const back = await waitFor('the sample', async () => {
-      const t = await http(ctx, `/api/v1/vehicles/${A}/telemetry?from=${s.ts}&to=${s.ts + 1}`);
-      return ((t.body as { samples?: Array<{ signals: Record<string, unknown> }> }).samples ?? [])[0];
-    }, 30_000, 100).catch(() => undefined);
-    return verdict(back?.signals['Vehicle.OBD.DTCList'] === text, r, `read back ${JSON.stringify(back?.signals['Vehicle.OBD.DTCList'])}`);
+    return verdict(value === text, r, `read back ${JSON.stringify(value)}`);
   });
 
   // --- InfluxQL and SQL injection in every query parameter
