@@ -62,6 +62,7 @@ export interface WiredWriter {
 export function wireWriter(parts: { spool: SpoolSource; store: TelemetryStore; metrics: ServiceMetrics; logger: Logger; settings: WriterSettings }): WiredWriter {
   const { spool, store, metrics, logger, settings } = parts;
   store.writeObserver = (table, rows, bytes) => metrics.observeWrites(table, rows, bytes);
+  if (store.memory) metrics.storeMemoryFrom(() => store.memory?.() ?? Promise.resolve({}));
   const rollups = new CockpitMaintainer({
     tables: store.cockpit,
     logger,

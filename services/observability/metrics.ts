@@ -72,6 +72,26 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  /** Where vc_store_memory_bytes comes from: the embedded store's DuckDB (storeMemoryFrom), none in InfluxDB mode. */
+  private storeMemory: (() => Promise<Record<string, number>>) | undefined;
+  readonly storeMemoryBytes = new Gauge({
+    name: 'vc_store_memory_bytes',
+    help: "Memory the embedded store's DuckDB holds, by its tag (duckdb_memory(): BASE_TABLE, ART_INDEX, IN_MEMORY_TABLE, ...); absent in InfluxDB mode",
+    labelNames: ['tag'] as const,
+    registers: [this.registry],
+    collect: async () => {
+      if (!this.storeMemory) return;
+      const memory = await this.storeMemory().catch(() => undefined);
+      this.storeMemoryBytes.reset();
+      for (const [tag, bytes] of Object.entries(memory ?? {})) this.storeMemoryBytes.set({ tag }, bytes);
+    },
+  });
+
+  /** Report a store's own memory at every scrape (the embedded store's DuckDB). */
+  storeMemoryFrom(source: () => Promise<Record<string, number>>): void {
+    this.storeMemory = source;
+  }
+
   readonly rollupPendingKeys = new Gauge({
     name: 'vc_rollup_pending_keys',
     help: '(brand, model, minute) groups and sealed segments with changes not written yet; 0 means the cockpit covers everything stored (the per-vehicle facts of open minutes are written every VC_ROLLUP_FACTS_FLUSH_MS)',

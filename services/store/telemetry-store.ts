@@ -46,6 +46,8 @@ export interface TelemetryStore extends TelemetryRepository, DeadLetterRepositor
   readonly cockpit: CockpitTables;
   /** Told the rows and bytes of every write, per table (vc_store_rows_written_total / vc_store_bytes_written_total). */
   writeObserver?: WriteObserver;
+  /** What the store holds in this process's memory, in bytes by kind (vc_store_memory_bytes); a store with no memory of its own here has none. */
+  memory?(): Promise<Record<string, number>>;
   /** Throws when the store cannot be written now (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

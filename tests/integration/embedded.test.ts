@@ -136,6 +136,7 @@ t.test('bad messages become dead letters with reasons; the valid samples around 
   t.match(metrics.body, /vc_ingest_rejects_total\{reason="malformed_json"\} 1/);
   t.match(metrics.body, /nodejs_eventloop_lag_seconds/);
   t.match(metrics.body, /process_open_fds /, "the process's open descriptors are reported");
+  t.match(metrics.body, /vc_store_memory_bytes\{tag="BASE_TABLE"\} [1-9]/, "what the embedded store's DuckDB holds in memory is reported");
   t.notMatch(metrics.body, /nodejs_active_handles/, "Node's handle lists are not walked at every scrape");
 });
 

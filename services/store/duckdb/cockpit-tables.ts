@@ -5,7 +5,7 @@ import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { COCKPIT_SIGNALS } from '../../contract/signals.ts';
 import { MINUTE_MS, scopeTerms, segmentKey, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealMark, type SegmentRef, type SeriesPart } from '../cockpit-tables.ts';
 import type { StoreLogger } from '../telemetry-store.ts';
-import { appendRows, columnsOf, identifier, rowsOf, toNumber, transaction, type DuckDbFile } from './connection.ts';
+import { appendRows, columnsOf, dropTempTable, freshTempTable, identifier, rowsOf, toNumber, transaction, type DuckDbFile } from './connection.ts';
 const SPEED = identifier(COCKPIT_SIGNALS.speed);
 const SOC = identifier(COCKPIT_SIGNALS.soc);
 const ODO = identifier(COCKPIT_SIGNALS.odometer);
@@ -37,12 +37,14 @@ const COCKPIT_DDL = [
   PRIMARY KEY (tier, start, brand, model, part)
 )`,
   'CREATE TABLE IF NOT EXISTS cockpit_seals (tier VARCHAR NOT NULL, start BIGINT NOT NULL, rev BIGINT NOT NULL, PRIMARY KEY (tier, start))',
-  // staging for a batch of parts (an appender cannot upsert) and for the keys a lookup is about
-  'CREATE TEMP TABLE IF NOT EXISTS cockpit_series_stage AS SELECT * FROM cockpit_series LIMIT 0',
-  'CREATE TEMP TABLE IF NOT EXISTS cockpit_facts_stage AS SELECT * FROM cockpit_facts LIMIT 0',
-  'CREATE TEMP TABLE IF NOT EXISTS cockpit_keys (vin VARCHAR, bucket BIGINT)',
-  'CREATE TEMP TABLE IF NOT EXISTS cockpit_segments (tier VARCHAR, start BIGINT, brand VARCHAR, model VARCHAR)',
 ];
+
+// Temp tables of the write connection, each created anew for its batch (freshTempTable says why): staging for a batch
+// of parts (an appender cannot upsert) and the keys a lookup is about.
+const SERIES_STAGE = 'AS SELECT * FROM cockpit_series LIMIT 0';
+const FACTS_STAGE = 'AS SELECT * FROM cockpit_facts LIMIT 0';
+const KEYS = '(vin VARCHAR, bucket BIGINT)';
+const SEGMENTS = '(tier VARCHAR, start BIGINT, brand VARCHAR, model VARCHAR)';
 
 /** Tables of the cockpit engine before this one (derived data): dropped when found. */
 const OLD_COCKPIT_TABLES = ['rollup_1m', 'rollup_bm_1m', 'rollup_1h', 'rollup_sealed'];
@@ -100,9 +102,9 @@ export class DuckDbCockpitTables implements CockpitTables {
     const seals = batch.seals ?? [];
     if (series.length + facts.length + seals.length === 0) return;
     await this.db.write(async (db) => {
-      // the staging tables are emptied before use (what a failed write left is of no interest)
-      if (series.length > 0) await db.run('DELETE FROM cockpit_series_stage');
-      if (facts.length > 0) await db.run('DELETE FROM cockpit_facts_stage');
+      // the staging tables are new for each batch (what a failed write left is of no interest)
+      if (series.length > 0) await freshTempTable(db, 'cockpit_series_stage', SERIES_STAGE);
+      if (facts.length > 0) await freshTempTable(db, 'cockpit_facts_stage', FACTS_STAGE);
       if (series.length > 0) await appendRows(db, 'cockpit_series_stage', series, (appender, s) => {
         appender.appendBigInt(BigInt(s.minute));
         appender.appendVarchar(s.brand);
@@ -175,7 +177,7 @@ export class DuckDbCockpitTables implements CockpitTables {
     const out = new Map<string, number>();
     if (segments.length === 0) return out;
     const rows = await this.db.write(async (db) => {
-      await db.run('DELETE FROM cockpit_segments');
+      await freshTempTable(db, 'cockpit_segments', SEGMENTS);
       await appendRows(db, 'cockpit_segments', segments, (appender, s) => {
         appender.appendVarchar(s.tier);
         appender.appendBigInt(BigInt(s.start));
@@ -190,7 +192,7 @@ export class DuckDbCockpitTables implements CockpitTables {
            GROUP BY f.tier, f.start, f.brand, f.model`,
         );
       } finally {
-        await db.run('DELETE FROM cockpit_segments').catch(() => undefined);
+        await dropTempTable(db, 'cockpit_segments').catch(() => undefined);
       }
     });
     for (const row of rows) out.set(segmentKey({ tier: String(row[0]) as FactTier, start: toNumber(row[1]), brand: String(row[2]), model: String(row[3]) }), toNumber(row[4]));
@@ -246,7 +248,7 @@ export class DuckDbCockpitTables implements CockpitTables {
     return this.db.write(async (db) => {
       let lo = Number.POSITIVE_INFINITY;
       let hi = Number.NEGATIVE_INFINITY;
-      await db.run('DELETE FROM cockpit_keys');
+      await freshTempTable(db, 'cockpit_keys', KEYS);
       await appendRows(db, 'cockpit_keys', keys, (appender, key) => {
         appender.appendVarchar(key.vin);
         appender.appendBigInt(BigInt(key.bucket));
@@ -264,7 +266,7 @@ export class DuckDbCockpitTables implements CockpitTables {
         );
         return rows.map((row) => ({ vin: String(row[0]), bucket: toNumber(row[1]) }));
       } finally {
-        await db.run('DELETE FROM cockpit_keys').catch(() => undefined);
+        await dropTempTable(db, 'cockpit_keys').catch(() => undefined);
       }
     });
   }

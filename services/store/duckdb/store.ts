@@ -57,6 +57,11 @@ export class EmbeddedStore extends ComposedStore {
     await this.file.write((db) => db.run('SELECT 1'));
   }
 
+  /** DuckDB's memory for this store by tag, in bytes (duckdb_memory()). */
+  memory(): Promise<Record<string, number>> {
+    return this.file.memory();
+  }
+
   async close(): Promise<void> {
     if (await this.file.close()) this.logger?.info({ file: this.file.location }, 'embedded store closed');
   }

@@ -8,7 +8,7 @@ import { circularMean, SIGNAL_CATALOG, SIGNALS, type SignalSpec, type SignalValu
 import type { TelemetrySample } from '../../contract/telemetry.ts';
 import type { StoreLogger } from '../telemetry-store.ts';
 import { NUMERIC_SIGNALS, queryWindow, requestedSignals, rowLimit, storableValue, warnSkipped, type BucketQuery, type LatestSignals, type SampleBucket, type SampleQuery, type SampleRef, type SampleRefQuery, type SignalAggregate, type StoredSample, type TelemetryRepository } from '../telemetry.ts';
-import { appendRows, columnsOf, identifier, toNumber, transaction, type DuckDbFile } from './connection.ts';
+import { appendRows, columnsOf, freshTempTable, identifier, toNumber, transaction, type DuckDbFile } from './connection.ts';
 
 /** The most rows a DuckDB data chunk holds (its vector size). */
 const CHUNK_ROWS = 2048;
@@ -34,8 +34,9 @@ const TELEMETRY_DDL = `CREATE TABLE IF NOT EXISTS telemetry (
   PRIMARY KEY (vin, ts)
 )`;
 
-// A temp table lives per connection and never reaches the database file: only the writer connection uses it.
-const STAGING_DDL = `CREATE TEMP TABLE IF NOT EXISTS telemetry_staging (
+// Temp tables live per connection and never reach the database file: only the writer connection uses them, each
+// created anew for its batch (freshTempTable says why).
+const STAGING_COLUMNS = `(
   vin VARCHAR, ts BIGINT, seq BIGINT, brand VARCHAR, model VARCHAR,
   ${signalColumnsDdl}
 )`;
@@ -48,7 +49,7 @@ const LATEST_DDL = `CREATE TABLE IF NOT EXISTS latest_values (
   num DOUBLE, flag BOOLEAN, text VARCHAR,
   PRIMARY KEY (vin, signal)
 )`;
-const LATEST_STAGING_DDL = 'CREATE TEMP TABLE IF NOT EXISTS latest_staging AS SELECT * FROM latest_values LIMIT 0';
+const LATEST_STAGING_COLUMNS = 'AS SELECT * FROM latest_values LIMIT 0';
 const VALUE_COLUMN: Record<SignalSpec['type'], 'num' | 'flag' | 'text'> = { number: 'num', boolean: 'flag', string: 'text' };
 
 // A batch's value wins per signal when at least as new as the kept one (>=, so a rewrite of a ts overwrites);
@@ -79,8 +80,6 @@ export class DuckDbTelemetry implements TelemetryRepository {
     // so a crash cannot leave the table created but never filled); the wide table it replaces goes.
     if (!hadLatest) await db.run(`INSERT OR REPLACE INTO latest_values ${LATEST_FROM_TELEMETRY}`);
     if ((await columnsOf(db, 'latest_signals')).size > 0) await db.run('DROP TABLE latest_signals');
-    await db.run(STAGING_DDL);
-    await db.run(LATEST_STAGING_DDL);
   }
 
   /** A catalog that gained signals since the file was created gets their columns (existing rows hold NULL). */
@@ -100,8 +99,8 @@ export class DuckDbTelemetry implements TelemetryRepository {
     for (const sample of samples) unique.set(`${sample.vin}\u0000${sample.ts}`, sample);
     const rows = [...unique.values()];
     await this.file.write(async (db) => {
-      // the staging tables are emptied before use: what a failed write left there is of no interest
-      await db.run('DELETE FROM telemetry_staging');
+      // the staging tables are new for each batch: what a failed write left there is of no interest
+      await freshTempTable(db, 'telemetry_staging', STAGING_COLUMNS);
       await this.stage(db, rows);
       warnSkipped(this.logger, await this.stageLatest(db, rows));
       // Most batches hold only new (vin, ts): a plain INSERT costs DuckDB a third of INSERT OR REPLACE (measured
@@ -138,7 +137,7 @@ export class DuckDbTelemetry implements TelemetryRepository {
         if (!have || sample.ts >= have.ts) newest.set(key, { vin: sample.vin, path, ts: sample.ts, value });
       }
     }
-    await db.run('DELETE FROM latest_staging');
+    await freshTempTable(db, 'latest_staging', LATEST_STAGING_COLUMNS);
     await appendRows(db, 'latest_staging', newest.values(), (appender, { vin, path, ts, value }) => {
       appender.appendVarchar(vin);
       appender.appendVarchar(path);
