@@ -33,10 +33,13 @@ export interface BulkRegistration {
  * the vehicle is stored, so a registration either gives working credentials or fails whole.
  */
 export interface CredentialProvisioner {
-  /** false when the broker already has an account for this VIN (never overwritten); throws ProvisioningError */
-  provisionVehicle(vin: string, password: string): Promise<boolean>;
-  /** best effort: undo provisionVehicle after the database refused the vehicle */
-  removeVehicle(vin: string): Promise<void>;
+  /**
+   * Accounts for these vehicles, all or none: resolves with the VINs whose account it created (one the broker already
+   * had is never overwritten, and not in the set); throws ProvisioningError after removing what it created.
+   */
+  provisionVehicles(accounts: ReadonlyArray<{ vin: string; password: string }>): Promise<Set<string>>;
+  /** best effort: undo provisionVehicles after the database refused the vehicles */
+  removeVehicles(vins: readonly string[]): Promise<void>;
 }
 
 /** The broker could not be told about the vehicle (unreachable, refused the command): nothing was registered. */
@@ -136,25 +139,23 @@ export class VehicleRegistry {
     }
   }
 
-  /** Broker accounts for `fresh`, one by one; a VIN known to the database or to the broker goes to `existing`. */
+  /** Broker accounts for `fresh`, in as few broker round trips as it takes; a VIN known to the database or to the broker goes to `existing`. */
   private async provisionAll(fresh: readonly Registration[], existing: string[]): Promise<Registration[]> {
-    const provisioned: Registration[] = [];
-    try {
-      for (const candidate of fresh) {
-        const { vin } = candidate.vehicle;
-        // never touch the broker account of a vehicle registered through another process
-        if ((await this.vehicles.get(vin)) || !(await this.provisioner!.provisionVehicle(vin, candidate.password))) existing.push(vin);
-        else provisioned.push(candidate);
-      }
-    } catch (err) {
-      await this.unprovision(provisioned);
-      throw err;
+    // never touch the broker account of a vehicle registered through another process
+    const unknown: Registration[] = [];
+    for (const candidate of fresh) {
+      if (await this.vehicles.get(candidate.vehicle.vin)) existing.push(candidate.vehicle.vin);
+      else unknown.push(candidate);
     }
-    return provisioned;
+    if (unknown.length === 0) return [];
+    const created = await this.provisioner!.provisionVehicles(unknown.map((c) => ({ vin: c.vehicle.vin, password: c.password })));
+    for (const candidate of unknown) if (!created.has(candidate.vehicle.vin)) existing.push(candidate.vehicle.vin);
+    return unknown.filter((c) => created.has(c.vehicle.vin));
   }
 
   private async unprovision(registrations: readonly Registration[]): Promise<void> {
-    for (const { vehicle } of registrations) await this.provisioner?.removeVehicle(vehicle.vin).catch(() => undefined);
+    if (registrations.length === 0) return;
+    await this.provisioner?.removeVehicles(registrations.map((r) => r.vehicle.vin)).catch(() => undefined);
   }
 
   /** Cached lookup, synchronous: undefined when not (yet) known to this process. */

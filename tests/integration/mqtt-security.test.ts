@@ -198,6 +198,28 @@ t.test('Mosquitto with the dynamic security plugin, driven by the service', { sk
     await owner.endAsync();
   });
 
+  await t.test('a batch registration creates its accounts in a few broker messages; a VIN whose account the broker already had is answered as existing and its account kept', async (t) => {
+    const vins = Array.from({ length: 120 }, (_, i) => testVin(100 + i, 'DYB'));
+    const taken = vins[75]!;
+    const ctrl = ['-h', '127.0.0.1', '-p', String(broker.port), '-u', brokerAdmin.username, '-P', brokerAdmin.password, 'dynsec'];
+    await promisify(execFile)(MOSQUITTO_CTRL_BINARY!, [...ctrl, 'createClient', taken, '-p', 'set-by-the-operator']);
+    const r = await api.post<{ registered: Registration[]; existing: string[] }>('/api/v1/vehicles/batch', { vehicles: vins.map((vin) => ({ vin, brand: 'Voltra', model: 'E-Cross' })) });
+    t.equal(r.status, 200, JSON.stringify(r.body).slice(0, 200));
+    t.strictSame(r.body.existing, [taken], 'the VIN the broker knew is answered as existing');
+    t.strictSame(r.body.registered.map((reg) => reg.vin).sort(), vins.filter((vin) => vin !== taken).sort(), 'every other VIN is registered');
+    t.equal((await api.get(`/api/v1/vehicles/${taken}`)).status, 404, 'the existing account was not registered as a vehicle');
+    // every account of the three broker messages (50 vehicles each) works, with its own password
+    for (const reg of r.body.registered) {
+      const client = await vehicleLogin(broker.url, reg);
+      await publishQos1(client, telemetryTopic(reg.vin), sample(reg.vin, 1));
+      await client.endAsync();
+    }
+    await waitForSeq(api, r.body.registered.at(-1)!.vin, 1);
+    const owner = await connectMqtt(broker.url, { clientId: 'operator-device-2', username: taken, password: 'set-by-the-operator' });
+    t.ok(owner.connected, 'the existing account still has its own password');
+    await owner.endAsync();
+  });
+
   await t.test('a registration while the broker is down fails whole (503), and works again once it is back; accounts survive the restart', async (t) => {
     await broker.kill();
     await waitFor('/readyz to notice', async () => ((await fetch(`${service.apiUrl}/readyz`)).status === 503 ? true : undefined), 20_000, 100);
