@@ -71,6 +71,7 @@ export interface ServiceTargetOptions {
 
 /** Vehicles per registration request (the API's maximum). */
 const REGISTRATION_BATCH = 1_000;
+const REGISTRATION_TIMEOUT_MS = 15 * 60_000;
 /** Samples asked for per read-back request; a window holding more is read again in halves. */
 const READ_BACK_PAGE = 50_000;
 /** Read-back windows start this wide: about READ_BACK_PAGE / 2 samples at 25k samples/s. */
@@ -107,6 +108,10 @@ export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
   const concurrency = options.concurrency ?? 16;
   const timeoutMs = options.requestTimeoutMs ?? 30_000;
   const client = createApiClient({ baseUrl: api, token: options.token, timeoutMs });
+  // A registration batch waits for the broker accounts too when the service administers Mosquitto (VC_MQTT_DYNSEC),
+  // and Mosquitto's cost per account grows with the accounts (docs/security.md#mosquitto): 1,000 of them can take
+  // minutes on a broker that already has thousands.
+  const registrar = createApiClient({ baseUrl: api, token: options.token, timeoutMs: Math.max(timeoutMs, REGISTRATION_TIMEOUT_MS) });
 
   /** Run one API call; a network failure or timeout becomes a TargetError naming the operation. */
   const call = async <T>(what: string, request: () => Promise<T>): Promise<T> => {
@@ -151,7 +156,7 @@ export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
       // a database commits one batch at a time: two in flight keep it busy while an answer travels
       await pLimit(2).map(batches, async (batch) => {
         const body = { vehicles: batch.map((v) => ({ vin: v.vin, brand: v.brand, model: v.model, powertrain: 'bev' as const })) };
-        const r = await call('POST /api/v1/vehicles/batch', () => client.POST('/api/v1/vehicles/batch', { body }));
+        const r = await call('POST /api/v1/vehicles/batch', () => registrar.POST('/api/v1/vehicles/batch', { body }));
         if (!r.data) throw failure(`registering ${batch.length} vehicles`, r);
         for (const registration of r.data.registered) passwords.set(registration.vin, registration.mqtt.password);
         taken.push(...r.data.existing);
