@@ -22,7 +22,7 @@ export interface SoakOptions {
 }
 
 /**
- * "Flat": each slope (per minute, least squares over the samples after the warm-up) within its bound. RSS and heap may
+ * "Flat": no slope (per minute, least squares over the samples after the warm-up) rising faster than its bound. RSS and heap may
  * wander with garbage collection and caches, so their bounds are a little above zero; fds and handles are counts
  * that a steady load keeps steady.
  */
@@ -207,7 +207,9 @@ export async function soak(options: SoakOptions): Promise<SoakRun> {
     const steady = readings.filter((r) => r.t >= warmMs);
     const per = (key: keyof Omit<Reading, 't' | 'httpSockets'>): number => round(slope(steady.filter((r) => Number.isFinite(r[key])).map((r) => [r.t / 60_000, r[key]] as const)));
     const slopes = { rssMiBPerMin: per('rssMiB'), heapMiBPerMin: per('heapMiB'), eventLoopLagMsPerMin: per('eventLoopLagMs'), handlesPerMin: per('handles'), fdsPerMin: per('fds') };
-    const over = (Object.keys(FLAT_BOUNDS) as Array<keyof typeof FLAT_BOUNDS>).filter((k) => Math.abs(slopes[k]) > FLAT_BOUNDS[k]);
+    // a leak grows: a falling reading (the connection burst settling, a sealed period's facts let go) is reported, not held against flatness
+    const over = (Object.keys(FLAT_BOUNDS) as Array<keyof typeof FLAT_BOUNDS>).filter((k) => slopes[k] > FLAT_BOUNDS[k]);
+    for (const k of Object.keys(FLAT_BOUNDS) as Array<keyof typeof FLAT_BOUNDS>) if (slopes[k] < -FLAT_BOUNDS[k]) notes.push(`${k} ${slopes[k]} fell faster than its bound of ${FLAT_BOUNDS[k]} (no leak)`);
     for (const k of over) notes.push(`${k} ${slopes[k]} is over its bound of ${FLAT_BOUNDS[k]}`);
     if (steady.length < 5) notes.push(`only ${steady.length} readings after the warm-up: slopes are rough`);
     const pick = (r: Reading | undefined) => ({ rssMiB: round(r?.rssMiB ?? NaN, 1), heapMiB: round(r?.heapMiB ?? NaN, 1), eventLoopLagMs: round(r?.eventLoopLagMs ?? NaN, 2), handles: r?.handles ?? NaN, fds: r?.fds ?? NaN });
