@@ -2,7 +2,7 @@
 // event-loop lag, active handles and open fds sampled every few seconds, their least-squares slopes per minute after a
 // warm-up judged against stated bounds, every acked sample checked by per-vehicle seq, and the fds and handles checked
 // back at their idle baseline once the vehicles have gone.
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { parsePrometheus, processUsage } from '../../simulators/loadtest/observe.ts';
@@ -237,9 +237,11 @@ export async function run(options: SoakOptions): Promise<SoakResult> {
   return (await soak(options)).result;
 }
 
-// `npx tsx bench/chaos/soak.ts [--quick] [--deployment embedded|mosquitto+influx]`: this part alone
+// `npx tsx bench/chaos/soak.ts [--quick] [--deployment embedded|mosquitto+influx] [--readings FILE]`: this part
+// alone; --readings writes every reading (JSON) to look at the shape behind a slope
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, deployment: { type: 'string' } } });
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, deployment: { type: 'string' }, readings: { type: 'string' } } });
   const r = await soak({ quick: values.quick ?? false, deployment: values.deployment as DeploymentKind | undefined, log: (line) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`) });
   console.log(JSON.stringify({ ...r.result, baseline: r.baseline, after: r.after, readings: r.readings.length }, null, 2));
+  if (values.readings) await writeFile(values.readings, JSON.stringify(r.readings, null, 1));
 }
