@@ -44,6 +44,8 @@ export interface Reading {
   fds: number;
   /** of `fds` (and of `handles`), the HTTP connections to the API port */
   httpSockets: number;
+  /** the service's outgoing connections by remote port */
+  peers?: Map<number, number>;
 }
 
 export interface SoakRun {
@@ -69,14 +71,14 @@ export function slope(points: ReadonlyArray<readonly [number, number]>): number 
   return den === 0 ? 0 : num / den;
 }
 
-/** TCP sockets of `pid` by local port, from /proc/PID/net/tcp{,6} (inode -> local port). */
-async function socketPorts(pid: number): Promise<Map<string, number>> {
-  const ports = new Map<string, number>();
+/** TCP sockets of `pid` by inode, from /proc/PID/net/tcp{,6}: their local and remote ports. */
+async function socketPorts(pid: number): Promise<Map<string, { local: number; remote: number }>> {
+  const ports = new Map<string, { local: number; remote: number }>();
   for (const file of ['tcp', 'tcp6']) {
     const text = await readFile(`/proc/${pid}/net/${file}`, 'utf8').catch(() => '');
     for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
-      if (f.length > 9) ports.set(f[9]!, parseInt(f[1]!.split(':')[1]!, 16));
+      if (f.length > 9) ports.set(f[9]!, { local: parseInt(f[1]!.split(':').at(-1)!, 16), remote: parseInt(f[2]!.split(':').at(-1)!, 16) });
     }
   }
   return ports;
@@ -86,18 +88,22 @@ async function socketPorts(pid: number): Promise<Map<string, number>> {
  * Open fds of `pid`, and how many of them are idle HTTP keep-alive connections to its API port: those belong to the
  * callers (this run's own client keeps a few until the server's 72 s keep-alive ends), not to what the load held.
  */
-async function openFds(pid: number, httpPort: number): Promise<{ fds: number; httpSockets: number }> {
+async function openFds(pid: number, httpPort: number): Promise<{ fds: number; httpSockets: number; peers: Map<number, number> }> {
   const entries = await readdir(`/proc/${pid}/fd`);
   const ports = await socketPorts(pid);
   let httpSockets = 0;
+  // outgoing connections by the port they go to (the broker, InfluxDB): named when fds are not back at idle
+  const peers = new Map<number, number>();
   await Promise.all(
     entries.map(async (fd) => {
       const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
       const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
-      if (inode && ports.get(inode) === httpPort) httpSockets += 1;
+      const socket = inode === undefined ? undefined : ports.get(inode);
+      if (socket?.local === httpPort) httpSockets += 1;
+      else if (socket && socket.remote !== 0) peers.set(socket.remote, (peers.get(socket.remote) ?? 0) + 1);
     }),
   );
-  return { fds: entries.length, httpSockets };
+  return { fds: entries.length, httpSockets, peers };
 }
 
 async function read(d: Deployment, t: number): Promise<Reading> {
@@ -118,6 +124,7 @@ async function read(d: Deployment, t: number): Promise<Reading> {
     handles: need('vc_active_resources'),
     fds: open.fds,
     httpSockets: open.httpSockets,
+    peers: open.peers,
   };
 }
 
@@ -138,6 +145,7 @@ export async function soak(options: SoakOptions): Promise<SoakRun> {
   try {
     // the idle service's own fds and handles, before any vehicle connects
     const idle = await read(d, 0);
+    const peersText = (r: Reading): string => [...(r.peers ?? [])].map(([port, n]) => `${n} to :${port}`).join(', ') || 'none';
     const held = (r: Reading) => ({ fds: r.fds - r.httpSockets, handles: r.handles - r.httpSockets });
     const baseline = held(idle);
     log(`${vehicles} vehicles, one MQTT login each, ${rate} samples/s QoS 1 for ${durationMs / 1000} s, sampled every ${everyMs / 1000} s; idle: ${baseline.fds} fds, ${baseline.handles} handles`);
@@ -173,7 +181,7 @@ export async function soak(options: SoakOptions): Promise<SoakRun> {
             while (sampling) {
               const next = Date.now() + everyMs;
               try {
-                readings.push(await read(d, Date.now() - startedAt));
+                readings.push({ ...(await read(d, Date.now() - startedAt)), peers: undefined });
               } catch (err) {
                 samplingError ??= err;
               }
@@ -190,24 +198,26 @@ export async function soak(options: SoakOptions): Promise<SoakRun> {
 
     // the vehicles have gone: the service must let go of what they held
     let after = { fds: Number.NaN, handles: Number.NaN };
+    let last: Reading | undefined;
     try {
       after = await waitFor(
         'fds and handles back at the idle baseline',
         async () => {
-          after = held(await read(d, Date.now() - startedAt));
+          last = await read(d, Date.now() - startedAt);
+          after = held(last);
           return after.fds <= baseline.fds && after.handles <= baseline.handles ? after : undefined;
         },
         60_000,
         500,
       );
     } catch {
-      notes.push(`after the run: ${after.fds} fds (idle ${baseline.fds}), ${after.handles} handles (idle ${baseline.handles})`);
+      notes.push(`after the run: ${after.fds} fds (idle ${baseline.fds}), ${after.handles} handles (idle ${baseline.handles}); outgoing connections ${last ? peersText(last) : '?'} (idle: ${peersText(idle)})`);
     }
 
     const steady = readings.filter((r) => r.t >= warmMs);
-    const per = (key: keyof Omit<Reading, 't' | 'httpSockets'>): number => round(slope(steady.filter((r) => Number.isFinite(r[key])).map((r) => [r.t / 60_000, r[key]] as const)));
+    const per = (key: keyof Omit<Reading, 't' | 'httpSockets' | 'peers'>): number => round(slope(steady.filter((r) => Number.isFinite(r[key])).map((r) => [r.t / 60_000, r[key]] as const)));
     const slopes = { rssMiBPerMin: per('rssMiB'), heapMiBPerMin: per('heapMiB'), eventLoopLagMsPerMin: per('eventLoopLagMs'), handlesPerMin: per('handles'), fdsPerMin: per('fds') };
-    // a leak grows: a falling reading (the connection burst settling, a sealed period's facts let go) is reported, not held against flatness
+    // a leak grows: a falling reading (the connection burst settling) is reported, not held against flatness
     const over = (Object.keys(FLAT_BOUNDS) as Array<keyof typeof FLAT_BOUNDS>).filter((k) => slopes[k] > FLAT_BOUNDS[k]);
     for (const k of Object.keys(FLAT_BOUNDS) as Array<keyof typeof FLAT_BOUNDS>) if (slopes[k] < -FLAT_BOUNDS[k]) notes.push(`${k} ${slopes[k]} fell faster than its bound of ${FLAT_BOUNDS[k]} (no leak)`);
     for (const k of over) notes.push(`${k} ${slopes[k]} is over its bound of ${FLAT_BOUNDS[k]}`);
@@ -237,11 +247,11 @@ export async function run(options: SoakOptions): Promise<SoakResult> {
   return (await soak(options)).result;
 }
 
-// `npx tsx bench/chaos/soak.ts [--quick] [--deployment embedded|mosquitto+influx] [--readings FILE]`: this part
-// alone; --readings writes every reading (JSON) to look at the shape behind a slope
+// `npx tsx bench/chaos/soak.ts [--quick] [--deployment embedded|mosquitto+influx] [--minutes N] [--readings FILE]`:
+// this part alone; --readings writes every reading (JSON) to look at the shape behind a slope
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, deployment: { type: 'string' }, readings: { type: 'string' } } });
-  const r = await soak({ quick: values.quick ?? false, deployment: values.deployment as DeploymentKind | undefined, log: (line) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`) });
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, deployment: { type: 'string' }, readings: { type: 'string' }, minutes: { type: 'string' } } });
+  const r = await soak({ quick: values.quick ?? false, deployment: values.deployment as DeploymentKind | undefined, durationMs: values.minutes === undefined ? undefined : Number(values.minutes) * 60_000, log: (line) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`) });
   console.log(JSON.stringify({ ...r.result, baseline: r.baseline, after: r.after, readings: r.readings.length }, null, 2));
   if (values.readings) await writeFile(values.readings, JSON.stringify(r.readings, null, 1));
 }
