@@ -46,6 +46,8 @@ export interface Reading {
   httpSockets: number;
   /** the service's outgoing connections by remote port */
   peers?: Map<number, number>;
+  /** what the embedded store's DuckDB holds in memory (vc_store_memory_bytes, all tags); NaN without it. Reported, not judged */
+  storeMiB: number;
 }
 
 export interface SoakRun {
@@ -125,6 +127,7 @@ async function read(d: Deployment, t: number): Promise<Reading> {
     fds: open.fds,
     httpSockets: open.httpSockets,
     peers: open.peers,
+    storeMiB: (m.get('vc_store_memory_bytes') ?? Number.NaN) / 1024 ** 2,
   };
 }
 
@@ -215,7 +218,7 @@ export async function soak(options: SoakOptions): Promise<SoakRun> {
     }
 
     const steady = readings.filter((r) => r.t >= warmMs);
-    const per = (key: keyof Omit<Reading, 't' | 'httpSockets' | 'peers'>): number => round(slope(steady.filter((r) => Number.isFinite(r[key])).map((r) => [r.t / 60_000, r[key]] as const)));
+    const per = (key: keyof Omit<Reading, 't' | 'httpSockets' | 'peers' | 'storeMiB'>): number => round(slope(steady.filter((r) => Number.isFinite(r[key])).map((r) => [r.t / 60_000, r[key]] as const)));
     const slopes = { rssMiBPerMin: per('rssMiB'), heapMiBPerMin: per('heapMiB'), eventLoopLagMsPerMin: per('eventLoopLagMs'), handlesPerMin: per('handles'), fdsPerMin: per('fds') };
     // a leak grows: a falling reading (the connection burst settling) is reported, not held against flatness
     const over = (Object.keys(FLAT_BOUNDS) as Array<keyof typeof FLAT_BOUNDS>).filter((k) => slopes[k] > FLAT_BOUNDS[k]);
