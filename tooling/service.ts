@@ -4,6 +4,28 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { freePort, ROOT, tempDir, terminate, TS_EXEC_ARGV, waitFor } from './system.ts';
 
+/**
+ * One call to a running service's API that answers every status (callers look at 4xx too): the body parsed as JSON
+ * when it is JSON, else its text (/metrics). A string body is sent as it is, anything else as JSON.
+ */
+export async function apiCall<T>(baseUrl: string, method: string, path: string, options: { body?: unknown; token: string; timeoutMs?: number }): Promise<{ status: number; body: T }> {
+  const { body, token, timeoutMs } = options;
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    signal: timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs),
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON (/metrics)
+  }
+  return { status: response.status, body: parsed as T };
+}
+
 export interface ServiceProcess {
   readonly child: ChildProcess;
   readonly pid: number;

@@ -4,10 +4,11 @@
 // GET /api/v1/telemetry), the cockpit check (the model cockpit's numbers equal a recount from the raw samples read
 // back through the API), the service's peak RSS by PID (/proc), and the recovery time after a fault.
 import { readFileSync } from 'node:fs';
+import type { CockpitKpis, CockpitPoint } from '../../services/cockpit/answer.ts';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startInfluxd, type Influxd } from '../../tooling/influxd.ts';
 import { startMosquitto, type MosquittoBroker } from '../../tooling/mosquitto.ts';
-import { spawnService, type ServiceProcess } from '../../tooling/service.ts';
+import { apiCall, spawnService, type ServiceProcess } from '../../tooling/service.ts';
 import { freePort, tempDir, waitFor } from '../../tooling/system.ts';
 import { startProxy, type ChaosProxy } from './proxy.ts';
 
@@ -39,26 +40,10 @@ export interface ChaosApi {
 
 /** A client of the service's API with the admin token; every call has a timeout (a stalled store must not hang us). */
 export function chaosApi(url: string, token = ADMIN_TOKEN): ChaosApi {
-  const call = async <T>(method: string, path: string, body: unknown, timeoutMs: number): Promise<{ status: number; body: T }> => {
-    const response = await fetch(`${url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // /metrics is text
-    }
-    return { status: response.status, body: parsed as T };
-  };
   return {
     url,
-    get: (path, timeoutMs = 10_000) => call('GET', path, undefined, timeoutMs),
-    post: (path, body, timeoutMs = 10_000) => call('POST', path, body, timeoutMs),
+    get: (path, timeoutMs = 10_000) => apiCall(url, 'GET', path, { token, timeoutMs }),
+    post: (path, body, timeoutMs = 10_000) => apiCall(url, 'POST', path, { body, token, timeoutMs }),
   };
 }
 
@@ -431,24 +416,9 @@ interface RawSample {
   signals: Record<string, number | boolean | string>;
 }
 
-interface Kpis {
-  activeVehicles: number;
-  samples: number;
-  avgSpeed: number | null;
-  distanceKm: number;
-  avgSoc: number | null;
-  charging: number;
-  adasShare: number | null;
-  faults: number;
-}
-
-interface Bucket {
-  t: number;
-  samples: number;
-  avgSpeed: number | null;
-  avgSoc: number | null;
-  adasShare: number | null;
-}
+/** The cockpit's KPIs but `vehicles` (registered ones: not something the samples can recount). */
+type Kpis = Omit<CockpitKpis, 'vehicles'>;
+type Bucket = CockpitPoint;
 
 async function rawSamples(api: ChaosApi, vin: string, from: number, to: number): Promise<RawSample[]> {
   const out: RawSample[] = [];

@@ -1,6 +1,7 @@
 // How the suites talk to a running service (started by tooling/service.ts): an untyped HTTP client that answers every
 // status (tests look at 4xx too), test VINs, registration, and MQTT publishing at QoS 1.
 import mqtt, { type MqttClient } from 'mqtt';
+import { apiCall } from '../../tooling/service.ts';
 
 export interface Api {
   get<T = unknown>(path: string, token?: string): Promise<{ status: number; body: T }>;
@@ -8,24 +9,9 @@ export interface Api {
 }
 
 export function apiClient(baseUrl: string, adminToken: string): Api {
-  const call = async <T>(method: string, path: string, body: unknown, token: string | undefined): Promise<{ status: number; body: T }> => {
-    const response = await fetch(`${baseUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token ?? adminToken}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON (metrics)
-    }
-    return { status: response.status, body: parsed as T };
-  };
   return {
-    get: (path, token) => call('GET', path, undefined, token),
-    post: (path, body, token) => call('POST', path, body, token),
+    get: (path, token) => apiCall(baseUrl, 'GET', path, { token: token ?? adminToken }),
+    post: (path, body, token) => apiCall(baseUrl, 'POST', path, { body, token: token ?? adminToken }),
   };
 }
 
