@@ -62,7 +62,8 @@ export interface WiredWriter {
 export function wireWriter(parts: { spool: SpoolSource; store: TelemetryStore; metrics: ServiceMetrics; logger: Logger; settings: WriterSettings }): WiredWriter {
   const { spool, store, metrics, logger, settings } = parts;
   store.writeObserver = (table, rows, bytes) => metrics.observeWrites(table, rows, bytes);
-  if (store.memory) metrics.storeMemoryFrom(() => store.memory?.() ?? Promise.resolve({}));
+  const memory = store.memory?.bind(store);
+  if (memory) metrics.storeMemoryFrom(memory);
   const rollups = new CockpitMaintainer({
     tables: store.cockpit,
     logger,
