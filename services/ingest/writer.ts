@@ -20,7 +20,8 @@ export interface SpoolWriterOptions {
   idleMs?: number;
   /**
    * With no backlog, how long a batch may wait to fill before it is written (ms; Telegraf's flush_interval): a
-   * few samples a second are then one write a flush instead of one each. 0 writes at once.
+   * few samples a second are then one write a flush instead of one each. 0 writes at once. Counted from when the
+   * previous batch was taken, so a write that took the interval or longer is followed at once by the next.
    */
   flushMs?: number;
   /** Retry backoff bounds when the store fails (ms). */
@@ -49,6 +50,8 @@ export class SpoolWriter {
   private readonly flushMs: number;
   /** the last batch was not full (there was no backlog): the next one may wait to fill */
   private caughtUp = false;
+  /** when the previous batch was read from the spool (the flush interval counts from there) */
+  private lastTakenAt = 0;
   private readonly retryMinMs: number;
   private readonly retryMaxMs: number;
   private running = false;
@@ -129,6 +132,7 @@ export class SpoolWriter {
       if (this.caughtUp && this.flushMs > 0) await this.fill();
       if (!this.running) break;
       const batch = this.spool.read<SpoolRecord>(this.batchBytes);
+      this.lastTakenAt = Date.now();
       const samples: StoredSample[] = [];
       const letters: DeadLetter[] = [];
       let oldest = Number.POSITIVE_INFINITY;
@@ -163,9 +167,9 @@ export class SpoolWriter {
     }
   }
 
-  /** Let a batch fill for up to flushMs, or until a whole batch is waiting. */
+  /** Let a batch fill until flushMs after the previous one was taken, or until a whole batch is waiting. */
   private async fill(): Promise<void> {
-    const deadline = Date.now() + this.flushMs;
+    const deadline = this.lastTakenAt + this.flushMs;
     while (this.running && this.spool.pendingBytes < this.batchBytes) {
       const left = deadline - Date.now();
       if (left <= 0) break;

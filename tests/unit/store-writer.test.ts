@@ -40,7 +40,7 @@ async function setup(t: TapTest, settings: Partial<WriterSettings>) {
     await store.close();
     await dir.remove();
   });
-  return { spool, writer, writes, metrics };
+  return { spool, writer, writes, metrics, store };
 }
 
 const vin = 'LNBSCB3F5JW123456';
@@ -59,6 +59,34 @@ t.test('with no backlog, a few samples a second are written together once per fl
   t.equal(writes.reduce((a, b) => a + b, 0), 30, 'each sample written once');
   // about 2 s of arrivals at one write per 0.8 s: never one write per sample
   t.ok(writes.length <= 6, `${writes.length} store writes for 30 samples (${writes.join(', ')})`);
+});
+
+t.test('the flush interval counts from the previous batch: a write as long as the interval is followed by the next at once', async (t) => {
+  const { spool, writer, store } = await setup(t, { flushMs: 1_500 });
+  // every write takes the flush interval; samples keep arriving meanwhile
+  const spans: Array<{ start: number; end: number }> = [];
+  const writeSamples = store.writeSamples.bind(store);
+  store.writeSamples = async (samples: readonly StoredSample[]) => {
+    const start = Date.now();
+    await new Promise((r) => setTimeout(r, 1_500));
+    await writeSamples(samples);
+    spans.push({ start, end: Date.now() });
+  };
+  const base = Date.now();
+  let seq = 0;
+  const arrivals = setInterval(() => {
+    spool.append(record(base + seq * 10, seq));
+    seq += 1;
+    spool.flush();
+  }, 50);
+  await waitFor('three writes', async () => (spans.length >= 3 ? true : undefined), 60_000);
+  clearInterval(arrivals);
+  t.ok(await writer.drained(30_000));
+  // counted from the end of the write, each gap would be the whole 1.5 s interval
+  for (let i = 1; i < 3; i++) {
+    const gap = spans[i]!.start - spans[i - 1]!.end;
+    t.ok(gap < 750, `write ${i + 1} started ${gap} ms after write ${i} ended`);
+  }
 });
 
 t.test('without a flush interval, each sample arriving alone is its own write', async (t) => {
