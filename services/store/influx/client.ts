@@ -184,7 +184,7 @@ export class InfluxClient {
     if (contentType !== undefined) headers['content-type'] = contentType;
     try {
       // influxd takes a gzipped /write body, but not a gzipped /query form (it answers: missing required parameter "q")
-      return await this.transport.request(path, body, { method, headers, gzipThreshold: what === 'write' ? this.gzipThreshold : undefined });
+      return await sendOnce(this.transport, path, body, method, headers, what === 'write' ? this.gzipThreshold : undefined);
     } catch (err) {
       const message = `influx ${what} failed: ${(err instanceof Error ? err.message : String(err)).trim()}`;
       // 400 (bad line, field type conflict: influxd wrote the other points) and 413 will fail again as they are.
@@ -198,6 +198,37 @@ export class InfluxClient {
       throw new Error(message, { cause: err });
     }
   }
+}
+
+/**
+ * One request through the transport, its answer parsed as JSON (none for 204 or an empty body). The transport's own
+ * request() appends every chunk of the answer to a new copy of all the chunks before it, which is quadratic in the
+ * answer's size: a 30 MB answer (a cockpit re-deriving a sealed period from its facts) copied gigabytes and held
+ * the event loop for seconds. Here the chunks are kept and joined once.
+ */
+function sendOnce(transport: Transport, path: string, body: string, method: string, headers: Record<string, string>, gzip: number | undefined): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Uint8Array[] = [];
+    let status = 0;
+    transport.send(path, body, { method, headers, gzipThreshold: gzip }, {
+      responseStarted: (_headers, statusCode) => {
+        status = statusCode ?? 0;
+      },
+      next: (chunk) => {
+        chunks.push(chunk);
+      },
+      error: reject,
+      complete: () => {
+        if (status === 204) return resolve(undefined);
+        try {
+          const answer = Buffer.concat(chunks);
+          resolve(answer.length > 0 ? JSON.parse(answer.toString('utf8')) : undefined);
+        } catch (err) {
+          reject(err);
+        }
+      },
+    });
+  });
 }
 
 /** The gzip threshold for a server: as set, else 64 KiB, but never for a server on this machine (CPU twice to save no network). */
