@@ -151,6 +151,26 @@ export async function telemetrySuite(t: TapTest, makeStore: MakeStore): Promise<
     t.strictSame(strings, [{ ts: base, seq: 1, signals: { [DTC]: 'P0420' } }], 'a string signal alone');
   });
 
+  await t.test('a signals filter with a limit: the first samples carrying one, however sparse they are', async (t) => {
+    const { store } = await open(t);
+    const vin = randomVin();
+    // every sample has a speed; only seq 2, 5 and 9 carry a DTC list
+    await store.writeSamples(
+      Array.from({ length: 10 }, (_, seq) => storedSample(vin, base + seq * 1_000, seq, { [SPEED]: seq, ...([2, 5, 9].includes(seq) ? { [DTC]: `P00${seq}0` } : {}) })),
+    );
+    const sparse = async (limit: number, from = base) => (await store.querySamples({ vin, from, to: base + 10_000, signals: [DTC], limit })).map((s) => s.seq);
+    t.strictSame(await sparse(1), [2]);
+    t.strictSame(await sparse(2), [2, 5], 'the first page held none of them');
+    t.strictSame(await sparse(3), [2, 5, 9]);
+    t.strictSame(await sparse(10), [2, 5, 9]);
+    t.strictSame(await sparse(2, base + 3_000), [5, 9]);
+    t.strictSame(
+      (await store.querySamples({ vin, from: base, to: base + 10_000, signals: [SPEED, DTC], limit: 3 })).map((s) => s.seq),
+      [0, 1, 2],
+      'dense: every sample carries one',
+    );
+  });
+
   await t.test('two vehicles do not mix', async (t) => {
     const { store } = await open(t);
     const a = randomVin('LNB');

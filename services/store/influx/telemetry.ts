@@ -4,7 +4,7 @@ import { circularMean, SIGNAL_CATALOG, type SignalSpec, type SignalValue } from 
 import type { TelemetrySample } from '../../contract/telemetry.ts';
 import type { StoreLogger } from '../telemetry-store.ts';
 import { NUMERIC_SIGNALS, queryWindow, requestedSignals, rowLimit, warnSkipped, type BucketQuery, type LatestSignals, type SampleBucket, type SampleQuery, type SampleRef, type SampleRefQuery, type SignalAggregate, type StoredSample, type TelemetryRepository } from '../telemetry.ts';
-import { rowsOf, type InfluxClient } from './client.ts';
+import { rowsOf, type InfluxClient, type Row } from './client.ts';
 import { identifier, inPolicy, tagIs, telemetryLine, telemetryLinePrefix, TELEMETRY_MEASUREMENT } from './lines.ts';
 
 export class InfluxTelemetry implements TelemetryRepository {
@@ -36,13 +36,29 @@ export class InfluxTelemetry implements TelemetryRepository {
     const limit = rowLimit(query.limit);
     // LIMIT 0 would be "no limit" to InfluxQL
     if (specs.length === 0 || limit === 0 || from >= to) return [];
-    // Asked for some signals, only samples carrying one of them; `f = f` is InfluxQL's "field present" for any type.
-    const carriesOne = query.signals?.length ? ` AND (${specs.map((s) => `${identifier(s.path)} = ${identifier(s.path)}`).join(' OR ')})` : '';
-    const [result] = await this.influx.query([
-      `SELECT ${['seq', ...specs.map((s) => s.path)].map(identifier).join(', ')} FROM ${this.from}` +
-        ` WHERE ${tagIs('vin', query.vin)} AND time >= ${from}ms AND time < ${to}ms${carriesOne} ORDER BY time ASC LIMIT ${limit}`,
-    ]);
-    return rowsOf(result).map((row) => {
+    const columns = ['seq', ...specs.map((s) => s.path)].map(identifier).join(', ');
+    const select = async (start: number, condition: string, rows: number): Promise<Row[]> => {
+      const [result] = await this.influx.query([
+        `SELECT ${columns} FROM ${this.from} WHERE ${tagIs('vin', query.vin)} AND time >= ${start}ms AND time < ${to}ms${condition} ORDER BY time ASC LIMIT ${rows}`,
+      ]);
+      return rowsOf(result);
+    };
+    let rows: Row[];
+    if (!query.signals?.length) rows = await select(from, '', limit);
+    else {
+      // Asked for some signals, only samples carrying one of them. InfluxQL says so with `f = f` ("field present", any
+      // type), but influxd answers such a condition about ten times slower than a plain read (16 against 1.7 ms a
+      // query at 100,000 vehicles, more under write load): one page is read plainly and kept where it carries one;
+      // only when the page was full and left some samples out is the rest of the window asked with the condition.
+      const carries = (row: Row): boolean => specs.some((_, i) => row[i + 2] !== null && row[i + 2] !== undefined);
+      const page = await select(from, '', limit);
+      rows = page.filter(carries);
+      if (page.length === limit && rows.length < limit) {
+        const carriesOne = ` AND (${specs.map((s) => `${identifier(s.path)} = ${identifier(s.path)}`).join(' OR ')})`;
+        rows = rows.concat(await select(Number(page.at(-1)![0]) + 1, carriesOne, limit - rows.length));
+      }
+    }
+    return rows.map((row) => {
       const signals: Record<string, SignalValue> = {};
       specs.forEach((spec, i) => {
         const value = signalValue(spec, row[i + 2]);
