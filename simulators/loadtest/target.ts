@@ -69,8 +69,13 @@ export interface ServiceTargetOptions {
   requestTimeoutMs?: number;
 }
 
-/** Vehicles per registration request (the API's maximum). */
-const REGISTRATION_BATCH = 1_000;
+/**
+ * Vehicles per registration request (the API takes up to 1,000). Every request must be answered within fetch's
+ * 300 s wait for response headers: on a service administering Mosquitto's accounts (VC_MQTT_DYNSEC), Mosquitto 2.0
+ * took about 0.2 s an account once it held 6,000 (storm of 10,000 vehicles, 2026-12-05), so two requests of 1,000
+ * in flight were cut off by fetch near 9,000 accounts; two of 250 take a little over a minute there.
+ */
+const REGISTRATION_BATCH = 250;
 const REGISTRATION_TIMEOUT_MS = 15 * 60_000;
 /** Samples asked for per read-back request; a window holding more is read again in halves. */
 const READ_BACK_PAGE = 50_000;
@@ -118,7 +123,9 @@ export function serviceTarget(options: ServiceTargetOptions): LoadTarget {
     try {
       return await request();
     } catch (err) {
-      throw new TargetError(`${what} at ${redactUrl(api)}: ${err instanceof Error ? err.message : String(err)}`);
+      // fetch says only "fetch failed"; what failed (a timeout, a refused or reset connection) is its cause
+      const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : '';
+      throw new TargetError(`${what} at ${redactUrl(api)}: ${err instanceof Error ? err.message : String(err)}${cause}`);
     }
   };
 
