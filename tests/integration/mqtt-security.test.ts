@@ -10,6 +10,8 @@ import t from 'tap';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
 import { DYNSEC_PLUGIN, MOSQUITTO_BINARY, MOSQUITTO_CTRL_BINARY, startMosquitto } from '../../tooling/mosquitto.ts';
 import { apiClient, connectMqtt, publishQos1, registerVehicles, testVin, type Api, type Registration } from '../helpers/api.ts';
+import { MosquittoDynsec } from '../../services/broker/mosquitto-dynsec.ts';
+import { createLogger } from '../../services/observability/logger.ts';
 import { startLocalService } from '../../tooling/local-service.ts';
 import { missingServer, waitFor } from '../../tooling/system.ts';
 import type { TapTest } from '../helpers/tap.ts';
@@ -218,6 +220,27 @@ t.test('Mosquitto with the dynamic security plugin, driven by the service', { sk
     const owner = await connectMqtt(broker.url, { clientId: 'operator-device-2', username: taken, password: 'set-by-the-operator' });
     t.ok(owner.connected, 'the existing account still has its own password');
     await owner.endAsync();
+  });
+
+  await t.test('the service sends its dynsec messages one at a time: a second batch waits for the answer to the first', async (t) => {
+    const dynsec = new MosquittoDynsec({ url: broker.url, username: brokerAdmin.username, password: brokerAdmin.password, logger: createLogger('silent') });
+    await dynsec.start();
+    t.teardown(() => dynsec.close());
+    // what goes out and what comes back, in the order it happened
+    const events: string[] = [];
+    const client = (dynsec as unknown as { client: MqttClient }).client;
+    const publish = client.publish.bind(client);
+    client.publish = ((topic: string, payload: string, ...rest: unknown[]) => {
+      if (topic.startsWith('$CONTROL/')) events.push(`sent ${(JSON.parse(payload) as { commands: unknown[] }).commands.length}`);
+      return (publish as (...args: unknown[]) => MqttClient)(topic, payload, ...rest);
+    }) as typeof client.publish;
+    client.on('message', (topic) => {
+      if (topic.endsWith('/response')) events.push('answered');
+    });
+    const accounts = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ vin: testVin(500 + i, prefix), password: randomBytes(12).toString('hex') }));
+    const [a, b] = await Promise.all([dynsec.provisionVehicles(accounts('DQA', 40)), dynsec.provisionVehicles(accounts('DQB', 40))]);
+    t.equal(a.size + b.size, 80, 'every account made');
+    t.strictSame(events, ['sent 80', 'answered', 'sent 80', 'answered'], 'never two messages in flight');
   });
 
   await t.test('a registration while the broker is down fails whole (503), and works again once it is back; accounts survive the restart', async (t) => {
