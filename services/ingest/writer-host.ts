@@ -132,7 +132,7 @@ async function spoolDrained(spool: Spool, timeoutMs: number): Promise<boolean> {
 
 const RESTART_MS = 1_000;
 /**
- * The writer thread's young generation (MB; V8's default lets it grow to 48). The writer makes short-lived lines,
+ * The writer thread's young generation (MB; by default V8's semi-spaces grow to 16 MB each here). The writer makes short-lived lines,
  * records and facts by the million while it works off a backlog; with the default, scavenges took 31% of the thread
  * while a day of history was stored (bench:cockpit --history), 23% with 192. It grows only while allocation is fast.
  */
