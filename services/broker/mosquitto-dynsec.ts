@@ -223,11 +223,11 @@ export class MosquittoDynsec implements CredentialProvisioner {
     return false;
   }
 
-  /** Send commands in one message; resolves with one response per command, in order. */
   /**
    * One $CONTROL message at a time: Mosquitto works through them in turn, so a message sent while another is being
    * done would spend its timeout waiting for that one. At 0.2 s an account (Mosquitto 2.0 holding 6,000) a message of
-   * 250 vehicles takes about 50 s; two batch registrations at once, in a 10,000-vehicle storm's setup, ended in 503.
+   * 250 vehicles takes about 50 s, the second of two sent at once about 100 s (a 10,000-vehicle storm's setup got a
+   * 503 that way; another 503 later, with this queue, is not explained yet: docs/chaos.md).
    */
   private run(commands: readonly DynsecCommand[]): Promise<DynsecResponse[]> {
     const answers = this.queue.then(() => this.send(commands));
@@ -235,6 +235,7 @@ export class MosquittoDynsec implements CredentialProvisioner {
     return answers;
   }
 
+  /** Send commands in one message; resolves with one response per command, in order. */
   private send(commands: readonly DynsecCommand[]): Promise<DynsecResponse[]> {
     const client = this.client;
     if (!client || !this.subscribed || this.closing) return Promise.reject(new ProvisioningError('not connected to the MQTT broker'));

@@ -73,7 +73,8 @@ export interface ServiceTargetOptions {
  * Vehicles per registration request (the API takes up to 1,000). Every request must be answered within fetch's
  * 300 s wait for response headers: on a service administering Mosquitto's accounts (VC_MQTT_DYNSEC), Mosquitto 2.0
  * took about 0.2 s an account once it held 6,000 (storm of 10,000 vehicles, 2026-12-05), so two requests of 1,000
- * in flight were cut off by fetch near 9,000 accounts; two of 250 take a little over a minute there.
+ * in flight were cut off by fetch near 9,000 accounts. Two of 250, whose broker messages the service sends one after
+ * the other, wait about 100 s there (500 accounts at 0.2 s; an estimate, not a measurement).
  */
 const REGISTRATION_BATCH = 250;
 const REGISTRATION_TIMEOUT_MS = 15 * 60_000;
