@@ -241,6 +241,9 @@ async function stormOn(kind: DeploymentKind, o: StormOptions, s: StormShape, see
       `back: ${r.connections}/${s.vehicles} connected, ${r.resumed} publishing; all connected ${extra.allConnectedMs ?? 'n/a'} ms, all publishing ${extra.allPublishingMs ?? 'n/a'} ms after the outage; CONNACK p50 ${extra.connackP50Ms ?? 'n/a'} ms p99 ${extra.connackP99Ms ?? 'n/a'} ms; acked ${result.acked}, stored ${result.stored}, lost ${result.lost}, duplicated ${result.duplicated}`,
     );
     return result;
+  } catch (err) {
+    // what the service said (warnings and up) explains a failed registration: the broker's part is not in the 503
+    throw new Error(`${err instanceof Error ? err.message : String(err)} (service log: ${d.service.logTail() || 'empty'})`, { cause: err });
   } finally {
     await d.stop();
   }

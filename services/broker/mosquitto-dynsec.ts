@@ -23,18 +23,30 @@ const RETRY_MS = 5_000;
 const ROLE_RECHECK_MS = 1_000;
 
 /**
- * Vehicles whose accounts go to the broker in one $CONTROL message (two commands each). Mosquitto handles a message's
- * commands in turn, rewriting its dynsec file after each; one message per vehicle also cost a round trip each.
+ * How long one $CONTROL message should keep the broker busy. Mosquitto is single-threaded and does a message's
+ * commands in one go, rewriting its dynsec file after each command; that file grows with the accounts, so a command
+ * costs more the more vehicles the broker holds (measured: 9 ms an account up to 1,000 accounts, 0.2 s at 6,000). While
+ * it works, no vehicle's message moves and no PINGREQ is answered. At that cost a message of 250 vehicles keeps it busy
+ * about 50 s at 6,000 accounts and longer beyond; past MQTT.js's keepalive timeout (1.5 x 60 s) the connection its
+ * answer would come back on is dropped. So messages are sized from the time the last one took, to about this long.
  */
-const PROVISION_CHUNK = 250;
+const MESSAGE_TARGET_MS = 1_000;
+/** Vehicles in the first message, before any has been timed (two commands each). */
+const FIRST_CHUNK = 50;
+/** Vehicles in one message at most, however fast the broker is. */
+const MAX_CHUNK = 250;
 /**
- * Mosquitto answers a message's commands together, once it has done them all, and each command costs it a rewrite of
- * its dynsec file, which grows with the accounts (measured in messages of 250 vehicles: 9 ms an account up to 1,000
- * accounts, 24 ms up to 2,000; in messages of 50, 16, 46 and 57 ms for the first three thousands): a message is given
- * this long per command beyond the plain timeout, or a slow broker would be taken for a silent one, and the accounts
- * it did create removed again.
+ * Mosquitto answers a message's commands together, once it has done them all: a message is given this long per command
+ * beyond the plain timeout (or three times the last measured cost of a command, if that is more), or a slow broker
+ * would be taken for a silent one, and the accounts it did create removed again.
  */
 const PER_COMMAND_MS = 250;
+
+/** Vehicles for the next message: as many as the broker does in `targetMs` at its last measured cost a command. */
+export function provisionChunk(msPerCommand: number | undefined, targetMs: number): number {
+  if (msPerCommand === undefined) return FIRST_CHUNK;
+  return Math.max(1, Math.min(MAX_CHUNK, Math.floor(targetMs / (2 * Math.max(msPerCommand, 0.01)))));
+}
 
 /** A vehicle's own role (its topics only) and its client (username = VIN, client id bound to the VIN). */
 function vehicleCommands(vin: string, password: string): DynsecCommand[] {
@@ -78,6 +90,8 @@ export interface MosquittoDynsecOptions {
   password: string;
   logger: Logger;
   timeoutMs?: number;
+  /** how long one message should keep the broker busy (default 1 s) */
+  messageTargetMs?: number;
 }
 
 export class MosquittoDynsec implements CredentialProvisioner {
@@ -90,11 +104,15 @@ export class MosquittoDynsec implements CredentialProvisioner {
   private readonly correlationPrefix = randomBytes(6).toString('hex');
   private counter = 0;
   private readonly timeoutMs: number;
+  private readonly messageTargetMs: number;
+  /** what the last answered message took the broker, per command */
+  private msPerCommand: number | undefined;
   /** the message in flight (run sends the next once it is answered or timed out) */
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: MosquittoDynsecOptions) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.messageTargetMs = options.messageTargetMs ?? MESSAGE_TARGET_MS;
   }
 
   /** Connected, and the ingest role is in place (readiness). */
@@ -162,8 +180,9 @@ export class MosquittoDynsec implements CredentialProvisioner {
   async provisionVehicles(accounts: ReadonlyArray<{ vin: string; password: string }>): Promise<Set<string>> {
     const created = new Set<string>();
     try {
-      for (let start = 0; start < accounts.length; start += PROVISION_CHUNK) {
-        const chunk = accounts.slice(start, start + PROVISION_CHUNK);
+      for (let start = 0; start < accounts.length; ) {
+        const chunk = accounts.slice(start, start + provisionChunk(this.msPerCommand, this.messageTargetMs));
+        start += chunk.length;
         const answers = await this.run(chunk.flatMap(({ vin, password }) => vehicleCommands(vin, password)));
         let failure: string | undefined;
         chunk.forEach(({ vin }, i) => {
@@ -184,8 +203,10 @@ export class MosquittoDynsec implements CredentialProvisioner {
   }
 
   async removeVehicles(vins: readonly string[]): Promise<void> {
-    for (let start = 0; start < vins.length; start += PROVISION_CHUNK) {
-      await this.run(vins.slice(start, start + PROVISION_CHUNK).flatMap((vin) => [
+    for (let start = 0; start < vins.length; ) {
+      const chunk = vins.slice(start, start + provisionChunk(this.msPerCommand, this.messageTargetMs));
+      start += chunk.length;
+      await this.run(chunk.flatMap((vin) => [
         { command: 'deleteClient', username: vin },
         { command: 'deleteRole', rolename: vehicleRole(vin) },
       ]));
@@ -225,9 +246,7 @@ export class MosquittoDynsec implements CredentialProvisioner {
 
   /**
    * One $CONTROL message at a time: Mosquitto works through them in turn, so a message sent while another is being
-   * done would spend its timeout waiting for that one. At 0.2 s an account (Mosquitto 2.0 holding 6,000) a message of
-   * 250 vehicles takes about 50 s, the second of two sent at once about 100 s (a 10,000-vehicle storm's setup got a
-   * 503 that way; another 503 later, with this queue, is not explained yet: docs/chaos.md).
+   * done would spend its timeout waiting for that one (a 10,000-vehicle storm's setup got a 503 that way).
    */
   private run(commands: readonly DynsecCommand[]): Promise<DynsecResponse[]> {
     const answers = this.queue.then(() => this.send(commands));
@@ -240,7 +259,8 @@ export class MosquittoDynsec implements CredentialProvisioner {
     const client = this.client;
     if (!client || !this.subscribed || this.closing) return Promise.reject(new ProvisioningError('not connected to the MQTT broker'));
     const tagged = commands.map((c) => ({ ...c, correlationData: `${this.correlationPrefix}-${++this.counter}` }));
-    const timeoutMs = this.timeoutMs + (commands.length - 1) * PER_COMMAND_MS;
+    const perCommandMs = Math.max(PER_COMMAND_MS, 3 * (this.msPerCommand ?? 0));
+    const timeoutMs = Math.round(this.timeoutMs + (commands.length - 1) * perCommandMs);
     const answers = tagged.map(
       (c) =>
         new Promise<DynsecResponse>((resolve, reject) => {
@@ -261,7 +281,13 @@ export class MosquittoDynsec implements CredentialProvisioner {
         pending.resolve({ command: c.command, error: `publish failed: ${err.message}` });
       }
     });
-    return Promise.all(answers);
+    const sentAt = performance.now();
+    return Promise.all(answers).then((responses) => {
+      const ms = performance.now() - sentAt;
+      this.msPerCommand = ms / commands.length;
+      this.options.logger.debug({ event: 'dynsec_message', commands: commands.length, ms: Math.round(ms) }, 'dynamic security: message answered');
+      return responses;
+    });
   }
 
   private onResponse(payload: Buffer): void {

@@ -10,7 +10,7 @@ import t from 'tap';
 import { telemetryTopic } from '../../services/contract/telemetry.ts';
 import { DYNSEC_PLUGIN, MOSQUITTO_BINARY, MOSQUITTO_CTRL_BINARY, startMosquitto } from '../../tooling/mosquitto.ts';
 import { apiClient, connectMqtt, publishQos1, registerVehicles, testVin, type Api, type Registration } from '../helpers/api.ts';
-import { MosquittoDynsec } from '../../services/broker/mosquitto-dynsec.ts';
+import { MosquittoDynsec, provisionChunk } from '../../services/broker/mosquitto-dynsec.ts';
 import { createLogger } from '../../services/observability/logger.ts';
 import { startLocalService } from '../../tooling/local-service.ts';
 import { missingServer, waitFor } from '../../tooling/system.ts';
@@ -210,7 +210,7 @@ t.test('Mosquitto with the dynamic security plugin, driven by the service', { sk
     t.strictSame(r.body.existing, [taken], 'the VIN the broker knew is answered as existing');
     t.strictSame(r.body.registered.map((reg) => reg.vin).sort(), vins.filter((vin) => vin !== taken).sort(), 'every other VIN is registered');
     t.equal((await api.get(`/api/v1/vehicles/${taken}`)).status, 404, 'the existing account was not registered as a vehicle');
-    // every account of the two broker messages (250 vehicles, then 50) works, with its own password
+    // every account of the broker messages (sized by how long the last took) works, with its own password
     for (const reg of r.body.registered) {
       const client = await vehicleLogin(broker.url, reg);
       await publishQos1(client, telemetryTopic(reg.vin), sample(reg.vin, 1));
@@ -241,6 +241,30 @@ t.test('Mosquitto with the dynamic security plugin, driven by the service', { sk
     const [a, b] = await Promise.all([dynsec.provisionVehicles(accounts('DQA', 40)), dynsec.provisionVehicles(accounts('DQB', 40))]);
     t.equal(a.size + b.size, 80, 'every account made');
     t.strictSame(events, ['sent 80', 'answered', 'sent 80', 'answered'], 'never two messages in flight');
+  });
+
+  await t.test('the service sizes its dynsec messages from the time the last one took the broker', async (t) => {
+    // a broker that should be kept busy 1 ms a message: its setup message at start() was timed, so one vehicle a message
+    // (the default second, in the test before this one, sent 40 vehicles in one)
+    const dynsec = new MosquittoDynsec({ url: broker.url, username: brokerAdmin.username, password: brokerAdmin.password, logger: createLogger('silent'), messageTargetMs: 1 });
+    await dynsec.start();
+    t.teardown(() => dynsec.close());
+    const sizes: number[] = [];
+    const client = (dynsec as unknown as { client: MqttClient }).client;
+    const publish = client.publish.bind(client);
+    client.publish = ((topic: string, payload: string, ...rest: unknown[]) => {
+      if (topic.startsWith('$CONTROL/')) sizes.push((JSON.parse(payload) as { commands: unknown[] }).commands.length);
+      return (publish as (...args: unknown[]) => MqttClient)(topic, payload, ...rest);
+    }) as typeof client.publish;
+    const accounts = Array.from({ length: 55 }, (_, i) => ({ vin: testVin(700 + i, 'DQS'), password: randomBytes(12).toString('hex') }));
+    t.equal((await dynsec.provisionVehicles(accounts)).size, 55, 'every account made');
+    t.strictSame(sizes, Array.from({ length: 55 }, () => 2), 'one vehicle (two commands) a message: the broker takes more than 1 ms a vehicle');
+    await dynsec.removeVehicles(accounts.map((a) => a.vin));
+    t.strictSame(sizes.slice(55), Array.from({ length: 55 }, () => 2), 'removed one vehicle a message too');
+    t.equal(provisionChunk(undefined, 1_000), 50, 'untimed: fifty');
+    t.equal(provisionChunk(4, 1_000), 125, '4 ms a command: 125 vehicles in a second');
+    t.equal(provisionChunk(0.5, 1_000), 250, 'never more than 250');
+    t.equal(provisionChunk(400, 1_000), 1, 'never fewer than one');
   });
 
   await t.test('a registration while the broker is down fails whole (503), and works again once it is back; accounts survive the restart', async (t) => {
