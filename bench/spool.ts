@@ -10,12 +10,16 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Spool as SpoolClass, SpoolFsync, SpoolPosition, SpoolSource } from '../services/spool/spool.ts';
 import type { SpoolFollower as FollowerClass } from '../services/spool/follower.ts';
+import type { SharedSpoolEnd as SharedEndClass } from '../services/spool/shared-end.ts';
 
 interface SpoolModule {
   Spool: typeof SpoolClass;
 }
 interface FollowerModule {
   SpoolFollower: typeof FollowerClass;
+}
+interface SharedEndModule {
+  SharedSpoolEnd: typeof SharedEndClass;
 }
 
 const { values: args } = parseArgs({
@@ -37,6 +41,7 @@ const FSYNC = args.fsync as SpoolFsync;
 const spoolDir = resolve(args.spool!);
 const { Spool } = (await import(pathToFileURL(join(spoolDir, 'spool.ts')).href)) as SpoolModule;
 const { SpoolFollower } = (await import(pathToFileURL(join(spoolDir, 'follower.ts')).href)) as FollowerModule;
+const { SharedSpoolEnd } = (await import(pathToFileURL(join(spoolDir, 'shared-end.ts')).href)) as SharedEndModule;
 
 /** A realistic record: one message of one vehicle as the pipeline spools it (its object, and its line). */
 function telemetryRecord(i: number): { record: object; line: string } {
@@ -105,8 +110,9 @@ const scenarios: Record<string, Scenario> = {
   },
   async follow(dir) {
     const owner = Spool.open({ dir, fsync: FSYNC });
-    const follower = new SpoolFollower({ dir, checkpoint: owner.checkpointPosition, written: owner.writePosition, onCommit: (p) => owner.commit(p) });
-    owner.followedBy((end) => follower.advance(end));
+    const end = new SharedSpoolEnd(owner.writePosition);
+    owner.followedBy((position) => end.publish(position));
+    const follower = new SpoolFollower({ dir, checkpoint: owner.checkpointPosition, end: end.buffer, onCommit: (p) => owner.commit(p) });
     const read = await appendInGroups(owner, follower);
     follower.close();
     owner.close();

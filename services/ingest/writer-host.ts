@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { MetricsSnapshot, ServiceMetrics } from '../observability/metrics.ts';
 import { CockpitMaintainer, type RollupStrategy } from '../cockpit/maintainer.ts';
 import type { Spool, SpoolPosition, SpoolSource } from '../spool/spool.ts';
+import { SharedSpoolEnd } from '../spool/shared-end.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
 import { SpoolWriter } from './writer.ts';
 import type { FromWriterThread, ToWriterThread, WriterThreadData } from './writer-thread.ts';
@@ -138,21 +139,13 @@ const RESTART_MS = 1_000;
  */
 const WRITER_YOUNG_GENERATION_MB = 192;
 const METRICS_TIMEOUT_MS = 2_000;
-/**
- * The thread is told where the spool ends at most this often: messages trickling in one at a time make a spool write
- * per event-loop turn, and a postMessage per write cost about 7% of the ingest thread at 4,000 samples/s (each also
- * wakes the writer). What the store gets waits up to this much longer; acks do not wait for it.
- */
-const ANNOUNCE_GAP_MS = 2;
 
 /** The writer in its own thread (a store it can open, InfluxDB), supervised: a thread that dies is started again from the checkpoint. */
 export class WriterThread implements StoreWriter {
   private worker: Worker | undefined;
   private status: { storeHealthy: boolean; lastStoreError?: string } = { storeHealthy: true };
-  private announced: SpoolPosition | undefined;
-  /** cancels the announcement waiting, if any */
-  private announceTimer: (() => void) | undefined;
-  private announcedAt = 0;
+  /** where the spool's files end, for the thread (it outlives a thread that dies) */
+  private readonly end: SharedSpoolEnd;
   private stopping = false;
   private stopped: Promise<void> | undefined;
   private nextMetricsId = 0;
@@ -160,9 +153,10 @@ export class WriterThread implements StoreWriter {
   private readonly flushWaiters = new Map<number, (ok: boolean) => void>();
 
   constructor(
-    private readonly setup: WriterSetup & { data: Omit<WriterThreadData, 'checkpoint' | 'written' | 'settings'> },
+    private readonly setup: WriterSetup & { data: Omit<WriterThreadData, 'checkpoint' | 'end' | 'settings'> },
   ) {
-    setup.spool.followedBy((end) => this.announce(end));
+    this.end = new SharedSpoolEnd(setup.spool.writePosition);
+    setup.spool.followedBy((end) => this.end.publish(end));
     setup.metrics.addSource(() => this.metricsSnapshot());
     this.spawn();
   }
@@ -193,10 +187,7 @@ export class WriterThread implements StoreWriter {
         resolve(ok);
       });
       if (!this.worker) this.flushWaiters.get(id)!(false);
-      else {
-        this.announceNow();
-        this.post({ type: 'flush', id });
-      }
+      else this.post({ type: 'flush', id });
     });
   }
 
@@ -211,7 +202,6 @@ export class WriterThread implements StoreWriter {
         clearTimeout(timer);
         resolve();
       });
-      this.announceNow();
       this.post({ type: 'stop', drainMs });
     });
     return this.stopped;
@@ -222,7 +212,7 @@ export class WriterThread implements StoreWriter {
     const data: WriterThreadData = {
       ...this.setup.data,
       checkpoint: spool.checkpointPosition,
-      written: spool.writePosition,
+      end: this.end.buffer,
       settings: this.setup.settings,
     };
     const worker = new Worker(new URL('./writer-thread-entry.mjs', import.meta.url), {
@@ -267,30 +257,6 @@ export class WriterThread implements StoreWriter {
       case 'stopped':
         break;
     }
-  }
-
-  /** Tell the thread where the spool file ends now (once per event-loop turn and ANNOUNCE_GAP_MS at most). */
-  private announce(end: SpoolPosition): void {
-    this.announced = end;
-    if (this.announceTimer) return;
-    const wait = this.announcedAt + ANNOUNCE_GAP_MS - performance.now();
-    if (wait <= 0) {
-      const immediate = setImmediate(() => this.announceNow());
-      this.announceTimer = () => clearImmediate(immediate);
-    } else {
-      const timeout = setTimeout(() => this.announceNow(), wait);
-      this.announceTimer = () => clearTimeout(timeout);
-    }
-  }
-
-  /** Send the announcement waiting, if any (before a flush or stop, which must follow it). */
-  private announceNow(): void {
-    const cancel = this.announceTimer;
-    if (!cancel) return;
-    this.announceTimer = undefined;
-    cancel();
-    this.announcedAt = performance.now();
-    if (this.announced) this.post({ type: 'written', position: this.announced });
   }
 
   private post(message: ToWriterThread): void {

@@ -13,14 +13,15 @@ import { wireWriter, type WriterSettings } from './writer-host.ts';
 export interface WriterThreadData {
   spoolDir: string;
   checkpoint: SpoolPosition;
-  written: SpoolPosition;
+  /** where the spool's files end, published by the ingest thread after every write (SharedSpoolEnd) */
+  end: SharedArrayBuffer;
   /** the store to open here: one openableInAnyThread (services/store/open.ts) */
   store: StoreSettings;
   logLevel: string;
   settings: WriterSettings;
 }
 
-export type ToWriterThread = { type: 'written'; position: SpoolPosition } | { type: 'stop'; drainMs: number } | { type: 'metrics'; id: number } | { type: 'flush'; id: number };
+export type ToWriterThread = { type: 'stop'; drainMs: number } | { type: 'metrics'; id: number } | { type: 'flush'; id: number };
 
 export type FromWriterThread =
   | { type: 'commit'; position: SpoolPosition }
@@ -41,7 +42,7 @@ if (parentPort) {
   const follower = new SpoolFollower({
     dir: data.spoolDir,
     checkpoint: data.checkpoint,
-    written: data.written,
+    end: data.end,
     onCommit: (position) => post({ type: 'commit', position }),
   });
   const wired = wireWriter({ spool: follower, store, metrics, logger, settings: data.settings });
@@ -56,9 +57,6 @@ if (parentPort) {
   const statusTimer = setInterval(status, STATUS_MS);
   port.on('message', (message: ToWriterThread) => {
     switch (message.type) {
-      case 'written':
-        follower.advance(message.position);
-        break;
       case 'metrics':
         void metrics.registry.getMetricsAsJSON().then((snapshot) => post({ type: 'metrics', id: message.id, snapshot }));
         break;

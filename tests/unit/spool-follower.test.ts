@@ -4,6 +4,7 @@
 import t from 'tap';
 import { readdirSync } from 'node:fs';
 import { SpoolFollower } from '../../services/spool/follower.ts';
+import { SharedSpoolEnd } from '../../services/spool/shared-end.ts';
 import { Spool, type SpoolPosition } from '../../services/spool/spool.ts';
 import { tempDir } from '../../tooling/system.ts';
 
@@ -11,13 +12,14 @@ t.test('a follower reads what the owner wrote, in order, and its commits checkpo
   const dir = await tempDir('follower');
   t.teardown(dir.remove);
   const owner = Spool.open({ dir: dir.path, fsync: 'never', segmentBytes: 1_024 });
+  const end = new SharedSpoolEnd(owner.writePosition);
+  owner.followedBy((position) => end.publish(position));
   const follower = new SpoolFollower({
     dir: dir.path,
     checkpoint: owner.checkpointPosition,
-    written: owner.writePosition,
+    end: end.buffer,
     onCommit: (position: SpoolPosition) => owner.commit(position),
   });
-  owner.followedBy((end) => follower.advance(end));
   t.equal(follower.hasUnread(), false);
   const waiting = follower.waitForData(5_000);
   owner.append({ n: 0, pad: 'x'.repeat(100) });
@@ -53,7 +55,9 @@ t.test('a follower reads what the owner wrote, in order, and its commits checkpo
   const reopened = Spool.open({ dir: dir.path, fsync: 'never' });
   reopened.append({ n: 60 });
   reopened.flush();
-  const next = new SpoolFollower({ dir: dir.path, checkpoint: reopened.checkpointPosition, written: reopened.writePosition, onCommit: (p) => reopened.commit(p) });
+  const nextEnd = new SharedSpoolEnd(reopened.writePosition);
+  reopened.followedBy((position) => nextEnd.publish(position));
+  const next = new SpoolFollower({ dir: dir.path, checkpoint: reopened.checkpointPosition, end: nextEnd.buffer, onCommit: (p) => reopened.commit(p) });
   t.same(next.read<{ n: number }>().records, [{ n: 60 }]);
   next.close();
   reopened.close();

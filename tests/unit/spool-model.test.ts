@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { appendFileSync, cpSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SpoolFollower } from '../../services/spool/follower.ts';
+import { SharedSpoolEnd } from '../../services/spool/shared-end.ts';
 import { Spool, type SpoolFsync, type SpoolPosition, type SpoolSource } from '../../services/spool/spool.ts';
 import { tempDir } from '../../tooling/system.ts';
 
@@ -103,8 +104,9 @@ class System {
     this.spool = Spool.open({ dir, segmentBytes: options.segmentBytes, memoryBytes: options.memoryBytes, maxBytes: options.maxBytes, fsync: options.fsync, fsyncMs: 1 });
     if (options.reader === 'follower') {
       const owner = this.spool;
-      const follower = new SpoolFollower({ dir, checkpoint: owner.checkpointPosition, written: owner.writePosition, onCommit: (p) => owner.commit(p) });
-      owner.followedBy((end) => follower.advance(end));
+      const end = new SharedSpoolEnd(owner.writePosition);
+      owner.followedBy((position) => end.publish(position));
+      const follower = new SpoolFollower({ dir, checkpoint: owner.checkpointPosition, end: end.buffer, onCommit: (p) => owner.commit(p) });
       this.follower = follower;
     }
   }
