@@ -228,12 +228,7 @@ t.test('Mosquitto with the dynamic security plugin, driven by the service', { sk
     t.teardown(() => dynsec.close());
     // what goes out and what comes back, in the order it happened
     const events: string[] = [];
-    const client = (dynsec as unknown as { client: MqttClient }).client;
-    const publish = client.publish.bind(client);
-    client.publish = ((topic: string, payload: string, ...rest: unknown[]) => {
-      if (topic.startsWith('$CONTROL/')) events.push(`sent ${(JSON.parse(payload) as { commands: unknown[] }).commands.length}`);
-      return (publish as (...args: unknown[]) => MqttClient)(topic, payload, ...rest);
-    }) as typeof client.publish;
+    const client = onDynsecMessage(dynsec, (commands) => events.push(`sent ${commands}`));
     client.on('message', (topic) => {
       if (topic.endsWith('/response')) events.push('answered');
     });
@@ -250,12 +245,7 @@ t.test('Mosquitto with the dynamic security plugin, driven by the service', { sk
     await dynsec.start();
     t.teardown(() => dynsec.close());
     const sizes: number[] = [];
-    const client = (dynsec as unknown as { client: MqttClient }).client;
-    const publish = client.publish.bind(client);
-    client.publish = ((topic: string, payload: string, ...rest: unknown[]) => {
-      if (topic.startsWith('$CONTROL/')) sizes.push((JSON.parse(payload) as { commands: unknown[] }).commands.length);
-      return (publish as (...args: unknown[]) => MqttClient)(topic, payload, ...rest);
-    }) as typeof client.publish;
+    onDynsecMessage(dynsec, (commands) => sizes.push(commands));
     const accounts = Array.from({ length: 55 }, (_, i) => ({ vin: testVin(700 + i, 'DQS'), password: randomBytes(12).toString('hex') }));
     t.equal((await dynsec.provisionVehicles(accounts)).size, 55, 'every account made');
     t.strictSame(sizes, Array.from({ length: 55 }, () => 2), 'one vehicle (two commands) a message: the broker takes more than 1 ms a vehicle');
@@ -287,3 +277,14 @@ t.test('Mosquitto with the dynamic security plugin, driven by the service', { sk
     t.pass('an account from before the restart and one created after it both publish');
   });
 });
+
+/** Calls `sent` with the number of commands of each $CONTROL message the service's dynsec client publishes; returns that client. */
+function onDynsecMessage(dynsec: MosquittoDynsec, sent: (commands: number) => void): MqttClient {
+  const client = (dynsec as unknown as { client: MqttClient }).client;
+  const publish = client.publish.bind(client);
+  client.publish = ((topic: string, payload: string, ...rest: unknown[]) => {
+    if (topic.startsWith('$CONTROL/')) sent((JSON.parse(payload) as { commands: unknown[] }).commands.length);
+    return (publish as (...args: unknown[]) => MqttClient)(topic, payload, ...rest);
+  }) as typeof client.publish;
+  return client;
+}
