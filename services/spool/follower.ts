@@ -1,8 +1,8 @@
 // A reader of a spool another thread writes: the store writer's thread follows the ingest thread's spool through
-// its files, reading where they end from memory the owner publishes it in after each write (SharedSpoolEnd), and hands back the positions it stored (the
-// owner checkpoints them and deletes finished segments). Reading the files here, rather than passing records
-// between threads, costs one JSON.parse a record and nothing on the ingest thread. It is the spool's own reader,
-// with the sizes of finished segments taken from their files.
+// its files, reading where they end from memory the owner publishes it in after each write (SharedSpoolEnd), and
+// hands back the positions it stored (the owner checkpoints them and deletes finished segments). Reading the files
+// here, rather than passing records between threads, costs one JSON.parse a record and nothing on the ingest thread.
+// It is the spool's own reader, with the sizes of finished segments taken from their files.
 import { SpoolReader } from './reader.ts';
 import type { SpoolPosition } from './segment-log.ts';
 import { SharedSpoolEnd } from './shared-end.ts';
