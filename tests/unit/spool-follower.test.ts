@@ -1,6 +1,7 @@
-// A reader in another thread (the store writer's) follows the ingest thread's spool through its files: told where
-// the file ends, it reads every record once and in order across segment roll-overs, and what it commits becomes
-// the owner's checkpoint. Here owner and follower share a thread; all they share is the directory.
+// A reader in another thread (the store writer's) follows the ingest thread's spool through its files: reading where
+// the file ends from the memory the owner publishes it in, it reads every record once and in order across segment
+// roll-overs, and what it commits becomes the owner's checkpoint. Here owner and follower share a thread; all they
+// share is the directory and that SharedSpoolEnd.
 import t from 'tap';
 import { readdirSync } from 'node:fs';
 import { SpoolFollower } from '../../services/spool/follower.ts';
