@@ -180,9 +180,7 @@ export class MosquittoDynsec implements CredentialProvisioner {
   async provisionVehicles(accounts: ReadonlyArray<{ vin: string; password: string }>): Promise<Set<string>> {
     const created = new Set<string>();
     try {
-      for (let start = 0; start < accounts.length; ) {
-        const chunk = accounts.slice(start, start + provisionChunk(this.msPerCommand, this.messageTargetMs));
-        start += chunk.length;
+      for (const chunk of this.paced(accounts)) {
         const answers = await this.run(chunk.flatMap(({ vin, password }) => vehicleCommands(vin, password)));
         let failure: string | undefined;
         chunk.forEach(({ vin }, i) => {
@@ -203,9 +201,7 @@ export class MosquittoDynsec implements CredentialProvisioner {
   }
 
   async removeVehicles(vins: readonly string[]): Promise<void> {
-    for (let start = 0; start < vins.length; ) {
-      const chunk = vins.slice(start, start + provisionChunk(this.msPerCommand, this.messageTargetMs));
-      start += chunk.length;
+    for (const chunk of this.paced(vins)) {
       await this.run(chunk.flatMap((vin) => [
         { command: 'deleteClient', username: vin },
         { command: 'deleteRole', rolename: vehicleRole(vin) },
@@ -242,6 +238,15 @@ export class MosquittoDynsec implements CredentialProvisioner {
     // reply may never come (and 2.0.11 answers a repeated addClientRole with "Internal error"); getClient re-checks.
     this.client?.publish(DYNSEC_TOPIC, JSON.stringify({ commands: [{ command: 'addClientRole', username, rolename: INGEST_ROLE }] }), { qos: 1 });
     return false;
+  }
+
+  /** `items` in slices sized as each is taken (after the message before it was answered) by provisionChunk. */
+  private *paced<T>(items: readonly T[]): Generator<T[]> {
+    for (let start = 0; start < items.length; ) {
+      const chunk = items.slice(start, start + provisionChunk(this.msPerCommand, this.messageTargetMs));
+      start += chunk.length;
+      yield chunk;
+    }
   }
 
   /**
