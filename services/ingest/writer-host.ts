@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { MetricsSnapshot, ServiceMetrics } from '../observability/metrics.ts';
 import { CockpitMaintainer, type RollupStrategy } from '../cockpit/maintainer.ts';
-import type { Spool, SpoolPosition, SpoolSource } from '../spool/spool.ts';
+import type { Spool, SpoolSource } from '../spool/spool.ts';
 import { SharedSpoolEnd } from '../spool/shared-end.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
 import { SpoolWriter } from './writer.ts';
