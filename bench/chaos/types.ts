@@ -48,10 +48,11 @@ export interface SoakResult {
   acked: number;
   lost: number;
   duplicated: number;
-  slopes: { rssMiBPerMin: number; heapMiBPerMin: number; eventLoopLagMsPerMin: number; handlesPerMin: number; fdsPerMin: number };
+  /** per minute; `rssMiBPerMin` is reported, `liveMiBPerMin` (RSS less V8's committed heap holding no live object) judged */
+  slopes: { rssMiBPerMin: number; liveMiBPerMin: number; heapMiBPerMin: number; eventLoopLagMsPerMin: number; handlesPerMin: number; fdsPerMin: number };
   /** first and last readings, for scale */
-  first: { rssMiB: number; heapMiB: number; eventLoopLagMs: number; handles: number; fds: number };
-  last: { rssMiB: number; heapMiB: number; eventLoopLagMs: number; handles: number; fds: number };
+  first: { rssMiB: number; liveMiB: number; heapMiB: number; eventLoopLagMs: number; handles: number; fds: number };
+  last: { rssMiB: number; liveMiB: number; heapMiB: number; eventLoopLagMs: number; handles: number; fds: number };
   /** every slope within its stated bound */
   flat: boolean;
   notes: string[];

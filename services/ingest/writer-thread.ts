@@ -37,7 +37,7 @@ if (parentPort) {
   const data = workerData as WriterThreadData;
   const post = (message: FromWriterThread): void => port.postMessage(message);
   const logger = createLogger(data.logLevel, 'vehicle-cloud');
-  const metrics = new ServiceMetrics({ processMetrics: false });
+  const metrics = new ServiceMetrics({ processMetrics: false, thread: 'writer' });
   const store = await openTelemetryStore(data.store, logger);
   const follower = new SpoolFollower({
     dir: data.spoolDir,

@@ -1,5 +1,6 @@
 // Prometheus metrics about the pipeline itself (ingest rates, rejects by reason, spool depth, store write
 // latency, event-loop lag). One registry per service instance, so several services can share a process (tests).
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
 export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
@@ -124,8 +125,26 @@ export class ServiceMetrics {
   /** Metrics kept by other threads of this process (the store writer's), merged into `text()`. */
   private readonly sources: Array<() => Promise<MetricsSnapshot | undefined>> = [];
 
-  /** `processMetrics: false` in a worker thread: the process's CPU, memory and event loop are reported once, by the main thread. */
-  constructor(options: { processMetrics?: boolean } = {}) {
+  /**
+   * `processMetrics: false` in a worker thread: the process's CPU, memory and event loop are reported once, by the main thread.
+   * `thread` names a worker thread whose own V8 heap is reported as vc_thread_heap_bytes (prom-client's nodejs_heap_* are the main thread's).
+   */
+  constructor(options: { processMetrics?: boolean; thread?: string } = {}) {
+    if (options.thread !== undefined) {
+      const thread = options.thread;
+      new Gauge({
+        name: 'vc_thread_heap_bytes',
+        help: "A worker thread's V8 heap: used, committed (all spaces) and young (the new space's committed part), by thread",
+        labelNames: ['thread', 'kind'] as const,
+        registers: [this.registry],
+        collect() {
+          const heap = getHeapStatistics();
+          this.set({ thread, kind: 'used' }, heap.used_heap_size);
+          this.set({ thread, kind: 'committed' }, heap.total_heap_size);
+          this.set({ thread, kind: 'young' }, getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0);
+        },
+      });
+    }
     // includes nodejs_eventloop_lag_seconds and process CPU/RSS
     if (options.processMetrics !== false) {
       collectDefaultMetrics({ register: this.registry });

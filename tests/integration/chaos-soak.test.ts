@@ -24,6 +24,7 @@ t.test('a minute of steady MQTT load: nothing lost, slopes computed, fds and han
   t.ok(run.readings.length >= 10, `${run.readings.length} readings`);
   for (const key of Object.keys(FLAT_BOUNDS) as Array<keyof typeof FLAT_BOUNDS>) t.ok(Number.isFinite(r.slopes[key]), `${key} computed: ${r.slopes[key]}`);
   t.ok(run.readings.every((x) => x.rssMiB > 0 && x.heapMiB > 0 && x.handles > 0 && x.fds > 0), 'every reading has RSS, heap, handles and fds');
+  t.ok(run.readings.every((x) => x.liveMiB > x.heapMiB && x.liveMiB <= x.rssMiB && x.heapCommittedMiB >= x.heapMiB), 'live memory: within RSS, above the heap in use');
   t.ok(run.after.fds <= run.baseline.fds, `fds after ${run.after.fds}, idle ${run.baseline.fds}`);
   t.ok(run.after.handles <= run.baseline.handles, `handles after ${run.after.handles}, idle ${run.baseline.handles}`);
 });

@@ -97,6 +97,10 @@ async function run(): Promise<void> {
     t.ok(value('vc_store_samples_written_total') >= VEHICLES * SAMPLES, 'the writer thread\'s count is merged in');
     t.equal(value('vc_rollup_pending_keys'), 0);
     t.equal(text.match(/^process_resident_memory_bytes /gm)?.length, 1, 'process metrics reported once');
+    const heap = (kind: string): number => Number(new RegExp(`^vc_thread_heap_bytes\\{thread="writer",kind="${kind}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+    t.ok(heap('used') > 0 && heap('used') <= heap('committed'), `the writer thread's own heap: ${heap('used')} used of ${heap('committed')} committed`);
+    t.ok(heap('young') > 0 && heap('young') < heap('committed'), `its young generation: ${heap('young')}`);
+    t.not(heap('committed'), value('nodejs_heap_size_total_bytes'), "not the main thread's heap");
   });
 
   t.test('the read path answers from InfluxDB', async (t) => {
