@@ -132,12 +132,6 @@ async function spoolDrained(spool: Spool, timeoutMs: number): Promise<boolean> {
 }
 
 const RESTART_MS = 1_000;
-/**
- * The writer thread's young generation (MB; by default V8's semi-spaces grow to 16 MB each here). The writer makes short-lived lines,
- * records and facts by the million while it works off a backlog; with the default, scavenges took 31% of the thread
- * while a day of history was stored (bench:cockpit --history), 23% with 192. It grows only while allocation is fast.
- */
-const WRITER_YOUNG_GENERATION_MB = 192;
 const METRICS_TIMEOUT_MS = 2_000;
 
 /** The writer in its own thread (a store it can open, InfluxDB), supervised: a thread that dies is started again from the checkpoint. */
@@ -217,7 +211,9 @@ export class WriterThread implements StoreWriter {
     };
     const worker = new Worker(new URL('./writer-thread-entry.mjs', import.meta.url), {
       workerData: data,
-      resourceLimits: { maxYoungGenerationSizeMb: WRITER_YOUNG_GENERATION_MB },
+      // V8's own young generation (semi-spaces of up to 16 MB here). 192 MB (2026-12-05) cut the scavenges of a day's
+      // history catch-up from 31 to 23% of this thread but not its time (95 s with it, 85 s without, one run each), and
+      // a steady load grew it step by step to 64 MB a semi-space, RSS with it (docs/chaos.md#soak)
     });
     this.worker = worker;
     worker.on('message', (message: FromWriterThread) => this.receive(message));
