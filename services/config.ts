@@ -90,8 +90,8 @@ export const ConfigSchema = z.object({
   embeddedThreads: z.coerce.number().int().min(1).max(64).default(1),
   /** largest batch the store writer reads from the spool at once (spool bytes) */
   storeBatchBytes: z.coerce.number().int().min(64 * 1024).default(4 * 1024 ** 2),
-  /** with no backlog, how long a batch may wait to fill before it is written (ms) */
-  storeFlushMs: z.coerce.number().int().min(0).max(60_000).default(500),
+  /** with no backlog, how long a batch may wait to fill before it is written (ms); unset: storeFlushDefault */
+  storeFlushMs: z.coerce.number().int().min(0).max(60_000).optional(),
   /** backoff of a failed store write: first and longest wait (ms) */
   storeRetryMinMs: z.coerce.number().int().min(1).default(100),
   storeRetryMaxMs: z.coerce.number().int().min(1).default(5_000),

@@ -47,6 +47,14 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/**
+ * VC_STORE_FLUSH_MS when unset. DuckDB spends about 12 ms of CPU on a write whatever its size (docs/benchmarks.md), so the
+ * embedded store's writes wait a second to fill; InfluxDB's cost a write is small, and its 500 ms keep queries fresher.
+ */
+export function storeFlushDefault(kind: StoreSettings['kind']): number {
+  return kind === 'embedded' ? 1_000 : 500;
+}
+
 /** The telemetry store's settings, for the service's store and its writer thread's: InfluxDB when configured, else embedded. */
 function storeSettings(config: ServiceConfig): StoreSettings {
   if (!config.influxUrl) return { kind: 'embedded', embedded: { dir: join(config.dataDir, 'store'), threads: config.embeddedThreads } };
@@ -132,7 +140,7 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
     strategy: writers === 'one' ? 'incremental' : 'recompute',
     settleMs: writers === 'many' ? 2_000 : undefined,
     batchBytes: config.storeBatchBytes,
-    flushMs: config.storeFlushMs,
+    flushMs: config.storeFlushMs ?? storeFlushDefault(where.kind),
     retryMinMs: config.storeRetryMinMs,
     retryMaxMs: config.storeRetryMaxMs,
     rollupFlushMs: config.rollupFlushMs,

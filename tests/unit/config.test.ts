@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { configFromEnv } from '../../services/config.ts';
+import { storeFlushDefault } from '../../services/service.ts';
 import { gzipThreshold } from '../../services/store/influx/client.ts';
 
 t.test('with no variables set, the documented defaults', (t) => {
@@ -20,6 +21,9 @@ t.test('with no variables set, the documented defaults', (t) => {
   t.equal(config.storeWriters, undefined, 'decided from the share group');
   t.equal(config.mqttDynsec, false);
   t.equal(config.mqttReceiveMaximum, 1000);
+  t.equal(config.storeFlushMs, undefined, 'decided from the store');
+  t.same([storeFlushDefault('embedded'), storeFlushDefault('influx')], [1000, 500], "a second for DuckDB's cost a write, 500 ms for InfluxDB");
+  t.equal(configFromEnv({ VC_STORE_FLUSH_MS: '0' }).storeFlushMs, 0, 'set: taken as it is, 0 included');
   t.end();
 });
 
