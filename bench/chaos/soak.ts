@@ -260,7 +260,8 @@ export async function soak(options: SoakOptions): Promise<SoakRun> {
     // where the RSS went: V8's heaps as committed (they grow and shrink with GC sizing, bounded by V8's limits) and
     // the rest (native: DuckDB, buffers, code, stacks), which a native leak would grow
     const v8 = (r: Reading): number => r.heapCommittedMiB + (Number.isFinite(r.writerHeapMiB) ? r.writerHeapMiB : 0);
-    const split = steady.filter((r) => Number.isFinite(r.rssMiB) && Number.isFinite(r.heapCommittedMiB));
+    // (a reading without the writer thread's heap, liveMiB NaN, would count that heap as native)
+    const split = steady.filter((r) => Number.isFinite(r.liveMiB) && Number.isFinite(r.heapCommittedMiB));
     if (split.length >= 5) {
       const heaps = round(slope(split.map((r) => [r.t / 60_000, v8(r)] as const)));
       const rest = round(slope(split.map((r) => [r.t / 60_000, r.rssMiB - v8(r)] as const)));
