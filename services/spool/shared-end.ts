@@ -59,8 +59,9 @@ export class SharedSpoolEnd {
   async waitPast(stamp: number, timeoutMs: number): Promise<void> {
     const wait = Atomics.waitAsync(this.version, 0, stamp, timeoutMs);
     if (!wait.async) return;
-    // a pending waitAsync does not keep Node's event loop alive; a timer does
-    const alive = setTimeout(() => undefined, timeoutMs + 1);
+    // a pending waitAsync does not keep Node's event loop alive; a timer does, until the wait is over: one due at the
+    // timeout could fire before V8 resolves the timed-out wait (seen under load), and the loop would end with it pending
+    const alive = setTimeout(() => undefined, 0x7fffffff);
     try {
       await wait.value;
     } finally {
