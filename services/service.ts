@@ -227,6 +227,7 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
       spool.close();
       await store.close();
       await metadata.close();
+      metrics.close();
       logger.info({ event: 'service_stopped', spoolPendingBytes: spool.pendingBytes }, 'stopped');
     })();
     return stopping;

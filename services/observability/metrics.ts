@@ -2,6 +2,7 @@
 // latency, event-loop lag). One registry per service instance, so several services can share a process (tests).
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { EVENT_LOOP_METRICS, eventLoopDelayGauges } from './event-loop.ts';
 
 export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 
@@ -145,9 +146,13 @@ export class ServiceMetrics {
         },
       });
     }
-    // includes nodejs_eventloop_lag_seconds and process CPU/RSS
+    // process CPU/RSS/fds, heap, GC; the event-loop figures are replaced below
     if (options.processMetrics !== false) {
-      collectDefaultMetrics({ register: this.registry });
+      // collectDefaultMetrics always starts its own event-loop monitor: at this precision it wakes once a minute,
+      // and its gauges are replaced by ours (same names, event-loop.ts), which sample every 100 ms, not every 10
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 60_000 });
+      for (const name of EVENT_LOOP_METRICS) this.registry.removeSingleMetric(name);
+      this.stopEventLoop = eventLoopDelayGauges(this.registry);
       // Node's handle and request lists are walked whole at every scrape: with a vehicle per connection on the
       // embedded broker that is thousands of objects a scrape, for a debugging figure (process_open_fds stays).
       for (const name of ['nodejs_active_handles', 'nodejs_active_handles_total', 'nodejs_active_requests', 'nodejs_active_requests_total', 'nodejs_active_resources', 'nodejs_active_resources_total']) {
@@ -163,6 +168,15 @@ export class ServiceMetrics {
         },
       });
     }
+  }
+
+  /** The event-loop monitor, when this registry has the process's metrics. */
+  private stopEventLoop?: () => void;
+
+  /** Stop what samples in the background (the event-loop monitor). The registry still answers. */
+  close(): void {
+    this.stopEventLoop?.();
+    this.stopEventLoop = undefined;
   }
 
   addSource(source: () => Promise<MetricsSnapshot | undefined>): void {
