@@ -68,6 +68,12 @@ export interface CatchUp {
   /** ms from the last PUBACK until every sample was stored, and until the fleet cockpit counted them all (null: never) */
   storedAfterMs: number | null;
   countedAfterMs: number | null;
+  /**
+   * ms from the last PUBACK until the cockpit had sealed every period due (vc_rollup_seal_backlog 0 in two readings a
+   * second apart, after everything was counted); null: not within the catch-up timeout. The questions are asked then:
+   * until it, a question over unsealed periods reads their finer facts
+   */
+  sealedAfterMs?: number | null;
   /** ms from the last PUBACK until the wait ended (every sample counted and settled, the timeout, or a stuck count) */
   endedAfterMs: number;
   /** the most (vehicle, minute) rollup keys waiting, and spool bytes, seen while catching up */
@@ -245,6 +251,7 @@ interface ServiceCounters {
   rejects: number;
   rollupPendingKeys: number | null;
   spoolPendingBytes: number | null;
+  sealBacklog: number | null;
 }
 
 async function counters(service: RunningService): Promise<ServiceCounters> {
@@ -254,7 +261,23 @@ async function counters(service: RunningService): Promise<ServiceCounters> {
     rejects: metrics.get('vc_ingest_rejects_total') ?? 0,
     rollupPendingKeys: metrics.get('vc_rollup_pending_keys') ?? null,
     spoolPendingBytes: metrics.get('vc_spool_pending_bytes') ?? null,
+    sealBacklog: metrics.get('vc_rollup_seal_backlog') ?? null,
   };
+}
+
+/** ms from the last PUBACK until vc_rollup_seal_backlog read 0 twice, a second apart (null: not by the deadline). */
+async function sealed(service: RunningService, lastAckAt: number, deadline: number): Promise<number | null> {
+  let zeroSince: number | undefined;
+  for (;;) {
+    const { sealBacklog } = await counters(service);
+    const now = Date.now();
+    if (sealBacklog === 0) {
+      zeroSince ??= now;
+      if (now - zeroSince >= 1_000) return zeroSince - lastAckAt;
+    } else zeroSince = undefined;
+    if (now > deadline) return null;
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 /** The service's typed API client, as the admin. */
@@ -477,6 +500,10 @@ async function benchStore(kind: StoreKind, options: CockpitBenchOptions, log: (l
     log(`  ${kind}: the last batch acknowledged after ${load.publishSeconds.toFixed(1)} s (${load.ackedPerSecond.toLocaleString('en-US')} samples/s); waiting for the cockpit to count them all`);
     const caught = await catchUp(service, expected, base, load.windows, lastAckAt, options.catchUpTimeoutMs, log);
     log(`  ${kind}: ${caught.countedAfterMs === null ? `NOT every sample counted: ${caught.counted.toLocaleString('en-US')} of ${expected.toLocaleString('en-US')} when the wait ended ${(caught.endedAfterMs / 1000).toFixed(0)} s after the last PUBACK${caught.notes.length > 0 ? ` (${caught.notes.join('; ')})` : ''}` : `every sample counted ${(caught.countedAfterMs / 1000).toFixed(1)} s after the last PUBACK`}`);
+    if (caught.countedAfterMs !== null) {
+      caught.sealedAfterMs = await sealed(service, lastAckAt, lastAckAt + options.catchUpTimeoutMs);
+      log(`  ${kind}: ${caught.sealedAfterMs === null ? 'periods still unsealed when the catch-up timeout ended' : `every period due sealed ${(caught.sealedAfterMs / 1000).toFixed(1)} s after the last PUBACK`}`);
+    }
     const queries = options.iterations > 0 ? await askQuestions(service, kind, options, log) : [];
     return { store: kind, load, catchUp: caught, queries };
   } finally {
@@ -518,7 +545,7 @@ const triple = (s: LatencyStats): string => `${s.p50 ?? '-'} / ${s.p95 ?? '-'} /
 
 export function catchUpRows(result: CockpitBenchResult): string[][] {
   return [
-    ['store', 'vehicles', 'samples (batches)', 'sent in (acknowledged/s)', 'stored after the last PUBACK', 'counted by the cockpit after the last PUBACK', 'max rollup keys pending', 'rejected'],
+    ['store', 'vehicles', 'samples (batches)', 'sent in (acknowledged/s)', 'stored after the last PUBACK', 'counted by the cockpit after the last PUBACK', 'periods sealed after the last PUBACK', 'max rollup keys pending', 'rejected'],
     ...result.stores.map((s) => [
       s.store,
       int(s.load.vehicles),
@@ -526,6 +553,7 @@ export function catchUpRows(result: CockpitBenchResult): string[][] {
       `${s.load.publishSeconds.toFixed(1)} s (${int(s.load.ackedPerSecond)}/s)`,
       seconds(s.catchUp.storedAfterMs),
       `${seconds(s.catchUp.countedAfterMs)}${s.catchUp.countedAfterMs === null && !s.error ? ` (${int(s.catchUp.counted)} of ${int(s.catchUp.expected)})` : ''}${result.options.history && !s.error ? (s.catchUp.countedAfterMs !== null && s.catchUp.countedAfterMs <= HISTORY_BOUND_MS ? ' (within 60 s)' : ' (NOT within 60 s)') : ''}`,
+      s.catchUp.sealedAfterMs === undefined ? '-' : seconds(s.catchUp.sealedAfterMs),
       s.catchUp.maxRollupPendingKeys === null ? '-' : int(s.catchUp.maxRollupPendingKeys),
       int(s.catchUp.rejects),
     ]),
@@ -565,7 +593,7 @@ export function cockpitMarkdown(result: CockpitBenchResult): string {
     '',
     ...result.stores.flatMap((s) => s.catchUp.notes.map((note) => `- ${s.store}: ${note}`)),
     '',
-    `"Counted by the cockpit": the fleet cockpit over the loaded window answers \`kpis.samples\` equal to every sample sent (polled every ${CATCH_UP_POLL_MS / 1000} s, as a dashboard refreshing would); timed from the last PUBACK the publishers received, then watched until everything is stored and written (at most ${OVERCOUNT_WATCH_MS / 1000} s more), when the count must still be the total. "Stored": the service's \`vc_store_samples_written_total\` reached it.`,
+    `"Counted by the cockpit": the fleet cockpit over the loaded window answers \`kpis.samples\` equal to every sample sent (polled every ${CATCH_UP_POLL_MS / 1000} s, as a dashboard refreshing would); timed from the last PUBACK the publishers received, then watched until everything is stored and written (at most ${OVERCOUNT_WATCH_MS / 1000} s more), when the count must still be the total. "Stored": the service's \`vc_store_samples_written_total\` reached it. "Periods sealed": the service's \`vc_rollup_seal_backlog\` read 0 (every 10 minutes, hour and day due is sealed), after which the questions below are asked; before it, a question over unsealed periods reads their finer facts.`,
     ...(o.history ? ['', `Issue 15: a day of history for 1,000 vehicles is fully counted by the cockpit within ${HISTORY_BOUND_MS / 1000} s after the last batch is acknowledged, on both stores.`] : []),
     ...(result.stores.some((s) => s.queries.length > 0)
       ? [

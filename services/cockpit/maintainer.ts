@@ -725,18 +725,18 @@ export class CockpitMaintainer {
 
   /** Seal every period that is due: from memory when this process saw all of it, else derived from the store. */
   private async seal(now: number): Promise<void> {
+    // what is left to seal, per tier, counted down as this round seals (a round after a day of history seals for a while)
+    const left = new Map(SEALED_TIERS.map((tier) => [tier, this.dueStarts(tier, now).length]));
+    const report = (): void => this.options.metrics.rollupSealBacklog.set([...left.values()].reduce((n, k) => n + k, 0));
+    report();
     for (const tier of SEALED_TIERS) {
       const span = TIER_SPAN_MS[tier];
-      const due = Math.floor((now - this.sealAfterMs) / span) * span - span;
-      const starts = new Set<number>();
-      if (this.incremental) {
-        const first = this.sealFrom.get(tier) ?? this.firstSeen(tier);
-        if (first !== undefined) for (let s = Math.max(first, startOf(tier, now - SEAL_HORIZON_MS)); s <= due; s += span) starts.add(s);
-        for (const s of this.open.get(tier)!.keys()) if (s <= due) starts.add(s);
-      }
-      for (const s of this.touched.get(tier)!) if (s <= due) starts.add(s);
+      // asked again: samples tracked while the finer tiers were sealed may have touched this one
+      const starts = this.dueStarts(tier, now);
+      left.set(tier, starts.length);
+      report();
       let waiting = false;
-      for (const start of [...starts].sort((a, b) => a - b)) {
+      for (const start of starts) {
         const resealing = this.isSealed(tier, start);
         // a first seal waits for the minutes still in memory (their facts may change); sealing goes in time order
         if (!resealing && (waiting || this.holdsMinutesIn(start, start + span))) {
@@ -750,8 +750,24 @@ export class CockpitMaintainer {
         this.open.get(tier)!.delete(start);
         this.touched.get(tier)!.delete(start);
         if (this.incremental && !resealing) this.sealFrom.set(tier, Math.max(this.sealFrom.get(tier) ?? start + span, start + span));
+        left.set(tier, left.get(tier)! - 1);
+        report();
       }
     }
+  }
+
+  /** The periods of a tier due to be sealed (or resealed) now, in time order. */
+  private dueStarts(tier: SealedTier, now: number): number[] {
+    const span = TIER_SPAN_MS[tier];
+    const due = Math.floor((now - this.sealAfterMs) / span) * span - span;
+    const starts = new Set<number>();
+    if (this.incremental) {
+      const first = this.sealFrom.get(tier) ?? this.firstSeen(tier);
+      if (first !== undefined) for (let s = Math.max(first, startOf(tier, now - SEAL_HORIZON_MS)); s <= due; s += span) starts.add(s);
+      for (const s of this.open.get(tier)!.keys()) if (s <= due) starts.add(s);
+    }
+    for (const s of this.touched.get(tier)!) if (s <= due) starts.add(s);
+    return [...starts].sort((a, b) => a - b);
   }
 
   /** The first period of a tier this process counted something in (where an incremental writer starts sealing). */

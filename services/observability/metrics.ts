@@ -99,6 +99,11 @@ export class ServiceMetrics {
     help: '(brand, model, minute) groups and sealed segments with changes not written yet; 0 means the cockpit covers everything stored (the per-vehicle facts of open minutes are written every VC_ROLLUP_FACTS_FLUSH_MS)',
     registers: [this.registry],
   });
+  readonly rollupSealBacklog = new Gauge({
+    name: 'vc_rollup_seal_backlog',
+    help: 'Cockpit periods (10 minutes, hours, days) due to be sealed and not sealed yet; until they are, questions over them read finer facts (slower answers)',
+    registers: [this.registry],
+  });
   readonly rollupMemoryKeys = new Gauge({
     name: 'vc_rollup_memory_keys',
     help: 'Vehicle-minutes the cockpit engine holds in memory',

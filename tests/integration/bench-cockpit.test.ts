@@ -66,6 +66,8 @@ t.test(`a tiny fleet's history is counted by the cockpit on ${stores.join(' and 
     t.equal(s.load.samples, expected, `${s.store}: every sample sent`);
     t.equal(s.catchUp.counted, expected, `${s.store}: the fleet cockpit counts every sample, once`);
     t.ok(s.catchUp.countedAfterMs !== null && s.catchUp.storedAfterMs !== null, `${s.store}: catch-up timed`);
+    // a day of history lands in periods long due: sealed after it is counted, before the questions
+    t.ok(typeof s.catchUp.sealedAfterMs === 'number' && s.catchUp.sealedAfterMs >= s.catchUp.countedAfterMs!, `${s.store}: every period due sealed (${s.catchUp.sealedAfterMs} ms, counted at ${s.catchUp.countedAfterMs} ms)`);
     t.same(s.catchUp.notes, []);
     t.equal(s.queries.length, 6, 'brand, model and fleet over 2 h and over a day');
     t.ok(s.queries.every((q) => q.coldMs > 0 && q.api.p95 !== null && q.rollup.p95 !== null && q.raw.p50 !== null), `${s.store}: cold and repeated questions timed`);

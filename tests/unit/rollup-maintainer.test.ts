@@ -237,6 +237,35 @@ t.test('history uploaded by many vehicles one after another: each (brand, model,
   await rollups.stop();
 });
 
+t.test('vc_rollup_seal_backlog: the periods a history upload made due, counted down as they are sealed', async (t) => {
+  const store = await openStore(t);
+  const clock = { now: Date.now() };
+  const metrics = new ServiceMetrics({ processMetrics: false });
+  // every value the gauge is set to (a scrape during the round would see each)
+  const set: number[] = [];
+  const gauge = metrics.rollupSealBacklog;
+  const original = gauge.set.bind(gauge);
+  gauge.set = ((value: number) => (set.push(value), original(value))) as typeof gauge.set;
+  const { rollups } = setup(store, 'incremental', clock, { lateIdleMs: 0, metrics });
+  // 30 minutes of two hours ago, on 10-minute boundaries: three 10 minutes and one or two hours, long due
+  const from = Math.floor(clock.now / (10 * MINUTE_MS)) * 10 * MINUTE_MS - 120 * MINUTE_MS;
+  await writeBatch(store, rollups, vins.slice(0, 20).flatMap((vin, v) => Array.from({ length: 30 }, (_, i) => sample(vin, from + i * MINUTE_MS + v, i))), clock);
+  for (let i = 0; i < 3; i++) {
+    clock.now += 60_000;
+    await rollups.flush();
+  }
+  const most = Math.max(...set);
+  t.ok(most >= 4, `the periods due were counted (${most}: ${set.join(' ')})`);
+  const countdown = set.slice(set.indexOf(most));
+  t.ok(countdown.every((v, i) => i === 0 || v <= countdown[i - 1]! || countdown[i - 1] === 0), `then counted down as they were sealed (${countdown.join(' ')})`);
+  t.equal(set.at(-1), 0, 'and none left');
+  const marks = await store.cockpit.readSeals(from, from + 30 * MINUTE_MS);
+  t.ok(marks.filter((m) => m.tier === '10min' && m.start >= from && m.start < from + 30 * MINUTE_MS).length === 3, 'the three 10 minutes are sealed');
+  const window = { from, to: from + 30 * MINUTE_MS, intervalMs: 10 * MINUTE_MS };
+  t.strictSame((await new CockpitReader(store.cockpit).aggregates(window, 'rollup')).totals, (await store.cockpit.fromRaw(window)).totals, 'exact');
+  await rollups.stop();
+});
+
 t.test('several writers (recompute): every changed (brand, model, minute) is recounted, and once more after settleMs', async (t) => {
   const store = await openStore(t);
   const clock = { now: Date.now() };
