@@ -41,7 +41,9 @@ Options:
   --catch-up-timeout D  longest wait for the store to count everything (default 900s)
   --out DIR          where results go (default bench/results)
   --json             print the result JSON instead of the tables
-  -h, --help         this help`;
+  -h, --help         this help
+
+VC_LOG_LEVEL=warn (or info, debug) shows the service's own log; silent by default.`;
 
 export type StoreKind = 'embedded' | 'influx';
 
@@ -226,9 +228,11 @@ async function startServers(kind: StoreKind): Promise<Servers> {
       influxd = await startInfluxd();
       mosquitto = await startMosquitto();
     }
+    // the service's own log, silent unless VC_LOG_LEVEL asks for it (warn: what went wrong while it caught up)
+    const logLevel = process.env.VC_LOG_LEVEL ?? 'silent';
     const service = await startLocalService(
-      { adminToken: ADMIN, logLevel: 'silent', ...(influxd && mosquitto ? { influxUrl: influxd.url, influxDb: 'vc_bench', mqttUrl: mosquitto.url } : {}) },
-      'silent',
+      { adminToken: ADMIN, logLevel: logLevel as never, ...(influxd && mosquitto ? { influxUrl: influxd.url, influxDb: 'vc_bench', mqttUrl: mosquitto.url } : {}) },
+      logLevel,
     );
     return {
       service,
