@@ -8,7 +8,7 @@ import t from 'tap';
 import { ROOT, tempDir, waitFor } from '../../tooling/system.ts';
 import type { TapTest } from '../helpers/tap.ts';
 
-/** A program whose main waits for the abort, then (unless told to hang) prints and answers 7. */
+/** A program whose main waits for the abort (kept running meanwhile), then (unless told to hang) prints and answers 7. */
 async function program(t: TapTest, hang: boolean): Promise<string> {
   const dir = await tempDir('cli');
   t.teardown(() => dir.remove());
@@ -18,7 +18,11 @@ async function program(t: TapTest, hang: boolean): Promise<string> {
     `import { runCli } from ${JSON.stringify(pathToFileURL(join(ROOT, 'tooling/cli.ts')).href)};
 runCli(import.meta.url, 'demo-cli', 'stopping the demo', async (argv, io) => {
   io.stdout.write('started ' + argv.join(',') + '\\n');
+  // a real program's work keeps node running; an abort listener alone does not (node would end with 0 once its
+  // loader is done, and did on a loaded machine before the signal came)
+  const alive = setInterval(() => undefined, 1000);
   await new Promise((resolve) => io.signal!.addEventListener('abort', resolve));
+  clearInterval(alive);
   io.stdout.write('aborted\\n');
   ${hang ? 'await new Promise(() => setInterval(() => undefined, 1000));' : ''}
   return 7;
