@@ -161,3 +161,51 @@ t.test('a PUBLISH the pipeline cannot take closes the connection without its PUB
   await closed;
   t.equal(Buffer.concat(received).length, 0, 'no PUBACK');
 });
+
+t.test('while a PUBLISH waits, a PINGREQ still reaches the broker and MQTT.js gets its PINGRESP; the broker\'s own is dropped once read', async (t) => {
+  const { default: mqttPacket } = await import('mqtt-packet');
+  const { client, server } = await socketPair(t);
+  let release: (() => void) | undefined;
+  const stream = new DurableAckStream(client, {
+    protocolVersion: 5,
+    commit: () => undefined,
+    onCommitFailed: () => undefined,
+    // message 1 waits for spool room
+    publish: (_topic, payload) => (payload.toString() === '1' ? new Promise<void>((resolve) => (release = resolve)) : undefined),
+  });
+  const passed: string[] = [];
+  const fromBroker = mqttPacket.parser({ protocolVersion: 5 });
+  fromBroker.on('packet', (p) => passed.push(p.cmd));
+  stream.on('data', (chunk: Buffer) => fromBroker.parse(chunk));
+  const toBroker: string[] = [];
+  const parser = mqttPacket.parser({ protocolVersion: 5 });
+  parser.on('packet', (p) => toBroker.push(p.cmd === 'puback' ? `puback ${(p as { messageId: number }).messageId}` : p.cmd));
+  server.on('data', (chunk: Buffer) => parser.parse(chunk));
+  const packet = (id: number): Buffer =>
+    mqttPacket.generate({ cmd: 'publish', topic: 'vehicles/LNBSCB3F5JW123456/telemetry', payload: String(id), qos: 1, messageId: id, dup: false, retain: false }, { protocolVersion: 5 });
+  const pingresp = mqttPacket.generate({ cmd: 'pingresp' }, { protocolVersion: 5 });
+  server.write(packet(1));
+  await waitFor('message 1 waiting', async () => (release ? true : undefined));
+  // MQTT.js's keepalive: a PINGREQ, written as mqtt-packet writes it
+  mqttPacket.writeToStream({ cmd: 'pingreq' }, stream);
+  await waitFor('the PINGREQ at the broker and a PINGRESP at MQTT.js', async () => (toBroker.includes('pingreq') && passed.includes('pingresp') ? true : undefined));
+  t.strictSame(toBroker, ['pingreq'], 'the broker saw the PINGREQ, and no PUBACK yet');
+  t.strictSame(passed, ['pingresp'], 'MQTT.js was answered while the socket is held');
+  // the broker's answer, behind the PUBLISH packets it sent before, is read after the wait
+  server.write(Buffer.concat([pingresp, packet(2)]));
+  await new Promise((r) => setTimeout(r, 100));
+  t.strictSame(toBroker, ['pingreq'], 'nothing read past the waiting PUBLISH');
+  release!();
+  await waitFor('messages 1 and 2 acknowledged', async () => (toBroker.length >= 3 ? true : undefined));
+  t.strictSame(toBroker, ['pingreq', 'puback 1', 'puback 2']);
+  t.strictSame(passed, ['pingresp'], "the broker's PINGRESP to that PINGREQ was dropped: MQTT.js got one answer");
+  // not waiting: PINGREQ and PINGRESP go through untouched
+  mqttPacket.writeToStream({ cmd: 'pingreq' }, stream);
+  await waitFor('a second PINGREQ at the broker', async () => (toBroker.filter((c) => c === 'pingreq').length >= 2 ? true : undefined));
+  await new Promise((r) => setTimeout(r, 50));
+  t.strictSame(passed, ['pingresp'], 'no answer made up when nothing waits');
+  server.write(pingresp);
+  await waitFor("the broker's PINGRESP at MQTT.js", async () => (passed.length >= 2 ? true : undefined));
+  t.strictSame(passed, ['pingresp', 'pingresp']);
+  stream.destroy();
+});
