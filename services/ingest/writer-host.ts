@@ -36,6 +36,7 @@ export interface WriterSettings {
   retryMaxMs: number;
   rollupFlushMs: number;
   rollupFactsFlushMs: number;
+  rollupMemoryKeys?: number;
 }
 
 interface WriterSetup {
@@ -73,6 +74,7 @@ export function wireWriter(parts: { spool: SpoolSource; store: TelemetryStore; m
     settleMs: settings.settleMs,
     flushMs: settings.rollupFlushMs,
     factsFlushMs: settings.rollupFactsFlushMs,
+    memoryKeys: settings.rollupMemoryKeys,
   });
   const writer = new SpoolWriter({
     spool,
@@ -132,6 +134,11 @@ async function spoolDrained(spool: Spool, timeoutMs: number): Promise<boolean> {
 }
 
 const RESTART_MS = 1_000;
+/**
+ * How long a scrape waits for the thread's metrics. A thread too busy to answer (a long store write, a major GC) is
+ * shown as of its last answer: without it, its counters would read 0 and then jump back, which Prometheus takes for
+ * a restart (rate() counts the whole value again) and gauges such as the spool's pending bytes would read 0.
+ */
 const METRICS_TIMEOUT_MS = 2_000;
 
 /** The writer in its own thread (a store it can open, InfluxDB), supervised: a thread that dies is started again from the checkpoint. */
@@ -144,6 +151,8 @@ export class WriterThread implements StoreWriter {
   private stopped: Promise<void> | undefined;
   private nextMetricsId = 0;
   private readonly metricsWaiters = new Map<number, (snapshot: MetricsSnapshot | undefined) => void>();
+  /** the thread's last answer (shown while it does not answer in time) */
+  private lastMetrics: MetricsSnapshot | undefined;
   private readonly flushWaiters = new Map<number, (ok: boolean) => void>();
 
   constructor(
@@ -260,16 +269,17 @@ export class WriterThread implements StoreWriter {
   }
 
   private metricsSnapshot(): Promise<MetricsSnapshot | undefined> {
-    if (!this.worker) return Promise.resolve(undefined);
+    if (!this.worker) return Promise.resolve(this.lastMetrics);
     const id = ++this.nextMetricsId;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.metricsWaiters.delete(id);
-        resolve(undefined);
+        resolve(this.lastMetrics);
       }, METRICS_TIMEOUT_MS);
       this.metricsWaiters.set(id, (snapshot) => {
         clearTimeout(timer);
-        resolve(snapshot);
+        if (snapshot) this.lastMetrics = snapshot;
+        resolve(snapshot ?? this.lastMetrics);
       });
       this.post({ type: 'metrics', id });
     });
