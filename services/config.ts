@@ -99,6 +99,8 @@ export const ConfigSchema = z.object({
   rollupFlushMs: z.coerce.number().int().min(50).max(60_000).default(1_000),
   /** how often the per-vehicle facts of minutes still open are written at most (ms) */
   rollupFactsFlushMs: z.coerce.number().int().min(100).max(60_000).default(15_000),
+  /** vehicle-minutes and per-vehicle facts of unsealed periods the cockpit engine holds in memory at most */
+  rollupMemoryKeys: z.coerce.number().int().min(1_000).max(100_000_000).default(400_000),
   spoolFsync: z.enum(['always', 'interval', 'never']).default('interval'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** API requests per minute per token (per client address without a known token); 0 = unlimited */
@@ -171,6 +173,7 @@ const ENV_NAMES: Record<keyof ServiceConfig, string> = {
   storeRetryMaxMs: 'VC_STORE_RETRY_MAX_MS',
   rollupFlushMs: 'VC_ROLLUP_FLUSH_MS',
   rollupFactsFlushMs: 'VC_ROLLUP_FACTS_FLUSH_MS',
+  rollupMemoryKeys: 'VC_ROLLUP_MEMORY_KEYS',
   spoolFsync: 'VC_SPOOL_FSYNC',
   logLevel: 'VC_LOG_LEVEL',
   rateLimit: 'VC_RATE_LIMIT',

@@ -145,6 +145,7 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
     retryMaxMs: config.storeRetryMaxMs,
     rollupFlushMs: config.rollupFlushMs,
     rollupFactsFlushMs: config.rollupFactsFlushMs,
+    rollupMemoryKeys: config.rollupMemoryKeys,
   };
   const writerSetup = { spool, store, metrics, logger, settings };
   // in its own thread when the store can be opened there: writing then uses another core than MQTT ingestion

@@ -57,6 +57,14 @@ export interface CockpitMaintainerOptions {
   settleMs?: number;
   /** more vehicles than this to check in one recent minute: the store is asked for the whole minute once; default 200 */
   wholeMinuteCheck?: number;
+  /**
+   * what memory holds of minutes that are over and of periods not sealed yet, at most, counted in vehicle-minutes and
+   * per-vehicle facts (a few hundred bytes each); default 400,000. Beyond it the least recently touched written groups
+   * leave memory at once (later data for them goes in a part of its own) and the periods above them are derived from
+   * the store when sealed: a week of history uploaded by thousands of vehicles touches every minute of the week for
+   * as long as the upload lasts, and would be held whole.
+   */
+  memoryKeys?: number;
   now?: () => number;
 }
 
@@ -92,6 +100,8 @@ const EARLY_FACTS_SAMPLES_PER_VEHICLE = 4;
 const STALE_FACTS_FLUSHES = 4;
 /** A minute whose data arrives this long after its end is late data, counted whole or not. */
 const LATE_AFTER_MS = 5_000;
+/** Default of `memoryKeys`. */
+const MEMORY_KEYS = 400_000; // VC_ROLLUP_MEMORY_KEYS
 
 interface Waiter {
   resolve: () => void;
@@ -440,7 +450,7 @@ export class CockpitMaintainer {
     this.failures = 0;
     this.options.metrics.rollupRoundSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     this.options.metrics.rollupPendingKeys.set(this.pendingKeys);
-    this.options.metrics.rollupMemoryKeys.set(this.memoryKeys);
+    this.options.metrics.rollupMemoryKeys.set(this.memoryKeys + this.openFacts);
     const waiting: Waiter[] = [];
     for (const w of waiters) {
       if (w.late.every(({ group, version }) => group.writtenVersion >= version)) w.resolve();
@@ -510,7 +520,11 @@ export class CockpitMaintainer {
     if (!period) {
       period = { complete: complete && this.horizon !== undefined && start >= this.horizon, models: new Map() };
       periods.set(start, period);
-    } else if (!complete) period.complete = false;
+    } else if (!complete) {
+      // derived from the store when sealed: what it gathered is of no more use
+      period.complete = false;
+      period.models.clear();
+    }
     return period;
   }
 
@@ -522,7 +536,9 @@ export class CockpitMaintainer {
     // a whole group's series every round, its facts once its minute is over or every factsFlushMs; a group of late
     // data (or recounted) all of it once it is quiet or factsFlushMs after it changed; with several writers, every round
     const late = (g: MinuteGroup): boolean => this.isLate(g, now);
-    const lateDue = (g: MinuteGroup): boolean => everything || now - g.touchedAt >= LATE_QUIET_MS || now - g.dirtySince >= this.factsFlushMs;
+    // over the memory budget, late data is written now, so that it can leave memory (keepWithinBudget)
+    const overBudget = this.memoryKeys + this.openFacts > this.memoryBudget;
+    const lateDue = (g: MinuteGroup): boolean => everything || overBudget || now - g.touchedAt >= LATE_QUIET_MS || now - g.dirtySince >= this.factsFlushMs;
     // facts cost per vehicle: written early only when many samples came since; once the minute is over, at once, then
     // (samples still on their way) again only once quiet, as late data is
     const many = (g: MinuteGroup): boolean => g.countedSinceFacts >= EARLY_FACTS_SAMPLES_PER_VEHICLE * g.vehicles.size;
@@ -834,6 +850,63 @@ export class CockpitMaintainer {
       }
     }
     for (const [key, s] of this.added) if (!s.dirty && now - s.touchedAt >= this.lateIdleMs) this.added.delete(key);
+    this.keepWithinBudget();
+  }
+
+  private get memoryBudget(): number {
+    return this.options.memoryKeys ?? MEMORY_KEYS;
+  }
+
+  /** Per-vehicle facts held for periods not sealed yet. */
+  private get openFacts(): number {
+    let n = 0;
+    for (const periods of this.open.values()) for (const period of periods.values()) for (const s of period.models.values()) n += s.facts.size;
+    return n;
+  }
+
+  /**
+   * Over `memoryKeys`: written groups of minutes that are over leave memory, least recently touched first (not one a
+   * batch on its way to the store was admitted to), and the periods above them forget what they gathered (they are
+   * derived from the store when sealed); then, if still over, so do the oldest periods.
+   */
+  private keepWithinBudget(): void {
+    const budget = this.memoryBudget;
+    let held = this.memoryKeys + this.openFacts;
+    if (held <= budget) return;
+    const candidates: MinuteGroup[] = [];
+    for (const [minute, groups] of this.minutes) {
+      if (minute >= this.floor) continue;
+      for (const g of groups.values()) if (!g.dirty && g.preparedSeq <= this.trackedUpTo) candidates.push(g);
+    }
+    candidates.sort((a, b) => a.touchedAt - b.touchedAt);
+    for (const g of candidates) {
+      if (held <= budget) break;
+      held -= g.vehicles.size;
+      for (const tier of SEALED_TIERS) {
+        const start = startOf(tier, g.minute);
+        if (!this.isSealed(tier, start)) held -= this.forget(tier, start);
+      }
+      const groups = this.minutes.get(g.minute)!;
+      groups.delete(groupKey(g.brand, g.model));
+      if (groups.size === 0) {
+        this.minutes.delete(g.minute);
+        this.preexisting.delete(g.minute);
+      }
+    }
+    if (held <= budget) return;
+    const periods = SEALED_TIERS.flatMap((tier) => [...this.open.get(tier)!.keys()].map((start) => ({ tier, start }))).sort((a, b) => a.start - b.start);
+    for (const { tier, start } of periods) {
+      if (held <= budget) break;
+      held -= this.forget(tier, start);
+    }
+  }
+
+  /** An open period is to be derived from the store: what it gathered in memory is dropped; returns how many facts. */
+  private forget(tier: SealedTier, start: number): number {
+    let n = 0;
+    for (const s of this.open.get(tier)!.get(start)?.models.values() ?? []) n += s.facts.size;
+    this.openPeriod(tier, start, false);
+    return n;
   }
 
   /** A group leaving memory: its vehicles' facts into the open (not sealed) periods above it. */
@@ -843,6 +916,8 @@ export class CockpitMaintainer {
       if (this.isSealed(tier, start)) continue;
       const period = this.openPeriod(tier, start, true);
       if (g.mode !== 'whole' && g.mode !== 'added') period.complete = false;
+      // a period derived from the store needs nothing gathered
+      if (!period.complete) continue;
       const key = groupKey(g.brand, g.model);
       let s = period.models.get(key);
       if (!s) period.models.set(key, (s = { ref: { tier, start, brand: g.brand, model: g.model }, facts: new Map(), dirty: false, touchedAt: 0 }));

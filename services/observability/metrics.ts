@@ -106,7 +106,7 @@ export class ServiceMetrics {
   });
   readonly rollupMemoryKeys = new Gauge({
     name: 'vc_rollup_memory_keys',
-    help: 'Vehicle-minutes the cockpit engine holds in memory',
+    help: 'Vehicle-minutes and per-vehicle facts of periods not sealed yet that the cockpit engine holds in memory (bounded: 400,000 by default)',
     registers: [this.registry],
   });
   readonly rollupRoundSeconds = new Histogram({

@@ -237,6 +237,61 @@ t.test('history uploaded by many vehicles one after another: each (brand, model,
   await rollups.stop();
 });
 
+t.test('a history upload larger than VC_ROLLUP_MEMORY_KEYS: memory stays within it, the answers stay exact', async (t) => {
+  const store = await openStore(t);
+  const clock = { now: Date.now() };
+  const metrics = new ServiceMetrics({ processMetrics: false });
+  const held: number[] = [];
+  const gauge = metrics.rollupMemoryKeys;
+  const original = gauge.set.bind(gauge);
+  gauge.set = ((value: number) => (held.push(value), original(value))) as typeof gauge.set;
+  // written groups stay 10 s after their last sample; the budget is what makes them go sooner
+  const { rollups, calls } = setup(store, 'incremental', clock, { lateIdleMs: 10_000, memoryKeys: 300, metrics });
+  const from = Math.floor(clock.now / (10 * MINUTE_MS)) * 10 * MINUTE_MS - 180 * MINUTE_MS;
+  // 60 vehicles (two models) each upload the same 60 minutes, two samples a minute, a round after each upload: 3,600
+  // vehicle-minutes, every minute touched again by the next upload before it is idle
+  const upload = (vin: string, v: number): StoredSample[] => Array.from({ length: 120 }, (_, i) => sample(vin, from + i * 30_000 + v, i, v % 2 === 0 ? 'E-Cross' : 'E-City'));
+  const done: Array<Promise<void>> = [];
+  for (const [v, vin] of vins.slice(0, 60).entries()) {
+    const batch = upload(vin, v);
+    await rollups.prepare(batch);
+    await store.writeSamples(batch);
+    done.push(rollups.track(batch));
+    clock.now += 500;
+    await rollups.flush();
+  }
+  for (let i = 0; i < 5; i++) {
+    clock.now += 2_000;
+    await rollups.flush();
+  }
+  await Promise.all(done);
+  const most = Math.max(...held);
+  // what one round admits comes on top of the budget before the round ends: one upload, 60 vehicle-minutes
+  t.ok(most <= 300 + 60 + 120, `held at most ${most} vehicle-minutes and facts (budget 300)`);
+  t.equal(calls.recounts, 0, 'nothing recounted: later vehicles of a minute that left memory are parts of their own');
+  // a redelivered upload of a vehicle whose minutes left memory: those minutes are recounted, counted once
+  const again = upload(vins[0]!, 0);
+  await writeBatch(store, rollups, again, clock);
+  // sealed: from the store, the periods whose facts memory dropped
+  for (let i = 0; i < 5; i++) {
+    clock.now += 60_000;
+    await rollups.flush();
+  }
+  const reader = new CockpitReader(store.cockpit);
+  for (const intervalMs of [MINUTE_MS, 10 * MINUTE_MS, 60 * MINUTE_MS]) {
+    const window = { from, to: from + 60 * MINUTE_MS, intervalMs };
+    const answer = await reader.aggregates(window, 'rollup');
+    t.equal(answer.totals.samples, 7_200, 'every sample once');
+    t.equal(answer.totals.activeVehicles, 60);
+    t.strictSame(answer, await store.cockpit.fromRaw(window), `exact, series and totals, by ${intervalMs / MINUTE_MS} min`);
+  }
+  for (const model of ['E-Cross', 'E-City']) {
+    const window = { from: from + 7 * MINUTE_MS, to: from + 47 * MINUTE_MS, intervalMs: 5 * MINUTE_MS, brand: 'Voltra', model };
+    t.strictSame(await reader.aggregates(window, 'rollup'), await store.cockpit.fromRaw(window), `exact for ${model} over a window across periods`);
+  }
+  await rollups.stop();
+});
+
 t.test('vc_rollup_seal_backlog: the periods a history upload made due, counted down as they are sealed', async (t) => {
   const store = await openStore(t);
   const clock = { now: Date.now() };
