@@ -7,12 +7,14 @@
 // yielding, and a backlog read at once would starve the store writer (and every timer) for as long as it takes.
 // With `publish`, it takes QoS 1 PUBLISH packets itself (framing and PUBACKs in publish-frames.ts) and hands
 // MQTT.js only the rest: measured, MQTT.js's per-message machinery was a third of the ingest thread's time.
-// While a publish waits (the spool is full until the store writer frees room) the socket is not read, so the
-// broker's PINGRESP waits behind the PUBLISH packets it sent before it. MQTT.js would then end the connection after
-// 1.5 keepalives (seen under a week of history: 18 reconnects in one run, each one sending the broker's
-// unacknowledged messages again). So while framing waits, each PINGREQ MQTT.js writes still goes to the broker (which
-// sees the session alive) and MQTT.js is answered here; the broker's own PINGRESP is dropped when it is read. A
-// connection that died meanwhile is found by the first keepalive after the wait.
+// Keepalive: the broker's PINGRESP comes behind the PUBLISH packets it sent before it, and MQTT.js ends the
+// connection when it has not read it 15 s after its PINGREQ. Behind a window of unacknowledged store-and-forward
+// batches (1,000 of up to 256 KiB) at ingest speed, or while a publish waits for spool room (the socket is not read
+// then), that is longer: under a week of history the connection dropped every 45 s or so, 18 times in one run, and
+// the broker sent everything unacknowledged again each time. So each PINGREQ still goes to the broker (which sees the
+// session alive), and MQTT.js is answered here when the connection showed it is alive since the last PINGREQ (bytes
+// came from the broker) or when we are the ones not reading; the broker's own PINGRESP is dropped when it is read.
+// A connection that died is still found: no bytes come, and the next PINGREQ waits for the broker's answer.
 import { Duplex } from 'node:stream';
 import { MalformedPacket, nextFrame, puback, qos1Publish } from './publish-frames.ts';
 
@@ -52,8 +54,10 @@ export class DurableAckStream extends Duplex {
   private inboundAt = 0;
   /** a publish whose ingestion is asynchronous: framing waits for it */
   private blocked = false;
-  /** PINGRESPs given to MQTT.js while framing waited, whose answers from the broker are still to be read (and dropped) */
+  /** PINGRESPs given to MQTT.js here, whose answers from the broker are still to be read (and dropped) */
   private owedPingresps = 0;
+  /** bytes came from the broker since MQTT.js's last PINGREQ */
+  private heardSincePing = false;
 
   constructor(
     private readonly brokerSocket: Duplex,
@@ -63,6 +67,7 @@ export class DurableAckStream extends Duplex {
     this.turnBudget = options.turnBytes ?? DEFAULT_TURN_BYTES;
     brokerSocket.on('data', (chunk: Buffer) => {
       this.readThisTurn += chunk.length;
+      this.heardSincePing = true;
       if (!this.turnScheduled) {
         this.turnScheduled = true;
         setImmediate(() => this.nextTurn());
@@ -171,12 +176,15 @@ export class DurableAckStream extends Duplex {
   }
 
   private hold(chunks: Buffer[], callback: (err?: Error | null) => void): void {
-    // MQTT.js writes a PINGREQ as one 2-byte chunk
-    if (this.blocked && chunks.some((c) => c.length === 2 && c[0] === PINGREQ && c[1] === 0)) {
-      this.owedPingresps += 1;
-      setImmediate(() => {
-        if (!this.destroyed) this.push(PINGRESP);
-      });
+    // MQTT.js writes a PINGREQ as one 2-byte chunk; answered here only when we frame (else MQTT.js reads everything)
+    if (this.options.publish && chunks.some((c) => c.length === 2 && c[0] === PINGREQ && c[1] === 0)) {
+      if (this.blocked || this.heardSincePing) {
+        this.owedPingresps += 1;
+        setImmediate(() => {
+          if (!this.destroyed) this.push(PINGRESP);
+        });
+      }
+      this.heardSincePing = false;
     }
     this.held.push(...chunks);
     this.heldCallbacks.push(callback);
