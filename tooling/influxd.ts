@@ -34,6 +34,8 @@ export interface InfluxdOptions {
   auth?: boolean;
   /** how often influxd drops shard groups past their retention (`[retention] check-interval`, e.g. `1s`); default 30m */
   retentionCheckInterval?: string;
+  /** `[http] max-row-limit`: rows of a non-chunked answer at most (0, influxd's default: no limit) */
+  maxRowLimit?: number;
 }
 
 /**
@@ -60,7 +62,7 @@ async function startOnce(options: InfluxdOptions): Promise<Influxd> {
   while (rpcPort === httpPort) rpcPort = await freePort();
   for (const sub of ['meta', 'data', 'wal']) await mkdir(join(dir.path, sub));
   const configPath = join(dir.path, 'influxd.conf');
-  await writeFile(configPath, influxdConfig(dir.path, httpPort, rpcPort, options.auth ?? false, options.retentionCheckInterval ?? '30m'));
+  await writeFile(configPath, influxdConfig(dir.path, httpPort, rpcPort, options.auth ?? false, options.retentionCheckInterval ?? '30m', options.maxRowLimit ?? 0));
 
   const logPath = join(dir.path, 'influxd.log');
   const url = `http://127.0.0.1:${httpPort}`;
@@ -163,7 +165,7 @@ function launch(binary: string, configPath: string, logPath: string): LaunchedIn
   return { child, pid: child.pid, exited: exitedPromise, hasExited: () => exited };
 }
 
-function influxdConfig(dir: string, httpPort: number, rpcPort: number, auth: boolean, retentionCheckInterval: string): string {
+function influxdConfig(dir: string, httpPort: number, rpcPort: number, auth: boolean, retentionCheckInterval: string, maxRowLimit = 0): string {
   return `reporting-disabled = true
 bind-address = "127.0.0.1:${rpcPort}"
 
@@ -194,6 +196,7 @@ bind-address = "127.0.0.1:${rpcPort}"
   enabled = true
   bind-address = "127.0.0.1:${httpPort}"
   auth-enabled = ${auth}
+  max-row-limit = ${maxRowLimit}
   log-enabled = false
   pprof-enabled = false
 

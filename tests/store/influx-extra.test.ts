@@ -356,3 +356,15 @@ t.test('cockpit measurements: a series per (brand, model), never per vehicle; bi
   t.equal(answer.totals.activeVehicles, 4_400);
   t.equal(answer.totals.distanceKm, 4_400 * 11);
 });
+
+t.test('an answer influxd cut at its [http] max-row-limit fails loudly, not taken for the whole', { skip: found.skip ?? false }, async (t) => {
+  const server = await startInfluxd({ binary: found.binary, maxRowLimit: 5_000 });
+  t.teardown(() => server.stop());
+  const store = new InfluxStore({ url: server.url, database: 'vc_rows' });
+  await store.init();
+  t.teardown(() => store.close());
+  await store.writeSamples(Array.from({ length: 6_000 }, (_, i) => sample(T0 + i, i, { 'Vehicle.Speed': i % 250 })));
+  await t.rejects(store.querySamples({ vin: VIN, from: T0, to: T0 + 10_000, limit: 10_000 }), /max-row-limit/);
+  const [bucket] = await store.queryBuckets({ vin: VIN, from: T0, to: T0 + 10_000, intervalMs: 10_000 });
+  t.equal(bucket?.samples, 6_000, 'an answer under the limit is whole');
+});

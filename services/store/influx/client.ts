@@ -36,6 +36,8 @@ export const DEFAULT_GZIP_BYTES = 64 * 1024;
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /** Statements per request of queryInRequests: bounded so one large read does not build a huge query. */
 const STATEMENTS_PER_REQUEST = 40;
+/** influxd's chunk size: a non-chunked answer flags every series longer than this partial */
+const INFLUX_CHUNK_ROWS = 10_000;
 
 export type Row = readonly unknown[];
 export interface Series {
@@ -43,6 +45,11 @@ export interface Series {
   tags?: Record<string, string>;
   columns?: string[];
   values?: Row[];
+  /**
+   * set by influxd 1.2+ on any series of more than 10,000 rows in a non-chunked answer, although every row is there
+   * (influxdata/influxdb#8014), and on the series an answer was cut in at the server's `[http] max-row-limit`; checked
+   * on 1.6.7, whose default limit is 0 (none)
+   */
   partial?: boolean;
 }
 export interface StatementResult {
@@ -134,8 +141,11 @@ export class InfluxClient {
     for (const result of results) {
       const statement = (): string => (statements[result.statement_id ?? 0] ?? '').slice(0, 200);
       if (result.error) throw new Error(`influx query failed: ${result.error} (in: ${statement()})`);
-      if (result.partial || result.series?.some((series) => series.partial)) {
-        this.logger?.warn({ statement: statement() }, 'influx cut a query answer short (raise [http] max-row-limit)');
+      // an answer cut at the server's [http] max-row-limit would be taken for the whole: a rollup derived from it, a
+      // recount, a raw cockpit would be wrong without a word. A partial series of fewer than 10,000 rows can only be
+      // that (a limit of 10,000 or more cannot be told from influxd's flag on long series: docs/operations.md)
+      if (result.partial || (result.series?.some((series) => series.partial) && rowsOf(result).length < INFLUX_CHUNK_ROWS)) {
+        throw new Error(`influx cut a query answer at its [http] max-row-limit; set it to 0 (in: ${statement()})`);
       }
     }
     return results;
