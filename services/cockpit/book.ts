@@ -146,6 +146,13 @@ export class MinuteGroup {
   readonly vehicles = new Map<string, VehicleMinute>();
   /** the part written: 0 for whole and recount, allocated for added groups (undefined until then) */
   part: number | undefined;
+  /**
+   * the part its facts go to: the same at first; a late group whose vehicles were shed after a write (shedSums) writes
+   * the facts of the vehicles counted since in a new part (undefined until allocated), its series still in `part`
+   */
+  factsPart: number | undefined;
+  /** sums of vehicles counted, written and then shed from memory (late data: see CockpitMaintainer.shed) */
+  shedSums: CockpitSums | undefined;
   seriesDirty = false;
   factsDirty = false;
   /** when facts were last written (ms) */
@@ -173,6 +180,7 @@ export class MinuteGroup {
     public mode: GroupMode,
   ) {
     this.part = mode === 'added' ? undefined : 0;
+    this.factsPart = this.part;
   }
 
   get dirty(): boolean {
@@ -181,7 +189,7 @@ export class MinuteGroup {
 
   /** The group's sums: of every vehicle counted here. */
   sums(): CockpitSums {
-    const sums = { ...EMPTY_SUMS };
+    const sums = { ...(this.shedSums ?? EMPTY_SUMS) };
     for (const v of this.vehicles.values()) addSums(sums, v.row);
     return sums;
   }

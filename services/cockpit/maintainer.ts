@@ -117,6 +117,8 @@ interface SegmentFacts {
   part?: number;
   dirty: boolean;
   touchedAt: number;
+  /** added parts: changes merged so far (a write is shed only if none came while it was under way) */
+  version?: number;
 }
 
 /** A period of a sealed tier not sealed yet: the facts this process saw of it, per (brand, model). */
@@ -281,7 +283,11 @@ export class CockpitMaintainer {
     // once written, the store holds samples of it: the minute's list of vehicles the store held stays true
     this.preexisting.get(minute)?.add(sample.vin);
     // an added part must not count again what another part holds: recount the whole (brand, model, minute)
-    if (held && group.mode === 'added') group.mode = 'recount';
+    if (held && group.mode === 'added') {
+      group.mode = 'recount';
+      // the recount reads every sample of the group, those of shed vehicles too
+      group.shedSums = undefined;
+    }
     if (held) group.seriesDirty = group.factsDirty = true;
   }
 
@@ -355,7 +361,39 @@ export class CockpitMaintainer {
     let segment = this.added.get(key);
     if (!segment) this.added.set(key, (segment = { ref, facts: new Map(), dirty: false, touchedAt: now }));
     segment.touchedAt = now;
-    if (mergeFacts(segment.facts, vin, facts)) segment.dirty = true;
+    if (mergeFacts(segment.facts, vin, facts)) {
+      segment.dirty = true;
+      segment.version = (segment.version ?? 0) + 1;
+    }
+  }
+
+  /**
+   * Late data that was written leaves memory: a late group keeps its series sums (its series part is rewritten with
+   * what comes next) but not its vehicles, whose facts are in the store; the vehicles it counts next go in a new facts
+   * part. An added part of a sealed segment likewise: what it gathers next is a new part. So a (brand, model, minute)
+   * that a history upload by thousands of vehicles touches for minutes on end writes each vehicle's facts once, instead
+   * of every vehicle so far at every write, and memory holds what came since the last write. Not while anything was
+   * counted since the write was assembled, nor while a batch admitted to it is on its way to the store; a vehicle
+   * shed and seen again in the same minute (a batch cut inside its minute, a redelivery) has its group recounted.
+   */
+  private shed(groups: ReadonlyArray<{ g: MinuteGroup; version: number }>, added: ReadonlyArray<{ s: SegmentFacts; version: number }>): void {
+    for (const { g, version } of groups) {
+      if (g.mode !== 'added' || g.dirty || g.version !== version || g.preparedSeq > this.trackedUpTo) continue;
+      g.shedSums = g.sums();
+      g.vehicles.clear();
+      g.factsPart = undefined;
+      // what the periods above gathered misses these vehicles: derived from the store when sealed
+      for (const tier of SEALED_TIERS) {
+        const start = startOf(tier, g.minute);
+        if (!this.isSealed(tier, start)) this.forget(tier, start);
+      }
+      if (this.lastCounted === g) this.lastCounted = undefined;
+    }
+    for (const { s, version } of added) {
+      if (s.dirty || (s.version ?? 0) !== version) continue;
+      s.facts.clear();
+      s.part = undefined;
+    }
   }
 
   /**
@@ -423,11 +461,14 @@ export class CockpitMaintainer {
       else this.settle(now);
       const series: SeriesPart[] = [];
       const facts: FactsPart[] = [];
+      const shed: Array<{ g: MinuteGroup; version: number }> = [];
+      const shedAdded: Array<{ s: SegmentFacts; version: number }> = [];
       undo = [];
-      await this.writeGroups(now, everything, series, facts, undo);
-      await this.writeAdded(facts, undo, now);
+      await this.writeGroups(now, everything, series, facts, undo, shed);
+      await this.writeAdded(facts, undo, now, shedAdded);
       await this.tables.write({ series, facts });
       undo = [];
+      this.shed(shed, shedAdded);
       // seal after the parts are in: a period is derived from the finer segments in the store
       await this.seal(now);
       const marks = [...this.revs.values()];
@@ -529,7 +570,7 @@ export class CockpitMaintainer {
   }
 
   /** Series and facts parts of the groups that changed; recounts from the raw samples first where needed. */
-  private async writeGroups(now: number, everything: boolean, series: SeriesPart[], facts: FactsPart[], undo: Array<() => void>): Promise<void> {
+  private async writeGroups(now: number, everything: boolean, series: SeriesPart[], facts: FactsPart[], undo: Array<() => void>, shed: Array<{ g: MinuteGroup; version: number }>): Promise<void> {
     const dirty: MinuteGroup[] = [];
     for (const groups of this.minutes.values()) for (const g of groups.values()) if (g.dirty) dirty.push(g);
     if (dirty.length === 0) return;
@@ -561,17 +602,18 @@ export class CockpitMaintainer {
     const reads = new Set<MinuteGroup>([...recount, ...vehicles.map(({ g }) => g)]);
     await this.recount([...recount], vehicles, { versions, trackedUpTo: this.trackedUpTo }, now);
     const ref = (g: MinuteGroup): SegmentRef => ({ tier: 'minute', start: g.minute, brand: g.brand, model: g.model });
-    const ask = [...recount, ...due.filter((g) => g.mode === 'added' && g.part === undefined)].map(ref);
+    const ask = [...recount, ...due.filter((g) => g.mode === 'added' && (g.part === undefined || g.factsPart === undefined))].map(ref);
     const last = ask.length > 0 ? await this.tables.lastParts(ask) : new Map<string, number>();
     for (const g of due) {
-      if (g.mode === 'recount') g.part = 0;
-      else if (g.part === undefined) g.part = this.nextPart(last.get(segmentKey(ref(g))));
+      if (g.mode === 'recount') g.part = g.factsPart = 0;
+      else if (g.part === undefined) g.part = g.factsPart = this.nextPart(last.get(segmentKey(ref(g))));
+      else if (g.factsPart === undefined) g.factsPart = this.nextPart(last.get(segmentKey(ref(g))));
       const part = g.part!;
       const writesFacts = g.factsDirty && (late(g) || g.mode === 'recount' || factsDue(g));
       series.push({ minute: g.minute, brand: g.brand, model: g.model, part, sums: g.sums() });
       if (writesFacts) {
         const groupFacts = this.groupFacts(g);
-        facts.push({ tier: 'minute', start: g.minute, brand: g.brand, model: g.model, part, packed: packFacts(groupFacts) });
+        facts.push({ tier: 'minute', start: g.minute, brand: g.brand, model: g.model, part: g.factsPart!, packed: packFacts(groupFacts) });
         // a segment sealed already gets what the group adds as a part of its own (written with this round)
         for (const tier of SEALED_TIERS) {
           const start = startOf(tier, g.minute);
@@ -605,6 +647,8 @@ export class CockpitMaintainer {
         g.writtenVersion = raced ? read : g.version;
         g.dirtySince = 0;
       }
+      // late data, all of it written: its vehicles may leave memory once the write is done
+      if (writesFacts && !raced && g.mode === 'added' && late(g)) shed.push({ g, version: g.version });
       if (raced) {
         g.seriesDirty = g.factsDirty = true;
         g.dirtySince = now;
@@ -709,7 +753,7 @@ export class CockpitMaintainer {
   }
 
   /** Added parts of sealed segments: allocate their numbers, then write the dirty ones. */
-  private async writeAdded(facts: FactsPart[], undo: Array<() => void>, now: number): Promise<void> {
+  private async writeAdded(facts: FactsPart[], undo: Array<() => void>, now: number, shed: Array<{ s: SegmentFacts; version: number }>): Promise<void> {
     const dirty = [...this.added.values()].filter((s) => s.dirty);
     if (dirty.length === 0) return;
     const unnumbered = dirty.filter((s) => s.part === undefined);
@@ -719,6 +763,7 @@ export class CockpitMaintainer {
       facts.push({ ...s.ref, part: s.part!, packed: packFacts(s.facts) });
       this.bump(s.ref.tier as SealedTier, s.ref.start, now);
       s.dirty = false;
+      shed.push({ s, version: s.version ?? 0 });
       undo.push(() => {
         s.dirty = true;
       });

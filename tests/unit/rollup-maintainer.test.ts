@@ -21,11 +21,13 @@ interface Calls {
   seriesRows: number;
   factsRows: number;
   factsBytes: number;
+  /** per-vehicle entries in the facts written */
+  factsEntries: number;
 }
 
 /** The store's real cockpit tables, counting the calls the test is about (every call still goes to DuckDB). */
 function counting(tables: CockpitTables): { tables: CockpitTables; calls: Calls } {
-  const calls: Calls = { recounts: 0, keyChecks: 0, seriesRows: 0, factsRows: 0, factsBytes: 0 };
+  const calls: Calls = { recounts: 0, keyChecks: 0, seriesRows: 0, factsRows: 0, factsBytes: 0, factsEntries: 0 };
   const counted: CockpitTables = Object.create(tables) as CockpitTables;
   counted.rowsFromRaw = (ranges) => {
     calls.recounts += 1;
@@ -39,6 +41,7 @@ function counting(tables: CockpitTables): { tables: CockpitTables; calls: Calls 
     calls.seriesRows += batch.series?.length ?? 0;
     calls.factsRows += batch.facts?.length ?? 0;
     calls.factsBytes += (batch.facts ?? []).reduce((n, f) => n + f.packed.length, 0);
+    calls.factsEntries += (batch.facts ?? []).reduce((n, f) => n + (f.packed === '' ? 0 : f.packed.split(';').length), 0);
     return tables.write(batch);
   };
   return { tables: counted, calls };
@@ -234,6 +237,51 @@ t.test('history uploaded by many vehicles one after another: each (brand, model,
   const answer = await reader.aggregates(window, 'rollup');
   t.equal(answer.totals.samples, 2_400);
   t.strictSame(answer.totals, (await store.cockpit.fromRaw(window)).totals, 'exact');
+  await rollups.stop();
+});
+
+t.test('an upload that keeps touching the same minutes for longer than the facts period: each vehicle\'s facts written once, its vehicles shed after each write', async (t) => {
+  const store = await openStore(t);
+  const clock = { now: Date.now() };
+  const metrics = new ServiceMetrics({ processMetrics: false });
+  const { rollups, calls } = setup(store, 'incremental', clock, { lateIdleMs: 10_000, metrics });
+  const from = Math.floor(clock.now / (10 * MINUTE_MS)) * 10 * MINUTE_MS - 180 * MINUTE_MS;
+  // 80 vehicles each upload the same 30 minutes, 0.5 s apart: 40 s of uploads, every minute touched all along
+  const upload = (vin: string, v: number): StoredSample[] => Array.from({ length: 60 }, (_, i) => sample(vin, from + i * 30_000 + v, i));
+  const done: Array<Promise<void>> = [];
+  let most = 0;
+  for (const [v, vin] of vins.slice(0, 80).entries()) {
+    const batch = upload(vin, v);
+    await rollups.prepare(batch);
+    await store.writeSamples(batch);
+    done.push(rollups.track(batch));
+    clock.now += 500;
+    await rollups.flush();
+    most = Math.max(most, rollups.memoryKeys);
+  }
+  clock.now += 2_000;
+  await rollups.flush();
+  await Promise.all(done);
+  // minute facts only: nothing is sealed yet
+  t.equal(calls.factsEntries, 2_400, 'each of the 2,400 vehicle-minutes\' facts written once');
+  t.ok(calls.factsRows > 30, `in several parts per minute (${calls.factsRows} facts rows for 30 minutes)`);
+  t.ok(most < 2_400 / 2, `memory held at most ${most} vehicle-minutes of 2,400`);
+  t.equal(calls.recounts, 0, 'nothing recounted');
+  // a vehicle already shed sends one more sample of a minute it sent before: that group is recounted, exactly
+  await writeBatch(store, rollups, [sample(vins[0]!, from + 45_000, 1_000)], clock);
+  t.equal(calls.recounts, 1, 'one recount');
+  const reader = new CockpitReader(store.cockpit);
+  const window = { from, to: from + 30 * MINUTE_MS, intervalMs: 5 * MINUTE_MS };
+  const answer = await reader.aggregates(window, 'rollup');
+  t.equal(answer.totals.samples, 4_801, 'every sample once');
+  t.equal(answer.totals.activeVehicles, 80);
+  t.strictSame(answer, await store.cockpit.fromRaw(window), 'exact');
+  for (let i = 0; i < 5; i++) {
+    clock.now += 60_000;
+    await rollups.flush();
+  }
+  const sealedWindow = { from: from - 10 * MINUTE_MS, to: from + 40 * MINUTE_MS, intervalMs: 10 * MINUTE_MS };
+  t.strictSame(await reader.aggregates(sealedWindow, 'rollup'), await store.cockpit.fromRaw(sealedWindow), 'exact once sealed');
   await rollups.stop();
 });
 
