@@ -378,10 +378,11 @@ export class CockpitMaintainer {
    */
   private shed(groups: ReadonlyArray<{ g: MinuteGroup; version: number }>, added: ReadonlyArray<{ s: SegmentFacts; version: number }>): void {
     for (const { g, version } of groups) {
-      if (g.mode !== 'added' || g.dirty || g.version !== version || g.preparedSeq > this.trackedUpTo) continue;
+      if (g.mode !== 'added' || g.dirty || g.version !== version || g.preparedSeq > this.trackedUpTo || g.factsPart === undefined || g.factsPart >= MAX_PART) continue;
       g.shedSums = g.sums();
       g.vehicles.clear();
-      g.factsPart = undefined;
+      // the only writer numbers the parts of its groups: the next one is known without asking the store
+      g.factsPart += 1;
       // what the periods above gathered misses these vehicles: derived from the store when sealed
       for (const tier of SEALED_TIERS) {
         const start = startOf(tier, g.minute);
@@ -390,9 +391,9 @@ export class CockpitMaintainer {
       if (this.lastCounted === g) this.lastCounted = undefined;
     }
     for (const { s, version } of added) {
-      if (s.dirty || (s.version ?? 0) !== version) continue;
+      if (s.dirty || (s.version ?? 0) !== version || s.part === undefined || s.part >= MAX_PART) continue;
       s.facts.clear();
-      s.part = undefined;
+      s.part += 1;
     }
   }
 
@@ -921,7 +922,8 @@ export class CockpitMaintainer {
     const candidates: MinuteGroup[] = [];
     for (const [minute, groups] of this.minutes) {
       if (minute >= this.floor) continue;
-      for (const g of groups.values()) if (!g.dirty && g.preparedSeq <= this.trackedUpTo) candidates.push(g);
+      // (a group whose vehicles were shed holds next to nothing: it stays, and the minute with it, until idle)
+      for (const g of groups.values()) if (!g.dirty && g.vehicles.size > 0 && g.preparedSeq <= this.trackedUpTo) candidates.push(g);
     }
     candidates.sort((a, b) => a.touchedAt - b.touchedAt);
     for (const g of candidates) {
