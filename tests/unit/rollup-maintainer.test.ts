@@ -87,6 +87,14 @@ async function writeBatch(store: TelemetryStore, rollups: CockpitMaintainer, bat
   await stored;
 }
 
+/** Every value a gauge is set to, in order (a scrape during a round would see each). */
+function valuesSet(gauge: ServiceMetrics['rollupMemoryKeys']): number[] {
+  const values: number[] = [];
+  const original = gauge.set.bind(gauge);
+  gauge.set = ((value: number) => (values.push(value), original(value))) as typeof gauge.set;
+  return values;
+}
+
 const vins = Array.from({ length: 200 }, (_, i) => `LNBSCB3F5JW${String(100_000 + i)}`);
 
 t.test('the only writer writes live minutes from memory: no read-back, facts per model at most every factsFlushMs', async (t) => {
@@ -289,10 +297,7 @@ t.test('a history upload larger than VC_ROLLUP_MEMORY_KEYS: memory stays within 
   const store = await openStore(t);
   const clock = { now: Date.now() };
   const metrics = new ServiceMetrics({ processMetrics: false });
-  const held: number[] = [];
-  const gauge = metrics.rollupMemoryKeys;
-  const original = gauge.set.bind(gauge);
-  gauge.set = ((value: number) => (held.push(value), original(value))) as typeof gauge.set;
+  const held = valuesSet(metrics.rollupMemoryKeys);
   // written groups stay 10 s after their last sample; the budget is what makes them go sooner
   const { rollups, calls } = setup(store, 'incremental', clock, { lateIdleMs: 10_000, memoryKeys: 300, metrics });
   const from = Math.floor(clock.now / (10 * MINUTE_MS)) * 10 * MINUTE_MS - 180 * MINUTE_MS;
@@ -344,11 +349,7 @@ t.test('vc_rollup_seal_backlog: the periods a history upload made due, counted d
   const store = await openStore(t);
   const clock = { now: Date.now() };
   const metrics = new ServiceMetrics({ processMetrics: false });
-  // every value the gauge is set to (a scrape during the round would see each)
-  const set: number[] = [];
-  const gauge = metrics.rollupSealBacklog;
-  const original = gauge.set.bind(gauge);
-  gauge.set = ((value: number) => (set.push(value), original(value))) as typeof gauge.set;
+  const set = valuesSet(metrics.rollupSealBacklog);
   const { rollups } = setup(store, 'incremental', clock, { lateIdleMs: 0, metrics });
   // 30 minutes of two hours ago, on 10-minute boundaries: three 10 minutes and one or two hours, long due
   const from = Math.floor(clock.now / (10 * MINUTE_MS)) * 10 * MINUTE_MS - 120 * MINUTE_MS;
