@@ -53,6 +53,10 @@ export function wholeSeconds(flag: string, value: string | undefined, min: numbe
 /** Run `main` when `moduleUrl` is the script node was started with. */
 export function runAsProgram(moduleUrl: string, main: (argv: string[], io: ProgramIo) => Promise<number>): void {
   if (!process.argv[1] || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
+  // interrupted (Ctrl-C, kill): leave through process.exit, so that the servers the run started (influxd, mosquitto,
+  // postgres, the service: tooling/*.ts) are stopped by their exit hooks; a signal's default action skips those hooks
+  // and left them running (seen after a benchmark was stopped with kill -INT)
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) process.once(signal, () => process.exit(code));
   main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then(
     (code) => {
       process.exitCode = code;
