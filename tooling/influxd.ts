@@ -165,7 +165,7 @@ function launch(binary: string, configPath: string, logPath: string): LaunchedIn
   return { child, pid: child.pid, exited: exitedPromise, hasExited: () => exited };
 }
 
-function influxdConfig(dir: string, httpPort: number, rpcPort: number, auth: boolean, retentionCheckInterval: string, maxRowLimit = 0): string {
+function influxdConfig(dir: string, httpPort: number, rpcPort: number, auth: boolean, retentionCheckInterval: string, maxRowLimit: number): string {
   return `reporting-disabled = true
 bind-address = "127.0.0.1:${rpcPort}"
 

@@ -384,10 +384,7 @@ export class CockpitMaintainer {
       // the only writer numbers the parts of its groups: the next one is known without asking the store
       g.factsPart += 1;
       // what the periods above gathered misses these vehicles: derived from the store when sealed
-      for (const tier of SEALED_TIERS) {
-        const start = startOf(tier, g.minute);
-        if (!this.isSealed(tier, start)) this.forget(tier, start);
-      }
+      this.forgetAbove(g.minute);
       if (this.lastCounted === g) this.lastCounted = undefined;
     }
     for (const { s, version } of added) {
@@ -492,7 +489,7 @@ export class CockpitMaintainer {
     this.failures = 0;
     this.options.metrics.rollupRoundSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     this.options.metrics.rollupPendingKeys.set(this.pendingKeys);
-    this.options.metrics.rollupMemoryKeys.set(this.memoryKeys + this.openFacts);
+    this.options.metrics.rollupMemoryKeys.set(this.held);
     const waiting: Waiter[] = [];
     for (const w of waiters) {
       if (w.late.every(({ group, version }) => group.writtenVersion >= version)) w.resolve();
@@ -579,7 +576,7 @@ export class CockpitMaintainer {
     // data (or recounted) all of it once it is quiet or factsFlushMs after it changed; with several writers, every round
     const late = (g: MinuteGroup): boolean => this.isLate(g, now);
     // over the memory budget, late data is written now, so that it can leave memory (keepWithinBudget)
-    const overBudget = this.memoryKeys + this.openFacts > this.memoryBudget;
+    const overBudget = this.held > this.memoryBudget;
     const lateDue = (g: MinuteGroup): boolean => everything || overBudget || now - g.touchedAt >= LATE_QUIET_MS || now - g.dirtySince >= this.factsFlushMs;
     // facts cost per vehicle: written early only when many samples came since; once the minute is over, at once, then
     // (samples still on their way) again only once quiet, as late data is
@@ -903,6 +900,11 @@ export class CockpitMaintainer {
     return this.options.memoryKeys ?? MEMORY_KEYS;
   }
 
+  /** What `memoryKeys` bounds: vehicle-minutes in memory and the facts gathered for periods not sealed yet. */
+  private get held(): number {
+    return this.memoryKeys + this.openFacts;
+  }
+
   /** Per-vehicle facts held for periods not sealed yet. */
   private get openFacts(): number {
     let n = 0;
@@ -917,7 +919,7 @@ export class CockpitMaintainer {
    */
   private keepWithinBudget(): void {
     const budget = this.memoryBudget;
-    let held = this.memoryKeys + this.openFacts;
+    let held = this.held;
     if (held <= budget) return;
     const candidates: MinuteGroup[] = [];
     for (const [minute, groups] of this.minutes) {
@@ -928,11 +930,7 @@ export class CockpitMaintainer {
     candidates.sort((a, b) => a.touchedAt - b.touchedAt);
     for (const g of candidates) {
       if (held <= budget) break;
-      held -= g.vehicles.size;
-      for (const tier of SEALED_TIERS) {
-        const start = startOf(tier, g.minute);
-        if (!this.isSealed(tier, start)) held -= this.forget(tier, start);
-      }
+      held -= g.vehicles.size + this.forgetAbove(g.minute);
       const groups = this.minutes.get(g.minute)!;
       groups.delete(groupKey(g.brand, g.model));
       if (groups.size === 0) {
@@ -946,6 +944,16 @@ export class CockpitMaintainer {
       if (held <= budget) break;
       held -= this.forget(tier, start);
     }
+  }
+
+  /** The open periods above a minute are to be derived from the store (forget); returns how many facts they dropped. */
+  private forgetAbove(minute: number): number {
+    let n = 0;
+    for (const tier of SEALED_TIERS) {
+      const start = startOf(tier, minute);
+      if (!this.isSealed(tier, start)) n += this.forget(tier, start);
+    }
+    return n;
   }
 
   /** An open period is to be derived from the store: what it gathered in memory is dropped; returns how many facts. */
