@@ -15,6 +15,7 @@ import { startInfluxd, type Influxd } from '../tooling/influxd.ts';
 import { startLocalService } from '../tooling/local-service.ts';
 import { startMosquitto, type MosquittoBroker } from '../tooling/mosquitto.ts';
 import { markdownTable } from '../tooling/table.ts';
+import { WINDOW_STEP_MS } from '../dashboards/web/src/range.ts';
 import { historyCount, type HistoryRange } from './history.ts';
 import type { HistoryJob, HistoryProgress } from './history-publisher.ts';
 import { ROOT } from './infra.ts';
@@ -39,6 +40,8 @@ Options:
   --iterations N     questions per kind of cockpit (default 40; raw ones a quarter as many; --history: 0)
   --connections N    MQTT connections sending the history (default 4, over 2 processes)
   --catch-up-timeout D  longest wait for the store to count everything (default 900s)
+  --window-step S    the questions' windows end on the next multiple of S seconds (default 300, as the web
+                     cockpit's; 60: sliding by the minute, buckets not on 5 minutes read minutes)
   --out DIR          where results go (default bench/results)
   --json             print the result JSON instead of the tables
   -h, --help         this help
@@ -57,6 +60,8 @@ export interface CockpitBenchOptions {
   iterations: number;
   connections: number;
   catchUpTimeoutMs: number;
+  /** the questions' windows end on the next multiple of this (ms) */
+  windowStepMs: number;
   /** the --history check: its verdict is printed against issue 15's 60 s */
   history: boolean;
   outDir: string;
@@ -175,6 +180,7 @@ export function cockpitBenchOptions(input: Partial<CockpitBenchOptions> = {}): C
     iterations: history ? 0 : 40,
     connections: 4,
     catchUpTimeoutMs: 900_000,
+    windowStepMs: WINDOW_STEP_MS,
     outDir: join(ROOT, 'bench', 'results'),
     ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)),
     history,
@@ -445,9 +451,9 @@ function questions(options: CockpitBenchOptions): Question[] {
   return windows.flatMap((w) => kinds.map((k) => ({ question: `${k.name} cockpit ${w.label}`, windowMs: w.windowMs, intervalMs: w.intervalMs, interval: w.interval, ask: k.ask, scope: k.scope })));
 }
 
-/** A dashboard's window: ending at the next whole minute, so it slides as time passes. */
-const dashboardWindow = (windowMs: number): { from: number; to: number } => {
-  const to = Math.ceil(Date.now() / MINUTE_MS) * MINUTE_MS;
+/** A dashboard's window: ending at the next multiple of stepMs (the web cockpit's: 5 minutes), so it slides as time passes. */
+const dashboardWindow = (windowMs: number, stepMs: number): { from: number; to: number } => {
+  const to = Math.ceil(Date.now() / stepMs) * stepMs;
   return { from: to - windowMs, to };
 };
 
@@ -463,7 +469,7 @@ async function askQuestions(service: RunningService, kind: StoreKind, options: C
     let coldMs = 0;
     let rawFailures = 0;
     for (let i = 0; i < options.iterations; i++) {
-      const { from, to } = dashboardWindow(q.windowMs);
+      const { from, to } = dashboardWindow(q.windowMs, options.windowStepMs);
       const ms = await time(() => q.ask(client, i, { from: String(from), to: String(to), interval: q.interval }));
       if (i === 0) coldMs = Math.round(ms * 10) / 10;
       else apiMs.push(ms);
@@ -535,7 +541,7 @@ export async function runCockpitBench(options: CockpitBenchOptions, log: (line: 
     durationS: (Date.now() - started.getTime()) / 1000,
     command,
     machine: machineInfo(),
-    options: { stores: options.stores, vehicles: options.vehicles, hours: options.hours, everyS: options.everyS, weekDays: options.weekDays, weekEveryS: options.weekEveryS, iterations: options.iterations, connections: options.connections, catchUpTimeoutMs: options.catchUpTimeoutMs, history: options.history },
+    options: { stores: options.stores, vehicles: options.vehicles, hours: options.hours, everyS: options.everyS, weekDays: options.weekDays, weekEveryS: options.weekEveryS, iterations: options.iterations, connections: options.connections, catchUpTimeoutMs: options.catchUpTimeoutMs, windowStepMs: options.windowStepMs, history: options.history },
     stores,
   };
   const name = options.history ? 'cockpit-history' : 'cockpit-query';
@@ -606,7 +612,7 @@ export function cockpitMarkdown(result: CockpitBenchResult): string {
           '',
           ...markdownTable(queryRows(result)),
           '',
-          `${o.iterations} questions of each kind through the HTTP API: the first (cold) apart, then the others, each over a window ending at the next whole minute (sliding as time passes, as a dashboard's does), rotating over the 6 brands and 15 models. The same windows asked of the store's rollups and of its raw samples (a quarter as often), in the same process.`,
+          `${o.iterations} questions of each kind through the HTTP API: the first (cold) apart, then the others, each over a window ending at the next multiple of ${o.windowStepMs / MINUTE_MS} minute${o.windowStepMs === MINUTE_MS ? '' : 's'} (sliding as time passes, as a dashboard's does${o.windowStepMs === WINDOW_STEP_MS ? ': the web cockpit\'s windows' : ''}), rotating over the 6 brands and 15 models. The same windows asked of the store's rollups and of its raw samples (a quarter as often), in the same process.`,
         ]
       : []),
     '',
@@ -625,6 +631,7 @@ export async function main(argv: string[], io: ProgramIo): Promise<number> {
     iterations: { type: 'string' },
     connections: { type: 'string' },
     'catch-up-timeout': { type: 'string' },
+    'window-step': { type: 'string' },
   } as const;
   const parsed = programOptions(argv, io, USAGE, flags, (values) => {
     const stores = values.stores?.split(',').map((s) => s.trim());
@@ -640,8 +647,10 @@ export async function main(argv: string[], io: ProgramIo): Promise<number> {
       iterations: wholeNumber('iterations', values.iterations, 0, 10_000),
       connections: wholeNumber('connections', values.connections, 1, 64),
       catchUpTimeoutMs: values['catch-up-timeout'] === undefined ? undefined : 1000 * wholeSeconds('catch-up-timeout', values['catch-up-timeout'], 1, 7_200)!,
+      windowStepMs: values['window-step'] === undefined ? undefined : 1000 * wholeSeconds('window-step', values['window-step'], 60, 86_400)!,
       outDir: values.out ? resolve(values.out) : undefined,
     });
+    if (options.windowStepMs % MINUTE_MS !== 0) throw new Error('--window-step: whole minutes (the cockpit answers whole-minute windows from its rollups)');
     if (options.weekDays > 0 && options.weekDays * 24 <= options.hours) throw new Error('--week-days must reach beyond --hours (or be 0)');
     return options;
   });

@@ -26,6 +26,8 @@ import {
   type CockpitTables,
   type FactsPart,
   type FactTier,
+  SERIES_PIECE_MS,
+  type SealedSums,
   type SealedTier,
   type SealMark,
   type SegmentRef,
@@ -34,7 +36,7 @@ import {
 import type { RollupKey, RollupRow, StoredSample } from '../store/telemetry-store.ts';
 import { EMPTY_SUMS, emptyRow, factsOf, groupKey, MinuteGroup, OffsetSet, sameRow, type VehicleMinute } from './book.ts';
 import { mergeFacts, packFacts, unpackFacts, type VehicleFacts } from './facts.ts';
-import { minuteOf, planCover, SEALED_TIERS, startOf } from './periods.ts';
+import { minuteOf, planCover, planSeries, SEALED_TIERS, startOf } from './periods.ts';
 
 export type RollupStrategy = 'incremental' | 'recompute';
 
@@ -80,6 +82,8 @@ const WHOLE_MINUTE_CHECK = 200;
 const RECENT_MS = 10 * MINUTE_MS;
 /** Minutes recounted from the raw samples after a restart: facts of open minutes may not have been written. */
 const RECOVER_MINUTES = 6;
+/** How long a round spends at most summing stale sealed series again (ms). */
+const REFRESH_MS = 250;
 /**
  * A group of late data (not counted whole in memory) is written once it has had no sample for this long, or
  * factsFlushMs after it changed: a day of history uploaded by many vehicles touches each (brand, model, minute) many
@@ -157,6 +161,8 @@ export class CockpitMaintainer {
   /** periods touched that are not sealed yet (recompute strategy; and late data before sealFrom) */
   private readonly touched = new Map<SealedTier, Set<number>>(SEALED_TIERS.map((t) => [t, new Set()]));
   private readonly revs = new Map<string, SealMark>();
+  /** sealed segments whose sealed series sums are not of their revision, by `${tier}:${start}`, with the last change */
+  private readonly staleSums = new Map<string, { tier: SealedTier; start: number; at: number }>();
   /** the group the last counted sample went to */
   private lastCounted: MinuteGroup | undefined;
   /** batches prepared so far, and how many of them were tracked (or given up) when the last was: one is on its way between */
@@ -468,7 +474,9 @@ export class CockpitMaintainer {
       undo = [];
       this.shed(shed, shedAdded);
       // seal after the parts are in: a period is derived from the finer segments in the store
-      await this.seal(now);
+      const unsealed = await this.seal(now);
+      await this.refreshSums(now);
+      this.options.metrics.rollupSealBacklog.set(unsealed + this.staleSums.size);
       const marks = [...this.revs.values()];
       if (marks.length > 0) {
         await this.tables.write({ seals: marks });
@@ -504,7 +512,12 @@ export class CockpitMaintainer {
     if (!this.incremental && this.touchedNothing()) return;
     const lo = this.incremental ? now - SEAL_HORIZON_MS : Math.min(...[...this.touched.values()].flatMap((s) => [...s]), now);
     const hi = now + TIER_SPAN_MS.day;
-    for (const mark of await this.tables.readSeals(startOf('day', lo), hi)) this.marks.get(mark.tier)!.set(mark.start, mark.rev);
+    for (const mark of await this.tables.readSeals(startOf('day', lo), hi)) {
+      this.marks.get(mark.tier)!.set(mark.start, mark.rev);
+      // sums of another revision (or none: a store of before them) are made again
+      const key = `${mark.tier}:${mark.start}`;
+      if (mark.series !== mark.rev && !this.staleSums.has(key)) this.staleSums.set(key, { tier: mark.tier, start: mark.start, at: 0 });
+    }
     this.marksLoaded = { lo: startOf('day', lo), hi };
     if (!this.incremental) return;
     for (const tier of SEALED_TIERS) {
@@ -776,17 +789,28 @@ export class CockpitMaintainer {
     }
   }
 
-  private bump(tier: SealedTier, start: number, now: number): void {
+  /** A new revision of a sealed segment; its sealed series sums are current when `sums` says they were just written. */
+  private bump(tier: SealedTier, start: number, now: number, sums = false): void {
     const rev = (this.lastRev = Math.max(now, this.lastRev + 1));
+    const key = `${tier}:${start}`;
     this.marks.get(tier)!.set(start, rev);
-    this.revs.set(`${tier}:${start}`, { tier, start, rev });
+    if (sums) {
+      this.revs.set(key, { tier, start, rev, series: rev });
+      this.staleSums.delete(key);
+    } else {
+      this.revs.set(key, { tier, start, rev });
+      this.staleSums.set(key, { tier, start, at: now });
+    }
   }
 
-  /** Seal every period that is due: from memory when this process saw all of it, else derived from the store. */
-  private async seal(now: number): Promise<void> {
+  /**
+   * Seal every period that is due: from memory when this process saw all of it, else derived from the store. Returns
+   * how many are left (waiting for minutes still in memory).
+   */
+  private async seal(now: number): Promise<number> {
     // what is left to seal, per tier, counted down as this round seals (a round after a day of history seals for a while)
     const left = new Map(SEALED_TIERS.map((tier) => [tier, this.dueStarts(tier, now).length]));
-    const report = (): void => this.options.metrics.rollupSealBacklog.set([...left.values()].reduce((n, k) => n + k, 0));
+    const report = (): void => this.options.metrics.rollupSealBacklog.set([...left.values()].reduce((n, k) => n + k, 0) + this.staleSums.size);
     report();
     for (const tier of SEALED_TIERS) {
       const span = TIER_SPAN_MS[tier];
@@ -804,8 +828,9 @@ export class CockpitMaintainer {
         }
         const period = this.open.get(tier)!.get(start);
         const parts = period?.complete && !resealing ? this.fromMemory(tier, start, period) : await this.derive(tier, start, resealing);
-        await this.tables.write({ facts: parts });
-        this.bump(tier, start, now);
+        const sums = await this.sealedSums(tier, start, resealing);
+        await this.tables.write({ facts: parts, sealedSeries: sums });
+        this.bump(tier, start, now, true);
         this.open.get(tier)!.delete(start);
         this.touched.get(tier)!.delete(start);
         if (this.incremental && !resealing) this.sealFrom.set(tier, Math.max(this.sealFrom.get(tier) ?? start + span, start + span));
@@ -813,6 +838,49 @@ export class CockpitMaintainer {
         report();
       }
     }
+    return [...left.values()].reduce((n, k) => n + k, 0);
+  }
+
+  /**
+   * Sealed segments whose sealed series sums are stale (late data changed them) are summed again once left alone
+   * `lateIdleMs`, finer tiers first (coarser ones are summed from them), for at most REFRESH_MS a round. The mark
+   * keeps its revision (the facts did not change); until then a reader adds up their minutes.
+   */
+  private async refreshSums(now: number): Promise<void> {
+    const started = performance.now();
+    const due = [...this.staleSums.values()]
+      .filter((x) => now - x.at >= this.lateIdleMs && this.isSealed(x.tier, x.start))
+      .sort((a, b) => SEALED_TIERS.indexOf(a.tier) - SEALED_TIERS.indexOf(b.tier) || a.start - b.start);
+    for (const { tier, start } of due) {
+      if (performance.now() - started > REFRESH_MS) break;
+      await this.tables.write({ sealedSeries: await this.sealedSums(tier, start, true) });
+      const rev = this.marks.get(tier)!.get(start)!;
+      this.revs.set(`${tier}:${start}`, { tier, start, rev, series: rev });
+      this.staleSums.delete(`${tier}:${start}`);
+    }
+  }
+
+  /**
+   * A sealed segment's series sums per piece and (brand, model), from the store: from the sealed sums of finer
+   * segments where they are current, minutes elsewhere. `again`: sums written before are overwritten, and a
+   * (brand, model) they had and the store no longer has is written as zeros.
+   */
+  private async sealedSums(tier: SealedTier, start: number, again: boolean): Promise<SealedSums[]> {
+    const span = TIER_SPAN_MS[tier];
+    const piece = SERIES_PIECE_MS[tier];
+    const ranges = planSeries(start, start + span, piece, (t, s) => TIER_SPAN_MS[t] < span && this.isSealed(t, s) && !this.staleSums.has(`${t}:${s}`));
+    const out = new Map<string, SealedSums>();
+    for (const b of await this.tables.seriesBuckets({ from: start, intervalMs: piece, ranges }, true)) {
+      const { t, brand = '', model = '', ...sums } = b;
+      out.set(`${t}\u0000${brand}\u0000${model}`, { tier, start: t, brand, model, sums });
+    }
+    if (again) {
+      for (const b of await this.tables.seriesBuckets({ from: start, intervalMs: piece, ranges: [{ tier, lo: start, hi: start + span }] }, true)) {
+        const key = `${b.t}\u0000${b.brand}\u0000${b.model}`;
+        if (!out.has(key)) out.set(key, { tier, start: b.t, brand: b.brand ?? '', model: b.model ?? '', sums: { ...EMPTY_SUMS } });
+      }
+    }
+    return [...out.values()];
   }
 
   /** The periods of a tier due to be sealed (or resealed) now, in time order. */

@@ -101,7 +101,7 @@ export class ServiceMetrics {
   });
   readonly rollupSealBacklog = new Gauge({
     name: 'vc_rollup_seal_backlog',
-    help: 'Cockpit periods (10 minutes, hours, days) due to be sealed and not sealed yet; until they are, questions over them read finer facts (slower answers)',
+    help: 'Cockpit periods (10 minutes, hours, days) due to be sealed and not sealed yet, or whose sealed series sums are to be summed again after late data; until then, questions over them read finer facts or minutes (slower answers)',
     registers: [this.registry],
   });
   readonly rollupMemoryKeys = new Gauge({

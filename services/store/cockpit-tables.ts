@@ -3,11 +3,15 @@
 // recounts from its raw samples when the engine asks. Both backends implement it (duckdb/cockpit-tables.ts,
 // influx/cockpit-tables.ts) and one suite (tests/store/cockpit-suite.ts) holds them to the same behaviour.
 //
-// Two tables of "parts" and one of seal marks:
+// Two tables of "parts", one of sealed sums and one of seal marks:
 //   series  sums per (brand, model, minute): samples, speed, SoC and ADAS counts (what sums across vehicles);
+//   sealed series  the same sums per (brand, model) over the pieces of a sealed segment (a 10-minute segment's two
+//           5-minute halves, an hour, a day: SERIES_PIECE_MS), so that a week's question reads a row per model and
+//           hour instead of one per model and minute;
 //   facts   per-vehicle facts packed per (brand, model, segment) of a tier (minute, 10 minutes, hour, day): which
 //           vehicles sent samples, their odometer range, whether they charged or reported a fault (what does not);
-//   seals   which 10-minute, hour and day segments are complete, with a revision that changes when late data lands.
+//   seals   which 10-minute, hour and day segments are complete, with a revision that changes when late data lands,
+//           and the revision its sealed series sums are of (they may be used only while the two are equal).
 // A segment may hold several parts (numbered from 0): the answer for a segment is the sum of its series parts and
 // the merge of its facts parts, so late data is added as a new part without reading what is there.
 
@@ -116,6 +120,34 @@ export type FactTier = (typeof FACT_TIERS)[number];
 export type SealedTier = Exclude<FactTier, 'minute'>;
 export const TIER_SPAN_MS: Readonly<Record<FactTier, number>> = { minute: MINUTE_MS, '10min': 10 * MINUTE_MS, hour: 60 * MINUTE_MS, day: 24 * 60 * MINUTE_MS };
 
+/**
+ * The width of a sealed segment's series pieces: a 10-minute segment keeps two 5-minute halves (the cockpit's default
+ * 24 h question has 5-minute buckets), an hour and a day one piece each.
+ */
+export const SERIES_PIECE_MS: Readonly<Record<SealedTier, number>> = { '10min': 5 * MINUTE_MS, hour: TIER_SPAN_MS.hour, day: TIER_SPAN_MS.day };
+
+/** The sums of (brand, model) over one piece of a sealed segment (starting at `start`, SERIES_PIECE_MS wide). */
+export interface SealedSums {
+  tier: SealedTier;
+  start: number;
+  brand: string;
+  model: string;
+  sums: CockpitSums;
+}
+
+/**
+ * A series read: rows of the minute series in the `minute` ranges and sealed sums of the other tiers' ranges (of
+ * piece starts), each added to the bucket from + k * intervalMs it starts in, in scope.
+ */
+export interface SeriesRead extends CockpitScope {
+  from: number;
+  intervalMs: number;
+  ranges: readonly FactsRange[];
+}
+
+/** A bucket's sums; per (brand, model) when the read asked so. */
+export type SeriesBucket = CockpitSums & { t: number; brand?: string; model?: string };
+
 /** Part numbers live in the time of a row (segment start + part ms), so a part number stays below the tier's span. */
 export const MAX_PART = MINUTE_MS - 1;
 
@@ -144,6 +176,11 @@ export interface SealMark {
   tier: SealedTier;
   start: number;
   rev: number;
+  /**
+   * the revision its sealed series sums are of: they are current while it equals `rev`. Written only with the sums;
+   * a mark written without it keeps the one stored (so a new revision makes the sums stale until summed again)
+   */
+  series?: number;
 }
 
 export interface SegmentRef {
@@ -173,9 +210,12 @@ export interface CockpitTables {
    * Store parts (each overwrites the part of the same segment and number) and then the seal marks, so that a reader
    * that sees a mark finds the parts. Resolves once the store has durably accepted all of it.
    */
-  write(batch: { series?: readonly SeriesPart[]; facts?: readonly FactsPart[]; seals?: readonly SealMark[] }): Promise<void>;
-  /** The series sums per bucket of the window (buckets start at from + k * intervalMs, empty ones omitted), in scope. */
-  seriesBuckets(window: CockpitWindow): Promise<Array<CockpitSums & { t: number }>>;
+  write(batch: { series?: readonly SeriesPart[]; facts?: readonly FactsPart[]; sealedSeries?: readonly SealedSums[]; seals?: readonly SealMark[] }): Promise<void>;
+  /**
+   * The series sums per bucket (buckets start at from + k * intervalMs; empty ones omitted) of the read's ranges, in
+   * scope; per (brand, model) with `byModel`.
+   */
+  seriesBuckets(read: SeriesRead, byModel?: boolean): Promise<SeriesBucket[]>;
   /** Every facts part of segments starting in the ranges, in scope. */
   readFacts(ranges: readonly FactsRange[], scope: CockpitScope): Promise<FactsPart[]>;
   /** The seal marks of segments starting in [lo, hi). */

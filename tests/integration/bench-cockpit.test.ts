@@ -45,6 +45,9 @@ t.test('the cockpit bench CLI explains itself and refuses bad options', async (t
   t.match(stderr, /embedded or influx/);
   t.equal(await main(['--week-days', '1', '--hours', '30'], io), 2);
   t.equal(await main(['--vehicles', 'lots'], io), 2);
+  t.equal(await main(['--window-step', '90s'], io), 2);
+  t.match(stderr, /whole minutes/);
+  t.equal(cockpitBenchOptions().windowStepMs, 300_000, 'windows end on 5 minutes, as the web cockpit\'s');
   t.equal(cockpitBenchOptions({ history: true }).vehicles, 1_000, '--history: a day for 1,000 vehicles');
   t.equal(cockpitBenchOptions({ history: true }).iterations, 0);
 });

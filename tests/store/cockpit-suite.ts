@@ -71,7 +71,7 @@ export async function cockpitSuite(t: TapTest, open: () => Promise<StoreFixture>
         { minute, ...odd, part: 0, sums: sums(1) },
       ],
     });
-    const window = { from: minute, to: minute + 2 * MINUTE_MS, intervalMs: MINUTE_MS };
+    const window = { from: minute, intervalMs: MINUTE_MS, ranges: [{ tier: 'minute' as const, lo: minute, hi: minute + 2 * MINUTE_MS }] };
     t.strictSame((await tables.seriesBuckets(window)).map((b) => [b.t - minute, b.samples]), [[0, 6], [MINUTE_MS, 4]], 'parts of a minute add up, per bucket');
     t.strictSame((await tables.seriesBuckets({ ...window, ...odd })).map((b) => b.samples), [1], 'an odd brand and model are their own scope');
     t.strictSame((await tables.seriesBuckets({ ...window, brands: ['Voltra'] })).map((b) => b.samples), [5, 4], 'a tenant\'s brands');
@@ -123,6 +123,48 @@ export async function cockpitSuite(t: TapTest, open: () => Promise<StoreFixture>
     await tables.write({ seals: [{ tier: 'hour', start: day, rev: 6 }] });
     t.strictSame((await tables.readSeals(day, day + 1)).sort((a, b) => a.tier.localeCompare(b.tier)), [{ tier: 'day', start: day, rev: 7 }, { tier: 'hour', start: day, rev: 6 }], 'marks overwrite');
     t.strictSame(await tables.readSeals(day + 1, day + 2), []);
+    await tables.write({ seals: [{ tier: 'hour', start: day, rev: 8, series: 8 }] });
+    await tables.write({ seals: [{ tier: 'hour', start: day, rev: 9 }] });
+    t.strictSame(await tables.readSeals(day, day + 1).then((m) => m.filter((x) => x.tier === 'hour')), [{ tier: 'hour', start: day, rev: 9, series: 8 }], 'a mark written without the sums\' revision keeps the stored one');
+  });
+
+  await t.test('cockpit tables: sealed series sums are read by tier range, bucket and scope, beside minute sums', async (t) => {
+    const store = await fresh(t);
+    const tables = store.cockpit;
+    const hour = Math.floor(base / TIER_SPAN_MS.hour) * TIER_SPAN_MS.hour - 2 * TIER_SPAN_MS.hour;
+    const sums = (samples: number) => ({ samples, speedSum: samples * 10, speedCount: samples, socSum: samples, socCount: samples, adasCount: 1, adas2Count: 0 });
+    await tables.write({
+      series: [
+        { minute: hour + 10 * MINUTE_MS, brand: 'Voltra', model: 'E-Cross', part: 0, sums: sums(100) },
+        { minute: hour + 61 * MINUTE_MS, brand: 'Voltra', model: 'E-Cross', part: 0, sums: sums(1) },
+        { minute: hour + 61 * MINUTE_MS, brand: 'Voltra', model: 'E-Cross', part: 2, sums: sums(2) },
+        { minute: hour + 66 * MINUTE_MS, brand: 'Aurel', model: 'A4', part: 0, sums: sums(4) },
+      ],
+      sealedSeries: [
+        { tier: 'hour', start: hour, brand: 'Voltra', model: 'E-Cross', sums: sums(10) },
+        { tier: 'hour', start: hour, brand: 'Aurel', model: 'A4', sums: sums(20) },
+        { tier: '10min', start: hour + 60 * MINUTE_MS, brand: 'Voltra', model: 'E-Cross', sums: sums(3) },
+        { tier: '10min', start: hour + 65 * MINUTE_MS, brand: 'Aurel', model: 'A4', sums: sums(4) },
+        { tier: 'day', start: hour, brand: 'Voltra', model: 'E-Cross', sums: sums(1000) },
+      ],
+    });
+    const read = { from: hour, intervalMs: 30 * MINUTE_MS };
+    const mixed = [
+      { tier: 'hour' as const, lo: hour, hi: hour + TIER_SPAN_MS.hour },
+      { tier: '10min' as const, lo: hour + 60 * MINUTE_MS, hi: hour + 65 * MINUTE_MS },
+      { tier: 'minute' as const, lo: hour + 65 * MINUTE_MS, hi: hour + 70 * MINUTE_MS },
+    ];
+    t.strictSame((await tables.seriesBuckets({ ...read, ranges: mixed })).map((b) => [(b.t - hour) / MINUTE_MS, b.samples, b.speedSum]), [[0, 30, 300], [60, 7, 70]], 'each row in the bucket it starts in; only the tiers and ranges asked');
+    t.strictSame(
+      (await tables.seriesBuckets({ ...read, ranges: mixed }, true)).map((b) => [(b.t - hour) / MINUTE_MS, b.brand, b.model, b.samples]).sort((a, b) => String(a).localeCompare(String(b))),
+      [[0, 'Aurel', 'A4', 20], [0, 'Voltra', 'E-Cross', 10], [60, 'Aurel', 'A4', 4], [60, 'Voltra', 'E-Cross', 3]].sort((a, b) => String(a).localeCompare(String(b))),
+      'per (brand, model)',
+    );
+    t.strictSame((await tables.seriesBuckets({ ...read, brand: 'Aurel', ranges: mixed })).map((b) => b.samples), [20, 4], 'in scope');
+    t.strictSame((await tables.seriesBuckets({ ...read, ranges: [{ tier: '10min', lo: hour, hi: hour + 2 * TIER_SPAN_MS.hour }] })).map((b) => b.samples), [7], 'both halves of 10 minutes');
+    await tables.write({ sealedSeries: [{ tier: '10min', start: hour + 65 * MINUTE_MS, brand: 'Aurel', model: 'A4', sums: sums(0) }] });
+    t.strictSame((await tables.seriesBuckets({ ...read, ranges: [{ tier: '10min', lo: hour, hi: hour + 2 * TIER_SPAN_MS.hour }] })).map((b) => b.samples), [3], 'sums written again overwrite them');
+    t.strictSame(await tables.seriesBuckets({ ...read, ranges: [] }), [], 'no range, no bucket');
   });
 
   await t.test('rollups counted in memory answer exactly what the raw samples answer, redeliveries counted once', async (t) => {
@@ -204,6 +246,7 @@ export async function cockpitSuite(t: TapTest, open: () => Promise<StoreFixture>
       for (const window of windows) for (const scope of scopes) await agree(t, reader, store, { ...window, ...scope }, `${when}: ${JSON.stringify(scope)} ${(window.from - h0) / MINUTE_MS}..${(window.to - h0) / MINUTE_MS} min`);
     };
     await all('in time order');
+    t.ok(reader.counts.seriesRows.sealed > 0, 'the series of sealed segments is read from their sealed sums');
     await all('asked again (sealed segments from the cache)');
     t.ok(reader.counts.segmentsCached > 0, 'sealed segments are kept between questions');
     const whole = await reader.aggregates({ from: h0, to: end, intervalMs: 5 * MINUTE_MS }, 'rollup');
@@ -229,6 +272,58 @@ export async function cockpitSuite(t: TapTest, open: () => Promise<StoreFixture>
     const changed = { ...samples[40]!, signals: { ...samples[40]!.signals, [SPEED]: 3, [ODO]: 0.5, [DTC]: 'P0301' } };
     await writeBatch(store, rollups, [changed]);
     await all('after a changed sample');
+    await rollups.stop();
+  });
+
+  await t.test('late data makes sealed series sums stale: minutes are read meanwhile, exactly, until they are summed again', async (t) => {
+    const store = await fresh(t);
+    let clock = Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR;
+    const rollups = engine(store, 'incremental', { lateIdleMs: 30_000, now: () => clock });
+    const reader = new CockpitReader(store.cockpit);
+    const h0 = clock - 2 * HOUR;
+    const fleet = [
+      { vin: randomVin(), brand: 'Voltra', model: 'E-Cross' },
+      { vin: randomVin(), brand: 'Kaiyun', model: 'K5' },
+      // sends only late samples: they are added parts (a vehicle with samples in the minute is recounted, and its
+      // periods sealed again at once)
+      { vin: randomVin(), brand: 'Voltra', model: 'E-Cross' },
+    ];
+    const sampleOf = (v: number, ts: number, seq: number): StoredSample => ({ ...storedSample(fleet[v]!.vin, ts, seq, { [SPEED]: (seq * 3 + v) % 90, [ODO]: 100 + seq, [SOC]: 50 + (seq % 40) }), ...fleet[v]! });
+    const samples: StoredSample[] = [];
+    for (let ts = h0, seq = 0; ts < clock; ts += 45_000, seq++) for (let v = 0; v < 2; v++) samples.push(sampleOf(v, ts + v * 500, seq));
+    await writeBatch(store, rollups, samples);
+    // the late groups leave memory once left alone, then their periods seal (the last hour 4 minutes after its end)
+    for (let i = 0; i < 4; i++) {
+      clock += 4 * MINUTE_MS;
+      await rollups.flush(true);
+    }
+    const windows = [
+      { from: h0, to: h0 + 2 * HOUR, intervalMs: HOUR },
+      { from: h0 + 5 * MINUTE_MS, to: h0 + 2 * HOUR, intervalMs: 5 * MINUTE_MS },
+      { from: h0 + 7 * MINUTE_MS, to: h0 + 97 * MINUTE_MS, intervalMs: 30 * MINUTE_MS },
+    ];
+    const ask = async (when: string): Promise<{ minutes: number; sealed: number }> => {
+      const before = { ...reader.counts.seriesRows };
+      for (const window of windows) for (const scope of [{}, { brand: 'Kaiyun' }]) await agree(t, reader, store, { ...window, ...scope }, `${when}: ${JSON.stringify(scope)} ${(window.from - h0) / MINUTE_MS}..${(window.to - h0) / MINUTE_MS} min`);
+      return { minutes: reader.counts.seriesRows.minutes - before.minutes, sealed: reader.counts.seriesRows.sealed - before.sealed };
+    };
+    const sealed = await ask('sealed');
+    t.ok(sealed.sealed > 0, `sealed sums read (${sealed.sealed} pieces, ${sealed.minutes} minutes)`);
+    // 7..97 min in 30-minute buckets: 3 minutes before the first 5 minutes of each bucket and 2 after the last
+    t.equal(sealed.minutes, 2 * 3 * 5, 'minutes only at the edges of buckets that do not start on 5 minutes');
+    // 10-minute buckets from :02 would cut the pieces into a range per bucket edge: the minutes are read instead
+    const before = reader.counts.seriesRows.minutes;
+    await agree(t, reader, store, { from: h0 + 2 * MINUTE_MS, to: h0 + 2 * HOUR + 2 * MINUTE_MS, intervalMs: 10 * MINUTE_MS }, 'buckets from :02');
+    t.equal(reader.counts.seriesRows.minutes - before, 120, 'a plan of too many ranges reads the minutes');
+
+    await writeBatch(store, rollups, [sampleOf(2, h0 + 42 * MINUTE_MS + 100, 9_001), sampleOf(2, h0 + 90 * MINUTE_MS + 100, 9_002)]);
+    const stale = await ask('late data, sums stale');
+    t.ok(stale.minutes > sealed.minutes, `the changed segments' minutes are read instead (${stale.minutes} minutes)`);
+    clock += 31_000;
+    await rollups.flush(true);
+    const again = await ask('summed again');
+    t.equal(again.minutes, sealed.minutes, 'once summed again, the sealed sums are read as before');
+    t.equal((await reader.aggregates(windows[0]!, 'rollup')).totals.samples, samples.length + 2, 'every sample once');
     await rollups.stop();
   });
 

@@ -1,9 +1,9 @@
 // Per-vehicle facts (packing, merging, decoding) and how a window is covered by segments.
 import t from 'tap';
 import { decodeFacts, FactsMerge, mergeFacts, packFacts, unpackFacts, VinNumbers, type VehicleFacts } from '../../services/cockpit/facts.ts';
-import { planCover } from '../../services/cockpit/periods.ts';
+import { planCover, planSeries } from '../../services/cockpit/periods.ts';
 import { chunksOf } from '../../services/store/influx/cockpit-tables.ts';
-import { FACT_TIERS, TIER_SPAN_MS } from '../../services/store/cockpit-tables.ts';
+import { FACT_TIERS, SERIES_PIECE_MS, TIER_SPAN_MS } from '../../services/store/cockpit-tables.ts';
 
 const M = 60_000;
 const H = 3_600_000;
@@ -96,4 +96,34 @@ t.test('covering a window with segments', async (t) => {
     { tier: 'hour', lo: d0 + 2 * H, hi: d0 + 3 * H },
   ]);
   t.strictSame(planCover(d0, d0 + 2 * H, () => false), [{ tier: 'minute', lo: d0, hi: d0 + 2 * H }], 'nothing sealed: minutes');
+});
+
+t.test('a series is read per bucket from the largest current sealed pieces inside it, minutes elsewhere', async (t) => {
+  const d0 = 1_795_000_000_000 - (1_795_000_000_000 % D);
+  const all = () => true;
+  const rows = (parts: ReturnType<typeof planSeries>) => parts.reduce((n, p) => n + (p.hi - p.lo) / (p.tier === 'minute' ? M : SERIES_PIECE_MS[p.tier]), 0);
+  // the cockpit's default 24 h: 288 buckets of 5 minutes, each one half of sealed 10 minutes
+  const day = planSeries(d0 + 35 * M, d0 + D + 35 * M, 5 * M, all);
+  t.strictSame(day, [{ tier: '10min', lo: d0 + 35 * M, hi: d0 + D + 35 * M }], '5-minute buckets: halves of 10 minutes, one range');
+  t.equal(rows(day), 288, 'a row per model and bucket, not per minute (1,440)');
+  // a week in hours: whole hours (a day's sums do not fit in an hour's bucket)
+  const week = planSeries(d0, d0 + 7 * D, H, all);
+  t.strictSame(week, [{ tier: 'hour', lo: d0, hi: d0 + 7 * D }]);
+  t.strictSame(planSeries(d0, d0 + 2 * D, D, all), [{ tier: 'day', lo: d0, hi: d0 + 2 * D }], 'days in day buckets');
+  // buckets not on 5 minutes: minutes at their edges
+  t.strictSame(planSeries(d0 + 3 * M, d0 + 33 * M, 30 * M, all), [
+    { tier: 'minute', lo: d0 + 3 * M, hi: d0 + 5 * M },
+    { tier: '10min', lo: d0 + 5 * M, hi: d0 + 30 * M },
+    { tier: 'minute', lo: d0 + 30 * M, hi: d0 + 33 * M },
+  ]);
+  // a bucket narrower than a piece, or pieces not current: minutes
+  t.strictSame(planSeries(d0, d0 + 4 * M, 2 * M, all), [{ tier: 'minute', lo: d0, hi: d0 + 4 * M }]);
+  const stale = planSeries(d0, d0 + 2 * H, H, (tier, start) => !(tier === 'hour' && start === d0 + H) && !(tier === '10min' && start === d0 + H + 20 * M));
+  t.strictSame(stale, [
+    { tier: 'hour', lo: d0, hi: d0 + H },
+    { tier: '10min', lo: d0 + H, hi: d0 + H + 20 * M },
+    { tier: 'minute', lo: d0 + H + 20 * M, hi: d0 + H + 30 * M },
+    { tier: '10min', lo: d0 + H + 30 * M, hi: d0 + 2 * H },
+  ], 'an hour whose sums are stale: its 10 minutes, and the minutes of the stale 10 minutes');
+  t.strictSame(planSeries(d0, d0 + H, 15 * M, () => false), [{ tier: 'minute', lo: d0, hi: d0 + H }], 'nothing current: minutes');
 });

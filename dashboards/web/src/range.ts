@@ -1,8 +1,11 @@
 // The time range of a view, from its deep link: `range=1h|6h|24h|7d`, or `range=custom&from=..&to=..` (ms or
-// ISO 8601). Windows end on the next whole minute, so the cockpit API answers them from its rollups.
+// ISO 8601). Windows end on the next whole 5 minutes (so they hold now): the cockpit API answers whole minutes from its
+// rollups, and buckets that start on 5 minutes from the sums of sealed 10 minutes, hours and days (docs/cockpit.md).
 export const RANGES = { '1h': 3_600_000, '6h': 6 * 3_600_000, '24h': 24 * 3_600_000, '7d': 7 * 24 * 3_600_000 } as const;
 export type RangeKey = keyof typeof RANGES | 'custom';
 const MINUTE = 60_000;
+/** Windows end on a multiple of this: the finest sealed series piece of the cockpit (5 minutes). */
+export const WINDOW_STEP_MS = 5 * MINUTE;
 
 export interface TimeRange {
   key: RangeKey;
@@ -24,7 +27,7 @@ export function resolveRange(params: URLSearchParams, now = Date.now(), fallback
     if (from !== undefined && to !== undefined && from < to) return { key: 'custom', from, to };
   }
   const k = key && key in RANGES ? (key as keyof typeof RANGES) : fallback;
-  const to = Math.ceil(now / MINUTE) * MINUTE;
+  const to = Math.ceil(now / WINDOW_STEP_MS) * WINDOW_STEP_MS;
   return { key: k, from: to - RANGES[k], to };
 }
 

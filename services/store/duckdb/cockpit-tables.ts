@@ -1,9 +1,9 @@
 // The cockpit tables (../cockpit-tables.ts) in the embedded DuckDB file (store.ts): one table per kind, a row per part, keyed by
 // segment and part number, written with INSERT OR REPLACE in one transaction per batch. Recounts from the raw
 // samples and the raw cockpit are SQL over the `telemetry` table.
-import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { COCKPIT_SIGNALS } from '../../contract/signals.ts';
-import { MINUTE_MS, scopeTerms, segmentKey, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealMark, type SegmentRef, type SeriesPart } from '../cockpit-tables.ts';
+import { MINUTE_MS, scopeTerms, segmentKey, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealedSums, type SealMark, type SegmentRef, type SeriesBucket, type SeriesPart, type SeriesRead } from '../cockpit-tables.ts';
 import type { StoreLogger } from '../telemetry-store.ts';
 import { appendRows, columnsOf, dropTempTable, freshTempTable, identifier, rowsOf, toNumber, transaction, type DuckDbFile } from './connection.ts';
 const SPEED = identifier(COCKPIT_SIGNALS.speed);
@@ -36,13 +36,27 @@ const COCKPIT_DDL = [
   vehicles VARCHAR NOT NULL,
   PRIMARY KEY (tier, start, brand, model, part)
 )`,
+  `CREATE TABLE IF NOT EXISTS cockpit_series_sealed (
+  tier VARCHAR NOT NULL,
+  start BIGINT NOT NULL,
+  brand VARCHAR NOT NULL,
+  model VARCHAR NOT NULL,
+  samples BIGINT NOT NULL,
+  speed_sum DOUBLE NOT NULL, speed_count BIGINT NOT NULL,
+  soc_sum DOUBLE NOT NULL, soc_count BIGINT NOT NULL,
+  adas_count BIGINT NOT NULL, adas2 BIGINT NOT NULL,
+  PRIMARY KEY (tier, start, brand, model)
+)`,
   'CREATE TABLE IF NOT EXISTS cockpit_seals (tier VARCHAR NOT NULL, start BIGINT NOT NULL, rev BIGINT NOT NULL, PRIMARY KEY (tier, start))',
+  // the revision of the sealed series sums (a file of before them has none: every segment's sums are made again)
+  'ALTER TABLE cockpit_seals ADD COLUMN IF NOT EXISTS series BIGINT',
 ];
 
 // Temp tables of the write connection, each created anew for its batch (freshTempTable says why): staging for a batch
 // of parts (an appender cannot upsert) and the keys a lookup is about.
 const SERIES_STAGE = 'AS SELECT * FROM cockpit_series LIMIT 0';
 const FACTS_STAGE = 'AS SELECT * FROM cockpit_facts LIMIT 0';
+const SEALED_STAGE = 'AS SELECT * FROM cockpit_series_sealed LIMIT 0';
 const KEYS = '(vin VARCHAR, bucket BIGINT)';
 const SEGMENTS = '(tier VARCHAR, start BIGINT, brand VARCHAR, model VARCHAR)';
 
@@ -67,6 +81,16 @@ function scopeSql(scope: CockpitScope, params: Record<string, DuckDBValue>): str
 const SUMS_RAW = `count(*), sum(${SPEED}), count(${SPEED}), sum(${SOC}), count(${SOC}), count(${ADAS}), count(*) FILTER (WHERE ${ADAS} >= 2)`;
 const FACTS_RAW = `max(${ODO}) AS odo_max, min(${ODO}) AS odo_min, count(*) FILTER (WHERE ${CHARGING}) AS charging, count(*) FILTER (WHERE ${FAULT}) AS faults`;
 const VEHICLE_TOTALS = 'count(*), coalesce(sum(odo_max - odo_min), 0), count(*) FILTER (WHERE charging > 0), count(*) FILTER (WHERE faults > 0)';
+
+function appendSums(appender: DuckDBAppender, sums: CockpitSums): void {
+  appender.appendBigInt(BigInt(sums.samples));
+  appender.appendDouble(sums.speedSum);
+  appender.appendBigInt(BigInt(sums.speedCount));
+  appender.appendDouble(sums.socSum);
+  appender.appendBigInt(BigInt(sums.socCount));
+  appender.appendBigInt(BigInt(sums.adasCount));
+  appender.appendBigInt(BigInt(sums.adas2Count));
+}
 
 function sumsOf(row: readonly unknown[], at: number): CockpitSums {
   return {
@@ -96,27 +120,30 @@ export class DuckDbCockpitTables implements CockpitTables {
     }
   }
 
-  async write(batch: { series?: readonly SeriesPart[]; facts?: readonly FactsPart[]; seals?: readonly SealMark[] }): Promise<void> {
+  async write(batch: { series?: readonly SeriesPart[]; facts?: readonly FactsPart[]; sealedSeries?: readonly SealedSums[]; seals?: readonly SealMark[] }): Promise<void> {
     const series = batch.series ?? [];
     const facts = batch.facts ?? [];
+    const sealed = batch.sealedSeries ?? [];
     const seals = batch.seals ?? [];
-    if (series.length + facts.length + seals.length === 0) return;
+    if (series.length + facts.length + sealed.length + seals.length === 0) return;
     await this.db.write(async (db) => {
       // the staging tables are new for each batch (what a failed write left is of no interest)
       if (series.length > 0) await freshTempTable(db, 'cockpit_series_stage', SERIES_STAGE);
       if (facts.length > 0) await freshTempTable(db, 'cockpit_facts_stage', FACTS_STAGE);
+      if (sealed.length > 0) await freshTempTable(db, 'cockpit_sealed_stage', SEALED_STAGE);
       if (series.length > 0) await appendRows(db, 'cockpit_series_stage', series, (appender, s) => {
         appender.appendBigInt(BigInt(s.minute));
         appender.appendVarchar(s.brand);
         appender.appendVarchar(s.model);
         appender.appendInteger(s.part);
-        appender.appendBigInt(BigInt(s.sums.samples));
-        appender.appendDouble(s.sums.speedSum);
-        appender.appendBigInt(BigInt(s.sums.speedCount));
-        appender.appendDouble(s.sums.socSum);
-        appender.appendBigInt(BigInt(s.sums.socCount));
-        appender.appendBigInt(BigInt(s.sums.adasCount));
-        appender.appendBigInt(BigInt(s.sums.adas2Count));
+        appendSums(appender, s.sums);
+      });
+      if (sealed.length > 0) await appendRows(db, 'cockpit_sealed_stage', sealed, (appender, s) => {
+        appender.appendVarchar(s.tier);
+        appender.appendBigInt(BigInt(s.start));
+        appender.appendVarchar(s.brand);
+        appender.appendVarchar(s.model);
+        appendSums(appender, s.sums);
       });
       if (facts.length > 0) await appendRows(db, 'cockpit_facts_stage', facts, (appender, f) => {
         appender.appendVarchar(f.tier);
@@ -135,27 +162,50 @@ export class DuckDbCockpitTables implements CockpitTables {
             soc_count = excluded.soc_count, adas_count = excluded.adas_count, adas2 = excluded.adas2`);
         }
         if (facts.length > 0) await db.run('INSERT INTO cockpit_facts SELECT * FROM cockpit_facts_stage ON CONFLICT (tier, start, brand, model, part) DO UPDATE SET vehicles = excluded.vehicles');
+        if (sealed.length > 0) {
+          await db.run(`INSERT INTO cockpit_series_sealed SELECT * FROM cockpit_sealed_stage ON CONFLICT (tier, start, brand, model) DO UPDATE SET
+            samples = excluded.samples, speed_sum = excluded.speed_sum, speed_count = excluded.speed_count, soc_sum = excluded.soc_sum,
+            soc_count = excluded.soc_count, adas_count = excluded.adas_count, adas2 = excluded.adas2`);
+        }
         if (seals.length > 0) {
-          const values = seals.map((m) => `('${m.tier}', ${Math.trunc(m.start)}, ${Math.trunc(m.rev)})`).join(', ');
-          await db.run(`INSERT INTO cockpit_seals VALUES ${values} ON CONFLICT (tier, start) DO UPDATE SET rev = excluded.rev`);
+          const values = seals.map((m) => `('${m.tier}', ${Math.trunc(m.start)}, ${Math.trunc(m.rev)}, ${m.series === undefined ? 'NULL' : Math.trunc(m.series)})`).join(', ');
+          // a mark without the sums' revision keeps the one stored
+          await db.run(`INSERT INTO cockpit_seals (tier, start, rev, series) VALUES ${values} ON CONFLICT (tier, start) DO UPDATE SET rev = excluded.rev, series = coalesce(excluded.series, cockpit_seals.series)`);
         }
       });
       // sizes as stored: 8 bytes a number, strings by their length
       if (series.length > 0) this.db.observe?.('cockpit_series', series.length, series.reduce((n, s) => n + 76 + s.brand.length + s.model.length, 0));
       if (facts.length > 0) this.db.observe?.('cockpit_facts', facts.length, facts.reduce((n, f) => n + f.packed.length + f.brand.length + f.model.length + 20, 0));
+      if (sealed.length > 0) this.db.observe?.('cockpit_series_sealed', sealed.length, sealed.reduce((n, s) => n + 72 + s.tier.length + s.brand.length + s.model.length, 0));
       if (seals.length > 0) this.db.observe?.('cockpit_seals', seals.length, seals.length * 24);
     });
   }
 
-  async seriesBuckets(window: CockpitWindow): Promise<Array<CockpitSums & { t: number }>> {
-    const params: Record<string, DuckDBValue> = { from: BigInt(window.from), to: BigInt(window.to), interval: BigInt(window.intervalMs) };
-    const scope = scopeSql(window, params);
+  async seriesBuckets(read: SeriesRead, byModel = false): Promise<SeriesBucket[]> {
+    const params: Record<string, DuckDBValue> = { from: BigInt(read.from), interval: BigInt(read.intervalMs) };
+    const scope = scopeSql(read, params);
+    const minutes = read.ranges.filter((r) => r.tier === 'minute');
+    const sealed = read.ranges.filter((r) => r.tier !== 'minute');
+    const within = (column: string, ranges: readonly FactsRange[], tier: boolean): string =>
+      ranges.map((r) => `(${tier ? `tier = '${r.tier}' AND ` : ''}${column} >= ${Math.trunc(r.lo)} AND ${column} < ${Math.trunc(r.hi)})`).join(' OR ');
+    const sums = 'samples, speed_sum, speed_count, soc_sum, soc_count, adas_count, adas2';
+    const sources = [
+      ...(minutes.length > 0 ? [`SELECT minute AS t, brand, model, ${sums} FROM cockpit_series WHERE (${within('minute', minutes, false)})${scope}`] : []),
+      ...(sealed.length > 0 ? [`SELECT start AS t, brand, model, ${sums} FROM cockpit_series_sealed WHERE (${within('start', sealed, true)})${scope}`] : []),
+    ];
+    if (sources.length === 0) return [];
+    const keys = byModel ? 'k, brand, model' : 'k';
     const rows = await this.db.read(
-      `SELECT (minute - $from) // $interval AS k, sum(samples), sum(speed_sum), sum(speed_count), sum(soc_sum), sum(soc_count), sum(adas_count), sum(adas2)
-       FROM cockpit_series WHERE minute >= $from AND minute < $to${scope} GROUP BY k HAVING sum(samples) > 0 ORDER BY k`,
+      `SELECT ${keys}, sum(samples), sum(speed_sum), sum(speed_count), sum(soc_sum), sum(soc_count), sum(adas_count), sum(adas2)
+       FROM (SELECT (t - $from) // $interval AS k, * FROM (${sources.join(' UNION ALL ')})) GROUP BY ${keys} HAVING sum(samples) > 0 ORDER BY ${keys}`,
       params,
     );
-    return rows.map((row) => ({ t: window.from + toNumber(row[0]) * window.intervalMs, ...sumsOf(row, 1) }));
+    const at = byModel ? 3 : 1;
+    return rows.map((row) => ({
+      t: read.from + toNumber(row[0]) * read.intervalMs,
+      ...(byModel ? { brand: String(row[1]), model: String(row[2]) } : {}),
+      ...sumsOf(row, at),
+    }));
   }
 
   async readFacts(ranges: readonly FactsRange[], scope: CockpitScope): Promise<FactsPart[]> {
@@ -169,8 +219,8 @@ export class DuckDbCockpitTables implements CockpitTables {
   }
 
   async readSeals(lo: number, hi: number): Promise<SealMark[]> {
-    const rows = await this.db.read('SELECT tier, start, rev FROM cockpit_seals WHERE start >= $lo AND start < $hi', { lo: BigInt(lo), hi: BigInt(hi) });
-    return rows.map((row) => ({ tier: String(row[0]) as SealMark['tier'], start: toNumber(row[1]), rev: toNumber(row[2]) }));
+    const rows = await this.db.read('SELECT tier, start, rev, series FROM cockpit_seals WHERE start >= $lo AND start < $hi', { lo: BigInt(lo), hi: BigInt(hi) });
+    return rows.map((row) => ({ tier: String(row[0]) as SealMark['tier'], start: toNumber(row[1]), rev: toNumber(row[2]), ...(row[3] === null ? {} : { series: toNumber(row[3]) }) }));
   }
 
   async lastParts(segments: readonly SegmentRef[]): Promise<Map<string, number>> {

@@ -3,7 +3,8 @@
 //   cockpit_series          tags brand, model; integer and float sums; one point per part at minute + part ms;
 //   cockpit_facts_<tier>    tags brand, model; the packed facts of a part in string fields v0, v1 ... (a field holds
 //                           at most 64 KB) with `chunks` saying how many are current, at segment start + part ms;
-//   cockpit_seals           tag tier; field rev; at the segment start.
+//   cockpit_series_sealed   tags tier, brand, model; the sums of a sealed segment's piece, at the piece start;
+//   cockpit_seals           tag tier; fields rev and series (the revision the sealed sums are of); at the segment start.
 // A point written again at the same series and time merges its fields into the old point, which is how a part is
 // overwritten (`chunks` tells stale string fields from current ones). Recounts from the raw `telemetry` points and
 // the raw cockpit are InfluxQL over that measurement (tags vin, brand, model). The cockpit measurements and the raw
@@ -11,12 +12,13 @@
 import { Point } from '@influxdata/influxdb-client';
 import { COCKPIT_SIGNALS } from '../../contract/signals.ts';
 import { VIN_PATTERN } from '../../contract/telemetry.ts';
-import { MINUTE_MS, scopeTerms, segmentKey, TIER_SPAN_MS, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealMark, type SegmentRef, type SeriesPart } from '../cockpit-tables.ts';
+import { MINUTE_MS, scopeTerms, segmentKey, TIER_SPAN_MS, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealedSums, type SealMark, type SegmentRef, type SeriesBucket, type SeriesPart, type SeriesRead } from '../cockpit-tables.ts';
 import type { InfluxClient, StatementResult } from './client.ts';
 import { identifier, inPolicy, lineOf, tagIs, TELEMETRY_MEASUREMENT, tagValue } from './lines.ts';
 
 export const SERIES_MEASUREMENT = 'cockpit_series';
 export const SEALS_MEASUREMENT = 'cockpit_seals';
+export const SEALED_SERIES_MEASUREMENT = 'cockpit_series_sealed';
 export const factsMeasurement = (tier: FactTier): string => `cockpit_facts_${tier}`;
 
 /** Characters per string field (InfluxDB keeps at most 64 KB in one). */
@@ -74,22 +76,16 @@ export class InfluxCockpitTables implements CockpitTables {
     for (const result of await this.influx.queryInRequests(statements, { lanes })) for (const series of result.series ?? []) for (const values of series.values ?? []) each(series, values);
   }
 
-  async write(batch: { series?: readonly SeriesPart[]; facts?: readonly FactsPart[]; seals?: readonly SealMark[] }): Promise<void> {
+  async write(batch: { series?: readonly SeriesPart[]; facts?: readonly FactsPart[]; sealedSeries?: readonly SealedSums[]; seals?: readonly SealMark[] }): Promise<void> {
     const series: string[] = [];
     for (const s of batch.series ?? []) {
-      const point = new Point(SERIES_MEASUREMENT)
-        .tag('brand', tagValue(s.brand))
-        .tag('model', tagValue(s.model))
-        .intField('samples', s.sums.samples)
-        .floatField('speed_sum', s.sums.speedSum)
-        .intField('speed_count', s.sums.speedCount)
-        .floatField('soc_sum', s.sums.socSum)
-        .intField('soc_count', s.sums.socCount)
-        .intField('adas_count', s.sums.adasCount)
-        .intField('adas2', s.sums.adas2Count)
-        .intField('part', s.part)
-        .timestamp(s.minute + s.part);
-      series.push(lineOf(point));
+      const point = sumsPoint(new Point(SERIES_MEASUREMENT).tag('brand', tagValue(s.brand)).tag('model', tagValue(s.model)), s.sums);
+      series.push(lineOf(point.intField('part', s.part).timestamp(s.minute + s.part)));
+    }
+    const sealed: string[] = [];
+    for (const s of batch.sealedSeries ?? []) {
+      const point = sumsPoint(new Point(SEALED_SERIES_MEASUREMENT).tag('brand', tagValue(s.brand)).tag('model', tagValue(s.model)).tag('tier', s.tier), s.sums);
+      sealed.push(lineOf(point.timestamp(s.start)));
     }
     const facts: string[] = [];
     for (const f of batch.facts ?? []) {
@@ -100,8 +96,9 @@ export class InfluxCockpitTables implements CockpitTables {
     }
     if (series.length > 0) await this.writeLines(series, SERIES_MEASUREMENT);
     if (facts.length > 0) await this.writeLines(facts, 'cockpit_facts');
-    // the marks after the parts they vouch for
-    const seals = (batch.seals ?? []).map((m) => `${SEALS_MEASUREMENT},tier=${m.tier} rev=${Math.trunc(m.rev)}i ${m.start}`);
+    if (sealed.length > 0) await this.writeLines(sealed, SEALED_SERIES_MEASUREMENT);
+    // the marks after the parts they vouch for; a mark without `series` keeps the one stored (a point's fields merge)
+    const seals = (batch.seals ?? []).map((m) => `${SEALS_MEASUREMENT},tier=${m.tier} rev=${Math.trunc(m.rev)}i${m.series === undefined ? '' : `,series=${Math.trunc(m.series)}i`} ${m.start}`);
     if (seals.length > 0) await this.writeLines(seals, SEALS_MEASUREMENT);
   }
 
@@ -117,24 +114,34 @@ export class InfluxCockpitTables implements CockpitTables {
     return ` AND (${[...unique.values()].map((m) => `(${tagIs('brand', m.brand)} AND ${tagIs('model', m.model)})`).join(' OR ')})`;
   }
 
-  async seriesBuckets(window: CockpitWindow): Promise<Array<CockpitSums & { t: number }>> {
-    const scope = this.scopeFilter(window);
-    if (scope === undefined) return [];
-    const [result] = await this.influx.query([
-      `SELECT sum("samples"), sum("speed_sum"), sum("speed_count"), sum("soc_sum"), sum("soc_count"), sum("adas_count"), sum("adas2") FROM ${this.from(SERIES_MEASUREMENT)} WHERE time >= ${window.from}ms AND time < ${window.to}ms${scope} ${timeGroup(window)}`,
-    ]);
-    return (result?.series?.[0]?.values ?? [])
-      .map((row) => ({
-        t: num(row[0]),
-        samples: num(row[1]),
-        speedSum: num(row[2]),
-        speedCount: num(row[3]),
-        socSum: num(row[4]),
-        socCount: num(row[5]),
-        adasCount: num(row[6]),
-        adas2Count: num(row[7]),
-      }))
-      .filter((b) => b.samples > 0);
+  async seriesBuckets(read: SeriesRead, byModel = false): Promise<SeriesBucket[]> {
+    const scope = this.scopeFilter(read);
+    if (scope === undefined || read.ranges.length === 0) return [];
+    // one statement per range (InfluxQL has no OR of time ranges), its buckets added up here
+    const sums = 'sum("samples"), sum("speed_sum"), sum("speed_count"), sum("soc_sum"), sum("soc_count"), sum("adas_count"), sum("adas2")';
+    const group = timeGroup(read, byModel ? ', "brand", "model"' : '');
+    const statements = read.ranges.map((r) =>
+      r.tier === 'minute'
+        ? `SELECT ${sums} FROM ${this.from(SERIES_MEASUREMENT)} WHERE time >= ${r.lo}ms AND time < ${r.hi}ms${scope} ${group}`
+        : `SELECT ${sums} FROM ${this.from(SEALED_SERIES_MEASUREMENT)} WHERE ${tagIs('tier', r.tier)} AND time >= ${r.lo}ms AND time < ${r.hi}ms${scope} ${group}`,
+    );
+    const buckets = new Map<string, SeriesBucket>();
+    await this.eachRow(statements, (series, row) => {
+      const t = num(row[0]);
+      const brand = series.tags?.brand ?? '';
+      const model = series.tags?.model ?? '';
+      const key = byModel ? `${t}\u0000${brand}\u0000${model}` : String(t);
+      let b = buckets.get(key);
+      if (!b) buckets.set(key, (b = { t, ...(byModel ? { brand, model } : {}), ...EMPTY }));
+      b.samples += num(row[1]);
+      b.speedSum += num(row[2]);
+      b.speedCount += num(row[3]);
+      b.socSum += num(row[4]);
+      b.socCount += num(row[5]);
+      b.adasCount += num(row[6]);
+      b.adas2Count += num(row[7]);
+    });
+    return [...buckets.values()].filter((b) => b.samples > 0).sort((a, b) => a.t - b.t || (a.brand ?? '').localeCompare(b.brand ?? '') || (a.model ?? '').localeCompare(b.model ?? ''));
   }
 
   async readFacts(ranges: readonly FactsRange[], scope: CockpitScope): Promise<FactsPart[]> {
@@ -172,12 +179,12 @@ export class InfluxCockpitTables implements CockpitTables {
   }
 
   async readSeals(lo: number, hi: number): Promise<SealMark[]> {
-    const [result] = await this.influx.query([`SELECT "rev" FROM ${this.from(SEALS_MEASUREMENT)} WHERE time >= ${lo}ms AND time < ${hi}ms GROUP BY "tier"`]);
+    const [result] = await this.influx.query([`SELECT "rev", "series" FROM ${this.from(SEALS_MEASUREMENT)} WHERE time >= ${lo}ms AND time < ${hi}ms GROUP BY "tier"`]);
     const marks: SealMark[] = [];
     for (const series of result?.series ?? []) {
       const tier = series.tags?.tier;
       if (tier !== '10min' && tier !== 'hour' && tier !== 'day') continue;
-      for (const row of series.values ?? []) marks.push({ tier, start: num(row[0]), rev: num(row[1]) });
+      for (const row of series.values ?? []) marks.push({ tier, start: num(row[0]), rev: num(row[1]), ...(typeof row[2] === 'number' ? { series: row[2] } : {}) });
     }
     return marks;
   }
@@ -322,9 +329,23 @@ export class InfluxCockpitTables implements CockpitTables {
 }
 
 /** InfluxQL aligns buckets to the epoch plus an offset: this makes `from` a bucket start. */
-function timeGroup(window: CockpitWindow): string {
+function timeGroup(window: Pick<CockpitWindow, 'from' | 'intervalMs'>, tags = ''): string {
   const offset = ((window.from % window.intervalMs) + window.intervalMs) % window.intervalMs;
-  return `GROUP BY time(${window.intervalMs}ms, ${offset}ms) fill(none)`;
+  return `GROUP BY time(${window.intervalMs}ms, ${offset}ms)${tags} fill(none)`;
+}
+
+const EMPTY: CockpitSums = { samples: 0, speedSum: 0, speedCount: 0, socSum: 0, socCount: 0, adasCount: 0, adas2Count: 0 };
+
+/** The sums' fields on a point. */
+function sumsPoint(point: Point, sums: CockpitSums): Point {
+  return point
+    .intField('samples', sums.samples)
+    .floatField('speed_sum', sums.speedSum)
+    .intField('speed_count', sums.speedCount)
+    .floatField('soc_sum', sums.socSum)
+    .intField('soc_count', sums.socCount)
+    .intField('adas_count', sums.adasCount)
+    .intField('adas2', sums.adas2Count);
 }
 
 function countsBySeriesTime(result: StatementResult | undefined): Map<string, number> {
