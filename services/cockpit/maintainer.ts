@@ -514,9 +514,9 @@ export class CockpitMaintainer {
     const hi = now + TIER_SPAN_MS.day;
     for (const mark of await this.tables.readSeals(startOf('day', lo), hi)) {
       this.marks.get(mark.tier)!.set(mark.start, mark.rev);
-      // sums of another revision (or none: a store of before them) are made again
+      // the sole writer makes sums of another revision (or none: a store of before them) again
       const key = `${mark.tier}:${mark.start}`;
-      if (mark.series !== mark.rev && !this.staleSums.has(key)) this.staleSums.set(key, { tier: mark.tier, start: mark.start, at: 0 });
+      if (this.incremental && mark.series !== mark.rev && !this.staleSums.has(key)) this.staleSums.set(key, { tier: mark.tier, start: mark.start, at: 0 });
     }
     this.marksLoaded = { lo: startOf('day', lo), hi };
     if (!this.incremental) return;
@@ -828,9 +828,11 @@ export class CockpitMaintainer {
         }
         const period = this.open.get(tier)!.get(start);
         const parts = period?.complete && !resealing ? this.fromMemory(tier, start, period) : await this.derive(tier, start, resealing);
-        const sums = await this.sealedSums(tier, start, resealing);
+        // the sole writer sums the series when the segment is left alone (refreshSums): a history upload seals and
+        // touches the same periods again and again, and summing a day's minutes each time slowed its catch-up
+        const sums = this.incremental ? [] : await this.sealedSums(tier, start);
         await this.tables.write({ facts: parts, sealedSeries: sums });
-        this.bump(tier, start, now, true);
+        this.bump(tier, start, now, !this.incremental);
         this.open.get(tier)!.delete(start);
         this.touched.get(tier)!.delete(start);
         if (this.incremental && !resealing) this.sealFrom.set(tier, Math.max(this.sealFrom.get(tier) ?? start + span, start + span));
@@ -844,16 +846,19 @@ export class CockpitMaintainer {
   /**
    * Sealed segments whose sealed series sums are stale (late data changed them) are summed again once left alone
    * `lateIdleMs`, finer tiers first (coarser ones are summed from them), for at most REFRESH_MS a round. The mark
-   * keeps its revision (the facts did not change); until then a reader adds up their minutes.
+   * keeps its revision (the facts did not change); until then a reader adds up their minutes. The sole writer only:
+   * with several, another may give the segment a new revision between the sums and the mark, which would then take it
+   * back (they seal again what they touch, sums included).
    */
   private async refreshSums(now: number): Promise<void> {
+    if (!this.incremental) return;
     const started = performance.now();
     const due = [...this.staleSums.values()]
       .filter((x) => now - x.at >= this.lateIdleMs && this.isSealed(x.tier, x.start))
       .sort((a, b) => SEALED_TIERS.indexOf(a.tier) - SEALED_TIERS.indexOf(b.tier) || a.start - b.start);
     for (const { tier, start } of due) {
       if (performance.now() - started > REFRESH_MS) break;
-      await this.tables.write({ sealedSeries: await this.sealedSums(tier, start, true) });
+      await this.tables.write({ sealedSeries: await this.sealedSums(tier, start) });
       const rev = this.marks.get(tier)!.get(start)!;
       this.revs.set(`${tier}:${start}`, { tier, start, rev, series: rev });
       this.staleSums.delete(`${tier}:${start}`);
@@ -862,10 +867,10 @@ export class CockpitMaintainer {
 
   /**
    * A sealed segment's series sums per piece and (brand, model), from the store: from the sealed sums of finer
-   * segments where they are current, minutes elsewhere. `again`: sums written before are overwritten, and a
-   * (brand, model) they had and the store no longer has is written as zeros.
+   * segments where they are current, minutes elsewhere. Sums written before are overwritten, and a (brand, model)
+   * they had and the store no longer has is written as zeros.
    */
-  private async sealedSums(tier: SealedTier, start: number, again: boolean): Promise<SealedSums[]> {
+  private async sealedSums(tier: SealedTier, start: number): Promise<SealedSums[]> {
     const span = TIER_SPAN_MS[tier];
     const piece = SERIES_PIECE_MS[tier];
     const ranges = planSeries(start, start + span, piece, (t, s) => TIER_SPAN_MS[t] < span && this.isSealed(t, s) && !this.staleSums.has(`${t}:${s}`));
@@ -874,11 +879,9 @@ export class CockpitMaintainer {
       const { t, brand = '', model = '', ...sums } = b;
       out.set(`${t}\u0000${brand}\u0000${model}`, { tier, start: t, brand, model, sums });
     }
-    if (again) {
-      for (const b of await this.tables.seriesBuckets({ from: start, intervalMs: piece, ranges: [{ tier, lo: start, hi: start + span }] }, true)) {
-        const key = `${b.t}\u0000${b.brand}\u0000${b.model}`;
-        if (!out.has(key)) out.set(key, { tier, start: b.t, brand: b.brand ?? '', model: b.model ?? '', sums: { ...EMPTY_SUMS } });
-      }
+    for (const b of await this.tables.seriesBuckets({ from: start, intervalMs: piece, ranges: [{ tier, lo: start, hi: start + span }] }, true)) {
+      const key = `${b.t}\u0000${b.brand}\u0000${b.model}`;
+      if (!out.has(key)) out.set(key, { tier, start: b.t, brand: b.brand ?? '', model: b.model ?? '', sums: { ...EMPTY_SUMS } });
     }
     return [...out.values()];
   }

@@ -15,16 +15,17 @@ const MIL = identifier(COCKPIT_SIGNALS.mil);
 const DTC = identifier(COCKPIT_SIGNALS.dtc);
 const FAULT = `(${MIL} OR coalesce(${DTC}, '') <> '')`;
 
+/** The series sums' columns, of the minute parts and of the sealed pieces alike. */
+const SUMS_COLUMNS = `samples BIGINT NOT NULL, speed_sum DOUBLE NOT NULL, speed_count BIGINT NOT NULL, soc_sum DOUBLE NOT NULL,
+  soc_count BIGINT NOT NULL, adas_count BIGINT NOT NULL, adas2 BIGINT NOT NULL,`;
+
 const COCKPIT_DDL = [
   `CREATE TABLE IF NOT EXISTS cockpit_series (
   minute BIGINT NOT NULL,
   brand VARCHAR NOT NULL,
   model VARCHAR NOT NULL,
   part INTEGER NOT NULL,
-  samples BIGINT NOT NULL,
-  speed_sum DOUBLE NOT NULL, speed_count BIGINT NOT NULL,
-  soc_sum DOUBLE NOT NULL, soc_count BIGINT NOT NULL,
-  adas_count BIGINT NOT NULL, adas2 BIGINT NOT NULL,
+  ${SUMS_COLUMNS}
   PRIMARY KEY (minute, brand, model, part)
 )`,
   `CREATE TABLE IF NOT EXISTS cockpit_facts (
@@ -41,10 +42,7 @@ const COCKPIT_DDL = [
   start BIGINT NOT NULL,
   brand VARCHAR NOT NULL,
   model VARCHAR NOT NULL,
-  samples BIGINT NOT NULL,
-  speed_sum DOUBLE NOT NULL, speed_count BIGINT NOT NULL,
-  soc_sum DOUBLE NOT NULL, soc_count BIGINT NOT NULL,
-  adas_count BIGINT NOT NULL, adas2 BIGINT NOT NULL,
+  ${SUMS_COLUMNS}
   PRIMARY KEY (tier, start, brand, model)
 )`,
   'CREATE TABLE IF NOT EXISTS cockpit_seals (tier VARCHAR NOT NULL, start BIGINT NOT NULL, rev BIGINT NOT NULL, PRIMARY KEY (tier, start))',
