@@ -163,6 +163,8 @@ export class CockpitMaintainer {
   private readonly revs = new Map<string, SealMark>();
   /** sealed segments whose sealed series sums are not of their revision, by `${tier}:${start}`, with the last change */
   private readonly staleSums = new Map<string, { tier: SealedTier; start: number; at: number }>();
+  /** when late data last changed a sealed segment (sums are made again only once it has stopped: refreshSums) */
+  private lateWrittenAt = Number.NEGATIVE_INFINITY;
   /** the group the last counted sample went to */
   private lastCounted: MinuteGroup | undefined;
   /** batches prepared so far, and how many of them were tracked (or given up) when the last was: one is on its way between */
@@ -773,6 +775,7 @@ export class CockpitMaintainer {
     for (const s of dirty) {
       facts.push({ ...s.ref, part: s.part!, packed: packFacts(s.facts) });
       this.bump(s.ref.tier as SealedTier, s.ref.start, now);
+      this.lateWrittenAt = now;
       s.dirty = false;
       shed.push({ s, version: s.version ?? 0 });
       undo.push(() => {
@@ -785,7 +788,9 @@ export class CockpitMaintainer {
   private bumpSealedAbove(minute: number, now: number): void {
     for (const tier of SEALED_TIERS) {
       const start = startOf(tier, minute);
-      if (this.isSealed(tier, start)) this.bump(tier, start, now);
+      if (!this.isSealed(tier, start)) continue;
+      this.bump(tier, start, now);
+      this.lateWrittenAt = now;
     }
   }
 
@@ -844,14 +849,17 @@ export class CockpitMaintainer {
   }
 
   /**
-   * Sealed segments whose sealed series sums are stale (late data changed them) are summed again once left alone
-   * `lateIdleMs`, finer tiers first (coarser ones are summed from them), for at most REFRESH_MS a round. The mark
+   * Sealed segments whose sealed series sums are stale (late data changed them) are summed again once no late data
+   * has been written for `lateIdleMs`, finer tiers first (coarser ones are summed from them), for at most REFRESH_MS a
+   * round. While a history upload lasts, late data is written every round: summing then would read the same minutes
+   * again and again, and a slow round makes every segment look left alone (seen: rounds of 5 s and more, the memory
+   * bound overrun six times, on InfluxDB). The mark
    * keeps its revision (the facts did not change); until then a reader adds up their minutes. The sole writer only:
    * with several, another may give the segment a new revision between the sums and the mark, which would then take it
    * back (they seal again what they touch, sums included).
    */
   private async refreshSums(now: number): Promise<void> {
-    if (!this.incremental) return;
+    if (!this.incremental || now - this.lateWrittenAt < this.lateIdleMs) return;
     const started = performance.now();
     const due = [...this.staleSums.values()]
       .filter((x) => now - x.at >= this.lateIdleMs && this.isSealed(x.tier, x.start))
