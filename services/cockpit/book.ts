@@ -4,6 +4,7 @@
 // here (no query per round); see maintainer.ts for when a group or a vehicle is recounted from the raw samples instead.
 import { COCKPIT_SIGNALS } from '../contract/signals.ts';
 import type { CockpitSums, RollupRow, StoredSample } from '../store/telemetry-store.ts';
+import { EMPTY_SUMS } from '../store/cockpit-tables.ts';
 import type { VehicleFacts } from './facts.ts';
 
 /** The sample offsets (ms into the minute) of one vehicle, sorted: 4 bytes a sample, appends when samples come in order. */
@@ -88,7 +89,7 @@ export function emptyRow(vin: string, bucket: number, brand: string, model: stri
   return { vin, bucket, brand, model, samples: 0, speedSum: 0, speedCount: 0, socSum: 0, socCount: 0, charging: 0, adasCount: 0, adas2: 0, faults: 0 };
 }
 
-export const EMPTY_SUMS: Readonly<CockpitSums> = { samples: 0, speedSum: 0, speedCount: 0, socSum: 0, socCount: 0, adasCount: 0, adas2Count: 0 };
+export { EMPTY_SUMS };
 
 /** Add a row's sums into `into`. */
 export function addSums(into: CockpitSums, row: RollupRow): void {

@@ -797,15 +797,17 @@ export class CockpitMaintainer {
   /** A new revision of a sealed segment; its sealed series sums are current when `sums` says they were just written. */
   private bump(tier: SealedTier, start: number, now: number, sums = false): void {
     const rev = (this.lastRev = Math.max(now, this.lastRev + 1));
-    const key = `${tier}:${start}`;
     this.marks.get(tier)!.set(start, rev);
-    if (sums) {
-      this.revs.set(key, { tier, start, rev, series: rev });
-      this.staleSums.delete(key);
-    } else {
-      this.revs.set(key, { tier, start, rev });
-      this.staleSums.set(key, { tier, start, at: now });
-    }
+    if (sums) return this.sumsCurrent(tier, start);
+    this.revs.set(`${tier}:${start}`, { tier, start, rev });
+    this.staleSums.set(`${tier}:${start}`, { tier, start, at: now });
+  }
+
+  /** The sealed sums of a segment were just written for its revision: its mark says so. */
+  private sumsCurrent(tier: SealedTier, start: number): void {
+    const rev = this.marks.get(tier)!.get(start)!;
+    this.revs.set(`${tier}:${start}`, { tier, start, rev, series: rev });
+    this.staleSums.delete(`${tier}:${start}`);
   }
 
   /**
@@ -815,7 +817,8 @@ export class CockpitMaintainer {
   private async seal(now: number): Promise<number> {
     // what is left to seal, per tier, counted down as this round seals (a round after a day of history seals for a while)
     const left = new Map(SEALED_TIERS.map((tier) => [tier, this.dueStarts(tier, now).length]));
-    const report = (): void => this.options.metrics.rollupSealBacklog.set([...left.values()].reduce((n, k) => n + k, 0) + this.staleSums.size);
+    const unsealed = (): number => [...left.values()].reduce((n, k) => n + k, 0);
+    const report = (): void => this.options.metrics.rollupSealBacklog.set(unsealed() + this.staleSums.size);
     report();
     for (const tier of SEALED_TIERS) {
       const span = TIER_SPAN_MS[tier];
@@ -845,7 +848,7 @@ export class CockpitMaintainer {
         report();
       }
     }
-    return [...left.values()].reduce((n, k) => n + k, 0);
+    return unsealed();
   }
 
   /**
@@ -853,8 +856,8 @@ export class CockpitMaintainer {
    * has been written for `lateIdleMs`, finer tiers first (coarser ones are summed from them), for at most REFRESH_MS a
    * round. While a history upload lasts, late data is written every round: summing then would read the same minutes
    * again and again, and a slow round makes every segment look left alone (seen: rounds of 5 s and more, the memory
-   * bound overrun six times, on InfluxDB). The mark
-   * keeps its revision (the facts did not change); until then a reader adds up their minutes. The sole writer only:
+   * bound overrun six times, on InfluxDB). The mark keeps its revision (the facts did not change); until then a
+   * reader adds up their minutes. The sole writer only:
    * with several, another may give the segment a new revision between the sums and the mark, which would then take it
    * back (they seal again what they touch, sums included).
    */
@@ -867,9 +870,7 @@ export class CockpitMaintainer {
     for (const { tier, start } of due) {
       if (performance.now() - started > REFRESH_MS) break;
       await this.tables.write({ sealedSeries: await this.sealedSums(tier, start) });
-      const rev = this.marks.get(tier)!.get(start)!;
-      this.revs.set(`${tier}:${start}`, { tier, start, rev, series: rev });
-      this.staleSums.delete(`${tier}:${start}`);
+      this.sumsCurrent(tier, start);
     }
   }
 

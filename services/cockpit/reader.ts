@@ -29,11 +29,6 @@ export function rollupAligned(window: Pick<CockpitWindow, 'from' | 'to' | 'inter
   return window.from % MINUTE_MS === 0 && window.to % MINUTE_MS === 0 && window.intervalMs % MINUTE_MS === 0;
 }
 
-/** Only the scope of a window (a read takes no `to`). */
-function scopeOf(scope: CockpitScope): CockpitScope {
-  return { ...(scope.brands !== undefined ? { brands: scope.brands } : {}), ...(scope.brand !== undefined ? { brand: scope.brand } : {}), ...(scope.model !== undefined ? { model: scope.model } : {}) };
-}
-
 function inScope(scope: CockpitScope, brand: string, model: string): boolean {
   if (scope.brand !== undefined && brand !== scope.brand) return false;
   if (scope.model !== undefined && model !== scope.model) return false;
@@ -85,7 +80,7 @@ export class CockpitReader {
     // pays ~12 ms a statement (a week in hours from :02 is 337 of them, 4 s); one read of the minutes costs less
     if (ranges.length > MAX_SERIES_RANGES) ranges = [{ tier: 'minute', lo: window.from, hi: window.to }];
     for (const r of ranges) this.counts.seriesRows[r.tier === 'minute' ? 'minutes' : 'sealed'] += r.tier === 'minute' ? (r.hi - r.lo) / MINUTE_MS : (r.hi - r.lo) / SERIES_PIECE_MS[r.tier];
-    return this.tables.seriesBuckets({ from: window.from, intervalMs: window.intervalMs, ranges, ...scopeOf(window) });
+    return this.tables.seriesBuckets({ ...window, ranges });
   }
 
   private async vehicleTotals(window: CockpitWindow, marks: readonly SealMark[]): Promise<ReturnType<FactsMerge['totals']>> {

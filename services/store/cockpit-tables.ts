@@ -92,7 +92,8 @@ export interface CockpitAggregates {
   totals: CockpitSums & CockpitVehicleTotals;
 }
 
-const EMPTY_SUMS: CockpitSums = { samples: 0, speedSum: 0, speedCount: 0, socSum: 0, socCount: 0, adasCount: 0, adas2Count: 0 };
+/** Sums of nothing. */
+export const EMPTY_SUMS: Readonly<CockpitSums> = { samples: 0, speedSum: 0, speedCount: 0, socSum: 0, socCount: 0, adasCount: 0, adas2Count: 0 };
 
 /** The sums of a whole window: its buckets added up. */
 export function totalOf(series: readonly CockpitSums[]): CockpitSums {

@@ -12,7 +12,7 @@
 import { Point } from '@influxdata/influxdb-client';
 import { COCKPIT_SIGNALS } from '../../contract/signals.ts';
 import { VIN_PATTERN } from '../../contract/telemetry.ts';
-import { MINUTE_MS, scopeTerms, segmentKey, TIER_SPAN_MS, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealedSums, type SealMark, type SegmentRef, type SeriesBucket, type SeriesPart, type SeriesRead } from '../cockpit-tables.ts';
+import { EMPTY_SUMS, MINUTE_MS, scopeTerms, segmentKey, TIER_SPAN_MS, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealedSums, type SealMark, type SegmentRef, type SeriesBucket, type SeriesPart, type SeriesRead } from '../cockpit-tables.ts';
 import type { InfluxClient, StatementResult } from './client.ts';
 import { identifier, inPolicy, lineOf, tagIs, TELEMETRY_MEASUREMENT, tagValue } from './lines.ts';
 
@@ -132,7 +132,7 @@ export class InfluxCockpitTables implements CockpitTables {
       const model = series.tags?.model ?? '';
       const key = byModel ? `${t}\u0000${brand}\u0000${model}` : String(t);
       let b = buckets.get(key);
-      if (!b) buckets.set(key, (b = { t, ...(byModel ? { brand, model } : {}), ...EMPTY }));
+      if (!b) buckets.set(key, (b = { t, ...(byModel ? { brand, model } : {}), ...EMPTY_SUMS }));
       b.samples += num(row[1]);
       b.speedSum += num(row[2]);
       b.speedCount += num(row[3]);
@@ -333,8 +333,6 @@ function timeGroup(window: Pick<CockpitWindow, 'from' | 'intervalMs'>, tags = ''
   const offset = ((window.from % window.intervalMs) + window.intervalMs) % window.intervalMs;
   return `GROUP BY time(${window.intervalMs}ms, ${offset}ms)${tags} fill(none)`;
 }
-
-const EMPTY: CockpitSums = { samples: 0, speedSum: 0, speedCount: 0, socSum: 0, socCount: 0, adasCount: 0, adas2Count: 0 };
 
 /** The sums' fields on a point. */
 function sumsPoint(point: Point, sums: CockpitSums): Point {
