@@ -137,7 +137,13 @@ const READ_BACK_AFTER_MS = [2 * MINUTE_MS, 15 * MINUTE_MS];
 /** At most this many (brand, model, minute) series are remembered for reading back (a week of history: ~150,000). */
 const READ_BACK_MAX = 300_000;
 /** At most this many are read back in one round. */
-const READ_BACK_PER_ROUND = 5_000;
+const READ_BACK_PER_ROUND = 2_000;
+/**
+ * At most this many found different are recounted in one round (the others wait for the next): seen on 1.6.7 during
+ * a week-of-history upload, one lost write put back a facts part of every minute of a model at once (1,600 minutes),
+ * and recounting them all in one round took longer than the store's request timeout.
+ */
+const REPAIRS_PER_ROUND = 100;
 
 interface Waiter {
   resolve: () => void;
@@ -691,6 +697,7 @@ export class CockpitMaintainer {
     const [parts, facts] = await Promise.all([this.tables.seriesParts(ranges), this.tables.readFacts(ranges.map((r) => ({ tier: 'minute' as const, ...r })), {})]);
     for (const p of parts) stored.set(`${p.minute}\u0000${p.brand}\u0000${p.model}\u0000${p.part}`, p.sums);
     for (const f of facts) storedFacts.set(`${f.start}\u0000${f.brand}\u0000${f.model}\u0000${f.part}`, hashOf(f.packed));
+    let repairs = 0;
     for (const w of due) {
       const key = `${w.minute}\u0000${w.brand}\u0000${w.model}`;
       const lost = [...w.parts].filter(([part, sums]) => !closeSums(sums, stored.get(`${key}\u0000${part}`) ?? EMPTY_SUMS));
@@ -700,6 +707,8 @@ export class CockpitMaintainer {
         if (w.checks > last) this.written.delete(key);
         continue;
       }
+      // read back again next round
+      if (repairs++ >= REPAIRS_PER_ROUND) continue;
       this.options.metrics.rollupRepaired.inc();
       if (this.repaired++ % 100 === 0) {
         this.options.logger.warn(
