@@ -33,34 +33,12 @@ import {
   type SegmentRef,
   type SeriesPart,
 } from '../store/cockpit-tables.ts';
-import type { CockpitSums, RollupKey, RollupRow, StoredSample } from '../store/telemetry-store.ts';
+import type { RollupKey, RollupRow, StoredSample } from '../store/telemetry-store.ts';
 import { EMPTY_SUMS, emptyRow, factsOf, groupKey, MinuteGroup, OffsetSet, sameRow, type VehicleMinute } from './book.ts';
 import { mergeFacts, packFacts, unpackFacts, type VehicleFacts } from './facts.ts';
 import { minuteOf, planCover, planSeries, SEALED_TIERS, startOf } from './periods.ts';
 
 export type RollupStrategy = 'incremental' | 'recompute';
-
-/** FNV-1a of a packed facts string (what a read-back compares). */
-function hashOf(packed: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < packed.length; i++) h = Math.imul(h ^ packed.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
-const EMPTY_HASH = hashOf('');
-
-const INTEGER_SUMS = ['samples', 'speedCount', 'socCount', 'adasCount', 'adas2Count'] as const;
-const FLOAT_SUMS = ['speedSum', 'socSum'] as const;
-
-function addCockpitSums(into: CockpitSums, s: CockpitSums): void {
-  for (const k of INTEGER_SUMS) into[k] += s[k];
-  for (const k of FLOAT_SUMS) into[k] += s[k];
-}
-
-const sameSums = (a: CockpitSums, b: CockpitSums): boolean => INTEGER_SUMS.every((k) => a[k] === b[k]) && FLOAT_SUMS.every((k) => a[k] === b[k]);
-
-/** Equal, the float sums up to their summation order (the store adds the parts up in its own). */
-const closeSums = (a: CockpitSums, b: CockpitSums): boolean =>
-  INTEGER_SUMS.every((k) => a[k] === b[k]) && FLOAT_SUMS.every((k) => Math.abs(a[k] - b[k]) <= 1e-9 * Math.max(1, Math.abs(a[k]), Math.abs(b[k])));
 
 export interface CockpitMaintainerOptions {
   tables: CockpitTables;
@@ -128,22 +106,6 @@ const STALE_FACTS_FLUSHES = 4;
 const LATE_AFTER_MS = 5_000;
 /** Default of `memoryKeys`. */
 const MEMORY_KEYS = 400_000; // VC_ROLLUP_MEMORY_KEYS
-/**
- * A store that may keep an older value of a point written again (CockpitTables.overwritesMayRevert): the series of a
- * (brand, model, minute) written more than once is read back this long after its last write (each in turn), once it
- * has left memory. InfluxDB reverts a point while it compacts the files written after it, minutes at most under load.
- */
-const READ_BACK_AFTER_MS = [2 * MINUTE_MS, 15 * MINUTE_MS];
-/** At most this many (brand, model, minute) series are remembered for reading back (a week of history: ~150,000). */
-const READ_BACK_MAX = 300_000;
-/** At most this many are read back in one round. */
-const READ_BACK_PER_ROUND = 2_000;
-/**
- * At most this many found different are recounted in one round (the others wait for the next): seen on 1.6.7 during
- * a week-of-history upload, one lost write put back a facts part of every minute of a model at once (1,600 minutes),
- * and recounting them all in one round took longer than the store's request timeout.
- */
-const REPAIRS_PER_ROUND = 100;
 
 interface Waiter {
   resolve: () => void;
@@ -161,22 +123,6 @@ interface SegmentFacts {
   touchedAt: number;
   /** added parts: changes merged so far (a write is shed only if none came while it was under way) */
   version?: number;
-}
-
-/** The series of a (brand, model, minute) as this process last wrote it (CockpitTables.overwritesMayRevert). */
-interface WrittenSeries {
-  minute: number;
-  brand: string;
-  model: string;
-  /** part -> the sums last written to it */
-  parts: Map<number, CockpitSums>;
-  /** facts part -> a hash of the packed facts last written to it */
-  facts: Map<number, number>;
-  /** a part was written again with other sums (what the store may revert) */
-  overwritten: boolean;
-  /** the last write (ms), and how many read-backs since */
-  at: number;
-  checks: number;
 }
 
 /** A period of a sealed tier not sealed yet: the facts this process saw of it, per (brand, model). */
@@ -225,15 +171,9 @@ export class CockpitMaintainer {
   private prepared = 0;
   private trackedUpTo = 0;
   private lastRev = 0;
-  /** series found reverted and recounted */
-  private repaired = 0;
   private recovered = false;
   /** recompute: groups to recount once more at a time */
   private readonly settling: Array<{ at: number; groups: Array<{ minute: number; brand: string; model: string }> }> = [];
-
-  /** series written, to read back (overwritesMayRevert, sole writer), by `${minute}\0${brand}\0${model}` */
-  private readonly written = new Map<string, WrittenSeries>();
-  private readonly readBack: boolean;
 
   private waiters: Waiter[] = [];
   /** the next round's timer (none while a round it started runs), and when it fires (Date.now() ms) */
@@ -253,8 +193,6 @@ export class CockpitMaintainer {
     this.lateIdleMs = options.lateIdleMs ?? 10_000;
     this.now = options.now ?? Date.now;
     this.incremental = options.strategy === 'incremental';
-    // several writers: each wrote only some of a minute's parts, and recounts what it touches anyway
-    this.readBack = this.incremental && this.tables.overwritesMayRevert === true;
   }
 
   get strategy(): RollupStrategy {
@@ -266,13 +204,6 @@ export class CockpitMaintainer {
     let n = 0;
     for (const groups of this.minutes.values()) for (const g of groups.values()) if (g.dirty) n += 1;
     for (const s of this.added.values()) if (s.dirty) n += 1;
-    return n;
-  }
-
-  /** (brand, model, minute) series written more than once and not read back yet (overwritesMayRevert). */
-  get readBacksPending(): number {
-    let n = 0;
-    for (const w of this.written.values()) if (w.overwritten && w.checks === 0) n += 1;
     return n;
   }
 
@@ -543,7 +474,6 @@ export class CockpitMaintainer {
       await this.writeAdded(facts, undo, now, shedAdded);
       await this.tables.write({ series, facts });
       undo = [];
-      this.noteWritten(series, facts, now);
       this.shed(shed, shedAdded);
       // seal after the parts are in: a period is derived from the finer segments in the store
       const unsealed = await this.seal(now);
@@ -555,7 +485,6 @@ export class CockpitMaintainer {
         for (const mark of marks) if (this.revs.get(`${mark.tier}:${mark.start}`) === mark) this.revs.delete(`${mark.tier}:${mark.start}`);
       }
       this.evict(now);
-      await this.readBackSeries(now);
     } catch (err) {
       // keep everything dirty for the next round: the writer holds its checkpoint meanwhile
       for (const redo of undo) redo();
@@ -629,104 +558,6 @@ export class CockpitMaintainer {
       group.touchedAt = now;
       group.seriesDirty = group.factsDirty = true;
       if (!group.vehicles.has(row.vin)) group.vehicles.set(row.vin, { row, offsets: new OffsetSet(), recount: true, duplicate: false });
-    }
-  }
-
-  /** Remember what was just written of each minute's series and facts (overwritesMayRevert). */
-  private noteWritten(series: readonly SeriesPart[], facts: readonly FactsPart[], now: number): void {
-    if (!this.readBack) return;
-    const entry = (minute: number, brand: string, model: string): WrittenSeries | undefined => {
-      const key = `${minute}\u0000${brand}\u0000${model}`;
-      let w = this.written.get(key);
-      if (!w) {
-        if (this.written.size >= READ_BACK_MAX) return undefined;
-        this.written.set(key, (w = { minute, brand, model, parts: new Map(), facts: new Map(), overwritten: false, at: now, checks: 0 }));
-      }
-      w.at = now;
-      w.checks = 0;
-      return w;
-    };
-    // a recount overwrites parts the store held before (written by an earlier process, maybe): the store may go back
-    const recounted = (minute: number, brand: string, model: string): boolean => this.minutes.get(minute)?.get(groupKey(brand, model))?.mode === 'recount';
-    for (const s of series) {
-      const w = entry(s.minute, s.brand, s.model);
-      if (!w) continue;
-      const before = w.parts.get(s.part);
-      if ((before !== undefined && !sameSums(before, s.sums)) || recounted(s.minute, s.brand, s.model)) w.overwritten = true;
-      w.parts.set(s.part, s.sums);
-    }
-    for (const f of facts) {
-      if (f.tier !== 'minute') continue;
-      const w = entry(f.start, f.brand, f.model);
-      if (!w) continue;
-      const hash = hashOf(f.packed);
-      const before = w.facts.get(f.part);
-      if ((before !== undefined && before !== hash) || recounted(f.start, f.brand, f.model)) w.overwritten = true;
-      w.facts.set(f.part, hash);
-    }
-  }
-
-  /**
-   * Read back the series parts of minutes written more than once, READ_BACK_AFTER_MS after their last write, once
-   * they are out of memory; a minute with a part that differs from what was last written to it is recounted from the
-   * raw samples (and the sealed periods above it derived again), and read back again after that write.
-   */
-  private async readBackSeries(now: number): Promise<void> {
-    if (!this.readBack || this.written.size === 0) return;
-    const last = READ_BACK_AFTER_MS.length - 1;
-    const due: WrittenSeries[] = [];
-    for (const [key, w] of this.written) {
-      if (!w.overwritten) {
-        // written once: the store has no older value to go back to
-        if (now - w.at >= READ_BACK_AFTER_MS[last]!) this.written.delete(key);
-        continue;
-      }
-      if (now - w.at < READ_BACK_AFTER_MS[w.checks]! || this.minutes.get(w.minute)?.has(groupKey(w.brand, w.model))) continue;
-      due.push(w);
-      if (due.length >= READ_BACK_PER_ROUND) break;
-    }
-    if (due.length === 0) return;
-    const ranges: Array<{ lo: number; hi: number }> = [];
-    for (const minute of [...new Set(due.map((w) => w.minute))].sort((a, b) => a - b)) {
-      const r = ranges[ranges.length - 1];
-      if (r && r.hi === minute) r.hi = minute + MINUTE_MS;
-      else ranges.push({ lo: minute, hi: minute + MINUTE_MS });
-    }
-    const stored = new Map<string, CockpitSums>();
-    const storedFacts = new Map<string, number>();
-    const [parts, facts] = await Promise.all([this.tables.seriesParts(ranges), this.tables.readFacts(ranges.map((r) => ({ tier: 'minute' as const, ...r })), {})]);
-    for (const p of parts) stored.set(`${p.minute}\u0000${p.brand}\u0000${p.model}\u0000${p.part}`, p.sums);
-    for (const f of facts) storedFacts.set(`${f.start}\u0000${f.brand}\u0000${f.model}\u0000${f.part}`, hashOf(f.packed));
-    let repairs = 0;
-    for (const w of due) {
-      const key = `${w.minute}\u0000${w.brand}\u0000${w.model}`;
-      const lost = [...w.parts].filter(([part, sums]) => !closeSums(sums, stored.get(`${key}\u0000${part}`) ?? EMPTY_SUMS));
-      const lostFacts = [...w.facts].filter(([part, hash]) => (storedFacts.get(`${key}\u0000${part}`) ?? EMPTY_HASH) !== hash);
-      if (lost.length === 0 && lostFacts.length === 0) {
-        w.checks += 1;
-        if (w.checks > last) this.written.delete(key);
-        continue;
-      }
-      // read back again next round
-      if (repairs++ >= REPAIRS_PER_ROUND) continue;
-      this.options.metrics.rollupRepaired.inc();
-      if (this.repaired++ % 100 === 0) {
-        this.options.logger.warn(
-          { event: 'rollup_series_reverted', minute: new Date(w.minute).toISOString(), brand: w.brand, model: w.model, seriesParts: lost.map(([p]) => p), factsParts: lostFacts.map(([p]) => p), repaired: this.repaired },
-          'the store holds other cockpit sums than were last written (an overwrite lost); recounting that minute from the raw samples',
-        );
-      }
-      // a recount, as after a restart: part 0 from the raw samples, every other part emptied
-      let groups = this.minutes.get(w.minute);
-      if (!groups) this.minutes.set(w.minute, (groups = new Map()));
-      let g = groups.get(groupKey(w.brand, w.model));
-      if (!g) groups.set(groupKey(w.brand, w.model), (g = new MinuteGroup(w.minute, w.brand, w.model, 'recount')));
-      g.mode = 'recount';
-      g.part = g.factsPart = 0;
-      g.shedSums = undefined;
-      g.touchedAt = now;
-      g.seriesDirty = g.factsDirty = true;
-      g.dirtySince ||= now;
     }
   }
 

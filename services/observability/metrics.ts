@@ -109,11 +109,6 @@ export class ServiceMetrics {
     help: 'Vehicle-minutes and per-vehicle facts of periods not sealed yet that the cockpit engine holds in memory (bounded: 400,000 by default)',
     registers: [this.registry],
   });
-  readonly rollupRepaired = new Counter({
-    name: 'vc_rollup_repaired_total',
-    help: '(brand, model, minute) series found different from what the cockpit engine last wrote (a store that lost an overwrite: InfluxDB 1.x under write load, influxdata/influxdb#24388) and recounted from the raw samples',
-    registers: [this.registry],
-  });
   readonly rollupRoundSeconds = new Histogram({
     name: 'vc_rollup_round_seconds',
     help: 'Latency of one cockpit rollup round (changed groups written, recounts, seals)',

@@ -208,12 +208,6 @@ export interface ModelRef {
 
 export interface CockpitTables {
   /**
-   * The store may keep an older value of a point written again (InfluxDB 1.x: when a cache snapshot and a compaction
-   * of its files overlap under write load, influxdata/influxdb#24388, open): the sole writer then reads back the
-   * series of minutes it wrote more than once, once they are left alone, and recounts those that differ.
-   */
-  readonly overwritesMayRevert?: boolean;
-  /**
    * Store parts (each overwrites the part of the same segment and number) and then the seal marks, so that a reader
    * that sees a mark finds the parts. Resolves once the store has durably accepted all of it.
    */
@@ -223,8 +217,6 @@ export interface CockpitTables {
    * scope; per (brand, model) with `byModel`.
    */
   seriesBuckets(read: SeriesRead, byModel?: boolean): Promise<SeriesBucket[]>;
-  /** Every series part of the minutes in these ranges, as stored. */
-  seriesParts(ranges: ReadonlyArray<{ lo: number; hi: number }>): Promise<SeriesPart[]>;
   /** Every facts part of segments starting in the ranges, in scope. */
   readFacts(ranges: readonly FactsRange[], scope: CockpitScope): Promise<FactsPart[]>;
   /** The seal marks of segments starting in [lo, hi). */

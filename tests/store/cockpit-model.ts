@@ -4,19 +4,17 @@
 // every batch whose cockpit writes were not confirmed), and, as in a service where the store writer and the rounds run
 // at once, a batch stored and tracked while a round waits on the store, or a round run while a batch is prepared or
 // stored; writes that fail after the store did them (a timeout while influxd went on), so the writer or the round does
-// them again; a memory bound small enough that written groups leave memory early; and InfluxDB's lost overwrite (a part
-// written again put back to what it held before, influxdata/influxdb#24388), which the maintainer must find by reading
-// back. Once everything is quiet (and every segment sealed), every answer from the cockpit tables must equal the one
-// counted from the raw samples, and every batch must have been confirmed. Seeded (fast-check prints the seed and the
-// shrunk sequence of a failure). Both stores run it: tests/unit/cockpit-model.test.ts (DuckDB) and
-// tests/store/influx.test.ts.
+// them again; and a memory bound small enough that written groups leave memory early. Once everything is quiet (and
+// every segment sealed), every answer from the cockpit tables must equal the one counted from the raw samples, and
+// every batch must have been confirmed. Seeded (fast-check prints the seed and the shrunk sequence of a failure). Both
+// stores run it: tests/unit/cockpit-model.test.ts (DuckDB) and tests/store/influx.test.ts.
 import { deepStrictEqual } from 'node:assert/strict';
 import fc from 'fast-check';
 import { createLogger } from '../../services/observability/logger.ts';
 import { ServiceMetrics } from '../../services/observability/metrics.ts';
 import { CockpitMaintainer } from '../../services/cockpit/maintainer.ts';
 import { CockpitReader } from '../../services/cockpit/reader.ts';
-import { MINUTE_MS, TIER_SPAN_MS, type CockpitTables, type FactsPart, type SeriesPart } from '../../services/store/cockpit-tables.ts';
+import { MINUTE_MS, TIER_SPAN_MS, type CockpitTables } from '../../services/store/cockpit-tables.ts';
 import type { CockpitWindow, StoredSample, TelemetryStore } from '../../services/store/telemetry-store.ts';
 import type { SignalValue } from '../../services/contract/signals.ts';
 import { storedSample, type StoreFixture, type TapTest } from './store-fixture.ts';
@@ -68,12 +66,7 @@ type Action =
   | { kind: 'advance'; ms: number }
   | { kind: 'restart'; crash: boolean }
   /** a round whose `at`-th call to the store does what it asks, then fails (a timeout after influxd wrote it) */
-  | { kind: 'round-failing'; at: number }
-  /**
-   * InfluxDB 1.x's lost overwrite (influxdata/influxdb#24388): a minute's series or facts part written again in the
-   * last minute by this maintainer is put back to what it held before (the `pick`-th such part)
-   */
-  | { kind: 'revert'; pick: number };
+  | { kind: 'round-failing'; at: number };
 
 export interface ModelSetup {
   retainMs: number;
@@ -103,7 +96,6 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.constantFrom(1_000, 3_000, 11_000, 61_000, 5 * MINUTE_MS, HOUR) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('restart' as const), crash: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('round-failing' as const), at: fc.integer({ min: 1, max: 6 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('revert' as const), pick: fc.nat() }) },
 );
 
 const setup: fc.Arbitrary<ModelSetup> = fc.record({
@@ -145,9 +137,7 @@ const rounded = (x: unknown): unknown => JSON.parse(JSON.stringify(x, (_k, v: un
 function hooked(tables: CockpitTables): { tables: CockpitTables; arm: (at: number, before: boolean, run: () => Promise<void>) => void; disarm: () => (() => Promise<void>) | undefined } {
   let hook: { left: number; before: boolean; run: () => Promise<void> } | undefined;
   const wrapped = Object.create(tables) as CockpitTables;
-  // every store is held to what InfluxDB needs: the maintainer reads back what it wrote more than once ('revert')
-  Object.defineProperty(wrapped, 'overwritesMayRevert', { value: true });
-  const names = ['write', 'seriesBuckets', 'seriesParts', 'readFacts', 'readSeals', 'lastParts', 'rowsFromRaw', 'keysWithSamples', 'newestSample', 'fromRaw'] as const;
+  const names = ['write', 'seriesBuckets', 'readFacts', 'readSeals', 'lastParts', 'rowsFromRaw', 'keysWithSamples', 'newestSample', 'fromRaw'] as const;
   for (const name of names) {
     const original = (tables[name] as (...args: unknown[]) => Promise<unknown>).bind(tables);
     (wrapped as unknown as Record<string, unknown>)[name] = async (...args: unknown[]): Promise<unknown> => {
@@ -185,33 +175,6 @@ export async function runModel(store: TelemetryStore, options: ModelSetup, actio
   const make = (): CockpitMaintainer =>
     new CockpitMaintainer({ tables: hook.tables, logger, metrics: new ServiceMetrics({ processMetrics: false }), strategy: 'incremental', now: () => clock.now, ...options });
   let maintainer = make();
-  let generation = 0;
-  /** a part was reverted since the last restart */
-  let reverted = false;
-  /** minute series and facts parts written, per part: what was written each time, the last write's time and maintainer */
-  const partWrites = new Map<string, { batches: Array<{ series?: SeriesPart[]; facts?: FactsPart[] }>; at: number; generation: number }>();
-  const write = hook.tables.write.bind(hook.tables);
-  hook.tables.write = async (batch) => {
-    await write(batch);
-    const note = (key: string, part: { series?: SeriesPart[]; facts?: FactsPart[] }): void => {
-      const w = partWrites.get(key) ?? { batches: [], at: 0, generation };
-      w.batches.push(part);
-      w.at = clock.now;
-      w.generation = generation;
-      partWrites.set(key, w);
-    };
-    for (const s of batch.series ?? []) note(`series ${s.minute} ${s.brand} ${s.model} ${s.part}`, { series: [s] });
-    for (const f of batch.facts ?? []) if (f.tier === 'minute') note(`facts ${f.start} ${f.brand} ${f.model} ${f.part}`, { facts: [f] });
-  };
-  /** put a part written again lately back to what it held before, as InfluxDB may while it compacts */
-  const revert = async (pick: number): Promise<void> => {
-    const recent = [...partWrites.entries()].filter(([, w]) => w.generation === generation && clock.now - w.at <= MINUTE_MS && w.batches.length >= 2);
-    if (recent.length === 0) return;
-    const [key, w] = recent[pick % recent.length]!;
-    trace?.(`revert ${key}`);
-    reverted = true;
-    await store.cockpit.write(w.batches[w.batches.length - 2]!);
-  };
   const stored: StoredSample[] = [];
   /** batches in spool order: the checkpoint moves past one once it and every one before are done */
   let tracked: Tracked[] = [];
@@ -263,18 +226,8 @@ export async function runModel(store: TelemetryStore, options: ModelSetup, actio
 
   /** A new maintainer over the same store; the spool replays what was not confirmed, from the first such batch on. */
   const restart = async (crash: boolean): Promise<void> => {
-    // a known gap: a process that stops before it read back what it wrote more than once forgets it, and a part
-    // InfluxDB reverted meanwhile stays so (docs/cockpit.md). Here the process lives until it has read them back.
-    if (reverted) {
-      for (let i = 0; i < 60 && maintainer.readBacksPending > 0; i++) {
-        clock.now += 11_000;
-        await maintainer.flush();
-      }
-      reverted = false;
-    }
     if (!crash) await maintainer.stop();
     maintainer = make();
-    generation += 1;
     const first = tracked.findIndex((e) => !e.done);
     const replay = first < 0 ? [] : tracked.slice(first);
     tracked = [];
@@ -304,9 +257,6 @@ export async function runModel(store: TelemetryStore, options: ModelSetup, actio
       case 'restart':
         await restart(a.crash);
         break;
-      case 'revert':
-        await revert(a.pick);
-        break;
       case 'round-failing': {
         hook.arm(a.at, false, () => Promise.reject(new Error('request timed out (after the store did it)')));
         // a round that asks the store fewer times does not fail
@@ -323,10 +273,9 @@ export async function runModel(store: TelemetryStore, options: ModelSetup, actio
     for (let i = 0; i < 60; i++) {
       clock.now += 11_000;
       await maintainer.flush(true);
-      // (and until what was written more than once is read back, READ_BACK_AFTER_MS after it: 'revert')
-      if (i >= 3 && maintainer.pendingKeys === 0 && maintainer.readBacksPending === 0) return;
+      if (i >= 3 && maintainer.pendingKeys === 0) return;
     }
-    throw new Error(`still ${maintainer.pendingKeys} pending keys and ${maintainer.readBacksPending} read-backs after 60 rounds`);
+    throw new Error(`still ${maintainer.pendingKeys} pending keys after 60 rounds`);
   };
   await settle();
   const lo = Math.floor(Math.min(...stored.map((s) => s.ts)) / MINUTE_MS) * MINUTE_MS;

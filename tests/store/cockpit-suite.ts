@@ -77,17 +77,6 @@ export async function cockpitSuite(t: TapTest, open: () => Promise<StoreFixture>
     t.strictSame((await tables.seriesBuckets({ ...window, brands: ['Voltra'] })).map((b) => b.samples), [5, 4], 'a tenant\'s brands');
     await tables.write({ series: [{ minute, brand: 'Voltra', model: 'E-Cross', part: 1, sums: sums(0) }] });
     t.strictSame((await tables.seriesBuckets({ ...window, model: 'E-Cross' })).map((b) => b.samples), [3], 'a part written again overwrites it');
-    const parts = (await tables.seriesParts([{ lo: minute, hi: minute + MINUTE_MS }])).map((p) => [p.minute - minute, p.brand, p.model, p.part, p.sums]);
-    t.strictSame(
-      parts.sort((a, b) => String(a).localeCompare(String(b))),
-      [
-        [0, odd.brand, odd.model, 0, sums(1)],
-        [0, 'Voltra', 'E-Cross', 0, sums(3)],
-        [0, 'Voltra', 'E-Cross', 1, sums(0)],
-      ].sort((a, b) => String(a).localeCompare(String(b))),
-      'every part of the minutes asked, as last written (what the maintainer reads back)',
-    );
-    t.strictSame(await tables.seriesParts([]), [], 'no range, no part');
 
     const facts = (n: number, from = 0): string => {
       const map = new Map<string, VehicleFacts>();

@@ -213,13 +213,6 @@ export class DuckDbCockpitTables implements CockpitTables {
     return rows.map((row) => ({ tier: String(row[0]) as FactTier, start: toNumber(row[1]), brand: String(row[2]), model: String(row[3]), part: toNumber(row[4]), packed: String(row[5]) }));
   }
 
-  async seriesParts(ranges: ReadonlyArray<{ lo: number; hi: number }>): Promise<SeriesPart[]> {
-    if (ranges.length === 0) return [];
-    const where = ranges.map((r) => `(minute >= ${Math.trunc(r.lo)} AND minute < ${Math.trunc(r.hi)})`).join(' OR ');
-    const rows = await this.db.read(`SELECT minute, brand, model, part, ${SUMS.join(', ')} FROM cockpit_series WHERE ${where}`);
-    return rows.map((row) => ({ minute: toNumber(row[0]), brand: String(row[1]), model: String(row[2]), part: toNumber(row[3]), sums: sumsOf(row, 4) }));
-  }
-
   async readSeals(lo: number, hi: number): Promise<SealMark[]> {
     const rows = await this.db.read('SELECT tier, start, rev, series FROM cockpit_seals WHERE start >= $lo AND start < $hi', { lo: BigInt(lo), hi: BigInt(hi) });
     return rows.map((row) => ({ tier: String(row[0]) as SealMark['tier'], start: toNumber(row[1]), rev: toNumber(row[2]), ...(row[3] === null ? {} : { series: toNumber(row[3]) }) }));

@@ -48,9 +48,6 @@ export function chunksOf(packed: string): string[] {
 }
 
 export class InfluxCockpitTables implements CockpitTables {
-  // seen in `npm run bench:cockpit` on 1.6.7: a minute's series part, acknowledged twice, read back with the older sums
-  readonly overwritesMayRevert = true;
-
   constructor(
     private readonly influx: InfluxClient,
     /** a retention policy the cockpit measurements are written to and read from (default: the database's default) */
@@ -145,24 +142,6 @@ export class InfluxCockpitTables implements CockpitTables {
       b.adas2Count += num(row[7]);
     });
     return [...buckets.values()].filter((b) => b.samples > 0).sort((a, b) => a.t - b.t || (a.brand ?? '').localeCompare(b.brand ?? '') || (a.model ?? '').localeCompare(b.model ?? ''));
-  }
-
-  async seriesParts(ranges: ReadonlyArray<{ lo: number; hi: number }>): Promise<SeriesPart[]> {
-    const statements = ranges.map(
-      (r) => `SELECT "part", "samples", "speed_sum", "speed_count", "soc_sum", "soc_count", "adas_count", "adas2" FROM ${this.from(SERIES_MEASUREMENT)} WHERE time >= ${r.lo}ms AND time < ${r.hi}ms GROUP BY "brand", "model"`,
-    );
-    const parts: SeriesPart[] = [];
-    await this.eachRow(statements, (series, row) => {
-      const part = num(row[1]);
-      parts.push({
-        minute: num(row[0]) - part,
-        brand: series.tags?.brand ?? '',
-        model: series.tags?.model ?? '',
-        part,
-        sums: { samples: num(row[2]), speedSum: num(row[3]), speedCount: num(row[4]), socSum: num(row[5]), socCount: num(row[6]), adasCount: num(row[7]), adas2Count: num(row[8]) },
-      });
-    });
-    return parts;
   }
 
   async readFacts(ranges: readonly FactsRange[], scope: CockpitScope): Promise<FactsPart[]> {
