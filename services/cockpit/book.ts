@@ -135,23 +135,48 @@ export interface VehicleMinute {
 }
 
 /**
- * How a group's part of the store is written:
- *   whole    part 0 is the whole (brand, model, minute): this process counted every sample of it;
- *   added    an added part (late data for a minute whose other samples were counted elsewhere or earlier);
- *   recount  part 0 is recounted from the raw samples and every other part cleared (the store held samples of a
- *            vehicle of an added group, or several processes write the store).
+ * How a group is written:
+ *   whole    this process counted every sample of the (brand, model, minute): its writes are all there is;
+ *   added    late data for a minute whose other samples were counted elsewhere or earlier: its writes add to them;
+ *   recount  recounted from the raw samples (the store held samples of a vehicle of an added group, after a restart, or
+ *            several processes write the store): a write makes the store's parts add up to the recount.
+ * The sole writer never writes a part twice with other values (InfluxDB 1.x may keep the older value of a point written
+ * again: influxdata/influxdb#24388): each write of a group is a new part, its series the sums counted since the last
+ * write, its facts those of the vehicles whose facts changed since (or all of them in a base part: facts.ts). Several
+ * writers each write part 0 of a recount and empty the others.
  */
 export type GroupMode = 'whole' | 'added' | 'recount';
 
+/** a - b, field by field */
+export function sumsDifference(a: CockpitSums, b: CockpitSums): CockpitSums {
+  return {
+    samples: a.samples - b.samples,
+    speedSum: a.speedSum - b.speedSum,
+    speedCount: a.speedCount - b.speedCount,
+    socSum: a.socSum - b.socSum,
+    socCount: a.socCount - b.socCount,
+    adasCount: a.adasCount - b.adasCount,
+    adas2Count: a.adas2Count - b.adas2Count,
+  };
+}
+
+export const noSums = (s: CockpitSums): boolean =>
+  s.samples === 0 && s.speedSum === 0 && s.speedCount === 0 && s.socSum === 0 && s.socCount === 0 && s.adasCount === 0 && s.adas2Count === 0;
+
 export class MinuteGroup {
   readonly vehicles = new Map<string, VehicleMinute>();
-  /** the part written: 0 for whole and recount, allocated for added groups (undefined until then) */
-  part: number | undefined;
+  /** the sole writer: the part number its next write uses (0 for a whole group; asked of the store for others) */
+  next: number | undefined;
   /**
-   * the part its facts go to: the same at first; a late group whose vehicles were shed after a write (shedSums) writes
-   * the facts of the vehicles counted since in a new part (undefined until allocated), its series still in `part`
+   * the sole writer: what the series parts it wrote for the group add up to; of a recount group, what all of the
+   * minute's series parts in the store add up to (`storedKnown`: read, or written since)
    */
-  factsPart: number | undefined;
+  written: CockpitSums = { ...EMPTY_SUMS };
+  storedKnown = false;
+  /** vehicles whose facts changed since the group's facts were last written */
+  readonly changed = new Set<string>();
+  /** the next facts write is a base part with every vehicle's facts (a redelivered sample changed one's values) */
+  factsBase = false;
   /** sums of vehicles counted, written and then shed from memory (late data: see CockpitMaintainer.shed) */
   shedSums: CockpitSums | undefined;
   seriesDirty = false;
@@ -180,8 +205,16 @@ export class MinuteGroup {
     readonly model: string,
     public mode: GroupMode,
   ) {
-    this.part = mode === 'added' ? undefined : 0;
-    this.factsPart = this.part;
+    this.next = mode === 'whole' ? 0 : undefined;
+  }
+
+  /** From now on recounted whole from the raw samples. */
+  toRecount(): void {
+    this.mode = 'recount';
+    // the recount reads every sample of the group, those of shed vehicles too
+    this.shedSums = undefined;
+    this.storedKnown = false;
+    this.seriesDirty = this.factsDirty = true;
   }
 
   get dirty(): boolean {
@@ -218,6 +251,7 @@ export class MinuteGroup {
     const first = before.samples === 0;
     addToRow(before, sample.signals);
     const facts = first || odoMin !== before.odoMin || odoMax !== before.odoMax || (charging === 0) !== (before.charging === 0) || (faults === 0) !== (before.faults === 0);
+    if (facts) this.changed.add(sample.vin);
     return { counted: true, facts };
   }
 }

@@ -87,6 +87,43 @@ export function eachPackedEntry(packed: string, visit: (vin: string, odoMin: num
   }
 }
 
+/**
+ * A part whose packed string starts with ';' is a base: it holds every fact of its segment, so the parts numbered
+ * below it are of no more use (a recount). No entry starts with ';' (a VIN holding one is percent-encoded), so a reader
+ * that does not know of bases still reads the entries of one.
+ */
+export const BASE_MARK = ';';
+
+/** The packed string of a base part. */
+export const basePacked = (packed: string): string => BASE_MARK + packed;
+
+/**
+ * The parts of some segments that count: per (tier, start, brand, model) those from its last base on (every part when
+ * it has none), in part order.
+ */
+export function currentParts<T extends { tier: string; start: number; brand: string; model: string; part: number; packed: string }>(parts: readonly T[]): T[] {
+  const bySegment = new Map<string, T[]>();
+  for (const p of parts) {
+    const key = `${p.tier}\u0000${p.start}\u0000${p.brand}\u0000${p.model}`;
+    const list = bySegment.get(key);
+    if (list) list.push(p);
+    else bySegment.set(key, [p]);
+  }
+  const out: T[] = [];
+  for (const list of bySegment.values()) {
+    if (list.length > 1) list.sort((a, b) => a.part - b.part);
+    let from = 0;
+    for (let i = list.length - 1; i > 0; i--) {
+      if (list[i]!.packed.startsWith(BASE_MARK)) {
+        from = i;
+        break;
+      }
+    }
+    for (let i = from; i < list.length; i++) out.push(list[i]!);
+  }
+  return out;
+}
+
 /** Merge a packed string into a map of facts. */
 export function unpackFacts(packed: string, into: Map<string, VehicleFacts>): void {
   eachPackedEntry(packed, (vin, odoMin, odoMax, flags) => {

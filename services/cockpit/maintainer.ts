@@ -31,11 +31,12 @@ import {
   type SealedTier,
   type SealMark,
   type SegmentRef,
+  type SeriesBucket,
   type SeriesPart,
 } from '../store/cockpit-tables.ts';
 import type { RollupKey, RollupRow, StoredSample } from '../store/telemetry-store.ts';
-import { EMPTY_SUMS, emptyRow, factsOf, groupKey, MinuteGroup, OffsetSet, sameRow, type VehicleMinute } from './book.ts';
-import { mergeFacts, packFacts, unpackFacts, type VehicleFacts } from './facts.ts';
+import { EMPTY_SUMS, emptyRow, factsOf, groupKey, MinuteGroup, noSums, OffsetSet, sameRow, sumsDifference, type VehicleMinute } from './book.ts';
+import { basePacked, currentParts, mergeFacts, packFacts, unpackFacts, type VehicleFacts } from './facts.ts';
 import { minuteOf, planCover, planSeries, SEALED_TIERS, startOf } from './periods.ts';
 
 export type RollupStrategy = 'incremental' | 'recompute';
@@ -161,6 +162,8 @@ export class CockpitMaintainer {
   /** periods touched that are not sealed yet (recompute strategy; and late data before sealFrom) */
   private readonly touched = new Map<SealedTier, Set<number>>(SEALED_TIERS.map((t) => [t, new Set()]));
   private readonly revs = new Map<string, SealMark>();
+  /** `${tier}:${start}` of seals whose write was tried and did not succeed */
+  private readonly sealTried = new Set<string>();
   /** sealed segments whose sealed series sums are not of their revision, by `${tier}:${start}`, with the last change */
   private readonly staleSums = new Map<string, { tier: SealedTier; start: number; at: number }>();
   /** when late data last changed a sealed segment (sums are made again only once it has stopped: refreshSums) */
@@ -176,6 +179,8 @@ export class CockpitMaintainer {
   private readonly settling: Array<{ at: number; groups: Array<{ minute: number; brand: string; model: string }> }> = [];
 
   private waiters: Waiter[] = [];
+  /** parts a round assembled whose write did not succeed: written again, as they are, first */
+  private unsent: { series: SeriesPart[]; facts: FactsPart[] } | undefined;
   /** the next round's timer (none while a round it started runs), and when it fires (Date.now() ms) */
   private timer: NodeJS.Timeout | undefined;
   private timerAt = 0;
@@ -204,6 +209,7 @@ export class CockpitMaintainer {
     let n = 0;
     for (const groups of this.minutes.values()) for (const g of groups.values()) if (g.dirty) n += 1;
     for (const s of this.added.values()) if (s.dirty) n += 1;
+    if (this.unsent) n += this.unsent.series.length + this.unsent.facts.length;
     return n;
   }
 
@@ -291,11 +297,7 @@ export class CockpitMaintainer {
     // once written, the store holds samples of it: the minute's list of vehicles the store held stays true
     this.preexisting.get(minute)?.add(sample.vin);
     // an added part must not count again what another part holds: recount the whole (brand, model, minute)
-    if (held && group.mode === 'added') {
-      group.mode = 'recount';
-      // the recount reads every sample of the group, those of shed vehicles too
-      group.shedSums = undefined;
-    }
+    if (held && group.mode === 'added') group.toRecount();
     if (held) group.seriesDirty = group.factsDirty = true;
   }
 
@@ -376,29 +378,25 @@ export class CockpitMaintainer {
   }
 
   /**
-   * Late data that was written leaves memory: a late group keeps its series sums (its series part is rewritten with
-   * what comes next) but not its vehicles, whose facts are in the store; the vehicles it counts next go in a new facts
-   * part. An added part of a sealed segment likewise: what it gathers next is a new part. So a (brand, model, minute)
-   * that a history upload by thousands of vehicles touches for minutes on end writes each vehicle's facts once, instead
-   * of every vehicle so far at every write, and memory holds what came since the last write. Not while anything was
+   * Late data that was written leaves memory: a late group keeps its series sums (what it writes next is counted on
+   * from them) but not its vehicles, whose facts are in the store. An added part of a sealed segment likewise forgets
+   * what it wrote. So a (brand, model, minute) that a history upload by thousands of vehicles touches for minutes on end
+   * holds what came since the last write, not every vehicle so far. Not while anything was
    * counted since the write was assembled, nor while a batch admitted to it is on its way to the store; a vehicle
    * shed and seen again in the same minute (a batch cut inside its minute, a redelivery) has its group recounted.
    */
   private shed(groups: ReadonlyArray<{ g: MinuteGroup; version: number }>, added: ReadonlyArray<{ s: SegmentFacts; version: number }>): void {
     for (const { g, version } of groups) {
-      if (g.mode !== 'added' || g.dirty || g.version !== version || g.preparedSeq > this.trackedUpTo || g.factsPart === undefined || g.factsPart >= MAX_PART) continue;
+      if (g.mode !== 'added' || g.dirty || g.version !== version || g.preparedSeq > this.trackedUpTo) continue;
       g.shedSums = g.sums();
       g.vehicles.clear();
-      // the only writer numbers the parts of its groups: the next one is known without asking the store
-      g.factsPart += 1;
       // what the periods above gathered misses these vehicles: derived from the store when sealed
       this.forgetAbove(g.minute);
       if (this.lastCounted === g) this.lastCounted = undefined;
     }
     for (const { s, version } of added) {
-      if (s.dirty || (s.version ?? 0) !== version || s.part === undefined || s.part >= MAX_PART) continue;
+      if (s.dirty || (s.version ?? 0) !== version) continue;
       s.facts.clear();
-      s.part += 1;
     }
   }
 
@@ -460,8 +458,11 @@ export class CockpitMaintainer {
     const waiters = this.waiters;
     this.waiters = [];
     const started = process.hrtime.bigint();
-    let undo: Array<() => void> = [];
     try {
+      // a batch of parts a round assembled is written as it is until the store takes it: its part numbers are used, and
+      // a failed write may have landed (nothing is written twice with other values)
+      if (this.unsent && this.unsent.series.length + this.unsent.facts.length > 0) await this.tables.write(this.unsent);
+      this.unsent = undefined;
       await this.loadMarks(now);
       if (this.incremental) await this.recover(now);
       else this.settle(now);
@@ -469,11 +470,12 @@ export class CockpitMaintainer {
       const facts: FactsPart[] = [];
       const shed: Array<{ g: MinuteGroup; version: number }> = [];
       const shedAdded: Array<{ s: SegmentFacts; version: number }> = [];
-      undo = [];
-      await this.writeGroups(now, everything, series, facts, undo, shed);
-      await this.writeAdded(facts, undo, now, shedAdded);
-      await this.tables.write({ series, facts });
-      undo = [];
+      // unsent from the moment groups count what they assemble as written, whatever fails after
+      this.unsent = { series, facts };
+      await this.writeGroups(now, everything, series, facts, shed);
+      await this.writeAdded(facts, now, shedAdded);
+      if (series.length > 0 || facts.length > 0) await this.tables.write(this.unsent);
+      this.unsent = undefined;
       this.shed(shed, shedAdded);
       // seal after the parts are in: a period is derived from the finer segments in the store
       const unsealed = await this.seal(now);
@@ -486,8 +488,7 @@ export class CockpitMaintainer {
       }
       this.evict(now);
     } catch (err) {
-      // keep everything dirty for the next round: the writer holds its checkpoint meanwhile
-      for (const redo of undo) redo();
+      // the writer holds its checkpoint until a round succeeds
       this.waiters = waiters.concat(this.waiters);
       this.failures += 1;
       if (this.failures === 1 || this.failures % 20 === 0) {
@@ -516,6 +517,8 @@ export class CockpitMaintainer {
     const hi = now + TIER_SPAN_MS.day;
     for (const mark of await this.tables.readSeals(startOf('day', lo), hi)) {
       this.marks.get(mark.tier)!.set(mark.start, mark.rev);
+      // revisions only grow, whatever this machine's clock says
+      if (mark.rev > this.lastRev) this.lastRev = mark.rev;
       // the sole writer makes sums of another revision (or none: a store of before them) again
       const key = `${mark.tier}:${mark.start}`;
       if (this.incremental && mark.series !== mark.rev && !this.staleSums.has(key)) this.staleSums.set(key, { tier: mark.tier, start: mark.start, at: 0 });
@@ -554,7 +557,7 @@ export class CockpitMaintainer {
       const key = groupKey(row.brand, row.model);
       let group = groups.get(key);
       if (!group) groups.set(key, (group = new MinuteGroup(row.bucket, row.brand, row.model, 'recount')));
-      group.mode = 'recount';
+      if (group.mode !== 'recount') group.toRecount();
       group.touchedAt = now;
       group.seriesDirty = group.factsDirty = true;
       if (!group.vehicles.has(row.vin)) group.vehicles.set(row.vin, { row, offsets: new OffsetSet(), recount: true, duplicate: false });
@@ -583,7 +586,7 @@ export class CockpitMaintainer {
   }
 
   /** Series and facts parts of the groups that changed; recounts from the raw samples first where needed. */
-  private async writeGroups(now: number, everything: boolean, series: SeriesPart[], facts: FactsPart[], undo: Array<() => void>, shed: Array<{ g: MinuteGroup; version: number }>): Promise<void> {
+  private async writeGroups(now: number, everything: boolean, series: SeriesPart[], facts: FactsPart[], shed: Array<{ g: MinuteGroup; version: number }>): Promise<void> {
     const dirty: MinuteGroup[] = [];
     for (const groups of this.minutes.values()) for (const g of groups.values()) if (g.dirty) dirty.push(g);
     if (dirty.length === 0) return;
@@ -615,18 +618,42 @@ export class CockpitMaintainer {
     const reads = new Set<MinuteGroup>([...recount, ...vehicles.map(({ g }) => g)]);
     await this.recount([...recount], vehicles, { versions, trackedUpTo: this.trackedUpTo }, now);
     const ref = (g: MinuteGroup): SegmentRef => ({ tier: 'minute', start: g.minute, brand: g.brand, model: g.model });
-    const ask = [...recount, ...due.filter((g) => g.mode === 'added' && (g.part === undefined || g.factsPart === undefined))].map(ref);
+    // a redelivered sample with other values made an added group a recount (valuesChanged): recounted next round
+    const writing = due.filter((g) => g.mode !== 'recount' || recount.has(g));
+    // the sole writer numbers each write of a group anew, and learns where a group's numbers start once; several
+    // writers write part 0 of a recount and empty the parts above it
+    const ask = (this.incremental ? writing.filter((g) => g.next === undefined) : [...recount]).map(ref);
     const last = ask.length > 0 ? await this.tables.lastParts(ask) : new Map<string, number>();
-    for (const g of due) {
-      if (g.mode === 'recount') g.part = g.factsPart = 0;
-      else if (g.part === undefined) g.part = g.factsPart = this.nextPart(last.get(segmentKey(ref(g))));
-      else if (g.factsPart === undefined) g.factsPart = this.nextPart(last.get(segmentKey(ref(g))));
-      const part = g.part!;
+    // a recount makes the store's series parts add up to it: the sole writer adds the difference to what they hold
+    if (this.incremental) await this.readStored(writing.filter((g) => g.mode === 'recount' && !g.storedKnown));
+    for (const g of writing) {
       const writesFacts = g.factsDirty && (late(g) || g.mode === 'recount' || factsDue(g));
-      series.push({ minute: g.minute, brand: g.brand, model: g.model, part, sums: g.sums() });
+      let part = 0;
+      let used = false;
+      if (this.incremental) {
+        if (g.next === undefined) g.next = this.nextPart(last.get(segmentKey(ref(g))));
+        part = g.next;
+        const total = g.sums();
+        const delta = sumsDifference(total, g.written);
+        if (!noSums(delta)) {
+          series.push({ minute: g.minute, brand: g.brand, model: g.model, part, sums: delta });
+          used = true;
+        }
+        g.written = total;
+        g.storedKnown = true;
+      } else {
+        series.push({ minute: g.minute, brand: g.brand, model: g.model, part, sums: g.sums() });
+      }
       if (writesFacts) {
-        const groupFacts = this.groupFacts(g);
-        facts.push({ tier: 'minute', start: g.minute, brand: g.brand, model: g.model, part: g.factsPart!, packed: packFacts(groupFacts) });
+        // a recount's facts are all there is: a base part; else those of the vehicles whose facts changed since
+        const base = g.mode === 'recount' || g.factsBase;
+        const groupFacts = this.groupFacts(g, base ? undefined : g.changed);
+        if (base || groupFacts.size > 0) {
+          facts.push({ tier: 'minute', start: g.minute, brand: g.brand, model: g.model, part, packed: base ? basePacked(packFacts(groupFacts)) : packFacts(groupFacts) });
+          used = true;
+        }
+        g.changed.clear();
+        g.factsBase = false;
         // a segment sealed already gets what the group adds as a part of its own (written with this round)
         for (const tier of SEALED_TIERS) {
           const start = startOf(tier, g.minute);
@@ -634,7 +661,8 @@ export class CockpitMaintainer {
           for (const [vin, f] of groupFacts) this.addToSealed({ tier, start, brand: g.brand, model: g.model }, vin, f, now);
         }
       }
-      if (g.mode === 'recount') {
+      if (this.incremental && used) g.next = part + 1;
+      if (!this.incremental && g.mode === 'recount') {
         // part 0 now holds all of it: empty every other part of the segment
         const upTo = last.get(segmentKey(ref(g))) ?? 0;
         for (let p = 1; p <= upTo; p++) {
@@ -647,7 +675,6 @@ export class CockpitMaintainer {
         }
       }
       this.bumpSealedAbove(g.minute, now);
-      const before = { dirtySince: g.dirtySince, writtenVersion: g.writtenVersion, countedSinceFacts: g.countedSinceFacts };
       const read = versions.get(g)!;
       const raced = reads.has(g) ? g.version !== read : g.skipped !== skipped.get(g);
       g.seriesDirty = false;
@@ -666,15 +693,25 @@ export class CockpitMaintainer {
         g.seriesDirty = g.factsDirty = true;
         g.dirtySince = now;
       }
-      undo.push(() => {
-        g.seriesDirty = true;
-        if (writesFacts) {
-          g.factsDirty = true;
-          g.countedSinceFacts += before.countedSinceFacts;
-        }
-        g.dirtySince = before.dirtySince || now;
-        g.writtenVersion = before.writtenVersion;
-      });
+    }
+  }
+
+  /** A recount group's series as the store holds them: what all of its minute's series parts add up to. */
+  private async readStored(groups: readonly MinuteGroup[]): Promise<void> {
+    if (groups.length === 0) return;
+    const minutes = [...new Set(groups.map((g) => g.minute))].sort((a, b) => a - b);
+    const ranges: Array<{ tier: 'minute'; lo: number; hi: number }> = [];
+    for (const minute of minutes) {
+      const last = ranges[ranges.length - 1];
+      if (last && last.hi === minute) last.hi = minute + MINUTE_MS;
+      else ranges.push({ tier: 'minute', lo: minute, hi: minute + MINUTE_MS });
+    }
+    const stored = new Map<string, SeriesBucket>();
+    for (const b of await this.tables.seriesBuckets({ from: minutes[0]!, intervalMs: MINUTE_MS, ranges }, true)) stored.set(`${b.t}\u0000${b.brand}\u0000${b.model}`, b);
+    for (const g of groups) {
+      const b = stored.get(`${g.minute}\u0000${g.brand}\u0000${g.model}`);
+      g.written = b ? { samples: b.samples, speedSum: b.speedSum, speedCount: b.speedCount, socSum: b.socSum, socCount: b.socCount, adasCount: b.adasCount, adas2Count: b.adas2Count } : { ...EMPTY_SUMS };
+      g.storedKnown = true;
     }
   }
 
@@ -693,9 +730,16 @@ export class CockpitMaintainer {
     return last + 1;
   }
 
-  /** Facts of a group's vehicles. */
-  private groupFacts(g: MinuteGroup): Map<string, VehicleFacts> {
+  /** Facts of a group's vehicles (of these only, when given). */
+  private groupFacts(g: MinuteGroup, only?: ReadonlySet<string>): Map<string, VehicleFacts> {
     const facts = new Map<string, VehicleFacts>();
+    if (only) {
+      for (const vin of only) {
+        const v = g.vehicles.get(vin);
+        if (v && v.row.samples > 0) facts.set(vin, factsOf(v.row));
+      }
+      return facts;
+    }
     for (const [vin, v] of g.vehicles) if (v.row.samples > 0) facts.set(vin, factsOf(v.row));
     return facts;
   }
@@ -737,11 +781,12 @@ export class CockpitMaintainer {
     }
     for (const { g, v } of vehicles) {
       const row = rowOf.get(`${g.minute}\u0000${v.row.vin}`) ?? emptyRow(v.row.vin, g.minute, g.brand, g.model);
+      g.changed.add(v.row.vin);
       if (v.duplicate) {
         // a redelivered sample: the vehicle's samples are all counted in memory, so the recount tells whether it changed anything
         const changed = !sameRow(row, v.row);
         v.row = row;
-        if (changed) this.valuesChanged(g, now);
+        if (changed) this.valuesChanged(g);
         // counted in memory again only if the read holds exactly the samples tracked: none was on its way to the store
         // (it may or may not be in the read, and would be counted when tracked) nor tracked meanwhile (not counted,
         // and may not be in it); else the vehicle is recounted again
@@ -754,19 +799,24 @@ export class CockpitMaintainer {
     }
   }
 
-  /** A sample was replaced by one with other values: facts gathered in memory or added to sealed segments may be stale. */
-  private valuesChanged(g: MinuteGroup, now: number): void {
+  /**
+   * A sample was replaced by one with other values: facts gathered in memory or added to sealed segments may be stale,
+   * and the group's parts may hold facts it no longer has. A whole group writes a base part of its vehicles; an added
+   * one does not hold every vehicle of the minute, and is recounted.
+   */
+  private valuesChanged(g: MinuteGroup): void {
     for (const tier of SEALED_TIERS) {
       const start = startOf(tier, g.minute);
       if (this.isSealed(tier, start)) this.touched.get(tier)!.add(start);
       else this.openPeriod(tier, start, false);
     }
     g.factsDirty = true;
-    void now;
+    if (g.mode === 'whole') g.factsBase = true;
+    else if (g.mode === 'added') g.toRecount();
   }
 
-  /** Added parts of sealed segments: allocate their numbers, then write the dirty ones. */
-  private async writeAdded(facts: FactsPart[], undo: Array<() => void>, now: number, shed: Array<{ s: SegmentFacts; version: number }>): Promise<void> {
+  /** Added parts of sealed segments: allocate their numbers, then write the dirty ones, each a new part. */
+  private async writeAdded(facts: FactsPart[], now: number, shed: Array<{ s: SegmentFacts; version: number }>): Promise<void> {
     const dirty = [...this.added.values()].filter((s) => s.dirty);
     if (dirty.length === 0) return;
     const unnumbered = dirty.filter((s) => s.part === undefined);
@@ -774,13 +824,11 @@ export class CockpitMaintainer {
     for (const s of unnumbered) s.part = this.nextPart(last.get(segmentKey(s.ref)));
     for (const s of dirty) {
       facts.push({ ...s.ref, part: s.part!, packed: packFacts(s.facts) });
+      s.part = this.nextPart(s.part);
       this.bump(s.ref.tier as SealedTier, s.ref.start, now);
       this.lateWrittenAt = now;
       s.dirty = false;
       shed.push({ s, version: s.version ?? 0 });
-      undo.push(() => {
-        s.dirty = true;
-      });
     }
   }
 
@@ -794,18 +842,27 @@ export class CockpitMaintainer {
     }
   }
 
+  /**
+   * A number greater than any this process gave before (and than any revision loaded): the revisions of marks and the
+   * stamps of sealed sums, so that no mark or sums is written twice with other values (the store may keep the latest).
+   */
+  private newRev(now: number): number {
+    return (this.lastRev = Math.max(now, this.lastRev + 1));
+  }
+
   /** A new revision of a sealed segment; its sealed series sums are current when `sums` says they were just written. */
   private bump(tier: SealedTier, start: number, now: number, sums = false): void {
-    const rev = (this.lastRev = Math.max(now, this.lastRev + 1));
+    if (sums) return this.sumsCurrent(tier, start, now);
+    const rev = this.newRev(now);
     this.marks.get(tier)!.set(start, rev);
-    if (sums) return this.sumsCurrent(tier, start);
     this.revs.set(`${tier}:${start}`, { tier, start, rev });
     this.staleSums.set(`${tier}:${start}`, { tier, start, at: now });
   }
 
-  /** The sealed sums of a segment were just written for its revision: its mark says so. */
-  private sumsCurrent(tier: SealedTier, start: number): void {
-    const rev = this.marks.get(tier)!.get(start)!;
+  /** The sealed sums of a segment were just written: a new revision whose mark says they are of it. */
+  private sumsCurrent(tier: SealedTier, start: number, now: number): void {
+    const rev = this.newRev(now);
+    this.marks.get(tier)!.set(start, rev);
     this.revs.set(`${tier}:${start}`, { tier, start, rev, series: rev });
     this.staleSums.delete(`${tier}:${start}`);
   }
@@ -835,11 +892,15 @@ export class CockpitMaintainer {
           continue;
         }
         const period = this.open.get(tier)!.get(start);
-        const parts = period?.complete && !resealing ? this.fromMemory(tier, start, period) : await this.derive(tier, start, resealing);
+        // a seal whose write failed may have landed: it is derived again, above what is there
+        const key = `${tier}:${start}`;
+        const parts = period?.complete && !resealing && !this.sealTried.has(key) ? this.fromMemory(tier, start, period) : await this.derive(tier, start);
         // the sole writer sums the series when the segment is left alone (refreshSums): a history upload seals and
         // touches the same periods again and again, and summing a day's minutes each time slowed its catch-up
-        const sums = this.incremental ? [] : await this.sealedSums(tier, start);
+        const sums = this.incremental ? [] : await this.sealedSums(tier, start, now);
+        this.sealTried.add(key);
         await this.tables.write({ facts: parts, sealedSeries: sums });
+        this.sealTried.delete(key);
         this.bump(tier, start, now, !this.incremental);
         this.open.get(tier)!.delete(start);
         this.touched.get(tier)!.delete(start);
@@ -869,28 +930,29 @@ export class CockpitMaintainer {
       .sort((a, b) => SEALED_TIERS.indexOf(a.tier) - SEALED_TIERS.indexOf(b.tier) || a.start - b.start);
     for (const { tier, start } of due) {
       if (performance.now() - started > REFRESH_MS) break;
-      await this.tables.write({ sealedSeries: await this.sealedSums(tier, start) });
-      this.sumsCurrent(tier, start);
+      await this.tables.write({ sealedSeries: await this.sealedSums(tier, start, now) });
+      this.sumsCurrent(tier, start, now);
     }
   }
 
   /**
    * A sealed segment's series sums per piece and (brand, model), from the store: from the sealed sums of finer
-   * segments where they are current, minutes elsewhere. Sums written before are overwritten, and a (brand, model)
-   * they had and the store no longer has is written as zeros.
+   * segments where they are current, minutes elsewhere, stamped anew: the latest sums of a piece are its sums. A
+   * (brand, model) the segment had and the store no longer has is written as zeros.
    */
-  private async sealedSums(tier: SealedTier, start: number): Promise<SealedSums[]> {
+  private async sealedSums(tier: SealedTier, start: number, now: number): Promise<SealedSums[]> {
+    const stamp = this.newRev(now);
     const span = TIER_SPAN_MS[tier];
     const piece = SERIES_PIECE_MS[tier];
     const ranges = planSeries(start, start + span, piece, (t, s) => TIER_SPAN_MS[t] < span && this.isSealed(t, s) && !this.staleSums.has(`${t}:${s}`));
     const out = new Map<string, SealedSums>();
     for (const b of await this.tables.seriesBuckets({ from: start, intervalMs: piece, ranges }, true)) {
       const { t, brand = '', model = '', ...sums } = b;
-      out.set(`${t}\u0000${brand}\u0000${model}`, { tier, start: t, brand, model, sums });
+      out.set(`${t}\u0000${brand}\u0000${model}`, { tier, start: t, brand, model, sums, stamp });
     }
     for (const b of await this.tables.seriesBuckets({ from: start, intervalMs: piece, ranges: [{ tier, lo: start, hi: start + span }] }, true)) {
       const key = `${b.t}\u0000${b.brand}\u0000${b.model}`;
-      if (!out.has(key)) out.set(key, { tier, start: b.t, brand: b.brand ?? '', model: b.model ?? '', sums: { ...EMPTY_SUMS } });
+      if (!out.has(key)) out.set(key, { tier, start: b.t, brand: b.brand ?? '', model: b.model ?? '', sums: { ...EMPTY_SUMS }, stamp });
     }
     return [...out.values()];
   }
@@ -922,33 +984,40 @@ export class CockpitMaintainer {
     return false;
   }
 
+  /** A period this process saw whole, sealed as part 0 of its segment (nothing is there before a first seal). */
   private fromMemory(tier: SealedTier, start: number, period: OpenPeriod): FactsPart[] {
-    return [...period.models.values()].map((s) => ({ tier, start, brand: s.ref.brand, model: s.ref.model, part: 0, packed: packFacts(s.facts) }));
+    return [...period.models.values()].map((s) => ({ tier, start, brand: s.ref.brand, model: s.ref.model, part: 0, packed: basePacked(packFacts(s.facts)) }));
   }
 
   /**
    * A segment's facts from the finer segments in the store that cover it (sealed ones where they are, minutes
-   * elsewhere). Resealing a sealed segment (late values that changed) also empties its other parts.
+   * elsewhere), as base parts numbered above what the segment holds (a reseal, a seal written before): nothing is
+   * written twice, and a (brand, model) the segment had and the finer ones no longer have gets an empty base.
    */
-  private async derive(tier: SealedTier, start: number, resealing: boolean): Promise<FactsPart[]> {
+  private async derive(tier: SealedTier, start: number): Promise<FactsPart[]> {
     const span = TIER_SPAN_MS[tier];
     const cover = planCover(start, start + span, (t, s) => t !== tier && TIER_SPAN_MS[t] < span && this.isSealed(t, s));
+    const read = await this.tables.readFacts([...cover, { tier, lo: start, hi: start + 1 }], {});
     const byModel = new Map<string, SegmentFacts>();
-    for (const part of await this.tables.readFacts(cover, {})) {
+    const above = new Map<string, { brand: string; model: string; part: number }>();
+    for (const part of read) {
+      if (part.tier !== tier) continue;
+      const key = groupKey(part.brand, part.model);
+      above.set(key, { brand: part.brand, model: part.model, part: Math.max(part.part + 1, above.get(key)?.part ?? 0) });
+    }
+    for (const part of currentParts(read.filter((p) => p.tier !== tier))) {
       const key = groupKey(part.brand, part.model);
       let s = byModel.get(key);
       if (!s) byModel.set(key, (s = { ref: { tier, start, brand: part.brand, model: part.model }, facts: new Map(), dirty: false, touchedAt: 0 }));
       unpackFacts(part.packed, s.facts);
     }
-    const parts: FactsPart[] = [...byModel.values()].map((s) => ({ tier, start, brand: s.ref.brand, model: s.ref.model, part: 0, packed: packFacts(s.facts) }));
-    if (resealing) {
-      const existing = await this.tables.readFacts([{ tier, lo: start, hi: start + 1 }], {});
-      for (const p of existing) {
-        if (p.part === 0 && byModel.has(groupKey(p.brand, p.model))) continue;
-        parts.push({ ...p, packed: '' });
-      }
-      // parts added in memory for this segment are now in part 0
-      for (const [key, s] of this.added) if (s.ref.tier === tier && s.ref.start === start && !s.dirty) this.added.delete(key);
+    const parts: FactsPart[] = [...byModel].map(([key, s]) => ({ tier, start, brand: s.ref.brand, model: s.ref.model, part: this.nextPart(above.has(key) ? above.get(key)!.part - 1 : undefined), packed: basePacked(packFacts(s.facts)) }));
+    for (const [key, a] of above) if (!byModel.has(key)) parts.push({ tier, start, brand: a.brand, model: a.model, part: a.part, packed: basePacked('') });
+    // parts added in memory for this segment are in the base now; one still to be written numbers itself anew
+    for (const [key, s] of this.added) {
+      if (s.ref.tier !== tier || s.ref.start !== start) continue;
+      if (s.dirty) s.part = undefined;
+      else this.added.delete(key);
     }
     return parts;
   }

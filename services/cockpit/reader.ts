@@ -6,7 +6,7 @@
 import { FACT_TIERS, MINUTE_MS, SERIES_PIECE_MS, TIER_SPAN_MS, type CockpitTables, type FactsPart, type FactTier, type SealedTier, type SealMark, type SeriesBucket } from '../store/cockpit-tables.ts';
 import type { CockpitAggregates, CockpitScope, CockpitSums, CockpitWindow } from '../store/telemetry-store.ts';
 import { EMPTY_SUMS, groupKey } from './book.ts';
-import { decodedBytes, decodeFacts, FactsMerge, VinNumbers, type DecodedFacts } from './facts.ts';
+import { currentParts, decodedBytes, decodeFacts, FactsMerge, VinNumbers, type DecodedFacts } from './facts.ts';
 import { planCover, planSeries, startOf } from './periods.ts';
 
 /** A series plan of more ranges than this reads the window's minutes instead. */
@@ -194,7 +194,7 @@ export class CockpitReader {
 /** Parts of one or more segments decoded per (brand, model). */
 function decodeParts(parts: readonly FactsPart[], numbers: VinNumbers): Map<string, { brand: string; model: string; facts: DecodedFacts }> {
   const packed = new Map<string, { brand: string; model: string; list: string[] }>();
-  for (const p of parts) {
+  for (const p of currentParts(parts)) {
     if (p.packed === '') continue;
     const key = groupKey(p.brand, p.model);
     let entry = packed.get(key);

@@ -134,6 +134,11 @@ export interface SealedSums {
   brand: string;
   model: string;
   sums: CockpitSums;
+  /**
+   * greater at every write of the piece's sums (ms, at least the piece start): the sums with the greatest are the
+   * piece's (a store may keep every write rather than write a point again)
+   */
+  stamp: number;
 }
 
 /**
@@ -172,7 +177,10 @@ export interface FactsPart {
   packed: string;
 }
 
-/** A sealed segment: complete since it was sealed; `rev` changes whenever a part is added to it or its finer segments. */
+/**
+ * A sealed segment: complete since it was sealed; `rev` changes whenever a part is added to it or its finer segments,
+ * and grows at every write of its mark (ms, at least the segment's start): the mark with the greatest is the segment's.
+ */
 export interface SealMark {
   tier: SealedTier;
   start: number;
@@ -221,7 +229,10 @@ export interface CockpitTables {
   readFacts(ranges: readonly FactsRange[], scope: CockpitScope): Promise<FactsPart[]>;
   /** The seal marks of segments starting in [lo, hi). */
   readSeals(lo: number, hi: number): Promise<SealMark[]>;
-  /** The greatest part number of each of these segments that has a facts part (keyed by segmentKey); others are absent. */
+  /**
+   * The greatest part number of each of these segments that has a part (facts, or series for a minute; keyed by
+   * segmentKey); others are absent.
+   */
   lastParts(segments: readonly SegmentRef[]): Promise<Map<string, number>>;
   /**
    * Per-(vehicle, minute) rows recounted from the raw samples of the minutes in [lo, hi) of each range, only of these

@@ -109,23 +109,30 @@ export async function cockpitSuite(t: TapTest, open: () => Promise<StoreFixture>
     await tables.write({ facts: [{ tier: 'minute', start: minute, brand: 'Voltra', model: 'E-Cross', part: 3, packed: '' }] });
     t.strictSame((await tables.readFacts([{ tier: 'minute', lo: minute, hi: minute + MINUTE_MS }], { model: 'E-Cross' })).filter((p) => p.packed !== '').map((p) => p.part), [0], 'an emptied part holds nothing');
 
+    await tables.write({ series: [{ minute: minute + MINUTE_MS, brand: 'Voltra', model: 'E-City', part: 4, sums: sums(1) }] });
     const last = await tables.lastParts([
       { tier: 'minute', start: minute, brand: 'Voltra', model: 'E-Cross' },
       { tier: 'minute', start: minute, ...odd },
       { tier: 'minute', start: minute + MINUTE_MS, brand: 'Voltra', model: 'E-Cross' },
+      { tier: 'minute', start: minute + MINUTE_MS, brand: 'Voltra', model: 'E-City' },
     ]);
     t.equal(last.get(segmentKey({ tier: 'minute', start: minute, brand: 'Voltra', model: 'E-Cross' })), 3, 'the last part number, emptied or not');
     t.equal(last.get(segmentKey({ tier: 'minute', start: minute, ...odd })), 0);
-    t.equal(last.size, 2, 'a segment without parts has none');
+    t.equal(last.get(segmentKey({ tier: 'minute', start: minute + MINUTE_MS, brand: 'Voltra', model: 'E-City' })), 4, 'series parts count too (a minute\'s writes are numbered across both)');
+    t.equal(last.size, 3, 'a segment without parts has none');
 
     const day = Math.floor(minute / TIER_SPAN_MS.day) * TIER_SPAN_MS.day;
-    await tables.write({ seals: [{ tier: 'hour', start: day, rev: 5 }, { tier: 'day', start: day, rev: 7 }] });
-    await tables.write({ seals: [{ tier: 'hour', start: day, rev: 6 }] });
-    t.strictSame((await tables.readSeals(day, day + 1)).sort((a, b) => a.tier.localeCompare(b.tier)), [{ tier: 'day', start: day, rev: 7 }, { tier: 'hour', start: day, rev: 6 }], 'marks overwrite');
+    // revisions are times after the segment's start, and grow at every write of a mark
+    await tables.write({ seals: [{ tier: 'hour', start: day, rev: day + 5 }, { tier: 'day', start: day, rev: day + 7 }] });
+    await tables.write({ seals: [{ tier: 'hour', start: day, rev: day + 6 }] });
+    t.strictSame((await tables.readSeals(day, day + 1)).sort((a, b) => a.tier.localeCompare(b.tier)), [{ tier: 'day', start: day, rev: day + 7 }, { tier: 'hour', start: day, rev: day + 6 }], 'the last mark written is the segment\'s');
     t.strictSame(await tables.readSeals(day + 1, day + 2), []);
-    await tables.write({ seals: [{ tier: 'hour', start: day, rev: 8, series: 8 }] });
-    await tables.write({ seals: [{ tier: 'hour', start: day, rev: 9 }] });
-    t.strictSame(await tables.readSeals(day, day + 1).then((m) => m.filter((x) => x.tier === 'hour')), [{ tier: 'hour', start: day, rev: 9, series: 8 }], 'a mark written without the sums\' revision keeps the stored one');
+    await tables.write({ seals: [{ tier: 'hour', start: day, rev: day + 8, series: day + 8 }] });
+    await tables.write({ seals: [{ tier: 'hour', start: day, rev: day + 9 }] });
+    t.strictSame(await tables.readSeals(day, day + 1).then((m) => m.filter((x) => x.tier === 'hour')), [{ tier: 'hour', start: day, rev: day + 9, series: day + 8 }], 'a mark written without the sums\' revision keeps the stored one');
+    // a week of revisions later: still the segment's mark, not the next 10 minutes'
+    await tables.write({ seals: [{ tier: 'day', start: day, rev: day + 8 * TIER_SPAN_MS.day, series: day + 8 * TIER_SPAN_MS.day }] });
+    t.strictSame((await tables.readSeals(day, day + 20 * MINUTE_MS)).filter((x) => x.tier === 'day'), [{ tier: 'day', start: day, rev: day + 8 * TIER_SPAN_MS.day, series: day + 8 * TIER_SPAN_MS.day }]);
   });
 
   await t.test('cockpit tables: sealed series sums are read by tier range, bucket and scope, beside minute sums', async (t) => {
@@ -141,11 +148,11 @@ export async function cockpitSuite(t: TapTest, open: () => Promise<StoreFixture>
         { minute: hour + 66 * MINUTE_MS, brand: 'Aurel', model: 'A4', part: 0, sums: sums(4) },
       ],
       sealedSeries: [
-        { tier: 'hour', start: hour, brand: 'Voltra', model: 'E-Cross', sums: sums(10) },
-        { tier: 'hour', start: hour, brand: 'Aurel', model: 'A4', sums: sums(20) },
-        { tier: '10min', start: hour + 60 * MINUTE_MS, brand: 'Voltra', model: 'E-Cross', sums: sums(3) },
-        { tier: '10min', start: hour + 65 * MINUTE_MS, brand: 'Aurel', model: 'A4', sums: sums(4) },
-        { tier: 'day', start: hour, brand: 'Voltra', model: 'E-Cross', sums: sums(1000) },
+        { tier: 'hour', start: hour, brand: 'Voltra', model: 'E-Cross', sums: sums(10), stamp: hour + 3 * TIER_SPAN_MS.hour },
+        { tier: 'hour', start: hour, brand: 'Aurel', model: 'A4', sums: sums(20), stamp: hour + 3 * TIER_SPAN_MS.hour },
+        { tier: '10min', start: hour + 60 * MINUTE_MS, brand: 'Voltra', model: 'E-Cross', sums: sums(3), stamp: hour + 3 * TIER_SPAN_MS.hour },
+        { tier: '10min', start: hour + 65 * MINUTE_MS, brand: 'Aurel', model: 'A4', sums: sums(4), stamp: hour + 3 * TIER_SPAN_MS.hour },
+        { tier: 'day', start: hour, brand: 'Voltra', model: 'E-Cross', sums: sums(1000), stamp: hour + 3 * TIER_SPAN_MS.hour },
       ],
     });
     const read = { from: hour, intervalMs: 30 * MINUTE_MS };
@@ -162,8 +169,10 @@ export async function cockpitSuite(t: TapTest, open: () => Promise<StoreFixture>
     );
     t.strictSame((await tables.seriesBuckets({ ...read, brand: 'Aurel', ranges: mixed })).map((b) => b.samples), [20, 4], 'in scope');
     t.strictSame((await tables.seriesBuckets({ ...read, ranges: [{ tier: '10min', lo: hour, hi: hour + 2 * TIER_SPAN_MS.hour }] })).map((b) => b.samples), [7], 'both halves of 10 minutes');
-    await tables.write({ sealedSeries: [{ tier: '10min', start: hour + 65 * MINUTE_MS, brand: 'Aurel', model: 'A4', sums: sums(0) }] });
-    t.strictSame((await tables.seriesBuckets({ ...read, ranges: [{ tier: '10min', lo: hour, hi: hour + 2 * TIER_SPAN_MS.hour }] })).map((b) => b.samples), [3], 'sums written again overwrite them');
+    await tables.write({ sealedSeries: [{ tier: '10min', start: hour + 65 * MINUTE_MS, brand: 'Aurel', model: 'A4', sums: sums(0), stamp: hour + 3 * TIER_SPAN_MS.hour + 1 }] });
+    t.strictSame((await tables.seriesBuckets({ ...read, ranges: [{ tier: '10min', lo: hour, hi: hour + 2 * TIER_SPAN_MS.hour }] })).map((b) => b.samples), [3], 'the sums written last (the greatest stamp) are the piece\'s');
+    await tables.write({ sealedSeries: [{ tier: '10min', start: hour + 65 * MINUTE_MS, brand: 'Aurel', model: 'A4', sums: sums(6), stamp: hour + 8 * TIER_SPAN_MS.day }] });
+    t.strictSame((await tables.seriesBuckets({ ...read, ranges: [{ tier: '10min', lo: hour, hi: hour + 2 * TIER_SPAN_MS.hour }] })).map((b) => b.samples), [9], 'a week later too');
     t.strictSame(await tables.seriesBuckets({ ...read, ranges: [] }), [], 'no range, no bucket');
   });
 

@@ -1,8 +1,8 @@
 // Per-vehicle facts (packing, merging, decoding) and how a window is covered by segments.
 import t from 'tap';
-import { decodeFacts, FactsMerge, mergeFacts, packFacts, unpackFacts, VinNumbers, type VehicleFacts } from '../../services/cockpit/facts.ts';
+import { basePacked, currentParts, decodeFacts, FactsMerge, mergeFacts, packFacts, unpackFacts, VinNumbers, type VehicleFacts } from '../../services/cockpit/facts.ts';
 import { planCover, planSeries } from '../../services/cockpit/periods.ts';
-import { chunksOf } from '../../services/store/influx/cockpit-tables.ts';
+import { chunksOf, stampedNs } from '../../services/store/influx/cockpit-tables.ts';
 import { FACT_TIERS, SERIES_PIECE_MS, TIER_SPAN_MS } from '../../services/store/cockpit-tables.ts';
 
 const M = 60_000;
@@ -126,4 +126,35 @@ t.test('a series is read per bucket from the largest current sealed pieces insid
     { tier: '10min', lo: d0 + H + 30 * M, hi: d0 + 2 * H },
   ], 'an hour whose sums are stale: its 10 minutes, and the minutes of the stale 10 minutes');
   t.strictSame(planSeries(d0, d0 + H, 15 * M, () => false), [{ tier: 'minute', lo: d0, hi: d0 + H }], 'nothing current: minutes');
+});
+
+t.test('a base part holds its whole segment: the parts below it no longer count, and readers that ignore bases read it', async (t) => {
+  const part = (start: number, part: number, packed: string, model = 'E-Cross') => ({ tier: 'minute', start, brand: 'Voltra', model, part, packed });
+  const parts = [
+    part(0, 2, 'B,1,2,0'),
+    part(0, 0, 'A,1,2,0'),
+    part(0, 1, basePacked('C,5,6,1')),
+    part(M, 0, 'D,1,1,0'),
+    part(M, 1, basePacked('')),
+    part(0, 0, 'E,1,1,0', 'E-City'),
+    part(0, 3, 'F,1,1,0'),
+  ];
+  const current = currentParts(parts);
+  t.strictSame(current.filter((p) => p.start === 0 && p.model === 'E-Cross').map((p) => p.part), [1, 2, 3], 'from the last base on, in part order');
+  t.strictSame(current.filter((p) => p.start === M).map((p) => p.part), [1], 'an empty base empties the segment');
+  t.strictSame(current.filter((p) => p.model === 'E-City').map((p) => p.part), [0], 'per (brand, model): another model keeps its parts');
+  const back = new Map<string, VehicleFacts>();
+  for (const p of current) unpackFacts(p.packed, back);
+  t.strictSame([...back.keys()].sort(), ['B', 'C', 'E', 'F'], 'a base is read as the entries it holds');
+  const odd = new Map<string, VehicleFacts>([[';odd', { charging: false, faults: false }]]);
+  t.notOk(packFacts(odd).startsWith(';'), 'no packed entry starts like a base');
+});
+
+t.test('marks and sealed sums written many times: later stamps are later points, within the segment, never the same one', async (t) => {
+  const start = 1_795_000_200_000;
+  t.equal(stampedNs(start, start, 10 * M), `${start}000000`);
+  t.equal(stampedNs(start, start + 1, 10 * M), `${start}000001`, 'a stamp 1 ms later is 1 ns later');
+  t.equal(BigInt(stampedNs(start, start + 8 * D, 5 * M)), BigInt(start) * 1_000_000n + BigInt(8 * D), 'a week of revisions later: 0.69 s of nanoseconds after the start');
+  t.ok(BigInt(stampedNs(start, start + 8 * D, 5 * M)) < BigInt(start + 1000) * 1_000_000n, 'inside its first second');
+  t.equal(stampedNs(start, start - 5, 10 * M), `${start}000000`, 'a stamp before the start: at the start');
 });

@@ -232,7 +232,9 @@ export class DuckDbCockpitTables implements CockpitTables {
       try {
         return await rowsOf(
           db,
-          `SELECT f.tier, f.start, f.brand, f.model, max(f.part) FROM cockpit_facts f
+          `SELECT f.tier, f.start, f.brand, f.model, max(f.part) FROM
+             (SELECT tier, start, brand, model, part FROM cockpit_facts
+              UNION ALL SELECT 'minute' AS tier, minute AS start, brand, model, part FROM cockpit_series) f
            JOIN (SELECT DISTINCT * FROM cockpit_segments) s ON f.tier = s.tier AND f.start = s.start AND f.brand = s.brand AND f.model = s.model
            GROUP BY f.tier, f.start, f.brand, f.model`,
         );

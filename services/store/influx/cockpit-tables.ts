@@ -3,16 +3,21 @@
 //   cockpit_series          tags brand, model; integer and float sums; one point per part at minute + part ms;
 //   cockpit_facts_<tier>    tags brand, model; the packed facts of a part in string fields v0, v1 ... (a field holds
 //                           at most 64 KB) with `chunks` saying how many are current, at segment start + part ms;
-//   cockpit_series_sealed   tags tier, brand, model; the sums of a sealed segment's piece, at the piece start;
-//   cockpit_seals           tag tier; fields rev and series (the revision the sealed sums are of); at the segment start.
-// A point written again at the same series and time merges its fields into the old point, which is how a part is
-// overwritten (`chunks` tells stale string fields from current ones). Recounts from the raw `telemetry` points and
+//   cockpit_series_sealed   tags tier, brand, model; the sums of a sealed segment's piece, every write a point of its
+//                           own at the piece start + (stamp - piece start) ns: the last point of a piece is its sums;
+//   cockpit_seals           tag tier; fields rev and series (the revision the sealed sums are of); every write a point
+//                           at the segment start + (rev - start) ns: the last point is the mark, the last `series` its.
+// InfluxDB 1.x may keep the older value of a point written again when a cache snapshot and a compaction overlap
+// (influxdata/influxdb#24388, open), so the cockpit engine's sole writer writes no point twice with other values:
+// parts get new numbers, marks and sums new times. A point written again at the same series and time merges its
+// fields into the old point, which is how several writers overwrite a part (`chunks` tells stale string fields from
+// current ones). Recounts from the raw `telemetry` points and
 // the raw cockpit are InfluxQL over that measurement (tags vin, brand, model). The cockpit measurements and the raw
 // ones may live in different retention policies (retention.ts): raw points expire first.
 import { Point } from '@influxdata/influxdb-client';
 import { COCKPIT_SIGNALS } from '../../contract/signals.ts';
 import { VIN_PATTERN } from '../../contract/telemetry.ts';
-import { EMPTY_SUMS, MINUTE_MS, scopeTerms, segmentKey, TIER_SPAN_MS, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealedSums, type SealMark, type SegmentRef, type SeriesBucket, type SeriesPart, type SeriesRead } from '../cockpit-tables.ts';
+import { EMPTY_SUMS, MINUTE_MS, scopeTerms, segmentKey, SERIES_PIECE_MS, TIER_SPAN_MS, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealedSums, type SealMark, type SegmentRef, type SeriesBucket, type SeriesPart, type SeriesRead } from '../cockpit-tables.ts';
 import type { InfluxClient, StatementResult } from './client.ts';
 import { identifier, inPolicy, lineOf, tagIs, TELEMETRY_MEASUREMENT, tagValue } from './lines.ts';
 
@@ -67,8 +72,8 @@ export class InfluxCockpitTables implements CockpitTables {
   }
 
   /** Write lines of the cockpit tables, in their policy. */
-  private writeLines(lines: readonly string[], table: string): Promise<void> {
-    return this.influx.write(lines, { precision: 'ms', table, retentionPolicy: this.retentionPolicy });
+  private writeLines(lines: readonly string[], table: string, precision: 'ms' | 'ns' = 'ms'): Promise<void> {
+    return this.influx.write(lines, { precision, table, retentionPolicy: this.retentionPolicy });
   }
 
   /** Ask statements in requests of at most 40 (in `lanes` concurrent ones) and hand every row of every series to `each`. */
@@ -85,7 +90,7 @@ export class InfluxCockpitTables implements CockpitTables {
     const sealed: string[] = [];
     for (const s of batch.sealedSeries ?? []) {
       const point = sumsPoint(new Point(SEALED_SERIES_MEASUREMENT).tag('brand', tagValue(s.brand)).tag('model', tagValue(s.model)).tag('tier', s.tier), s.sums);
-      sealed.push(lineOf(point.timestamp(s.start)));
+      sealed.push(lineOf(point.timestamp(stampedNs(s.start, s.stamp, SERIES_PIECE_MS[s.tier]))));
     }
     const facts: string[] = [];
     for (const f of batch.facts ?? []) {
@@ -96,10 +101,10 @@ export class InfluxCockpitTables implements CockpitTables {
     }
     if (series.length > 0) await this.writeLines(series, SERIES_MEASUREMENT);
     if (facts.length > 0) await this.writeLines(facts, 'cockpit_facts');
-    if (sealed.length > 0) await this.writeLines(sealed, SEALED_SERIES_MEASUREMENT);
-    // the marks after the parts they vouch for; a mark without `series` keeps the one stored (a point's fields merge)
-    const seals = (batch.seals ?? []).map((m) => `${SEALS_MEASUREMENT},tier=${m.tier} rev=${Math.trunc(m.rev)}i${m.series === undefined ? '' : `,series=${Math.trunc(m.series)}i`} ${m.start}`);
-    if (seals.length > 0) await this.writeLines(seals, SEALS_MEASUREMENT);
+    if (sealed.length > 0) await this.writeLines(sealed, SEALED_SERIES_MEASUREMENT, 'ns');
+    // the marks after the parts they vouch for; a mark without `series` keeps the last one written (readSeals)
+    const seals = (batch.seals ?? []).map((m) => `${SEALS_MEASUREMENT},tier=${m.tier} rev=${Math.trunc(m.rev)}i${m.series === undefined ? '' : `,series=${Math.trunc(m.series)}i`} ${stampedNs(m.start, m.rev, TIER_SPAN_MS[m.tier])}`);
+    if (seals.length > 0) await this.writeLines(seals, SEALS_MEASUREMENT, 'ns');
   }
 
   private scopeFilter(scope: CockpitScope): string | undefined {
@@ -120,10 +125,12 @@ export class InfluxCockpitTables implements CockpitTables {
     // one statement per range (InfluxQL has no OR of time ranges), its buckets added up here
     const sums = 'sum("samples"), sum("speed_sum"), sum("speed_count"), sum("soc_sum"), sum("soc_count"), sum("adas_count"), sum("adas2")';
     const group = timeGroup(read, byModel ? ', "brand", "model"' : '');
+    // a sealed piece's sums are its last point's
+    const last = SUMS_FIELDS.map((f) => `last("${f}") AS "${f}"`).join(', ');
     const statements = read.ranges.map((r) =>
       r.tier === 'minute'
         ? `SELECT ${sums} FROM ${this.from(SERIES_MEASUREMENT)} WHERE time >= ${r.lo}ms AND time < ${r.hi}ms${scope} ${group}`
-        : `SELECT ${sums} FROM ${this.from(SEALED_SERIES_MEASUREMENT)} WHERE ${tagIs('tier', r.tier)} AND time >= ${r.lo}ms AND time < ${r.hi}ms${scope} ${group}`,
+        : `SELECT ${sums} FROM (SELECT ${last} FROM ${this.from(SEALED_SERIES_MEASUREMENT)} WHERE ${tagIs('tier', r.tier)} AND time >= ${r.lo}ms AND time < ${r.hi}ms${scope} GROUP BY time(${SERIES_PIECE_MS[r.tier]}ms), "brand", "model" fill(none)) WHERE time >= ${r.lo}ms AND time < ${r.hi}ms ${group}`,
     );
     const buckets = new Map<string, SeriesBucket>();
     await this.eachRow(statements, (series, row) => {
@@ -179,7 +186,9 @@ export class InfluxCockpitTables implements CockpitTables {
   }
 
   async readSeals(lo: number, hi: number): Promise<SealMark[]> {
-    const [result] = await this.influx.query([`SELECT "rev", "series" FROM ${this.from(SEALS_MEASUREMENT)} WHERE time >= ${lo}ms AND time < ${hi}ms GROUP BY "tier"`]);
+    // a segment's marks lie within a few seconds of its start (a week's revisions are 0.6 s of nanoseconds): the last
+    // of each 10 minutes and tier is the mark; `series` the last one written
+    const [result] = await this.influx.query([`SELECT last("rev"), last("series") FROM ${this.from(SEALS_MEASUREMENT)} WHERE time >= ${lo}ms AND time < ${hi}ms GROUP BY time(${TIER_SPAN_MS['10min']}ms), "tier" fill(none)`]);
     const marks: SealMark[] = [];
     for (const series of result?.series ?? []) {
       const tier = series.tags?.tier;
@@ -203,6 +212,9 @@ export class InfluxCockpitTables implements CockpitTables {
       for (const range of contiguous(list.map((s) => s.start), span)) {
         statements.push(`SELECT max("part") FROM ${this.from(factsMeasurement(tier))} WHERE time >= ${range.lo}ms AND time < ${range.hi}ms${models} GROUP BY time(${span}ms), "brand", "model" fill(none)`);
         tiers.push(tier);
+        if (tier !== 'minute') continue;
+        statements.push(`SELECT max("part") FROM ${this.from(SERIES_MEASUREMENT)} WHERE time >= ${range.lo}ms AND time < ${range.hi}ms${models} GROUP BY time(${span}ms), "brand", "model" fill(none)`);
+        tiers.push(tier);
       }
     }
     const results = await this.influx.queryInRequests(statements);
@@ -210,7 +222,7 @@ export class InfluxCockpitTables implements CockpitTables {
       for (const series of result.series ?? []) {
         for (const row of series.values ?? []) {
           const key = segmentKey({ tier: tiers[i]!, start: num(row[0]), brand: series.tags?.brand ?? '', model: series.tags?.model ?? '' });
-          if (wanted.has(key) && typeof row[1] === 'number') out.set(key, row[1]);
+          if (wanted.has(key) && typeof row[1] === 'number') out.set(key, Math.max(row[1], out.get(key) ?? 0));
         }
       }
     });
@@ -332,6 +344,18 @@ export class InfluxCockpitTables implements CockpitTables {
 function timeGroup(window: Pick<CockpitWindow, 'from' | 'intervalMs'>, tags = ''): string {
   const offset = ((window.from % window.intervalMs) + window.intervalMs) % window.intervalMs;
   return `GROUP BY time(${window.intervalMs}ms, ${offset}ms)${tags} fill(none)`;
+}
+
+/** The sums' fields, in CockpitSums' order. */
+const SUMS_FIELDS = ['samples', 'speed_sum', 'speed_count', 'soc_sum', 'soc_count', 'adas_count', 'adas2'] as const;
+
+/**
+ * The time (ns) of a write of something many writes of which lie at `start` (ms): start + (stamp - start) ns, so that a
+ * later stamp is a later point and no two writes are the same point. Stamps are ms, and grow by at least one a write.
+ */
+export function stampedNs(start: number, stamp: number, spanMs: number): string {
+  const offset = Math.min(Math.max(0, Math.trunc(stamp) - start), spanMs * 1_000_000 - 1);
+  return (BigInt(start) * 1_000_000n + BigInt(offset)).toString();
 }
 
 /** The sums' fields on a point. */
