@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import createError from '@fastify/error';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { StoreUnavailableError } from '../store/telemetry-store.ts';
 
 export const Unauthorized = createError('UNAUTHORIZED', 'a valid bearer token is required', 401);
 export const Forbidden = createError('FORBIDDEN', 'this token may not do that', 403);
@@ -54,6 +55,11 @@ export function registerErrorHandlers(app: FastifyInstance): void {
       body = { statusCode: error.statusCode, code: error.code.replace(/^FST_ERR_/, ''), message: error.message };
     } else if (error.statusCode === 503 && error.code) {
       body = { statusCode: 503, code: error.code, message: error.message };
+    } else if (error instanceof StoreUnavailableError) {
+      // the store down or slow is not a bug of this service: logged without a stack, answered as retryable
+      request.log.warn({ event: 'store_unavailable', err: error.message }, 'the store did not answer a read');
+      body = { statusCode: 503, code: 'STORE_UNAVAILABLE', message: 'the telemetry store did not answer; retry later' };
+      reply.header('retry-after', '1');
     } else {
       request.log.error({ err: error }, 'request failed');
       body = { statusCode: 500, code: 'INTERNAL_ERROR', message: 'internal server error' };

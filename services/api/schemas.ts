@@ -29,6 +29,8 @@ export const ERROR_ANSWERS = {
   tooLarge: errorAnswer('PAYLOAD_TOO_LARGE: the body is over the limit'),
   mediaType: errorAnswer('UNSUPPORTED_MEDIA_TYPE: the body must be application/json'),
   rateLimited: errorAnswer("RATE_LIMITED: the caller's requests per minute are used up (VC_RATE_LIMIT); Retry-After says when to try again"),
+  /** a read of the telemetry store */
+  storeUnavailable: errorAnswer('STORE_UNAVAILABLE: the telemetry store (InfluxDB) did not answer: down, unreachable, timed out or a server error; retry later (Retry-After)'),
 } as const;
 
 /**

@@ -36,6 +36,14 @@ export class StoreAccessError extends Error {
   override readonly name = 'StoreAccessError';
 }
 
+/**
+ * The store did not answer: it is down, unreachable, timed out, or answered with a 5xx. A read the API was asked for
+ * answers 503 STORE_UNAVAILABLE (services/api/errors.ts): trying again later may work.
+ */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+}
+
 /** One backend's telemetry and dead letters (their methods, as the service calls them), cockpit tables and lifecycle. */
 export interface TelemetryStore extends TelemetryRepository, DeadLetterRepository {
   /** Human name for logs and /readyz: `influx` or `embedded`. */

@@ -72,6 +72,15 @@ async function run(binary: string): Promise<void> {
     const http = await api.post('/api/v1/telemetry', { vin, ts: now, seq: 9999, signals: { 'Vehicle.Speed': 1 } });
     t.equal(http.status, 503);
     t.match(http.body, { code: 'INGEST_BACKPRESSURE' });
+    // reads the store cannot answer: retryable, not an internal error
+    const history = await fetch(`${service.apiUrl}/api/v1/vehicles/${vin}/telemetry?from=${base}&to=${base + TOTAL}`, { headers: { authorization: `Bearer ${service.adminToken.token}` } });
+    t.equal(history.status, 503, 'a history read while the store is down');
+    t.strictSame(await history.json(), { statusCode: 503, code: 'STORE_UNAVAILABLE', message: 'the telemetry store did not answer; retry later' });
+    t.equal(history.headers.get('retry-after'), '1');
+    const minute = Math.floor(base / 60_000) * 60_000;
+    const cockpit = await api.get(`/api/v1/fleet/cockpit?from=${minute}&to=${minute + 600_000}&interval=1m`);
+    t.equal(cockpit.status, 503, 'a cockpit read too');
+    t.match(cockpit.body, { code: 'STORE_UNAVAILABLE' });
 
     await influx.up();
     await waitFor('every message to be acked', async () => (acked.size === TOTAL ? true : undefined), 60_000, 200);

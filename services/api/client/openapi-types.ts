@@ -869,6 +869,12 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description STORE_UNAVAILABLE: the telemetry store (InfluxDB) did not answer: down, unreachable, timed out or a server error; retry later (Retry-After) */
+      503: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   /**
@@ -927,6 +933,12 @@ export interface operations {
       };
       /** @description RATE_LIMITED: the caller's requests per minute are used up (VC_RATE_LIMIT); Retry-After says when to try again */
       429: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description STORE_UNAVAILABLE: the telemetry store (InfluxDB) did not answer: down, unreachable, timed out or a server error; retry later (Retry-After) */
+      503: {
         content: {
           "application/json": components["schemas"]["Error"];
         };
@@ -1278,6 +1290,12 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description STORE_UNAVAILABLE: the telemetry store (InfluxDB) did not answer: down, unreachable, timed out or a server error; retry later (Retry-After) */
+      503: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   /** Brands with model and vehicle counts, online now */
@@ -1352,6 +1370,12 @@ export interface operations {
       };
       /** @description RATE_LIMITED: the caller's requests per minute are used up (VC_RATE_LIMIT); Retry-After says when to try again */
       429: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description STORE_UNAVAILABLE: the telemetry store (InfluxDB) did not answer: down, unreachable, timed out or a server error; retry later (Retry-After) */
+      503: {
         content: {
           "application/json": components["schemas"]["Error"];
         };
@@ -1447,6 +1471,12 @@ export interface operations {
       };
       /** @description RATE_LIMITED: the caller's requests per minute are used up (VC_RATE_LIMIT); Retry-After says when to try again */
       429: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description STORE_UNAVAILABLE: the telemetry store (InfluxDB) did not answer: down, unreachable, timed out or a server error; retry later (Retry-After) */
+      503: {
         content: {
           "application/json": components["schemas"]["Error"];
         };
@@ -1829,6 +1859,12 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description STORE_UNAVAILABLE: the telemetry store (InfluxDB) did not answer: down, unreachable, timed out or a server error; retry later (Retry-After) */
+      503: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   /** A one-time link (one download, within a minute, no token needed) to the CSV of GET .../telemetry.csv: for browsers */
@@ -1912,6 +1948,12 @@ export interface operations {
       };
       /** @description RATE_LIMITED: the caller's requests per minute are used up (VC_RATE_LIMIT); Retry-After says when to try again */
       429: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description STORE_UNAVAILABLE: the telemetry store (InfluxDB) did not answer: down, unreachable, timed out or a server error; retry later (Retry-After) */
+      503: {
         content: {
           "application/json": components["schemas"]["Error"];
         };

@@ -67,6 +67,7 @@ const cockpitAnswers = {
   400: errorAnswer('VALIDATION_FAILED: a parameter does not match its schema; INVALID_RANGE: from is not before to, or too many buckets'),
   401: unauthorized,
   429: rateLimited,
+  503: ERROR_ANSWERS.storeUnavailable,
 };
 
 export const cockpitRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (app) => {

@@ -132,6 +132,7 @@ export const ingestRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (a
           403: errorAnswer('FORBIDDEN: a tenant token without `vin`'),
           404: errorAnswer("VEHICLE_NOT_FOUND: a tenant token naming a VIN that is not registered or is another brand's"),
           429: rateLimited,
+          503: ERROR_ANSWERS.storeUnavailable,
         },
       },
     },

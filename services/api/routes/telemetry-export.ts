@@ -90,7 +90,7 @@ export const telemetryExportRoutes = (ctx: ApiContext): FastifyPluginAsyncZod =>
         security: [{ bearer: [] }],
         params: VinParams,
         querystring: ExportQuerySchema,
-        response: { 200: CSV_ANSWER, 400: ERROR_ANSWERS.validation, 401: ERROR_ANSWERS.unauthorized, 404: errorAnswer('VEHICLE_NOT_FOUND: a VIN the token may not see, or not registered'), 429: ERROR_ANSWERS.rateLimited },
+        response: { 200: CSV_ANSWER, 400: ERROR_ANSWERS.validation, 401: ERROR_ANSWERS.unauthorized, 404: errorAnswer('VEHICLE_NOT_FOUND: a VIN the token may not see, or not registered'), 429: ERROR_ANSWERS.rateLimited, 503: ERROR_ANSWERS.storeUnavailable },
       },
     },
     async (request, reply) => sendCsv(reply, await exportOf(request, request.params.vin, request.query)),
@@ -130,7 +130,7 @@ export const telemetryExportRoutes = (ctx: ApiContext): FastifyPluginAsyncZod =>
         summary: 'Download the CSV of a one-time export link (the link is the credential)',
         security: [],
         params: TicketParams,
-        response: { 200: CSV_ANSWER, 400: ERROR_ANSWERS.validation, 404: errorAnswer('EXPORT_NOT_FOUND: the link was used already, expired, or never existed'), 429: ERROR_ANSWERS.rateLimited },
+        response: { 200: CSV_ANSWER, 400: ERROR_ANSWERS.validation, 404: errorAnswer('EXPORT_NOT_FOUND: the link was used already, expired, or never existed'), 429: ERROR_ANSWERS.rateLimited, 503: ERROR_ANSWERS.storeUnavailable },
       },
     },
     async (request, reply) => {

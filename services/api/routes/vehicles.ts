@@ -255,6 +255,7 @@ export const vehicleRoutes = (ctx: ApiContext): FastifyPluginAsyncZod => async (
           401: unauthorized,
           404: vehicleNotFound,
           429: rateLimited,
+          503: ERROR_ANSWERS.storeUnavailable,
         },
       },
     },

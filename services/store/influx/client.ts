@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { InfluxDB, type Transport } from '@influxdata/influxdb-client';
 import type { WriteObserver } from '../cockpit-tables.ts';
-import { StoreAccessError, StoreRejectedError, type StoreLogger } from '../telemetry-store.ts';
+import { StoreAccessError, StoreRejectedError, StoreUnavailableError, type StoreLogger } from '../telemetry-store.ts';
 import { identifier } from './lines.ts';
 
 /** The client's settings (VC_INFLUX_* in services/config.ts). */
@@ -205,6 +205,8 @@ export class InfluxClient {
       }
       if (status === 401) throw new StoreAccessError(`InfluxDB refused ${this.credentials} (${message}): check its password or token`, { cause: err });
       if (status === 403) throw new StoreAccessError(`InfluxDB denied ${this.credentials ?? 'a request without credentials'} a privilege (${message})`, { cause: err });
+      // no answer (refused, reset, timed out) or a server error: it may answer later
+      if (typeof status !== 'number' || status >= 500) throw new StoreUnavailableError(message, { cause: err });
       throw new Error(message, { cause: err });
     }
   }
