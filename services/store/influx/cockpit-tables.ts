@@ -208,14 +208,19 @@ export class InfluxCockpitTables implements CockpitTables {
   }
 
   async readSeals(lo: number, hi: number): Promise<SealMark[]> {
-    // a segment's marks lie within a few seconds of its start (a week's revisions are 0.6 s of nanoseconds): the last
-    // of each 10 minutes and tier is the mark; `series` the last one written
-    const [result] = await this.influx.query([`SELECT last("rev"), last("series") FROM ${this.from(SEALS_MEASUREMENT)} WHERE time >= ${lo}ms AND time < ${hi}ms GROUP BY time(${TIER_SPAN_MS['10min']}ms), "tier" fill(none)`]);
+    // a segment's marks lie within seconds of its start (a week's revisions are 0.6 s of nanoseconds), so they are read
+    // up to 10 minutes past `hi`: the last of each 10 minutes and tier is the mark of the segment starting there (one
+    // starting outside [lo, hi) is dropped); `series` is the last one written
+    const step = TIER_SPAN_MS['10min'];
+    const [result] = await this.influx.query([`SELECT last("rev"), last("series") FROM ${this.from(SEALS_MEASUREMENT)} WHERE time >= ${lo}ms AND time < ${hi + step}ms GROUP BY time(${step}ms), "tier" fill(none)`]);
     const marks: SealMark[] = [];
     for (const series of result?.series ?? []) {
       const tier = series.tags?.tier;
       if (tier !== '10min' && tier !== 'hour' && tier !== 'day') continue;
-      for (const row of series.values ?? []) marks.push({ tier, start: num(row[0]), rev: num(row[1]), ...(typeof row[2] === 'number' ? { series: row[2] } : {}) });
+      for (const row of series.values ?? []) {
+        const start = num(row[0]);
+        if (start >= lo && start < hi) marks.push({ tier, start, rev: num(row[1]), ...(typeof row[2] === 'number' ? { series: row[2] } : {}) });
+      }
     }
     return marks;
   }
