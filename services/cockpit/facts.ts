@@ -5,6 +5,7 @@
 // 2 fault). Numbers are written with String(), which round-trips a double exactly. A VIN that is not a plain ISO 3779
 // VIN is percent-encoded, so `,` `;` `"` and `\` never appear raw.
 import { VIN_PATTERN } from '../contract/telemetry.ts';
+import { segmentKey, type SegmentRef } from '../store/cockpit-tables.ts';
 
 export interface VehicleFacts {
   odoMin?: number;
@@ -101,10 +102,10 @@ export const basePacked = (packed: string): string => BASE_MARK + packed;
  * The parts of some segments that count: per (tier, start, brand, model) those from its last base on (every part when
  * it has none), in part order.
  */
-export function currentParts<T extends { tier: string; start: number; brand: string; model: string; part: number; packed: string }>(parts: readonly T[]): T[] {
+export function currentParts<T extends SegmentRef & { part: number; packed: string }>(parts: readonly T[]): T[] {
   const bySegment = new Map<string, T[]>();
   for (const p of parts) {
-    const key = `${p.tier}\u0000${p.start}\u0000${p.brand}\u0000${p.model}`;
+    const key = segmentKey(p);
     const list = bySegment.get(key);
     if (list) list.push(p);
     else bySegment.set(key, [p]);

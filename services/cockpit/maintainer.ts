@@ -19,6 +19,7 @@
 import type { Logger } from 'pino';
 import type { ServiceMetrics } from '../observability/metrics.ts';
 import {
+  contiguousRanges,
   MAX_PART,
   MINUTE_MS,
   segmentKey,
@@ -31,10 +32,9 @@ import {
   type SealedTier,
   type SealMark,
   type SegmentRef,
-  type SeriesBucket,
   type SeriesPart,
 } from '../store/cockpit-tables.ts';
-import type { RollupKey, RollupRow, StoredSample } from '../store/telemetry-store.ts';
+import type { CockpitSums, RollupKey, RollupRow, StoredSample } from '../store/telemetry-store.ts';
 import { EMPTY_SUMS, emptyRow, factsOf, groupKey, MinuteGroup, noSums, OffsetSet, sameRow, sumsDifference, type VehicleMinute } from './book.ts';
 import { basePacked, currentParts, mergeFacts, packFacts, unpackFacts, type VehicleFacts } from './facts.ts';
 import { minuteOf, planCover, planSeries, SEALED_TIERS, startOf } from './periods.ts';
@@ -699,18 +699,11 @@ export class CockpitMaintainer {
   /** A recount group's series as the store holds them: what all of its minute's series parts add up to. */
   private async readStored(groups: readonly MinuteGroup[]): Promise<void> {
     if (groups.length === 0) return;
-    const minutes = [...new Set(groups.map((g) => g.minute))].sort((a, b) => a - b);
-    const ranges: Array<{ tier: 'minute'; lo: number; hi: number }> = [];
-    for (const minute of minutes) {
-      const last = ranges[ranges.length - 1];
-      if (last && last.hi === minute) last.hi = minute + MINUTE_MS;
-      else ranges.push({ tier: 'minute', lo: minute, hi: minute + MINUTE_MS });
-    }
-    const stored = new Map<string, SeriesBucket>();
-    for (const b of await this.tables.seriesBuckets({ from: minutes[0]!, intervalMs: MINUTE_MS, ranges }, true)) stored.set(`${b.t}\u0000${b.brand}\u0000${b.model}`, b);
+    const ranges = contiguousRanges(groups.map((g) => g.minute), MINUTE_MS).map((r) => ({ tier: 'minute' as const, ...r }));
+    const stored = new Map<string, CockpitSums>();
+    for (const { t, brand, model, ...sums } of await this.tables.seriesBuckets({ from: ranges[0]!.lo, intervalMs: MINUTE_MS, ranges }, true)) stored.set(`${t}\u0000${brand}\u0000${model}`, sums);
     for (const g of groups) {
-      const b = stored.get(`${g.minute}\u0000${g.brand}\u0000${g.model}`);
-      g.written = b ? { samples: b.samples, speedSum: b.speedSum, speedCount: b.speedCount, socSum: b.socSum, socCount: b.socCount, adasCount: b.adasCount, adas2Count: b.adas2Count } : { ...EMPTY_SUMS };
+      g.written = stored.get(`${g.minute}\u0000${g.brand}\u0000${g.model}`) ?? { ...EMPTY_SUMS };
       g.storedKnown = true;
     }
   }
@@ -999,11 +992,12 @@ export class CockpitMaintainer {
     const cover = planCover(start, start + span, (t, s) => t !== tier && TIER_SPAN_MS[t] < span && this.isSealed(t, s));
     const read = await this.tables.readFacts([...cover, { tier, lo: start, hi: start + 1 }], {});
     const byModel = new Map<string, SegmentFacts>();
-    const above = new Map<string, { brand: string; model: string; part: number }>();
+    // the greatest part number the segment holds, per (brand, model)
+    const held = new Map<string, { brand: string; model: string; last: number }>();
     for (const part of read) {
       if (part.tier !== tier) continue;
       const key = groupKey(part.brand, part.model);
-      above.set(key, { brand: part.brand, model: part.model, part: Math.max(part.part + 1, above.get(key)?.part ?? 0) });
+      held.set(key, { brand: part.brand, model: part.model, last: Math.max(part.part, held.get(key)?.last ?? 0) });
     }
     for (const part of currentParts(read.filter((p) => p.tier !== tier))) {
       const key = groupKey(part.brand, part.model);
@@ -1011,8 +1005,8 @@ export class CockpitMaintainer {
       if (!s) byModel.set(key, (s = { ref: { tier, start, brand: part.brand, model: part.model }, facts: new Map(), dirty: false, touchedAt: 0 }));
       unpackFacts(part.packed, s.facts);
     }
-    const parts: FactsPart[] = [...byModel].map(([key, s]) => ({ tier, start, brand: s.ref.brand, model: s.ref.model, part: this.nextPart(above.has(key) ? above.get(key)!.part - 1 : undefined), packed: basePacked(packFacts(s.facts)) }));
-    for (const [key, a] of above) if (!byModel.has(key)) parts.push({ tier, start, brand: a.brand, model: a.model, part: a.part, packed: basePacked('') });
+    const parts: FactsPart[] = [...byModel].map(([key, s]) => ({ tier, start, brand: s.ref.brand, model: s.ref.model, part: this.nextPart(held.get(key)?.last), packed: basePacked(packFacts(s.facts)) }));
+    for (const [key, h] of held) if (!byModel.has(key)) parts.push({ tier, start, brand: h.brand, model: h.model, part: this.nextPart(h.last), packed: basePacked('') });
     // parts added in memory for this segment are in the base now; one still to be written numbers itself anew
     for (const [key, s] of this.added) {
       if (s.ref.tier !== tier || s.ref.start !== start) continue;

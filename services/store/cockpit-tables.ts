@@ -102,6 +102,17 @@ export function totalOf(series: readonly CockpitSums[]): CockpitSums {
   return totals;
 }
 
+/** Segment starts (each `span` long) as few [lo, hi) ranges: adjacent ones merged, in time order, each start once. */
+export function contiguousRanges(starts: readonly number[], span: number): Array<{ lo: number; hi: number }> {
+  const ranges: Array<{ lo: number; hi: number }> = [];
+  for (const start of [...new Set(starts)].sort((a, b) => a - b)) {
+    const last = ranges[ranges.length - 1];
+    if (last && last.hi === start) last.hi = start + span;
+    else ranges.push({ lo: start, hi: start + span });
+  }
+  return ranges;
+}
+
 /** What a scope asks of the brand and model columns: each term one of some values; undefined when nothing can match. */
 export function scopeTerms(scope: CockpitScope): Array<{ column: 'brand' | 'model'; anyOf: readonly string[] }> | undefined {
   if (scope.brands?.length === 0) return undefined;

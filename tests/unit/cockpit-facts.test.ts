@@ -129,7 +129,7 @@ t.test('a series is read per bucket from the largest current sealed pieces insid
 });
 
 t.test('a base part holds its whole segment: the parts below it no longer count, and readers that ignore bases read it', async (t) => {
-  const part = (start: number, part: number, packed: string, model = 'E-Cross') => ({ tier: 'minute', start, brand: 'Voltra', model, part, packed });
+  const part = (start: number, part: number, packed: string, model = 'E-Cross') => ({ tier: 'minute' as const, start, brand: 'Voltra', model, part, packed });
   const parts = [
     part(0, 2, 'B,1,2,0'),
     part(0, 0, 'A,1,2,0'),

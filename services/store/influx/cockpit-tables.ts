@@ -18,7 +18,7 @@
 import { Point } from '@influxdata/influxdb-client';
 import { COCKPIT_SIGNALS } from '../../contract/signals.ts';
 import { VIN_PATTERN } from '../../contract/telemetry.ts';
-import { EMPTY_SUMS, MINUTE_MS, scopeTerms, segmentKey, SERIES_PIECE_MS, TIER_SPAN_MS, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealedSums, type SealMark, type SegmentRef, type SeriesBucket, type SeriesPart, type SeriesRead } from '../cockpit-tables.ts';
+import { contiguousRanges, EMPTY_SUMS, MINUTE_MS, scopeTerms, segmentKey, SERIES_PIECE_MS, TIER_SPAN_MS, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealedSums, type SealMark, type SegmentRef, type SeriesBucket, type SeriesPart, type SeriesRead } from '../cockpit-tables.ts';
 import type { InfluxClient, StatementResult } from './client.ts';
 import { identifier, inPolicy, lineOf, tagIs, TELEMETRY_MEASUREMENT, tagValue } from './lines.ts';
 
@@ -236,7 +236,7 @@ export class InfluxCockpitTables implements CockpitTables {
     for (const [tier, list] of byTier) {
       const span = TIER_SPAN_MS[tier];
       const models = this.modelsFilter(list);
-      for (const range of contiguous(list.map((s) => s.start), span)) {
+      for (const range of contiguousRanges(list.map((s) => s.start), span)) {
         statements.push(`SELECT max("part") FROM ${this.from(factsMeasurement(tier))} WHERE time >= ${range.lo}ms AND time < ${range.hi}ms${models} GROUP BY time(${span}ms), "brand", "model" fill(none)`);
         tiers.push(tier);
         if (tier !== 'minute') continue;
@@ -403,16 +403,6 @@ function countsBySeriesTime(result: StatementResult | undefined): Map<string, nu
     for (const row of series.values ?? []) counts.set(`${series.tags?.vin}\u0000${num(row[0])}`, num(row[1]));
   }
   return counts;
-}
-
-function contiguous(starts: readonly number[], span: number): Array<{ lo: number; hi: number }> {
-  const ranges: Array<{ lo: number; hi: number }> = [];
-  for (const start of [...new Set(starts)].sort((a, b) => a - b)) {
-    const last = ranges[ranges.length - 1];
-    if (last && last.hi === start) last.hi = start + span;
-    else ranges.push({ lo: start, hi: start + span });
-  }
-  return ranges;
 }
 
 interface TimeRange {
