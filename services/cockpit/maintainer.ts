@@ -173,7 +173,6 @@ export class CockpitMaintainer {
   /** batches prepared so far, and how many of them were tracked (or given up) when the last was: one is on its way between */
   private prepared = 0;
   private trackedUpTo = 0;
-  private lastRev = 0;
   private recovered = false;
   /** recompute: groups to recount once more at a time */
   private readonly settling: Array<{ at: number; groups: Array<{ minute: number; brand: string; model: string }> }> = [];
@@ -517,8 +516,6 @@ export class CockpitMaintainer {
     const hi = now + TIER_SPAN_MS.day;
     for (const mark of await this.tables.readSeals(startOf('day', lo), hi)) {
       this.marks.get(mark.tier)!.set(mark.start, mark.rev);
-      // revisions only grow, whatever this machine's clock says
-      if (mark.rev > this.lastRev) this.lastRev = mark.rev;
       // the sole writer makes sums of another revision (or none: a store of before them) again
       const key = `${mark.tier}:${mark.start}`;
       if (this.incremental && mark.series !== mark.rev && !this.staleSums.has(key)) this.staleSums.set(key, { tier: mark.tier, start: mark.start, at: 0 });
@@ -836,17 +833,19 @@ export class CockpitMaintainer {
   }
 
   /**
-   * A number greater than any this process gave before (and than any revision loaded): the revisions of marks and the
-   * stamps of sealed sums, so that no mark or sums is written twice with other values (the store may keep the latest).
+   * The clock, or the segment's revision + 1 if that is later: a new revision of its mark, or the stamp of its sealed
+   * sums. So the sole writer never writes a mark or sums twice with other values (a store may keep every write and
+   * read the greatest), and several writers' writes of a segment keep the order of their clocks: a counter shared by
+   * all segments ran ahead of the clock by one a segment sealed, and a writer that had sealed many won over a later one.
    */
-  private newRev(now: number): number {
-    return (this.lastRev = Math.max(now, this.lastRev + 1));
+  private nextRev(tier: SealedTier, start: number, now: number): number {
+    return Math.max(now, (this.marks.get(tier)!.get(start) ?? 0) + 1);
   }
 
   /** A new revision of a sealed segment; its sealed series sums are current when `sums` says they were just written. */
   private bump(tier: SealedTier, start: number, now: number, sums = false): void {
     if (sums) return this.sumsCurrent(tier, start, now);
-    const rev = this.newRev(now);
+    const rev = this.nextRev(tier, start, now);
     this.marks.get(tier)!.set(start, rev);
     this.revs.set(`${tier}:${start}`, { tier, start, rev });
     this.staleSums.set(`${tier}:${start}`, { tier, start, at: now });
@@ -854,7 +853,7 @@ export class CockpitMaintainer {
 
   /** The sealed sums of a segment were just written: a new revision whose mark says they are of it. */
   private sumsCurrent(tier: SealedTier, start: number, now: number): void {
-    const rev = this.newRev(now);
+    const rev = this.nextRev(tier, start, now);
     this.marks.get(tier)!.set(start, rev);
     this.revs.set(`${tier}:${start}`, { tier, start, rev, series: rev });
     this.staleSums.delete(`${tier}:${start}`);
@@ -934,7 +933,7 @@ export class CockpitMaintainer {
    * (brand, model) the segment had and the store no longer has is written as zeros.
    */
   private async sealedSums(tier: SealedTier, start: number, now: number): Promise<SealedSums[]> {
-    const stamp = this.newRev(now);
+    const stamp = this.nextRev(tier, start, now);
     const span = TIER_SPAN_MS[tier];
     const piece = SERIES_PIECE_MS[tier];
     const ranges = planSeries(start, start + span, piece, (t, s) => TIER_SPAN_MS[t] < span && this.isSealed(t, s) && !this.staleSums.has(`${t}:${s}`));
