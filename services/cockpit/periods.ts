@@ -33,14 +33,17 @@ export function planSeries(from: number, to: number, intervalMs: number, current
 
 const SERIES_PIECE_MS_OF: Readonly<Record<FactTier, number>> = { minute: MINUTE_MS, ...SERIES_PIECE_MS };
 
+/** Append [lo, hi) of a tier to ranges in time order: merged into the last when it is of the tier and ends at lo. */
+export function appendRange(ranges: FactsRange[], tier: FactTier, lo: number, hi: number): void {
+  if (lo >= hi) return;
+  const last = ranges[ranges.length - 1];
+  if (last && last.tier === tier && last.hi === lo) last.hi = hi;
+  else ranges.push({ tier, lo, hi });
+}
+
 /** Cover [from, to) with pieces of `spans` per tier, coarsest first where `usable`, appending merged ranges to `parts`. */
 function cover(from: number, to: number, spans: Readonly<Record<FactTier, number>>, usable: (tier: SealedTier, start: number) => boolean, parts: FactsRange[]): FactsRange[] {
-  const push = (tier: FactTier, lo: number, hi: number): void => {
-    if (lo >= hi) return;
-    const last = parts[parts.length - 1];
-    if (last && last.tier === tier && last.hi === lo) last.hi = hi;
-    else parts.push({ tier, lo, hi });
-  };
+  const push = (tier: FactTier, lo: number, hi: number): void => appendRange(parts, tier, lo, hi);
   const fill = (lo: number, hi: number, level: number): void => {
     if (lo >= hi) return;
     const tier = FACT_TIERS[level]!;

@@ -3,11 +3,11 @@
 // per-vehicle facts from the segments that cover the window (periods.ts planCover). Sealed segments do not change
 // but by a new revision of their seal mark, so their decoded facts are kept in a bounded cache: a dashboard that
 // asks again, or slides its window by a minute, reads only the segments that are not sealed yet.
-import { FACT_TIERS, MINUTE_MS, SERIES_PIECE_MS, TIER_SPAN_MS, type CockpitTables, type FactsPart, type FactTier, type SealedTier, type SealMark, type SeriesBucket } from '../store/cockpit-tables.ts';
+import { FACT_TIERS, MINUTE_MS, SERIES_PIECE_MS, TIER_SPAN_MS, type CockpitTables, type FactsPart, type FactsRange, type FactTier, type SealedTier, type SealMark, type SeriesBucket } from '../store/cockpit-tables.ts';
 import type { CockpitAggregates, CockpitScope, CockpitSums, CockpitWindow } from '../store/telemetry-store.ts';
 import { EMPTY_SUMS, groupKey } from './book.ts';
 import { currentParts, decodedBytes, decodeFacts, FactsMerge, VinNumbers, type DecodedFacts } from './facts.ts';
-import { planCover, planSeries, startOf } from './periods.ts';
+import { appendRange, planCover, planSeries, startOf } from './periods.ts';
 
 /** A series plan of more ranges than this reads the window's minutes instead. */
 export const MAX_SERIES_RANGES = 16;
@@ -92,12 +92,7 @@ export class CockpitReader {
     // a segment is cached when it is sealed, or is a minute of a sealed 10 minutes; the rest is read for this question
     const cached: Array<{ key: string; segment: CachedSegment }> = [];
     const missing: Array<{ tier: FactTier; start: number; key: string; rev: number }> = [];
-    const uncached: Array<{ tier: FactTier; lo: number; hi: number }> = [];
-    const addUncached = (tier: FactTier, lo: number, hi: number): void => {
-      const last = uncached[uncached.length - 1];
-      if (last && last.tier === tier && last.hi === lo) last.hi = hi;
-      else uncached.push({ tier, lo, hi });
-    };
+    const uncached: FactsRange[] = [];
     // sealed 10 minutes in order: a stretch of minutes with none is read as one range, not visited minute by minute
     // (a window from 1970 is 29 million minutes: 30 s of a blocked event loop)
     const sealedTens = marks.filter((m) => m.tier === '10min').map((m) => m.start).sort((x, y) => x - y);
@@ -118,7 +113,7 @@ export class CockpitReader {
         const sealedRev = range.tier === 'minute' ? rev.get(`10min:${startOf('10min', start)}`) : rev.get(key);
         if (sealedRev === undefined) {
           const end = range.tier === 'minute' ? Math.min(range.hi, nextSealedTen(start)) : start + span;
-          addUncached(range.tier, start, end);
+          appendRange(uncached, range.tier, start, end);
           start = end - span;
           continue;
         }
@@ -147,13 +142,8 @@ export class CockpitReader {
   /** Read sealed segments of every (brand, model) and keep them. */
   private async load(missing: ReadonlyArray<{ tier: FactTier; start: number; key: string; rev: number }>): Promise<Array<{ key: string; segment: CachedSegment }>> {
     if (missing.length === 0) return [];
-    const ranges: Array<{ tier: FactTier; lo: number; hi: number }> = [];
-    for (const m of [...missing].sort((a, b) => FACT_TIERS.indexOf(a.tier) - FACT_TIERS.indexOf(b.tier) || a.start - b.start)) {
-      const last = ranges[ranges.length - 1];
-      const span = TIER_SPAN_MS[m.tier];
-      if (last && last.tier === m.tier && last.hi === m.start) last.hi = m.start + span;
-      else ranges.push({ tier: m.tier, lo: m.start, hi: m.start + span });
-    }
+    const ranges: FactsRange[] = [];
+    for (const m of [...missing].sort((a, b) => FACT_TIERS.indexOf(a.tier) - FACT_TIERS.indexOf(b.tier) || a.start - b.start)) appendRange(ranges, m.tier, m.start, m.start + TIER_SPAN_MS[m.tier]);
     const parts = await this.tables.readFacts(ranges, {});
     const bySegment = new Map<string, FactsPart[]>();
     for (const p of parts) {
