@@ -1,13 +1,15 @@
 // Cockpit questions answered from the cockpit tables: the series from the sealed sums of whole pieces of sealed
 // segments where they are current and the (brand, model, minute) sums elsewhere (periods.ts planSeries), and the
 // per-vehicle facts from the segments that cover the window (periods.ts planCover). Sealed segments do not change
-// but by a new revision of their seal mark, so their decoded facts are kept in a bounded cache: a dashboard that
-// asks again, or slides its window by a minute, reads only the segments that are not sealed yet.
+// but by a new revision of their seal mark, so their decoded facts and their sealed sums (of every brand and model)
+// are kept in one bounded cache: a dashboard that asks again, or slides its window, reads only what is not sealed yet.
 import { FACT_TIERS, MINUTE_MS, SERIES_PIECE_MS, TIER_SPAN_MS, type CockpitTables, type FactsPart, type FactsRange, type FactTier, type SealedTier, type SealMark, type SeriesBucket } from '../store/cockpit-tables.ts';
 import type { CockpitAggregates, CockpitScope, CockpitSums, CockpitWindow } from '../store/telemetry-store.ts';
 import { EMPTY_SUMS, groupKey } from './book.ts';
 import { currentParts, decodedBytes, decodeFacts, FactsMerge, VinNumbers, type DecodedFacts } from './facts.ts';
-import { appendRange, planCover, planSeries, startOf } from './periods.ts';
+import { appendRange, planCover, planSeries, SEALED_TIERS, startOf } from './periods.ts';
+
+const SUM_KEYS = Object.keys(EMPTY_SUMS) as Array<keyof CockpitSums>;
 
 /** A series plan of more ranges than this reads the window's minutes instead. */
 export const MAX_SERIES_RANGES = 16;
@@ -21,6 +23,13 @@ export interface CockpitReaderOptions {
 interface CachedSegment {
   rev: number;
   models: Map<string, { brand: string; model: string; facts: DecodedFacts }>;
+  bytes: number;
+}
+
+/** A sealed segment's sums of every (brand, model) per piece, as of the mark's `series` revision. */
+interface CachedSums {
+  rev: number;
+  pieces: Array<{ start: number; brand: string; model: string; sums: CockpitSums }>;
   bytes: number;
 }
 
@@ -39,15 +48,16 @@ function inScope(scope: CockpitScope, brand: string, model: string): boolean {
 export class CockpitReader {
   private readonly numbers = new VinNumbers();
   private readonly merge = new FactsMerge();
-  /** `${tier}:${start}` -> segment, least recently used first */
-  private readonly cache = new Map<string, CachedSegment>();
+  /** `facts:${tier}:${start}` -> decoded facts, `sums:${tier}:${start}` -> sealed sums; least recently used first */
+  private readonly cache = new Map<string, CachedSegment | CachedSums>();
   private cachedBytes = 0;
   private readonly cacheBytes: number;
   /**
-   * questions answered, segments read from the store or the cache, and the series asked for in minutes and in sealed
-   * pieces, per (brand, model) (for tests and metrics)
+   * questions answered, facts segments read from the store or the cache, the series asked for in minutes and in
+   * sealed pieces per (brand, model), and the segments whose sealed sums were read from the store or the cache (for
+   * tests and metrics)
    */
-  readonly counts = { questions: 0, segmentsRead: 0, segmentsCached: 0, seriesRows: { minutes: 0, sealed: 0 } };
+  readonly counts = { questions: 0, segmentsRead: 0, segmentsCached: 0, seriesRows: { minutes: 0, sealed: 0 }, sumsRead: 0, sumsCached: 0 };
 
   constructor(
     private readonly tables: CockpitTables,
@@ -65,22 +75,86 @@ export class CockpitReader {
     // marks from the start of the first 10 minutes touched: a minute's segment is cached under its sealed 10 minutes,
     // and the second half of those 10 minutes may be in the window
     const marks = await this.tables.readSeals(startOf('10min', window.from), window.to);
-    const [buckets, vehicles] = await Promise.all([this.series(window, marks), this.vehicleTotals(window, marks)]);
-    const series = buckets.map(({ brand: _b, model: _m, ...b }) => b);
+    const [series, vehicles] = await Promise.all([this.series(window, marks), this.vehicleTotals(window, marks)]);
     const totals: CockpitSums = { ...EMPTY_SUMS };
-    for (const b of series) for (const k of Object.keys(EMPTY_SUMS) as Array<keyof CockpitSums>) totals[k] += b[k];
+    for (const b of series) for (const k of SUM_KEYS) totals[k] += b[k];
     return { series, totals: { ...totals, ...vehicles } };
   }
 
-  /** The series: sealed sums of the segments whose sums are current, minute sums elsewhere (periods.ts planSeries). */
-  private series(window: CockpitWindow, marks: readonly SealMark[]): Promise<SeriesBucket[]> {
-    const current = new Set(marks.filter((m) => m.series === m.rev).map((m) => `${m.tier}:${m.start}`));
-    let ranges = planSeries(window.from, window.to, window.intervalMs, (tier, start) => current.has(`${tier}:${start}`));
+  /**
+   * The series: sealed sums of the segments whose sums are current (from the cache, or read for every brand and model
+   * and kept), minute sums elsewhere (periods.ts planSeries).
+   */
+  private async series(window: CockpitWindow, marks: readonly SealMark[]): Promise<Array<CockpitSums & { t: number }>> {
+    const current = new Map<string, number>();
+    for (const m of marks) if (m.series === m.rev) current.set(`${m.tier}:${m.start}`, m.rev);
+    const plan = planSeries(window.from, window.to, window.intervalMs, (tier, start) => current.has(`${tier}:${start}`));
     // buckets not on 5 minutes (a window sliding by the minute) cut the pieces into a range per bucket edge: InfluxDB
     // pays ~12 ms a statement (a week in hours from :02 is 337 of them, 4 s); one read of the minutes costs less
-    if (ranges.length > MAX_SERIES_RANGES) ranges = [{ tier: 'minute', lo: window.from, hi: window.to }];
-    for (const r of ranges) this.counts.seriesRows[r.tier === 'minute' ? 'minutes' : 'sealed'] += r.tier === 'minute' ? (r.hi - r.lo) / MINUTE_MS : (r.hi - r.lo) / SERIES_PIECE_MS[r.tier];
-    return this.tables.seriesBuckets({ ...window, ranges });
+    if (plan.length > MAX_SERIES_RANGES) {
+      this.counts.seriesRows.minutes += (window.to - window.from) / MINUTE_MS;
+      return this.tables.seriesBuckets({ ...window, ranges: [{ tier: 'minute', lo: window.from, hi: window.to }] });
+    }
+    const minutes: FactsRange[] = [];
+    const segments = new Map<string, { tier: SealedTier; start: number; rev: number; sums?: CachedSums }>();
+    for (const r of plan) {
+      if (r.tier === 'minute') {
+        minutes.push(r);
+        this.counts.seriesRows.minutes += (r.hi - r.lo) / MINUTE_MS;
+        continue;
+      }
+      this.counts.seriesRows.sealed += (r.hi - r.lo) / SERIES_PIECE_MS[r.tier];
+      for (let start = startOf(r.tier, r.lo); start < r.hi; start += TIER_SPAN_MS[r.tier]) {
+        const key = `${r.tier}:${start}`;
+        if (!segments.has(key)) segments.set(key, { tier: r.tier, start, rev: current.get(key)! });
+      }
+    }
+    const missing: Array<{ tier: SealedTier; start: number; rev: number; key: string }> = [];
+    for (const [key, s] of segments) {
+      const hit = this.recall<CachedSums>(`sums:${key}`, s.rev);
+      if (hit) {
+        s.sums = hit;
+        this.counts.sumsCached += 1;
+      } else missing.push({ ...s, key });
+    }
+    const [fromMinutes, loaded] = await Promise.all([minutes.length > 0 ? this.tables.seriesBuckets({ ...window, ranges: minutes }) : Promise.resolve([]), this.loadSums(missing)]);
+    for (const m of missing) segments.get(m.key)!.sums = loaded.get(m.key)!;
+    // every bucket's sums: the minutes' as read, then each sealed piece of the plan added to the bucket it starts in
+    const buckets = new Map<number, CockpitSums & { t: number }>();
+    for (const { brand: _b, model: _m, ...b } of fromMinutes) buckets.set(b.t, b);
+    for (const r of plan) {
+      if (r.tier === 'minute') continue;
+      for (let start = startOf(r.tier, r.lo); start < r.hi; start += TIER_SPAN_MS[r.tier]) {
+        for (const p of segments.get(`${r.tier}:${start}`)!.sums!.pieces) {
+          if (p.start < r.lo || p.start >= r.hi || !inScope(window, p.brand, p.model)) continue;
+          const t = window.from + Math.floor((p.start - window.from) / window.intervalMs) * window.intervalMs;
+          let b = buckets.get(t);
+          if (!b) buckets.set(t, (b = { t, ...EMPTY_SUMS }));
+          for (const k of SUM_KEYS) b[k] += p.sums[k];
+        }
+      }
+    }
+    return [...buckets.values()].filter((b) => b.samples > 0).sort((a, b) => a.t - b.t);
+  }
+
+  /** Read the sealed sums of segments, every (brand, model) of each piece, and keep them. */
+  private async loadSums(missing: ReadonlyArray<{ tier: SealedTier; start: number; rev: number; key: string }>): Promise<Map<string, CachedSums>> {
+    const out = new Map<string, CachedSums>();
+    if (missing.length === 0) return out;
+    this.counts.sumsRead += missing.length;
+    const ranges: FactsRange[] = [];
+    for (const m of [...missing].sort((a, b) => FACT_TIERS.indexOf(a.tier) - FACT_TIERS.indexOf(b.tier) || a.start - b.start)) appendRange(ranges, m.tier, m.start, m.start + TIER_SPAN_MS[m.tier]);
+    // one bucket per piece (every piece starts on a minute); the segments of one question do not overlap in time
+    const buckets = await this.tables.seriesBuckets({ from: 0, intervalMs: MINUTE_MS, ranges }, true);
+    for (const m of missing) out.set(m.key, { rev: m.rev, pieces: [], bytes: 64 });
+    for (const { t, brand = '', model = '', ...sums } of buckets) {
+      const segment = SEALED_TIERS.map((tier) => out.get(`${tier}:${startOf(tier, t)}`)).find((x) => x !== undefined);
+      if (!segment) continue;
+      segment.pieces.push({ start: t, brand, model, sums });
+      segment.bytes += 160 + 2 * (brand.length + model.length);
+    }
+    for (const [key, segment] of out) this.remember(`sums:${key}`, segment);
+    return out;
   }
 
   private async vehicleTotals(window: CockpitWindow, marks: readonly SealMark[]): Promise<ReturnType<FactsMerge['totals']>> {
@@ -117,11 +191,8 @@ export class CockpitReader {
           start = end - span;
           continue;
         }
-        const hit = this.cache.get(key);
-        if (hit && hit.rev === sealedRev) {
-          // least recently used first: move it to the end
-          this.cache.delete(key);
-          this.cache.set(key, hit);
+        const hit = this.recall<CachedSegment>(`facts:${key}`, sealedRev);
+        if (hit) {
           cached.push({ key, segment: hit });
           this.counts.segmentsCached += 1;
         } else missing.push({ tier: range.tier, start, key, rev: sealedRev });
@@ -158,13 +229,22 @@ export class CockpitReader {
       let bytes = 64;
       for (const x of models.values()) bytes += decodedBytes(x.facts);
       const segment: CachedSegment = { rev: m.rev, models, bytes };
-      this.remember(m.key, segment);
+      this.remember(`facts:${m.key}`, segment);
       out.push({ key: m.key, segment });
     }
     return out;
   }
 
-  private remember(key: string, segment: CachedSegment): void {
+  /** A kept segment of this revision, now the most recently used. */
+  private recall<T extends CachedSegment | CachedSums>(key: string, rev: number): T | undefined {
+    const hit = this.cache.get(key);
+    if (!hit || hit.rev !== rev) return undefined;
+    this.cache.delete(key);
+    this.cache.set(key, hit);
+    return hit as T;
+  }
+
+  private remember(key: string, segment: CachedSegment | CachedSums): void {
     const old = this.cache.get(key);
     if (old) {
       this.cachedBytes -= old.bytes;

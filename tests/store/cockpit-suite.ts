@@ -257,8 +257,12 @@ export async function cockpitSuite(t: TapTest, open: () => Promise<StoreFixture>
     };
     await all('in time order');
     t.ok(reader.counts.seriesRows.sealed > 0, 'the series of sealed segments is read from their sealed sums');
+    const sumsRead = reader.counts.sumsRead;
+    t.ok(sumsRead > 0, 'sealed sums read from the store');
     await all('asked again (sealed segments from the cache)');
     t.ok(reader.counts.segmentsCached > 0, 'sealed segments are kept between questions');
+    t.equal(reader.counts.sumsRead, sumsRead, 'asked again, no sealed sums are read from the store: they are kept too');
+    t.ok(reader.counts.sumsCached > 0);
     const whole = await reader.aggregates({ from: h0, to: end, intervalMs: 5 * MINUTE_MS }, 'rollup');
     t.equal(whole.totals.samples, samples.length, 'every sample counted once');
     t.equal(whole.totals.activeVehicles, 3);
