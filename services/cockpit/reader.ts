@@ -9,8 +9,6 @@ import { EMPTY_SUMS, groupKey } from './book.ts';
 import { currentParts, decodedBytes, decodeFacts, FactsMerge, VinNumbers, type DecodedFacts } from './facts.ts';
 import { appendRange, planCover, planSeries, SEALED_TIERS, startOf } from './periods.ts';
 
-const SUM_KEYS = Object.keys(EMPTY_SUMS) as Array<keyof CockpitSums>;
-
 /** A series plan of more ranges than this reads the window's minutes instead. */
 export const MAX_SERIES_RANGES = 16;
 
@@ -26,11 +24,21 @@ interface CachedSegment {
   bytes: number;
 }
 
-/** A sealed segment's sums of every (brand, model) per piece, as of the mark's `series` revision. */
+/** A sealed segment's sums per piece, of every (brand, model) and in all, as of the mark's `series` revision. */
 interface CachedSums {
   rev: number;
-  pieces: Array<{ start: number; brand: string; model: string; sums: CockpitSums }>;
+  pieces: Array<{ start: number; total: CockpitSums; models: Array<{ brand: string; model: string; sums: CockpitSums }> }>;
   bytes: number;
+}
+
+function addSums(into: CockpitSums, sums: CockpitSums): void {
+  into.samples += sums.samples;
+  into.speedSum += sums.speedSum;
+  into.speedCount += sums.speedCount;
+  into.socSum += sums.socSum;
+  into.socCount += sums.socCount;
+  into.adasCount += sums.adasCount;
+  into.adas2Count += sums.adas2Count;
 }
 
 /** Windows on whole minutes can be answered from the cockpit tables; any other from the raw samples. */
@@ -77,7 +85,7 @@ export class CockpitReader {
     const marks = await this.tables.readSeals(startOf('10min', window.from), window.to);
     const [series, vehicles] = await Promise.all([this.series(window, marks), this.vehicleTotals(window, marks)]);
     const totals: CockpitSums = { ...EMPTY_SUMS };
-    for (const b of series) for (const k of SUM_KEYS) totals[k] += b[k];
+    for (const b of series) addSums(totals, b);
     return { series, totals: { ...totals, ...vehicles } };
   }
 
@@ -96,7 +104,9 @@ export class CockpitReader {
       return this.tables.seriesBuckets({ ...window, ranges: [{ tier: 'minute', lo: window.from, hi: window.to }] });
     }
     const minutes: FactsRange[] = [];
-    const segments = new Map<string, { tier: SealedTier; start: number; rev: number; sums?: CachedSums }>();
+    const segments = new Map<string, { tier: SealedTier; start: number; rev: number; key: string; sums?: CachedSums }>();
+    // the part [lo, hi) of a segment the plan uses
+    const uses: Array<{ segment: { sums?: CachedSums }; lo: number; hi: number }> = [];
     for (const r of plan) {
       if (r.tier === 'minute') {
         minutes.push(r);
@@ -104,34 +114,40 @@ export class CockpitReader {
         continue;
       }
       this.counts.seriesRows.sealed += (r.hi - r.lo) / SERIES_PIECE_MS[r.tier];
-      for (let start = startOf(r.tier, r.lo); start < r.hi; start += TIER_SPAN_MS[r.tier]) {
+      const span = TIER_SPAN_MS[r.tier];
+      for (let start = startOf(r.tier, r.lo); start < r.hi; start += span) {
         const key = `${r.tier}:${start}`;
-        if (!segments.has(key)) segments.set(key, { tier: r.tier, start, rev: current.get(key)! });
+        let segment = segments.get(key);
+        if (!segment) segments.set(key, (segment = { tier: r.tier, start, rev: current.get(key)!, key }));
+        uses.push({ segment, lo: Math.max(r.lo, start), hi: Math.min(r.hi, start + span) });
       }
     }
     const missing: Array<{ tier: SealedTier; start: number; rev: number; key: string }> = [];
-    for (const [key, s] of segments) {
-      const hit = this.recall<CachedSums>(`sums:${key}`, s.rev);
+    for (const s of segments.values()) {
+      const hit = this.recall<CachedSums>(`sums:${s.key}`, s.rev);
       if (hit) {
         s.sums = hit;
         this.counts.sumsCached += 1;
-      } else missing.push({ ...s, key });
+      } else missing.push(s);
     }
     const [fromMinutes, loaded] = await Promise.all([minutes.length > 0 ? this.tables.seriesBuckets({ ...window, ranges: minutes }) : Promise.resolve([]), this.loadSums(missing)]);
     for (const m of missing) segments.get(m.key)!.sums = loaded.get(m.key)!;
     // every bucket's sums: the minutes' as read, then each sealed piece of the plan added to the bucket it starts in
+    // (a whole week of 10-minute segments is 30,000 (piece, model) sums: the fleet adds each piece's total instead)
+    const everyModel = window.brand === undefined && window.model === undefined && window.brands === undefined;
     const buckets = new Map<number, CockpitSums & { t: number }>();
     for (const { brand: _b, model: _m, ...b } of fromMinutes) buckets.set(b.t, b);
-    for (const r of plan) {
-      if (r.tier === 'minute') continue;
-      for (let start = startOf(r.tier, r.lo); start < r.hi; start += TIER_SPAN_MS[r.tier]) {
-        for (const p of segments.get(`${r.tier}:${start}`)!.sums!.pieces) {
-          if (p.start < r.lo || p.start >= r.hi || !inScope(window, p.brand, p.model)) continue;
-          const t = window.from + Math.floor((p.start - window.from) / window.intervalMs) * window.intervalMs;
-          let b = buckets.get(t);
-          if (!b) buckets.set(t, (b = { t, ...EMPTY_SUMS }));
-          for (const k of SUM_KEYS) b[k] += p.sums[k];
+    let bucket: (CockpitSums & { t: number }) | undefined;
+    for (const { segment, lo, hi } of uses) {
+      for (const piece of segment.sums!.pieces) {
+        if (piece.start < lo || piece.start >= hi) continue;
+        const t = window.from + Math.floor((piece.start - window.from) / window.intervalMs) * window.intervalMs;
+        if (bucket?.t !== t) {
+          bucket = buckets.get(t);
+          if (!bucket) buckets.set(t, (bucket = { t, ...EMPTY_SUMS }));
         }
+        if (everyModel) addSums(bucket, piece.total);
+        else for (const m of piece.models) if (inScope(window, m.brand, m.model)) addSums(bucket, m.sums);
       }
     }
     return [...buckets.values()].filter((b) => b.samples > 0).sort((a, b) => a.t - b.t);
@@ -147,10 +163,18 @@ export class CockpitReader {
     // one bucket per piece (every piece starts on a minute); the segments of one question do not overlap in time
     const buckets = await this.tables.seriesBuckets({ from: 0, intervalMs: MINUTE_MS, ranges }, true);
     for (const m of missing) out.set(m.key, { rev: m.rev, pieces: [], bytes: 64 });
+    const pieces = new Map<number, CachedSums['pieces'][number]>();
     for (const { t, brand = '', model = '', ...sums } of buckets) {
       const segment = SEALED_TIERS.map((tier) => out.get(`${tier}:${startOf(tier, t)}`)).find((x) => x !== undefined);
       if (!segment) continue;
-      segment.pieces.push({ start: t, brand, model, sums });
+      let piece = pieces.get(t);
+      if (!piece) {
+        segment.pieces.push((piece = { start: t, total: { ...EMPTY_SUMS }, models: [] }));
+        pieces.set(t, piece);
+        segment.bytes += 160;
+      }
+      addSums(piece.total, sums);
+      piece.models.push({ brand, model, sums });
       segment.bytes += 160 + 2 * (brand.length + model.length);
     }
     for (const [key, segment] of out) this.remember(`sums:${key}`, segment);
