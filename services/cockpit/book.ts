@@ -7,9 +7,15 @@ import type { CockpitSums, RollupRow, StoredSample } from '../store/telemetry-st
 import { EMPTY_SUMS } from '../store/cockpit-tables.ts';
 import type { VehicleFacts } from './facts.ts';
 
-/** The sample offsets (ms into the minute) of one vehicle, sorted: 4 bytes a sample, appends when samples come in order. */
+/**
+ * The sample offsets (ms into the minute) of one vehicle, sorted: 4 bytes a sample, appends when samples come in order.
+ * The first is kept in a field: a vehicle sending every 10 s or slower, or history (a sample a minute or fewer), has
+ * one sample in most of its minutes, and an array per vehicle-minute was most of what the garbage collector swept.
+ */
 export class OffsetSet {
-  private items = new Int32Array(8);
+  private first = 0;
+  /** every offset once there are two */
+  private items: Int32Array | undefined;
   private count = 0;
 
   get size(): number {
@@ -19,10 +25,20 @@ export class OffsetSet {
   /** false when the offset is there already */
   add(offset: number): boolean {
     const n = this.count;
-    const items = this.items;
-    if (n === 0 || offset > items[n - 1]!) {
+    if (n === 0) {
+      this.first = offset;
+      this.count = 1;
+      return true;
+    }
+    let items = this.items;
+    if (items === undefined) {
+      if (offset === this.first) return false;
+      items = this.items = new Int32Array(8);
+      items[0] = this.first;
+    }
+    if (offset > items[n - 1]!) {
       this.reserve();
-      this.items[n] = offset;
+      this.items![n] = offset;
       this.count = n + 1;
       return true;
     }
@@ -35,16 +51,17 @@ export class OffsetSet {
     }
     if (items[lo] === offset) return false;
     this.reserve();
-    this.items.copyWithin(lo + 1, lo, n);
-    this.items[lo] = offset;
+    this.items!.copyWithin(lo + 1, lo, n);
+    this.items![lo] = offset;
     this.count = n + 1;
     return true;
   }
 
   private reserve(): void {
-    if (this.count < this.items.length) return;
-    const grown = new Int32Array(this.items.length * 2);
-    grown.set(this.items);
+    const items = this.items!;
+    if (this.count < items.length) return;
+    const grown = new Int32Array(items.length * 2);
+    grown.set(items);
     this.items = grown;
   }
 }
@@ -256,4 +273,24 @@ export class MinuteGroup {
   }
 }
 
-export const groupKey = (brand: string, model: string): string => `${brand}\u0000${model}`;
+/** Keys made so far, per brand and model: asked per sample, and a string built anew would be hashed anew each time. */
+const GROUP_KEYS = new Map<string, Map<string, string>>();
+let groupKeysKept = 0;
+const MAX_GROUP_KEYS = 100_000;
+
+/** The key of a (brand, model): the same string each time (up to MAX_GROUP_KEYS pairs kept). */
+export function groupKey(brand: string, model: string): string {
+  let models = GROUP_KEYS.get(brand);
+  const kept = models?.get(model);
+  if (kept !== undefined) return kept;
+  const key = `${brand}\u0000${model}`;
+  if (groupKeysKept >= MAX_GROUP_KEYS) {
+    GROUP_KEYS.clear();
+    groupKeysKept = 0;
+    models = undefined;
+  }
+  if (!models) GROUP_KEYS.set(brand, (models = new Map()));
+  models.set(model, key);
+  groupKeysKept += 1;
+  return key;
+}
