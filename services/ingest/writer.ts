@@ -9,6 +9,9 @@ import { StoreRejectedError, type DeadLetter, type StoredSample, type TelemetryS
 import type { ServiceMetrics } from '../observability/metrics.ts';
 import { recordSamples, type SpoolRecord } from './pipeline.ts';
 
+/** How often a filling batch looks whether a whole batch is waiting (ms). */
+const FILL_CHECK_MS = 100;
+
 export interface SpoolWriterOptions {
   spool: SpoolSource;
   store: TelemetryStore;
@@ -167,13 +170,16 @@ export class SpoolWriter {
     }
   }
 
-  /** Let a batch fill until flushMs after the previous one was taken, or until a whole batch is waiting. */
+  /**
+   * Let a batch fill until flushMs after the previous one was taken, or until a whole batch is waiting (looked at every
+   * FILL_CHECK_MS: a service of a few messages a second wakes this thread a few times per batch, not per message).
+   */
   private async fill(): Promise<void> {
     const deadline = this.lastTakenAt + this.flushMs;
     while (this.running && this.spool.pendingBytes < this.batchBytes) {
       const left = deadline - Date.now();
       if (left <= 0) break;
-      await new Promise((r) => setTimeout(r, Math.min(20, left)));
+      await new Promise((r) => setTimeout(r, Math.min(FILL_CHECK_MS, left)));
     }
   }
 
