@@ -3,7 +3,7 @@
 // per-vehicle facts from the segments that cover the window (periods.ts planCover). Sealed segments do not change
 // but by a new revision of their seal mark, so their decoded facts and their sealed sums (of every brand and model)
 // are kept in one bounded cache: a dashboard that asks again, or slides its window, reads only what is not sealed yet.
-import { FACT_TIERS, MINUTE_MS, SERIES_PIECE_MS, TIER_SPAN_MS, type CockpitTables, type FactsPart, type FactsRange, type FactTier, type SealedTier, type SealMark, type SeriesBucket } from '../store/cockpit-tables.ts';
+import { FACT_TIERS, MINUTE_MS, SERIES_PIECE_MS, TIER_SPAN_MS, type CockpitTables, type FactsPart, type FactsRange, type FactTier, type SealedTier, type SealMark } from '../store/cockpit-tables.ts';
 import type { CockpitAggregates, CockpitScope, CockpitSums, CockpitWindow } from '../store/telemetry-store.ts';
 import { EMPTY_SUMS, groupKey } from './book.ts';
 import { currentParts, decodedBytes, decodeFacts, FactsMerge, VinNumbers, type DecodedFacts } from './facts.ts';
