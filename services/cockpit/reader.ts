@@ -3,7 +3,7 @@
 // per-vehicle facts from the segments that cover the window (periods.ts planCover). Sealed segments do not change
 // but by a new revision of their seal mark, so their decoded facts and their sealed sums (of every brand and model)
 // are kept in one bounded cache: a dashboard that asks again, or slides its window, reads only what is not sealed yet.
-import { FACT_TIERS, MINUTE_MS, SERIES_PIECE_MS, TIER_SPAN_MS, type CockpitTables, type FactsPart, type FactsRange, type FactTier, type SealedTier, type SealMark } from '../store/cockpit-tables.ts';
+import { addCockpitSums, FACT_TIERS, MINUTE_MS, SERIES_PIECE_MS, TIER_SPAN_MS, totalOf, type CockpitTables, type FactsPart, type FactsRange, type FactTier, type SealedTier, type SealMark } from '../store/cockpit-tables.ts';
 import type { CockpitAggregates, CockpitScope, CockpitSums, CockpitWindow } from '../store/telemetry-store.ts';
 import { EMPTY_SUMS, groupKey } from './book.ts';
 import { currentParts, decodedBytes, decodeFacts, FactsMerge, VinNumbers, type DecodedFacts } from './facts.ts';
@@ -31,14 +31,11 @@ interface CachedSums {
   bytes: number;
 }
 
-function addSums(into: CockpitSums, sums: CockpitSums): void {
-  into.samples += sums.samples;
-  into.speedSum += sums.speedSum;
-  into.speedCount += sums.speedCount;
-  into.socSum += sums.socSum;
-  into.socCount += sums.socCount;
-  into.adasCount += sums.adasCount;
-  into.adas2Count += sums.adas2Count;
+/** Segments as ranges to read: per tier, finest first, adjacent segments merged. */
+function segmentRanges(segments: ReadonlyArray<{ tier: FactTier; start: number }>): FactsRange[] {
+  const ranges: FactsRange[] = [];
+  for (const m of [...segments].sort((a, b) => FACT_TIERS.indexOf(a.tier) - FACT_TIERS.indexOf(b.tier) || a.start - b.start)) appendRange(ranges, m.tier, m.start, m.start + TIER_SPAN_MS[m.tier]);
+  return ranges;
 }
 
 /** Windows on whole minutes can be answered from the cockpit tables; any other from the raw samples. */
@@ -84,9 +81,7 @@ export class CockpitReader {
     // and the second half of those 10 minutes may be in the window
     const marks = await this.tables.readSeals(startOf('10min', window.from), window.to);
     const [series, vehicles] = await Promise.all([this.series(window, marks), this.vehicleTotals(window, marks)]);
-    const totals: CockpitSums = { ...EMPTY_SUMS };
-    for (const b of series) addSums(totals, b);
-    return { series, totals: { ...totals, ...vehicles } };
+    return { series, totals: { ...totalOf(series), ...vehicles } };
   }
 
   /**
@@ -146,8 +141,8 @@ export class CockpitReader {
           bucket = buckets.get(t);
           if (!bucket) buckets.set(t, (bucket = { t, ...EMPTY_SUMS }));
         }
-        if (everyModel) addSums(bucket, piece.total);
-        else for (const m of piece.models) if (inScope(window, m.brand, m.model)) addSums(bucket, m.sums);
+        if (everyModel) addCockpitSums(bucket, piece.total);
+        else for (const m of piece.models) if (inScope(window, m.brand, m.model)) addCockpitSums(bucket, m.sums);
       }
     }
     return [...buckets.values()].filter((b) => b.samples > 0).sort((a, b) => a.t - b.t);
@@ -158,10 +153,8 @@ export class CockpitReader {
     const out = new Map<string, CachedSums>();
     if (missing.length === 0) return out;
     this.counts.sumsRead += missing.length;
-    const ranges: FactsRange[] = [];
-    for (const m of [...missing].sort((a, b) => FACT_TIERS.indexOf(a.tier) - FACT_TIERS.indexOf(b.tier) || a.start - b.start)) appendRange(ranges, m.tier, m.start, m.start + TIER_SPAN_MS[m.tier]);
     // one bucket per piece (every piece starts on a minute); the segments of one question do not overlap in time
-    const buckets = await this.tables.seriesBuckets({ from: 0, intervalMs: MINUTE_MS, ranges }, true);
+    const buckets = await this.tables.seriesBuckets({ from: 0, intervalMs: MINUTE_MS, ranges: segmentRanges(missing) }, true);
     for (const m of missing) out.set(m.key, { rev: m.rev, pieces: [], bytes: 64 });
     const pieces = new Map<number, CachedSums['pieces'][number]>();
     for (const { t, brand = '', model = '', ...sums } of buckets) {
@@ -173,7 +166,7 @@ export class CockpitReader {
         pieces.set(t, piece);
         segment.bytes += 160;
       }
-      addSums(piece.total, sums);
+      addCockpitSums(piece.total, sums);
       piece.models.push({ brand, model, sums });
       segment.bytes += 160 + 2 * (brand.length + model.length);
     }
@@ -237,9 +230,7 @@ export class CockpitReader {
   /** Read sealed segments of every (brand, model) and keep them. */
   private async load(missing: ReadonlyArray<{ tier: FactTier; start: number; key: string; rev: number }>): Promise<Array<{ key: string; segment: CachedSegment }>> {
     if (missing.length === 0) return [];
-    const ranges: FactsRange[] = [];
-    for (const m of [...missing].sort((a, b) => FACT_TIERS.indexOf(a.tier) - FACT_TIERS.indexOf(b.tier) || a.start - b.start)) appendRange(ranges, m.tier, m.start, m.start + TIER_SPAN_MS[m.tier]);
-    const parts = await this.tables.readFacts(ranges, {});
+    const parts = await this.tables.readFacts(segmentRanges(missing), {});
     const bySegment = new Map<string, FactsPart[]>();
     for (const p of parts) {
       const key = `${p.tier}:${p.start}`;

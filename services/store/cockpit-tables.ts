@@ -95,10 +95,21 @@ export interface CockpitAggregates {
 /** Sums of nothing. */
 export const EMPTY_SUMS: Readonly<CockpitSums> = { samples: 0, speedSum: 0, speedCount: 0, socSum: 0, socCount: 0, adasCount: 0, adas2Count: 0 };
 
+/** Add `sums` into `into`, field by field. */
+export function addCockpitSums(into: CockpitSums, sums: CockpitSums): void {
+  into.samples += sums.samples;
+  into.speedSum += sums.speedSum;
+  into.speedCount += sums.speedCount;
+  into.socSum += sums.socSum;
+  into.socCount += sums.socCount;
+  into.adasCount += sums.adasCount;
+  into.adas2Count += sums.adas2Count;
+}
+
 /** The sums of a whole window: its buckets added up. */
 export function totalOf(series: readonly CockpitSums[]): CockpitSums {
   const totals = { ...EMPTY_SUMS };
-  for (const b of series) for (const k of Object.keys(EMPTY_SUMS) as Array<keyof CockpitSums>) totals[k] += b[k];
+  for (const b of series) addCockpitSums(totals, b);
   return totals;
 }
 
