@@ -91,7 +91,9 @@ export interface CatchUp {
   /** what went wrong: samples rejected, or counted more than once */
   notes: string[];
   /** every ~2 s from the first publish: seconds since the last PUBACK (negative while publishing), stored and counted */
-  timeline: Array<{ t: number; stored: number; counted: number; rollupPendingKeys: number | null; spoolPendingBytes: number | null }>;
+  timeline: Array<{ t: number; stored: number; counted: number; rollupPendingKeys: number | null; spoolPendingBytes: number | null; askMs?: number }>;
+  /** how long the fleet cockpit question that counts took while the store caught up (every poll) */
+  askMs?: LatencyStats;
 }
 
 export interface LoadSummary {
@@ -377,8 +379,20 @@ async function catchUp(service: RunningService, expected: number, base: ServiceC
   let settledSince: number | undefined;
   let settledCount = -1;
   const client = clientOf(service);
+  const asks: number[] = [];
   for (;;) {
-    const [c, counted] = await Promise.all([counters(service), countedSamples(client, window.from, window.to)]);
+    let askMs = 0;
+    const [c, counted] = await Promise.all([
+      counters(service),
+      (async () => {
+        const started = performance.now();
+        const n = await countedSamples(client, window.from, window.to);
+        askMs = performance.now() - started;
+        return n;
+      })(),
+    ]);
+    asks.push(askMs);
+    result.askMs = stats(asks);
     const now = Date.now();
     result.stored = c.stored - base.stored;
     result.counted = counted;
@@ -388,8 +402,8 @@ async function catchUp(service: RunningService, expected: number, base: ServiceC
     if (result.storedAfterMs === null && result.stored >= expected) result.storedAfterMs = now - lastAckAt;
     if (now - lastPoint >= 2_000) {
       lastPoint = now;
-      result.timeline.push({ t: Math.round((now - lastAckAt) / 100) / 10, stored: result.stored, counted, rollupPendingKeys: c.rollupPendingKeys, spoolPendingBytes: c.spoolPendingBytes });
-      log(`    ${((now - lastAckAt) / 1000).toFixed(0)} s after the last PUBACK: stored ${result.stored.toLocaleString('en-US')}, counted by the cockpit ${counted.toLocaleString('en-US')} of ${expected.toLocaleString('en-US')}; rollup keys pending ${c.rollupPendingKeys ?? '-'}, spool ${c.spoolPendingBytes ?? '-'} B`);
+      result.timeline.push({ t: Math.round((now - lastAckAt) / 100) / 10, stored: result.stored, counted, rollupPendingKeys: c.rollupPendingKeys, spoolPendingBytes: c.spoolPendingBytes, askMs: Math.round(askMs) });
+      log(`    ${((now - lastAckAt) / 1000).toFixed(0)} s after the last PUBACK: stored ${result.stored.toLocaleString('en-US')}, counted by the cockpit ${counted.toLocaleString('en-US')} of ${expected.toLocaleString('en-US')} (asked in ${Math.round(askMs)} ms); rollup keys pending ${c.rollupPendingKeys ?? '-'}, spool ${c.spoolPendingBytes ?? '-'} B`);
     }
     const settled = result.stored >= expected && c.rollupPendingKeys === 0 && c.spoolPendingBytes === 0 && counted === settledCount;
     if (!settled) settledSince = undefined;
@@ -520,7 +534,7 @@ async function benchStore(kind: StoreKind, options: CockpitBenchOptions, log: (l
     );
     log(`  ${kind}: the last batch acknowledged after ${load.publishSeconds.toFixed(1)} s (${load.ackedPerSecond.toLocaleString('en-US')} samples/s); waiting for the cockpit to count them all`);
     const caught = await catchUp(service, expected, base, load.windows, lastAckAt, options.catchUpTimeoutMs, log);
-    log(`  ${kind}: ${caught.countedAfterMs === null ? `NOT every sample counted: ${caught.counted.toLocaleString('en-US')} of ${expected.toLocaleString('en-US')} when the wait ended ${(caught.endedAfterMs / 1000).toFixed(0)} s after the last PUBACK${caught.notes.length > 0 ? ` (${caught.notes.join('; ')})` : ''}` : `every sample counted ${(caught.countedAfterMs / 1000).toFixed(1)} s after the last PUBACK`}`);
+    log(`  ${kind}: ${caught.countedAfterMs === null ? `NOT every sample counted: ${caught.counted.toLocaleString('en-US')} of ${expected.toLocaleString('en-US')} when the wait ended ${(caught.endedAfterMs / 1000).toFixed(0)} s after the last PUBACK${caught.notes.length > 0 ? ` (${caught.notes.join('; ')})` : ''}` : `every sample counted ${(caught.countedAfterMs / 1000).toFixed(1)} s after the last PUBACK`}; the fleet question that counts took p50 / p95 ${caught.askMs?.p50 ?? '-'} / ${caught.askMs?.p95 ?? '-'} ms meanwhile`);
     if (caught.countedAfterMs !== null) {
       caught.sealedAfterMs = await sealed(service, lastAckAt, lastAckAt + options.catchUpTimeoutMs);
       log(`  ${kind}: ${caught.sealedAfterMs === null ? 'periods still unsealed when the catch-up timeout ended' : `every period due sealed ${(caught.sealedAfterMs / 1000).toFixed(1)} s after the last PUBACK`}`);
