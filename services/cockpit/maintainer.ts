@@ -12,8 +12,7 @@
 //     for a minute that left memory) is recounted from the raw samples; late data for a minute whose other samples
 //     were written earlier goes in an added part, so nothing is read back. 10-minute, hour and day segments are
 //     sealed from memory once over, or derived from finer segments in the store when this process did not see all
-//     of their data or minutes of them stay in memory (SEAL_WAIT_MS); late data for a sealed segment is added to it
-//     as a part, and its seal's revision changes.
+//     of their data; late data for a sealed segment is added to it as a part, and its seal's revision changes.
 //   recompute (several writers share the store, e.g. ingest workers on a $share subscription): no process sees
 //     every sample, so every changed (brand, model, minute) is recounted from the raw samples, in rounds, and once
 //     more `settleMs` later; segments are derived from finer ones in the store.
@@ -104,14 +103,6 @@ const EARLY_FACTS_SAMPLES_PER_VEHICLE = 4;
  * wall time is over before, but one stamped ahead by a vehicle's clock is not).
  */
 const STALE_FACTS_FLUSHES = 4;
-/**
- * How long a period due to be sealed waits at most for minutes of it still in memory (ms). A day of history uploaded
- * by many vehicles touches every minute of the day until the upload is over: a day left unsealed all that time had
- * every cockpit question over it read its minutes' facts (each vehicle's facts once per minute, not once per hour),
- * and the store spent its time answering them instead of storing the upload. Data that arrives in time order (a
- * backlog written after an outage) leaves a period's minutes before this, and the period is sealed once, whole.
- */
-const SEAL_WAIT_MS = 15_000;
 /** A minute whose data arrives this long after its end is late data, counted whole or not. */
 const LATE_AFTER_MS = 5_000;
 /** Default of `memoryKeys`. */
@@ -171,8 +162,6 @@ export class CockpitMaintainer {
   /** periods touched that are not sealed yet (recompute strategy; and late data before sealFrom) */
   private readonly touched = new Map<SealedTier, Set<number>>(SEALED_TIERS.map((t) => [t, new Set()]));
   private readonly revs = new Map<string, SealMark>();
-  /** `${tier}:${start}` of periods due to be sealed -> since when a seal round found minutes of them in memory */
-  private readonly heldSince = new Map<string, number>();
   /** `${tier}:${start}` of seals whose write was tried and did not succeed */
   private readonly sealTried = new Set<string>();
   /** sealed segments whose sealed series sums are not of their revision, by `${tier}:${start}`, with the last change */
@@ -889,20 +878,15 @@ export class CockpitMaintainer {
       let waiting = false;
       for (const start of starts) {
         const resealing = this.isSealed(tier, start);
-        const key = `${tier}:${start}`;
-        // a first seal waits for the minutes still in memory (their facts may change), SEAL_WAIT_MS at most: then it is
-        // derived from what the store holds, and what those minutes write afterwards is added to it (as late data for a
-        // sealed segment is). Sealing goes in time order.
-        const held = !resealing && this.holdsMinutesIn(start, start + span);
-        if (held) this.heldSince.set(key, this.heldSince.get(key) ?? now);
-        if (!resealing && (waiting || (held && now - this.heldSince.get(key)! < SEAL_WAIT_MS))) {
+        // a first seal waits for the minutes still in memory (their facts may change); sealing goes in time order
+        if (!resealing && (waiting || this.holdsMinutesIn(start, start + span))) {
           waiting = true;
           continue;
         }
-        this.heldSince.delete(key);
         const period = this.open.get(tier)!.get(start);
         // a seal whose write failed may have landed: it is derived again, above what is there
-        const parts = period?.complete && !resealing && !held && !this.sealTried.has(key) ? this.fromMemory(tier, start, period) : await this.derive(tier, start);
+        const key = `${tier}:${start}`;
+        const parts = period?.complete && !resealing && !this.sealTried.has(key) ? this.fromMemory(tier, start, period) : await this.derive(tier, start);
         // the sole writer sums the series when the segment is left alone (refreshSums): a history upload seals and
         // touches the same periods again and again, and summing a day's minutes each time slowed its catch-up
         const sums = this.incremental ? [] : await this.sealedSums(tier, start, now);
