@@ -392,7 +392,6 @@ async function catchUp(service: RunningService, expected: number, base: ServiceC
       })(),
     ]);
     asks.push(askMs);
-    result.askMs = stats(asks);
     const now = Date.now();
     result.stored = c.stored - base.stored;
     result.counted = counted;
@@ -425,6 +424,7 @@ async function catchUp(service: RunningService, expected: number, base: ServiceC
       if (!settled && counted === expected) result.notes.push(`the count was not settled ${OVERCOUNT_WATCH_MS / 1000} s after it reached the total (rollup keys or spool bytes still pending)`);
       if (result.rejects > 0) result.notes.push(`${result.rejects} messages or samples rejected (dead letters)`);
       result.endedAfterMs = now - lastAckAt;
+      result.askMs = stats(asks);
       return result;
     }
     await delay(CATCH_UP_POLL_MS);
