@@ -557,11 +557,10 @@ export class CockpitMaintainer {
    */
   private sealingAbove(tier: SealedTier, start: number, now: number): boolean {
     for (const above of SEALED_TIERS) {
-      const span = TIER_SPAN_MS[above];
-      if (span <= TIER_SPAN_MS[tier]) continue;
+      if (TIER_SPAN_MS[above] <= TIER_SPAN_MS[tier]) continue;
       const s = startOf(above, start);
       if (this.touched.get(above)!.has(s)) return true;
-      if (!this.isSealed(above, s) && s <= Math.floor((now - this.sealAfterMs) / span) * span - span) return true;
+      if (!this.isSealed(above, s) && s <= this.lastDue(above, now)) return true;
     }
     return false;
   }
@@ -893,29 +892,24 @@ export class CockpitMaintainer {
       now - s.touchedAt >= this.lateIdleMs ||
       now - (s.writtenAt ?? Number.NEGATIVE_INFINITY) >= Math.min(ADDED_MAX_WAIT_MS, (s.writes ?? 0) * ADDED_WAIT_MS) ||
       this.sealingAbove(s.ref.tier as SealedTier, s.ref.start, now);
-    for (const s of this.added.values()) {
-      if (s.dirty || !s.bumpDue || !due(s)) continue;
-      // facts of its minutes changed, its own did not: readers drop the minutes they cached under it
-      s.bumpDue = false;
-      s.writtenAt = now;
-      s.writes = (s.writes ?? 0) + 1;
-      this.bump(s.ref.tier as SealedTier, s.ref.start, now);
-    }
-    const dirty = [...this.added.values()].filter((s) => s.dirty && due(s));
-    if (dirty.length === 0) return;
-    const unnumbered = dirty.filter((s) => s.part === undefined);
+    // (a segment due only for its revision: facts of its minutes changed, its own did not, and readers drop the
+    // minutes they cached under it)
+    const writing = [...this.added.values()].filter((s) => (s.dirty || s.bumpDue) && due(s));
+    const unnumbered = writing.filter((s) => s.dirty && s.part === undefined);
     const last = unnumbered.length > 0 ? await this.tables.lastParts(unnumbered.map((s) => s.ref)) : new Map<string, number>();
     for (const s of unnumbered) s.part = this.nextPart(last.get(segmentKey(s.ref)));
-    for (const s of dirty) {
-      facts.push({ ...s.ref, part: s.part!, packed: packFacts(s.facts) });
-      s.part = this.nextPart(s.part);
+    for (const s of writing) {
+      if (s.dirty) {
+        facts.push({ ...s.ref, part: s.part!, packed: packFacts(s.facts) });
+        s.part = this.nextPart(s.part);
+        this.lateWrittenAt = now;
+        s.dirty = false;
+        shed.push({ s, version: s.version ?? 0 });
+      }
       this.bump(s.ref.tier as SealedTier, s.ref.start, now);
-      this.lateWrittenAt = now;
-      s.dirty = false;
       s.bumpDue = false;
       s.writes = (s.writes ?? 0) + 1;
       s.writtenAt = now;
-      shed.push({ s, version: s.version ?? 0 });
     }
   }
 
@@ -1057,10 +1051,16 @@ export class CockpitMaintainer {
     return [...out.values()];
   }
 
+  /** The start of the last period of a tier due to be sealed now. */
+  private lastDue(tier: SealedTier, now: number): number {
+    const span = TIER_SPAN_MS[tier];
+    return Math.floor((now - this.sealAfterMs) / span) * span - span;
+  }
+
   /** The periods of a tier due to be sealed (or resealed) now, in time order. */
   private dueStarts(tier: SealedTier, now: number): number[] {
     const span = TIER_SPAN_MS[tier];
-    const due = Math.floor((now - this.sealAfterMs) / span) * span - span;
+    const due = this.lastDue(tier, now);
     const starts = new Set<number>();
     if (this.incremental) {
       const first = this.sealFrom.get(tier) ?? this.firstSeen(tier);
