@@ -276,7 +276,7 @@ t.test('an upload that keeps touching the same minutes for longer than the facts
   clock.now += 2_000;
   await rollups.flush();
   await Promise.all(done);
-  // (the 10 minutes, hour and day due are sealed while the upload goes on, and get what comes after as added parts)
+  // (the periods due are sealed while the upload goes on, and get what comes after as added parts)
   t.equal(calls.minuteFactsEntries, 2_400, 'each of the 2,400 vehicle-minutes\' facts written once');
   t.ok(sealedEarly > 0, `the periods due sealed while the upload went on (${sealedEarly} facts entries written to them by the last vehicle)`);
   t.ok(calls.factsRows > 30, `in several parts per minute (${calls.factsRows} facts rows for 30 minutes)`);
