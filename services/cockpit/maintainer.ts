@@ -12,8 +12,7 @@
 //     for a minute that left memory) is recounted from the raw samples; late data for a minute whose other samples
 //     were written earlier goes in an added part, so nothing is read back. 10-minute, hour and day segments are
 //     sealed from memory once over, or derived from finer segments in the store when this process did not see all
-//     of their data or minutes of them stay in memory (SEAL_WAIT_MS); late data for a sealed segment is added to it
-//     as a part, and its seal's revision changes.
+//     of their data; late data for a sealed segment is added to it as a part, and its seal's revision changes.
 //   recompute (several writers share the store, e.g. ingest workers on a $share subscription): no process sees
 //     every sample, so every changed (brand, model, minute) is recounted from the raw samples, in rounds, and once
 //     more `settleMs` later; segments are derived from finer ones in the store.
@@ -104,24 +103,6 @@ const EARLY_FACTS_SAMPLES_PER_VEHICLE = 4;
  * wall time is over before, but one stamped ahead by a vehicle's clock is not).
  */
 const STALE_FACTS_FLUSHES = 4;
-/**
- * How long a period due to be sealed waits at most for minutes of it still in memory (ms). A day of history uploaded
- * by many vehicles touches every minute of the day until the upload is over: a day left unsealed all that time had
- * every cockpit question over it read its minutes' facts (each vehicle's facts once per minute, not once per hour),
- * and the store spent its time answering them instead of storing the upload. Data that arrives in time order (a
- * backlog written after an outage) leaves a period's minutes before this, and the period is sealed once, whole.
- */
-const SEAL_WAIT_MS = 15_000;
-/**
- * Facts added to a sealed segment are written as one part once no group of its minutes wrote for `lateIdleMs`, else the n-th
- * added part of the segment this process writes waits n times this long (ms) after the one before, ADDED_MAX_WAIT_MS at
- * most: a week uploaded vehicle after vehicle touches every sealed segment of the week every few seconds for as long as
- * the upload lasts, and a part (and a new revision) at each of those writes left hundreds of parts per segment for
- * every later question to read. Meanwhile a sealed segment's facts (distinct vehicles, distance) lag its series by at
- * most that long; its series are summed from its minutes (their sealed sums are marked stale at the first change).
- */
-const ADDED_WAIT_MS = 15_000;
-const ADDED_MAX_WAIT_MS = 120_000;
 /** A minute whose data arrives this long after its end is late data, counted whole or not. */
 const LATE_AFTER_MS = 5_000;
 /** Default of `memoryKeys`. */
@@ -143,13 +124,6 @@ interface SegmentFacts {
   touchedAt: number;
   /** added parts: changes merged so far (a write is shed only if none came while it was under way) */
   version?: number;
-  /** added parts: the changes written so far (the spool checkpoint of late data waits for them) */
-  writtenVersion?: number;
-  /** added parts: how many this process wrote, and when the last was (ADDED_WAIT_MS) */
-  writes?: number;
-  writtenAt?: number;
-  /** a 10-minute segment: facts of its minutes were written (readers cache them under its revision), so it needs a new one */
-  bumpDue?: boolean;
 }
 
 /** A period of a sealed tier not sealed yet: the facts this process saw of it, per (brand, model). */
@@ -188,10 +162,6 @@ export class CockpitMaintainer {
   /** periods touched that are not sealed yet (recompute strategy; and late data before sealFrom) */
   private readonly touched = new Map<SealedTier, Set<number>>(SEALED_TIERS.map((t) => [t, new Set()]));
   private readonly revs = new Map<string, SealMark>();
-  /** late groups whose facts went to added parts of sealed segments not written yet: the segment, its version then */
-  private readonly addedWaits = new WeakMap<MinuteGroup, Array<{ s: SegmentFacts; version: number }>>();
-  /** `${tier}:${start}` of periods due to be sealed -> since when a seal round found minutes of them in memory */
-  private readonly heldSince = new Map<string, number>();
   /** `${tier}:${start}` of seals whose write was tried and did not succeed */
   private readonly sealTried = new Set<string>();
   /** sealed segments whose sealed series sums are not of their revision, by `${tier}:${start}`, with the last change */
@@ -210,8 +180,6 @@ export class CockpitMaintainer {
   private waiters: Waiter[] = [];
   /** parts a round assembled whose write did not succeed: written again, as they are, first */
   private unsent: { series: SeriesPart[]; facts: FactsPart[] } | undefined;
-  /** the added parts among them, and the version of their segment each holds */
-  private unsentAdded: Array<{ s: SegmentFacts; version: number }> = [];
   /** the next round's timer (none while a round it started runs), and when it fires (Date.now() ms) */
   private timer: NodeJS.Timeout | undefined;
   private timerAt = 0;
@@ -239,7 +207,7 @@ export class CockpitMaintainer {
   get pendingKeys(): number {
     let n = 0;
     for (const groups of this.minutes.values()) for (const g of groups.values()) if (g.dirty) n += 1;
-    for (const s of this.added.values()) if (s.dirty || s.bumpDue) n += 1;
+    for (const s of this.added.values()) if (s.dirty) n += 1;
     if (this.unsent) n += this.unsent.series.length + this.unsent.facts.length;
     return n;
   }
@@ -397,7 +365,7 @@ export class CockpitMaintainer {
     return this.marks.get(tier)!.has(start);
   }
 
-  private addToSealed(ref: SegmentRef, vin: string, facts: VehicleFacts, now: number): SegmentFacts {
+  private addToSealed(ref: SegmentRef, vin: string, facts: VehicleFacts, now: number): void {
     const key = segmentKey(ref);
     let segment = this.added.get(key);
     if (!segment) this.added.set(key, (segment = { ref, facts: new Map(), dirty: false, touchedAt: now }));
@@ -406,7 +374,6 @@ export class CockpitMaintainer {
       segment.dirty = true;
       segment.version = (segment.version ?? 0) + 1;
     }
-    return segment;
   }
 
   /**
@@ -495,8 +462,6 @@ export class CockpitMaintainer {
       // a failed write may have landed (nothing is written twice with other values)
       if (this.unsent && this.unsent.series.length + this.unsent.facts.length > 0) await this.tables.write(this.unsent);
       this.unsent = undefined;
-      this.addedInStore(this.unsentAdded);
-      this.unsentAdded = [];
       await this.loadMarks(now);
       if (this.incremental) await this.recover(now);
       else this.settle(now);
@@ -507,12 +472,9 @@ export class CockpitMaintainer {
       // unsent from the moment groups count what they assemble as written, whatever fails after
       this.unsent = { series, facts };
       await this.writeGroups(now, everything, series, facts, shed);
-      await this.writeAdded(facts, now, everything, shedAdded);
-      this.unsentAdded = shedAdded;
+      await this.writeAdded(facts, now, shedAdded);
       if (series.length > 0 || facts.length > 0) await this.tables.write(this.unsent);
       this.unsent = undefined;
-      this.addedInStore(shedAdded);
-      this.unsentAdded = [];
       this.shed(shed, shedAdded);
       // seal after the parts are in: a period is derived from the finer segments in the store
       const unsealed = await this.seal(now);
@@ -540,39 +502,10 @@ export class CockpitMaintainer {
     this.options.metrics.rollupMemoryKeys.set(this.held);
     const waiting: Waiter[] = [];
     for (const w of waiters) {
-      if (w.late.every(({ group, version }) => group.writtenVersion >= version && this.addedWritten(group))) w.resolve();
+      if (w.late.every(({ group, version }) => group.writtenVersion >= version)) w.resolve();
       else waiting.push(w);
     }
     this.waiters = waiting.concat(this.waiters);
-  }
-
-  /** Added parts were written: the late data waiting for them may be checkpointed. */
-  private addedInStore(written: ReadonlyArray<{ s: SegmentFacts; version: number }>): void {
-    for (const { s, version } of written) s.writtenVersion = Math.max(s.writtenVersion ?? 0, version);
-  }
-
-  /**
-   * A coarser period above this segment may be sealed (or sealed again) in this round: it is derived from the segments
-   * in the store, so the facts added to this one must be there first.
-   */
-  private sealingAbove(tier: SealedTier, start: number, now: number): boolean {
-    for (const above of SEALED_TIERS) {
-      if (TIER_SPAN_MS[above] <= TIER_SPAN_MS[tier]) continue;
-      const s = startOf(above, start);
-      if (this.touched.get(above)!.has(s)) return true;
-      if (!this.isSealed(above, s) && s <= this.lastDue(above, now)) return true;
-    }
-    return false;
-  }
-
-  /** The facts a group's writes added to sealed segments are written too (their parts wait: ADDED_WAIT_MS). */
-  private addedWritten(g: MinuteGroup): boolean {
-    const waits = this.addedWaits.get(g);
-    if (!waits) return true;
-    const left = waits.filter(({ s, version }) => (s.writtenVersion ?? 0) < version);
-    if (left.length === 0) this.addedWaits.delete(g);
-    else this.addedWaits.set(g, left);
-    return left.length === 0;
   }
 
   /** Seal marks of the last days, once; then kept up to date by this process (and re-read by a recompute writer). */
@@ -718,19 +651,11 @@ export class CockpitMaintainer {
         }
         g.changed.clear();
         g.factsBase = false;
-        // a segment sealed already gets what the group adds as a part of its own (writeAdded), which the group's
-        // late data waits for
+        // a segment sealed already gets what the group adds as a part of its own (written with this round)
         for (const tier of SEALED_TIERS) {
           const start = startOf(tier, g.minute);
-          if (!this.isSealed(tier, start) || groupFacts.size === 0) continue;
-          let segment: SegmentFacts | undefined;
-          for (const [vin, f] of groupFacts) segment = this.addToSealed({ tier, start, brand: g.brand, model: g.model }, vin, f, now);
-          if (tier === '10min') segment!.bumpDue = true;
-          if (segment!.dirty) {
-            const waits = this.addedWaits.get(g) ?? [];
-            waits.push({ s: segment!, version: segment!.version ?? 0 });
-            this.addedWaits.set(g, waits);
-          }
+          if (!this.isSealed(tier, start)) continue;
+          for (const [vin, f] of groupFacts) this.addToSealed({ tier, start, brand: g.brand, model: g.model }, vin, f, now);
         }
       }
       if (this.incremental && used) g.next = part + 1;
@@ -880,51 +805,29 @@ export class CockpitMaintainer {
     else if (g.mode === 'added') g.toRecount();
   }
 
-  /**
-   * Added parts of sealed segments: allocate their numbers, then write those due (ADDED_WAIT_MS), each a new part, and
-   * give their segments a new revision.
-   */
-  private async writeAdded(facts: FactsPart[], now: number, everything: boolean, shed: Array<{ s: SegmentFacts; version: number }>): Promise<void> {
-    const overBudget = this.held > this.memoryBudget;
-    const due = (s: SegmentFacts): boolean =>
-      everything ||
-      overBudget ||
-      now - s.touchedAt >= this.lateIdleMs ||
-      now - (s.writtenAt ?? Number.NEGATIVE_INFINITY) >= Math.min(ADDED_MAX_WAIT_MS, (s.writes ?? 0) * ADDED_WAIT_MS) ||
-      this.sealingAbove(s.ref.tier as SealedTier, s.ref.start, now);
-    // (a segment due only for its revision: facts of its minutes changed, its own did not, and readers drop the
-    // minutes they cached under it)
-    const writing = [...this.added.values()].filter((s) => (s.dirty || s.bumpDue) && due(s));
-    const unnumbered = writing.filter((s) => s.dirty && s.part === undefined);
+  /** Added parts of sealed segments: allocate their numbers, then write the dirty ones, each a new part. */
+  private async writeAdded(facts: FactsPart[], now: number, shed: Array<{ s: SegmentFacts; version: number }>): Promise<void> {
+    const dirty = [...this.added.values()].filter((s) => s.dirty);
+    if (dirty.length === 0) return;
+    const unnumbered = dirty.filter((s) => s.part === undefined);
     const last = unnumbered.length > 0 ? await this.tables.lastParts(unnumbered.map((s) => s.ref)) : new Map<string, number>();
     for (const s of unnumbered) s.part = this.nextPart(last.get(segmentKey(s.ref)));
-    for (const s of writing) {
-      if (s.dirty) {
-        facts.push({ ...s.ref, part: s.part!, packed: packFacts(s.facts) });
-        s.part = this.nextPart(s.part);
-        this.lateWrittenAt = now;
-        s.dirty = false;
-        shed.push({ s, version: s.version ?? 0 });
-      }
+    for (const s of dirty) {
+      facts.push({ ...s.ref, part: s.part!, packed: packFacts(s.facts) });
+      s.part = this.nextPart(s.part);
       this.bump(s.ref.tier as SealedTier, s.ref.start, now);
-      s.bumpDue = false;
-      s.writes = (s.writes ?? 0) + 1;
-      s.writtenAt = now;
+      this.lateWrittenAt = now;
+      s.dirty = false;
+      shed.push({ s, version: s.version ?? 0 });
     }
   }
 
-  /**
-   * A minute's series changed: the sealed sums of the segments above it are stale. The first change gives a segment a
-   * new revision whose mark says so (readers then sum its minutes, which they do not cache); later ones only move the
-   * time its sums are made again (refreshSums). Its facts change revision when their added part is written.
-   */
+  /** A minute's segment changed: the sealed segments above it change revision (readers drop what they cached). */
   private bumpSealedAbove(minute: number, now: number): void {
     for (const tier of SEALED_TIERS) {
       const start = startOf(tier, minute);
       if (!this.isSealed(tier, start)) continue;
-      const stale = this.staleSums.get(`${tier}:${start}`);
-      if (stale) stale.at = now;
-      else this.bump(tier, start, now);
+      this.bump(tier, start, now);
       this.lateWrittenAt = now;
     }
   }
@@ -975,20 +878,15 @@ export class CockpitMaintainer {
       let waiting = false;
       for (const start of starts) {
         const resealing = this.isSealed(tier, start);
-        const key = `${tier}:${start}`;
-        // a first seal waits for the minutes still in memory (their facts may change), SEAL_WAIT_MS at most: then it is
-        // derived from what the store holds, and what those minutes write afterwards is added to it (as late data for a
-        // sealed segment is). Sealing goes in time order.
-        const held = !resealing && this.holdsMinutesIn(start, start + span);
-        if (held) this.heldSince.set(key, this.heldSince.get(key) ?? now);
-        if (!resealing && (waiting || (held && now - this.heldSince.get(key)! < SEAL_WAIT_MS))) {
+        // a first seal waits for the minutes still in memory (their facts may change); sealing goes in time order
+        if (!resealing && (waiting || this.holdsMinutesIn(start, start + span))) {
           waiting = true;
           continue;
         }
-        this.heldSince.delete(key);
         const period = this.open.get(tier)!.get(start);
         // a seal whose write failed may have landed: it is derived again, above what is there
-        const parts = period?.complete && !resealing && !held && !this.sealTried.has(key) ? this.fromMemory(tier, start, period) : await this.derive(tier, start);
+        const key = `${tier}:${start}`;
+        const parts = period?.complete && !resealing && !this.sealTried.has(key) ? this.fromMemory(tier, start, period) : await this.derive(tier, start);
         // the sole writer sums the series when the segment is left alone (refreshSums): a history upload seals and
         // touches the same periods again and again, and summing a day's minutes each time slowed its catch-up
         const sums = this.incremental ? [] : await this.sealedSums(tier, start, now);
@@ -1051,16 +949,10 @@ export class CockpitMaintainer {
     return [...out.values()];
   }
 
-  /** The start of the last period of a tier due to be sealed now. */
-  private lastDue(tier: SealedTier, now: number): number {
-    const span = TIER_SPAN_MS[tier];
-    return Math.floor((now - this.sealAfterMs) / span) * span - span;
-  }
-
   /** The periods of a tier due to be sealed (or resealed) now, in time order. */
   private dueStarts(tier: SealedTier, now: number): number[] {
     const span = TIER_SPAN_MS[tier];
-    const due = this.lastDue(tier, now);
+    const due = Math.floor((now - this.sealAfterMs) / span) * span - span;
     const starts = new Set<number>();
     if (this.incremental) {
       const first = this.sealFrom.get(tier) ?? this.firstSeen(tier);
@@ -1142,7 +1034,7 @@ export class CockpitMaintainer {
         this.preexisting.delete(minute);
       }
     }
-    for (const [key, s] of this.added) if (!s.dirty && !s.bumpDue && now - s.touchedAt >= this.lateIdleMs) this.added.delete(key);
+    for (const [key, s] of this.added) if (!s.dirty && now - s.touchedAt >= this.lateIdleMs) this.added.delete(key);
     this.keepWithinBudget();
   }
 
@@ -1150,14 +1042,9 @@ export class CockpitMaintainer {
     return this.options.memoryKeys ?? MEMORY_KEYS;
   }
 
-  /**
-   * What `memoryKeys` bounds: vehicle-minutes in memory, the facts gathered for periods not sealed yet and those
-   * waiting to be added to sealed ones.
-   */
+  /** What `memoryKeys` bounds: vehicle-minutes in memory and the facts gathered for periods not sealed yet. */
   private get held(): number {
-    let added = 0;
-    for (const s of this.added.values()) added += s.facts.size;
-    return this.memoryKeys + this.openFacts + added;
+    return this.memoryKeys + this.openFacts;
   }
 
   /** Per-vehicle facts held for periods not sealed yet. */

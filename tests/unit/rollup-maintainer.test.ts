@@ -8,7 +8,7 @@ import { ServiceMetrics } from '../../services/observability/metrics.ts';
 import { CockpitMaintainer, type RollupStrategy } from '../../services/cockpit/maintainer.ts';
 import { CockpitReader } from '../../services/cockpit/reader.ts';
 import { EmbeddedStore } from '../../services/store/duckdb/store.ts';
-import { MINUTE_MS, type CockpitTables, type FactsPart } from '../../services/store/cockpit-tables.ts';
+import { MINUTE_MS, type CockpitTables } from '../../services/store/cockpit-tables.ts';
 import type { StoredSample, TelemetryStore } from '../../services/store/telemetry-store.ts';
 import { tempDir } from '../../tooling/system.ts';
 import type { TapTest } from '../helpers/tap.ts';
@@ -23,13 +23,11 @@ interface Calls {
   factsBytes: number;
   /** per-vehicle entries in the facts written */
   factsEntries: number;
-  /** those of the minutes' facts */
-  minuteFactsEntries: number;
 }
 
 /** The store's real cockpit tables, counting the calls the test is about (every call still goes to DuckDB). */
 function counting(tables: CockpitTables): { tables: CockpitTables; calls: Calls } {
-  const calls: Calls = { recounts: 0, keyChecks: 0, seriesRows: 0, factsRows: 0, factsBytes: 0, factsEntries: 0, minuteFactsEntries: 0 };
+  const calls: Calls = { recounts: 0, keyChecks: 0, seriesRows: 0, factsRows: 0, factsBytes: 0, factsEntries: 0 };
   const counted: CockpitTables = Object.create(tables) as CockpitTables;
   counted.rowsFromRaw = (ranges) => {
     calls.recounts += 1;
@@ -43,9 +41,7 @@ function counting(tables: CockpitTables): { tables: CockpitTables; calls: Calls 
     calls.seriesRows += batch.series?.length ?? 0;
     calls.factsRows += batch.facts?.length ?? 0;
     calls.factsBytes += (batch.facts ?? []).reduce((n, f) => n + f.packed.length, 0);
-    const entries = (f: FactsPart): number => (f.packed === '' ? 0 : f.packed.split(';').length);
-    calls.factsEntries += (batch.facts ?? []).reduce((n, f) => n + entries(f), 0);
-    calls.minuteFactsEntries += (batch.facts ?? []).reduce((n, f) => n + (f.tier === 'minute' ? entries(f) : 0), 0);
+    calls.factsEntries += (batch.facts ?? []).reduce((n, f) => n + (f.packed === '' ? 0 : f.packed.split(';').length), 0);
     return tables.write(batch);
   };
   return { tables: counted, calls };
@@ -262,7 +258,6 @@ t.test('an upload that keeps touching the same minutes for longer than the facts
   const upload = (vin: string, v: number): StoredSample[] => Array.from({ length: 60 }, (_, i) => sample(vin, from + i * 30_000 + v, i));
   const done: Array<Promise<void>> = [];
   let most = 0;
-  let sealedEarly = 0;
   for (const [v, vin] of vins.slice(0, 80).entries()) {
     const batch = upload(vin, v);
     await rollups.prepare(batch);
@@ -271,14 +266,12 @@ t.test('an upload that keeps touching the same minutes for longer than the facts
     clock.now += 500;
     await rollups.flush();
     most = Math.max(most, rollups.memoryKeys);
-    if (v === 79) sealedEarly = calls.factsEntries - calls.minuteFactsEntries;
   }
   clock.now += 2_000;
   await rollups.flush();
   await Promise.all(done);
-  // (the periods due are sealed while the upload goes on, and get what comes after as added parts)
-  t.equal(calls.minuteFactsEntries, 2_400, 'each of the 2,400 vehicle-minutes\' facts written once');
-  t.ok(sealedEarly > 0, `the periods due sealed while the upload went on (${sealedEarly} facts entries written to them by the last vehicle)`);
+  // minute facts only: nothing is sealed yet
+  t.equal(calls.factsEntries, 2_400, 'each of the 2,400 vehicle-minutes\' facts written once');
   t.ok(calls.factsRows > 30, `in several parts per minute (${calls.factsRows} facts rows for 30 minutes)`);
   t.ok(most < 2_400 / 2, `memory held at most ${most} vehicle-minutes of 2,400`);
   t.equal(calls.recounts, 0, 'nothing recounted');
@@ -297,91 +290,6 @@ t.test('an upload that keeps touching the same minutes for longer than the facts
   }
   const sealedWindow = { from: from - 10 * MINUTE_MS, to: from + 40 * MINUTE_MS, intervalMs: 10 * MINUTE_MS };
   t.strictSame(await reader.aggregates(sealedWindow, 'rollup'), await store.cockpit.fromRaw(sealedWindow), 'exact once sealed');
-  await rollups.stop();
-});
-
-t.test('late data that keeps coming for sealed segments: added parts when quiet or after growing waits, not one per write; its checkpoint waits for them', async (t) => {
-  const store = await openStore(t);
-  const clock = { now: Date.now() };
-  const { rollups, calls } = setup(store, 'incremental', clock, { lateIdleMs: 10_000 });
-  const from = Math.floor(clock.now / (60 * MINUTE_MS)) * 60 * MINUTE_MS - 180 * MINUTE_MS;
-  // 60 vehicles one after another, 3 s apart, each uploading the same 10 minutes (a sample a minute), a round a second:
-  // each upload's minutes are written once quiet (2 s), 3 minutes of uploads in all
-  const upload = (vin: string, v: number): StoredSample[] => Array.from({ length: 10 }, (_, i) => sample(vin, from + i * MINUTE_MS + v, i));
-  const tenMinuteParts = async (): Promise<number> => (await store.cockpit.readFacts([{ tier: '10min', lo: from, hi: from + 1 }], {})).length;
-  const resolved: boolean[] = [];
-  const done: Array<Promise<void>> = [];
-  let sealedAt = -1;
-  let pendingSeen = false;
-  for (const [v, vin] of vins.slice(0, 60).entries()) {
-    const batch = upload(vin, v);
-    await rollups.prepare(batch);
-    await store.writeSamples(batch);
-    resolved.push(false);
-    done.push(rollups.track(batch).then(() => void (resolved[v] = true)));
-    for (let r = 0; r < 3; r++) {
-      clock.now += 1_000;
-      await rollups.flush();
-    }
-    const marks = await store.cockpit.readSeals(from, from + 1);
-    if (sealedAt < 0 && marks.some((m) => m.tier === '10min' && m.start === from)) sealedAt = v;
-    // written to its minutes, not yet to the sealed segments above them: the spool checkpoint stays before it
-    if (sealedAt >= 0 && v > sealedAt + 3 && !resolved[v]) pendingSeen = true;
-  }
-  t.ok(sealedAt >= 0 && sealedAt < 10, `the 10 minutes were sealed while the uploads went on (after upload ${sealedAt})`);
-  const during = await tenMinuteParts();
-  t.ok(during <= 8, `${during} parts in the sealed 10 minutes after ${60 - sealedAt} uploads written to it (one per upload would be ${60 - sealedAt + 1})`);
-  t.ok(pendingSeen, 'an upload was not checkpointed while its facts waited to be added to the sealed segments');
-  const window = { from, to: from + 10 * MINUTE_MS, intervalMs: 10 * MINUTE_MS };
-  const reader = new CockpitReader(store.cockpit);
-  t.equal((await reader.aggregates(window, 'rollup')).totals.samples, 600, 'the series are counted meanwhile (summed from the minutes)');
-  // quiet for lateIdleMs: what is left is written, and every upload is checkpointed
-  for (let i = 0; i < 11; i++) {
-    clock.now += 1_000;
-    await rollups.flush();
-  }
-  await Promise.all(done);
-  t.equal(calls.recounts, 0, 'nothing recounted');
-  const answer = await reader.aggregates(window, 'rollup');
-  t.equal(answer.totals.activeVehicles, 60, 'every vehicle in the sealed segment once quiet');
-  t.strictSame(answer, await store.cockpit.fromRaw(window), 'exact');
-  const hour = { from: from - 60 * MINUTE_MS, to: from + 120 * MINUTE_MS, intervalMs: 60 * MINUTE_MS };
-  t.strictSame(await reader.aggregates(hour, 'rollup'), await store.cockpit.fromRaw(hour), 'exact by the hour, the sealed hour read');
-  await rollups.stop();
-});
-
-t.test('an hour sealed while facts wait to be added to a sealed 10 minutes of it: they are written first, the hour derived with them', async (t) => {
-  const store = await openStore(t);
-  const from = Math.floor(Date.now() / (60 * MINUTE_MS)) * 60 * MINUTE_MS - 180 * MINUTE_MS;
-  // a minute before the hour is due to be sealed (4 minutes after its end): live data up to now, late data for a 10 minutes of it
-  const clock = { now: from + 63 * MINUTE_MS };
-  const { rollups } = setup(store, 'incremental', clock, { lateIdleMs: 10_000 });
-  await writeBatch(store, rollups, [sample(vins[199]!, from + 62 * MINUTE_MS, 0)], clock);
-  const upload = (vin: string, v: number): StoredSample[] => Array.from({ length: 10 }, (_, i) => sample(vin, from + (10 + i) * MINUTE_MS + v, i));
-  const done: Array<Promise<void>> = [];
-  let hourSealedAt = -1;
-  for (const [v, vin] of vins.slice(0, 40).entries()) {
-    const batch = upload(vin, v);
-    await rollups.prepare(batch);
-    await store.writeSamples(batch);
-    done.push(rollups.track(batch));
-    for (let r = 0; r < 3; r++) {
-      clock.now += 1_000;
-      await rollups.flush();
-    }
-    if (hourSealedAt < 0 && (await store.cockpit.readSeals(from, from + 1)).some((m) => m.tier === 'hour')) hourSealedAt = v;
-  }
-  t.ok(hourSealedAt > 0, `the hour was sealed while the uploads went on (after upload ${hourSealedAt})`);
-  for (let i = 0; i < 11; i++) {
-    clock.now += 1_000;
-    await rollups.flush();
-  }
-  await Promise.all(done);
-  const reader = new CockpitReader(store.cockpit);
-  const hour = { from, to: from + 60 * MINUTE_MS, intervalMs: 60 * MINUTE_MS };
-  const answer = await reader.aggregates(hour, 'rollup');
-  t.equal(answer.totals.activeVehicles, 40, 'every vehicle in the sealed hour');
-  t.strictSame(answer, await store.cockpit.fromRaw(hour), 'exact by the hour');
   await rollups.stop();
 });
 
