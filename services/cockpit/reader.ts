@@ -77,11 +77,47 @@ export class CockpitReader {
     if (source === 'raw') return this.tables.fromRaw(window);
     if (!rollupAligned(window)) throw new RangeError('a rollup question needs from, to and interval on whole minutes');
     this.counts.questions += 1;
-    // marks from the start of the first 10 minutes touched: a minute's segment is cached under its sealed 10 minutes,
-    // and the second half of those 10 minutes may be in the window
-    const marks = await this.tables.readSeals(startOf('10min', window.from), window.to);
+    const marks = await this.marks(window);
     const [series, vehicles] = await Promise.all([this.series(window, marks), this.vehicleTotals(window, marks)]);
     return { series, totals: { ...totalOf(series), ...vehicles } };
+  }
+
+  /**
+   * The seal marks the question's plans can use, from the start of the first 10 minutes touched (a minute's segment is
+   * cached under its sealed 10 minutes, and the second half of those 10 minutes may be in the window). Over more than
+   * two days in buckets of whole hours the 10-minute marks are read only where the day and hour marks leave the plans
+   * in minutes: the last two hours at once, other places in a second read. A week holds 1,008 of them, and influxd
+   * took 17-28 ms to read them with the rest against 4-6 ms for its hours and days and its last two hours' 10 minutes
+   * (measured apart, 2,366 marks).
+   */
+  private async marks(window: CockpitWindow): Promise<SealMark[]> {
+    const lo = startOf('10min', window.from);
+    const hi = window.to;
+    const hour = TIER_SPAN_MS.hour;
+    if (hi - lo <= 2 * TIER_SPAN_MS.day || window.from % hour !== 0 || window.intervalMs % hour !== 0) return this.tables.readSeals(lo, hi);
+    const recent = Math.max(lo, startOf('hour', hi) - hour);
+    const [coarse, tens] = await Promise.all([this.tables.readSeals(lo, hi, ['hour', 'day']), this.tables.readSeals(recent, hi, ['10min'])]);
+    const marks = [...coarse, ...tens];
+    // before `recent` a 10-minute segment is not known sealed: where the plans fall to minutes there, its mark may count
+    const known = new Map<string, SealMark>(marks.map((m) => [`${m.tier}:${m.start}`, m]));
+    const cover = planCover(window.from, window.to, (tier, start) => known.has(`${tier}:${start}`));
+    const series = planSeries(window.from, window.to, window.intervalMs, (tier, start) => {
+      const m = known.get(`${tier}:${start}`);
+      return m !== undefined && m.series === m.rev;
+    });
+    const wanted: FactsRange[] = [];
+    for (const r of [...cover, ...series].filter((x) => x.tier === 'minute' && x.lo < recent).sort((a, b) => a.lo - b.lo)) {
+      const from = startOf('10min', r.lo);
+      const to = Math.min(recent, r.hi);
+      const last = wanted[wanted.length - 1];
+      if (last && from <= last.hi) last.hi = Math.max(last.hi, to);
+      else wanted.push({ tier: '10min', lo: from, hi: to });
+    }
+    if (wanted.length === 0) return marks;
+    // a few places read apart, more (a week not sealed yet) in one read from the first to the last
+    const reads = wanted.length <= 4 ? wanted : [{ tier: '10min' as const, lo: wanted[0]!.lo, hi: wanted[wanted.length - 1]!.hi }];
+    for (const more of await Promise.all(reads.map((r) => this.tables.readSeals(r.lo, r.hi, ['10min'])))) marks.push(...more);
+    return marks;
   }
 
   /**

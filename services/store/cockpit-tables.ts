@@ -249,8 +249,8 @@ export interface CockpitTables {
   seriesBuckets(read: SeriesRead, byModel?: boolean): Promise<SeriesBucket[]>;
   /** Every facts part of segments starting in the ranges, in scope. */
   readFacts(ranges: readonly FactsRange[], scope: CockpitScope): Promise<FactsPart[]>;
-  /** The seal marks of segments starting in [lo, hi). */
-  readSeals(lo: number, hi: number): Promise<SealMark[]>;
+  /** The seal marks of segments starting in [lo, hi), of these tiers when given (else of every sealed tier). */
+  readSeals(lo: number, hi: number, tiers?: readonly SealedTier[]): Promise<SealMark[]>;
   /**
    * The greatest part number of each of these segments that has a part (facts, or series for a minute; keyed by
    * segmentKey); others are absent.

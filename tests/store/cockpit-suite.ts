@@ -134,6 +134,13 @@ export async function cockpitSuite(t: TapTest, open: () => Promise<StoreFixture>
     await tables.write({ seals: [{ tier: 'day', start: day, rev: day + 8 * TIER_SPAN_MS.day, series: day + 8 * TIER_SPAN_MS.day }] });
     t.strictSame((await tables.readSeals(day, day + 1)).filter((x) => x.tier === 'day'), [{ tier: 'day', start: day, rev: day + 8 * TIER_SPAN_MS.day, series: day + 8 * TIER_SPAN_MS.day }]);
     t.strictSame(await tables.readSeals(day + 1, day + 20 * MINUTE_MS), [], 'only marks of segments starting in [lo, hi)');
+    // of some tiers only: a 10-minute segment at the day's start beside its hour and its day
+    await tables.write({ seals: [{ tier: '10min', start: day, rev: day + 3, series: day + 3 }, { tier: '10min', start: day + 10 * MINUTE_MS, rev: day + 10 * MINUTE_MS + 1 }] });
+    const tiersOf = (marks: readonly { tier: string; start: number }[]): string[] => marks.map((m) => `${m.tier}@${(m.start - day) / MINUTE_MS}`).sort();
+    t.strictSame(tiersOf(await tables.readSeals(day, day + HOUR)), ['10min@0', '10min@10', 'day@0', 'hour@0']);
+    t.strictSame(tiersOf(await tables.readSeals(day, day + HOUR, ['hour', 'day'])), ['day@0', 'hour@0'], 'of the tiers asked for');
+    t.strictSame((await tables.readSeals(day, day + HOUR, ['10min'])).sort((a, b) => a.start - b.start), [{ tier: '10min', start: day, rev: day + 3, series: day + 3 }, { tier: '10min', start: day + 10 * MINUTE_MS, rev: day + 10 * MINUTE_MS + 1 }], '10 minutes alone');
+    t.strictSame(await tables.readSeals(day, day + HOUR, []), [], 'no tier, no mark');
   });
 
   await t.test('cockpit tables: sealed series sums are read by tier range, bucket and scope, beside minute sums', async (t) => {
@@ -338,6 +345,75 @@ export async function cockpitSuite(t: TapTest, open: () => Promise<StoreFixture>
     const again = await ask('summed again');
     t.equal(again.minutes, sealed.minutes, 'once summed again, the sealed sums are read as before');
     t.equal((await reader.aggregates(windows[0]!, 'rollup')).totals.samples, samples.length + 2, 'every sample once');
+    await rollups.stop();
+  });
+
+  await t.test('over days in hours the 10-minute marks are read only where hours and days leave minutes; answers stay exact', async (t) => {
+    const store = await fresh(t);
+    let clock = Math.floor(Date.now() / HOUR) * HOUR + 3 * MINUTE_MS;
+    const rollups = engine(store, 'incremental', { lateIdleMs: 30_000, now: () => clock });
+    // the reader's mark reads, recorded: [lo, hi, tiers]
+    const reads: Array<{ lo: number; hi: number; tiers?: readonly string[] }> = [];
+    const tables = Object.create(store.cockpit) as typeof store.cockpit;
+    tables.readSeals = (lo, hi, tiers) => {
+      reads.push({ lo, hi, ...(tiers ? { tiers } : {}) });
+      return store.cockpit.readSeals(lo, hi, tiers);
+    };
+    const reader = new CockpitReader(tables);
+    const day = TIER_SPAN_MS.day;
+    const d0 = Math.floor(clock / day) * day - 3 * day;
+    const fleet = [
+      { vin: randomVin(), brand: 'Voltra', model: 'E-Cross' },
+      { vin: randomVin(), brand: 'Kaiyun', model: 'K5' },
+    ];
+    const sampleOf = (v: number, ts: number, seq: number, extra: Record<string, SignalValue> = {}): StoredSample => ({ ...storedSample(fleet[v]!.vin, ts, seq, { [SPEED]: (seq * 3 + v) % 90, [ODO]: 100 + seq, [SOC]: 50 + (seq % 40), ...extra }), ...fleet[v]! });
+    const samples: StoredSample[] = [];
+    for (let ts = d0, seq = 0; ts < clock - 25 * MINUTE_MS; ts += 10 * MINUTE_MS, seq++) for (let v = 0; v < 2; v++) samples.push(sampleOf(v, ts + v * 500, seq));
+    for (let at = d0; at < clock; at += 12 * HOUR) await writeBatch(store, rollups, samples.filter((x) => x.ts >= at && x.ts < at + 12 * HOUR));
+    // the late groups leave memory, their periods seal, then (the sole writer, when left alone) their sums are made
+    const summed = async (): Promise<boolean> => (await store.cockpit.readSeals(d0, clock)).every((m) => m.series === m.rev);
+    for (let i = 0; i < 400 && !(i > 4 && (await summed())); i++) {
+      clock += MINUTE_MS;
+      await rollups.flush(true);
+    }
+    const next5 = Math.ceil(clock / (5 * MINUTE_MS)) * 5 * MINUTE_MS;
+    const windows = [
+      { from: next5 - 3 * day, to: next5, intervalMs: HOUR },
+      { from: d0 + 2 * HOUR, to: d0 + 3 * day + 2 * HOUR, intervalMs: 3 * HOUR },
+      { from: d0, to: next5, intervalMs: day },
+    ].map((w) => ({ ...w, from: Math.floor(w.from / HOUR) * HOUR }));
+    /** Every window in every scope, against the raw samples; the minutes of 10-minute marks read besides the window's last hours. */
+    const ask = async (when: string): Promise<number> => {
+      reads.length = 0;
+      for (const window of windows) for (const scope of [{}, { brand: 'Kaiyun' }]) await agree(t, reader, store, { ...window, ...scope }, `${when}: ${JSON.stringify(scope)} ${(window.from - d0) / HOUR}..${(window.to - d0) / HOUR} h`);
+      t.ok(reads.every((r) => r.tiers !== undefined), `${when}: no window reads every tier's marks`);
+      let minutes = 0;
+      const ends = new Set(windows.map((w) => w.to));
+      for (const r of reads) if (r.tiers?.includes('10min') && !ends.has(r.hi)) minutes += (r.hi - r.lo) / MINUTE_MS;
+      return minutes;
+    };
+    const sealed = await ask('sealed');
+    const marks = await store.cockpit.readSeals(d0, next5);
+    t.ok(marks.some((m) => m.tier === 'day') && marks.some((m) => m.tier === 'hour'), 'days and hours are sealed');
+    t.ok(await summed(), 'and their sums made');
+    // (an hour not sealed yet is read in 10 minutes: at most the one before the last two, run just after midnight)
+    t.ok(sealed <= 60, `over sealed days and hours 10-minute marks are read only in the window's last hours (${sealed} minutes of them elsewhere)`);
+    // a late sample in the middle of the second day: its hour's sums are stale (until summed again), so the question
+    // reads that hour's 10 minutes
+    const lateAt = d0 + day + 13 * HOUR + 22 * MINUTE_MS;
+    await writeBatch(store, rollups, [sampleOf(0, lateAt, 9_001, { [ODO]: 9_000, [MIL]: true })]);
+    const stale = await ask('late data, sums stale');
+    t.ok(reads.some((r) => r.tiers?.includes('10min') && r.lo <= lateAt && r.hi > lateAt), 'the stale hour\'s 10-minute marks are read');
+    t.ok(stale > sealed, `more 10-minute marks read (${stale} minutes)`);
+    clock += 31_000;
+    await rollups.flush(true);
+    await ask('summed again');
+    t.equal((await reader.aggregates({ from: d0, to: next5, intervalMs: HOUR }, 'rollup')).totals.samples, samples.length + 1, 'every sample once');
+    // two days or less, or buckets off the hour: every tier at once, as before
+    reads.length = 0;
+    await agree(t, reader, store, { from: next5 - 2 * day, to: next5, intervalMs: 5 * MINUTE_MS }, 'two days in 5 minutes');
+    await agree(t, reader, store, { from: d0 + 5 * MINUTE_MS, to: next5, intervalMs: HOUR }, '3 days from :05');
+    t.strictSame(reads.map((r) => r.tiers), [undefined, undefined], 'every tier\'s marks in one read');
     await rollups.stop();
   });
 
