@@ -281,6 +281,21 @@ t.test('the live map draws every vehicle and moves a selected one as positions s
   t.same(problems(watch), [], CLEAN);
 });
 
+t.test('leaving the map while it zooms throws nothing (Leaflet ends a zoom from a timer that outlives the map)', async (t) => {
+  const { context, page, watch } = await signedIn(admin);
+  t.teardown(() => context.close());
+  for (let i = 0; i < 3; i++) {
+    await page.goto(`${service.apiUrl}/#/map`);
+    await page.locator(`.fleet-map[data-vehicles="${FLEET.vehicles}"]`).waitFor();
+    // a zoom animates for 250 ms; the view is left at once, as a click on another page would
+    await page.locator('.leaflet-control-zoom-in').click();
+    await page.goto(`${service.apiUrl}/#/brands`);
+    await page.locator('tr[data-row="totals"]').waitFor();
+    await page.waitForTimeout(400);
+  }
+  t.same(problems(watch), [], CLEAN);
+});
+
 t.test('the faults view and the admin\'s ingestion health and dead letters', async (t) => {
   const { context, page, watch } = await signedIn(admin);
   t.teardown(() => context.close());

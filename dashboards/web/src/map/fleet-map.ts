@@ -386,6 +386,13 @@ export function createFleetMap(element: HTMLElement, options: { onSelect?: (vin:
       route = points.length > 1 ? L.polyline(points as unknown as L.LatLngTuple[], { color: '#a371f7', weight: 3 }).addTo(map) : undefined;
       if (route) map.fitBounds(route.getBounds(), { padding: [24, 24], maxZoom: 15 });
     },
-    destroy: () => map.remove(),
+    destroy() {
+      // Leaflet 1.9 ends an animated zoom from a 250 ms timer that map.remove() leaves running, and that timer then
+      // reads the removed panes ("Cannot read properties of undefined (reading '_leaflet_pos')", Leaflet/Leaflet#9575):
+      // a view left within 250 ms of a zoom (the first fit, a click on a vehicle, the zoom buttons) ends it first
+      map.stop();
+      (map as unknown as { _animatingZoom?: boolean })._animatingZoom = false;
+      map.remove();
+    },
   };
 }
