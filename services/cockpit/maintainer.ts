@@ -22,6 +22,7 @@ import {
   contiguousRanges,
   MAX_PART,
   MINUTE_MS,
+  SEALED_TIERS,
   segmentKey,
   TIER_SPAN_MS,
   type CockpitTables,
@@ -37,7 +38,7 @@ import {
 import type { CockpitSums, RollupKey, RollupRow, StoredSample } from '../store/telemetry-store.ts';
 import { EMPTY_SUMS, emptyRow, factsOf, groupKey, MinuteGroup, noSums, OffsetSet, sameRow, sumsDifference, type VehicleMinute } from './book.ts';
 import { basePacked, currentParts, mergeFacts, packFacts, unpackFacts, type VehicleFacts } from './facts.ts';
-import { minuteOf, planCover, planSeries, SEALED_TIERS, startOf } from './periods.ts';
+import { minuteOf, planCover, planSeries, startOf } from './periods.ts';
 
 export type RollupStrategy = 'incremental' | 'recompute';
 

@@ -5,7 +5,6 @@ import { FACT_TIERS, MINUTE_MS, SERIES_PIECE_MS, TIER_SPAN_MS, type FactTier, ty
 
 export const minuteOf = (ts: number): number => Math.floor(ts / MINUTE_MS) * MINUTE_MS;
 export const startOf = (tier: FactTier, ts: number): number => Math.floor(ts / TIER_SPAN_MS[tier]) * TIER_SPAN_MS[tier];
-export const SEALED_TIERS: readonly SealedTier[] = FACT_TIERS.filter((t): t is SealedTier => t !== 'minute');
 
 /** The tier one finer than a sealed tier (what it is derived from). */
 export const finerTier = (tier: SealedTier): FactTier => FACT_TIERS[FACT_TIERS.indexOf(tier) - 1]!;

@@ -3,11 +3,11 @@
 // per-vehicle facts from the segments that cover the window (periods.ts planCover). Sealed segments do not change
 // but by a new revision of their seal mark, so their decoded facts and their sealed sums (of every brand and model)
 // are kept in one bounded cache: a dashboard that asks again, or slides its window, reads only what is not sealed yet.
-import { addCockpitSums, FACT_TIERS, MINUTE_MS, SERIES_PIECE_MS, TIER_SPAN_MS, totalOf, type CockpitTables, type FactsPart, type FactsRange, type FactTier, type SealedTier, type SealMark } from '../store/cockpit-tables.ts';
+import { addCockpitSums, FACT_TIERS, MINUTE_MS, SEALED_TIERS, SERIES_PIECE_MS, TIER_SPAN_MS, totalOf, type CockpitTables, type FactsPart, type FactsRange, type FactTier, type SealedTier, type SealMark } from '../store/cockpit-tables.ts';
 import type { CockpitAggregates, CockpitScope, CockpitSums, CockpitWindow } from '../store/telemetry-store.ts';
 import { EMPTY_SUMS, groupKey } from './book.ts';
 import { currentParts, decodedBytes, decodeFacts, FactsMerge, VinNumbers, type DecodedFacts } from './facts.ts';
-import { appendRange, planCover, planSeries, SEALED_TIERS, startOf } from './periods.ts';
+import { appendRange, planCover, planSeries, startOf } from './periods.ts';
 
 /** A series plan of more ranges than this reads the window's minutes instead. */
 export const MAX_SERIES_RANGES = 16;

@@ -141,6 +141,7 @@ export const FACT_TIERS = ['minute', '10min', 'hour', 'day'] as const;
 export type FactTier = (typeof FACT_TIERS)[number];
 /** Tiers that are sealed (a mark says the segment is complete); minute segments are always as complete as written. */
 export type SealedTier = Exclude<FactTier, 'minute'>;
+export const SEALED_TIERS: readonly SealedTier[] = FACT_TIERS.filter((t): t is SealedTier => t !== 'minute');
 export const TIER_SPAN_MS: Readonly<Record<FactTier, number>> = { minute: MINUTE_MS, '10min': 10 * MINUTE_MS, hour: 60 * MINUTE_MS, day: 24 * 60 * MINUTE_MS };
 
 /**

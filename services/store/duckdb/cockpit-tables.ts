@@ -3,7 +3,7 @@
 // samples and the raw cockpit are SQL over the `telemetry` table.
 import type { DuckDBAppender, DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { COCKPIT_SIGNALS } from '../../contract/signals.ts';
-import { FACT_TIERS, MINUTE_MS, scopeTerms, segmentKey, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealedSums, type SealedTier, type SealMark, type SegmentRef, type SeriesBucket, type SeriesPart, type SeriesRead } from '../cockpit-tables.ts';
+import { MINUTE_MS, scopeTerms, SEALED_TIERS, segmentKey, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealedSums, type SealedTier, type SealMark, type SegmentRef, type SeriesBucket, type SeriesPart, type SeriesRead } from '../cockpit-tables.ts';
 import type { StoreLogger } from '../telemetry-store.ts';
 import { appendRows, columnsOf, dropTempTable, freshTempTable, identifier, rowsOf, toNumber, transaction, type DuckDbFile } from './connection.ts';
 const SPEED = identifier(COCKPIT_SIGNALS.speed);
@@ -214,9 +214,10 @@ export class DuckDbCockpitTables implements CockpitTables {
   }
 
   async readSeals(lo: number, hi: number, tiers?: readonly SealedTier[]): Promise<SealMark[]> {
-    if (tiers?.length === 0) return [];
-    // tiers are of a closed set (FACT_TIERS): listed as literals
-    const only = tiers === undefined ? '' : ` AND tier IN (${tiers.filter((t) => FACT_TIERS.includes(t)).map((t) => `'${t}'`).join(', ')})`;
+    // tiers are of a closed set (SEALED_TIERS): listed as literals
+    const asked = tiers === undefined ? undefined : SEALED_TIERS.filter((t) => tiers.includes(t));
+    if (asked?.length === 0) return [];
+    const only = asked === undefined ? '' : ` AND tier IN (${asked.map((t) => `'${t}'`).join(', ')})`;
     const rows = await this.db.read(`SELECT tier, start, rev, series FROM cockpit_seals WHERE start >= $lo AND start < $hi${only}`, { lo: BigInt(lo), hi: BigInt(hi) });
     return rows.map((row) => ({ tier: String(row[0]) as SealMark['tier'], start: toNumber(row[1]), rev: toNumber(row[2]), ...(row[3] === null ? {} : { series: toNumber(row[3]) }) }));
   }

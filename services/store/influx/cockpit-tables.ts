@@ -18,7 +18,7 @@
 import { Point } from '@influxdata/influxdb-client';
 import { COCKPIT_SIGNALS } from '../../contract/signals.ts';
 import { VIN_PATTERN } from '../../contract/telemetry.ts';
-import { contiguousRanges, EMPTY_SUMS, FACT_TIERS, MINUTE_MS, scopeTerms, segmentKey, SERIES_PIECE_MS, TIER_SPAN_MS, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealedSums, type SealedTier, type SealMark, type SegmentRef, type SeriesBucket, type SeriesPart, type SeriesRead } from '../cockpit-tables.ts';
+import { contiguousRanges, EMPTY_SUMS, MINUTE_MS, scopeTerms, SEALED_TIERS, segmentKey, SERIES_PIECE_MS, TIER_SPAN_MS, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealedSums, type SealedTier, type SealMark, type SegmentRef, type SeriesBucket, type SeriesPart, type SeriesRead } from '../cockpit-tables.ts';
 import type { InfluxClient, StatementResult } from './client.ts';
 import { identifier, inPolicy, lineOf, tagIs, TELEMETRY_MEASUREMENT, tagValue } from './lines.ts';
 
@@ -26,7 +26,6 @@ export const SERIES_MEASUREMENT = 'cockpit_series';
 export const SEALS_MEASUREMENT = 'cockpit_seals';
 export const SEALED_SERIES_MEASUREMENT = 'cockpit_series_sealed';
 export const factsMeasurement = (tier: FactTier): string => `cockpit_facts_${tier}`;
-const SEALED: readonly SealedTier[] = FACT_TIERS.filter((t): t is SealedTier => t !== 'minute');
 
 /** Characters per string field (InfluxDB keeps at most 64 KB in one). */
 const CHUNK_CHARS = 60_000;
@@ -208,20 +207,19 @@ export class InfluxCockpitTables implements CockpitTables {
     return parts;
   }
 
-  async readSeals(lo: number, hi: number, tiers: readonly SealedTier[] = SEALED): Promise<SealMark[]> {
-    const asked = SEALED.filter((t) => tiers.includes(t));
+  async readSeals(lo: number, hi: number, tiers: readonly SealedTier[] = SEALED_TIERS): Promise<SealMark[]> {
+    const asked = SEALED_TIERS.filter((t) => tiers.includes(t));
     if (asked.length === 0) return [];
     // a segment's marks lie within seconds of its start (a week's revisions are 0.6 s of nanoseconds), so they are read
     // up to a step (the finest span asked) past `hi`: the last of each step and tier is the mark of the segment
     // starting there (one starting outside [lo, hi) is dropped); `series` is the last one written
     const step = Math.min(...asked.map((t) => TIER_SPAN_MS[t]));
-    const only = asked.length === SEALED.length ? '' : ` AND (${asked.map((t) => tagIs('tier', t)).join(' OR ')})`;
+    const only = asked.length === SEALED_TIERS.length ? '' : ` AND (${asked.map((t) => tagIs('tier', t)).join(' OR ')})`;
     const [result] = await this.influx.query([`SELECT last("rev"), last("series") FROM ${this.from(SEALS_MEASUREMENT)} WHERE time >= ${lo}ms AND time < ${hi + step}ms${only} GROUP BY time(${step}ms), "tier" fill(none)`]);
     const marks: SealMark[] = [];
     for (const series of result?.series ?? []) {
-      const tier = series.tags?.tier;
-      if (tier !== '10min' && tier !== 'hour' && tier !== 'day') continue;
-      if (!asked.includes(tier)) continue;
+      const tier = asked.find((t) => t === series.tags?.tier);
+      if (tier === undefined) continue;
       for (const row of series.values ?? []) {
         const start = num(row[0]);
         if (start >= lo && start < hi && start % TIER_SPAN_MS[tier] === 0) marks.push({ tier, start, rev: num(row[1]), ...(typeof row[2] === 'number' ? { series: row[2] } : {}) });
