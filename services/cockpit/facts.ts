@@ -125,6 +125,24 @@ export function currentParts<T extends SegmentRef & { part: number; packed: stri
   return out;
 }
 
+let lastStamp = 0;
+
+/**
+ * A stamp for a write of facts parts (FactsPart.stamp): ms since the epoch, greater than any this thread gave before,
+ * so that a part written again is told from what a reader kept of it. Not the engine's clock (a test's clock stands still).
+ */
+export function nextStamp(): number {
+  lastStamp = Math.max(Date.now(), lastStamp + 1);
+  return lastStamp;
+}
+
+/** Give the parts that have none one stamp (a write retried as it was keeps the stamps of its first attempt). */
+export function stampParts<T extends { stamp?: number }>(parts: T[]): T[] {
+  let stamp: number | undefined;
+  for (const p of parts) if (p.stamp === undefined) p.stamp = stamp ??= nextStamp();
+  return parts;
+}
+
 /** Merge a packed string into a map of facts. */
 export function unpackFacts(packed: string, into: Map<string, VehicleFacts>): void {
   eachPackedEntry(packed, (vin, odoMin, odoMax, flags) => {
@@ -186,6 +204,14 @@ export function decodeFacts(parts: readonly string[], numbers: VinNumbers): Deco
   return { ids: Int32Array.from(ids), odoMin: Float64Array.from(odoMin), odoMax: Float64Array.from(odoMax), flags: Uint8Array.from(flags) };
 }
 
+/** Several decoded sets as one (a vehicle in several merged), for vehicles numbered below `vehicles`. */
+export function mergeDecoded(sets: readonly DecodedFacts[], vehicles: number): DecodedFacts {
+  const merge = new FactsMerge();
+  merge.reset(vehicles);
+  for (const set of sets) merge.add(set);
+  return merge.decoded();
+}
+
 /** Bytes a decoded set holds (for the cache's bound). */
 export const decodedBytes = (facts: DecodedFacts): number => facts.ids.length * 21 + 64;
 
@@ -231,6 +257,19 @@ export class FactsMerge {
       if (hi > this.odoMax[id]! || Number.isNaN(this.odoMax[id]!)) this.odoMax[id] = hi;
       this.flags[id] = this.flags[id]! | flags[i]!;
     }
+  }
+
+  /** The merged vehicles as one decoded set. */
+  decoded(): DecodedFacts {
+    const ids = Int32Array.from(this.touched);
+    const out: DecodedFacts = { ids, odoMin: new Float64Array(ids.length), odoMax: new Float64Array(ids.length), flags: new Uint8Array(ids.length) };
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      out.odoMin[i] = this.odoMin[id]!;
+      out.odoMax[i] = this.odoMax[id]!;
+      out.flags[i] = this.flags[id]!;
+    }
+    return out;
   }
 
   /** Active vehicles, the sum of their odometer spans, and how many charged or reported a fault. */

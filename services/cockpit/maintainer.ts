@@ -37,7 +37,7 @@ import {
 } from '../store/cockpit-tables.ts';
 import type { CockpitSums, RollupKey, RollupRow, StoredSample } from '../store/telemetry-store.ts';
 import { EMPTY_SUMS, emptyRow, factsOf, groupKey, MinuteGroup, noSums, OffsetSet, sameRow, sumsDifference, type VehicleMinute } from './book.ts';
-import { basePacked, currentParts, mergeFacts, packFacts, unpackFacts, type VehicleFacts } from './facts.ts';
+import { basePacked, currentParts, mergeFacts, packFacts, stampParts, unpackFacts, type VehicleFacts } from './facts.ts';
 import { minuteOf, planCover, planSeries, startOf } from './periods.ts';
 
 export type RollupStrategy = 'incremental' | 'recompute';
@@ -461,7 +461,7 @@ export class CockpitMaintainer {
     try {
       // a batch of parts a round assembled is written as it is until the store takes it: its part numbers are used, and
       // a failed write may have landed (nothing is written twice with other values)
-      if (this.unsent && this.unsent.series.length + this.unsent.facts.length > 0) await this.tables.write(this.unsent);
+      if (this.unsent && this.unsent.series.length + this.unsent.facts.length > 0) await this.tables.write({ ...this.unsent, facts: stampParts(this.unsent.facts) });
       this.unsent = undefined;
       await this.loadMarks(now);
       if (this.incremental) await this.recover(now);
@@ -474,6 +474,7 @@ export class CockpitMaintainer {
       this.unsent = { series, facts };
       await this.writeGroups(now, everything, series, facts, shed);
       await this.writeAdded(facts, now, shedAdded);
+      stampParts(facts);
       if (series.length > 0 || facts.length > 0) await this.tables.write(this.unsent);
       this.unsent = undefined;
       this.shed(shed, shedAdded);
@@ -892,7 +893,7 @@ export class CockpitMaintainer {
         // touches the same periods again and again, and summing a day's minutes each time slowed its catch-up
         const sums = this.incremental ? [] : await this.sealedSums(tier, start, now);
         this.sealTried.add(key);
-        await this.tables.write({ facts: parts, sealedSeries: sums });
+        await this.tables.write({ facts: stampParts(parts), sealedSeries: sums });
         this.sealTried.delete(key);
         this.bump(tier, start, now, !this.incremental);
         this.open.get(tier)!.delete(start);

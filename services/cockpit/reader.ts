@@ -3,10 +3,13 @@
 // per-vehicle facts from the segments that cover the window (periods.ts planCover). Sealed segments do not change
 // but by a new revision of their seal mark, so their decoded facts and their sealed sums (of every brand and model)
 // are kept in one bounded cache: a dashboard that asks again, or slides its window, reads only what is not sealed yet.
-import { addCockpitSums, FACT_TIERS, MINUTE_MS, SEALED_TIERS, SERIES_PIECE_MS, TIER_SPAN_MS, totalOf, type CockpitTables, type FactsPart, type FactsRange, type FactTier, type SealedTier, type SealMark } from '../store/cockpit-tables.ts';
+// Segments not sealed yet are kept there too, per (brand, model), checked against their prints (how many parts, the sum
+// and the greatest of their write stamps) at every question: one asked again while an upload lands reads the parts
+// written since it last asked, not every part of the day again.
+import { addCockpitSums, FACT_TIERS, MINUTE_MS, SEALED_TIERS, SERIES_PIECE_MS, TIER_SPAN_MS, totalOf, type CockpitTables, type FactsPart, type FactsPrint, type FactsRange, type FactTier, type SealedTier, type SealMark, segmentKey, type SegmentRef } from '../store/cockpit-tables.ts';
 import type { CockpitAggregates, CockpitScope, CockpitSums, CockpitWindow } from '../store/telemetry-store.ts';
 import { EMPTY_SUMS, groupKey } from './book.ts';
-import { currentParts, decodedBytes, decodeFacts, FactsMerge, VinNumbers, type DecodedFacts } from './facts.ts';
+import { BASE_MARK, currentParts, decodedBytes, decodeFacts, FactsMerge, mergeDecoded, VinNumbers, type DecodedFacts } from './facts.ts';
 import { appendRange, planCover, planSeries, startOf } from './periods.ts';
 
 /** A series plan of more ranges than this reads the window's minutes instead. */
@@ -31,6 +34,32 @@ interface CachedSums {
   bytes: number;
 }
 
+/**
+ * A segment not sealed (a minute of 10 minutes not sealed yet), of one (brand, model): its facts decoded, and which
+ * parts they are of (part -> stamp), so that a question that finds the segment's print unchanged reads nothing of it,
+ * and one that finds parts added reads only those. Sealed segments are kept by their mark's revision instead.
+ */
+interface OpenSegment {
+  rev?: undefined;
+  ref: SegmentRef;
+  parts: Map<number, number>;
+  /** the greatest stamp of the parts */
+  stampMax: number;
+  /**
+   * the greatest stamp of any segment's print when this one was last found as kept or read: a part added to it since
+   * is stamped after that (or, written while that question was asked, makes it read whole)
+   */
+  seen: number;
+  /** decoded facts of the parts, one set per read that added some (merged into one now and then) */
+  pieces: DecodedFacts[];
+  bytes: number;
+}
+
+/** More decoded sets than this in an open segment are merged into one. */
+const MAX_OPEN_PIECES = 4;
+/** A read of open segments in more ranges than this reads the span around them (a statement per range on InfluxDB). */
+const MAX_OPEN_RANGES = 16;
+
 /** Segments as ranges to read: per tier, finest first, adjacent segments merged. */
 function segmentRanges(segments: ReadonlyArray<{ tier: FactTier; start: number }>): FactsRange[] {
   const ranges: FactsRange[] = [];
@@ -53,8 +82,11 @@ function inScope(scope: CockpitScope, brand: string, model: string): boolean {
 export class CockpitReader {
   private readonly numbers = new VinNumbers();
   private readonly merge = new FactsMerge();
-  /** `facts:${tier}:${start}` -> decoded facts, `sums:${tier}:${start}` -> sealed sums; least recently used first */
-  private readonly cache = new Map<string, CachedSegment | CachedSums>();
+  /**
+   * `facts:${tier}:${start}` -> decoded facts, `sums:${tier}:${start}` -> sealed sums, `open:${segmentKey}` -> a segment
+   * not sealed; least recently used first
+   */
+  private readonly cache = new Map<string, CachedSegment | CachedSums | OpenSegment>();
   private cachedBytes = 0;
   private readonly cacheBytes: number;
   /**
@@ -62,7 +94,7 @@ export class CockpitReader {
    * sealed pieces per (brand, model), and the segments whose sealed sums were read from the store or the cache (for
    * tests and metrics)
    */
-  readonly counts = { questions: 0, segmentsRead: 0, segmentsCached: 0, seriesRows: { minutes: 0, sealed: 0 }, sumsRead: 0, sumsCached: 0 };
+  readonly counts = { questions: 0, segmentsRead: 0, segmentsCached: 0, openParts: 0, openCached: 0, seriesRows: { minutes: 0, sealed: 0 }, sumsRead: 0, sumsCached: 0 };
 
   constructor(
     private readonly tables: CockpitTables,
@@ -251,16 +283,128 @@ export class CockpitReader {
         } else missing.push({ tier: range.tier, start, key, rev: sealedRev });
       }
     }
-    const [fresh, loose] = await Promise.all([this.load(missing), uncached.length > 0 ? this.tables.readFacts(uncached, window) : Promise.resolve([])]);
-    this.counts.segmentsRead += missing.length + uncached.length;
-    // decoded before the merge is sized: decoding numbers the vehicles seen for the first time
-    const looseFacts = decodeParts(loose, this.numbers);
+    const [fresh, open] = await Promise.all([this.load(missing), uncached.length > 0 ? this.openFacts(uncached, window) : Promise.resolve([])]);
+    this.counts.segmentsRead += missing.length;
+    // sized after decoding, which numbers the vehicles seen for the first time
     this.merge.reset(this.numbers.size);
     for (const { segment } of [...cached, ...fresh]) {
       for (const m of segment.models.values()) if (inScope(window, m.brand, m.model)) this.merge.add(m.facts);
     }
-    for (const m of looseFacts.values()) this.merge.add(m.facts);
+    for (const facts of open) this.merge.add(facts);
     return this.merge.totals();
+  }
+
+  /**
+   * The decoded facts of the segments not sealed in these ranges, in scope. Their prints say which kept segments are
+   * as they were (nothing read), which have parts added (only parts stamped since the segment's last stamp are read)
+   * and which are new, or were written again (read whole). While an upload lands in minutes not sealed yet, a
+   * dashboard's question then reads what was added since it last asked, not every part of the day again.
+   */
+  private async openFacts(ranges: readonly FactsRange[], scope: CockpitScope): Promise<DecodedFacts[]> {
+    const prints = await this.tables.factsPrints(ranges, scope);
+    const out: DecodedFacts[] = [];
+    const added: Array<{ print: FactsPrint; key: string; kept: OpenSegment }> = [];
+    const matched: Array<{ print: FactsPrint; key: string; kept: OpenSegment }> = [];
+    const whole: Array<{ print: FactsPrint; key: string }> = [];
+    let seen = 0;
+    for (const print of prints) seen = Math.max(seen, print.stampMax);
+    for (const print of prints) {
+      const key = `open:${segmentKey(print)}`;
+      const kept = this.cache.get(key) as OpenSegment | undefined;
+      if (kept && matches(kept, print)) {
+        // it had no part stamped after its own greatest and up to `seen` when the prints were read
+        kept.seen = Math.max(kept.seen, seen);
+        this.touch(key, kept);
+        matched.push({ print, key, kept });
+        out.push(...kept.pieces);
+        this.counts.openCached += 1;
+      } else if (kept && print.stampMax > kept.stampMax) added.push({ print, key, kept });
+      else whole.push({ print, key });
+    }
+    // parts added to kept segments: those stamped after the prints each one was last seen in (a part stamped earlier,
+    // or one written again, makes its segment read whole below); a dashboard that asks every few seconds reads what was
+    // written since it last asked
+    const since = Math.min(...added.map((a) => a.kept.seen + 1));
+    const [newer, read] = await Promise.all([
+      added.length > 0 ? this.tables.readFacts(openRanges(added.map((a) => a.print)), scope, since) : Promise.resolve([]),
+      this.readWhole(whole, scope, seen),
+    ]);
+    this.counts.openParts += newer.length;
+    const bySegment = groupParts(newer);
+    const again: Array<{ print: FactsPrint; key: string }> = [];
+    for (const a of added) {
+      const segment = this.extended(a.kept, bySegment.get(segmentKey(a.print)) ?? [], seen);
+      if (!segment || !matches(segment, a.print)) {
+        again.push(a);
+        continue;
+      }
+      this.keepOpen(a.key, segment);
+      out.push(...segment.pieces);
+    }
+    // parts written to segments found as kept while this question was asked (the read since a stamp holds them): kept
+    // for the next question, which finds them in its prints
+    for (const m of matched) {
+      const parts = bySegment.get(segmentKey(m.print));
+      if (!parts) continue;
+      const segment = this.extended(m.kept, parts, seen);
+      if (segment && segment.parts.size > m.kept.parts.size) this.keepOpen(m.key, segment);
+    }
+    for (const segment of [...read, ...(await this.readWhole(again, scope, seen))]) out.push(...segment.pieces);
+    return out;
+  }
+
+  /**
+   * A kept open segment with parts read since (those it holds left out), or undefined when they cannot be added to it:
+   * a part written again, numbered below one kept, or a base (its segment is then read whole).
+   */
+  private extended(kept: OpenSegment, read: readonly FactsPart[], seen: number): OpenSegment | undefined {
+    const parts = read.filter((p) => kept.parts.get(p.part) !== p.stamp);
+    const above = Math.max(-1, ...kept.parts.keys());
+    if (!parts.every((p) => p.part > above && !p.packed.startsWith(BASE_MARK))) return undefined;
+    const segment: OpenSegment = { ...kept, parts: new Map(kept.parts), pieces: [...kept.pieces] };
+    for (const p of parts) segment.parts.set(p.part, p.stamp ?? 0);
+    segment.stampMax = Math.max(segment.stampMax, ...parts.map((p) => p.stamp ?? 0));
+    segment.seen = Math.max(seen, segment.stampMax);
+    const list = parts.map((p) => p.packed).filter((x) => x !== '');
+    if (list.length > 0) segment.pieces.push(decodeFacts(list, this.numbers));
+    if (segment.pieces.length > MAX_OPEN_PIECES) segment.pieces = [mergeDecoded(segment.pieces, this.numbers.size)];
+    return segment;
+  }
+
+  /** Read open segments whole and keep them (as read: a part written since their print is in), seen in prints up to `seen`. */
+  private async readWhole(segments: ReadonlyArray<{ print: FactsPrint; key: string }>, scope: CockpitScope, seen: number): Promise<OpenSegment[]> {
+    if (segments.length === 0) return [];
+    const parts = await this.tables.readFacts(openRanges(segments.map((s) => s.print)), scope);
+    this.counts.openParts += parts.length;
+    const bySegment = groupParts(parts);
+    const out: OpenSegment[] = [];
+    for (const { print, key } of segments) {
+      const all = bySegment.get(segmentKey(print)) ?? [];
+      const list = currentParts(all).map((p) => p.packed).filter((x) => x !== '');
+      const segment: OpenSegment = {
+        ref: { tier: print.tier, start: print.start, brand: print.brand, model: print.model },
+        parts: new Map(all.map((p) => [p.part, p.stamp ?? 0])),
+        stampMax: Math.max(0, ...all.map((p) => p.stamp ?? 0)),
+        seen: 0,
+        pieces: list.length > 0 ? [decodeFacts(list, this.numbers)] : [],
+        bytes: 0,
+      };
+      segment.seen = Math.max(seen, segment.stampMax);
+      this.keepOpen(key, segment);
+      out.push(segment);
+    }
+    return out;
+  }
+
+  private keepOpen(key: string, segment: OpenSegment): void {
+    segment.bytes = 96 + 24 * segment.parts.size + segment.pieces.reduce((n, f) => n + decodedBytes(f), 0);
+    this.remember(key, segment);
+  }
+
+  /** A kept entry, now the most recently used. */
+  private touch(key: string, entry: CachedSegment | CachedSums | OpenSegment): void {
+    this.cache.delete(key);
+    this.cache.set(key, entry);
   }
 
   /** Read sealed segments of every (brand, model) and keep them. */
@@ -295,7 +439,7 @@ export class CockpitReader {
     return hit as T;
   }
 
-  private remember(key: string, segment: CachedSegment | CachedSums): void {
+  private remember(key: string, segment: CachedSegment | CachedSums | OpenSegment): void {
     const old = this.cache.get(key);
     if (old) {
       this.cachedBytes -= old.bytes;
@@ -310,6 +454,42 @@ export class CockpitReader {
       this.cachedBytes -= s.bytes;
     }
   }
+}
+
+/** True when a kept open segment holds what a print says (its parts stamped after the print's greatest left out). */
+function matches(kept: OpenSegment, print: FactsPrint): boolean {
+  let parts = 0;
+  let sum = 0;
+  for (const stamp of kept.parts.values()) {
+    if (stamp > print.stampMax) continue;
+    parts += 1;
+    sum += stamp;
+  }
+  return parts === print.parts && sum === print.stampSum;
+}
+
+/** The ranges to read some segments in: adjacent ones merged, and the span around them when they are many. */
+function openRanges(segments: ReadonlyArray<{ tier: FactTier; start: number }>): FactsRange[] {
+  const ranges = segmentRanges(segments);
+  if (ranges.length <= MAX_OPEN_RANGES) return ranges;
+  const envelope: FactsRange[] = [];
+  for (const tier of FACT_TIERS) {
+    const of = ranges.filter((r) => r.tier === tier);
+    if (of.length > 0) envelope.push({ tier, lo: Math.min(...of.map((r) => r.lo)), hi: Math.max(...of.map((r) => r.hi)) });
+  }
+  return envelope;
+}
+
+/** Parts by segmentKey. */
+function groupParts(parts: readonly FactsPart[]): Map<string, FactsPart[]> {
+  const out = new Map<string, FactsPart[]>();
+  for (const p of parts) {
+    const key = segmentKey(p);
+    const list = out.get(key);
+    if (list) list.push(p);
+    else out.set(key, [p]);
+  }
+  return out;
 }
 
 /** Parts of one or more segments decoded per (brand, model). */

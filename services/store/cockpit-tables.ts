@@ -13,7 +13,9 @@
 //   seals   which 10-minute, hour and day segments are complete, with a revision that changes when late data lands,
 //           and the revision its sealed series sums are of (they may be used only while the two are equal).
 // A segment may hold several parts (numbered from 0): the answer for a segment is the sum of its series parts and
-// the merge of its facts parts, so late data is added as a new part without reading what is there.
+// the merge of its facts parts, so late data is added as a new part without reading what is there. A facts part keeps
+// the stamp of its last write, so that a reader can keep parts decoded and read only those written since (readFacts
+// with `since`, factsPrints).
 
 /** A (vehicle, minute). */
 export interface RollupKey {
@@ -198,6 +200,21 @@ export interface FactsPart {
   part: number;
   /** the packed facts (services/cockpit/facts.ts); the store keeps it as it is, of any length */
   packed: string;
+  /**
+   * the write's stamp (services/cockpit/facts.ts nextStamp: ms since the epoch, greater at every write of a process),
+   * kept with the part and returned by readFacts; 0 for a part written without one (or before stamps were kept)
+   */
+  stamp?: number;
+}
+
+/**
+ * What the parts of one segment are, in short, for a reader that keeps them decoded: how many there are, and the sum
+ * and the greatest of their stamps (0 for a part without one). A part added or written again changes them.
+ */
+export interface FactsPrint extends SegmentRef {
+  parts: number;
+  stampSum: number;
+  stampMax: number;
 }
 
 /**
@@ -248,8 +265,10 @@ export interface CockpitTables {
    * scope; per (brand, model) with `byModel`.
    */
   seriesBuckets(read: SeriesRead, byModel?: boolean): Promise<SeriesBucket[]>;
-  /** Every facts part of segments starting in the ranges, in scope. */
-  readFacts(ranges: readonly FactsRange[], scope: CockpitScope): Promise<FactsPart[]>;
+  /** Every facts part of segments starting in the ranges, in scope; with `since`, only those stamped at or after it. */
+  readFacts(ranges: readonly FactsRange[], scope: CockpitScope, since?: number): Promise<FactsPart[]>;
+  /** The print of every segment starting in the ranges that has a facts part, in scope. */
+  factsPrints(ranges: readonly FactsRange[], scope: CockpitScope): Promise<FactsPrint[]>;
   /** The seal marks of segments starting in [lo, hi), of these tiers when given (else of every sealed tier). */
   readSeals(lo: number, hi: number, tiers?: readonly SealedTier[]): Promise<SealMark[]>;
   /**

@@ -67,7 +67,9 @@ type Action =
   | { kind: 'advance'; ms: number }
   | { kind: 'restart'; crash: boolean }
   /** a round whose `at`-th call to the store does what it asks, then fails (a timeout after influxd wrote it) */
-  | { kind: 'round-failing'; at: number };
+  | { kind: 'round-failing'; at: number }
+  /** a dashboard asks (a reader that keeps what it read, held to one that keeps nothing) */
+  | { kind: 'ask' };
 
 export interface ModelSetup {
   retainMs: number;
@@ -97,6 +99,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.constantFrom(1_000, 3_000, 11_000, 61_000, 5 * MINUTE_MS, HOUR) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('restart' as const), crash: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('round-failing' as const), at: fc.integer({ min: 1, max: 6 }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('ask' as const) }) },
 );
 
 const setup: fc.Arbitrary<ModelSetup> = fc.record({
@@ -138,7 +141,7 @@ const rounded = (x: unknown): unknown => JSON.parse(JSON.stringify(x, (_k, v: un
 function hooked(tables: CockpitTables): { tables: CockpitTables; arm: (at: number, before: boolean, run: () => Promise<void>) => void; disarm: () => (() => Promise<void>) | undefined } {
   let hook: { left: number; before: boolean; run: () => Promise<void> } | undefined;
   const wrapped = Object.create(tables) as CockpitTables;
-  const names = ['write', 'seriesBuckets', 'readFacts', 'readSeals', 'lastParts', 'rowsFromRaw', 'keysWithSamples', 'newestSample', 'fromRaw'] as const;
+  const names = ['write', 'seriesBuckets', 'readFacts', 'factsPrints', 'readSeals', 'lastParts', 'rowsFromRaw', 'keysWithSamples', 'newestSample', 'fromRaw'] as const;
   for (const name of names) {
     const original = (tables[name] as (...args: unknown[]) => Promise<unknown>).bind(tables);
     (wrapped as unknown as Record<string, unknown>)[name] = async (...args: unknown[]): Promise<unknown> => {
@@ -241,6 +244,25 @@ export async function runModel(store: TelemetryStore, options: ModelSetup, actio
     void maintainer.track(batch).then(() => (entry.done = true));
   };
 
+  // a dashboard's reader, asked between the actions and at the end: it keeps segments (sealed ones by their marks, others
+  // by their parts' prints) and must answer what a reader that keeps nothing answers of the same store
+  const reader = new CockpitReader(store.cockpit);
+  const asked = async (): Promise<void> => {
+    const cold = new CockpitReader(store.cockpit, { cacheBytes: 0 });
+    const recent = Math.floor((clock.now - 2 * HOUR) / (10 * MINUTE_MS)) * 10 * MINUTE_MS;
+    const windows: CockpitWindow[] = [
+      { from: Math.floor(origin / DAY) * DAY - DAY, to: Math.floor(origin / DAY) * DAY + 2 * DAY, intervalMs: HOUR },
+      { from: recent, to: recent + 3 * HOUR, intervalMs: 10 * MINUTE_MS },
+    ];
+    for (const window of windows) {
+      for (const scope of SCOPES) {
+        const question = { ...window, ...scope };
+        const kept = await reader.aggregates(question, 'rollup');
+        deepStrictEqual(rounded(kept), rounded(await cold.aggregates(question, 'rollup')), `asked between actions: ${JSON.stringify(scope)} over ${(window.to - window.from) / MINUTE_MS} min from ${new Date(window.from).toISOString()}`);
+      }
+    }
+  };
+
   /** A new maintainer over the same store; the spool replays what was not confirmed, from the first such batch on. */
   const restart = async (crash: boolean): Promise<void> => {
     if (!crash) await maintainer.stop();
@@ -281,6 +303,9 @@ export async function runModel(store: TelemetryStore, options: ModelSetup, actio
         hook.disarm();
         break;
       }
+      case 'ask':
+        await asked();
+        break;
     }
   }
   if (stored.length === 0) return;
@@ -297,7 +322,6 @@ export async function runModel(store: TelemetryStore, options: ModelSetup, actio
   await settle();
   const lo = Math.floor(Math.min(...stored.map((s) => s.ts)) / MINUTE_MS) * MINUTE_MS;
   const hi = Math.floor(Math.max(...stored.map((s) => s.ts)) / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
-  const reader = new CockpitReader(store.cockpit);
   const check = async (when: string): Promise<void> => {
     const windows: CockpitWindow[] = [
       { from: lo, to: hi, intervalMs: HOUR },

@@ -6,7 +6,7 @@ import { createLogger } from '../../services/observability/logger.ts';
 import { ServiceMetrics } from '../../services/observability/metrics.ts';
 import { CockpitMaintainer, type RollupStrategy } from '../../services/cockpit/maintainer.ts';
 import { CockpitReader } from '../../services/cockpit/reader.ts';
-import { packFacts, unpackFacts, type VehicleFacts } from '../../services/cockpit/facts.ts';
+import { basePacked, packFacts, unpackFacts, type VehicleFacts } from '../../services/cockpit/facts.ts';
 import { MINUTE_MS, segmentKey, TIER_SPAN_MS } from '../../services/store/cockpit-tables.ts';
 import type { CockpitAggregates, CockpitWindow, StoredSample, TelemetryStore } from '../../services/store/telemetry-store.ts';
 import type { SignalValue } from '../../services/contract/signals.ts';
@@ -141,6 +141,121 @@ export async function cockpitSuite(t: TapTest, open: () => Promise<StoreFixture>
     t.strictSame(tiersOf(await tables.readSeals(day, day + HOUR, ['hour', 'day'])), ['day@0', 'hour@0'], 'of the tiers asked for');
     t.strictSame((await tables.readSeals(day, day + HOUR, ['10min'])).sort((a, b) => a.start - b.start), [{ tier: '10min', start: day, rev: day + 3, series: day + 3 }, { tier: '10min', start: day + 10 * MINUTE_MS, rev: day + 10 * MINUTE_MS + 1 }], '10 minutes alone');
     t.strictSame(await tables.readSeals(day, day + HOUR, []), [], 'no tier, no mark');
+  });
+
+  /** Packed facts of vehicles `from`..`from + n - 1` (odometers i..i + 0.5, every third charging, every fifth a fault). */
+  const someFacts = (n: number, from = 0, prefix = 'LNBOPEN0'): string => {
+    const map = new Map<string, VehicleFacts>();
+    for (let i = from; i < from + n; i++) map.set(`${prefix}${String(i).padStart(9, '0')}`, { odoMin: i, odoMax: i + 0.5, charging: i % 3 === 0, faults: i % 5 === 0 });
+    return packFacts(map);
+  };
+
+  await t.test('cockpit tables: facts parts keep their write stamps; a read since a stamp, and the segments\' prints', async (t) => {
+    const store = await fresh(t);
+    const tables = store.cockpit;
+    const m0 = Math.floor(base / (10 * MINUTE_MS)) * 10 * MINUTE_MS;
+    const ranges = [{ tier: 'minute' as const, lo: m0, hi: m0 + 10 * MINUTE_MS }];
+    await tables.write({
+      facts: [
+        { tier: 'minute', start: m0, brand: 'Voltra', model: 'E-Cross', part: 0, packed: someFacts(3), stamp: 1_000 },
+        { tier: 'minute', start: m0, brand: 'Voltra', model: 'E-Cross', part: 1, packed: someFacts(2, 10), stamp: 2_000 },
+        { tier: 'minute', start: m0 + MINUTE_MS, brand: 'Kaiyun', model: 'K5', part: 0, packed: someFacts(1, 20), stamp: 3_000 },
+        // written as a store of before stamps holds it
+        { tier: 'minute', start: m0 + 2 * MINUTE_MS, brand: 'Kaiyun', model: 'K5', part: 0, packed: someFacts(1, 30) },
+      ],
+    });
+    const stamps = (parts: ReadonlyArray<{ start: number; part: number; stamp?: number }>): number[][] => parts.map((p) => [(p.start - m0) / MINUTE_MS, p.part, p.stamp ?? -1]).sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
+    t.strictSame(stamps(await tables.readFacts(ranges, {})), [[0, 0, 1_000], [0, 1, 2_000], [1, 0, 3_000], [2, 0, 0]], 'each part\'s stamp; 0 for one written without');
+    t.strictSame(stamps(await tables.readFacts(ranges, {}, 2_000)), [[0, 1, 2_000], [1, 0, 3_000]], 'since a stamp: the parts stamped at or after it');
+    t.strictSame(stamps(await tables.readFacts(ranges, { brand: 'Kaiyun' }, 1)), [[1, 0, 3_000]], 'in scope, and not a part without a stamp');
+    const prints = async (scope = {}): Promise<number[][]> =>
+      (await tables.factsPrints(ranges, scope)).map((p) => [(p.start - m0) / MINUTE_MS, p.parts, p.stampSum, p.stampMax, p.tier === 'minute' ? 1 : 0]).sort((a, b) => a[0]! - b[0]!);
+    t.strictSame(await prints(), [[0, 2, 3_000, 2_000, 1], [1, 1, 3_000, 3_000, 1], [2, 1, 0, 0, 1]], 'per segment: its parts, the sum and the greatest of their stamps');
+    t.strictSame(await prints({ brand: 'Voltra', model: 'E-Cross' }), [[0, 2, 3_000, 2_000, 1]], 'in scope');
+    t.strictSame(await prints({ brands: [] }), [], 'no brand, no print');
+    // a part written again (several writers recount it) takes its new stamp
+    await tables.write({ facts: [{ tier: 'minute', start: m0, brand: 'Voltra', model: 'E-Cross', part: 0, packed: someFacts(1), stamp: 5_000 }] });
+    t.strictSame((await prints({ model: 'E-Cross' }))[0], [0, 2, 7_000, 5_000, 1], 'a part written again: its stamp, not the old one');
+    t.strictSame(stamps(await tables.readFacts(ranges, { model: 'E-Cross' }, 4_000)), [[0, 0, 5_000]]);
+    t.strictSame(await tables.factsPrints([], {}), []);
+  });
+
+  await t.test('segments not sealed yet: a reader keeps their facts, reads only parts added since, and answers as the parts say', async (t) => {
+    const store = await fresh(t);
+    const tables = store.cockpit;
+    const reader = new CockpitReader(tables);
+    const m0 = Math.floor(base / (10 * MINUTE_MS)) * 10 * MINUTE_MS;
+    const window = { from: m0, to: m0 + 10 * MINUTE_MS, intervalMs: 10 * MINUTE_MS };
+    // what the store holds, per segment and part: the answer is that of the parts from each segment's last base on
+    const held = new Map<string, { brand: string; model: string; parts: Map<number, string> }>();
+    let stamp = 10_000;
+    const write = async (parts: ReadonlyArray<{ minute: number; brand: string; model: string; part: number; packed: string; stamp?: number | null }>): Promise<void> => {
+      stamp += 1_000;
+      await tables.write({ facts: parts.map((p) => ({ tier: 'minute' as const, start: m0 + p.minute * MINUTE_MS, brand: p.brand, model: p.model, part: p.part, packed: p.packed, ...(p.stamp === null ? {} : { stamp: p.stamp ?? stamp }) })) });
+      for (const p of parts) {
+        const key = `${p.minute}/${p.brand}/${p.model}`;
+        if (!held.has(key)) held.set(key, { brand: p.brand, model: p.model, parts: new Map() });
+        held.get(key)!.parts.set(p.part, p.packed);
+      }
+    };
+    const expected = (scope: { brand?: string; model?: string } = {}): { activeVehicles: number; distanceKm: number; chargingVehicles: number; faultVehicles: number } => {
+      const all = new Map<string, VehicleFacts>();
+      for (const { brand, model, parts } of held.values()) {
+        if ((scope.brand !== undefined && brand !== scope.brand) || (scope.model !== undefined && model !== scope.model)) continue;
+        const numbers = [...parts.keys()].sort((a, b) => a - b);
+        const from = Math.max(0, ...numbers.filter((n) => parts.get(n)!.startsWith(';')));
+        for (const n of numbers) if (n >= from) unpackFacts(parts.get(n)!, all);
+      }
+      let distanceKm = 0;
+      for (const f of all.values()) if (f.odoMin !== undefined && f.odoMax !== undefined) distanceKm += f.odoMax - f.odoMin;
+      return { activeVehicles: all.size, distanceKm, chargingVehicles: [...all.values()].filter((f) => f.charging).length, faultVehicles: [...all.values()].filter((f) => f.faults).length };
+    };
+    const ask = async (what: string, scope: { brand?: string; model?: string } = {}): Promise<{ parts: number; cached: number }> => {
+      const before = { ...reader.counts };
+      const { totals } = await reader.aggregates({ ...window, ...scope }, 'rollup');
+      t.strictSame(rounded({ activeVehicles: totals.activeVehicles, distanceKm: totals.distanceKm, chargingVehicles: totals.chargingVehicles, faultVehicles: totals.faultVehicles }), rounded(expected(scope)), what);
+      return { parts: reader.counts.openParts - before.openParts, cached: reader.counts.openCached - before.openCached };
+    };
+    const X = { brand: 'Voltra', model: 'E-Cross' };
+    const Y = { brand: 'Kaiyun', model: 'K5' };
+    await write([
+      { minute: 0, ...X, part: 0, packed: someFacts(4) },
+      { minute: 0, ...X, part: 1, packed: someFacts(3, 2) },
+      { minute: 1, ...Y, part: 0, packed: someFacts(5, 100) },
+    ]);
+    t.strictSame(await ask('first question: every part read'), { parts: 3, cached: 0 });
+    t.strictSame(await ask('asked again: nothing read, both segments kept'), { parts: 0, cached: 2 });
+    await write([{ minute: 0, ...X, part: 2, packed: someFacts(2, 50) }]);
+    t.strictSame(await ask('a part added: only it is read'), { parts: 1, cached: 1 });
+    t.equal((await ask('a model: its segment kept', X)).parts, 0);
+    // several writers recount a minute: part 0 written again with less in it, the part above emptied
+    await write([
+      { minute: 0, ...X, part: 0, packed: someFacts(1) },
+      { minute: 0, ...X, part: 1, packed: '' },
+    ]);
+    t.equal((await ask('a part written again: its segment read whole, the vehicles gone are gone')).cached, 1);
+    await write([{ minute: 1, ...Y, part: 1, packed: basePacked(someFacts(2, 101)) }]);
+    t.equal((await ask('a base added: the parts below it no longer count')).cached, 1);
+    // a part that lands stamped before the segment's last one (another writer's clock, a write that was under way)
+    await write([{ minute: 0, ...X, part: 5, packed: someFacts(2, 70), stamp: 10_500 }]);
+    t.equal((await ask('a part stamped before the last one kept: read too')).cached, 1);
+    // parts written before stamps were kept, then stamped ones beside them
+    await write([{ minute: 2, ...Y, part: 0, packed: someFacts(3, 200), stamp: null }]);
+    await ask('a part without a stamp');
+    t.strictSame(await ask('kept too'), { parts: 0, cached: 3 });
+    await write([{ minute: 2, ...Y, part: 0, packed: someFacts(1, 200) }]);
+    await ask('the part without a stamp written again');
+    await write([{ minute: 2, ...Y, part: 1, packed: someFacts(2, 300) }]);
+    t.equal((await ask('and one added beside it')).parts, 1);
+    await ask('a brand', { brand: 'Kaiyun' });
+    // many additions to one kept segment: its decoded sets are merged now and then, the answer the same
+    for (let i = 0; i < 8; i++) {
+      await write([{ minute: 0, ...X, part: 10 + i, packed: someFacts(2, 400 + 3 * i) }]);
+      await ask(`addition ${i + 1}`);
+    }
+    // a reader that keeps nothing answers the same
+    const again = await new CockpitReader(tables, { cacheBytes: 0 }).aggregates(window, 'rollup');
+    t.strictSame(rounded(again.totals), rounded((await reader.aggregates(window, 'rollup')).totals), 'a reader that keeps nothing');
   });
 
   await t.test('cockpit tables: sealed series sums are read by tier range, bucket and scope, beside minute sums', async (t) => {

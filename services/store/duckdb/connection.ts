@@ -151,6 +151,18 @@ export class DuckDbFile {
     return this.reads.run(() => rowsOf(reader, sql, params));
   }
 
+  /**
+   * A query's answer as columns (one array per column; a statement's answer of many rows converts about three times
+   * faster so than row by row: 21,600 rows of seven columns, 30 against 95 ms, measured apart).
+   */
+  readColumns(sql: string, params?: Record<string, DuckDBValue>): Promise<unknown[][]> {
+    if (this.closed) return Promise.reject(new Error(`${this.what} is closed`));
+    const reader = this.reader;
+    const run = async (db: DuckDBConnection): Promise<unknown[][]> => (await db.runAndReadAll(sql, params)).getColumnsJS() as unknown[][];
+    if (reader === undefined) return this.writes.run(() => run(this.writer));
+    return this.reads.run(() => run(reader));
+  }
+
   /** What DuckDB holds in memory for this file, in bytes by its tag (BASE_TABLE, ART_INDEX, IN_MEMORY_TABLE, ...; only those above 0). */
   async memory(): Promise<Record<string, number>> {
     const rows = await this.read('SELECT tag, memory_usage_bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0');

@@ -2,7 +2,8 @@
 // here is a series per vehicle:
 //   cockpit_series          tags brand, model; integer and float sums; one point per part at minute + part ms;
 //   cockpit_facts_<tier>    tags brand, model; the packed facts of a part in string fields v0, v1 ... (a field holds
-//                           at most 64 KB) with `chunks` saying how many are current, at segment start + part ms;
+//                           at most 64 KB) with `chunks` saying how many are current, and the write's `stamp`, at
+//                           segment start + part ms;
 //   cockpit_series_sealed   tags tier, brand, model; the sums of a sealed segment's piece, every write a point of its
 //                           own at the piece start + (stamp - piece start) ns with field `stamp`: the point with the
 //                           greatest stamp (the last) is the piece's sums;
@@ -18,7 +19,7 @@
 import { Point } from '@influxdata/influxdb-client';
 import { COCKPIT_SIGNALS } from '../../contract/signals.ts';
 import { VIN_PATTERN } from '../../contract/telemetry.ts';
-import { contiguousRanges, EMPTY_SUMS, MINUTE_MS, scopeTerms, SEALED_TIERS, segmentKey, SERIES_PIECE_MS, TIER_SPAN_MS, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealedSums, type SealedTier, type SealMark, type SegmentRef, type SeriesBucket, type SeriesPart, type SeriesRead } from '../cockpit-tables.ts';
+import { contiguousRanges, EMPTY_SUMS, MINUTE_MS, scopeTerms, SEALED_TIERS, segmentKey, SERIES_PIECE_MS, TIER_SPAN_MS, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsPrint, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealedSums, type SealedTier, type SealMark, type SegmentRef, type SeriesBucket, type SeriesPart, type SeriesRead } from '../cockpit-tables.ts';
 import type { InfluxClient, StatementResult } from './client.ts';
 import { identifier, inPolicy, lineOf, tagIs, TELEMETRY_MEASUREMENT, tagValue } from './lines.ts';
 
@@ -96,7 +97,7 @@ export class InfluxCockpitTables implements CockpitTables {
     const facts: string[] = [];
     for (const f of batch.facts ?? []) {
       const chunks = f.packed === '' ? [] : chunksOf(f.packed);
-      const point = new Point(factsMeasurement(f.tier)).tag('brand', tagValue(f.brand)).tag('model', tagValue(f.model)).intField('part', f.part).intField('chunks', chunks.length);
+      const point = new Point(factsMeasurement(f.tier)).tag('brand', tagValue(f.brand)).tag('model', tagValue(f.model)).intField('part', f.part).intField('chunks', chunks.length).intField('stamp', Math.trunc(f.stamp ?? 0));
       chunks.forEach((chunk, i) => point.stringField(`v${i}`, chunk));
       facts.push(lineOf(point.timestamp(f.start + f.part)));
     }
@@ -173,15 +174,20 @@ export class InfluxCockpitTables implements CockpitTables {
     return [...buckets.values()].filter((b) => b.samples > 0).sort((a, b) => a.t - b.t || (a.brand ?? '').localeCompare(b.brand ?? '') || (a.model ?? '').localeCompare(b.model ?? ''));
   }
 
-  async readFacts(ranges: readonly FactsRange[], scope: CockpitScope): Promise<FactsPart[]> {
+  /** A range of segment starts as the time range of their parts (a segment's parts lie up to a span after its start). */
+  private factsTimes(r: FactsRange): string {
+    const span = TIER_SPAN_MS[r.tier];
+    return `time >= ${Math.ceil(r.lo / span) * span}ms AND time < ${Math.ceil(r.hi / span) * span}ms`;
+  }
+
+  async readFacts(ranges: readonly FactsRange[], scope: CockpitScope, since?: number): Promise<FactsPart[]> {
     const filter = this.scopeFilter(scope);
     if (filter === undefined || ranges.length === 0) return [];
+    // a part written before stamps has none: not "since" anything
+    const newer = since === undefined ? '' : ` AND "stamp" >= ${Math.trunc(since)}`;
     // one statement per range (InfluxQL has no OR of time ranges), in two concurrent requests (influxd answers on two
-    // cores); a range is of segment starts, and a segment's parts lie up to a span after its start
-    const statements = ranges.map((r) => {
-      const span = TIER_SPAN_MS[r.tier];
-      return `SELECT * FROM ${this.from(factsMeasurement(r.tier))} WHERE time >= ${Math.ceil(r.lo / span) * span}ms AND time < ${Math.ceil(r.hi / span) * span}ms${filter} GROUP BY "brand", "model"`;
-    });
+    // cores)
+    const statements = ranges.map((r) => `SELECT * FROM ${this.from(factsMeasurement(r.tier))} WHERE ${this.factsTimes(r)}${filter}${newer} GROUP BY "brand", "model"`);
     const parts: FactsPart[] = [];
     const tierOf = new Map<string, FactTier>(ranges.map((r) => [factsMeasurement(r.tier), r.tier]));
     await this.eachRow(
@@ -200,11 +206,31 @@ export class InfluxCockpitTables implements CockpitTables {
         }
         const time = num(values[0]);
         const span = TIER_SPAN_MS[tier];
-        parts.push({ tier, start: Math.floor(time / span) * span, brand: series.tags?.brand ?? '', model: series.tags?.model ?? '', part: num(at('part')), packed });
+        parts.push({ tier, start: Math.floor(time / span) * span, brand: series.tags?.brand ?? '', model: series.tags?.model ?? '', part: num(at('part')), packed, stamp: num(at('stamp')) });
       },
       2,
     );
     return parts;
+  }
+
+  async factsPrints(ranges: readonly FactsRange[], scope: CockpitScope): Promise<FactsPrint[]> {
+    const filter = this.scopeFilter(scope);
+    if (filter === undefined || ranges.length === 0) return [];
+    // every point of a segment lies in the segment (start + part ms), so a bucket of its span is the segment; a part
+    // written before stamps is counted by its `part` and adds nothing to the stamps
+    const statements = ranges.map((r) => `SELECT count("part"), sum("stamp"), max("stamp") FROM ${this.from(factsMeasurement(r.tier))} WHERE ${this.factsTimes(r)}${filter} GROUP BY time(${TIER_SPAN_MS[r.tier]}ms), "brand", "model" fill(none)`);
+    const tierOf = new Map<string, FactTier>(ranges.map((r) => [factsMeasurement(r.tier), r.tier]));
+    const prints: FactsPrint[] = [];
+    await this.eachRow(
+      statements,
+      (series, values) => {
+        const tier = tierOf.get(series.name ?? '');
+        if (tier === undefined || num(values[1]) === 0) return;
+        prints.push({ tier, start: num(values[0]), brand: series.tags?.brand ?? '', model: series.tags?.model ?? '', parts: num(values[1]), stampSum: num(values[2]), stampMax: num(values[3]) });
+      },
+      2,
+    );
+    return prints;
   }
 
   async readSeals(lo: number, hi: number, tiers: readonly SealedTier[] = SEALED_TIERS): Promise<SealMark[]> {
