@@ -180,6 +180,23 @@ export async function cockpitSuite(t: TapTest, open: () => Promise<StoreFixture>
     t.strictSame(await tables.factsPrints([], {}), []);
   });
 
+  await t.test('cockpit tables: the keys whose vehicle-minute holds a stored sample, of a few vehicles and of many', async (t) => {
+    const store = await fresh(t);
+    const m0 = Math.floor(base / MINUTE_MS) * MINUTE_MS - 30 * MINUTE_MS;
+    // 80 vehicles (more than the store lists by VIN), each with samples in minutes 0 and 2 only; one VIN not plain
+    const vins = Array.from({ length: 80 }, () => randomVin());
+    vins[5] = "LNB'QUOTE'0000001";
+    await store.writeSamples(vins.flatMap((vin, v) => [storedSample(vin, m0 + 59_999 - v, 1, { [SPEED]: v }), storedSample(vin, m0 + 2 * MINUTE_MS + v, 2, { [SPEED]: v })]));
+    const keys = (of: readonly string[]) => of.flatMap((vin) => [0, 1, 2, 3].map((k) => ({ vin, bucket: m0 + k * MINUTE_MS })));
+    const held = async (of: readonly string[]): Promise<string[]> => (await store.cockpit.keysWithSamples(keys(of))).map((k) => `${k.vin}@${(k.bucket - m0) / MINUTE_MS}`).sort();
+    const expected = (of: readonly string[]): string[] => of.flatMap((vin) => [`${vin}@0`, `${vin}@2`]).sort();
+    t.strictSame(await held(vins.slice(0, 3)), expected(vins.slice(0, 3)), 'a few vehicles');
+    t.strictSame(await held([vins[5]!]), expected([vins[5]!]), 'a VIN with quotes in it');
+    t.strictSame(await held(vins), expected(vins), 'many vehicles');
+    t.strictSame(await held([randomVin(), randomVin()]), [], 'vehicles with no sample');
+    t.strictSame(await store.cockpit.keysWithSamples([{ vin: vins[0]!, bucket: m0 + MINUTE_MS }]), [], 'a minute without its samples');
+  });
+
   await t.test('segments not sealed yet: a reader keeps their facts, reads only parts added since, and answers as the parts say', async (t) => {
     const store = await fresh(t);
     const tables = store.cockpit;
