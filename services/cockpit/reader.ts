@@ -18,6 +18,11 @@ export const MAX_SERIES_RANGES = 16;
 export interface CockpitReaderOptions {
   /** bound of the decoded segments kept (bytes); default 64 MiB */
   cacheBytes?: number;
+  /**
+   * up to this many segments not sealed yet, a question reads their parts at once rather than their prints first
+   * (default 60: the last minutes of a live fleet's window cost one statement, not two in turn)
+   */
+  directOpenSegments?: number;
 }
 
 /** A segment's decoded facts of every (brand, model), as of a seal revision. */
@@ -89,6 +94,7 @@ export class CockpitReader {
   private readonly cache = new Map<string, CachedSegment | CachedSums | OpenSegment>();
   private cachedBytes = 0;
   private readonly cacheBytes: number;
+  private readonly directOpenSegments: number;
   /**
    * questions answered, facts segments read from the store or the cache, the series asked for in minutes and in
    * sealed pieces per (brand, model), and the segments whose sealed sums were read from the store or the cache (for
@@ -101,6 +107,7 @@ export class CockpitReader {
     options: CockpitReaderOptions = {},
   ) {
     this.cacheBytes = options.cacheBytes ?? 64 * 1024 ** 2;
+    this.directOpenSegments = options.directOpenSegments ?? 60;
   }
 
   /** Cockpit sums and per-vehicle totals of a window: from the cockpit tables (`rollup`, whole minutes only) or raw samples. */
@@ -283,7 +290,11 @@ export class CockpitReader {
         } else missing.push({ tier: range.tier, start, key, rev: sealedRev });
       }
     }
-    const [fresh, open] = await Promise.all([this.load(missing), uncached.length > 0 ? this.openFacts(uncached, window) : Promise.resolve([])]);
+    const openSegments = uncached.reduce((n, r) => n + (r.hi - r.lo) / TIER_SPAN_MS[r.tier], 0);
+    const [fresh, open] = await Promise.all([
+      this.load(missing),
+      uncached.length === 0 ? Promise.resolve([]) : openSegments <= this.directOpenSegments ? this.readOpen(uncached, window) : this.openFacts(uncached, window),
+    ]);
     this.counts.segmentsRead += missing.length;
     // sized after decoding, which numbers the vehicles seen for the first time
     this.merge.reset(this.numbers.size);
@@ -292,6 +303,13 @@ export class CockpitReader {
     }
     for (const facts of open) this.merge.add(facts);
     return this.merge.totals();
+  }
+
+  /** The decoded facts of the segments not sealed in these ranges, in scope, read whole and not kept. */
+  private async readOpen(ranges: readonly FactsRange[], scope: CockpitScope): Promise<DecodedFacts[]> {
+    const parts = await this.tables.readFacts(ranges, scope);
+    this.counts.openParts += parts.length;
+    return [...decodeParts(parts, this.numbers).values()].map((m) => m.facts);
   }
 
   /**

@@ -246,7 +246,7 @@ export async function runModel(store: TelemetryStore, options: ModelSetup, actio
 
   // a dashboard's reader, asked between the actions and at the end: it keeps segments (sealed ones by their marks, others
   // by their parts' prints) and must answer what a reader that keeps nothing answers of the same store
-  const reader = new CockpitReader(store.cockpit);
+  const reader = new CockpitReader(store.cockpit, { directOpenSegments: 0 });
   const asked = async (): Promise<void> => {
     const cold = new CockpitReader(store.cockpit, { cacheBytes: 0 });
     const recent = Math.floor((clock.now - 2 * HOUR) / (10 * MINUTE_MS)) * 10 * MINUTE_MS;

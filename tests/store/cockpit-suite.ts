@@ -200,7 +200,8 @@ export async function cockpitSuite(t: TapTest, open: () => Promise<StoreFixture>
   await t.test('segments not sealed yet: a reader keeps their facts, reads only parts added since, and answers as the parts say', async (t) => {
     const store = await fresh(t);
     const tables = store.cockpit;
-    const reader = new CockpitReader(tables);
+    // (a reader reads up to 60 such segments at once by default, without their prints)
+    const reader = new CockpitReader(tables, { directOpenSegments: 0 });
     const m0 = Math.floor(base / (10 * MINUTE_MS)) * 10 * MINUTE_MS;
     const window = { from: m0, to: m0 + 10 * MINUTE_MS, intervalMs: 10 * MINUTE_MS };
     // what the store holds, per segment and part: the answer is that of the parts from each segment's last base on
@@ -270,9 +271,12 @@ export async function cockpitSuite(t: TapTest, open: () => Promise<StoreFixture>
       await write([{ minute: 0, ...X, part: 10 + i, packed: someFacts(2, 400 + 3 * i) }]);
       await ask(`addition ${i + 1}`);
     }
-    // a reader that keeps nothing answers the same
-    const again = await new CockpitReader(tables, { cacheBytes: 0 }).aggregates(window, 'rollup');
+    // a reader that keeps nothing, or reads these 10 minutes at once, answers the same
+    const again = await new CockpitReader(tables, { cacheBytes: 0, directOpenSegments: 0 }).aggregates(window, 'rollup');
     t.strictSame(rounded(again.totals), rounded((await reader.aggregates(window, 'rollup')).totals), 'a reader that keeps nothing');
+    const direct = new CockpitReader(tables);
+    t.strictSame(rounded((await direct.aggregates(window, 'rollup')).totals), rounded(again.totals), 'a reader that reads them at once');
+    t.equal(direct.counts.openCached, 0, 'and keeps none');
   });
 
   await t.test('cockpit tables: sealed series sums are read by tier range, bucket and scope, beside minute sums', async (t) => {
