@@ -98,20 +98,25 @@ export const BASE_MARK = ';';
 /** The packed string of a base part. */
 export const basePacked = (packed: string): string => BASE_MARK + packed;
 
+/** Parts by segmentKey, in the order given. */
+export function partsBySegment<T extends SegmentRef>(parts: readonly T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const p of parts) {
+    const key = segmentKey(p);
+    const list = out.get(key);
+    if (list) list.push(p);
+    else out.set(key, [p]);
+  }
+  return out;
+}
+
 /**
  * The parts of some segments that count: per (tier, start, brand, model) those from its last base on (every part when
  * it has none), in part order.
  */
 export function currentParts<T extends SegmentRef & { part: number; packed: string }>(parts: readonly T[]): T[] {
-  const bySegment = new Map<string, T[]>();
-  for (const p of parts) {
-    const key = segmentKey(p);
-    const list = bySegment.get(key);
-    if (list) list.push(p);
-    else bySegment.set(key, [p]);
-  }
   const out: T[] = [];
-  for (const list of bySegment.values()) {
+  for (const list of partsBySegment(parts).values()) {
     if (list.length > 1) list.sort((a, b) => a.part - b.part);
     let from = 0;
     for (let i = list.length - 1; i > 0; i--) {

@@ -9,7 +9,7 @@
 import { addCockpitSums, FACT_TIERS, MINUTE_MS, SEALED_TIERS, SERIES_PIECE_MS, TIER_SPAN_MS, totalOf, type CockpitTables, type FactsPart, type FactsPrint, type FactsRange, type FactTier, type SealedTier, type SealMark, segmentKey, type SegmentRef } from '../store/cockpit-tables.ts';
 import type { CockpitAggregates, CockpitScope, CockpitSums, CockpitWindow } from '../store/telemetry-store.ts';
 import { EMPTY_SUMS, groupKey } from './book.ts';
-import { BASE_MARK, currentParts, decodedBytes, decodeFacts, FactsMerge, mergeDecoded, VinNumbers, type DecodedFacts } from './facts.ts';
+import { BASE_MARK, currentParts, decodedBytes, decodeFacts, FactsMerge, mergeDecoded, partsBySegment, VinNumbers, type DecodedFacts } from './facts.ts';
 import { appendRange, planCover, planSeries, startOf } from './periods.ts';
 
 /** A series plan of more ranges than this reads the window's minutes instead. */
@@ -348,7 +348,7 @@ export class CockpitReader {
       this.readWhole(whole, scope, seen),
     ]);
     this.counts.openParts += newer.length;
-    const bySegment = groupParts(newer);
+    const bySegment = partsBySegment(newer);
     const again: Array<{ print: FactsPrint; key: string }> = [];
     for (const a of added) {
       const segment = this.extended(a.kept, bySegment.get(segmentKey(a.print)) ?? [], seen);
@@ -394,7 +394,7 @@ export class CockpitReader {
     if (segments.length === 0) return [];
     const parts = await this.tables.readFacts(openRanges(segments.map((s) => s.print)), scope);
     this.counts.openParts += parts.length;
-    const bySegment = groupParts(parts);
+    const bySegment = partsBySegment(parts);
     const out: OpenSegment[] = [];
     for (const { print, key } of segments) {
       const all = bySegment.get(segmentKey(print)) ?? [];
@@ -496,18 +496,6 @@ function openRanges(segments: ReadonlyArray<{ tier: FactTier; start: number }>):
     if (of.length > 0) envelope.push({ tier, lo: Math.min(...of.map((r) => r.lo)), hi: Math.max(...of.map((r) => r.hi)) });
   }
   return envelope;
-}
-
-/** Parts by segmentKey. */
-function groupParts(parts: readonly FactsPart[]): Map<string, FactsPart[]> {
-  const out = new Map<string, FactsPart[]>();
-  for (const p of parts) {
-    const key = segmentKey(p);
-    const list = out.get(key);
-    if (list) list.push(p);
-    else out.set(key, [p]);
-  }
-  return out;
 }
 
 /** Parts of one or more segments decoded per (brand, model). */
