@@ -59,6 +59,20 @@ const problems = (watch: PageWatch, allowed: readonly RegExp[] = []) => watch.pr
 const CLEAN = 'no console error, failed request, request off the service or token in a URL';
 
 /** A context signed in through the link the demo prints (`/#token=`). */
+/**
+ * Wait until the map stands still: no zoom animating (Leaflet animates its first fit for 250 ms, from an animation
+ * frame, and a screenshot taken meanwhile shows the vehicles off the basemap) and no frame drawn for 400 ms.
+ */
+async function mapSettled(page: Page): Promise<void> {
+  const state = (): Promise<string> => page.evaluate("(() => { const m = document.querySelector('.fleet-map'); return `${m?.classList.contains('leaflet-zoom-anim')}/${m?.getAttribute('data-draws')}`; })()");
+  await waitFor('the map to stand still', async () => {
+    const before = await state();
+    await new Promise((r) => setTimeout(r, 400));
+    const after = await state();
+    return before === after && !after.startsWith('true') ? true : undefined;
+  }, 15_000, 50);
+}
+
 async function signedIn(token: string, viewport = { width: 1360, height: 900 }): Promise<{ context: BrowserContext; page: Page; watch: PageWatch }> {
   const context = await browser.newContext({ viewport, acceptDownloads: true });
   const watch = watchContext(context, service.apiUrl, [token]);
@@ -263,6 +277,7 @@ t.test('the live map draws every vehicle and moves a selected one as positions s
   const legend = await page.locator('.legend [data-state]').allInnerTexts();
   t.equal(legend.reduce((sum, l) => sum + Number(/\d+$/.exec(l.trim())?.[0] ?? 0), 0), FLEET.vehicles, 'the legend counts every vehicle');
   await page.locator('.frames:not([data-frames="0"])').waitFor({ timeout: 10_000 });
+  await mapSettled(page);
   await screenshot(page, '07-map', false);
   await page.goto(`${service.apiUrl}/#/map?vin=${vehicle.vin}`);
   await page.reload();
@@ -327,6 +342,7 @@ t.test('a tenant sees only its brands, everywhere; another brand is not found', 
   t.ok((await page.locator('tbody tr td:nth-child(2)').allInnerTexts()).every((b) => b === brand), 'only its vehicles in the list');
   await page.goto(`${service.apiUrl}/#/map`);
   await page.locator(`.fleet-map[data-vehicles="${own}"]`).waitFor();
+  await mapSettled(page);
   await screenshot(page, '10-tenant-map', false);
   const foreign = plan.find((v) => v.brand !== brand)!;
   await page.goto(`${service.apiUrl}/#/brands/${foreign.brand}`);
@@ -346,6 +362,7 @@ t.test('on a phone: navigation, labels and the map still work', async (t) => {
   t.equal(unlabelled, 0, 'every field has a label');
   await page.getByRole('link', { name: 'Map' }).click();
   await page.locator(`.fleet-map[data-vehicles="${FLEET.vehicles}"]`).waitFor();
+  await mapSettled(page);
   await screenshot(page, '12-phone-map', false);
   t.same(problems(watch), [], CLEAN);
 });
