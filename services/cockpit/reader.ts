@@ -6,7 +6,7 @@
 // Segments not sealed yet are kept there too, per (brand, model), checked against their prints (how many parts, the sum
 // and the greatest of their write stamps) at every question: one asked again while an upload lands reads the parts
 // written since it last asked, not every part of the day again.
-import { addCockpitSums, FACT_TIERS, MINUTE_MS, SEALED_TIERS, SERIES_PIECE_MS, TIER_SPAN_MS, totalOf, type CockpitTables, type FactsPart, type FactsPrint, type FactsRange, type FactTier, type SealedTier, type SealMark, segmentKey, type SegmentRef } from '../store/cockpit-tables.ts';
+import { addCockpitSums, FACT_TIERS, MINUTE_MS, SEALED_TIERS, SERIES_PIECE_MS, TIER_SPAN_MS, totalOf, type CockpitTables, type FactsPart, type FactsPrint, type FactsRange, type FactTier, type SealedTier, type SealMark, segmentKey } from '../store/cockpit-tables.ts';
 import type { CockpitAggregates, CockpitScope, CockpitSums, CockpitWindow } from '../store/telemetry-store.ts';
 import { EMPTY_SUMS, groupKey } from './book.ts';
 import { BASE_MARK, currentParts, decodedBytes, decodeFacts, FactsMerge, mergeDecoded, partsBySegment, VinNumbers, type DecodedFacts } from './facts.ts';
@@ -46,7 +46,6 @@ interface CachedSums {
  */
 interface OpenSegment {
   rev?: undefined;
-  ref: SegmentRef;
   parts: Map<number, number>;
   /** the greatest stamp of the parts */
   stampMax: number;
@@ -399,15 +398,14 @@ export class CockpitReader {
     for (const { print, key } of segments) {
       const all = bySegment.get(segmentKey(print)) ?? [];
       const list = currentParts(all).map((p) => p.packed).filter((x) => x !== '');
+      const stampMax = Math.max(0, ...all.map((p) => p.stamp ?? 0));
       const segment: OpenSegment = {
-        ref: { tier: print.tier, start: print.start, brand: print.brand, model: print.model },
         parts: new Map(all.map((p) => [p.part, p.stamp ?? 0])),
-        stampMax: Math.max(0, ...all.map((p) => p.stamp ?? 0)),
-        seen: 0,
+        stampMax,
+        seen: Math.max(seen, stampMax),
         pieces: list.length > 0 ? [decodeFacts(list, this.numbers)] : [],
         bytes: 0,
       };
-      segment.seen = Math.max(seen, segment.stampMax);
       this.keepOpen(key, segment);
       out.push(segment);
     }
@@ -452,8 +450,7 @@ export class CockpitReader {
   private recall<T extends CachedSegment | CachedSums>(key: string, rev: number): T | undefined {
     const hit = this.cache.get(key);
     if (!hit || hit.rev !== rev) return undefined;
-    this.cache.delete(key);
-    this.cache.set(key, hit);
+    this.touch(key, hit);
     return hit as T;
   }
 

@@ -19,7 +19,7 @@
 import { Point } from '@influxdata/influxdb-client';
 import { COCKPIT_SIGNALS } from '../../contract/signals.ts';
 import { VIN_PATTERN } from '../../contract/telemetry.ts';
-import { contiguousRanges, EMPTY_SUMS, MINUTE_MS, scopeTerms, SEALED_TIERS, segmentKey, SERIES_PIECE_MS, TIER_SPAN_MS, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsPrint, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealedSums, type SealedTier, type SealMark, type SegmentRef, type SeriesBucket, type SeriesPart, type SeriesRead } from '../cockpit-tables.ts';
+import { contiguousRanges, EMPTY_SUMS, FACT_TIERS, MINUTE_MS, scopeTerms, SEALED_TIERS, segmentKey, SERIES_PIECE_MS, TIER_SPAN_MS, totalOf, type CockpitAggregates, type CockpitScope, type CockpitSums, type CockpitTables, type CockpitWindow, type FactsPart, type FactsPrint, type FactsRange, type FactTier, type ModelRef, type RollupKey, type RollupRow, type SealedSums, type SealedTier, type SealMark, type SegmentRef, type SeriesBucket, type SeriesPart, type SeriesRead } from '../cockpit-tables.ts';
 import type { InfluxClient, StatementResult } from './client.ts';
 import { identifier, inPolicy, lineOf, tagIs, TELEMETRY_MEASUREMENT, tagValue } from './lines.ts';
 
@@ -27,6 +27,8 @@ export const SERIES_MEASUREMENT = 'cockpit_series';
 export const SEALS_MEASUREMENT = 'cockpit_seals';
 export const SEALED_SERIES_MEASUREMENT = 'cockpit_series_sealed';
 export const factsMeasurement = (tier: FactTier): string => `cockpit_facts_${tier}`;
+/** The tier of a facts measurement, by its name (as a query's series names it). */
+const FACTS_TIERS = new Map<string, FactTier>(FACT_TIERS.map((tier) => [factsMeasurement(tier), tier]));
 
 /** Characters per string field (InfluxDB keeps at most 64 KB in one). */
 const CHUNK_CHARS = 60_000;
@@ -189,12 +191,11 @@ export class InfluxCockpitTables implements CockpitTables {
     // cores)
     const statements = ranges.map((r) => `SELECT * FROM ${this.from(factsMeasurement(r.tier))} WHERE ${this.factsTimes(r)}${filter}${newer} GROUP BY "brand", "model"`);
     const parts: FactsPart[] = [];
-    const tierOf = new Map<string, FactTier>(ranges.map((r) => [factsMeasurement(r.tier), r.tier]));
     await this.eachRow(
       statements,
       (series, values) => {
         const columns = series.columns ?? [];
-        const tier = tierOf.get(series.name ?? '');
+        const tier = FACTS_TIERS.get(series.name ?? '');
         if (tier === undefined) return;
         const at = (name: string): unknown => values[columns.indexOf(name)];
         const chunks = num(at('chunks'));
@@ -219,12 +220,11 @@ export class InfluxCockpitTables implements CockpitTables {
     // every point of a segment lies in the segment (start + part ms), so a bucket of its span is the segment; a part
     // written before stamps is counted by its `part` and adds nothing to the stamps
     const statements = ranges.map((r) => `SELECT count("part"), sum("stamp"), max("stamp") FROM ${this.from(factsMeasurement(r.tier))} WHERE ${this.factsTimes(r)}${filter} GROUP BY time(${TIER_SPAN_MS[r.tier]}ms), "brand", "model" fill(none)`);
-    const tierOf = new Map<string, FactTier>(ranges.map((r) => [factsMeasurement(r.tier), r.tier]));
     const prints: FactsPrint[] = [];
     await this.eachRow(
       statements,
       (series, values) => {
-        const tier = tierOf.get(series.name ?? '');
+        const tier = FACTS_TIERS.get(series.name ?? '');
         if (tier === undefined || num(values[1]) === 0) return;
         prints.push({ tier, start: num(values[0]), brand: series.tags?.brand ?? '', model: series.tags?.model ?? '', parts: num(values[1]), stampSum: num(values[2]), stampMax: num(values[3]) });
       },
