@@ -68,6 +68,24 @@ t.test('a batch keeps its valid samples and rejects the others with reasons', as
   );
 });
 
+t.test('signals that are not plain values are refused with zod\'s message, those that are by the catalog', async (t) => {
+  // the decoder parses ts and seq alone when the signals are a plain object of numbers, booleans and strings, and the
+  // whole sample otherwise: each way refuses with the same reasons and details
+  const refusal = (s: Record<string, unknown>): unknown => {
+    const result = decodeTelemetry(topic, JSON.stringify({ vin: VIN, samples: [s] }), NOW);
+    return result.ok ? result.rejected.map((r) => [r.reason, r.detail]) : result.reason;
+  };
+  t.same(refusal({ ...sample(1), signals: { 'Vehicle.Speed': null } }), [['invalid_sample', 'signals.Vehicle.Speed: Invalid input']]);
+  t.same(refusal({ ...sample(1), signals: { 'Vehicle.Speed': { v: 1 } } }), [['invalid_sample', 'signals.Vehicle.Speed: Invalid input']]);
+  t.same(refusal({ ...sample(1), signals: 'fast' }), [['invalid_sample', 'signals: Invalid input: expected record, received string']]);
+  t.same(refusal({ ...sample(1), signals: [1] }), [['invalid_sample', 'signals: Invalid input: expected record, received array']]);
+  t.same(refusal({ ...sample(1), seq: 1.5 }), [['invalid_sample', 'seq: Invalid input: expected int, received number']], 'plain signals, a wrong seq');
+  t.same(refusal({ ...sample(1), seq: 1.5, signals: { 'Vehicle.Speed': null } }), [['invalid_sample', 'seq: Invalid input: expected int, received number']], 'the first problem, as before');
+  t.same(refusal({ ...sample(1), signals: { 'Vehicle.Speed': true } }), [['invalid_signal_type', 'Vehicle.Speed: wrong type for this signal: a number is expected, got a boolean']]);
+  const accepted = decodeTelemetry(topic, JSON.stringify({ vin: VIN, samples: [{ ...sample(7), extra: 1 }] }), NOW);
+  t.same(accepted.ok && accepted.samples, [sample(7)], 'an accepted sample holds ts, seq and signals only');
+});
+
 t.test('whole-message problems reject the message with one reason', async (t) => {
   const cases: Array<[string, string | Buffer, string?]> = [
     ['malformed_json', '{"vin": '],
