@@ -203,6 +203,13 @@ export function validateTelemetry(body: unknown, topicVin: string | undefined, n
   return { ok: true, vin, samples, rejected };
 }
 
+/** zod's first issue as a sample's rejection (a module function: a closure per sample cost tsx's __name call each time). */
+function refused(error: z.ZodError): Rejection {
+  const issue = error.issues[0];
+  const where = issue?.path.length ? issue.path.join('.') : 'sample';
+  return { reason: 'invalid_sample', detail: `${where}: ${issue?.message ?? 'invalid'}` };
+}
+
 function validateSample(candidate: unknown, now: number): TelemetrySample | Rejection {
   // zod copies a record by assignment, which drops an own `__proto__` key without a word: check the raw keys first
   const rawSignals = typeof candidate === 'object' && candidate !== null ? (candidate as { signals?: unknown }).signals : undefined;
@@ -226,11 +233,6 @@ function validateSample(candidate: unknown, now: number): TelemetrySample | Reje
   // Signals of a plain object holding only numbers, booleans and strings are what SignalsSchema accepts: zod then parses
   // ts and seq alone (the record of unions was about three quarters of zod's time on a history upload's batches), and
   // every signal is checked against the catalog below as before. Anything else is parsed whole, for zod's own message.
-  const refused = (error: z.ZodError): Rejection => {
-    const issue = error.issues[0];
-    const where = issue?.path.length ? issue.path.join('.') : 'sample';
-    return { reason: 'invalid_sample', detail: `${where}: ${issue?.message ?? 'invalid'}` };
-  };
   // zod's output holds exactly ts, seq and signals (unknown keys stripped): it is the sample
   let accepted: TelemetrySample;
   if (plain) {
@@ -299,18 +301,27 @@ export const MAX_JSON_DEPTH = 32;
 /** Whether JSON text nests arrays and objects deeper than `max` (strings skipped; one pass, no parse). */
 export function jsonTooDeep(text: string, max = MAX_JSON_DEPTH): boolean {
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
+    if (c === 0x22) {
+      // a string ends at the next quote no backslash escapes: found with indexOf, not char by char (most of a
+      // telemetry message is signal names: 1.07 against 0.46 ms for a batch of 1,000 samples, measured apart)
+      let end = text.indexOf('"', i + 1);
+      while (end !== -1 && escaped(text, end)) end = text.indexOf('"', end + 1);
+      if (end === -1) return false;
+      i = end;
+    } else if (c === 0x5b || c === 0x7b) {
       if (++depth > max) return true;
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
   return false;
+}
+
+/** Whether the quote at `at`, inside a string, is escaped: an odd run of backslashes before it. */
+function escaped(text: string, at: number): boolean {
+  let run = 0;
+  for (let k = at - 1; text.charCodeAt(k) === 0x5c; k--) run++;
+  return run % 2 === 1;
 }
 
 /** Replace bare NaN, Infinity and -Infinity tokens (outside strings) by a marker string; undefined if none. */

@@ -209,8 +209,44 @@ t.test('JSON nested deeper than 32 levels is malformed, however it nests, and st
   t.equal(jsonTooDeep('['.repeat(33) + ']'.repeat(33)), true);
   t.equal(jsonTooDeep('['.repeat(32) + ']'.repeat(32)), false, '32 levels are allowed');
   t.equal(jsonTooDeep(`{"a":"${'['.repeat(100)}\\"${'{'.repeat(100)}"}`), false, 'brackets inside strings, escaped quotes included, are text');
+  t.equal(jsonTooDeep(`["\\\\"${'['.repeat(40)}${']'.repeat(40)}]`), true, 'a string ending in an escaped backslash ends at its quote');
+  t.equal(jsonTooDeep(`["\\\\\\"${'['.repeat(40)}"]`), false, 'a quote after an odd run of backslashes is text');
   const ok = decodeTelemetry(`vehicles/${vin}/telemetry`, `{"vin":"${vin}","ts":${Date.now()},"seq":1,"signals":{"Vehicle.OBD.DTCList":"[[[{{{"}}`);
   t.match(ok, { ok: true }, 'a message with brackets in a string value is taken');
+});
+
+t.test('the depth check skips strings as a char-by-char scan does, over random brackets, quotes and backslashes', async (t) => {
+  // the scan it replaced, kept here as the reference: inside a string a backslash escapes the next character
+  const reference = (text: string, max: number): boolean => {
+    let depth = 0;
+    let inString = false;
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (inString) {
+        if (c === '\\') i++;
+        else if (c === '"') inString = false;
+      } else if (c === '"') inString = true;
+      else if (c === '[' || c === '{') {
+        if (++depth > max) return true;
+      } else if (c === ']' || c === '}') depth--;
+    }
+    return false;
+  };
+  const prng = new Prng(15);
+  const random = (n: number): number => prng.int(0, n - 1);
+  const alphabet = ['[', '{', ']', '}', '"', '\\', 'a', ','];
+  let deep = 0;
+  for (let round = 0; round < 20_000; round++) {
+    const text = Array.from({ length: 1 + random(60) }, () => alphabet[random(alphabet.length)]).join('');
+    const max = random(12);
+    const want = reference(text, max);
+    if (want) deep += 1;
+    if (jsonTooDeep(text, max) !== want) {
+      t.fail(`jsonTooDeep(${JSON.stringify(text)}, ${max}) should be ${want}`);
+      return;
+    }
+  }
+  t.ok(deep > 2_000 && deep < 18_000, `both answers were exercised (${deep} of 20,000 too deep)`);
 });
 
 t.test('a __proto__ key among the signals rejects the sample as an unknown signal', async (t) => {
