@@ -1,11 +1,12 @@
 // InfluxDB-specific behaviour of InfluxStore on a real influxd: line-protocol and InfluxQL escaping of hostile
 // values, field types, bucket alignment, chunked writes, and failing loudly while the server is down.
 import t from 'tap';
+import { InfluxClient } from '../../services/store/influx/client.ts';
 import { InfluxStore } from '../../services/store/influx/store.ts';
 import { tagValue } from '../../services/store/influx/lines.ts';
 import { CockpitReader } from '../../services/cockpit/reader.ts';
 import { engine, writeBatch } from './cockpit-suite.ts';
-import type { StoreLogger } from '../../services/store/telemetry-store.ts';
+import { StoreRejectedError, type StoreLogger } from '../../services/store/telemetry-store.ts';
 import type { StoredSample } from '../../services/store/telemetry-store.ts';
 import { influxQuery } from '../../tooling/influxql.ts';
 import { influxdOrSkip, startInfluxd, type Influxd } from '../../tooling/influxd.ts';
@@ -263,10 +264,30 @@ t.test('InfluxStore on a real influxd', { skip: found.skip ?? false }, async (t)
       if (table === 'telemetry') chunks.push(rows);
     };
     await store.writeSamples(Array.from({ length: 2_500 }, (_, i) => sample(T0 + i, i, { 'Vehicle.Speed': i % 250 })));
-    t.same(chunks, [1000, 1000, 500], 'three requests');
+    t.same(chunks.sort((a, b) => b - a), [1000, 1000, 500], 'three requests (two at a time: in either order)');
     const [bucket] = await store.queryBuckets({ vin: VIN, from: T0, to: T0 + 2_500, intervalMs: 2_500 });
     t.equal(bucket?.samples, 2_500, 'every gzipped chunk was accepted, and the queries (init, this one) were not gzipped: influxd refuses that');
     t.throws(() => new InfluxStore({ url: server.url, database: db, writeChunkLines: 0 }), RangeError, 'a chunk holds at least a line');
+  });
+
+  t.test('chunks sent several at once all land; a refused one fails the write once the chunks in flight ended, and no chunk starts after it', async (t) => {
+    const db = 'vc_concurrent';
+    const client = new InfluxClient({ url: server.url, database: db, writeChunkLines: 10, gzipBytes: Number.POSITIVE_INFINITY });
+    t.teardown(() => client.close());
+    await influxql(server, '', `CREATE DATABASE ${db}`);
+    const sent: number[] = [];
+    client.observe = (_table, rows) => sent.push(rows);
+    const line = (i: number, value = `${i}`): string => `m,k=${i % 7} f=${value} ${T0 + i}`;
+    await client.write(Array.from({ length: 95 }, (_, i) => line(i)), { precision: 'ms', table: 'm', concurrency: 3 });
+    t.same(sent.sort((a, b) => a - b), [5, ...Array(9).fill(10)], 'ten chunks, three at a time');
+    const [count] = (await influxql(server, db, 'SELECT count("f") FROM "m"')).values;
+    t.equal(count?.[1], 95, 'every line landed');
+    // a string where the field is a float: influxd refuses the chunk holding it (400, a field type conflict)
+    sent.length = 0;
+    const lines = Array.from({ length: 100 }, (_, i) => line(1_000 + i, i === 5 ? '"text"' : `${i}`));
+    await t.rejects(client.write(lines, { precision: 'ms', table: 'm', concurrency: 2 }), StoreRejectedError);
+    t.ok(sent.length < 9, `the chunks after the refused one were not sent (${sent.length} of 9 others were)`);
+    t.ok(sent.length >= 1, 'the chunk in flight beside it ended first');
   });
 
   t.test('dead letters of one ms are all kept, newest first, filtered', async (t) => {

@@ -7,6 +7,9 @@ import { NUMERIC_SIGNALS, queryWindow, requestedSignals, rowLimit, warnSkipped, 
 import { rowsOf, type InfluxClient, type Row } from './client.ts';
 import { identifier, inPolicy, tagIs, telemetryLine, telemetryLinePrefix, TELEMETRY_MEASUREMENT } from './lines.ts';
 
+/** A batch's telemetry chunks sent at once (see WriteTarget.concurrency). */
+const TELEMETRY_WRITE_CONCURRENCY = 2;
+
 export class InfluxTelemetry implements TelemetryRepository {
   /** `telemetry,brand=…,model=…,vin=…` per vehicle, escaped once */
   private readonly linePrefixes = new Map<string, { brand: string; model: string; prefix: string }>();
@@ -27,7 +30,7 @@ export class InfluxTelemetry implements TelemetryRepository {
     const skipped = { values: 0 };
     for (const sample of samples) lines.push(telemetryLine(this.linePrefix(sample), sample, skipped));
     warnSkipped(this.logger, skipped.values);
-    await this.influx.write(lines, { precision: 'ms', table: 'telemetry', retentionPolicy: this.policy });
+    await this.influx.write(lines, { precision: 'ms', table: 'telemetry', retentionPolicy: this.policy, concurrency: TELEMETRY_WRITE_CONCURRENCY });
   }
 
   async querySamples(query: SampleQuery): Promise<TelemetrySample[]> {
