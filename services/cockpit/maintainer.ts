@@ -39,6 +39,7 @@ import type { CockpitSums, RollupKey, RollupRow, StoredSample } from '../store/t
 import { EMPTY_SUMS, emptyRow, factsOf, groupKey, MinuteGroup, noSums, OffsetSet, sameRow, sumsDifference, type VehicleMinute } from './book.ts';
 import { basePacked, currentParts, mergeFacts, packFacts, stampParts, unpackFacts, type VehicleFacts } from './facts.ts';
 import { minuteOf, planCover, planSeries, startOf } from './periods.ts';
+import { WrittenMinutes } from './written.ts';
 
 export type RollupStrategy = 'incremental' | 'recompute';
 
@@ -73,6 +74,11 @@ export interface CockpitMaintainerOptions {
 }
 
 const MIN_ROUND_GAP_MS = 100;
+/**
+ * The bits of which vehicles this process counted in each minute (written.ts), at most: 16 MiB is a week of minutes
+ * for 2,000 vehicles, or 22 hours for 100,000; older minutes are asked of the store again.
+ */
+const WRITTEN_BYTES = 16 * 1024 ** 2;
 /** How far back seal marks are loaded and sealing catches up after a restart. */
 const SEAL_HORIZON_MS = 8 * 24 * 3_600_000;
 /**
@@ -148,6 +154,8 @@ export class CockpitMaintainer {
   private readonly minutes = new Map<number, Map<string, MinuteGroup>>();
   /** per minute checked whole: the vehicles the store held samples of before this process counted any */
   private readonly preexisting = new Map<number, Set<string>>();
+  /** per minute, the vehicles this process counted: whether the store holds some of a minute after the horizon */
+  private readonly written = new WrittenMinutes(WRITTEN_BYTES);
   /** minutes from here on held no sample in the store when this process started (undefined: not asked yet) */
   private horizon: number | undefined;
   /** minutes before this left memory (a vehicle-minute not in memory after it may have been written) */
@@ -255,6 +263,8 @@ export class CockpitMaintainer {
       }
       const known = this.preexisting.get(minute);
       if (known) this.admit(sample, minute, known.has(sample.vin), now);
+      // the only writer: the store holds samples of a minute after the horizon only if this process counted them
+      else if (this.written.knows(minute, this.horizon)) this.admit(sample, minute, this.written.has(sample.vin, minute), now);
       else unknown.set(`${sample.vin}\u0000${minute}`, sample);
     }
     if (unknown.size === 0) return;
@@ -294,6 +304,7 @@ export class CockpitMaintainer {
     group.preparedSeq = this.prepared;
     if (group.vehicles.has(sample.vin)) return;
     group.vehicles.set(sample.vin, { row: emptyRow(sample.vin, minute, sample.brand, sample.model), offsets: new OffsetSet(), recount: held, duplicate: false });
+    this.written.add(sample.vin, minute);
     // once written, the store holds samples of it: the minute's list of vehicles the store held stays true
     this.preexisting.get(minute)?.add(sample.vin);
     // an added part must not count again what another part holds: recount the whole (brand, model, minute)
@@ -1022,6 +1033,7 @@ export class CockpitMaintainer {
     this.lastCounted = undefined;
     const floor = minuteOf(now - this.retainMs) - MINUTE_MS;
     if (floor > this.floor) this.floor = floor;
+    this.written.forgetBefore(minuteOf(now - SEAL_HORIZON_MS));
     for (const [minute, groups] of this.minutes) {
       for (const [key, g] of groups) {
         if (g.dirty) continue;
