@@ -324,6 +324,20 @@ export async function telemetrySuite(t: TapTest, makeStore: MakeStore): Promise<
     t.equal(await store.latest(randomVin('JTD')), undefined, 'an unknown vehicle has no latest');
   });
 
+  await t.test('latest of vehicles whose samples interleave in one batch: each its own greatest ts per signal', async (t) => {
+    const { store } = await open(t);
+    const [a, b] = [randomVin('LNB'), randomVin('WBA')];
+    await store.writeSamples([
+      storedSample(a, base + 1_000, 1, { [SPEED]: 10, [SOC]: 80 }),
+      storedSample(b, base + 5_000, 1, { [SPEED]: 50 }),
+      storedSample(a, base + 3_000, 3, { [SPEED]: 30 }),
+      storedSample(b, base + 2_000, 2, { [SPEED]: 20, [SOC]: 60 }),
+      storedSample(a, base + 2_000, 2, { [SPEED]: 20, [SOC]: 79 }),
+    ]);
+    t.strictSame(await store.latest(a), { lastTs: base + 3_000, signals: { [SPEED]: { value: 30, ts: base + 3_000 }, [SOC]: { value: 79, ts: base + 2_000 } } });
+    t.strictSame(await store.latest(b), { lastTs: base + 5_000, signals: { [SPEED]: { value: 50, ts: base + 5_000 }, [SOC]: { value: 60, ts: base + 2_000 } } });
+  });
+
   await t.test('sampleRefs lists (vin, ts, seq) of every vehicle in a window, ts then VIN ascending, limited, by brand', async (t) => {
     const { store } = await open(t);
     const [a, b, c] = ['LNB', 'WBA', '5YJ'].map((wmi) => randomVin(wmi)).sort();

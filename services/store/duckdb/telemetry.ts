@@ -123,22 +123,39 @@ export class DuckDbTelemetry implements TelemetryRepository {
 
   /** Per vehicle and signal, the batch's sample with the greatest ts, into latest_staging; how many values were not storable. */
   private async stageLatest(db: DuckDBConnection, rows: readonly StoredSample[]): Promise<number> {
-    const newest = new Map<string, { vin: string; path: string; ts: number; value: SignalValue }>();
+    // per vehicle, then per signal: a batch's samples come vehicle by vehicle, so the vehicle's map is looked up once
+    // per run of its samples, and no key string is built per value (that was 7.8% of the embedded service's main
+    // thread while a day of history landed)
+    const newest = new Map<string, Map<string, { vin: string; path: string; ts: number; value: SignalValue }>>();
     let skipped = 0;
+    let vin: string | undefined;
+    let ofVin = new Map<string, { vin: string; path: string; ts: number; value: SignalValue }>();
     for (const sample of rows) {
+      if (sample.vin !== vin) {
+        vin = sample.vin;
+        const known = newest.get(vin);
+        if (known) ofVin = known;
+        else newest.set(vin, (ofVin = new Map()));
+      }
       for (const path in sample.signals) {
-        const value = sample.signals[path];
+        const value = sample.signals[path]!;
         if (!storableValue(SIGNALS.get(path), value)) {
           skipped++;
           continue;
         }
-        const key = `${sample.vin}\u0000${path}`;
-        const have = newest.get(key);
-        if (!have || sample.ts >= have.ts) newest.set(key, { vin: sample.vin, path, ts: sample.ts, value });
+        const have = ofVin.get(path);
+        if (!have) ofVin.set(path, { vin, path, ts: sample.ts, value });
+        else if (sample.ts >= have.ts) {
+          have.ts = sample.ts;
+          have.value = value;
+        }
       }
     }
     await freshTempTable(db, 'latest_staging', LATEST_STAGING_COLUMNS);
-    await appendRows(db, 'latest_staging', newest.values(), (appender, { vin, path, ts, value }) => {
+    const values = (function* () {
+      for (const ofOne of newest.values()) yield* ofOne.values();
+    })();
+    await appendRows(db, 'latest_staging', values, (appender, { vin, path, ts, value }) => {
       appender.appendVarchar(vin);
       appender.appendVarchar(path);
       appender.appendBigInt(BigInt(ts));
