@@ -68,6 +68,34 @@ await t.test('the dead-letter suite', (t) => deadLettersSuite(t, () => embeddedF
 
 await t.test('the cockpit engine, held to the raw samples', (t) => cockpitSuite(t, () => embeddedFixture()));
 
+await t.test('a batch stages the signals it carries; one that rewrites a sample replaces whole rows, signals it lacks included', async (t) => {
+  const { store } = await openEmbedded(t);
+  const vin = randomVin();
+  const SPEED = 'Vehicle.Speed';
+  const SOC = 'Vehicle.Powertrain.TractionBattery.StateOfCharge.Current';
+  const DTC = 'Vehicle.OBD.DTCList';
+  await store.writeSamples([storedSample(vin, base, 1, { [SPEED]: 10, [SOC]: 80 }), storedSample(vin, base + 1_000, 2, { [DTC]: 'P0420' })]);
+  t.strictSame(
+    (await store.querySamples({ vin, from: base, to: base + 2_000, limit: 10 })).map((s) => s.signals),
+    [{ [SPEED]: 10, [SOC]: 80 }, { [DTC]: 'P0420' }],
+    'each sample holds its own signals, the others NULL',
+  );
+  // a new sample beside a rewrite of the first, which no longer carries SOC: the row is replaced, SOC gone with it
+  await store.writeSamples([storedSample(vin, base + 2_000, 3, { [SOC]: 79 }), storedSample(vin, base, 1, { [SPEED]: 12 })]);
+  t.strictSame(
+    (await store.querySamples({ vin, from: base, to: base + 3_000, limit: 10 })).map((s) => [s.ts - base, s.signals]),
+    [
+      [0, { [SPEED]: 12 }],
+      [1_000, { [DTC]: 'P0420' }],
+      [2_000, { [SOC]: 79 }],
+    ],
+  );
+  t.strictSame(await store.latest(vin), {
+    lastTs: base + 2_000,
+    signals: { [SPEED]: { value: 12, ts: base }, [SOC]: { value: 79, ts: base + 2_000 }, [DTC]: { value: 'P0420', ts: base + 1_000 } },
+  });
+});
+
 await t.test('the database is one file in the data dir', async (t) => {
   const { dir, store } = await openEmbedded(t);
   t.equal(store.kind, 'embedded');
