@@ -34,9 +34,6 @@ const TELEMETRY_DDL = `CREATE TABLE IF NOT EXISTS telemetry (
   PRIMARY KEY (vin, ts)
 )`;
 
-// Temp tables live per connection and never reach the database file: only the writer connection uses them, each
-// created anew for its batch (freshTempTable says why).
-
 /** Per vehicle and signal, the latest value and its ts, kept up to date by each write batch. */
 const LATEST_DDL = `CREATE TABLE IF NOT EXISTS latest_values (
   vin VARCHAR NOT NULL,
@@ -199,7 +196,11 @@ export class DuckDbTelemetry implements TelemetryRepository {
     });
   }
 
-  /** Load rows into a new staging table of these signals' columns, chunk by chunk, yielding between chunks so the event loop keeps turning. */
+  /**
+   * Load rows into a new staging table of these signals' columns, chunk by chunk, yielding between chunks so the event
+   * loop keeps turning. Temp tables live per connection and never reach the database file: only the writer connection
+   * uses them, each created anew for its batch (freshTempTable says why).
+   */
   private async stage(db: DuckDBConnection, rows: readonly StoredSample[], specs: readonly SignalSpec[]): Promise<void> {
     await freshTempTable(db, 'telemetry_staging', `(vin VARCHAR, ts BIGINT, seq BIGINT, brand VARCHAR, model VARCHAR${specs.map((spec) => `, ${identifier(spec.path)} ${SQL_TYPES[spec.type]}`).join('')})`);
     const types = [...FIXED_TYPES, ...specs.map((s) => CHUNK_TYPES[s.type])];
