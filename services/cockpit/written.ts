@@ -6,8 +6,7 @@
 // time (a quarter of the embedded store's write connection during a day's catch-up).
 //
 // Bounded: beyond `budgetBytes` the oldest minutes are forgotten, and minutes up to them are asked of the store again.
-
-const MINUTE_MS = 60_000;
+import { MINUTE_MS } from '../store/cockpit-tables.ts';
 
 export class WrittenMinutes {
   /** a small number per vehicle, its bit in every minute's set */

@@ -137,7 +137,6 @@ export class InfluxClient {
       }
     };
     const senders = Math.max(1, Math.min(target.concurrency ?? 1, Math.ceil(lines.length / this.writeChunkLines)));
-    if (senders === 1) return send();
     // every sender ends (a failed chunk stops the others after their current one) before the first failure is thrown
     const results = await Promise.allSettled(Array.from({ length: senders }, () => send().catch((err: unknown) => {
       next = lines.length;
