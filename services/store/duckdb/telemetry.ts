@@ -22,7 +22,9 @@ const FIXED_TYPES: readonly DuckDBType[] = [VARCHAR, BIGINT, BIGINT, VARCHAR, VA
 const SIGNAL_COLUMNS = SIGNAL_CATALOG.map((s) => identifier(s.path));
 const ALL_COLUMNS = [...FIXED_COLUMNS, ...SIGNAL_COLUMNS].join(', ');
 
-const signalColumnsDdl = SIGNAL_CATALOG.map((s) => `${identifier(s.path)} ${SQL_TYPES[s.type]}`).join(',\n  ');
+/** A signal's column as DDL declares it: its quoted path and SQL type. */
+const signalColumn = (spec: SignalSpec): string => `${identifier(spec.path)} ${SQL_TYPES[spec.type]}`;
+const signalColumnsDdl = SIGNAL_CATALOG.map(signalColumn).join(',\n  ');
 
 const TELEMETRY_DDL = `CREATE TABLE IF NOT EXISTS telemetry (
   vin VARCHAR NOT NULL,
@@ -147,7 +149,7 @@ export class DuckDbTelemetry implements TelemetryRepository {
     const present = await columnsOf(db, 'telemetry');
     for (const spec of SIGNAL_CATALOG) {
       if (present.has(spec.path)) continue;
-      await db.run(`ALTER TABLE telemetry ADD COLUMN ${identifier(spec.path)} ${SQL_TYPES[spec.type]}`);
+      await db.run(`ALTER TABLE telemetry ADD COLUMN ${signalColumn(spec)}`);
       this.logger?.info({ table: 'telemetry', signal: spec.path }, 'embedded store: added a column for a new catalog signal');
     }
   }
@@ -202,7 +204,7 @@ export class DuckDbTelemetry implements TelemetryRepository {
    * uses them, each created anew for its batch (freshTempTable says why).
    */
   private async stage(db: DuckDBConnection, rows: readonly StoredSample[], specs: readonly SignalSpec[]): Promise<void> {
-    await freshTempTable(db, 'telemetry_staging', `(vin VARCHAR, ts BIGINT, seq BIGINT, brand VARCHAR, model VARCHAR${specs.map((spec) => `, ${identifier(spec.path)} ${SQL_TYPES[spec.type]}`).join('')})`);
+    await freshTempTable(db, 'telemetry_staging', `(vin VARCHAR, ts BIGINT, seq BIGINT, brand VARCHAR, model VARCHAR${specs.map((spec) => `, ${signalColumn(spec)}`).join('')})`);
     const types = [...FIXED_TYPES, ...specs.map((s) => CHUNK_TYPES[s.type])];
     const appender = await db.createAppender('telemetry_staging');
     try {
