@@ -92,8 +92,16 @@ export interface CatchUp {
   notes: string[];
   /** every ~2 s from the first publish: seconds since the last PUBACK (negative while publishing), stored and counted */
   timeline: Array<{ t: number; stored: number; counted: number; rollupPendingKeys: number | null; spoolPendingBytes: number | null; askMs?: number }>;
-  /** how long the fleet cockpit question that counts took while the store caught up (every poll) */
+  /** how long the fleet cockpit question that counts took while the store caught up (every poll, failed ones too) */
   askMs?: LatencyStats;
+  /** the slowest of those questions, ms */
+  askMaxMs?: number;
+  /**
+   * those that failed (a dashboard refreshing would show an error, then ask again): how many, and the first error; the
+   * wait goes on with the count of the last answer
+   */
+  askFailures?: number;
+  askError?: string;
 }
 
 export interface LoadSummary {
@@ -382,16 +390,27 @@ async function catchUp(service: RunningService, expected: number, base: ServiceC
   const asks: number[] = [];
   for (;;) {
     let askMs = 0;
+    let askFailed: string | undefined;
     const [c, counted] = await Promise.all([
       counters(service),
       (async () => {
         const started = performance.now();
-        const n = await countedSamples(client, window.from, window.to);
-        askMs = performance.now() - started;
-        return n;
+        try {
+          return await countedSamples(client, window.from, window.to);
+        } catch (err) {
+          askFailed = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+          return result.counted;
+        } finally {
+          askMs = performance.now() - started;
+        }
       })(),
     ]);
     asks.push(askMs);
+    if (askFailed !== undefined) {
+      result.askFailures = (result.askFailures ?? 0) + 1;
+      result.askError ??= askFailed;
+      log(`    the fleet question failed after ${Math.round(askMs)} ms: ${askFailed}`);
+    }
     const now = Date.now();
     result.stored = c.stored - base.stored;
     result.counted = counted;
@@ -423,8 +442,10 @@ async function catchUp(service: RunningService, expected: number, base: ServiceC
       }
       if (!settled && counted === expected) result.notes.push(`the count was not settled ${OVERCOUNT_WATCH_MS / 1000} s after it reached the total (rollup keys or spool bytes still pending)`);
       if (result.rejects > 0) result.notes.push(`${result.rejects} messages or samples rejected (dead letters)`);
+      if (result.askFailures) result.notes.push(`${result.askFailures} of ${asks.length} fleet questions failed while it caught up (the first: ${result.askError})`);
       result.endedAfterMs = now - lastAckAt;
       result.askMs = stats(asks);
+      result.askMaxMs = Math.round(Math.max(...asks) * 10) / 10;
       return result;
     }
     await delay(CATCH_UP_POLL_MS);
@@ -580,7 +601,7 @@ const triple = (s: LatencyStats): string => `${s.p50 ?? '-'} / ${s.p95 ?? '-'} /
 
 export function catchUpRows(result: CockpitBenchResult): string[][] {
   return [
-    ['store', 'vehicles', 'samples (batches)', 'sent in (acknowledged/s)', 'stored after the last PUBACK', 'counted by the cockpit after the last PUBACK', 'periods sealed after the last PUBACK', 'max rollup keys pending', 'rejected'],
+    ['store', 'vehicles', 'samples (batches)', 'sent in (acknowledged/s)', 'stored after the last PUBACK', 'counted by the cockpit after the last PUBACK', 'the fleet question meanwhile p50 / p95 / max (ms)', 'periods sealed after the last PUBACK', 'max rollup keys pending', 'rejected'],
     ...result.stores.map((s) => [
       s.store,
       int(s.load.vehicles),
@@ -588,6 +609,7 @@ export function catchUpRows(result: CockpitBenchResult): string[][] {
       `${s.load.publishSeconds.toFixed(1)} s (${int(s.load.ackedPerSecond)}/s)`,
       seconds(s.catchUp.storedAfterMs),
       `${seconds(s.catchUp.countedAfterMs)}${s.catchUp.countedAfterMs === null && !s.error ? ` (${int(s.catchUp.counted)} of ${int(s.catchUp.expected)})` : ''}${result.options.history && !s.error ? (s.catchUp.countedAfterMs !== null && s.catchUp.countedAfterMs <= HISTORY_BOUND_MS ? ' (within 60 s)' : ' (NOT within 60 s)') : ''}`,
+      s.catchUp.askMs === undefined ? '-' : `${s.catchUp.askMs.p50 ?? '-'} / ${s.catchUp.askMs.p95 ?? '-'} / ${s.catchUp.askMaxMs ?? '-'}${s.catchUp.askFailures ? ` (${int(s.catchUp.askFailures)} failed)` : ''}`,
       s.catchUp.sealedAfterMs === undefined ? '-' : seconds(s.catchUp.sealedAfterMs),
       s.catchUp.maxRollupPendingKeys === null ? '-' : int(s.catchUp.maxRollupPendingKeys),
       int(s.catchUp.rejects),

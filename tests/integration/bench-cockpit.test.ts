@@ -72,12 +72,15 @@ t.test(`a tiny fleet's history is counted by the cockpit on ${stores.join(' and 
     // a day of history lands in periods long due: sealed after it is counted, before the questions
     t.ok(typeof s.catchUp.sealedAfterMs === 'number' && s.catchUp.sealedAfterMs >= s.catchUp.countedAfterMs!, `${s.store}: every period due sealed (${s.catchUp.sealedAfterMs} ms, counted at ${s.catchUp.countedAfterMs} ms)`);
     t.same(s.catchUp.notes, []);
+    t.equal(s.catchUp.askFailures, undefined, `${s.store}: no fleet question failed while it caught up`);
+    t.ok(s.catchUp.askMs?.p95 !== null && s.catchUp.askMs?.p95 !== undefined && s.catchUp.askMaxMs! >= s.catchUp.askMs.p95, `${s.store}: the fleet question timed while it caught up`);
     t.equal(s.queries.length, 6, 'brand, model and fleet over 2 h and over a day');
     t.ok(s.queries.every((q) => q.coldMs > 0 && q.api.p95 !== null && q.rollup.p95 !== null && q.raw.p50 !== null), `${s.store}: cold and repeated questions timed`);
   }
   const md = await readFile(join(out.path, 'cockpit-query-latest.md'), 'utf8');
   t.match(md, /## Catching up/);
   t.match(md, /\| embedded \| 30 \|/);
+  t.match(md, /the fleet question meanwhile p50 \/ p95 \/ max/);
   t.match(md, /fleet cockpit 1 d \/ 1 h/);
   t.match(log.join('\n'), /after the last PUBACK/);
   const history = cockpitMarkdown({ ...result, options: { ...result.options, history: true } });
