@@ -180,6 +180,28 @@ export async function cockpitSuite(t: TapTest, open: () => Promise<StoreFixture>
     t.strictSame(await tables.factsPrints([], {}), []);
   });
 
+  await t.test('cockpit tables: facts and prints over several days: every segment on each side of a midnight', async (t) => {
+    const store = await fresh(t);
+    const tables = store.cockpit;
+    const day = 24 * 60 * MINUTE_MS;
+    const d0 = Math.floor(base / day) * day - 2 * day;
+    // minutes just before and at each midnight, one in between; a 10-minute segment across the range too
+    const starts = [d0 - MINUTE_MS, d0, d0 + day - MINUTE_MS, d0 + day, d0 + day + 7 * MINUTE_MS, d0 + 2 * day - MINUTE_MS, d0 + 2 * day];
+    await tables.write({
+      facts: [
+        ...starts.map((start, i) => ({ tier: 'minute' as const, start, brand: 'Voltra', model: 'E-Cross', part: 0, packed: someFacts(1, 10 * i), stamp: 1_000 * (i + 1) })),
+        { tier: '10min', start: d0 + day, brand: 'Voltra', model: 'E-Cross', part: 0, packed: someFacts(2), stamp: 9_000 },
+      ],
+    });
+    const of = (parts: ReadonlyArray<{ tier: string; start: number }>): string[] => parts.map((p) => `${p.tier}:${(p.start - d0) / MINUTE_MS}`).sort();
+    const all = [...starts.map((x) => `minute:${(x - d0) / MINUTE_MS}`), `10min:${day / MINUTE_MS}`].sort();
+    const ranges = [{ tier: 'minute' as const, lo: d0 - 5 * MINUTE_MS, hi: d0 + 2 * day + MINUTE_MS }, { tier: '10min' as const, lo: d0 - day, hi: d0 + 2 * day }];
+    t.strictSame(of(await tables.readFacts(ranges, {})), all, 'every part, whichever day it starts in');
+    t.strictSame(of(await tables.factsPrints(ranges, {})), all, 'a print of each segment');
+    t.strictSame(of(await tables.readFacts(ranges, {}, 6_000)), [`minute:${(2 * day - MINUTE_MS) / MINUTE_MS}`, `minute:${(2 * day) / MINUTE_MS}`, `10min:${day / MINUTE_MS}`].sort(), 'since a stamp, over the days');
+    t.strictSame(of(await tables.readFacts([{ tier: 'minute', lo: d0, hi: d0 + 2 * day }], {})), all.filter((k) => k.startsWith('minute:') && k !== 'minute:-1' && k !== `minute:${(2 * day) / MINUTE_MS}`), 'from a midnight to a midnight: the minute before the first and the one at the last left out');
+  });
+
   await t.test('cockpit tables: the keys whose vehicle-minute holds a stored sample, of a few vehicles and of many', async (t) => {
     const store = await fresh(t);
     const m0 = Math.floor(base / MINUTE_MS) * MINUTE_MS - 30 * MINUTE_MS;

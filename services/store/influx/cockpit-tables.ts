@@ -27,6 +27,27 @@ export const SERIES_MEASUREMENT = 'cockpit_series';
 export const SEALS_MEASUREMENT = 'cockpit_seals';
 export const SEALED_SERIES_MEASUREMENT = 'cockpit_series_sealed';
 export const factsMeasurement = (tier: FactTier): string => `cockpit_facts_${tier}`;
+/**
+ * Facts ranges cut at every day, and whether any was: a range of minutes over days not sealed yet (a fleet's week of
+ * history landing: 650,000 parts 160 s into it) was one statement that ran past the request timeout (30 s) on a busy
+ * influxd; a day per statement and per request, two at a time, keeps each request to a day and uses both of its cores.
+ * (Every finer tier's span divides a day, so a cut falls between segments.)
+ */
+function byDay(ranges: readonly FactsRange[]): { ranges: FactsRange[]; split: boolean } {
+  const day = TIER_SPAN_MS.day;
+  const out: FactsRange[] = [];
+  for (const r of ranges) {
+    let lo = r.lo;
+    while (r.tier !== 'day' && Math.floor(lo / day) * day + day < r.hi) {
+      const cut = Math.floor(lo / day) * day + day;
+      out.push({ tier: r.tier, lo, hi: cut });
+      lo = cut;
+    }
+    out.push({ tier: r.tier, lo, hi: r.hi });
+  }
+  return { ranges: out, split: out.length > ranges.length };
+}
+
 /** The tier of a facts measurement, by its name (as a query's series names it). */
 const FACTS_TIERS = new Map<string, FactTier>(FACT_TIERS.map((tier) => [factsMeasurement(tier), tier]));
 
@@ -80,9 +101,12 @@ export class InfluxCockpitTables implements CockpitTables {
     return this.influx.write(lines, { precision, table, retentionPolicy: this.retentionPolicy });
   }
 
-  /** Ask statements in requests of at most 40 (in `lanes` concurrent ones) and hand every row of every series to `each`. */
-  private async eachRow(statements: readonly string[], each: (series: NonNullable<StatementResult['series']>[number], values: readonly unknown[]) => void, lanes = 1): Promise<void> {
-    for (const result of await this.influx.queryInRequests(statements, { lanes })) for (const series of result.series ?? []) for (const values of series.values ?? []) each(series, values);
+  /**
+   * Ask statements in requests of at most `perRequest` (40 by default; in `lanes` concurrent ones) and hand every row of
+   * every series to `each`.
+   */
+  private async eachRow(statements: readonly string[], each: (series: NonNullable<StatementResult['series']>[number], values: readonly unknown[]) => void, lanes = 1, perRequest?: number): Promise<void> {
+    for (const result of await this.influx.queryInRequests(statements, { lanes, perRequest })) for (const series of result.series ?? []) for (const values of series.values ?? []) each(series, values);
   }
 
   async write(batch: { series?: readonly SeriesPart[]; facts?: readonly FactsPart[]; sealedSeries?: readonly SealedSums[]; seals?: readonly SealMark[] }): Promise<void> {
@@ -187,9 +211,10 @@ export class InfluxCockpitTables implements CockpitTables {
     if (filter === undefined || ranges.length === 0) return [];
     // a part written before stamps has none: not "since" anything
     const newer = since === undefined ? '' : ` AND "stamp" >= ${Math.trunc(since)}`;
-    // one statement per range (InfluxQL has no OR of time ranges), in two concurrent requests (influxd answers on two
-    // cores)
-    const statements = ranges.map((r) => `SELECT * FROM ${this.from(factsMeasurement(r.tier))} WHERE ${this.factsTimes(r)}${filter}${newer} GROUP BY "brand", "model"`);
+    // one statement per range (InfluxQL has no OR of time ranges) and per day of it, in two concurrent requests (influxd
+    // answers on two cores)
+    const days = byDay(ranges);
+    const statements = days.ranges.map((r) => `SELECT * FROM ${this.from(factsMeasurement(r.tier))} WHERE ${this.factsTimes(r)}${filter}${newer} GROUP BY "brand", "model"`);
     const parts: FactsPart[] = [];
     await this.eachRow(
       statements,
@@ -210,6 +235,7 @@ export class InfluxCockpitTables implements CockpitTables {
         parts.push({ tier, start: Math.floor(time / span) * span, brand: series.tags?.brand ?? '', model: series.tags?.model ?? '', part: num(at('part')), packed, stamp: num(at('stamp')) });
       },
       2,
+      days.split ? 1 : undefined,
     );
     return parts;
   }
@@ -219,7 +245,8 @@ export class InfluxCockpitTables implements CockpitTables {
     if (filter === undefined || ranges.length === 0) return [];
     // every point of a segment lies in the segment (start + part ms), so a bucket of its span is the segment; a part
     // written before stamps is counted by its `part` and adds nothing to the stamps
-    const statements = ranges.map((r) => `SELECT count("part"), sum("stamp"), max("stamp") FROM ${this.from(factsMeasurement(r.tier))} WHERE ${this.factsTimes(r)}${filter} GROUP BY time(${TIER_SPAN_MS[r.tier]}ms), "brand", "model" fill(none)`);
+    const days = byDay(ranges);
+    const statements = days.ranges.map((r) => `SELECT count("part"), sum("stamp"), max("stamp") FROM ${this.from(factsMeasurement(r.tier))} WHERE ${this.factsTimes(r)}${filter} GROUP BY time(${TIER_SPAN_MS[r.tier]}ms), "brand", "model" fill(none)`);
     const prints: FactsPrint[] = [];
     await this.eachRow(
       statements,
@@ -229,6 +256,7 @@ export class InfluxCockpitTables implements CockpitTables {
         prints.push({ tier, start: num(values[0]), brand: series.tags?.brand ?? '', model: series.tags?.model ?? '', parts: num(values[1]), stampSum: num(values[2]), stampMax: num(values[3]) });
       },
       2,
+      days.split ? 1 : undefined,
     );
     return prints;
   }
