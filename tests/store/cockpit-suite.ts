@@ -7,7 +7,7 @@ import { ServiceMetrics } from '../../services/observability/metrics.ts';
 import { CockpitMaintainer, type RollupStrategy } from '../../services/cockpit/maintainer.ts';
 import { CockpitReader } from '../../services/cockpit/reader.ts';
 import { basePacked, packFacts, unpackFacts, type VehicleFacts } from '../../services/cockpit/facts.ts';
-import { MINUTE_MS, segmentKey, TIER_SPAN_MS } from '../../services/store/cockpit-tables.ts';
+import { EMPTY_SUMS, MINUTE_MS, segmentKey, TIER_SPAN_MS } from '../../services/store/cockpit-tables.ts';
 import type { CockpitAggregates, CockpitWindow, StoredSample, TelemetryStore } from '../../services/store/telemetry-store.ts';
 import type { SignalValue } from '../../services/contract/signals.ts';
 import { randomVin, storedSample, type StoreFixture, type TapTest } from './store-fixture.ts';
@@ -200,6 +200,18 @@ export async function cockpitSuite(t: TapTest, open: () => Promise<StoreFixture>
     t.strictSame(of(await tables.factsPrints(ranges, {})), all, 'a print of each segment');
     t.strictSame(of(await tables.readFacts(ranges, {}, 6_000)), [`minute:${(2 * day - MINUTE_MS) / MINUTE_MS}`, `minute:${(2 * day) / MINUTE_MS}`, `10min:${day / MINUTE_MS}`].sort(), 'since a stamp, over the days');
     t.strictSame(of(await tables.readFacts([{ tier: 'minute', lo: d0, hi: d0 + 2 * day }], {})), all.filter((k) => k.startsWith('minute:') && k !== 'minute:-1' && k !== `minute:${(2 * day) / MINUTE_MS}`), 'from a midnight to a midnight: the minute before the first and the one at the last left out');
+    // the minutes' series in buckets of 7 minutes (a midnight cuts some): each bucket's samples added up whole
+    await tables.write({ series: starts.map((minute, i) => ({ minute, brand: 'Voltra', model: 'E-Cross', part: 0, sums: { ...EMPTY_SUMS, samples: i + 1 } })) });
+    const from = d0 - 5 * MINUTE_MS;
+    const interval = 7 * MINUTE_MS;
+    const expected = new Map<number, number>();
+    starts.forEach((minute, i) => {
+      const t = from + Math.floor((minute - from) / interval) * interval;
+      expected.set(t, (expected.get(t) ?? 0) + i + 1);
+    });
+    const buckets = await tables.seriesBuckets({ from, intervalMs: interval, ranges: [{ tier: 'minute', lo: from, hi: d0 + 2 * day + MINUTE_MS }] });
+    t.strictSame(buckets.map((b) => [b.t, b.samples]), [...expected].sort((a, b) => a[0] - b[0]), 'the series over the days, a bucket across a midnight summed whole');
+    t.ok([...expected.keys()].some((t) => t < d0 + day && t + interval > d0 + day), 'a bucket spans a midnight');
   });
 
   await t.test('cockpit tables: the keys whose vehicle-minute holds a stored sample, of a few vehicles and of many', async (t) => {

@@ -150,13 +150,16 @@ export class InfluxCockpitTables implements CockpitTables {
   async seriesBuckets(read: SeriesRead, byModel = false): Promise<SeriesBucket[]> {
     const scope = this.scopeFilter(read);
     if (scope === undefined || read.ranges.length === 0) return [];
-    // one statement per range (InfluxQL has no OR of time ranges), its buckets added up here
+    // one statement per range (InfluxQL has no OR of time ranges) and per day of its minutes, their buckets added up
+    // here (a bucket cut by a midnight is summed from both days)
+    const days = byDay(read.ranges.filter((r) => r.tier === 'minute'));
+    const ranges = [...days.ranges, ...read.ranges.filter((r) => r.tier !== 'minute')];
     const sums = 'sum("samples"), sum("speed_sum"), sum("speed_count"), sum("soc_sum"), sum("soc_count"), sum("adas_count"), sum("adas2")';
     const group = timeGroup(read, byModel ? ', "brand", "model"' : '');
     // minutes: summed by influxd; sealed pieces: every write of a piece's sums is a point of its own, the one with the
     // greatest `stamp` counts (picked here: a subquery of last() per piece took influxd 10x as long as the sum)
     const sealedFields = [...SUMS_FIELDS, 'stamp'].map((f) => `"${f}"`).join(', ');
-    const statements = read.ranges.map((r) =>
+    const statements = ranges.map((r) =>
       r.tier === 'minute'
         ? `SELECT ${sums} FROM ${this.from(SERIES_MEASUREMENT)} WHERE time >= ${r.lo}ms AND time < ${r.hi}ms${scope} ${group}`
         : `SELECT ${sealedFields} FROM ${this.from(SEALED_SERIES_MEASUREMENT)} WHERE ${tagIs('tier', r.tier)} AND time >= ${r.lo}ms AND time < ${r.hi}ms${scope} GROUP BY "brand", "model"`,
@@ -175,9 +178,9 @@ export class InfluxCockpitTables implements CockpitTables {
       b.adas2Count += num(row[7]);
     };
     const pieces = new Map<string, { t: number; brand: string; model: string; stamp: number; row: readonly unknown[] }>();
-    const results = await this.influx.queryInRequests(statements);
+    const results = await this.influx.queryInRequests(statements, days.split ? { perRequest: 1, lanes: 2 } : {});
     results.forEach((result, i) => {
-      const range = read.ranges[i]!;
+      const range = ranges[i]!;
       for (const series of result.series ?? []) {
         const brand = series.tags?.brand ?? '';
         const model = series.tags?.model ?? '';
