@@ -209,9 +209,12 @@ export function decodeFacts(parts: readonly string[], numbers: VinNumbers): Deco
   return { ids: Int32Array.from(ids), odoMin: Float64Array.from(odoMin), odoMax: Float64Array.from(odoMax), flags: Uint8Array.from(flags) };
 }
 
-/** Several decoded sets as one (a vehicle in several merged), for vehicles numbered below `vehicles`. */
-export function mergeDecoded(sets: readonly DecodedFacts[], vehicles: number): DecodedFacts {
-  const merge = new FactsMerge();
+/**
+ * Several decoded sets as one (a vehicle in several merged), for vehicles numbered below `vehicles`; with `merge`, in
+ * its arrays (used at once: a question's merge between two of its own). A merge per call allocated 21 bytes per vehicle
+ * known: 2 GB once 47,000 open segments of 2,000 vehicles had each merged their pieces.
+ */
+export function mergeDecoded(sets: readonly DecodedFacts[], vehicles: number, merge = new FactsMerge()): DecodedFacts {
   merge.reset(vehicles);
   for (const set of sets) merge.add(set);
   return merge.decoded();

@@ -384,7 +384,7 @@ export class CockpitReader {
     segment.seen = Math.max(seen, segment.stampMax);
     const list = parts.map((p) => p.packed).filter((x) => x !== '');
     if (list.length > 0) segment.pieces.push(decodeFacts(list, this.numbers));
-    if (segment.pieces.length > MAX_OPEN_PIECES) segment.pieces = [mergeDecoded(segment.pieces, this.numbers.size)];
+    if (segment.pieces.length > MAX_OPEN_PIECES) segment.pieces = [mergeDecoded(segment.pieces, this.numbers.size, this.merge)];
     return segment;
   }
 
