@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { resolve } from 'node:path';
+import { DEFAULT_CACHE_MB } from './cockpit/reader.ts';
 import { DEFAULT_TIMEOUT_MS, DEFAULT_WRITE_CHUNK_LINES } from './store/influx/client.ts';
 import { MIN_RETENTION_MS, MIN_ROLLUPS_RETENTION_MS, parseRetention, retentionProblem } from './store/influx/retention.ts';
 
@@ -101,6 +102,8 @@ export const ConfigSchema = z.object({
   rollupFactsFlushMs: z.coerce.number().int().min(100).max(60_000).default(15_000),
   /** vehicle-minutes and per-vehicle facts of unsealed periods the cockpit engine holds in memory at most */
   rollupMemoryKeys: z.coerce.number().int().min(1_000).max(100_000_000).default(400_000),
+  /** MiB of decoded cockpit facts and sums the API keeps between questions (services/cockpit/reader.ts) */
+  cockpitCacheMb: z.coerce.number().int().min(0).max(65_536).default(DEFAULT_CACHE_MB),
   spoolFsync: z.enum(['always', 'interval', 'never']).default('interval'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** API requests per minute per token (per client address without a known token); 0 = unlimited */
@@ -174,6 +177,7 @@ const ENV_NAMES: Record<keyof ServiceConfig, string> = {
   rollupFlushMs: 'VC_ROLLUP_FLUSH_MS',
   rollupFactsFlushMs: 'VC_ROLLUP_FACTS_FLUSH_MS',
   rollupMemoryKeys: 'VC_ROLLUP_MEMORY_KEYS',
+  cockpitCacheMb: 'VC_COCKPIT_CACHE_MB',
   spoolFsync: 'VC_SPOOL_FSYNC',
   logLevel: 'VC_LOG_LEVEL',
   rateLimit: 'VC_RATE_LIMIT',

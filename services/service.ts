@@ -206,7 +206,7 @@ export async function startService(config: ServiceConfig, options: { logger?: Lo
   };
 
   const api = await buildApi(
-    { store, cockpit: new CockpitReader(store.cockpit), registry, twins, pipeline, metrics, resolvePrincipal: principalResolver(isAdmin, tenants), isAdminToken: isAdmin, tenants, rateLimit: { perMinute: config.rateLimit, ingestPerMinute: config.rateLimitIngest }, ingestHasRoom: () => spool.hasRoom, readiness, metricsToken: config.metricsToken, brokerUrl, version: VERSION },
+    { store, cockpit: new CockpitReader(store.cockpit, { cacheBytes: config.cockpitCacheMb * 1024 ** 2 }), registry, twins, pipeline, metrics, resolvePrincipal: principalResolver(isAdmin, tenants), isAdminToken: isAdmin, tenants, rateLimit: { perMinute: config.rateLimit, ingestPerMinute: config.rateLimitIngest }, ingestHasRoom: () => spool.hasRoom, readiness, metricsToken: config.metricsToken, brokerUrl, version: VERSION },
     logger,
   );
   await api.listen({ host: config.host, port: config.httpPort });

@@ -24,6 +24,9 @@ t.test('with no variables set, the documented defaults', (t) => {
   t.equal(config.storeFlushMs, undefined, 'decided from the store');
   t.same([storeFlushDefault('embedded'), storeFlushDefault('influx')], [1000, 500], "a second for DuckDB's cost a write, 500 ms for InfluxDB");
   t.equal(configFromEnv({ VC_STORE_FLUSH_MS: '0' }).storeFlushMs, 0, 'set: taken as it is, 0 included');
+  t.equal(config.cockpitCacheMb, 256, 'the cockpit reader keeps 256 MiB');
+  t.equal(configFromEnv({ VC_COCKPIT_CACHE_MB: '0' }).cockpitCacheMb, 0, 'or nothing');
+  t.throws(() => configFromEnv({ VC_COCKPIT_CACHE_MB: '-1' }), /VC_COCKPIT_CACHE_MB/);
   t.end();
 });
 
