@@ -423,7 +423,8 @@ async function catchUp(service: RunningService, expected: number, base: ServiceC
       result.timeline.push({ t: Math.round((now - lastAckAt) / 100) / 10, stored: result.stored, counted, rollupPendingKeys: c.rollupPendingKeys, spoolPendingBytes: c.spoolPendingBytes, askMs: Math.round(askMs) });
       log(`    ${((now - lastAckAt) / 1000).toFixed(0)} s after the last PUBACK: stored ${result.stored.toLocaleString('en-US')}, counted by the cockpit ${counted.toLocaleString('en-US')} of ${expected.toLocaleString('en-US')} (asked in ${Math.round(askMs)} ms); rollup keys pending ${c.rollupPendingKeys ?? '-'}, spool ${c.spoolPendingBytes ?? '-'} B`);
     }
-    const settled = result.stored >= expected && c.rollupPendingKeys === 0 && c.spoolPendingBytes === 0 && counted === settledCount;
+    // (a failed question is no count: the last one stands, but the count is not settled by it)
+    const settled = askFailed === undefined && result.stored >= expected && c.rollupPendingKeys === 0 && c.spoolPendingBytes === 0 && counted === settledCount;
     if (!settled) settledSince = undefined;
     else settledSince ??= now;
     settledCount = counted;
