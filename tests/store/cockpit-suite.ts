@@ -200,6 +200,7 @@ export async function cockpitSuite(t: TapTest, open: () => Promise<StoreFixture>
     t.strictSame(of(await tables.factsPrints(ranges, {})), all, 'a print of each segment');
     t.strictSame(of(await tables.readFacts(ranges, {}, 6_000)), [`minute:${(2 * day - MINUTE_MS) / MINUTE_MS}`, `minute:${(2 * day) / MINUTE_MS}`, `10min:${day / MINUTE_MS}`].sort(), 'since a stamp, over the days');
     t.strictSame(of(await tables.readFacts([{ tier: 'minute', lo: d0, hi: d0 + 2 * day }], {})), all.filter((k) => k.startsWith('minute:') && k !== 'minute:-1' && k !== `minute:${(2 * day) / MINUTE_MS}`), 'from a midnight to a midnight: the minute before the first and the one at the last left out');
+    t.strictSame(of(await tables.readFacts([{ tier: 'minute', lo: d0 + day - 5 * MINUTE_MS, hi: d0 + day + 10 * MINUTE_MS }], {})), [`minute:${(day - MINUTE_MS) / MINUTE_MS}`, `minute:${day / MINUTE_MS}`, `minute:${day / MINUTE_MS + 7}`].sort(), 'a quarter of an hour across a midnight');
     // the minutes' series in buckets of 7 minutes (a midnight cuts some): each bucket's samples added up whole
     await tables.write({ series: starts.map((minute, i) => ({ minute, brand: 'Voltra', model: 'E-Cross', part: 0, sums: { ...EMPTY_SUMS, samples: i + 1 } })) });
     const from = d0 - 5 * MINUTE_MS;

@@ -28,17 +28,18 @@ export const SEALS_MEASUREMENT = 'cockpit_seals';
 export const SEALED_SERIES_MEASUREMENT = 'cockpit_series_sealed';
 export const factsMeasurement = (tier: FactTier): string => `cockpit_facts_${tier}`;
 /**
- * Ranges (of facts, or of the series' minutes) cut at every day, and whether any was: a range of minutes over days not
- * sealed yet (a fleet's week of history landing: 650,000 facts parts 160 s into it) was one statement that ran past the
- * request timeout (30 s) on a busy influxd; a day per statement and per request, two at a time, keeps each request to
- * a day and uses both of its cores. (Every finer tier's span divides a day, so a cut falls between segments.)
+ * Ranges (of facts, or of the series' minutes) longer than a day cut at every midnight, and whether any was: a range of
+ * minutes over days not sealed yet (a fleet's week of history landing: 650,000 facts parts 160 s into it) was one
+ * statement that ran past the request timeout (30 s) on a busy influxd; a day per statement and per request, two at a
+ * time, keeps each request to a day and uses both of its cores. A range of a day or less (a dashboard's edges) is left
+ * whole. (Every finer tier's span divides a day, so a cut falls between segments.)
  */
 function byDay(ranges: readonly FactsRange[]): { ranges: FactsRange[]; split: boolean } {
   const day = TIER_SPAN_MS.day;
   const out: FactsRange[] = [];
   for (const r of ranges) {
     let lo = r.lo;
-    while (r.tier !== 'day' && Math.floor(lo / day) * day + day < r.hi) {
+    while (r.tier !== 'day' && r.hi - r.lo > day && Math.floor(lo / day) * day + day < r.hi) {
       const cut = Math.floor(lo / day) * day + day;
       out.push({ tier: r.tier, lo, hi: cut });
       lo = cut;
