@@ -9,7 +9,7 @@
 import { addCockpitSums, FACT_TIERS, MINUTE_MS, SEALED_TIERS, SERIES_PIECE_MS, TIER_SPAN_MS, totalOf, type CockpitTables, type FactsPart, type FactsPrint, type FactsRange, type FactTier, type SealedTier, type SealMark, segmentKey } from '../store/cockpit-tables.ts';
 import type { CockpitAggregates, CockpitScope, CockpitSums, CockpitWindow } from '../store/telemetry-store.ts';
 import { EMPTY_SUMS, groupKey } from './book.ts';
-import { BASE_MARK, currentParts, decodedBytes, decodeFacts, FactsMerge, mergeDecoded, partsBySegment, VinNumbers, type DecodedFacts } from './facts.ts';
+import { BASE_MARK, currentParts, decodedBytes, decodeFacts, FactsMerge, partsBySegment, VinNumbers, type DecodedFacts } from './facts.ts';
 import { appendRange, planCover, planSeries, startOf } from './periods.ts';
 
 /** A series plan of more ranges than this reads the window's minutes instead. */
@@ -393,7 +393,7 @@ export class CockpitReader {
     segment.seen = Math.max(seen, segment.stampMax);
     const list = parts.map((p) => p.packed).filter((x) => x !== '');
     if (list.length > 0) segment.pieces.push(decodeFacts(list, this.numbers));
-    if (segment.pieces.length > MAX_OPEN_PIECES) segment.pieces = [mergeDecoded(segment.pieces, this.numbers.size, this.merge)];
+    if (segment.pieces.length > MAX_OPEN_PIECES) segment.pieces = [this.merge.merged(segment.pieces, this.numbers.size)];
     return segment;
   }
 

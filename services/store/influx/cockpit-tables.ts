@@ -38,13 +38,15 @@ function byDay(ranges: readonly FactsRange[]): { ranges: FactsRange[]; split: bo
   const day = TIER_SPAN_MS.day;
   const out: FactsRange[] = [];
   for (const r of ranges) {
-    let lo = r.lo;
-    while (r.tier !== 'day' && r.hi - r.lo > day && Math.floor(lo / day) * day + day < r.hi) {
-      const cut = Math.floor(lo / day) * day + day;
+    if (r.tier === 'day' || r.hi - r.lo <= day) {
+      out.push(r);
+      continue;
+    }
+    for (let lo = r.lo; lo < r.hi; ) {
+      const cut = Math.min(r.hi, Math.floor(lo / day) * day + day);
       out.push({ tier: r.tier, lo, hi: cut });
       lo = cut;
     }
-    out.push({ tier: r.tier, lo, hi: r.hi });
   }
   return { ranges: out, split: out.length > ranges.length };
 }
